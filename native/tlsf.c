@@ -1,0 +1,862 @@
+/*
+ * tlsf.c — Two-Level Segregated Fit allocator. See tlsf.h for the contract.
+ *
+ * Layout of a region of `area` bytes (offsets from its base):
+ *
+ *   0                16                                 area-16     area
+ *   | prev | size    | user bytes ...  | prev | size    | ... | prev | size=0 |
+ *   '-- first block header              '-- next header       '-- sentinel
+ *
+ * A block header is two 8-byte words: `prev_size`, which physically lies in the
+ * last 8 bytes of the previous block and is meaningful only while that block is
+ * free, and `size_flags`. The user pointer follows the header, so a block of
+ * usable size s at header offset h is followed by the next header at h + s + 8
+ * (8 bytes of overhead per block). A free block keeps its two free-list links in
+ * its first 16 user bytes.
+ *
+ * Links are region-relative: ((region + 1) << 48) | header offset, 0 = none.
+ * Nothing the allocator stores is a pointer, so the control structure and its
+ * regions work wherever they are mapped.
+ *
+ * Every region has a start bitmap (1 bit per 8 bytes, outside the area): the bit
+ * of a block's user offset is set exactly while a block (free or used) starts
+ * there. It makes free() of a foreign or interior pointer an O(1) rejection and
+ * lets every link be validated before it is followed.
+ */
+#include "tlsf.h"
+
+#include <string.h>
+
+/* ---- configuration ------------------------------------------------------- */
+
+enum {
+    ALIGN_LOG2 = 3,
+    SL_LOG2 = 5,
+    SL_COUNT = 1 << SL_LOG2,                 /* second-level lists per first level */
+    FL_SHIFT = SL_LOG2 + ALIGN_LOG2,         /* sizes below 1 << FL_SHIFT are "small" */
+    FL_MAX = 40,                             /* every block size is below 1 << FL_MAX */
+    FL_COUNT = FL_MAX - FL_SHIFT + 1,
+    HEADER = 16,                             /* header bytes before a user pointer */
+    OVERHEAD = 8,                            /* bytes a used block costs beyond its size */
+    FALLBACK_PROBES = 8                      /* see find_free() */
+};
+
+#define SMALL_BLOCK ((uint64_t)1 << FL_SHIFT)
+#define MIN_BLOCK ((uint64_t)TLSF_MIN_BLOCK)
+#define SPLIT_MIN (MIN_BLOCK + OVERHEAD)     /* smallest remainder worth splitting off */
+
+#define F_FREE ((uint64_t)1)                 /* this block is free */
+#define F_PREV_FREE ((uint64_t)2)            /* the physically previous block is free */
+#define ALIGN_SHIFT 58                       /* bits 58..63: log2 of a memalign alignment */
+#define SIZE_MASK ((((uint64_t)1 << ALIGN_SHIFT) - 1) & ~(uint64_t)7)
+
+#define LINK_SHIFT 48
+#define OFFSET_MASK (((uint64_t)1 << LINK_SHIFT) - 1)
+#define TLSF_MAGIC ((uint64_t)0x544c5346706f6f6cULL) /* "TLSFpool" */
+
+_Static_assert(FL_COUNT <= 64, "first-level bitmap is 64 bits");
+_Static_assert(SL_COUNT <= 32, "second-level bitmaps are 32 bits");
+_Static_assert(TLSF_MAX_REQUEST <= ((uint64_t)1 << (FL_MAX - 1)), "rounded requests stay below 1 << FL_MAX");
+
+/* ---- structures ---------------------------------------------------------- */
+
+/* A block header in region memory. Invariants: `size_flags & SIZE_MASK` is a
+ * multiple of 8 and >= MIN_BLOCK (0 for the sentinel); F_PREV_FREE mirrors the
+ * previous block's F_FREE; a free block's next block has prev_size == its size. */
+typedef struct block {
+    uint64_t prev_size;
+    uint64_t size_flags;
+    uint64_t next_free; /* free blocks only: links in the segregated list */
+    uint64_t prev_free;
+} block_t;
+
+/* One region. Invariant: area == 0 exactly when the slot is unused; base_off and
+ * bitmap_off are the area's and bitmap's addresses minus the control's address. */
+typedef struct region {
+    uint64_t base_off;
+    uint64_t bitmap_off;
+    uint64_t area;
+    uint64_t live; /* used blocks in this region */
+} region_t;
+
+/* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
+ * sl_bitmap[fl] != 0; bit sl of sl_bitmap[fl] exactly when heads[fl][sl] != 0;
+ * every free block is in the list its size maps to; the counters equal what a
+ * walk of the regions finds. */
+struct tlsf {
+    uint64_t magic;
+    uint64_t fl_bitmap;
+    uint32_t sl_bitmap[FL_COUNT];
+    uint64_t heads[FL_COUNT][SL_COUNT];
+    region_t regions[TLSF_MAX_REGIONS];
+    uint32_t region_count;
+    uint32_t region_hwm; /* slots >= hwm are unused */
+    uint64_t area;
+    uint64_t used;
+    uint64_t peak_used;
+    uint64_t free_bytes;
+    uint64_t allocations;
+    uint64_t failed;
+    int corrupted;
+};
+
+/* A region resolved to this process's addresses, for the duration of one call. */
+typedef struct rview {
+    unsigned index;
+    uintptr_t base;
+    uint64_t *bits;
+    uint64_t area;
+    region_t *region;
+} rview_t;
+
+/* Hot-path helpers are forced inline: the allocator's speed is in them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
+/* ---- bit helpers --------------------------------------------------------- */
+
+static inline unsigned find_last_set64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 63u - (unsigned)__builtin_clzll(x);
+#else
+    unsigned n = 0;
+    while (x >>= 1) n++;
+    return n;
+#endif
+}
+
+static inline unsigned find_first_set64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+
+static inline unsigned count_bits64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    unsigned n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+#endif
+}
+
+static inline int test_bit(const uint64_t *bits, uint64_t i) { return (int)((bits[i >> 6] >> (i & 63)) & 1); }
+static inline void set_bit(uint64_t *bits, uint64_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
+static inline void clear_bit(uint64_t *bits, uint64_t i) { bits[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+
+/* ---- size classes -------------------------------------------------------- */
+
+/* The list a free block of `size` belongs to. */
+static inline void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    if (size < SMALL_BLOCK) {
+        *fl = 0;
+        *sl = (unsigned)(size >> ALIGN_LOG2);
+    } else {
+        unsigned f = find_last_set64(size);
+        *sl = (unsigned)(size >> (f - SL_LOG2)) ^ SL_COUNT;
+        *fl = f - (FL_SHIFT - 1);
+    }
+}
+
+/* The first list whose every block is >= size (good fit). */
+static inline void map_search(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    if (size >= SMALL_BLOCK) size += ((uint64_t)1 << (find_last_set64(size) - SL_LOG2)) - 1;
+    map_insert(size, fl, sl);
+}
+
+/* Usable size for a request, or 0 when the request is too large. */
+static inline uint64_t adjust_request(size_t size)
+{
+    if (size > TLSF_MAX_REQUEST) return 0;
+    uint64_t a = ((uint64_t)size + 7) & ~(uint64_t)7;
+    return a < MIN_BLOCK ? MIN_BLOCK : a;
+}
+
+/* ---- regions and blocks -------------------------------------------------- */
+
+static inline uint64_t make_link(unsigned region, uint64_t h) { return ((uint64_t)(region + 1) << LINK_SHIFT) | h; }
+static inline unsigned link_region(uint64_t link) { return (unsigned)(link >> LINK_SHIFT) - 1u; }
+
+static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
+{
+    if (index >= TLSF_MAX_REGIONS || t->regions[index].area == 0) return 0;
+    region_t *r = &t->regions[index];
+    v->index = index;
+    v->base = (uintptr_t)t + (uintptr_t)r->base_off;
+    v->bits = (uint64_t *)((uintptr_t)t + (uintptr_t)r->bitmap_off);
+    v->area = r->area;
+    v->region = r;
+    return 1;
+}
+
+static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t *)(v->base + (uintptr_t)h); }
+static inline uint64_t block_size(const block_t *b) { return b->size_flags & SIZE_MASK; }
+/* Bit index of the block whose header is at h. */
+static inline uint64_t start_index(uint64_t h) { return (h + HEADER) >> ALIGN_LOG2; }
+
+/* The block a link names. Only for links the allocator itself keeps (the list
+ * heads) or has validated with link_is_sane. */
+static inline block_t *link_block(const tlsf_t *t, uint64_t link)
+{
+    const region_t *r = &t->regions[link_region(link)];
+    return (block_t *)((uintptr_t)t + (uintptr_t)r->base_off + (uintptr_t)(link & OFFSET_MASK));
+}
+
+/* Does a block of `size` at h end inside the region (next header <= sentinel)? */
+static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
+{
+    return size >= MIN_BLOCK && size <= v->area && h + size + OVERHEAD <= v->area - HEADER;
+}
+
+/* May a link read from block memory (which stale views can overwrite) be
+ * followed? It must name an 8-aligned header room for a block inside a live
+ * region, whose free flag is set: following it never leaves the region. (A
+ * forged link that passes is still caught by tlsf_check, which also checks
+ * the start bitmap; the hot path skips that extra cache line.) */
+HOT int link_is_sane(const tlsf_t *t, uint64_t link)
+{
+    unsigned ri = link_region(link);
+    uint64_t h = link & OFFSET_MASK;
+    if (ri >= t->region_hwm) return 0;
+    const region_t *r = &t->regions[ri];
+    if ((h & 7) || h + HEADER + HEADER + MIN_BLOCK > r->area + OVERHEAD) return 0;
+    const block_t *b = (const block_t *)((uintptr_t)t + (uintptr_t)r->base_off + (uintptr_t)h);
+    return (int)(b->size_flags & F_FREE);
+}
+
+/* Record that metadata is broken; every later mutation refuses to run. */
+static int fail_corrupted(tlsf_t *t)
+{
+    t->corrupted = 1;
+    return 0;
+}
+
+/* ---- free lists ---------------------------------------------------------- */
+
+/* Push the free block b (link `link`, its size already written) on its list. */
+HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
+{
+    unsigned fl, sl;
+    map_insert(block_size(b), &fl, &sl);
+    uint64_t head = t->heads[fl][sl];
+    b->next_free = head;
+    b->prev_free = 0;
+    if (head) link_block(t, head)->prev_free = link;
+    t->heads[fl][sl] = link;
+    t->sl_bitmap[fl] |= (uint32_t)1 << sl;
+    t->fl_bitmap |= (uint64_t)1 << fl;
+}
+
+/* Unlink the free block b from its list, validating its links first. */
+HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
+{
+    unsigned fl, sl;
+    uint64_t next = b->next_free, prev = b->prev_free;
+    if ((next && !link_is_sane(t, next)) || (prev && !link_is_sane(t, prev))) return fail_corrupted(t);
+    if (prev) {
+        block_t *pb = link_block(t, prev);
+        if (pb->next_free != link) return fail_corrupted(t);
+        pb->next_free = next;
+    } else {
+        map_insert(block_size(b), &fl, &sl);
+        if (t->heads[fl][sl] != link) return fail_corrupted(t);
+        t->heads[fl][sl] = next;
+        if (!next) {
+            t->sl_bitmap[fl] &= ~((uint32_t)1 << sl);
+            if (!t->sl_bitmap[fl]) t->fl_bitmap &= ~((uint64_t)1 << fl);
+        }
+    }
+    if (next) link_block(t, next)->prev_free = prev;
+    return 1;
+}
+
+/* The fallback of find_free: the first of a few blocks of size's own list that fits. */
+static uint64_t probe_own_class(tlsf_t *t, uint64_t size)
+{
+    unsigned fl, sl;
+    map_insert(size, &fl, &sl);
+    uint64_t link = t->heads[fl][sl];
+    for (int probes = 0; link && probes < FALLBACK_PROBES; probes++) {
+        const block_t *b = link_block(t, link);
+        if (block_size(b) >= size) return link;
+        link = b->next_free;
+        if (link && !link_is_sane(t, link)) return (uint64_t)fail_corrupted(t);
+    }
+    return 0;
+}
+
+/* A link to a free block of at least `size`, or 0. Good fit through the bitmaps;
+ * when the rounding of map_search skips every list, the request's own list may
+ * still hold a block that fits (the classic TLSF misses it, so after freeing a
+ * block of n bytes in a full pool, malloc(n) fails): probe its first few blocks. */
+HOT uint64_t find_free(tlsf_t *t, uint64_t size)
+{
+    unsigned fl, sl;
+    map_search(size, &fl, &sl);
+    if (fl < FL_COUNT) {
+        uint32_t slmap = t->sl_bitmap[fl] & (~(uint32_t)0 << sl);
+        if (!slmap) {
+            uint64_t flmap = t->fl_bitmap & (~(uint64_t)0 << (fl + 1));
+            if (flmap) {
+                fl = find_first_set64(flmap);
+                slmap = t->sl_bitmap[fl];
+            }
+        }
+        if (slmap) return t->heads[fl][find_first_set64(slmap)];
+    }
+    return probe_own_class(t, size);
+}
+
+/* ---- block surgery ------------------------------------------------------- */
+
+/* The block at h (size `size`, in no list) keeps `keep` bytes; the rest, if
+ * large enough, becomes a free block merged with a free successor. Leaves the
+ * next block's F_PREV_FREE/prev_size right. Returns 0 on corruption. */
+HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
+{
+    block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    uint64_t nh = h + size + OVERHEAD;
+    block_t *next = block_at(v, nh);
+    if (size - keep < SPLIT_MIN) {
+        next->size_flags &= ~F_PREV_FREE;
+        return 1;
+    }
+    uint64_t rh = h + keep + OVERHEAD, rsize = size - keep - OVERHEAD;
+    if (next->size_flags & F_FREE) {
+        if (!remove_free(t, make_link(v->index, nh), next)) return 0;
+        clear_bit(v->bits, start_index(nh));
+        rsize += block_size(next) + OVERHEAD;
+        t->free_bytes -= block_size(next);
+    }
+    b->size_flags = (b->size_flags & ~SIZE_MASK) | keep;
+    block_t *r = block_at(v, rh);
+    r->size_flags = rsize | F_FREE;
+    set_bit(v->bits, start_index(rh));
+    block_t *after = block_at(v, rh + rsize + OVERHEAD);
+    after->prev_size = rsize;
+    after->size_flags |= F_PREV_FREE;
+    t->free_bytes += rsize;
+    insert_free(t, make_link(v->index, rh), r);
+    return 1;
+}
+
+/* Take the free block behind the list link `link` for a request of `size` bytes
+ * aligned to 1 << align_log2 (<= 8 means plain). Returns the user pointer or NULL. */
+HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log2)
+{
+    rview_t v;
+    uint64_t h = link & OFFSET_MASK;
+    view_region(t, link_region(link), &v);
+    block_t *b = block_at(&v, h);
+    uint64_t bsize = block_size(b);
+    if (!(b->size_flags & F_FREE) || bsize < size || !size_in_range(&v, h, bsize) || !remove_free(t, link, b)) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    t->free_bytes -= bsize;
+
+    if (align_log2 > ALIGN_LOG2) {
+        /* Split off a leading free block so the user pointer lands aligned. */
+        uint64_t align = (uint64_t)1 << align_log2;
+        uint64_t addr = v.base + h + HEADER;
+        uint64_t gap = ((addr + align - 1) & ~(align - 1)) - addr;
+        if (gap && gap < SPLIT_MIN) gap = ((addr + SPLIT_MIN + align - 1) & ~(align - 1)) - addr;
+        if (gap) {
+            uint64_t lsize = gap - OVERHEAD;
+            b->size_flags = lsize | F_FREE | (b->size_flags & F_PREV_FREE);
+            t->free_bytes += lsize;
+            insert_free(t, link, b);
+            h += gap;
+            bsize -= gap;
+            b = block_at(&v, h);
+            b->prev_size = lsize;
+            b->size_flags = bsize | F_PREV_FREE;
+            set_bit(v.bits, start_index(h));
+        }
+    }
+    b->size_flags = bsize | (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
+    if (!trim_block(t, &v, h, size)) return NULL;
+    size = block_size(b);
+    v.region->live++;
+    t->allocations++;
+    t->used += size;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(v.base + (uintptr_t)h + HEADER);
+}
+
+static void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
+{
+    if (t->corrupted) return NULL;
+    uint64_t size = adjust_request(request);
+    uint64_t search = size;
+    if (size && align_log2 > ALIGN_LOG2) {
+        uint64_t extra = ((uint64_t)1 << align_log2) + SPLIT_MIN;
+        search = extra <= TLSF_MAX_REQUEST && size <= TLSF_MAX_REQUEST - extra ? size + extra : 0;
+    }
+    uint64_t link = search ? find_free(t, search) : 0;
+    if (!link) {
+        if (!t->corrupted) t->failed++;
+        return NULL;
+    }
+    return take_block(t, link, size, align_log2);
+}
+
+/* ---- validation of a user pointer ---------------------------------------- */
+
+/* Find the region holding ptr. Scans the region table (at most TLSF_MAX_REGIONS). */
+HOT int find_region(tlsf_t *t, const void *ptr, rview_t *v)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    for (unsigned i = 0; i < t->region_hwm; i++) {
+        region_t *r = &t->regions[i];
+        if (r->area && p - ((uintptr_t)t + (uintptr_t)r->base_off) < r->area) return view_region(t, i, v);
+    }
+    return 0;
+}
+
+/* Validate that `u` is the user offset of a live block in v: TLSF_OK and its header
+ * offset, or the reason it is not. O(1). Checks the neighbours it will touch. */
+HOT int validate_live(const rview_t *v, uint64_t u, uint64_t *hout)
+{
+    if ((u & 7) || u < HEADER || u >= v->area - HEADER || !test_bit(v->bits, u >> ALIGN_LOG2)) return TLSF_ERR_FOREIGN;
+    uint64_t h = u - HEADER;
+    block_t *b = block_at(v, h);
+    if (b->size_flags & F_FREE) return TLSF_ERR_DOUBLE_FREE;
+    uint64_t size = block_size(b);
+    if (!size_in_range(v, h, size)) return TLSF_ERR_CORRUPTED;
+    uint64_t nh = h + size + OVERHEAD;
+    block_t *next = block_at(v, nh);
+    int sentinel = nh == v->area - HEADER;
+    if ((next->size_flags & F_PREV_FREE) || (!sentinel && !test_bit(v->bits, start_index(nh))) ||
+        (sentinel && block_size(next) != 0) ||
+        (!sentinel && (next->size_flags & F_FREE) && !size_in_range(v, nh, block_size(next))))
+        return TLSF_ERR_CORRUPTED;
+    if (b->size_flags & F_PREV_FREE) {
+        uint64_t ps = b->prev_size;
+        if (ps < MIN_BLOCK || (ps & 7) || ps + OVERHEAD > h || !test_bit(v->bits, start_index(h - ps - OVERHEAD)))
+            return TLSF_ERR_CORRUPTED;
+        const block_t *prev = block_at(v, h - ps - OVERHEAD);
+        if (!(prev->size_flags & F_FREE) || block_size(prev) != ps) return TLSF_ERR_CORRUPTED;
+    }
+    *hout = h;
+    return TLSF_OK;
+}
+
+/* Free the validated live block at h, merging with free neighbours. */
+HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
+{
+    block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    t->used -= size;
+    t->allocations--;
+    v->region->live--;
+    if (b->size_flags & F_PREV_FREE) {
+        uint64_t ph = h - b->prev_size - OVERHEAD;
+        block_t *prev = block_at(v, ph);
+        if (!remove_free(t, make_link(v->index, ph), prev)) return TLSF_ERR_CORRUPTED;
+        clear_bit(v->bits, start_index(h));
+        t->free_bytes -= block_size(prev);
+        size += block_size(prev) + OVERHEAD;
+        h = ph;
+        b = prev;
+    }
+    uint64_t nh = h + size + OVERHEAD;
+    block_t *next = block_at(v, nh);
+    if (next->size_flags & F_FREE) {
+        if (!remove_free(t, make_link(v->index, nh), next)) return TLSF_ERR_CORRUPTED;
+        clear_bit(v->bits, start_index(nh));
+        t->free_bytes -= block_size(next);
+        size += block_size(next) + OVERHEAD;
+        next = block_at(v, h + size + OVERHEAD);
+    }
+    b->size_flags = size | F_FREE;
+    next->prev_size = size;
+    next->size_flags |= F_PREV_FREE;
+    t->free_bytes += size;
+    insert_free(t, make_link(v->index, h), b);
+    return TLSF_OK;
+}
+
+/* Resolve (region, user offset) to a live block: TLSF_OK with its header offset. */
+HOT int resolve_live(tlsf_t *t, unsigned region, uint64_t u, rview_t *v, uint64_t *h)
+{
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
+    if (!view_region(t, region, v)) return TLSF_ERR_FOREIGN;
+    int rc = validate_live(v, u, h);
+    if (rc == TLSF_ERR_CORRUPTED) fail_corrupted(t);
+    return rc;
+}
+
+/* The region and user offset of ptr, or 0 when it lies in no region. */
+static int split_pointer(const tlsf_t *t, const void *ptr, unsigned *region, uint64_t *u)
+{
+    rview_t v;
+    if (!find_region((tlsf_t *)t, ptr, &v)) return 0;
+    *region = v.index;
+    *u = (uint64_t)((uintptr_t)ptr - v.base);
+    return 1;
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+size_t tlsf_control_size(void) { return sizeof(struct tlsf); }
+
+tlsf_t *tlsf_create(void *mem, size_t bytes)
+{
+    if (!mem || ((uintptr_t)mem & 7) || bytes < sizeof(struct tlsf)) return NULL;
+    tlsf_t *t = (tlsf_t *)mem;
+    memset(t, 0, sizeof *t);
+    t->magic = TLSF_MAGIC;
+    return t;
+}
+
+size_t tlsf_bitmap_size(size_t area)
+{
+    if (area < TLSF_REGION_MIN || (area & 7)) return 0;
+    return (size_t)((((uint64_t)area >> ALIGN_LOG2) + 63) >> 6) * 8;
+}
+
+size_t tlsf_region_max_alloc(size_t area)
+{
+    if (area < TLSF_REGION_MIN || (area & 7) || area - HEADER - OVERHEAD > TLSF_MAX_REQUEST) return 0;
+    return area - HEADER - OVERHEAD;
+}
+
+int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
+{
+    if (!t || !mem || !bitmap || ((uintptr_t)mem & (TLSF_REGION_ALIGN - 1)) || ((uintptr_t)bitmap & 7) ||
+        tlsf_region_max_alloc(area) == 0)
+        return TLSF_ERR_INVALID;
+    uintptr_t lo = (uintptr_t)mem;
+    if (lo + area < lo) return TLSF_ERR_INVALID;
+    int slot = -1;
+    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+        region_t *r = &t->regions[i];
+        if (!r->area) {
+            if (slot < 0) slot = (int)i;
+            continue;
+        }
+        uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+        if (lo < base + r->area && base < lo + area) return TLSF_ERR_INVALID; /* overlaps */
+    }
+    if (slot < 0) return TLSF_ERR_FULL;
+
+    region_t *r = &t->regions[slot];
+    r->base_off = (uint64_t)(lo - (uintptr_t)t);
+    r->bitmap_off = (uint64_t)((uintptr_t)bitmap - (uintptr_t)t);
+    r->area = area;
+    r->live = 0;
+    rview_t v;
+    if (!view_region(t, (unsigned)slot, &v)) return TLSF_ERR_INVALID;
+    memset(v.bits, 0, tlsf_bitmap_size(area));
+
+    uint64_t size = area - HEADER - OVERHEAD;
+    block_t *first = block_at(&v, 0);
+    first->prev_size = 0;
+    first->size_flags = size | F_FREE;
+    set_bit(v.bits, start_index(0));
+    block_t *sentinel = block_at(&v, area - HEADER);
+    sentinel->prev_size = size;
+    sentinel->size_flags = F_PREV_FREE;
+
+    insert_free(t, make_link((unsigned)slot, 0), first);
+    t->region_count++;
+    if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1;
+    t->area += area;
+    t->free_bytes += size;
+    return slot;
+}
+
+int tlsf_remove_region(tlsf_t *t, int region)
+{
+    rview_t v;
+    if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
+    if (v.region->live) return TLSF_ERR_IN_USE;
+    block_t *first = block_at(&v, 0);
+    uint64_t size = v.area - HEADER - OVERHEAD;
+    if (first->size_flags != (size | F_FREE) || !test_bit(v.bits, start_index(0))) return TLSF_ERR_CORRUPTED;
+    if (!remove_free(t, make_link((unsigned)region, 0), first)) return TLSF_ERR_CORRUPTED;
+    t->area -= v.area;
+    t->free_bytes -= size;
+    t->region_count--;
+    memset(v.region, 0, sizeof *v.region);
+    while (t->region_hwm && !t->regions[t->region_hwm - 1].area) t->region_hwm--;
+    return TLSF_OK;
+}
+
+int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
+{
+    if (!t || region < 0 || region >= TLSF_MAX_REGIONS || !t->regions[region].area) return TLSF_ERR_INVALID;
+    const region_t *r = &t->regions[region];
+    out->base = (void *)((uintptr_t)t + (uintptr_t)r->base_off);
+    out->area = (size_t)r->area;
+    out->live = (int)r->live;
+    return TLSF_OK;
+}
+
+void *tlsf_malloc(tlsf_t *t, size_t size) { return allocate(t, size, 0); }
+
+void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) {
+        t->failed++;
+        return NULL;
+    }
+    void *p = allocate(t, count * size, 0);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+void *tlsf_memalign(tlsf_t *t, size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1))) return NULL;
+    unsigned log2 = find_last_set64(align);
+    if (log2 >= 48) {
+        t->failed++;
+        return NULL;
+    }
+    return allocate(t, size, log2 <= ALIGN_LOG2 ? 0 : log2);
+}
+
+int tlsf_free(tlsf_t *t, void *ptr)
+{
+    unsigned region;
+    uint64_t u;
+    if (!ptr) return TLSF_OK;
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
+    if (!split_pointer(t, ptr, &region, &u)) return TLSF_ERR_FOREIGN;
+    return tlsf_free_at(t, (int)region, (size_t)u);
+}
+
+int tlsf_free_at(tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    uint64_t h;
+    if (region < 0) return TLSF_ERR_FOREIGN;
+    int rc = resolve_live(t, (unsigned)region, offset, &v, &h);
+    return rc != TLSF_OK ? rc : release_block(t, &v, h);
+}
+
+int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
+{
+    if (!ptr) {
+        *out = tlsf_malloc(t, request);
+        return *out ? TLSF_OK : t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
+    }
+    rview_t v;
+    unsigned region;
+    uint64_t h, u;
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
+    if (!split_pointer(t, ptr, &region, &u)) return TLSF_ERR_FOREIGN;
+    int rc = resolve_live(t, region, u, &v, &h);
+    if (rc != TLSF_OK) return rc;
+    uint64_t size = adjust_request(request);
+    if (!size) {
+        t->failed++;
+        return TLSF_ERR_NOMEM;
+    }
+    block_t *b = block_at(&v, h);
+    uint64_t cur = block_size(b);
+    uint64_t nh = h + cur + OVERHEAD;
+    block_t *next = block_at(&v, nh);
+    if (size > cur && (next->size_flags & F_FREE) && cur + OVERHEAD + block_size(next) >= size) {
+        /* Grow in place by absorbing the free successor. */
+        if (!remove_free(t, make_link(v.index, nh), next)) return TLSF_ERR_CORRUPTED;
+        clear_bit(v.bits, start_index(nh));
+        t->free_bytes -= block_size(next);
+        b->size_flags += block_size(next) + OVERHEAD;
+        block_at(&v, h + block_size(b) + OVERHEAD)->size_flags &= ~F_PREV_FREE;
+    }
+    if (size <= block_size(b)) {
+        if (!trim_block(t, &v, h, size)) return TLSF_ERR_CORRUPTED;
+        t->used = t->used - cur + block_size(b);
+        if (t->used > t->peak_used) t->peak_used = t->used;
+        *out = ptr;
+        return TLSF_OK;
+    }
+    unsigned align_log2 = (unsigned)(b->size_flags >> ALIGN_SHIFT);
+    void *moved = allocate(t, request, align_log2);
+    if (!moved) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
+    memcpy(moved, ptr, (size_t)cur);
+    rc = release_block(t, &v, h);
+    if (rc != TLSF_OK) return rc;
+    *out = moved;
+    return TLSF_OK;
+}
+
+size_t tlsf_usable_size(const tlsf_t *t, const void *ptr)
+{
+    rview_t v;
+    uint64_t h;
+    if (!ptr || !find_region((tlsf_t *)t, ptr, &v)) return 0;
+    return validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h) == TLSF_OK ? (size_t)block_size(block_at(&v, h)) : 0;
+}
+
+int tlsf_locate(const tlsf_t *t, const void *ptr, int *region, size_t *offset)
+{
+    rview_t v;
+    if (!find_region((tlsf_t *)t, ptr, &v)) return TLSF_ERR_FOREIGN;
+    *region = (int)v.index;
+    *offset = (size_t)((uintptr_t)ptr - v.base);
+    return TLSF_OK;
+}
+
+void *tlsf_pointer(const tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    if (region < 0 || !view_region((tlsf_t *)t, (unsigned)region, &v) || offset >= v.area) return NULL;
+    return (void *)(v.base + offset);
+}
+
+int tlsf_is_corrupted(const tlsf_t *t) { return t->corrupted; }
+
+/* ---- inspection ---------------------------------------------------------- */
+
+void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
+{
+    out->area = (size_t)t->area;
+    out->used = (size_t)t->used;
+    out->peak_used = (size_t)t->peak_used;
+    out->free = (size_t)t->free_bytes;
+    out->allocations = (size_t)t->allocations;
+    out->failed_allocations = (size_t)t->failed;
+    out->regions = t->region_count;
+    out->largest_free = 0;
+    if (!t->fl_bitmap) return;
+    unsigned fl = find_last_set64(t->fl_bitmap);
+    if (fl >= FL_COUNT || !t->sl_bitmap[fl]) return;
+    uint64_t link = t->heads[fl][find_last_set64(t->sl_bitmap[fl])];
+    /* Bounded by the number of free blocks the pool can hold. */
+    for (uint64_t steps = 0; link && steps <= t->area / SPLIT_MIN; steps++) {
+        if (!link_is_sane(t, link)) break;
+        const block_t *b = link_block(t, link);
+        if (block_size(b) > out->largest_free) out->largest_free = (size_t)block_size(b);
+        link = b->next_free;
+    }
+}
+
+/* What a walk of the physical chains adds up. */
+typedef struct walk_totals {
+    uint64_t used, free, used_blocks, free_blocks, blocks;
+} walk_totals_t;
+
+/* Walk one region's physical chain, bounds-checking every step; `walker` sees
+ * every block. Returns why the chain is broken, or NULL when it is intact. */
+static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker, void *user, walk_totals_t *sum,
+                               int *stopped)
+{
+    rview_t v;
+    if (!view_region((tlsf_t *)t, ri, &v)) return "region slot is empty";
+    uint64_t h = 0, prev_free = 0, prev_size = 0, blocks = 0, live = 0;
+    const uint64_t sentinel = v.area - HEADER;
+    while (h < sentinel) {
+        const block_t *b = block_at(&v, h);
+        uint64_t size = block_size(b);
+        int is_free = (int)(b->size_flags & F_FREE);
+        if (!size_in_range(&v, h, size)) return "block size out of range";
+        if (!test_bit(v.bits, start_index(h))) return "block start missing from the start bitmap";
+        if (!!(b->size_flags & F_PREV_FREE) != !!prev_free) return "previous-free flag disagrees with the previous block";
+        if (prev_free && b->prev_size != prev_size) return "prev_size disagrees with the previous free block";
+        if (prev_free && is_free) return "two adjacent free blocks";
+        if (is_free && (b->size_flags >> ALIGN_SHIFT)) return "free block with alignment bits";
+        if (is_free) {
+            sum->free += size;
+            sum->free_blocks++;
+        } else {
+            sum->used += size;
+            sum->used_blocks++;
+            live++;
+        }
+        blocks++;
+        if (walker && !*stopped) {
+            tlsf_block_info_t info = { (int)ri, (size_t)(h + HEADER), (size_t)size, !is_free };
+            if (walker(&info, user)) *stopped = 1;
+        }
+        prev_free = (uint64_t)is_free;
+        prev_size = size;
+        h += size + OVERHEAD;
+    }
+    if (h != sentinel) return "physical chain overruns the sentinel";
+    const block_t *s = block_at(&v, sentinel);
+    if (block_size(s) != 0 || (s->size_flags & F_FREE)) return "sentinel damaged";
+    if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
+    if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
+    if (live != v.region->live) return "region live count disagrees with the walk";
+    uint64_t words = tlsf_bitmap_size((size_t)v.area) / 8, bits = 0;
+    for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
+    if (bits != blocks) return "start bitmap has bits that start no block";
+    sum->blocks += blocks;
+    return NULL;
+}
+
+int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user)
+{
+    walk_totals_t sum = { 0 };
+    int stopped = 0;
+    for (unsigned i = 0; i < t->region_hwm && !stopped; i++)
+        if (t->regions[i].area && walk_region(t, i, walker, user, &sum, &stopped)) return TLSF_ERR_CORRUPTED;
+    return TLSF_OK;
+}
+
+static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
+{
+    uint64_t listed = 0;
+    if (t->fl_bitmap >> FL_COUNT) return "first-level bitmap has bits beyond the last list";
+    for (unsigned fl = 0; fl < FL_COUNT; fl++) {
+        if (!!(t->fl_bitmap & ((uint64_t)1 << fl)) != !!t->sl_bitmap[fl]) return "first-level bitmap disagrees with second level";
+        for (unsigned sl = 0; sl < SL_COUNT; sl++) {
+            uint64_t link = t->heads[fl][sl], prev = 0;
+            if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link) return "second-level bitmap disagrees with a list head";
+            while (link) {
+                if (!link_is_sane(t, link)) return "free-list link points at no free block";
+                const block_t *b = link_block(t, link);
+                unsigned bfl, bsl;
+                map_insert(block_size(b), &bfl, &bsl);
+                if (bfl != fl || bsl != sl) return "free block in the wrong list";
+                if (b->prev_free != prev) return "free-list back link is wrong";
+                if (++listed > free_blocks) return "free lists hold more blocks than the regions (a cycle?)";
+                prev = link;
+                link = b->next_free;
+            }
+        }
+    }
+    if (listed != free_blocks) return "a free block is missing from the free lists";
+    return NULL;
+}
+
+int tlsf_check(const tlsf_t *t, const char **why)
+{
+    const char *reason = NULL;
+    walk_totals_t sum = { 0 };
+    int stopped = 0;
+    uint64_t area = 0, regions = 0;
+    if (!t || t->magic != TLSF_MAGIC) reason = "not a TLSF control structure";
+    for (unsigned i = 0; !reason && i < TLSF_MAX_REGIONS; i++) {
+        if (!t->regions[i].area) continue;
+        if (i >= t->region_hwm) reason = "region beyond the high-water mark";
+        else reason = walk_region(t, i, NULL, NULL, &sum, &stopped);
+        area += t->regions[i].area;
+        regions++;
+    }
+    if (!reason) reason = check_free_lists(t, sum.free_blocks);
+    if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations)) reason = "used-bytes statistics disagree with the walk";
+    if (!reason && sum.free != t->free_bytes) reason = "free-bytes statistics disagree with the walk";
+    if (!reason && (area != t->area || regions != t->region_count)) reason = "region statistics disagree with the region table";
+    if (!reason && t->peak_used < t->used) reason = "peak below current use";
+    if (why) *why = reason;
+    return reason ? TLSF_ERR_CORRUPTED : TLSF_OK;
+}

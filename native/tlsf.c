@@ -38,7 +38,8 @@ enum {
     FL_COUNT = FL_MAX - FL_SHIFT + 1,
     HEADER = 16,                             /* header bytes before a user pointer */
     OVERHEAD = 8,                            /* bytes a used block costs beyond its size */
-    FALLBACK_PROBES = 8                      /* see find_free() */
+    FALLBACK_PROBES = 8,                     /* see find_free() */
+    CACHE_CLASSES = FL_COUNT * SL_COUNT      /* one LIFO per size class of the free lists */
 };
 
 #define SMALL_BLOCK ((uint64_t)1 << FL_SHIFT)
@@ -47,6 +48,7 @@ enum {
 
 #define F_FREE ((uint64_t)1)                 /* this block is free */
 #define F_PREV_FREE ((uint64_t)2)            /* the physically previous block is free */
+#define F_CACHED ((uint64_t)4)               /* freed, parked in the front cache (not F_FREE) */
 #define ALIGN_SHIFT 58                       /* bits 58..63: log2 of a memalign alignment */
 #define SIZE_MASK ((((uint64_t)1 << ALIGN_SHIFT) - 1) & ~(uint64_t)7)
 
@@ -97,6 +99,14 @@ struct tlsf {
     uint64_t free_bytes;
     uint64_t allocations;
     uint64_t failed;
+    /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
+     * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
+     * cache_count[c] <= cache_depth; cached_bytes <= area / 4. */
+    uint64_t cache[CACHE_CLASSES];
+    uint32_t cache_count[CACHE_CLASSES];
+    uint32_t cache_depth;
+    uint64_t cached_bytes;
+    uint64_t cached_blocks;
     int corrupted;
 };
 
@@ -112,8 +122,10 @@ typedef struct rview {
 /* Hot-path helpers are forced inline: the allocator's speed is in them. */
 #if defined(__GNUC__) || defined(__clang__)
 #define HOT static inline __attribute__((always_inline))
+#define SLOW static __attribute__((noinline))
 #else
 #define HOT static inline
+#define SLOW static
 #endif
 
 /* ---- bit helpers --------------------------------------------------------- */
@@ -226,15 +238,16 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
  * region, whose free flag is set: following it never leaves the region. (A
  * forged link that passes is still caught by tlsf_check, which also checks
  * the start bitmap; the hot path skips that extra cache line.) */
-HOT int link_is_sane(const tlsf_t *t, uint64_t link)
+HOT int link_in_range(const tlsf_t *t, uint64_t link)
 {
     unsigned ri = link_region(link);
     uint64_t h = link & OFFSET_MASK;
-    if (ri >= t->region_hwm) return 0;
-    const region_t *r = &t->regions[ri];
-    if ((h & 7) || h + HEADER + HEADER + MIN_BLOCK > r->area + OVERHEAD) return 0;
-    const block_t *b = (const block_t *)((uintptr_t)t + (uintptr_t)r->base_off + (uintptr_t)h);
-    return (int)(b->size_flags & F_FREE);
+    return ri < t->region_hwm && !(h & 7) && h + HEADER + HEADER + MIN_BLOCK <= t->regions[ri].area + OVERHEAD;
+}
+
+HOT int link_is_sane(const tlsf_t *t, uint64_t link, uint64_t flag)
+{
+    return link_in_range(t, link) && (link_block(t, link)->size_flags & (F_FREE | F_CACHED)) == flag;
 }
 
 /* Record that metadata is broken; every later mutation refuses to run. */
@@ -265,7 +278,7 @@ HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
 {
     unsigned fl, sl;
     uint64_t next = b->next_free, prev = b->prev_free;
-    if ((next && !link_is_sane(t, next)) || (prev && !link_is_sane(t, prev))) return fail_corrupted(t);
+    if ((next && !link_is_sane(t, next, F_FREE)) || (prev && !link_is_sane(t, prev, F_FREE))) return fail_corrupted(t);
     if (prev) {
         block_t *pb = link_block(t, prev);
         if (pb->next_free != link) return fail_corrupted(t);
@@ -293,7 +306,7 @@ static uint64_t probe_own_class(tlsf_t *t, uint64_t size)
         const block_t *b = link_block(t, link);
         if (block_size(b) >= size) return link;
         link = b->next_free;
-        if (link && !link_is_sane(t, link)) return (uint64_t)fail_corrupted(t);
+        if (link && !link_is_sane(t, link, F_FREE)) return (uint64_t)fail_corrupted(t);
     }
     return 0;
 }
@@ -354,13 +367,26 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     return 1;
 }
 
+/* Account for a block that just became live. */
+HOT void *hand_out(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t size)
+{
+    v->region->live++;
+    t->allocations++;
+    t->used += size;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(v->base + (uintptr_t)h + HEADER);
+}
+
 /* Take the free block behind the list link `link` for a request of `size` bytes
  * aligned to 1 << align_log2 (<= 8 means plain). Returns the user pointer or NULL. */
 HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log2)
 {
     rview_t v;
     uint64_t h = link & OFFSET_MASK;
-    view_region(t, link_region(link), &v);
+    if (!view_region(t, link_region(link), &v)) {
+        fail_corrupted(t);
+        return NULL;
+    }
     block_t *b = block_at(&v, h);
     uint64_t bsize = block_size(b);
     if (!(b->size_flags & F_FREE) || bsize < size || !size_in_range(&v, h, bsize) || !remove_free(t, link, b)) {
@@ -390,24 +416,95 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
     }
     b->size_flags = bsize | (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
     if (!trim_block(t, &v, h, size)) return NULL;
-    size = block_size(b);
-    v.region->live++;
-    t->allocations++;
-    t->used += size;
-    if (t->used > t->peak_used) t->peak_used = t->used;
-    return (void *)(v.base + (uintptr_t)h + HEADER);
+    return hand_out(t, &v, h, block_size(b));
 }
 
-static void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
+/* ---- front cache --------------------------------------------------------- */
+
+HOT unsigned cache_class(uint64_t size)
+{
+    unsigned fl, sl;
+    map_insert(size, &fl, &sl);
+    return fl * SL_COUNT + sl;
+}
+
+/* With the cache on, a request is served at the lower bound of the first class
+ * whose blocks all fit it, so a block always returns to the class it came from. */
+HOT uint64_t round_to_class(uint64_t size)
+{
+    if (size < SMALL_BLOCK) return size;
+    uint64_t mask = ((uint64_t)1 << (find_last_set64(size) - SL_LOG2)) - 1;
+    return (size + mask) & ~mask;
+}
+
+/* Take the newest parked block of class c, which must hold at least `size`
+ * bytes, off its list (F_CACHED cleared): its region and header offset, or 0
+ * on corruption. */
+HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t *hout)
+{
+    uint64_t link = t->cache[c], h = link & OFFSET_MASK;
+    if (!view_region(t, link_region(link), v)) return fail_corrupted(t);
+    block_t *b = block_at(v, h);
+    uint64_t next = b->next_free, bsize = block_size(b);
+    /* The next block's own flags are checked when it is popped in turn. */
+    if ((b->size_flags & (F_FREE | F_CACHED)) != F_CACHED || bsize < size || !size_in_range(v, h, bsize) ||
+        (next && !link_in_range(t, next)))
+        return fail_corrupted(t);
+    t->cache[c] = next;
+    t->cache_count[c]--;
+    t->cached_blocks--;
+    t->cached_bytes -= bsize;
+    b->size_flags &= ~F_CACHED;
+    *hout = h;
+    return 1;
+}
+
+/* May a freed block of `size` be parked rather than merged? */
+HOT int cache_accepts(const tlsf_t *t, uint64_t size)
+{
+    return size <= TLSF_CACHE_MAX && t->cache_count[cache_class(size)] < t->cache_depth &&
+           t->cached_bytes + size <= t->area / 4;
+}
+
+/* Park the validated live block at h on the list of its class. */
+HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_t size)
+{
+    unsigned c = cache_class(size);
+    b->size_flags = (b->size_flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
+    b->next_free = t->cache[c];
+    t->cache[c] = make_link(v->index, h);
+    t->cache_count[c]++;
+    t->cached_blocks++;
+    t->cached_bytes += size;
+    t->used -= size;
+    t->allocations--;
+    v->region->live--;
+}
+
+static int flush_cache(tlsf_t *t);
+
+/* ---- allocation ---------------------------------------------------------- */
+
+/* The size a plain request is served at: adjusted, and rounded to its class
+ * when the cache is on. 0 when the request is too large. */
+HOT uint64_t serve_size(const tlsf_t *t, size_t request)
+{
+    uint64_t size = adjust_request(request);
+    return t->cache_depth && size <= TLSF_CACHE_MAX ? round_to_class(size) : size;
+}
+
+/* Allocation from the free lists (and the path every memalign takes). */
+SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
 {
     if (t->corrupted) return NULL;
-    uint64_t size = adjust_request(request);
+    uint64_t size = align_log2 ? adjust_request(request) : serve_size(t, request);
     uint64_t search = size;
     if (size && align_log2 > ALIGN_LOG2) {
         uint64_t extra = ((uint64_t)1 << align_log2) + SPLIT_MIN;
         search = extra <= TLSF_MAX_REQUEST && size <= TLSF_MAX_REQUEST - extra ? size + extra : 0;
     }
     uint64_t link = search ? find_free(t, search) : 0;
+    if (!link && search && t->cached_blocks && !t->corrupted && flush_cache(t) == TLSF_OK) link = find_free(t, search);
     if (!link) {
         if (!t->corrupted) t->failed++;
         return NULL;
@@ -430,14 +527,23 @@ HOT int find_region(tlsf_t *t, const void *ptr, rview_t *v)
 
 /* Validate that `u` is the user offset of a live block in v: TLSF_OK and its header
  * offset, or the reason it is not. O(1). Checks the neighbours it will touch. */
-HOT int validate_live(const rview_t *v, uint64_t u, uint64_t *hout)
+HOT int validate_own(const rview_t *v, uint64_t u, uint64_t *hout)
 {
     if ((u & 7) || u < HEADER || u >= v->area - HEADER || !test_bit(v->bits, u >> ALIGN_LOG2)) return TLSF_ERR_FOREIGN;
     uint64_t h = u - HEADER;
     block_t *b = block_at(v, h);
-    if (b->size_flags & F_FREE) return TLSF_ERR_DOUBLE_FREE;
+    if (!size_in_range(v, h, block_size(b))) return TLSF_ERR_CORRUPTED;
+    if (b->size_flags & (F_FREE | F_CACHED)) return TLSF_ERR_DOUBLE_FREE;
+    *hout = h;
+    return TLSF_OK;
+}
+
+/* Validate the headers around the live block at h that a merge or an in-place
+ * resize will read and write. O(1). */
+HOT int validate_neighbours(const rview_t *v, uint64_t h)
+{
+    const block_t *b = block_at(v, h);
     uint64_t size = block_size(b);
-    if (!size_in_range(v, h, size)) return TLSF_ERR_CORRUPTED;
     uint64_t nh = h + size + OVERHEAD;
     block_t *next = block_at(v, nh);
     int sentinel = nh == v->area - HEADER;
@@ -452,8 +558,15 @@ HOT int validate_live(const rview_t *v, uint64_t u, uint64_t *hout)
         const block_t *prev = block_at(v, h - ps - OVERHEAD);
         if (!(prev->size_flags & F_FREE) || block_size(prev) != ps) return TLSF_ERR_CORRUPTED;
     }
-    *hout = h;
     return TLSF_OK;
+}
+
+/* Validate that `u` is the user offset of a live block in v whose neighbours
+ * are intact: TLSF_OK and its header offset, or the reason it is not. O(1). */
+HOT int validate_live(const rview_t *v, uint64_t u, uint64_t *hout)
+{
+    int rc = validate_own(v, u, hout);
+    return rc != TLSF_OK ? rc : validate_neighbours(v, *hout);
 }
 
 /* Free the validated live block at h, merging with free neighbours. */
@@ -491,24 +604,36 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     return TLSF_OK;
 }
 
-/* Resolve (region, user offset) to a live block: TLSF_OK with its header offset. */
-HOT int resolve_live(tlsf_t *t, unsigned region, uint64_t u, rview_t *v, uint64_t *h)
+/* Free the block at user offset u of region v: park it or merge it. */
+/* The part of a free that merges: validate the neighbours, then release. */
+SLOW int merge_free(tlsf_t *t, const rview_t *v, uint64_t h)
 {
-    if (t->corrupted) return TLSF_ERR_CORRUPTED;
-    if (!view_region(t, region, v)) return TLSF_ERR_FOREIGN;
-    int rc = validate_live(v, u, h);
+    int rc = validate_neighbours(v, h);
+    if (rc == TLSF_OK) return release_block(t, v, h);
+    fail_corrupted(t);
+    return rc;
+}
+
+SLOW int reject_free(tlsf_t *t, int rc)
+{
     if (rc == TLSF_ERR_CORRUPTED) fail_corrupted(t);
     return rc;
 }
 
-/* The region and user offset of ptr, or 0 when it lies in no region. */
-static int split_pointer(const tlsf_t *t, const void *ptr, unsigned *region, uint64_t *u)
+/* Free the block at user offset u of region v: park it or merge it. */
+HOT int free_block(tlsf_t *t, const rview_t *v, uint64_t u)
 {
-    rview_t v;
-    if (!find_region((tlsf_t *)t, ptr, &v)) return 0;
-    *region = v.index;
-    *u = (uint64_t)((uintptr_t)ptr - v.base);
-    return 1;
+    uint64_t h;
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
+    int rc = validate_own(v, u, &h);
+    if (rc != TLSF_OK) return reject_free(t, rc);
+    block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    if (cache_accepts(t, size)) {
+        park_block(t, v, h, b, size); /* touches no neighbour: nothing more to check */
+        return TLSF_OK;
+    }
+    return merge_free(t, v, h);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -586,6 +711,10 @@ int tlsf_remove_region(tlsf_t *t, int region)
     rview_t v;
     if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
     if (v.region->live) return TLSF_ERR_IN_USE;
+    if (t->cached_blocks) {
+        int rc = tlsf_flush_cache(t);
+        if (rc != TLSF_OK) return rc;
+    }
     block_t *first = block_at(&v, 0);
     uint64_t size = v.area - HEADER - OVERHEAD;
     if (first->size_flags != (size | F_FREE) || !test_bit(v.bits, start_index(0))) return TLSF_ERR_CORRUPTED;
@@ -608,7 +737,19 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
     return TLSF_OK;
 }
 
-void *tlsf_malloc(tlsf_t *t, size_t size) { return allocate(t, size, 0); }
+void *tlsf_malloc(tlsf_t *t, size_t request)
+{
+    if (t->cache_depth && !t->corrupted) {
+        uint64_t size = serve_size(t, request);
+        unsigned c = cache_class(size);
+        if (size && size <= TLSF_CACHE_MAX && t->cache[c]) {
+            rview_t v;
+            uint64_t h;
+            return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
+        }
+    }
+    return allocate(t, request, 0);
+}
 
 void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
 {
@@ -634,21 +775,50 @@ void *tlsf_memalign(tlsf_t *t, size_t align, size_t size)
 
 int tlsf_free(tlsf_t *t, void *ptr)
 {
-    unsigned region;
-    uint64_t u;
+    rview_t v;
     if (!ptr) return TLSF_OK;
-    if (t->corrupted) return TLSF_ERR_CORRUPTED;
-    if (!split_pointer(t, ptr, &region, &u)) return TLSF_ERR_FOREIGN;
-    return tlsf_free_at(t, (int)region, (size_t)u);
+    if (!find_region(t, ptr, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    return free_block(t, &v, (uint64_t)((uintptr_t)ptr - v.base));
 }
 
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)
 {
     rview_t v;
-    uint64_t h;
-    if (region < 0) return TLSF_ERR_FOREIGN;
-    int rc = resolve_live(t, (unsigned)region, offset, &v, &h);
-    return rc != TLSF_OK ? rc : release_block(t, &v, h);
+    if (region < 0 || !view_region(t, (unsigned)region, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    return free_block(t, &v, offset);
+}
+
+/* Merge every parked block back, as if it were freed now with no cache. */
+static int flush_cache(tlsf_t *t)
+{
+    for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+        while (t->cache[c]) {
+            rview_t v;
+            uint64_t h;
+            if (!unpark_block(t, c, 0, &v, &h)) return TLSF_ERR_CORRUPTED;
+            int rc = validate_live(&v, h + HEADER, &h);
+            if (rc != TLSF_OK) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
+            v.region->live++; /* release_block takes back what a live block holds */
+            t->allocations++;
+            t->used += block_size(block_at(&v, h));
+            rc = release_block(t, &v, h);
+            if (rc != TLSF_OK) return rc;
+        }
+    }
+    return TLSF_OK;
+}
+
+int tlsf_flush_cache(tlsf_t *t) { return t->corrupted ? TLSF_ERR_CORRUPTED : flush_cache(t); }
+
+int tlsf_set_cache(tlsf_t *t, unsigned depth)
+{
+    if (depth > TLSF_CACHE_DEPTH_MAX) return TLSF_ERR_INVALID;
+    if (depth < t->cache_depth) {
+        int rc = tlsf_flush_cache(t);
+        if (rc != TLSF_OK) return rc;
+    }
+    t->cache_depth = depth;
+    return TLSF_OK;
 }
 
 int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
@@ -658,12 +828,11 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
         return *out ? TLSF_OK : t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
     }
     rview_t v;
-    unsigned region;
-    uint64_t h, u;
+    uint64_t h;
     if (t->corrupted) return TLSF_ERR_CORRUPTED;
-    if (!split_pointer(t, ptr, &region, &u)) return TLSF_ERR_FOREIGN;
-    int rc = resolve_live(t, region, u, &v, &h);
-    if (rc != TLSF_OK) return rc;
+    if (!find_region(t, ptr, &v)) return TLSF_ERR_FOREIGN;
+    int rc = validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h);
+    if (rc != TLSF_OK) return rc == TLSF_ERR_CORRUPTED ? (fail_corrupted(t), rc) : rc;
     uint64_t size = adjust_request(request);
     if (!size) {
         t->failed++;
@@ -731,7 +900,8 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
     out->area = (size_t)t->area;
     out->used = (size_t)t->used;
     out->peak_used = (size_t)t->peak_used;
-    out->free = (size_t)t->free_bytes;
+    out->free = (size_t)(t->free_bytes + t->cached_bytes);
+    out->cached = (size_t)t->cached_bytes;
     out->allocations = (size_t)t->allocations;
     out->failed_allocations = (size_t)t->failed;
     out->regions = t->region_count;
@@ -742,7 +912,7 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
     uint64_t link = t->heads[fl][find_last_set64(t->sl_bitmap[fl])];
     /* Bounded by the number of free blocks the pool can hold. */
     for (uint64_t steps = 0; link && steps <= t->area / SPLIT_MIN; steps++) {
-        if (!link_is_sane(t, link)) break;
+        if (!link_is_sane(t, link, F_FREE)) break;
         const block_t *b = link_block(t, link);
         if (block_size(b) > out->largest_free) out->largest_free = (size_t)block_size(b);
         link = b->next_free;
@@ -751,7 +921,7 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
 
 /* What a walk of the physical chains adds up. */
 typedef struct walk_totals {
-    uint64_t used, free, used_blocks, free_blocks, blocks;
+    uint64_t used, free, cached, used_blocks, free_blocks, cached_blocks, blocks;
 } walk_totals_t;
 
 /* Walk one region's physical chain, bounds-checking every step; `walker` sees
@@ -766,16 +936,20 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     while (h < sentinel) {
         const block_t *b = block_at(&v, h);
         uint64_t size = block_size(b);
-        int is_free = (int)(b->size_flags & F_FREE);
+        int is_free = (int)(b->size_flags & F_FREE), is_cached = (b->size_flags & F_CACHED) != 0;
         if (!size_in_range(&v, h, size)) return "block size out of range";
         if (!test_bit(v.bits, start_index(h))) return "block start missing from the start bitmap";
         if (!!(b->size_flags & F_PREV_FREE) != !!prev_free) return "previous-free flag disagrees with the previous block";
         if (prev_free && b->prev_size != prev_size) return "prev_size disagrees with the previous free block";
         if (prev_free && is_free) return "two adjacent free blocks";
         if (is_free && (b->size_flags >> ALIGN_SHIFT)) return "free block with alignment bits";
+        if (is_free && is_cached) return "block both free and cached";
         if (is_free) {
             sum->free += size;
             sum->free_blocks++;
+        } else if (is_cached) {
+            sum->cached += size;
+            sum->cached_blocks++;
         } else {
             sum->used += size;
             sum->used_blocks++;
@@ -783,7 +957,7 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
         }
         blocks++;
         if (walker && !*stopped) {
-            tlsf_block_info_t info = { (int)ri, (size_t)(h + HEADER), (size_t)size, !is_free };
+            tlsf_block_info_t info = { (int)ri, (size_t)(h + HEADER), (size_t)size, !is_free && !is_cached };
             if (walker(&info, user)) *stopped = 1;
         }
         prev_free = (uint64_t)is_free;
@@ -822,7 +996,7 @@ static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
             uint64_t link = t->heads[fl][sl], prev = 0;
             if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link) return "second-level bitmap disagrees with a list head";
             while (link) {
-                if (!link_is_sane(t, link)) return "free-list link points at no free block";
+                if (!link_is_sane(t, link, F_FREE)) return "free-list link points at no free block";
                 const block_t *b = link_block(t, link);
                 unsigned bfl, bsl;
                 map_insert(block_size(b), &bfl, &bsl);
@@ -835,6 +1009,27 @@ static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
         }
     }
     if (listed != free_blocks) return "a free block is missing from the free lists";
+    return NULL;
+}
+
+static const char *check_cache(const tlsf_t *t, const walk_totals_t *sum)
+{
+    uint64_t listed = 0, bytes = 0;
+    for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+        uint64_t count = 0;
+        for (uint64_t link = t->cache[c]; link; count++) {
+            if (!link_is_sane(t, link, F_CACHED)) return "cache link points at no cached block";
+            const block_t *b = link_block(t, link);
+            if (cache_class(block_size(b)) != c) return "cached block in the wrong cache list";
+            if (++listed > sum->cached_blocks) return "cache lists hold more blocks than the regions (a cycle?)";
+            bytes += block_size(b);
+            link = b->next_free;
+        }
+        if (count != t->cache_count[c] || count > t->cache_depth) return "cache count disagrees with its list";
+    }
+    if (listed != sum->cached_blocks || t->cached_blocks != listed) return "a cached block is missing from the cache lists";
+    if (bytes != t->cached_bytes || sum->cached != bytes) return "cached-bytes statistics disagree with the walk";
+    if (bytes > t->area / 4) return "cache holds more than its budget";
     return NULL;
 }
 
@@ -853,6 +1048,7 @@ int tlsf_check(const tlsf_t *t, const char **why)
         regions++;
     }
     if (!reason) reason = check_free_lists(t, sum.free_blocks);
+    if (!reason) reason = check_cache(t, &sum);
     if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations)) reason = "used-bytes statistics disagree with the walk";
     if (!reason && sum.free != t->free_bytes) reason = "free-bytes statistics disagree with the walk";
     if (!reason && (area != t->area || regions != t->region_count)) reason = "region statistics disagree with the region table";

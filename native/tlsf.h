@@ -60,7 +60,8 @@ typedef struct tlsf_stats {
     size_t area;               /* bytes of all regions' areas */
     size_t used;               /* usable bytes of live blocks */
     size_t peak_used;          /* high-water mark of used; never decreases */
-    size_t free;               /* usable bytes of free blocks */
+    size_t free;               /* usable bytes of free blocks, cached ones included */
+    size_t cached;             /* usable bytes of blocks parked in the front cache */
     size_t largest_free;       /* usable size of the largest free block */
     size_t allocations;        /* live blocks */
     size_t failed_allocations; /* malloc/memalign/calloc/realloc that found no room */
@@ -78,7 +79,7 @@ typedef struct tlsf_block_info {
     int region;
     size_t offset;  /* user pointer - region base */
     size_t size;    /* usable size */
-    int used;
+    int used;       /* 0 for free and for cached (parked) blocks */
 } tlsf_block_info_t;
 
 /* Return nonzero to stop the walk early. */
@@ -90,6 +91,27 @@ size_t tlsf_control_size(void);
 /* Initialise a pool in caller memory (>= tlsf_control_size() bytes, 8-aligned).
  * Returns NULL if mem is NULL, misaligned or bytes too small. */
 tlsf_t *tlsf_create(void *mem, size_t bytes);
+
+/* ---- front cache (optional, off by default) -------------------------------
+ * With a depth > 0, a freed block of usable size <= TLSF_CACHE_MAX is parked on
+ * a LIFO list of its size class (the class of the free lists; at most `depth`
+ * blocks per class, at most a quarter of the pool's area in all) instead of
+ * being merged at once, and a malloc of that class takes it back in O(1) — what
+ * glibc's tcache does, and far kinder to the CPU caches than list surgery. With
+ * the cache on, requests of 256 bytes or more are rounded up to their class's
+ * lower bound (at most 1/32 = 3.1 % more), so blocks cycle within a class.
+ * A parked block still counts as freed: freeing it again is a double free, and
+ * stats and walk report it free. Parked blocks are merged back (flushed) when
+ * an allocation finds no room, when a region is removed, when the depth is
+ * lowered, and by tlsf_flush_cache. Depth 0 (the default) is pure TLSF: every
+ * free merges with its free neighbours at once. memalign never uses the cache. */
+#define TLSF_CACHE_MAX ((size_t)256 * 1024)
+#define TLSF_CACHE_DEPTH_MAX 4096u
+/* TLSF_OK, or TLSF_ERR_INVALID for a depth above TLSF_CACHE_DEPTH_MAX. Lowering
+ * the depth flushes the cache. */
+int tlsf_set_cache(tlsf_t *t, unsigned depth);
+/* Merge every parked block back into the free lists. TLSF_OK or TLSF_ERR_CORRUPTED. */
+int tlsf_flush_cache(tlsf_t *t);
 
 /* ---- regions ------------------------------------------------------------- */
 

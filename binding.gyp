@@ -1,0 +1,34 @@
+{
+  "targets": [
+    {
+      "target_name": "mempools",
+      "sources": [
+        "native/tlsf.c",
+        "native/binding.cc",
+        "native/pool_table.cc",
+        "native/region_memory.cc",
+        "native/tlsf_binding.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags": ["-Wall", "-Wextra"],
+      "cflags_c": ["-std=c11", "-D_GNU_SOURCE"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++17"],
+      "configurations": {
+        "Release": {
+          "cflags!": ["-O3"],
+          "cflags_cc!": ["-O3"],
+          "cflags": ["-O2"]
+        }
+      }
+    }
+  ]
+}

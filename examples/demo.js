@@ -1,0 +1,54 @@
+'use strict';
+// A tour of TlsfPool: allocate, write through views, stats, walk, realloc,
+// and destroy detaching the views. Run with `npm run demo`.
+const { TlsfPool, PoolError } = require('..');
+
+const pool = new TlsfPool({ size: 64 * 1024, maxSize: 1024 * 1024 });
+
+// An allocation is a Buffer view into the pool's memory (no copy, no new ArrayBuffer).
+const greeting = pool.alloc(32);
+const written = greeting.write('hello from a TLSF pool');
+console.log('string :', JSON.stringify(greeting.toString('utf8', 0, written)));
+console.log('isBuffer:', Buffer.isBuffer(greeting), ' byteOffset:', greeting.byteOffset);
+
+// Every allocation is 8-byte aligned, so typed arrays work over any of them.
+const raw = pool.alloc(4 * Float64Array.BYTES_PER_ELEMENT);
+const vector = new Float64Array(raw.buffer, raw.byteOffset, 4);
+vector.set([1.5, 2.5, 3.5, 4.5]);
+console.log('floats :', Array.from(vector), ' sum =', vector.reduce((a, b) => a + b, 0));
+
+// Over-aligned memory, e.g. for a page-sized table.
+const page = pool.allocAligned(4096, 4096);
+console.log('aligned:', page.byteOffset % 4096 === 0 ? '4096-byte aligned' : 'NOT aligned');
+
+// realloc keeps the contents (the old view must not be used afterwards).
+const grown = pool.realloc(greeting, 200 * 1024); // larger than the first region: the pool grows
+console.log('realloc:', JSON.stringify(grown.toString('utf8', 0, written)), 'now', grown.length, 'bytes');
+
+const stats = pool.stats();
+console.log('stats  :', stats);
+console.log('walk   :');
+for (const block of pool.walk()) {
+  console.log(`  region ${block.region} offset ${String(block.offset).padStart(6)} size ${String(block.size).padStart(7)} ${block.used ? 'used' : 'free'}`);
+}
+pool.check();
+
+// Misuse is rejected without touching the pool.
+try {
+  pool.free(Buffer.from('not mine'));
+} catch (error) {
+  if (!(error instanceof PoolError)) throw error;
+  console.log('free of a foreign Buffer ->', error.code);
+}
+
+pool.free(raw);
+pool.free(page);
+
+// destroy() frees the memory and detaches every view: no dangling access possible.
+pool.destroy();
+console.log('after destroy: vector.length =', vector.length, ' grown.byteLength =', grown.byteLength, ' grown[0] =', grown[0]);
+try {
+  pool.alloc(1);
+} catch (error) {
+  console.log('alloc after destroy ->', error.code);
+}

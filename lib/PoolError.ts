@@ -1,0 +1,28 @@
+import type { PoolErrorCode } from './types.js';
+
+export interface PoolErrorDetails {
+  /** Negative errno, as in Node's system errors (ERR_POOL_SYSTEM only). */
+  errno?: number;
+  /** The OS call that failed (ERR_POOL_SYSTEM only). */
+  syscall?: string;
+}
+
+/** An error of a pool (see the error table in API.md). Built only by lib/errors.ts. */
+export class PoolError extends Error {
+  readonly code: PoolErrorCode;
+  declare readonly errno?: number;
+  declare readonly syscall?: string;
+
+  constructor(code: PoolErrorCode, message: string, details: PoolErrorDetails = {}) {
+    super(message);
+    this.code = code;
+    if (details.errno !== undefined) this.errno = details.errno;
+    if (details.syscall !== undefined) this.syscall = details.syscall;
+  }
+}
+
+Object.defineProperty(PoolError.prototype, 'name', {
+  value: 'PoolError',
+  writable: true,
+  configurable: true,
+});

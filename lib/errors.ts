@@ -1,0 +1,103 @@
+// Every error the package throws is built here, so codes and messages stay
+// consistent (argument errors follow Node core's wording).
+import { getSystemErrorName } from 'node:util';
+
+import { PoolError } from './PoolError.js';
+import { Status } from './types.js';
+
+type CodedError<E extends Error> = E & { code: string };
+
+function withCode<E extends Error>(error: E, code: string): CodedError<E> {
+  return Object.assign(error, { code });
+}
+
+/** Node's `addNumericalSeparator`: 1_000_000 style for large integers. */
+function formatNumber(value: number): string {
+  if (!Number.isInteger(value) || Math.abs(value) <= 2 ** 32) return String(value);
+  const digits = String(Math.abs(value));
+  let out = '';
+  for (let i = digits.length; i > 0; i -= 3) out = digits.slice(Math.max(0, i - 3), i) + (out ? `_${out}` : '');
+  return (value < 0 ? '-' : '') + out;
+}
+
+/** How Node describes a received value in an ERR_INVALID_ARG_TYPE message. */
+function describeReceived(value: unknown): string {
+  if (value === null || value === undefined) return ` Received ${String(value)}`;
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name ? ` Received an instance of ${name}` : ' Received [object]';
+  }
+  let shown = typeof value === 'number' ? formatNumber(value) : String(value);
+  if (typeof value === 'string') shown = `'${shown.length > 25 ? `${shown.slice(0, 25)}...` : shown}'`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+/** TypeError ERR_INVALID_ARG_TYPE, e.g. expected "of type number" or "an instance of Buffer or Uint8Array". */
+export function invalidArgType(name: string, expected: string, value: unknown): CodedError<TypeError> {
+  const what = name.includes('.') ? 'property' : 'argument';
+  const message = `The "${name}" ${what} must be ${expected}.${describeReceived(value)}`;
+  return withCode(new TypeError(message), 'ERR_INVALID_ARG_TYPE');
+}
+
+/** RangeError ERR_OUT_OF_RANGE, e.g. range ">= 0 && <= 9007199254740991" or "an integer". */
+export function outOfRange(name: string, range: string, value: number | string): CodedError<RangeError> {
+  const shown = typeof value === 'number' ? formatNumber(value) : value;
+  const message = `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`;
+  return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE');
+}
+
+export function exhausted(size: number): PoolError {
+  return new PoolError('ERR_POOL_EXHAUSTED', `Pool exhausted: cannot allocate ${size} bytes`);
+}
+
+export function foreignBuffer(): PoolError {
+  return new PoolError('ERR_POOL_FOREIGN_BUFFER', 'The buffer is not a live allocation of this pool');
+}
+
+export function doubleFree(): PoolError {
+  return new PoolError('ERR_POOL_DOUBLE_FREE', 'The buffer has already been freed');
+}
+
+export function destroyed(): PoolError {
+  return new PoolError('ERR_POOL_DESTROYED', 'The pool has been destroyed');
+}
+
+export function inUse(region: number): PoolError {
+  return new PoolError('ERR_POOL_IN_USE', `Region ${region} still holds live allocations`);
+}
+
+export function regionTableFull(max: number): PoolError {
+  return new PoolError('ERR_POOL_EXHAUSTED', `Pool exhausted: it already has ${max} regions`);
+}
+
+export function corrupted(why: string): PoolError {
+  return new PoolError('ERR_POOL_CORRUPTED', `Pool corrupted: ${why}`);
+}
+
+/** ERR_POOL_SYSTEM from a positive errno, like Node's system errors (negative `errno`). */
+export function system(errno: number, syscall: string): PoolError {
+  let name: string;
+  try {
+    name = getSystemErrorName(-errno);
+  } catch {
+    name = `errno ${errno}`;
+  }
+  return new PoolError('ERR_POOL_SYSTEM', `${syscall} failed: ${name}`, { errno: -errno, syscall });
+}
+
+/** The error for a negative native status of an operation on `size` bytes. */
+export function fromStatus(status: number, size = 0): Error {
+  switch (status) {
+    case Status.NOMEM:
+      return exhausted(size);
+    case Status.FOREIGN:
+      return foreignBuffer();
+    case Status.DOUBLE_FREE:
+      return doubleFree();
+    case Status.CORRUPTED:
+      return corrupted('the allocator found broken metadata and refuses to go on');
+    default:
+      return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
+  }
+}

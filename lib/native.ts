@@ -1,0 +1,58 @@
+// The typed interface of the N-API binding (native/*.cc). Every function takes
+// numbers; see native/tlsf_binding.cc for the encodings.
+import * as path from 'node:path';
+
+import load from 'node-gyp-build';
+
+export interface TlsfConstants {
+  /** Allocation results are region * regionFactor + offset. */
+  readonly regionFactor: number;
+  /** OS failures come back as -(errno + syscall * sysBase); syscall 1 mmap, 2 calloc, 3 malloc. */
+  readonly sysBase: number;
+  readonly maxRegions: number;
+  readonly maxRequest: number;
+  readonly regionMin: number;
+  readonly blockOverhead: number;
+  readonly minBlock: number;
+}
+
+export interface TlsfBinding {
+  /** [handle, owner] where owner keeps the native state alive, or a negative OS failure. */
+  create(): [number, object] | number;
+  /** Region id, a negative status, or a negative OS failure. */
+  addRegion(handle: number, area: number): number;
+  /** The region's external ArrayBuffer; call once per region. */
+  regionBuffer(handle: number, region: number): ArrayBuffer | undefined;
+  removeRegion(handle: number, region: number): number;
+  alloc(handle: number, size: number): number;
+  calloc(handle: number, count: number, size: number): number;
+  memalign(handle: number, size: number, alignment: number): number;
+  realloc(handle: number, region: number, offset: number, size: number): number;
+  free(handle: number, region: number, offset: number): number;
+  /** Usable size of a live block, 0 when (region, offset) is not one. */
+  usableSize(handle: number, region: number, offset: number): number;
+  /** [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions]. */
+  stats(handle: number): number[];
+  /** [region, offset, size, used] quadruples in address order, or a negative status. */
+  walk(handle: number): Float64Array | number;
+  /** null, or why the heap is corrupted. */
+  check(handle: number): string | null;
+  destroy(handle: number): void;
+  readonly constants: TlsfConstants;
+}
+
+export interface NativeBinding {
+  readonly tlsf: TlsfBinding;
+}
+
+/** The addon, loaded relative to the package root (lib/ and dist/ are one level down). */
+export const binding = load(path.join(__dirname, '..')) as NativeBinding;
+
+const SYSCALLS = ['', 'mmap', 'calloc', 'malloc'];
+
+/** Splits a native OS failure code into errno and syscall; undefined for a plain status. */
+export function decodeSystemFailure(code: number, sysBase: number): { errno: number; syscall: string } | undefined {
+  if (code > -sysBase) return undefined;
+  const call = Math.floor(-code / sysBase);
+  return { errno: -code - call * sysBase, syscall: SYSCALLS[call] ?? 'unknown' };
+}

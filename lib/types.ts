@@ -1,0 +1,63 @@
+/** Statistics every pool reports (see API.md). */
+export interface PoolStats {
+  /** Most bytes the pool may ever hold (Infinity when unbounded). */
+  capacity: number;
+  /** Bytes currently obtained from the OS or the parent pool. */
+  reserved: number;
+  /** Bytes in live allocations (usable size). */
+  used: number;
+  /** High-water mark of `used`; never decreases. */
+  peakUsed: number;
+  /** Live allocation count. */
+  allocations: number;
+  /** Allocations refused for lack of memory. */
+  failedAllocations: number;
+}
+
+/** TlsfPool statistics. */
+export interface TlsfPoolStats extends PoolStats {
+  /** Usable bytes in free blocks. */
+  free: number;
+  /** Usable size of the largest free block. */
+  largestFree: number;
+  /** Regions currently in the pool. */
+  regions: number;
+}
+
+export interface TlsfPoolOptions {
+  /** Bytes of the first region: a safe integer >= 64, rounded up to a multiple of 8. */
+  size: number;
+  /** With maxSize the pool grows by adding regions, up to maxSize bytes in all (rounded up to a multiple of 8). */
+  maxSize?: number;
+}
+
+/** One block reported by TlsfPool.walk(). */
+export interface TlsfBlock {
+  region: number;
+  /** Byte offset of the block's user data in its region (= a view's byteOffset). */
+  offset: number;
+  /** Usable size in bytes. */
+  size: number;
+  used: boolean;
+}
+
+export type PoolErrorCode =
+  | 'ERR_POOL_EXHAUSTED'
+  | 'ERR_POOL_FOREIGN_BUFFER'
+  | 'ERR_POOL_DOUBLE_FREE'
+  | 'ERR_POOL_DESTROYED'
+  | 'ERR_POOL_IN_USE'
+  | 'ERR_POOL_CORRUPTED'
+  | 'ERR_POOL_SYSTEM';
+
+/** The C allocator's return codes (enum tlsf_status in native/tlsf.h). */
+export const Status = {
+  OK: 0,
+  INVALID: -1,
+  FOREIGN: -2,
+  DOUBLE_FREE: -3,
+  IN_USE: -4,
+  CORRUPTED: -5,
+  NOMEM: -6,
+  FULL: -7,
+} as const;

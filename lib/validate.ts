@@ -1,0 +1,38 @@
+// Argument validation. The hot paths inline the cheap test
+// (Number.isSafeInteger(x) && x >= 0) and call sizeError() only to build the
+// error once it failed.
+import { invalidArgType, outOfRange } from './errors.js';
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** The error for a value that failed the non-negative safe integer test. */
+export function sizeError(value: unknown, name: string, min = 0, max = MAX_SAFE): Error {
+  if (typeof value !== 'number') return invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) return outOfRange(name, 'an integer', value);
+  return outOfRange(name, `>= ${min} && <= ${max}`, value);
+}
+
+/** An integer in [min, max]. */
+export function validateInteger(value: unknown, name: string, min = 0, max = MAX_SAFE): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw sizeError(value, name, min, max);
+  }
+  return value;
+}
+
+/** A power of two in [min, max]. */
+export function validateAlignment(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max || 2 ** Math.round(Math.log2(value)) !== value) {
+    throw outOfRange(name, `a power of two >= ${min} && <= ${max}`, value);
+  }
+  return value;
+}
+
+export function validateView(value: unknown, name: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw invalidArgType(name, 'an instance of Buffer or Uint8Array', value);
+}
+
+export function validateObject(value: unknown, name: string): asserts value is object {
+  if (typeof value !== 'object' || value === null) throw invalidArgType(name, 'of type object', value);
+}

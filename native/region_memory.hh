@@ -1,0 +1,32 @@
+// region_memory.hh — OS memory for one TLSF region: an mmap'd area (what JS
+// sees through the region's ArrayBuffer) and a calloc'd start bitmap (kept
+// outside the area so no JavaScript view can reach it).
+#ifndef MEMPOOLS_REGION_MEMORY_HH
+#define MEMPOOLS_REGION_MEMORY_HH
+
+#include <cstddef>
+
+namespace mempools {
+
+struct RegionMemory {
+  void* base = nullptr;     // start of the area; aligned to `alignment`
+  size_t area = 0;          // bytes the allocator and the ArrayBuffer use
+  size_t mapped = 0;        // bytes mapped (area rounded up to whole pages)
+  void* bitmap = nullptr;   // tlsf_bitmap_size(area) bytes
+};
+
+// Which call failed, for ERR_POOL_SYSTEM's `syscall`.
+enum class SysCall { kNone = 0, kMmap = 1, kCalloc = 2, kMalloc = 3 };
+
+// Maps `area` bytes (a multiple of 8, validated by the caller) at an address
+// aligned to min(next power of two >= area, 2 MiB) and at least a page, so an
+// alignment up to that holds for offsets as for addresses. Returns 0, or the
+// errno of the failing call with *failed saying which call it was.
+int MapRegion(size_t area, RegionMemory* out, SysCall* failed);
+
+// Returns the area to the OS and frees the bitmap. Safe on an empty RegionMemory.
+void UnmapRegion(RegionMemory* mem);
+
+}  // namespace mempools
+
+#endif  // MEMPOOLS_REGION_MEMORY_HH

@@ -1,0 +1,231 @@
+// tlsf_binding.cc — the TLSF pool's flat N-API functions.
+//
+// Every function takes numbers: (handle[, region, offset][, size...]).
+// Results are numbers too:
+//   allocation  -> region * 2**40 + offset (>= 0) or a negative tlsf_status
+//   free etc.   -> a tlsf_status (0 = TLSF_OK)
+//   addRegion   -> region id, a negative tlsf_status, or -(errno + syscall * kSysBase)
+// No C++ exceptions (NAPI_DISABLE_CPP_EXCEPTIONS): a wrong argument type leaves
+// a pending JavaScript exception and the function returns early; the
+// TypeScript layer validates everything before it calls in, so that path is
+// only a safety net.
+#include "tlsf_binding.hh"
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "tlsf.h"
+
+namespace mempools {
+
+namespace {
+
+constexpr double kRegionFactor = 1099511627776.0;  // 2**40: region * 2**40 + offset
+constexpr double kMaxSafe = 9007199254740991.0;
+constexpr int kSysBase = 1000;  // -(errno + syscall * kSysBase) for OS failures
+
+PoolTable* TableOf(const Napi::CallbackInfo& info) { return static_cast<PoolTable*>(info.Data()); }
+
+int32_t HandleArg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
+
+tlsf_t* AllocatorOf(const Napi::CallbackInfo& info) { return TableOf(info)->Allocator(HandleArg(info)); }
+
+// A non-negative safe integer argument as size_t; false when out of range.
+bool SizeArg(const Napi::CallbackInfo& info, size_t index, size_t* out) {
+  double value = info[index].As<Napi::Number>().DoubleValue();
+  if (!(value >= 0 && value <= kMaxSafe)) return false;
+  *out = static_cast<size_t>(value);
+  return true;
+}
+
+Napi::Value Status(const Napi::CallbackInfo& info, int status) {
+  return Napi::Number::New(info.Env(), status);
+}
+
+// The live block at (handle, region, offset) arguments 0..2, or nullptr.
+void* BlockArg(const Napi::CallbackInfo& info, tlsf_t* t) {
+  int region = info[1].As<Napi::Number>().Int32Value();
+  size_t offset;
+  if (!SizeArg(info, 2, &offset)) return nullptr;
+  return tlsf_pointer(t, region, offset);
+}
+
+// The number an allocating function returns for `ptr` (nullptr: the reason).
+Napi::Value Encoded(const Napi::CallbackInfo& info, tlsf_t* t, void* ptr) {
+  if (ptr == nullptr) return Status(info, tlsf_is_corrupted(t) ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM);
+  int region;
+  size_t offset;
+  if (tlsf_locate(t, ptr, &region, &offset) != TLSF_OK) return Status(info, TLSF_ERR_CORRUPTED);
+  return Napi::Number::New(info.Env(), region * kRegionFactor + static_cast<double>(offset));
+}
+
+// create() -> [handle, owner] or a negative number (-(ENOMEM + malloc)).
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  int32_t handle = table->Create();
+  if (handle < 0) {
+    return Status(info, -(ENOMEM + static_cast<int>(SysCall::kMalloc) * kSysBase));
+  }
+  napi_value owner;
+  if (table->Owner(info.Env(), table->State(handle), &owner) != napi_ok) return info.Env().Undefined();
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(uint32_t{0}, Napi::Number::New(info.Env(), handle));
+  result.Set(uint32_t{1}, Napi::Value(info.Env(), owner));
+  return result;
+}
+
+Napi::Value AddRegion(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  PoolState* state = table->State(HandleArg(info));
+  size_t area;
+  if (state == nullptr || !SizeArg(info, 1, &area)) return Status(info, TLSF_ERR_INVALID);
+  SysCall failed = SysCall::kNone;
+  int result = table->AddRegion(state, area, &failed);
+  if (failed != SysCall::kNone) result -= static_cast<int>(failed) * kSysBase;
+  return Status(info, result);
+}
+
+Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  PoolState* state = table->State(HandleArg(info));
+  napi_value buffer;
+  if (state == nullptr ||
+      table->RegionBuffer(info.Env(), state, info[1].As<Napi::Number>().Int32Value(), &buffer) != napi_ok) {
+    return info.Env().Undefined();
+  }
+  return Napi::Value(info.Env(), buffer);
+}
+
+Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  PoolState* state = table->State(HandleArg(info));
+  if (state == nullptr) return Status(info, TLSF_ERR_INVALID);
+  return Status(info, table->RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Value Alloc(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  size_t size;
+  if (t == nullptr || !SizeArg(info, 1, &size)) return Status(info, TLSF_ERR_INVALID);
+  return Encoded(info, t, tlsf_malloc(t, size));
+}
+
+Napi::Value Calloc(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  size_t count, size;
+  if (t == nullptr || !SizeArg(info, 1, &count) || !SizeArg(info, 2, &size)) return Status(info, TLSF_ERR_INVALID);
+  return Encoded(info, t, tlsf_calloc(t, count, size));
+}
+
+Napi::Value Memalign(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  size_t size, align;
+  if (t == nullptr || !SizeArg(info, 1, &size) || !SizeArg(info, 2, &align)) return Status(info, TLSF_ERR_INVALID);
+  return Encoded(info, t, tlsf_memalign(t, align, size));
+}
+
+Napi::Value Realloc(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  size_t size;
+  if (t == nullptr || !SizeArg(info, 3, &size)) return Status(info, TLSF_ERR_INVALID);
+  void* ptr = BlockArg(info, t);
+  if (ptr == nullptr) return Status(info, TLSF_ERR_FOREIGN);
+  void* out = nullptr;
+  int status = tlsf_realloc(t, ptr, size, &out);
+  return status == TLSF_OK ? Encoded(info, t, out) : Status(info, status);
+}
+
+Napi::Value Free(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
+  void* ptr = BlockArg(info, t);
+  return Status(info, ptr == nullptr ? TLSF_ERR_FOREIGN : tlsf_free(t, ptr));
+}
+
+Napi::Value UsableSize(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  void* ptr = t != nullptr ? BlockArg(info, t) : nullptr;
+  return Napi::Number::New(info.Env(), ptr == nullptr ? 0.0 : static_cast<double>(tlsf_usable_size(t, ptr)));
+}
+
+// stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions]
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
+  tlsf_stats_t s;
+  tlsf_get_stats(t, &s);
+  const size_t values[] = {s.area, s.used, s.peak_used, s.free, s.largest_free,
+                           s.allocations, s.failed_allocations, s.regions};
+  Napi::Array result = Napi::Array::New(info.Env(), 8);
+  for (uint32_t i = 0; i < 8; i++) result.Set(i, Napi::Number::New(info.Env(), static_cast<double>(values[i])));
+  return result;
+}
+
+int CollectBlock(const tlsf_block_info_t* block, void* user) {
+  std::vector<double>* out = static_cast<std::vector<double>*>(user);
+  out->push_back(block->region);
+  out->push_back(static_cast<double>(block->offset));
+  out->push_back(static_cast<double>(block->size));
+  out->push_back(block->used ? 1 : 0);
+  return 0;
+}
+
+// walk() -> Float64Array of [region, offset, size, used] quadruples, or a negative tlsf_status.
+Napi::Value Walk(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
+  std::vector<double> blocks;
+  int status = tlsf_walk(t, CollectBlock, &blocks);
+  if (status != TLSF_OK) return Status(info, status);
+  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
+  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
+  return result;
+}
+
+// check() -> null when every invariant holds, else the allocator's description.
+Napi::Value Check(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
+  const char* why = nullptr;
+  if (tlsf_check(t, &why) == TLSF_OK) return info.Env().Null();
+  return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
+}
+
+Napi::Value Destroy(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  PoolState* state = table->State(HandleArg(info));
+  if (state != nullptr) table->Destroy(info.Env(), state);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table) {
+  struct Entry {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  };
+  static const Entry entries[] = {
+      {"create", Create},   {"addRegion", AddRegion}, {"regionBuffer", RegionBuffer},
+      {"removeRegion", RemoveRegion}, {"alloc", Alloc}, {"calloc", Calloc},
+      {"memalign", Memalign}, {"realloc", Realloc}, {"free", Free},
+      {"usableSize", UsableSize}, {"stats", Stats}, {"walk", Walk},
+      {"check", Check},     {"destroy", Destroy},
+  };
+  Napi::Object tlsf = Napi::Object::New(env);
+  for (const Entry& entry : entries) tlsf.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, table));
+
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("regionFactor", Napi::Number::New(env, kRegionFactor));
+  constants.Set("sysBase", Napi::Number::New(env, kSysBase));
+  constants.Set("maxRegions", Napi::Number::New(env, TLSF_MAX_REGIONS));
+  constants.Set("maxRequest", Napi::Number::New(env, static_cast<double>(TLSF_MAX_REQUEST)));
+  constants.Set("regionMin", Napi::Number::New(env, TLSF_REGION_MIN));
+  constants.Set("blockOverhead", Napi::Number::New(env, TLSF_BLOCK_OVERHEAD));
+  constants.Set("minBlock", Napi::Number::New(env, TLSF_MIN_BLOCK));
+  tlsf.Set("constants", constants);
+  exports.Set("tlsf", tlsf);
+}
+
+}  // namespace mempools

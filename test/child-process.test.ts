@@ -1,0 +1,53 @@
+// Misuse and garbage collection, each in a child process so that a crash
+// (a signal, an abort) shows up as a failed test instead of killing vitest.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { expect, test } from 'vitest';
+
+const POOL_CODES = ['ERR_POOL_CORRUPTED', 'ERR_POOL_DOUBLE_FREE', 'ERR_POOL_FOREIGN_BUFFER', 'ok'];
+
+function runChild(script: string, nodeArgs: string[] = []): Record<string, unknown> {
+  const file = fileURLToPath(new URL(`./helpers/${script}`, import.meta.url));
+  const child = spawnSync(process.execPath, [...nodeArgs, file], { encoding: 'utf8', timeout: 120_000 });
+  expect(child.signal, child.stderr).toBeNull();
+  expect(child.status, child.stderr).toBe(0);
+  return JSON.parse(child.stdout) as Record<string, unknown>;
+}
+
+test('misuse never crashes the process and gets the right error codes', () => {
+  const r = runChild('misuse-child.js');
+  expect(r['free foreign Buffer']).toBe('ERR_POOL_FOREIGN_BUFFER');
+  expect(r['free sub-view']).toBe('ERR_POOL_FOREIGN_BUFFER');
+  expect(r['free other pool view']).toBe('ERR_POOL_FOREIGN_BUFFER');
+  expect(r['free once']).toBe('ok');
+  expect(r['free twice']).toBe('ERR_POOL_DOUBLE_FREE');
+  expect(r['check after misuse']).toBe('ok');
+  expect(r['next header is adjacent']).toBe(8);
+  expect(r['check after overrun']).toBe('ERR_POOL_CORRUPTED');
+  expect(r['check message']).toBe('has reason');
+  // after the damage every call either works or reports a pool error, never crashes
+  for (const name of ['free of the damaged neighbour', 'free before the damage', 'walk after corruption']) {
+    expect(typeof r[name] === 'number' || POOL_CODES.includes(r[name] as string), `${name}: ${String(r[name])}`).toBe(true);
+  }
+  expect(['ERR_POOL_CORRUPTED', 'ERR_POOL_EXHAUSTED']).toContain(r['alloc after corruption']);
+  expect(['ERR_POOL_CORRUPTED', 'null']).toContain(r['tryAlloc after corruption']);
+  expect(r['free after destroy']).toBe('ERR_POOL_DESTROYED');
+  expect(r['read after destroy']).toBe('undefined');
+  expect(r['byteLength after destroy']).toBe(0);
+  expect(r['destroy twice']).toBe('ok');
+});
+
+test('pools dropped without destroy are freed by GC; views keep memory alive; no double free', () => {
+  const r = runChild('gc-child.js', ['--expose-gc']);
+  expect(r.viewSurvivesPool).toBe(true);
+  expect(r.rssGrowthMiB as number).toBeLessThan(200);
+  expect(r.detachedAfterDestroy).toBe(true);
+  expect(r.finished).toBe(true);
+});
+
+test('pools in terminated worker threads are torn down with their environment', () => {
+  const r = runChild('worker-child.js');
+  expect(r.detached).toBe(100);
+  expect(r.mainPoolIntact).toBe(true);
+});

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+'use strict';
+// `npm test`: runs the native C tests (bash test/native/run.sh, when present)
+// and the vitest suite, passes their output through, and ends with exactly
+// one line `N passed, M failed` (totals of both). Exits nonzero on any failure.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+let passed = 0;
+let failed = 0;
+
+function run(command, args, env) {
+  const child = spawnSync(command, args, {
+    cwd: root,
+    env: Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, value]) => value !== undefined)),
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (child.stdout) process.stdout.write(child.stdout);
+  if (child.error) process.stderr.write(`${command}: ${child.error.message}\n`);
+  return child;
+}
+
+// Native tests: their last line is `native: N passed, M failed`.
+const nativeRunner = path.join(root, 'test', 'native', 'run.sh');
+if (fs.existsSync(nativeRunner)) {
+  const child = run('bash', [nativeRunner]);
+  const match = /native: (\d+) passed, (\d+) failed\s*$/.exec(child.stdout || '');
+  if (match) {
+    passed += Number(match[1]);
+    failed += Number(match[2]);
+  }
+  if (!match || child.status !== 0) {
+    if (!match || Number(match[2]) === 0) failed += 1; // a crash or a missing summary counts as a failure
+    process.stdout.write(`run-all: native tests exited with ${child.status ?? child.signal}\n`);
+  }
+} else {
+  process.stdout.write('run-all: test/native/run.sh not found, skipping native tests\n');
+}
+
+// vitest: the summary reporter writes its counts to a file.
+const summary = path.join(root, '.tmp', `vitest-summary-${process.pid}.json`);
+fs.rmSync(summary, { force: true });
+const vitestBin = path.join(path.dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+const vitest = run(process.execPath, [vitestBin, 'run'], {
+  MEMPOOLS_VITEST_SUMMARY: summary,
+  // output goes through a pipe: colours only when our own stdout is a terminal
+  ...(process.stdout.isTTY ? { FORCE_COLOR: '1' } : { NO_COLOR: '1', FORCE_COLOR: undefined }),
+});
+let counts = null;
+try {
+  counts = JSON.parse(fs.readFileSync(summary, 'utf8'));
+  fs.rmSync(summary, { force: true });
+} catch {
+  counts = null;
+}
+if (counts) {
+  passed += counts.passed;
+  failed += counts.failed;
+}
+if (!counts || vitest.status !== 0) {
+  if (!counts || counts.failed === 0) failed += 1;
+  process.stdout.write(`run-all: vitest exited with ${vitest.status ?? vitest.signal}\n`);
+}
+
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exitCode = failed > 0 ? 1 : 0;

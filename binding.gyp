@@ -7,7 +7,8 @@
         "native/binding.cc",
         "native/pool_table.cc",
         "native/region_memory.cc",
-        "native/tlsf_binding.cc"
+        "native/tlsf_binding.cc",
+        "native/tlsf_fast.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,22 +1,62 @@
 import * as errors from './errors.js';
+import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
-import { makeView } from './PoolBuffer.js';
+import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
+import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
 import { Status } from './types.js';
 import type { TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
 import { sizeError, validateAlignment, validateInteger, validateObject, validateView } from './validate.js';
 
 const native = binding.tlsf;
+/** The hot calls pass numbers through this array (see native/tlsf_fast.cc). */
+const scratch = native.scratch;
+const nativeAlloc = native.alloc;
+const nativeFree = native.free;
+
+function allocNative(handle: number, size: number): number {
+  scratch[0] = handle;
+  scratch[1] = size;
+  nativeAlloc();
+  return scratch[0]!;
+}
+
+function freeNative(handle: number, region: number, offset: number): number {
+  scratch[0] = handle;
+  scratch[1] = region;
+  scratch[2] = offset;
+  nativeFree();
+  return scratch[0]!;
+}
 const { regionFactor: REGION_FACTOR, sysBase: SYS_BASE, maxRegions: MAX_REGIONS, regionMin: REGION_MIN } =
   native.constants;
-/** Largest region area the allocator accepts. */
-const MAX_AREA = native.constants.maxRequest + 24;
+/** Largest region area: what the allocator accepts, and offsets stay below 2**32. */
+const MAX_AREA = Math.min(native.constants.maxRequest + 24, 2 ** 32);
 const PAGE = 4096;
+/** Packed block handles in the free-list cache: region * PACK + offset. */
+const PACK = 2 ** 32;
 const kRegion = Symbol('mempools.tlsf.region');
 
 /** A region ArrayBuffer tagged with its region id (checked against the pool's own table). */
 type RegionBuffer = ArrayBuffer & { [kRegion]?: number };
 
+/** What the pool keeps per region. */
+interface Region {
+  readonly id: number;
+  readonly buffer: RegionBuffer;
+  /** One bit per 8 bytes, set while an allocation the user holds starts there. */
+  readonly live: Int32Array;
+  /** The region as 32-bit words, to read a block's usable size from its header
+   *  (the word 8 bytes before it; see "Block layout" in native/tlsf.h). */
+  readonly words: Uint32Array;
+}
+
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+/** Usable size of the block at `offset`, from its header (sizes are below 2**32 here). */
+function usableAt(region: Region, offset: number): number {
+  const word = region.words[(offset >>> 2) - 2]!;
+  return word - (word & 7);
+}
 
 /**
  * Two-Level Segregated Fit pool: O(1) alloc/free/memalign/realloc over one or
@@ -27,13 +67,21 @@ export class TlsfPool {
   readonly #handle: number;
   /** Keeps the native state alive for as long as this pool is reachable. */
   readonly #owner: object;
-  /** Region ArrayBuffers by region id (undefined: no such region). */
-  readonly #buffers: (RegionBuffer | undefined)[] = [];
+  /** Regions by region id (undefined: no such region). */
+  readonly #regions: (Region | undefined)[] = [];
+  readonly #cache = new FreeListCache();
+  /** The region #liveOffsetOf found (saves allocating a pair on every free). */
+  #found!: Region;
   readonly #maxSize: number | undefined;
   #reserved = 0;
   #destroyed = false;
-  /** Failures the C allocator counted for first attempts that growth then retried. */
+  /** Failures the C allocator counted for first attempts that a retry then served. */
   #retriedFailures = 0;
+  /** Bytes and count of allocations the user holds, and the high-water mark of #used.
+   *  The allocator also counts the cached blocks, so these are kept here. */
+  #used = 0;
+  #peakUsed = 0;
+  #allocations = 0;
 
   constructor(options: TlsfPoolOptions) {
     validateObject(options, 'options');
@@ -72,7 +120,7 @@ export class TlsfPool {
     if (!Number.isSafeInteger(total)) throw errors.outOfRange('count * size', `<= ${Number.MAX_SAFE_INTEGER}`, total);
     const attempt = (): number => native.calloc(this.#handle, count, size);
     const result = attempt();
-    if (result >= 0) return this.#view(result, total);
+    if (result >= 0) return this.#handOut(result, total);
     return this.#retry(result, total, total, attempt, true)!;
   }
 
@@ -82,33 +130,48 @@ export class TlsfPool {
     validateAlignment(alignment, 'alignment', 8, this.#maxAlignment());
     const attempt = (): number => native.memalign(this.#handle, size, alignment);
     const result = attempt();
-    if (result >= 0) return this.#view(result, size);
+    if (result >= 0) return this.#handOut(result, size);
     return this.#retry(result, size, size + alignment, attempt, true)!;
   }
 
   realloc(buf: Buffer, size: number): Buffer {
     if (this.#destroyed) throw errors.destroyed();
-    const region = this.#regionOf(buf, 'buf');
+    const offset = this.#liveOffsetOf(buf, 'buf');
+    const region = this.#found;
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
-    const offset = buf.byteOffset;
-    const attempt = (): number => native.realloc(this.#handle, region, offset, size);
-    const result = attempt();
-    if (result >= 0) return this.#view(result, size);
-    return this.#retry(result, size, size, attempt, true)!;
+    const old = usableAt(region, offset);
+    const attempt = (): number => native.realloc(this.#handle, region.id, offset, size);
+    let result = attempt();
+    if (result < 0) {
+      result = this.#retryStatus(result, size, attempt);
+      if (result < 0) throw errors.fromStatus(result, size);
+    }
+    this.#forget(region, offset, old);
+    return this.#handOut(result, size);
   }
 
   free(buf: Buffer): void {
     if (this.#destroyed) throw errors.destroyed();
-    const status = native.free(this.#handle, this.#regionOf(buf, 'buf'), buf.byteOffset);
+    const offset = this.#liveOffsetOf(buf, 'buf');
+    const region = this.#found;
+    const size = usableAt(region, offset);
+    // Small plain blocks stay on this side for the next allocation of their class;
+    // memalign blocks (alignment bits in the header's high word) go back at once.
+    if (size <= CACHE_MAX && region.words[(offset >>> 2) - 1] === 0 &&
+        this.#cache.push(floorClass(size), region.id * PACK + offset, size)) {
+      this.#forget(region, offset, size);
+      return;
+    }
+    const status = freeNative(this.#handle, region.id, offset);
     if (status !== Status.OK) throw errors.fromStatus(status);
+    this.#forget(region, offset, size);
   }
 
   /** Usable bytes of a live allocation (>= its length). */
   usableSize(buf: Buffer): number {
     if (this.#destroyed) throw errors.destroyed();
-    const size = native.usableSize(this.#handle, this.#regionOf(buf, 'buf'), buf.byteOffset);
-    if (size === 0) throw errors.foreignBuffer();
-    return size;
+    const offset = this.#liveOffsetOf(buf, 'buf', false);
+    return usableAt(this.#found, offset);
   }
 
   /** Adds a region of `size` bytes (>= 64, rounded up to a multiple of 8); returns its id. */
@@ -127,19 +190,21 @@ export class TlsfPool {
   removeRegion(id: number): void {
     if (this.#destroyed) throw errors.destroyed();
     validateInteger(id, 'id', 0, MAX_REGIONS - 1);
-    const buffer = this.#buffers[id];
-    if (buffer === undefined) throw errors.outOfRange('id', 'the id of a region of this pool', id);
-    const area = buffer.byteLength;
+    const region = this.#regions[id];
+    if (region === undefined) throw errors.outOfRange('id', 'the id of a region of this pool', id);
+    const area = region.buffer.byteLength;
+    this.#drainCache();
     const status = native.removeRegion(this.#handle, id);
     if (status === Status.IN_USE) throw errors.inUse(id);
     if (status !== Status.OK) throw errors.fromStatus(status);
-    this.#buffers[id] = undefined;
+    this.#regions[id] = undefined;
     this.#reserved -= area;
   }
 
   /** A snapshot of every block, in address order (regions in id order). */
   walk(): Iterable<TlsfBlock> {
     if (this.#destroyed) throw errors.destroyed();
+    this.#drainCache();
     const raw = native.walk(this.#handle);
     if (typeof raw === 'number') throw errors.fromStatus(raw);
     const blocks: TlsfBlock[] = [];
@@ -154,19 +219,23 @@ export class TlsfPool {
     if (this.#destroyed) throw errors.destroyed();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
+    const [, used, , , , allocations] = native.stats(this.#handle);
+    if (used !== this.#used + this.#cache.bytes || allocations !== this.#allocations + this.#cache.blocks) {
+      throw errors.corrupted('the pool\'s accounting disagrees with the allocator');
+    }
   }
 
   stats(): TlsfPoolStats {
     if (this.#destroyed) throw errors.destroyed();
-    const [reserved, used, peakUsed, free, largestFree, allocations, failed, regions] = native.stats(this.#handle);
+    const [reserved, , , free, largestFree, , failed, regions] = native.stats(this.#handle);
     return {
       capacity: this.#maxSize ?? this.#reserved,
       reserved: reserved!,
-      used: used!,
-      peakUsed: peakUsed!,
-      allocations: allocations!,
+      used: this.#used,
+      peakUsed: this.#peakUsed,
+      allocations: this.#allocations,
       failedAllocations: failed! - this.#retriedFailures,
-      free: free!,
+      free: free! + this.#cache.bytes,
       largestFree: largestFree!,
       regions: regions!,
     };
@@ -177,7 +246,8 @@ export class TlsfPool {
     if (this.#destroyed) return;
     this.#destroyed = true;
     native.destroy(this.#handle);
-    this.#buffers.length = 0;
+    this.#regions.length = 0;
+    this.#cache.drain(() => {});
     this.#reserved = 0;
   }
 
@@ -188,22 +258,96 @@ export class TlsfPool {
   #allocate(size: number, throwing: boolean): Buffer | null {
     if (this.#destroyed) throw errors.destroyed();
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
-    const result = native.alloc(this.#handle, size);
-    if (result >= 0) return this.#view(result, size);
-    return this.#retry(result, size, size, () => native.alloc(this.#handle, size), throwing);
+    if (size > CACHE_MAX) {
+      const result = allocNative(this.#handle, size);
+      if (result >= 0) return this.#handOut(result, size);
+      return this.#retry(result, size, size, () => allocNative(this.#handle, size), throwing);
+    }
+    const c = ceilClass(size);
+    const packed = this.#cache.pop(c);
+    if (packed >= 0) {
+      const id = (packed / PACK) | 0;
+      return this.#give(this.#regions[id]!, packed - id * PACK, size);
+    }
+    // Served at the class size, so that the block goes back to this class when
+    // freed; when that much does not fit, at the exact size.
+    let result = allocNative(this.#handle, CLASS_SIZE[c]!);
+    if (result >= 0) return this.#handOut(result, size);
+    if (result === Status.NOMEM) {
+      this.#retriedFailures++;
+      result = allocNative(this.#handle, size);
+      if (result >= 0) return this.#handOut(result, size);
+    }
+    return this.#retry(result, size, size, () => allocNative(this.#handle, size), throwing);
   }
 
-  #view(result: number, length: number): Buffer {
-    const region = (result / REGION_FACTOR) | 0;
-    return makeView(this.#buffers[region]!, result - region * REGION_FACTOR, length);
+  /** Hands out the block an allocating native call returned as a view of `length` bytes. */
+  #handOut(result: number, length: number): Buffer {
+    const id = (result / REGION_FACTOR) | 0;
+    return this.#give(this.#regions[id]!, result - id * REGION_FACTOR, length);
   }
 
-  /** The region id of a view that lies in one of this pool's live region buffers. */
-  #regionOf(buf: Buffer, name: string): number {
+  /** Marks the block at `offset` live, accounts for it and makes its view. */
+  #give(region: Region, offset: number, length: number): Buffer {
+    const bit = offset >>> 3;
+    region.live[bit >>> 5]! |= 1 << (bit & 31);
+    this.#used += usableAt(region, offset);
+    if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
+    this.#allocations++;
+    return makeView(region.buffer, offset, length, region);
+  }
+
+  /** Undoes #give for a block the user no longer holds. */
+  #forget(region: Region, offset: number, size: number): void {
+    const bit = offset >>> 3;
+    region.live[bit >>> 5]! &= ~(1 << (bit & 31));
+    this.#used -= size;
+    this.#allocations--;
+  }
+
+  /**
+   * The offset of a view that is a live allocation of this pool (its region is
+   * left in #found), or the error saying what it is (`freeing`: tell a double
+   * free from a foreign view). Views this pool made name
+   * their region themselves; any other view is matched by its ArrayBuffer.
+   */
+  #liveOffsetOf(buf: Buffer, name: string, freeing = true): number {
     validateView(buf, name);
-    const region = (buf.buffer as RegionBuffer)[kRegion];
-    if (region === undefined || this.#buffers[region] !== buf.buffer) throw errors.foreignBuffer();
-    return region;
+    let region = viewOwner(buf) as Region | undefined;
+    let offset: number;
+    if (region !== undefined) {
+      if (this.#regions[region.id] !== region) throw errors.foreignBuffer();
+      offset = viewOffset(buf);
+    } else {
+      const id = (buf.buffer as RegionBuffer)[kRegion];
+      region = id === undefined ? undefined : this.#regions[id];
+      if (region === undefined || region.buffer !== buf.buffer) throw errors.foreignBuffer();
+      offset = buf.byteOffset;
+    }
+    const bit = offset >>> 3;
+    if ((offset & 7) !== 0 || (region.live[bit >>> 5]! & (1 << (bit & 31))) === 0) {
+      throw freeing ? this.#notLive(region, offset) : errors.foreignBuffer();
+    }
+    this.#found = region;
+    return offset;
+  }
+
+  /** Why (region, offset) is not a live allocation: freed already, or never one. */
+  #notLive(region: Region, offset: number): Error {
+    const state = native.blockState(this.#handle, region.id, offset);
+    // A block the allocator still counts live but the user gave back sits in the cache.
+    if (state === Status.OK || state === Status.DOUBLE_FREE) return errors.doubleFree();
+    if (state === Status.CORRUPTED) return errors.fromStatus(state);
+    return errors.foreignBuffer();
+  }
+
+  /** Gives every cached block back to the allocator. */
+  #drainCache(): void {
+    this.#cache.drain((packed) => {
+      const id = (packed / PACK) | 0;
+      const status = freeNative(this.#handle, id, packed - id * PACK);
+      if (status !== Status.OK) throw errors.fromStatus(status);
+    });
   }
 
   /**
@@ -211,14 +355,30 @@ export class TlsfPool {
    * growable pool adds a region big enough for `need` bytes and retries once.
    */
   #retry(status: number, size: number, need: number, attempt: () => number, throwing: boolean): Buffer | null {
+    const result = this.#retryStatus(status, need, attempt);
+    if (result >= 0) return this.#handOut(result, size);
+    if (result === Status.NOMEM && !throwing) return null;
+    throw errors.fromStatus(result, size);
+  }
+
+  /**
+   * After NOMEM: give the cached blocks back and try again, then (growable pools)
+   * add a region big enough for `need` bytes and try once more. The result of
+   * the last attempt; a retry that succeeds does not count as a failure.
+   */
+  #retryStatus(status: number, need: number, attempt: () => number): number {
+    // The allocator counts every attempt that failed; the user sees at most one failure.
     let result = status;
+    if (result === Status.NOMEM && this.#cache.blocks > 0) {
+      this.#drainCache();
+      this.#retriedFailures++;
+      result = attempt();
+    }
     if (result === Status.NOMEM && this.#grow(need)) {
       this.#retriedFailures++;
       result = attempt();
-      if (result >= 0) return this.#view(result, size);
     }
-    if (result === Status.NOMEM && !throwing) return null;
-    throw errors.fromStatus(result, size);
+    return result;
   }
 
   /** Adds a region for a request of `need` bytes within maxSize; false when none fits. */
@@ -236,7 +396,8 @@ export class TlsfPool {
     if (id < 0) return id;
     const buffer: RegionBuffer = native.regionBuffer(this.#handle, id)!;
     buffer[kRegion] = id;
-    this.#buffers[id] = buffer;
+    const live = new Int32Array(Math.ceil(area / 256));
+    this.#regions[id] = { id, buffer, live, words: new Uint32Array(buffer, 0, area >>> 2) };
     this.#reserved += area;
     return id;
   }
@@ -244,7 +405,7 @@ export class TlsfPool {
   /** Largest alignment allocAligned accepts: the largest region (or maxSize, when growable). */
   #maxAlignment(): number {
     let largest = this.#maxSize ?? 0;
-    for (const buffer of this.#buffers) if (buffer !== undefined) largest = Math.max(largest, buffer.byteLength);
+    for (const region of this.#regions) if (region !== undefined) largest = Math.max(largest, region.buffer.byteLength);
     return Math.max(8, largest);
   }
 

@@ -24,13 +24,19 @@ export interface TlsfBinding {
   /** The region's external ArrayBuffer; call once per region. */
   regionBuffer(handle: number, region: number): ArrayBuffer | undefined;
   removeRegion(handle: number, region: number): number;
-  alloc(handle: number, size: number): number;
+  /** scratch = [handle, size] -> scratch[0] = region * regionFactor + offset, or a negative status. */
+  alloc(): void;
   calloc(handle: number, count: number, size: number): number;
   memalign(handle: number, size: number, alignment: number): number;
   realloc(handle: number, region: number, offset: number, size: number): number;
-  free(handle: number, region: number, offset: number): number;
+  /** scratch = [handle, region, offset] -> scratch[0] = status. */
+  free(): void;
+  /** Arguments and results of the hot calls (alloc, free): see native/tlsf_fast.cc. */
+  readonly scratch: Float64Array;
   /** Usable size of a live block, 0 when (region, offset) is not one. */
   usableSize(handle: number, region: number, offset: number): number;
+  /** What (region, offset) is: OK live, DOUBLE_FREE a freed block, FOREIGN anything else. */
+  blockState(handle: number, region: number, offset: number): number;
   /** [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions]. */
   stats(handle: number): number[];
   /** [region, offset, size, used] quadruples in address order, or a negative status. */

@@ -70,6 +70,11 @@ class PoolTable {
   // The owner external for a state (takes no extra reference: the state starts with one).
   napi_status Owner(napi_env env, PoolState* state, napi_value* result);
 
+  // The environment's scratch array (see tlsf_fast.cc). The exports object
+  // holds its Float64Array, so it lives as long as the addon is loaded.
+  double* scratch() const { return scratch_; }
+  void set_scratch(double* scratch) { scratch_ = scratch; }
+
   // Called when the environment shuts down (instance-data finalizer).
   static void EnvFinalize(napi_env env, void* data, void* hint);
 
@@ -81,6 +86,7 @@ class PoolTable {
   std::vector<PoolState*> slots_;
   std::vector<int32_t> free_slots_;
   uint32_t refs_ = 1;  // the environment + one per pool state
+  double* scratch_ = nullptr;
 };
 
 }  // namespace mempools

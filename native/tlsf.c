@@ -875,6 +875,14 @@ size_t tlsf_usable_size(const tlsf_t *t, const void *ptr)
     return validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h) == TLSF_OK ? (size_t)block_size(block_at(&v, h)) : 0;
 }
 
+int tlsf_block_state(const tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    uint64_t h;
+    if (region < 0 || !view_region((tlsf_t *)t, (unsigned)region, &v)) return TLSF_ERR_FOREIGN;
+    return validate_own(&v, offset, &h);
+}
+
 int tlsf_locate(const tlsf_t *t, const void *ptr, int *region, size_t *offset)
 {
     rview_t v;

@@ -85,6 +85,11 @@ typedef struct tlsf_block_info {
 /* Return nonzero to stop the walk early. */
 typedef int (*tlsf_walker)(const tlsf_block_info_t *block, void *user);
 
+/* Block layout (stable; the Node binding's TypeScript layer reads it): the 8
+ * bytes before a user pointer hold the block's usable size in bits 3..57 (a
+ * multiple of 8), flags in bits 0..2 and, for memalign blocks, log2 of the
+ * alignment in bits 58..63, little-endian as the host. */
+
 /* ---- pool ---------------------------------------------------------------- */
 
 size_t tlsf_control_size(void);
@@ -145,6 +150,10 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t size, void **out);
 int tlsf_free(tlsf_t *t, void *ptr);
 /* tlsf_free by (region, offset from the region base): O(1), no region lookup. */
 int tlsf_free_at(tlsf_t *t, int region, size_t offset);
+/* What (region, offset) is, without changing anything: TLSF_OK for a live block,
+ * TLSF_ERR_DOUBLE_FREE for the start of a freed (free or cached) block,
+ * TLSF_ERR_FOREIGN for anything else, TLSF_ERR_CORRUPTED for a broken header. */
+int tlsf_block_state(const tlsf_t *t, int region, size_t offset);
 /* Usable size of a live block, or 0 when ptr is not one. */
 size_t tlsf_usable_size(const tlsf_t *t, const void *ptr);
 

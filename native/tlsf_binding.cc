@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tlsf.h"
+#include "tlsf_fast.hh"
 
 namespace mempools {
 
@@ -104,13 +105,6 @@ Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
   return Status(info, table->RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
 }
 
-Napi::Value Alloc(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
-  size_t size;
-  if (t == nullptr || !SizeArg(info, 1, &size)) return Status(info, TLSF_ERR_INVALID);
-  return Encoded(info, t, tlsf_malloc(t, size));
-}
-
 Napi::Value Calloc(const Napi::CallbackInfo& info) {
   tlsf_t* t = AllocatorOf(info);
   size_t count, size;
@@ -136,17 +130,18 @@ Napi::Value Realloc(const Napi::CallbackInfo& info) {
   return status == TLSF_OK ? Encoded(info, t, out) : Status(info, status);
 }
 
-Napi::Value Free(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
-  if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
-  void* ptr = BlockArg(info, t);
-  return Status(info, ptr == nullptr ? TLSF_ERR_FOREIGN : tlsf_free(t, ptr));
-}
-
 Napi::Value UsableSize(const Napi::CallbackInfo& info) {
   tlsf_t* t = AllocatorOf(info);
   void* ptr = t != nullptr ? BlockArg(info, t) : nullptr;
   return Napi::Number::New(info.Env(), ptr == nullptr ? 0.0 : static_cast<double>(tlsf_usable_size(t, ptr)));
+}
+
+// blockState(handle, region, offset) -> tlsf_block_state(): what a rejected free was.
+Napi::Value BlockState(const Napi::CallbackInfo& info) {
+  tlsf_t* t = AllocatorOf(info);
+  size_t offset;
+  if (t == nullptr || !SizeArg(info, 2, &offset)) return Status(info, TLSF_ERR_INVALID);
+  return Status(info, tlsf_block_state(t, info[1].As<Napi::Number>().Int32Value(), offset));
 }
 
 // stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions]
@@ -208,9 +203,9 @@ void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table) {
   };
   static const Entry entries[] = {
       {"create", Create},   {"addRegion", AddRegion}, {"regionBuffer", RegionBuffer},
-      {"removeRegion", RemoveRegion}, {"alloc", Alloc}, {"calloc", Calloc},
-      {"memalign", Memalign}, {"realloc", Realloc}, {"free", Free},
-      {"usableSize", UsableSize}, {"stats", Stats}, {"walk", Walk},
+      {"removeRegion", RemoveRegion}, {"calloc", Calloc},
+      {"memalign", Memalign}, {"realloc", Realloc},
+      {"usableSize", UsableSize}, {"blockState", BlockState}, {"stats", Stats}, {"walk", Walk},
       {"check", Check},     {"destroy", Destroy},
   };
   Napi::Object tlsf = Napi::Object::New(env);
@@ -225,6 +220,7 @@ void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table) {
   constants.Set("blockOverhead", Napi::Number::New(env, TLSF_BLOCK_OVERHEAD));
   constants.Set("minBlock", Napi::Number::New(env, TLSF_MIN_BLOCK));
   tlsf.Set("constants", constants);
+  InitTlsfFast(env, tlsf, table);  // alloc and free, in raw N-API
   exports.Set("tlsf", tlsf);
 }
 

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 import { PoolError, TlsfPool } from '../lib/index.js';
@@ -46,20 +48,17 @@ describe('construction and options', () => {
   });
 
   test('an mmap failure is ERR_POOL_SYSTEM with errno and syscall', () => {
-    // 512 GiB without MAP_NORESERVE is refused by the kernel's overcommit heuristic.
-    let caught: unknown;
-    try {
-      new TlsfPool({ size: 2 ** 39 }).destroy();
-    } catch (error) {
-      caught = error;
-    }
-    if (caught === undefined) return; // an overcommitting kernel mapped it: nothing to check
-    expect(caught).toBeInstanceOf(PoolError);
-    const error = caught as PoolError;
-    expect(error.code).toBe('ERR_POOL_SYSTEM');
-    expect(error.syscall).toBe('mmap');
-    expect(error.errno).toBe(-12);
-    expect(error.message).toContain('ENOMEM');
+    // A child whose address space is capped at 1.5 GB cannot map a 2 GiB region.
+    const script = `
+      const { TlsfPool } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      try { new TlsfPool({ size: 2 ** 31 }); console.log('{}'); }
+      catch (e) { console.log(JSON.stringify({ name: e.constructor.name, code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })); }`;
+    const child = spawnSync('sh', ['-c', 'ulimit -v 1500000 && exec "$0" -e "$1"', process.execPath, script], {
+      encoding: 'utf8',
+    });
+    const error = JSON.parse(child.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(error).toMatchObject({ name: 'PoolError', code: 'ERR_POOL_SYSTEM', errno: -12, syscall: 'mmap' });
+    expect(error['message']).toContain('ENOMEM');
   });
 });
 

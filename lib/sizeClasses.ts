@@ -1,0 +1,33 @@
+// Size classes of the JavaScript-side free-list cache (see FreeListCache.ts):
+// 16..128 bytes in steps of 16, then 8 classes per power of two up to
+// CACHE_MAX (16 KiB). A request is served at its class size (at most 12.5 %
+// more than asked), so a freed block always fits every request of its class.
+
+/** Largest usable size the cache keeps. */
+export const CACHE_MAX = 16384;
+
+const sizes: number[] = [];
+for (let size = 16; size <= 128; size += 16) sizes.push(size);
+for (let base = 128; base < CACHE_MAX; base *= 2) for (let i = 1; i <= 8; i++) sizes.push(base + (i * base) / 8);
+
+/** Class sizes, ascending; the last is CACHE_MAX. */
+export const CLASS_SIZE = Int32Array.from(sizes);
+export const CLASS_COUNT = CLASS_SIZE.length;
+
+/** CEIL[ceil(n / 16)] = the smallest class whose size is >= n. */
+const CEIL = new Uint8Array(CACHE_MAX / 16 + 1);
+for (let q = 0, c = 0; q < CEIL.length; q++) {
+  while (CLASS_SIZE[c]! < q * 16) c++;
+  CEIL[q] = c;
+}
+
+/** The class a request of n <= CACHE_MAX bytes is served from. */
+export function ceilClass(n: number): number {
+  return CEIL[(n + 15) >>> 4]!;
+}
+
+/** The class a block of usable size 16 <= u <= CACHE_MAX goes back to: the largest whose size is <= u. */
+export function floorClass(u: number): number {
+  const c = CEIL[(u + 15) >>> 4]!;
+  return CLASS_SIZE[c] === u ? c : c - 1;
+}

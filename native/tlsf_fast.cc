@@ -1,0 +1,85 @@
+// tlsf_fast.cc — the TLSF hot path: alloc and free through a scratch array.
+//
+// Reading number arguments through napi_get_cb_info/napi_get_value_double and
+// returning a number costs 40–70 ns here, twice a bare N-API call (≈ 20 ns). So
+// the hot functions take no arguments: JavaScript writes them into `scratch`, a
+// Float64Array over memory this file owns (one per environment, so workers each
+// have their own), calls, and reads the result from scratch[0]:
+//   alloc():  scratch = [handle, size]           -> [region * 2**40 + offset | negative tlsf_status]
+//   free():   scratch = [handle, region, offset] -> [tlsf_status]
+// The TypeScript layer validates arguments before it writes them; values that
+// are still out of range here are refused with TLSF_ERR_INVALID / TLSF_ERR_FOREIGN.
+#include "tlsf_fast.hh"
+
+#include "tlsf.h"
+
+namespace mempools {
+
+namespace {
+
+constexpr double kRegionFactor = 1099511627776.0;  // 2**40
+constexpr double kMaxSafe = 9007199254740991.0;
+constexpr size_t kScratchSlots = 8;
+
+PoolTable* TableOf(napi_env env, napi_callback_info info) {
+  void* data = nullptr;
+  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+  return static_cast<PoolTable*>(data);
+}
+
+bool IsSize(double value) { return value >= 0 && value <= kMaxSafe; }
+
+napi_value Alloc(napi_env env, napi_callback_info info) {
+  PoolTable* table = TableOf(env, info);
+  double* s = table->scratch();
+  tlsf_t* t = table->Allocator(static_cast<int32_t>(s[0]));
+  if (t == nullptr || !IsSize(s[1])) {
+    s[0] = TLSF_ERR_INVALID;
+    return nullptr;
+  }
+  void* ptr = tlsf_malloc(t, static_cast<size_t>(s[1]));
+  int region;
+  size_t offset;
+  if (ptr == nullptr) {
+    s[0] = tlsf_is_corrupted(t) ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
+  } else if (tlsf_locate(t, ptr, &region, &offset) != TLSF_OK) {
+    s[0] = TLSF_ERR_CORRUPTED;
+  } else {
+    s[0] = region * kRegionFactor + static_cast<double>(offset);
+  }
+  return nullptr;
+}
+
+napi_value Free(napi_env env, napi_callback_info info) {
+  PoolTable* table = TableOf(env, info);
+  double* s = table->scratch();
+  tlsf_t* t = table->Allocator(static_cast<int32_t>(s[0]));
+  if (t == nullptr) {
+    s[0] = TLSF_ERR_INVALID;
+  } else if (!(s[1] >= 0 && s[1] < TLSF_MAX_REGIONS) || !IsSize(s[2])) {
+    s[0] = TLSF_ERR_FOREIGN;
+  } else {
+    s[0] = tlsf_free_at(t, static_cast<int>(s[1]), static_cast<size_t>(s[2]));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table) {
+  void* data = nullptr;
+  napi_value buffer, scratch;
+  napi_status status = napi_create_arraybuffer(env, kScratchSlots * sizeof(double), &data, &buffer);
+  if (status != napi_ok) return status;
+  status = napi_create_typedarray(env, napi_float64_array, kScratchSlots, buffer, 0, &scratch);
+  if (status != napi_ok) return status;
+  table->set_scratch(static_cast<double*>(data));
+  napi_property_descriptor properties[] = {
+      {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, table},
+      {"free", nullptr, Free, nullptr, nullptr, nullptr, napi_default, table},
+      {"scratch", nullptr, nullptr, nullptr, nullptr, scratch, napi_enumerable, nullptr},
+  };
+  return napi_define_properties(env, tlsf, sizeof properties / sizeof properties[0], properties);
+}
+
+}  // namespace mempools

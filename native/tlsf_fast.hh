@@ -1,0 +1,16 @@
+// tlsf_fast.hh — the TLSF hot path (alloc, free) in raw N-API.
+#ifndef MEMPOOLS_TLSF_FAST_HH
+#define MEMPOOLS_TLSF_FAST_HH
+
+#include <node_api.h>
+
+#include "pool_table.hh"
+
+namespace mempools {
+
+// Defines `alloc` and `free` on the `tlsf` exports object.
+napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table);
+
+}  // namespace mempools
+
+#endif  // MEMPOOLS_TLSF_FAST_HH

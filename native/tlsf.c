@@ -92,7 +92,8 @@ struct tlsf {
     uint64_t heads[FL_COUNT][SL_COUNT];
     region_t regions[TLSF_MAX_REGIONS];
     uint32_t region_count;
-    uint32_t region_hwm; /* slots >= hwm are unused */
+    uint32_t region_hwm;  /* slots >= hwm are unused */
+    uint32_t region_hint; /* the region the last pointer lookup found (< TLSF_MAX_REGIONS) */
     uint64_t area;
     uint64_t used;
     uint64_t peak_used;
@@ -101,12 +102,12 @@ struct tlsf {
     uint64_t failed;
     /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
      * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
-     * cache_count[c] <= cache_depth; cached_bytes <= area / 4. */
+     * cache_count[c] <= cache_depth; cached_bytes <= cache_budget = area / 4. */
     uint64_t cache[CACHE_CLASSES];
     uint32_t cache_count[CACHE_CLASSES];
     uint32_t cache_depth;
     uint64_t cached_bytes;
-    uint64_t cached_blocks;
+    uint64_t cache_budget;
     int corrupted;
 };
 
@@ -423,6 +424,8 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
 
 HOT unsigned cache_class(uint64_t size)
 {
+    /* Below 2 * SMALL_BLOCK the lists are 8 bytes apart: list index = size / 8. */
+    if (size < 2 * SMALL_BLOCK) return (unsigned)(size >> ALIGN_LOG2);
     unsigned fl, sl;
     map_insert(size, &fl, &sl);
     return fl * SL_COUNT + sl;
@@ -452,7 +455,6 @@ HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t 
         return fail_corrupted(t);
     t->cache[c] = next;
     t->cache_count[c]--;
-    t->cached_blocks--;
     t->cached_bytes -= bsize;
     b->size_flags &= ~F_CACHED;
     *hout = h;
@@ -463,7 +465,7 @@ HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t 
 HOT int cache_accepts(const tlsf_t *t, uint64_t size)
 {
     return size <= TLSF_CACHE_MAX && t->cache_count[cache_class(size)] < t->cache_depth &&
-           t->cached_bytes + size <= t->area / 4;
+           t->cached_bytes + size <= t->cache_budget;
 }
 
 /* Park the validated live block at h on the list of its class. */
@@ -474,7 +476,6 @@ HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_
     b->next_free = t->cache[c];
     t->cache[c] = make_link(v->index, h);
     t->cache_count[c]++;
-    t->cached_blocks++;
     t->cached_bytes += size;
     t->used -= size;
     t->allocations--;
@@ -504,7 +505,7 @@ SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
         search = extra <= TLSF_MAX_REQUEST && size <= TLSF_MAX_REQUEST - extra ? size + extra : 0;
     }
     uint64_t link = search ? find_free(t, search) : 0;
-    if (!link && search && t->cached_blocks && !t->corrupted && flush_cache(t) == TLSF_OK) link = find_free(t, search);
+    if (!link && search && t->cached_bytes && !t->corrupted && flush_cache(t) == TLSF_OK) link = find_free(t, search);
     if (!link) {
         if (!t->corrupted) t->failed++;
         return NULL;
@@ -514,13 +515,19 @@ SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
 
 /* ---- validation of a user pointer ---------------------------------------- */
 
-/* Find the region holding ptr. Scans the region table (at most TLSF_MAX_REGIONS). */
+/* Find the region holding ptr: the last one found, else a scan of the region
+ * table (at most TLSF_MAX_REGIONS entries). */
 HOT int find_region(tlsf_t *t, const void *ptr, rview_t *v)
 {
     uintptr_t p = (uintptr_t)ptr;
+    const region_t *hint = &t->regions[t->region_hint];
+    if (p - ((uintptr_t)t + (uintptr_t)hint->base_off) < hint->area) return view_region(t, t->region_hint, v);
     for (unsigned i = 0; i < t->region_hwm; i++) {
-        region_t *r = &t->regions[i];
-        if (r->area && p - ((uintptr_t)t + (uintptr_t)r->base_off) < r->area) return view_region(t, i, v);
+        const region_t *r = &t->regions[i];
+        if (p - ((uintptr_t)t + (uintptr_t)r->base_off) < r->area) { /* area 0 never matches */
+            t->region_hint = i;
+            return view_region(t, i, v);
+        }
     }
     return 0;
 }
@@ -702,6 +709,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     t->region_count++;
     if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1;
     t->area += area;
+    t->cache_budget = t->area / 4;
     t->free_bytes += size;
     return slot;
 }
@@ -711,7 +719,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
     rview_t v;
     if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
     if (v.region->live) return TLSF_ERR_IN_USE;
-    if (t->cached_blocks) {
+    if (t->cached_bytes) {
         int rc = tlsf_flush_cache(t);
         if (rc != TLSF_OK) return rc;
     }
@@ -720,6 +728,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
     if (first->size_flags != (size | F_FREE) || !test_bit(v.bits, start_index(0))) return TLSF_ERR_CORRUPTED;
     if (!remove_free(t, make_link((unsigned)region, 0), first)) return TLSF_ERR_CORRUPTED;
     t->area -= v.area;
+    t->cache_budget = t->area / 4;
     t->free_bytes -= size;
     t->region_count--;
     memset(v.region, 0, sizeof *v.region);
@@ -1035,9 +1044,9 @@ static const char *check_cache(const tlsf_t *t, const walk_totals_t *sum)
         }
         if (count != t->cache_count[c] || count > t->cache_depth) return "cache count disagrees with its list";
     }
-    if (listed != sum->cached_blocks || t->cached_blocks != listed) return "a cached block is missing from the cache lists";
+    if (listed != sum->cached_blocks) return "a cached block is missing from the cache lists";
     if (bytes != t->cached_bytes || sum->cached != bytes) return "cached-bytes statistics disagree with the walk";
-    if (bytes > t->area / 4) return "cache holds more than its budget";
+    if (bytes > t->cache_budget || t->cache_budget != t->area / 4) return "cache holds more than its budget";
     return NULL;
 }
 

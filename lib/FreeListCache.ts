@@ -1,20 +1,26 @@
 // FreeListCache: freed small blocks kept on the JavaScript side, one LIFO per
 // size class, so that a free followed by an alloc of the same class never
-// crosses into native code. The allocator still counts a cached block as
+// crosses into native code. What is kept is the freed view itself: when the
+// next request of the class has the same length, the pool hands the same view
+// object out again (as malloc hands out the same address), so the hot loop
+// makes no new object at all. The allocator still counts a cached block as
 // allocated; the pool hands it out again or gives it back (drain) before
 // anything that must see the allocator's true state (walk, region removal, an
 // allocation that found no room).
+import type { PoolBuffer } from './PoolBuffer.js';
 import { CLASS_COUNT, CLASS_SIZE } from './sizeClasses.js';
 
 /** Blocks a class may hold: about 64 KiB worth, at least 4, at most 256. */
 const DEPTH = Int32Array.from(CLASS_SIZE, (size) => Math.min(256, Math.max(4, Math.floor(65536 / size))));
 
 export class FreeListCache {
-  /** Per class, (packed handle, usable size) pairs of cached blocks, newest last; a packed
-   *  handle is region * 2**32 + offset. */
-  readonly #stacks: number[][] = Array.from({ length: CLASS_COUNT }, () => []);
+  /** Per class, the views of cached blocks, newest last, and their usable sizes. */
+  readonly #views: PoolBuffer[][] = Array.from({ length: CLASS_COUNT }, () => []);
+  readonly #sizes: number[][] = Array.from({ length: CLASS_COUNT }, () => []);
   #bytes = 0;
   #blocks = 0;
+  /** Usable size of the block the last pop() returned. */
+  popped = 0;
 
   /** Usable bytes held. */
   get bytes(): number {
@@ -26,30 +32,33 @@ export class FreeListCache {
     return this.#blocks;
   }
 
-  /** The newest block of class c (its packed handle), or -1 when there is none. */
-  pop(c: number): number {
-    const stack = this.#stacks[c]!;
-    if (stack.length === 0) return -1;
-    this.#bytes -= stack.pop()!;
+  /** The view of the newest block of class c (its usable size in `popped`), or undefined. */
+  pop(c: number): PoolBuffer | undefined {
+    const views = this.#views[c]!;
+    if (views.length === 0) return undefined;
+    this.popped = this.#sizes[c]!.pop()!;
+    this.#bytes -= this.popped;
     this.#blocks--;
-    return stack.pop()!;
+    return views.pop();
   }
 
-  /** Keeps a freed block of class c and usable size `size`; false when the class is full. */
-  push(c: number, packed: number, size: number): boolean {
-    const stack = this.#stacks[c]!;
-    if (stack.length >= 2 * DEPTH[c]!) return false;
-    stack.push(packed, size);
+  /** Keeps the view of a freed block of class c and usable size `size`; false when the class is full. */
+  push(c: number, view: PoolBuffer, size: number): boolean {
+    const views = this.#views[c]!;
+    if (views.length >= DEPTH[c]!) return false;
+    views.push(view);
+    this.#sizes[c]!.push(size);
     this.#bytes += size;
     this.#blocks++;
     return true;
   }
 
-  /** Empties the cache, passing every block to `release`, oldest first per class. */
-  drain(release: (packed: number) => void): void {
-    for (const stack of this.#stacks) {
-      for (let i = 0; i < stack.length; i += 2) release(stack[i]!);
-      stack.length = 0;
+  /** Empties the cache, passing every view to `release`, oldest first per class. */
+  drain(release: (view: PoolBuffer) => void): void {
+    for (let c = 0; c < CLASS_COUNT; c++) {
+      for (const view of this.#views[c]!) release(view);
+      this.#views[c]!.length = 0;
+      this.#sizes[c]!.length = 0;
     }
     this.#bytes = 0;
     this.#blocks = 0;

@@ -2,6 +2,7 @@ import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
+import type { PoolBuffer } from './PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
 import { Status } from './types.js';
 import type { TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
@@ -32,8 +33,6 @@ const { regionFactor: REGION_FACTOR, sysBase: SYS_BASE, maxRegions: MAX_REGIONS,
 /** Largest region area: what the allocator accepts, and offsets stay below 2**32. */
 const MAX_AREA = Math.min(native.constants.maxRequest + 24, 2 ** 32);
 const PAGE = 4096;
-/** Packed block handles in the free-list cache: region * PACK + offset. */
-const PACK = 2 ** 32;
 const kRegion = Symbol('mempools.tlsf.region');
 
 /** A region ArrayBuffer tagged with its region id (checked against the pool's own table). */
@@ -155,10 +154,11 @@ export class TlsfPool {
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     const size = usableAt(region, offset);
-    // Small plain blocks stay on this side for the next allocation of their class;
-    // memalign blocks (alignment bits in the header's high word) go back at once.
-    if (size <= CACHE_MAX && region.words[(offset >>> 2) - 1] === 0 &&
-        this.#cache.push(floorClass(size), region.id * PACK + offset, size)) {
+    // Small plain blocks made by this pool stay on this side for the next allocation
+    // of their class; memalign blocks (alignment bits in the header's high word) and
+    // views rebuilt by the user go back at once.
+    if (size <= CACHE_MAX && region.words[(offset >>> 2) - 1] === 0 && viewOwner(buf) === region &&
+        this.#cache.push(floorClass(size), buf as unknown as PoolBuffer, size)) {
       this.#forget(region, offset, size);
       return;
     }
@@ -264,11 +264,8 @@ export class TlsfPool {
       return this.#retry(result, size, size, () => allocNative(this.#handle, size), throwing);
     }
     const c = ceilClass(size);
-    const packed = this.#cache.pop(c);
-    if (packed >= 0) {
-      const id = (packed / PACK) | 0;
-      return this.#give(this.#regions[id]!, packed - id * PACK, size);
-    }
+    const cached = this.#cache.pop(c);
+    if (cached !== undefined) return this.#reuse(cached, size);
     // Served at the class size, so that the block goes back to this class when
     // freed; when that much does not fit, at the exact size.
     let result = allocNative(this.#handle, CLASS_SIZE[c]!);
@@ -295,6 +292,18 @@ export class TlsfPool {
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
     return makeView(region.buffer, offset, length, region);
+  }
+
+  /** Hands out a cached block: its old view again when the length matches, else a new one. */
+  #reuse(view: PoolBuffer, length: number): Buffer {
+    const region = viewOwner(view) as Region;
+    const offset = viewOffset(view);
+    const bit = offset >>> 3;
+    region.live[bit >>> 5]! |= 1 << (bit & 31);
+    this.#used += this.#cache.popped;
+    if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
+    this.#allocations++;
+    return view.length === length ? (view as unknown as Buffer) : makeView(region.buffer, offset, length, region);
   }
 
   /** Undoes #give for a block the user no longer holds. */
@@ -343,9 +352,8 @@ export class TlsfPool {
 
   /** Gives every cached block back to the allocator. */
   #drainCache(): void {
-    this.#cache.drain((packed) => {
-      const id = (packed / PACK) | 0;
-      const status = freeNative(this.#handle, id, packed - id * PACK);
+    this.#cache.drain((view) => {
+      const status = freeNative(this.#handle, (viewOwner(view) as Region).id, viewOffset(view));
       if (status !== Status.OK) throw errors.fromStatus(status);
     });
   }

@@ -18,6 +18,22 @@ describe('free-list cache', () => {
     expect(b.length).toBe(110);
   });
 
+  test('the same length gets the freed view object back; another length a new view', () => {
+    using pool = new TlsfPool({ size: 1 << 16 });
+    const a = pool.alloc(100);
+    pool.free(a);
+    const b = pool.alloc(100);
+    expect(b).toBe(a); // like malloc returning the same address
+    expect(Buffer.isBuffer(b)).toBe(true);
+    pool.free(b);
+    const c = pool.alloc(104); // same class, other length
+    expect(c).not.toBe(a);
+    expect(c.byteOffset).toBe(a.byteOffset);
+    expect(c.length).toBe(104);
+    pool.free(c);
+    pool.check();
+  });
+
   test('freeing a cached block again is ERR_POOL_DOUBLE_FREE and changes nothing', () => {
     using pool = new TlsfPool({ size: 1 << 16 });
     const a = pool.alloc(64);

@@ -1,0 +1,73 @@
+'use strict';
+// JS allocators for the JS workloads. Each entry:
+//   name:    as printed in the results
+//   create(size, window) -> Promise<{ alloc(n): Uint8Array, free: ((view) => void) | null }>
+//            `free` is null for garbage-collected allocators (the slot is just overwritten);
+//            for pools the workload frees the slot's view before allocating its replacement.
+//   available() -> string | null   null when usable, else why it is skipped
+// To add an allocator (e.g. HeapPool), add one entry here; bench/run.js picks it up.
+const path = require('node:path');
+const fs = require('node:fs');
+
+const DIST = path.join(__dirname, '..', '..', 'dist');
+
+// Pool capacity for a window of `window` live blocks of `size` bytes: room for every
+// block plus 64 bytes of header/slack each, plus 25 %, rounded up to 64 KiB.
+function poolBytes(size, window) {
+  const raw = window * (size + 64) * 1.25;
+  return Math.ceil(raw / 65536) * 65536;
+}
+
+const JS_ALLOCATORS = [
+  {
+    name: 'Buffer.allocUnsafe',
+    available: () => null,
+    create: async () => ({ alloc: (n) => Buffer.allocUnsafe(n), free: null }),
+  },
+  {
+    name: 'Buffer.alloc',
+    available: () => null,
+    create: async () => ({ alloc: (n) => Buffer.alloc(n), free: null }),
+  },
+  {
+    name: 'ArrayBuffer',
+    available: () => null,
+    create: async () => ({ alloc: (n) => new Uint8Array(new ArrayBuffer(n)), free: null }),
+  },
+  {
+    name: 'TlsfPool',
+    available: () =>
+      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    create: async (size, window) => {
+      const { TlsfPool } = require(DIST);
+      const pool = new TlsfPool({ size: poolBytes(size, window) });
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+    },
+  },
+  {
+    name: '@thi.ng/malloc',
+    // ESM-only package whose exports map hides package.json: look for it on disk
+    available: () =>
+      module.paths.some((p) => fs.existsSync(path.join(p, '@thi.ng', 'malloc', 'package.json')))
+        ? null
+        : '@thi.ng/malloc not installed',
+    create: async (size, window) => {
+      const { MemPool } = await import('@thi.ng/malloc');
+      const pool = new MemPool({ size: poolBytes(size, window) });
+      return {
+        alloc: (n) => {
+          const a = pool.mallocAs('u8', n);
+          if (a === undefined) throw new Error('@thi.ng/malloc: pool exhausted');
+          return a;
+        },
+        free: (b) => {
+          pool.free(b);
+        },
+      };
+    },
+  },
+];
+
+const JS_PEER = 'Buffer.allocUnsafe';
+
+module.exports = { JS_ALLOCATORS, JS_PEER, poolBytes };

@@ -1,0 +1,104 @@
+'use strict';
+// One JS workload run in its own process (so GC and JIT state don't leak between
+// allocators and sizes). Usage:
+//   node bench/js/worker.js --alloc NAME --size BYTES --window N --ops N [--warmup N]
+//                           [--warmup-ms MS] [--min-ms MS] [--seed S]
+// Prints one JSON line: { alloc, size, window, ops, ns_per_op }.
+//
+// Workload: a window of `window` live blocks is filled (untimed), `warmup` ops run
+// untimed (repeated until `warmup-ms` have passed), then `ops` timed ops (repeated until
+// `min-ms` have passed); each op picks a slot from a precomputed trace, frees
+// its block (pools) or just drops it (GC'd allocators: the slot is overwritten),
+// allocates `size` bytes into the slot and writes one byte. Wall time, so garbage
+// collection is included.
+const { JS_ALLOCATORS } = require('./allocators');
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
+  return o;
+}
+
+// xorshift32 (Marsaglia), enough for picking slots
+function makeTrace(n, window, seed) {
+  const t = new Uint32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    t[i] = Math.floor((x / 4294967296) * window);
+  }
+  return t;
+}
+
+function runFree(slots, trace, from, to, size, alloc, free) {
+  for (let i = from; i < to; i++) {
+    const s = trace[i];
+    free(slots[s]);
+    const b = alloc(size);
+    b[0] = i & 255;
+    slots[s] = b;
+  }
+}
+
+function runDrop(slots, trace, from, to, size, alloc) {
+  for (let i = from; i < to; i++) {
+    const s = trace[i];
+    const b = alloc(size);
+    b[0] = i & 255;
+    slots[s] = b;
+  }
+}
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2));
+  const size = Number(a.size);
+  const window = Number(a.window);
+  const ops = Number(a.ops);
+  const warmup = Number(a.warmup ?? Math.min(ops, 10000));
+  const seed = Number(a.seed ?? 12345);
+  const entry = JS_ALLOCATORS.find((x) => x.name === a.alloc);
+  if (!entry) throw new Error(`unknown JS allocator ${a.alloc}`);
+  const { alloc, free } = await entry.create(size, window);
+
+  const run = free ? runFree : runDrop;
+  const trace = makeTrace(warmup + ops, window, seed);
+  const slots = new Array(window);
+  for (let i = 0; i < window; i++) {
+    const b = alloc(size);
+    b[0] = 1;
+    slots[i] = b;
+  }
+  // Warm-up: the first `warmup` ops of the trace, repeated until `warmup-ms` have passed
+  // too (at most 10 passes). A count alone is not enough: on a busy machine V8's
+  // optimising compiler runs late on its background thread.
+  const warmupNs = BigInt(Math.round(Number(a['warmup-ms'] ?? 250) * 1e6));
+  const w0 = process.hrtime.bigint();
+  for (let pass = 0; pass < 10; pass++) {
+    run(slots, trace, 0, warmup, size, alloc, free);
+    if (process.hrtime.bigint() - w0 >= warmupNs) break;
+  }
+  // Timed: the `ops` ops of the trace, repeated until `min-ms` have passed (at most 1000
+  // passes), so that fast allocators are timed over more than a few milliseconds.
+  const minNs = BigInt(Math.round(Number(a['min-ms'] ?? 300) * 1e6));
+  let passes = 0;
+  const t0 = process.hrtime.bigint();
+  let t1 = t0;
+  do {
+    run(slots, trace, warmup, warmup + ops, size, alloc, free);
+    passes++;
+    t1 = process.hrtime.bigint();
+  } while (t1 - t0 < minNs && passes < 1000);
+  if (free) for (let i = 0; i < window; i++) free(slots[i]);
+  const timed = ops * passes;
+  const ns = Number(t1 - t0) / timed;
+  process.stdout.write(JSON.stringify({ alloc: entry.name, size, window, ops: timed, ns_per_op: ns }) + '\n');
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});

@@ -1,0 +1,458 @@
+#!/usr/bin/env node
+'use strict';
+// Benchmark harness: C allocator workloads (bench/c) and JS workloads (bench/js).
+//
+//   node bench/run.js            full run: >= 5 runs each, writes bench/results/latest.json
+//                                and bench/results/chart.svg
+//   node bench/run.js --quick    smoke run of a few seconds (fewer ops, 1 run), writes
+//                                bench/results/quick.json and quick.svg (never latest.json)
+// Other options: --runs N, --suite c|js, --no-callgrind, --out FILE
+//
+// Allocators and workloads are the tables below (C) and in bench/js/allocators.js (JS);
+// see bench/README.md for how to add one.
+const { execFile, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { JS_ALLOCATORS, JS_PEER } = require('./js/allocators');
+
+const ROOT = path.join(__dirname, '..');
+const BENCH = __dirname;
+const BIN = path.join(BENCH, 'bin');
+const RESULTS = path.join(BENCH, 'results');
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+const opt = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const QUICK = argv.includes('--quick');
+const RUNS = Number(opt('--runs') ?? (QUICK ? 1 : 5));
+const SUITE = opt('--suite') ?? 'all';
+const CALLGRIND = !argv.includes('--no-callgrind');
+const OUT = opt('--out') ?? path.join(RESULTS, QUICK ? 'quick.json' : 'latest.json');
+const SVG = OUT.replace(/\.json$/, '') === path.join(RESULTS, 'latest') ? path.join(RESULTS, 'chart.svg') : OUT.replace(/\.json$/, '.svg');
+
+// ---------------------------------------------------------------- C tables
+// One binary per allocator, from bench/c/workloads.c with -D<define>; adapters in
+// bench/c/adapters.h (`defines`: extra -D flags, for variants of one adapter).
+// `sources` are compiled in, `libs` linked. A missing source skips
+// the allocator with a message; so does a failed build of a `system` one (library not
+// installed); a failed build of the project's own code is a failure (exit code 1).
+const C_ALLOCATORS = [
+  { name: 'glibc', define: 'ALLOC_GLIBC', sources: [], libs: [] },
+  { name: 'jemalloc', define: 'ALLOC_JEMALLOC', sources: [], libs: ['-ljemalloc'], system: true },
+  { name: 'mimalloc', define: 'ALLOC_MIMALLOC', sources: [], libs: ['-lmimalloc'], system: true },
+  { name: 'tlsf', define: 'ALLOC_TLSF', sources: ['native/tlsf.c'], libs: [] },
+  // the same TLSF with its optional front cache (tlsf_set_cache) at depth 64
+  { name: 'tlsf-cache', define: 'ALLOC_TLSF', defines: ['BENCH_TLSF_CACHE=64'], sources: ['native/tlsf.c'], libs: [] },
+];
+const C_PEER = 'glibc';
+// W4 only runs on region allocators; its rows are compared with this one instead.
+const C_REGION_PEER = 'tlsf';
+
+// Timed C workloads: each run is one process `bin/<alloc> --workload <name> ...`;
+// every JSON line it prints becomes a sample of (workload, unit).
+const C_WORKLOADS = [
+  { name: 'W1', args: ['--workload', 'W1'], ops: 1_000_000, quickOps: 20_000, callgrind: true },
+  { name: 'W2', args: ['--workload', 'W2'], ops: 1_000_000, quickOps: 20_000, callgrind: true },
+  { name: 'W3', args: ['--workload', 'W3'], ops: 1_000_000, quickOps: 20_000 },
+];
+// Deterministic C workloads (no timing): run once; samples are per seed.
+const C_ONCE = [{ name: 'W4', args: ['--workload', 'W4', '--seeds', '5'] }];
+const CALLGRIND_OPS = QUICK ? 20_000 : 200_000;
+// instructions per pair (valgrind --tool=callgrind) for the workloads marked `callgrind`;
+// the quick run does only the first of them
+const CALLGRIND_WORKLOADS = C_WORKLOADS.filter((w) => w.callgrind).map((w) => w.name).slice(0, QUICK ? 1 : undefined);
+
+// ---------------------------------------------------------------- JS table
+// sizes x allocators (bench/js/allocators.js), each run in its own child process.
+const JS_WORKLOADS = [
+  { name: '64 B', size: 64, window: 1000, ops: 1_000_000 },
+  { name: '4 KiB', size: 4096, window: 1000, ops: 400_000 },
+  { name: '64 KiB', size: 65536, window: 1000, ops: 50_000 },
+  { name: '1 MiB', size: 1 << 20, window: 100, ops: 5_000 },
+];
+const JS_QUICK_DIVISOR = 50;
+
+// ---------------------------------------------------------------- helpers
+function run(cmd, args, { timeout = 300_000, cwd = ROOT } = {}) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ ok: !err, err, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+const jsonLines = (s) =>
+  s
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+function median(xs) {
+  const v = [...xs].sort((a, b) => a - b);
+  const n = v.length;
+  if (n === 0) return NaN;
+  return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+const firstLine = (s) => (String(s).trim().split('\n').find((l) => /error|cannot|not found/i.test(l)) ?? String(s).trim().split('\n')[0] ?? '').slice(0, 200);
+const log = (...a) => console.log(...a);
+
+function meta() {
+  let commit = 'uncommitted';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim() || 'uncommitted';
+  } catch {}
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: `${cpus[0]?.model?.trim() ?? 'unknown cpu'}, ${cpus.length} cores, node ${process.version}`,
+    commit,
+  };
+}
+
+// samples[suite][workload|unit][allocator] = number[]
+const samples = { c: {}, js: {} };
+const order = { c: [], js: [] }; // workload|unit keys in first-seen order
+function addSample(suite, workload, unit, alloc, value) {
+  const key = `${workload}|${unit}`;
+  if (!samples[suite][key]) {
+    samples[suite][key] = {};
+    order[suite].push(key);
+  }
+  (samples[suite][key][alloc] ??= []).push(value);
+}
+const notes = []; // printed as they happen and again at the end
+let failures = 0; // runs that failed (not skips): make the exit code 1 so CI notices
+function fail(s) {
+  failures++;
+  note(`FAILED ${s}`);
+}
+function note(s) {
+  notes.push(s);
+  log(`note: ${s}`);
+}
+
+// ---------------------------------------------------------------- C suite
+async function buildC() {
+  fs.mkdirSync(BIN, { recursive: true });
+  const built = [];
+  await Promise.all(
+    C_ALLOCATORS.map(async (a) => {
+      const missing = a.sources.filter((s) => !fs.existsSync(path.join(ROOT, s)));
+      if (missing.length) {
+        note(`C ${a.name}: skipped, ${missing.join(', ')} not found`);
+        return;
+      }
+      const out = path.join(BIN, a.name);
+      const args = [
+        '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', `-D${a.define}`, ...(a.defines ?? []).map((d) => `-D${d}`),
+        '-I', path.join(BENCH, 'c'), '-I', path.join(ROOT, 'native'),
+        path.join(BENCH, 'c', 'workloads.c'),
+        ...a.sources.map((s) => path.join(ROOT, s)),
+        '-o', out, ...a.libs, '-lm',
+      ];
+      const r = await run(process.env.CC || 'cc', args);
+      if (!r.ok) {
+        if (a.system) note(`C ${a.name}: skipped, build failed (library missing? bash bench/setup.sh installs it): ${firstLine(r.stderr)}`);
+        else fail(`C ${a.name}: build failed: ${firstLine(r.stderr)}`);
+        return;
+      }
+      const v = await run(out, ['--version']);
+      if (!v.ok) {
+        fail(`C ${a.name}: binary does not run: ${firstLine(v.stderr)}`);
+        return;
+      }
+      const version = jsonLines(v.stdout)[0]?.version ?? '';
+      log(`built bench/bin/${a.name}${version ? ` (${version})` : ''}`);
+      built.push({ ...a, bin: out, version });
+    }),
+  );
+  return C_ALLOCATORS.map((a) => built.find((b) => b.name === a.name)).filter(Boolean);
+}
+
+async function runC(allocs) {
+  const failed = new Set();
+  let loggedClock = false;
+  for (let rep = 0; rep < RUNS; rep++) {
+    log(`C run ${rep + 1}/${RUNS}`);
+    for (const w of C_WORKLOADS) {
+      const ops = QUICK ? w.quickOps : w.ops;
+      // rotate the allocator order each run so drift doesn't favour one of them
+      for (let i = 0; i < allocs.length; i++) {
+        const a = allocs[(i + rep) % allocs.length];
+        if (failed.has(`${a.name}|${w.name}`)) continue;
+        const r = await run(a.bin, [...w.args, '--ops', String(ops)]);
+        if (!r.ok) {
+          failed.add(`${a.name}|${w.name}`);
+          fail(`C ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err.message}`);
+          continue;
+        }
+        for (const l of jsonLines(r.stdout)) {
+          if (l.info) {
+            if (!loggedClock) log(`  W3 clock: ${l.clock}, ${l.ticks_per_ns} ticks/ns, timer overhead ${l.value} ns (subtracted)`);
+            loggedClock = true;
+            continue;
+          }
+          addSample('c', l.workload, l.unit, a.name, l.value);
+        }
+      }
+    }
+  }
+  for (const w of C_ONCE) {
+    for (const a of allocs) {
+      const r = await run(a.bin, w.args);
+      if (!r.ok) {
+        fail(`C ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err.message}`);
+        continue;
+      }
+      const lines = jsonLines(r.stdout);
+      for (const l of lines) {
+        if (l.skip) {
+          note(`C ${a.name} ${w.name}: ${l.skip}`);
+          continue;
+        }
+        addSample('c', l.workload, l.unit, a.name, l.value);
+      }
+      const seeds = lines.filter((l) => l.seed != null);
+      if (seeds.length) {
+        const by = {};
+        for (const l of seeds) (by[l.workload] ??= []).push(`seed ${l.seed}: ${l.value.toFixed(2)}% (${l.blocks} blocks)`);
+        for (const [wl, s] of Object.entries(by)) log(`  ${a.name} ${wl}: ${s.join(', ')}`);
+      }
+    }
+  }
+}
+
+async function runCallgrind(allocs) {
+  const v = await run('valgrind', ['--version']);
+  if (!v.ok) {
+    note('callgrind: skipped, valgrind not found (bash bench/setup.sh installs it)');
+    return;
+  }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mempools-cg-'));
+  const total = async (bin, wl, ops) => {
+    const out = path.join(tmp, `cg.${path.basename(bin)}.${wl}.${ops}`);
+    const r = await run('valgrind', [
+      '--tool=callgrind', `--callgrind-out-file=${out}`, '--collect-atstart=no',
+      '--toggle-collect=bench_timed_pairs', bin, '--workload', wl, '--ops', String(ops),
+    ], { timeout: 600_000 });
+    if (!r.ok) throw new Error(firstLine(r.stderr) || r.err.message);
+    const text = fs.readFileSync(out, 'utf8');
+    const m = text.match(/^totals:\s+(\d+)/m) ?? text.match(/^summary:\s+(\d+)/m);
+    if (!m) throw new Error(`no totals in ${out}`);
+    return Number(m[1]);
+  };
+  log(`callgrind: ${CALLGRIND_WORKLOADS.join(', ')} at ${CALLGRIND_OPS} ops`);
+  for (const wl of CALLGRIND_WORKLOADS) {
+    for (const a of allocs) {
+      try {
+        const [full, base] = [await total(a.bin, wl, CALLGRIND_OPS), await total(a.bin, wl, 0)];
+        addSample('c', wl, 'instr/pair', a.name, (full - base) / CALLGRIND_OPS);
+      } catch (e) {
+        fail(`callgrind ${a.name} ${wl}: ${e.message}`);
+      }
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------- JS suite
+async function runJS() {
+  const allocs = JS_ALLOCATORS.filter((a) => {
+    const why = a.available();
+    if (why) note(`JS ${a.name}: skipped, ${why}`);
+    return !why;
+  });
+  const worker = path.join(BENCH, 'js', 'worker.js');
+  const failed = new Set();
+  for (let rep = 0; rep < RUNS; rep++) {
+    log(`JS run ${rep + 1}/${RUNS}`);
+    for (const w of JS_WORKLOADS) {
+      const ops = QUICK ? Math.max(100, Math.round(w.ops / JS_QUICK_DIVISOR)) : w.ops;
+      const warmup = Math.max(10, Math.round(ops / 10));
+      for (let i = 0; i < allocs.length; i++) {
+        const a = allocs[(i + rep) % allocs.length];
+        if (failed.has(`${a.name}|${w.name}`)) continue;
+        const args = [
+          worker, '--alloc', a.name, '--size', String(w.size), '--window', String(w.window),
+          '--ops', String(ops), '--warmup', String(warmup),
+          '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+        ];
+        let r = await run(process.execPath, args);
+        // one retry: a failure to load the addon can be a rebuild running at the same time
+        if (!r.ok) {
+          note(`JS ${a.name} ${w.name}: failed (${firstLine(r.stderr) || r.err?.message}); retrying once in 10 s`);
+          await new Promise((res) => setTimeout(res, 10_000));
+          r = await run(process.execPath, args);
+        }
+        const res = r.ok ? jsonLines(r.stdout)[0] : null;
+        if (!res) {
+          failed.add(`${a.name}|${w.name}`);
+          fail(`JS ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err?.message}`);
+          continue;
+        }
+        addSample('js', w.name, 'ns/op', a.name, res.ns_per_op);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- results
+function buildRows() {
+  const rows = [];
+  for (const suite of ['c', 'js']) {
+    for (const key of order[suite]) {
+      const [workload, unit] = key.split('|');
+      const by = samples[suite][key];
+      const peer = suite === 'js' ? JS_PEER : workload.startsWith('W4') ? C_REGION_PEER : C_PEER;
+      const peerMedian = by[peer] ? median(by[peer]) : null;
+      const allocNames = suite === 'c' ? C_ALLOCATORS.map((a) => a.name) : JS_ALLOCATORS.map((a) => a.name);
+      for (const allocator of allocNames) {
+        if (!by[allocator]) continue;
+        const m = median(by[allocator]);
+        rows.push({
+          suite,
+          workload,
+          allocator,
+          peer,
+          median: m,
+          unit,
+          ratio: peerMedian ? m / peerMedian : null,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+function fmt(x) {
+  if (x == null || Number.isNaN(x)) return 'n/a';
+  const a = Math.abs(x);
+  if (a >= 1e5) return x.toExponential(2);
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+function printTable(rows, cAllocs) {
+  const table = rows.map((r) => [r.suite, r.workload, r.allocator, fmt(r.median), r.unit,
+    r.ratio == null ? 'n/a' : `${r.ratio.toFixed(2)}x ${r.peer}`]);
+  // W4 on allocators without a fixed region: say so in the table
+  if (cAllocs && rows.some((r) => r.workload.startsWith('W4'))) {
+    const at = rows.findLastIndex((r) => r.workload.startsWith('W4'));
+    const na = cAllocs
+      .filter((a) => !rows.some((r) => r.suite === 'c' && r.allocator === a.name && r.workload.startsWith('W4')))
+      .map((a) => ['c', 'W4', a.name, 'n/a', '', 'no fixed region']);
+    table.splice(at + 1, 0, ...na);
+  }
+  const head = ['suite', 'workload', 'allocator', 'median', 'unit', 'ratio vs peer'];
+  const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => (i === 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  log('');
+  log(line(head));
+  log(w.map((n) => '-'.repeat(n)).join('  '));
+  let prev = null;
+  for (const r of table) {
+    const k = `${r[0]}|${r[1]}`;
+    if (prev && prev.split('|')[1] !== r[1]) log('');
+    prev = k;
+    log(line(r));
+  }
+}
+
+async function renderChart(rows, m, file) {
+  const vegaLite = await import('vega-lite');
+  const vega = await import('vega');
+  const values = rows
+    .filter((r) => r.ratio != null && r.ratio > 0)
+    .map((r) => ({
+      ...r,
+      suite: r.suite === 'c' ? 'C (peer glibc; W4 peer tlsf)' : `JS (peer ${JS_PEER})`,
+      label: r.unit === 'instr/pair' ? `${r.workload} instr` : r.workload,
+    }));
+  const group = {
+    x: { field: 'label', type: 'nominal', sort: null, title: null, scale: { type: 'band', paddingInner: 0.25 }, axis: { labelAngle: -30, labelFontSize: 11 } },
+    xOffset: { field: 'allocator', type: 'nominal', scale: { type: 'band', paddingInner: 0.1 } },
+    color: { field: 'allocator', type: 'nominal', legend: { title: 'allocator', orient: 'right' } },
+  };
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'mempools benchmarks: median / peer median (log scale; time and instructions: lower is better; W4 fill %: higher is better)',
+      subtitle: `${m.machine} | commit ${m.commit} | ${m.date}${QUICK ? ' | QUICK (smoke) run' : ''}`,
+      fontSize: 13,
+    },
+    data: { values },
+    facet: { row: { field: 'suite', type: 'nominal', title: null, header: { labelFontSize: 13, labelFontWeight: 'bold' } } },
+    resolve: { scale: { x: 'independent', xOffset: 'independent', y: 'independent', color: 'independent' } },
+    spec: {
+      width: 960,
+      height: 260,
+      layer: [
+        // bars grow from 1 (= the peer) to the ratio, on a log axis
+        {
+          mark: { type: 'bar', tooltip: { content: 'data' } },
+          encoding: {
+            ...group,
+            y: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'median / peer median' },
+            y2: { datum: 1 },
+          },
+        },
+        // a tick at the ratio so the peer's own (zero-height) bar shows too
+        { mark: { type: 'tick', thickness: 2, bandSize: 14 }, encoding: { ...group, y: { field: 'ratio', type: 'quantitative' } } },
+        { mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { y: { datum: 1 } } },
+      ],
+    },
+  };
+  const vg = vegaLite.compile(spec).spec;
+  const view = new vega.View(vega.parse(vg), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  fs.writeFileSync(file, svg);
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const t0 = Date.now();
+  const m = meta();
+  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  log(`mempools bench${QUICK ? ' --quick' : ''}: ${RUNS} run(s); ${m.machine}; commit ${m.commit}; load ${load()}`);
+  let cAllocs = null;
+  if (SUITE === 'all' || SUITE === 'c') {
+    cAllocs = await buildC();
+    if (cAllocs.length) {
+      await runC(cAllocs);
+      if (CALLGRIND) await runCallgrind(cAllocs);
+      else note('callgrind: skipped (--no-callgrind)');
+    }
+  }
+  if (SUITE === 'all' || SUITE === 'js') await runJS();
+
+  const rows = buildRows();
+  printTable(rows, cAllocs);
+  if (notes.length) {
+    log('');
+    for (const n of notes) log(`note: ${n}`);
+  }
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  const result = { meta: m, rows, samples };
+  fs.writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+  log(`\nwrote ${path.relative(ROOT, OUT)}`);
+  try {
+    await renderChart(rows, m, SVG);
+    log(`wrote ${path.relative(ROOT, SVG)}`);
+  } catch (e) {
+    log(`chart: failed (${e.message})`);
+    process.exitCode = 1;
+  }
+  if (failures) process.exitCode = 1;
+  log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s; load average now ${load()} (other work on the machine skews timings)`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -746,9 +746,74 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
     return TLSF_OK;
 }
 
+/* ---- the small-block fast paths (front cache on, sizes below 512) ----------
+ * Below 2 * SMALL_BLOCK every list holds one exact size, so a parked block's
+ * size word must equal its class's size with F_CACHED set: one comparison
+ * checks size and flags together. These do what unpark_block/hand_out and
+ * free_block/park_block do, without building a region view. */
+
+/* Pop the newest parked block of exact size `size` (< 512); NULL when it is
+ * damaged (the pool is then marked corrupted). */
+HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
+{
+    region_t *r = &t->regions[link_region(link)];
+    uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+    uint64_t h = link & OFFSET_MASK;
+    block_t *b = (block_t *)(base + (uintptr_t)h);
+    uint64_t flags = b->size_flags, next = b->next_free;
+    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED) || h + size + OVERHEAD > r->area - HEADER ||
+        (next && !link_in_range(t, next))) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    unsigned c = (unsigned)(size >> ALIGN_LOG2);
+    t->cache[c] = next;
+    t->cache_count[c]--;
+    t->cached_bytes -= size;
+    b->size_flags = flags & ~F_CACHED;
+    r->live++;
+    t->allocations++;
+    t->used += size;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(base + (uintptr_t)h + HEADER);
+}
+
+/* Park ptr if it is a live block below 512 bytes in the hint region and its
+ * class has room: TLSF_OK; otherwise 1, and the caller takes the general path
+ * (which also produces every error). */
+HOT int park_small(tlsf_t *t, const void *ptr)
+{
+    region_t *r = &t->regions[t->region_hint];
+    uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+    uint64_t u = (uint64_t)((uintptr_t)ptr - base);
+    if (u >= r->area || (u & 7) || u < HEADER) return 1;
+    const uint64_t *bits = (const uint64_t *)((uintptr_t)t + (uintptr_t)r->bitmap_off);
+    if (!test_bit(bits, u >> ALIGN_LOG2)) return 1;
+    block_t *b = (block_t *)(base + (uintptr_t)u - HEADER);
+    uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
+    unsigned c = (unsigned)(size >> ALIGN_LOG2);
+    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK || size < MIN_BLOCK ||
+        u + size + OVERHEAD > r->area || t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget)
+        return 1;
+    b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
+    b->next_free = t->cache[c];
+    t->cache[c] = make_link(t->region_hint, u - HEADER);
+    t->cache_count[c]++;
+    t->cached_bytes += size;
+    t->used -= size;
+    t->allocations--;
+    r->live--;
+    return TLSF_OK;
+}
+
 void *tlsf_malloc(tlsf_t *t, size_t request)
 {
     if (t->cache_depth && !t->corrupted) {
+        if (request < 2 * SMALL_BLOCK) {
+            uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
+            uint64_t link = size < 2 * SMALL_BLOCK ? t->cache[size >> ALIGN_LOG2] : 0;
+            return link ? pop_small(t, size, link) : allocate(t, request, 0);
+        }
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
         if (size && size <= TLSF_CACHE_MAX && t->cache[c]) {
@@ -782,12 +847,19 @@ void *tlsf_memalign(tlsf_t *t, size_t align, size_t size)
     return allocate(t, size, log2 <= ALIGN_LOG2 ? 0 : log2);
 }
 
-int tlsf_free(tlsf_t *t, void *ptr)
+/* tlsf_free without the small-block fast path. */
+SLOW int free_general(tlsf_t *t, void *ptr)
 {
     rview_t v;
-    if (!ptr) return TLSF_OK;
     if (!find_region(t, ptr, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
     return free_block(t, &v, (uint64_t)((uintptr_t)ptr - v.base));
+}
+
+int tlsf_free(tlsf_t *t, void *ptr)
+{
+    if (!ptr) return TLSF_OK;
+    if (t->cache_depth && !t->corrupted && park_small(t, ptr) == TLSF_OK) return TLSF_OK;
+    return free_general(t, ptr);
 }
 
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)

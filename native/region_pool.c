@@ -1,0 +1,1137 @@
+/*
+ * region_pool.c — nginx-style region pool. See region_pool.h for the contract.
+ *
+ * State of the pool, all of it outside chunk memory:
+ *
+ *   chunks[]   table indexed by chunk id: a block, a large block or a free slot
+ *              (free slots form a LIFO list through next_free).
+ *   hash       open-addressing table chunk base address -> chunk id, so a
+ *              pointer is resolved with at most two probes: its own address
+ *              (a large block, or offset 0 of a block) and the address masked
+ *              down to block_align (a block).
+ *   open list  doubly linked (by id) list of the blocks searched for small
+ *              requests, at most REGION_POOL_OPEN_MAX long.
+ *   spares     stack (by id) of empty blocks outside the open list.
+ *   cleanups   stack of (fn, data), run from the top.
+ *
+ * A block is in exactly one state: OPEN (in the open list), SPARE (on the
+ * spare stack; then empty and rewound) or CLOSED (in neither: skipped by the
+ * search until its live count reaches 0, when it is rewound and reopened).
+ */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "region_pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- configuration ------------------------------------------------------- */
+
+#define NONE UINT32_MAX
+#define LIVE_BIT ((uint32_t)1 << 31)   /* entries: the allocation is live */
+#define SIZE_BITS (LIVE_BIT - 1)       /* entries: its requested size */
+#define GROUP_SHIFT 9                  /* rank groups of 512 bytes = 8 bitmap words */
+#define ENTRIES_MIN 64u
+#define CHUNKS_MIN 16u
+#define HASH_MIN 32u
+#define CLEANUPS_MIN 8u
+
+enum chunk_kind { K_FREE = REGION_POOL_CHUNK_NONE, K_BLOCK = REGION_POOL_CHUNK_BLOCK, K_LARGE = REGION_POOL_CHUNK_LARGE };
+enum block_state { B_OPEN = 1, B_SPARE = 2, B_CLOSED = 3 };
+
+_Static_assert(REGION_POOL_MAX_BLOCK <= SIZE_BITS, "sizes fit in an entry");
+_Static_assert(REGION_POOL_MAX_BLOCK < NONE, "entry counts fit in 32 bits");
+
+/* ---- structures ---------------------------------------------------------- */
+
+/* One block's side tables and counters. Invariants: live == 0 exactly when
+ * last == 0 (a block is rewound the moment its live count drops to 0); the
+ * starts bits set are exactly the nstarts allocation starts made since the last
+ * rewind, all below last; entries[k] belongs to the k-th start in address order
+ * and has LIVE_BIT set for exactly `live` of them, whose sizes sum to
+ * live_bytes; rank[g] counts the starts below group g for every group holding a
+ * start; the newest start is last_start and, when live, ends exactly at last. */
+typedef struct block {
+    uint32_t id;
+    uint8_t state;
+    uint32_t failed;       /* requests it could not fit since it was (re)opened */
+    uint32_t prev, next;   /* open list links; next also links the spare stack */
+    size_t last;           /* bump offset */
+    size_t last_start;     /* offset of the newest start (when nstarts > 0) */
+    size_t live;
+    size_t live_bytes;
+    uint32_t nstarts;
+    uint32_t cap;          /* entries capacity */
+    uint64_t gen;
+    uint64_t *starts;      /* 1 bit per byte */
+    uint32_t *rank;        /* 1 per 512 bytes */
+    uint32_t *entries;     /* size | LIVE_BIT, per start */
+} block_t;
+
+/* One chunk id. Invariant: kind == K_FREE exactly when base == NULL, and then
+ * the id is on the free list; a live chunk's base is in the hash under its id. */
+typedef struct chunk {
+    unsigned char *base;
+    size_t bytes;
+    size_t size;           /* large: requested size */
+    size_t align;          /* large: memalign alignment, 0 for plain large */
+    uint64_t gen;          /* large: generation of this incarnation */
+    block_t *block;        /* blocks */
+    uint32_t next_free;
+    uint8_t kind;
+} chunk_t;
+
+typedef struct cleanup {
+    region_pool_cleanup_fn fn;
+    void *data;
+} cleanup_t;
+
+/* The pool. Invariants: used == used_small + the sizes of the large blocks;
+ * consumed == sum of blocks' last; closed_tails == sum of block_size - last over
+ * CLOSED blocks; every generation handed out is below next_gen, and every one
+ * handed out before the last reset is below reset_gen. */
+struct region_pool {
+    size_t block_size;
+    size_t block_align;
+    size_t page;
+    size_t max_small;
+    region_pool_memory_t mem;
+
+    chunk_t *chunks;
+    uint32_t nchunks;      /* ids >= nchunks were never used */
+    uint32_t chunk_cap;
+    uint32_t free_head;
+
+    uintptr_t *hkeys;      /* 0 = empty slot */
+    uint32_t *hvals;
+    size_t hcap;           /* power of two */
+    size_t hcount;
+
+    uint32_t open_head, open_tail, open_count;
+    uint32_t spare_head;
+    size_t spare_count;
+
+    size_t nblocks;
+    size_t nlarge;
+    size_t large_bytes;
+    size_t used;
+    size_t used_small;
+    size_t peak_used;
+    size_t allocations;
+    size_t failed;
+    size_t consumed;
+    size_t closed_tails;
+    uint64_t next_gen;
+    uint64_t reset_gen;
+
+    cleanup_t *cleanups;
+    size_t ncleanups;
+    size_t cleanup_cap;
+    int running_cleanups;
+};
+
+/* ---- small helpers --------------------------------------------------------- */
+
+static inline unsigned count_bits64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    unsigned n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+#endif
+}
+
+static inline unsigned find_first_set64(uint64_t x) /* x != 0 */
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+
+static inline int test_bit(const uint64_t *bits, size_t i) { return (int)((bits[i >> 6] >> (i & 63)) & 1); }
+static inline void set_bit(uint64_t *bits, size_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
+
+static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+static size_t round_up_pow2(size_t x) /* x <= REGION_POOL_MAX_BLOCK */
+{
+    size_t r = 1;
+    while (r < x) r <<= 1;
+    return r;
+}
+
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void *default_map(void *ctx, size_t bytes, size_t align)
+{
+    (void)ctx;
+    void *p = NULL;
+    if (align < sizeof(void *)) align = sizeof(void *);
+    if (posix_memalign(&p, align, bytes) != 0) return NULL;
+    return p;
+}
+
+static void default_unmap(void *ctx, void *p, size_t bytes)
+{
+    (void)ctx;
+    (void)bytes;
+    free(p);
+}
+
+static void notify_chunk(region_pool_t *p, uint32_t id, const chunk_t *c, int created)
+{
+    if (p->mem.on_chunk) p->mem.on_chunk(p->mem.ctx, id, c->base, c->bytes, created);
+}
+
+static void note_used(region_pool_t *p)
+{
+    if (p->used > p->peak_used) p->peak_used = p->used;
+}
+
+/* ---- chunk table ------------------------------------------------------------ */
+
+/* A free id (the chunk table grown if needed), or NONE when out of memory. */
+static uint32_t acquire_slot(region_pool_t *p)
+{
+    if (p->free_head != NONE) {
+        uint32_t id = p->free_head;
+        p->free_head = p->chunks[id].next_free;
+        p->chunks[id].next_free = NONE;
+        return id;
+    }
+    if (p->nchunks == p->chunk_cap) {
+        if (p->chunk_cap >= NONE / 2) return NONE;
+        uint32_t cap = p->chunk_cap ? p->chunk_cap * 2 : CHUNKS_MIN;
+        chunk_t *t = realloc(p->chunks, (size_t)cap * sizeof *t);
+        if (!t) return NONE;
+        memset(t + p->chunk_cap, 0, (size_t)(cap - p->chunk_cap) * sizeof *t);
+        p->chunks = t;
+        p->chunk_cap = cap;
+    }
+    uint32_t id = p->nchunks++;
+    memset(&p->chunks[id], 0, sizeof p->chunks[id]);
+    p->chunks[id].next_free = NONE;
+    return id;
+}
+
+/* Back on the free list; the generation is kept (it tells a double free). */
+static void release_slot(region_pool_t *p, uint32_t id)
+{
+    chunk_t *c = &p->chunks[id];
+    c->base = NULL;
+    c->bytes = 0;
+    c->size = 0;
+    c->align = 0;
+    c->block = NULL;
+    c->kind = K_FREE;
+    c->next_free = p->free_head;
+    p->free_head = id;
+}
+
+/* ---- address hash -------------------------------------------------------------- */
+
+static inline size_t hash_slot(const region_pool_t *p, uintptr_t key)
+{
+    return (size_t)mix64((uint64_t)key) & (p->hcap - 1);
+}
+
+static void hash_put(uintptr_t *keys, uint32_t *vals, size_t cap, uintptr_t key, uint32_t val)
+{
+    size_t i = (size_t)mix64((uint64_t)key) & (cap - 1);
+    while (keys[i]) i = (i + 1) & (cap - 1);
+    keys[i] = key;
+    vals[i] = val;
+}
+
+/* Room for one more key (load <= 1/2). 0 when out of memory. */
+static int reserve_hash(region_pool_t *p)
+{
+    if ((p->hcount + 1) * 2 <= p->hcap) return 1;
+    size_t cap = p->hcap ? p->hcap * 2 : HASH_MIN;
+    uintptr_t *keys = calloc(cap, sizeof *keys);
+    uint32_t *vals = calloc(cap, sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return 0;
+    }
+    for (size_t i = 0; i < p->hcap; i++)
+        if (p->hkeys[i]) hash_put(keys, vals, cap, p->hkeys[i], p->hvals[i]);
+    free(p->hkeys);
+    free(p->hvals);
+    p->hkeys = keys;
+    p->hvals = vals;
+    p->hcap = cap;
+    return 1;
+}
+
+static void insert_hash(region_pool_t *p, uintptr_t key, uint32_t id) /* after reserve_hash */
+{
+    hash_put(p->hkeys, p->hvals, p->hcap, key, id);
+    p->hcount++;
+}
+
+static int find_hash(const region_pool_t *p, uintptr_t key, uint32_t *id)
+{
+    if (!p->hcap || !key) return 0;
+    for (size_t i = hash_slot(p, key);; i = (i + 1) & (p->hcap - 1)) {
+        if (!p->hkeys[i]) return 0;
+        if (p->hkeys[i] == key) {
+            *id = p->hvals[i];
+            return 1;
+        }
+    }
+}
+
+/* Linear-probing removal with backward shift (no tombstones). */
+static void remove_hash(region_pool_t *p, uintptr_t key)
+{
+    if (!p->hcap) return;
+    size_t mask = p->hcap - 1, i = hash_slot(p, key);
+    while (p->hkeys[i] != key) {
+        if (!p->hkeys[i]) return;
+        i = (i + 1) & mask;
+    }
+    size_t hole = i;
+    for (size_t j = (hole + 1) & mask; p->hkeys[j]; j = (j + 1) & mask) {
+        size_t home = hash_slot(p, p->hkeys[j]);
+        /* move j into the hole unless its home lies cyclically in (hole, j] */
+        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            p->hkeys[hole] = p->hkeys[j];
+            p->hvals[hole] = p->hvals[j];
+            hole = j;
+        }
+    }
+    p->hkeys[hole] = 0;
+    p->hvals[hole] = 0;
+    p->hcount--;
+}
+
+/* Chunk id and offset of an address: O(1). 0 when it lies in no chunk (or
+ * inside a large block but not at its start). */
+static int find_chunk(const region_pool_t *p, const void *ptr, uint32_t *id, size_t *off)
+{
+    uintptr_t a = (uintptr_t)ptr, b = a & ~(uintptr_t)(p->block_align - 1);
+    uint32_t i;
+    if (find_hash(p, a, &i)) {
+        *id = i;
+        *off = 0;
+        return 1;
+    }
+    if (b != a && find_hash(p, b, &i) && p->chunks[i].kind == K_BLOCK && a - b < p->chunks[i].bytes) {
+        *id = i;
+        *off = (size_t)(a - b);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- chunk mapping ------------------------------------------------------------------ */
+
+/* Map `bytes` at `align` into a fresh id registered in the hash, or NONE. */
+static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind)
+{
+    uint32_t id = acquire_slot(p);
+    if (id == NONE) return NONE;
+    if (!reserve_hash(p)) {
+        release_slot(p, id);
+        return NONE;
+    }
+    void *base = p->mem.map(p->mem.ctx, bytes, align);
+    if (!base) {
+        release_slot(p, id);
+        return NONE;
+    }
+    if ((uintptr_t)base & (align - 1)) { /* the callback broke its contract */
+        p->mem.unmap(p->mem.ctx, base, bytes);
+        release_slot(p, id);
+        return NONE;
+    }
+    chunk_t *c = &p->chunks[id];
+    c->base = base;
+    c->bytes = bytes;
+    c->kind = (uint8_t)kind;
+    c->gen = p->next_gen++;
+    insert_hash(p, (uintptr_t)base, id);
+    return id;
+}
+
+/* Notify, unregister, unmap, free the id. */
+static void unmap_chunk(region_pool_t *p, uint32_t id)
+{
+    chunk_t *c = &p->chunks[id];
+    notify_chunk(p, id, c, 0);
+    remove_hash(p, (uintptr_t)c->base);
+    p->mem.unmap(p->mem.ctx, c->base, c->bytes);
+    release_slot(p, id);
+}
+
+/* ---- blocks: lists ----------------------------------------------------------------- */
+
+static inline block_t *block_of(const region_pool_t *p, uint32_t id) { return p->chunks[id].block; }
+
+static void unlink_open(region_pool_t *p, block_t *b)
+{
+    if (b->prev != NONE) block_of(p, b->prev)->next = b->next;
+    else p->open_head = b->next;
+    if (b->next != NONE) block_of(p, b->next)->prev = b->prev;
+    else p->open_tail = b->prev;
+    b->prev = b->next = NONE;
+    p->open_count--;
+}
+
+static void push_open(region_pool_t *p, block_t *b, int at_head)
+{
+    b->state = B_OPEN;
+    if (at_head) {
+        b->prev = NONE;
+        b->next = p->open_head;
+        if (p->open_head != NONE) block_of(p, p->open_head)->prev = b->id;
+        else p->open_tail = b->id;
+        p->open_head = b->id;
+    } else {
+        b->next = NONE;
+        b->prev = p->open_tail;
+        if (p->open_tail != NONE) block_of(p, p->open_tail)->next = b->id;
+        else p->open_head = b->id;
+        p->open_tail = b->id;
+    }
+    p->open_count++;
+}
+
+static void push_spare(region_pool_t *p, block_t *b)
+{
+    b->state = B_SPARE;
+    b->prev = NONE;
+    b->next = p->spare_head;
+    p->spare_head = b->id;
+    p->spare_count++;
+}
+
+static block_t *pop_spare(region_pool_t *p)
+{
+    if (p->spare_head == NONE) return NULL;
+    block_t *b = block_of(p, p->spare_head);
+    p->spare_head = b->next;
+    b->next = NONE;
+    p->spare_count--;
+    return b;
+}
+
+/* A block just unlinked from the open list: closed, or a spare when empty. */
+static void close_block(region_pool_t *p, block_t *b)
+{
+    if (b->live == 0) {
+        push_spare(p, b);
+        return;
+    }
+    b->state = B_CLOSED;
+    p->closed_tails += p->block_size - b->last;
+}
+
+/* Keep the open list within REGION_POOL_OPEN_MAX: close the block with the
+ * least room, never `keep`. Runs over at most OPEN_MAX + 1 blocks. */
+static void bound_open(region_pool_t *p, const block_t *keep)
+{
+    while (p->open_count > REGION_POOL_OPEN_MAX) {
+        block_t *victim = NULL;
+        for (uint32_t id = p->open_head; id != NONE;) {
+            block_t *b = block_of(p, id);
+            if (b != keep && (!victim || b->last > victim->last)) victim = b;
+            id = b->next;
+        }
+        unlink_open(p, victim);
+        close_block(p, victim);
+    }
+}
+
+/* Bump pointer back to the start; every handle into it becomes stale. */
+static void rewind_block(region_pool_t *p, block_t *b)
+{
+    if (b->last) memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
+    p->consumed -= b->last;
+    b->last = 0;
+    b->last_start = 0;
+    b->nstarts = 0;
+    b->failed = 0;
+    b->gen = p->next_gen++;
+    p->chunks[b->id].gen = b->gen;
+}
+
+/* The live count just reached 0: rewind and make it the first block searched. */
+static void recycle_block(region_pool_t *p, block_t *b)
+{
+    if (b->state == B_CLOSED) p->closed_tails -= p->block_size - b->last;
+    else if (b->state == B_OPEN) unlink_open(p, b);
+    rewind_block(p, b);
+    push_open(p, b, 1);
+    bound_open(p, b);
+}
+
+static void free_block_tables(block_t *b)
+{
+    if (!b) return;
+    free(b->starts);
+    free(b->rank);
+    free(b->entries);
+    free(b);
+}
+
+/* A new, empty block (not in any list), or NULL. */
+static block_t *new_block(region_pool_t *p)
+{
+    size_t bs = p->block_size;
+    block_t *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->starts = calloc((bs + 63) >> 6, sizeof(uint64_t));
+    b->rank = calloc((bs + 511) >> GROUP_SHIFT, sizeof(uint32_t));
+    b->cap = ENTRIES_MIN;
+    b->entries = malloc(b->cap * sizeof(uint32_t));
+    if (!b->starts || !b->rank || !b->entries) {
+        free_block_tables(b);
+        return NULL;
+    }
+    uint32_t id = map_chunk(p, bs, p->block_align, K_BLOCK);
+    if (id == NONE) {
+        free_block_tables(b);
+        return NULL;
+    }
+    b->id = id;
+    b->prev = b->next = NONE;
+    b->gen = p->chunks[id].gen;
+    p->chunks[id].block = b;
+    p->nblocks++;
+    notify_chunk(p, id, &p->chunks[id], 1);
+    return b;
+}
+
+/* ---- blocks: allocations ---------------------------------------------------------- */
+
+static int grow_entries(region_pool_t *p, block_t *b)
+{
+    uint32_t most = (uint32_t)p->block_size; /* every allocation consumes >= 1 byte */
+    if (b->cap >= most) return 0;
+    uint32_t cap = b->cap > most / 2 ? most : b->cap * 2;
+    uint32_t *e = realloc(b->entries, (size_t)cap * sizeof *e);
+    if (!e) return 0;
+    b->entries = e;
+    b->cap = cap;
+    return 1;
+}
+
+/* Index of the start at `off` (its bit is set) among the block's starts. */
+static uint32_t rank_of(const block_t *b, size_t off)
+{
+    size_t w = off >> 6, g = off >> GROUP_SHIFT;
+    uint32_t r = b->rank[g];
+    for (size_t i = g << (GROUP_SHIFT - 6); i < w; i++) r += count_bits64(b->starts[i]);
+    return r + count_bits64(b->starts[w] & (((uint64_t)1 << (off & 63)) - 1));
+}
+
+static void move_last(region_pool_t *p, block_t *b, size_t last)
+{
+    if (b->state == B_CLOSED) p->closed_tails = p->closed_tails + b->last - last;
+    p->consumed = p->consumed - b->last + last;
+    b->last = last;
+}
+
+/* Record an allocation of `size` (consuming `need`) at `off` of an open block. */
+static int serve_block(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need,
+                       region_pool_ref_t *out)
+{
+    if (b->nstarts == b->cap && !grow_entries(p, b)) return REGION_POOL_ERR_NOMEM;
+    size_t g = off >> GROUP_SHIFT;
+    if (b->nstarts == 0 || (b->last_start >> GROUP_SHIFT) != g) b->rank[g] = b->nstarts;
+    set_bit(b->starts, off);
+    b->entries[b->nstarts++] = (uint32_t)size | LIVE_BIT;
+    b->last_start = off;
+    move_last(p, b, off + need);
+    b->live++;
+    b->live_bytes += size;
+    p->used_small += size;
+    p->used += size;
+    p->allocations++;
+    note_used(p);
+    chunk_t *c = &p->chunks[b->id];
+    out->ptr = c->base + off;
+    out->chunk = b->id;
+    out->offset = off;
+    out->gen = b->gen;
+    out->size = size;
+    return REGION_POOL_OK;
+}
+
+/* Bump allocation: the open list from its head (nginx's skip rule), then a spare
+ * or new block at its tail. */
+static int alloc_small(region_pool_t *p, size_t size, int unaligned, region_pool_ref_t *out)
+{
+    const size_t bs = p->block_size, need = size ? size : 1;
+    const size_t mask = unaligned ? 0 : REGION_POOL_ALIGNMENT - 1;
+    for (uint32_t id = p->open_head; id != NONE;) {
+        block_t *b = block_of(p, id);
+        id = b->next;
+        size_t off = (b->last + mask) & ~mask;
+        if (off <= bs && need <= bs - off) return serve_block(p, b, off, size, need, out);
+        if (++b->failed > REGION_POOL_MAX_FAILED) {
+            unlink_open(p, b);
+            close_block(p, b);
+        }
+    }
+    block_t *b = pop_spare(p);
+    if (!b) b = new_block(p);
+    if (!b) return REGION_POOL_ERR_NOMEM;
+    push_open(p, b, 0);
+    bound_open(p, b);
+    return serve_block(p, b, 0, size, need, out);
+}
+
+/* ---- large blocks ------------------------------------------------------------------- */
+
+static int alloc_large(region_pool_t *p, size_t size, size_t align, region_pool_ref_t *out)
+{
+    if (size > REGION_POOL_MAX_REQUEST) return REGION_POOL_ERR_NOMEM;
+    size_t bytes = size ? size : 1;
+    uint32_t id = map_chunk(p, bytes, align > p->page ? align : p->page, K_LARGE);
+    if (id == NONE) return REGION_POOL_ERR_NOMEM;
+    chunk_t *c = &p->chunks[id];
+    c->size = size;
+    c->align = align;
+    p->nlarge++;
+    p->large_bytes += bytes;
+    p->used += size;
+    p->allocations++;
+    note_used(p);
+    notify_chunk(p, id, c, 1);
+    out->ptr = c->base;
+    out->chunk = id;
+    out->offset = 0;
+    out->gen = c->gen;
+    out->size = size;
+    return REGION_POOL_OK;
+}
+
+static void release_large(region_pool_t *p, uint32_t id)
+{
+    chunk_t *c = &p->chunks[id];
+    p->nlarge--;
+    p->large_bytes -= c->bytes;
+    p->used -= c->size;
+    p->allocations--;
+    unmap_chunk(p, id);
+}
+
+/* ---- handles -------------------------------------------------------------------------- */
+
+/* What a handle names, resolved without reading chunk memory. */
+typedef struct target {
+    block_t *block;  /* NULL for a large block */
+    uint32_t index;  /* entry index in the block */
+    size_t size;
+} target_t;
+
+static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, target_t *t)
+{
+    if (chunk >= p->nchunks || gen == 0 || gen >= p->next_gen) return REGION_POOL_ERR_FOREIGN;
+    if (gen < p->reset_gen) return REGION_POOL_ERR_STALE;
+    const chunk_t *c = &p->chunks[chunk];
+    if (c->kind != K_BLOCK) {
+        /* a free slot or a large block: only offset 0 was ever an allocation; an
+         * older generation of this id was freed (a reset would make it stale) */
+        if (offset != 0) return REGION_POOL_ERR_FOREIGN;
+        if (c->kind == K_FREE || gen != c->gen) return REGION_POOL_ERR_DOUBLE_FREE;
+        t->block = NULL;
+        t->index = 0;
+        t->size = c->size;
+        return REGION_POOL_OK;
+    }
+    block_t *b = c->block;
+    if (offset >= p->block_size) return REGION_POOL_ERR_FOREIGN;
+    if (gen != b->gen) return REGION_POOL_ERR_DOUBLE_FREE; /* rewound since: all freed */
+    if (offset >= b->last || !test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
+    uint32_t k = rank_of(b, offset);
+    if (k >= b->nstarts) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
+    if (!(b->entries[k] & LIVE_BIT)) return REGION_POOL_ERR_DOUBLE_FREE;
+    t->block = b;
+    t->index = k;
+    t->size = b->entries[k] & SIZE_BITS;
+    return REGION_POOL_OK;
+}
+
+static void free_target(region_pool_t *p, uint32_t chunk, const target_t *t)
+{
+    if (!t->block) {
+        release_large(p, chunk);
+        return;
+    }
+    block_t *b = t->block;
+    b->entries[t->index] &= ~LIVE_BIT;
+    b->live--;
+    b->live_bytes -= t->size;
+    p->used_small -= t->size;
+    p->used -= t->size;
+    p->allocations--;
+    if (b->live == 0) recycle_block(p, b);
+}
+
+/* ---- public: pool ------------------------------------------------------------------- */
+
+int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
+{
+    if (!out) return REGION_POOL_ERR_INVALID;
+    *out = NULL;
+    size_t bs = opt && opt->block_size ? opt->block_size : REGION_POOL_DEFAULT_BLOCK;
+    size_t page = opt && opt->page_size ? opt->page_size : 0;
+    if (!page) {
+        long ps = sysconf(_SC_PAGESIZE);
+        page = ps > 0 ? (size_t)ps : 4096;
+    }
+    if (bs < REGION_POOL_MIN_BLOCK || bs > REGION_POOL_MAX_BLOCK || bs % REGION_POOL_BLOCK_GRANULE)
+        return REGION_POOL_ERR_INVALID;
+    if (!is_pow2(page) || page < 16 || page > ((size_t)1 << 30)) return REGION_POOL_ERR_INVALID;
+    const region_pool_memory_t *m = opt ? opt->memory : NULL;
+    if (m && (!m->map || !m->unmap)) return REGION_POOL_ERR_INVALID;
+
+    region_pool_t *p = calloc(1, sizeof *p);
+    if (!p) return REGION_POOL_ERR_NOMEM;
+    p->block_size = bs;
+    p->page = page;
+    p->block_align = round_up_pow2(bs);
+    if (p->block_align < page) p->block_align = page;
+    p->max_small = bs < page - 1 ? bs : page - 1;
+    if (m) p->mem = *m;
+    else {
+        p->mem.map = default_map;
+        p->mem.unmap = default_unmap;
+    }
+    p->free_head = NONE;
+    p->open_head = p->open_tail = NONE;
+    p->spare_head = NONE;
+    p->next_gen = 1;
+    p->reset_gen = 1;
+    *out = p;
+    return REGION_POOL_OK;
+}
+
+/* Newest first; a handler added meanwhile is on top, so it runs next. */
+static void run_cleanups(region_pool_t *p)
+{
+    p->running_cleanups++;
+    while (p->ncleanups > 0) {
+        cleanup_t c = p->cleanups[--p->ncleanups];
+        c.fn(c.data);
+    }
+    p->running_cleanups--;
+}
+
+int region_pool_destroy(region_pool_t *p)
+{
+    if (!p) return REGION_POOL_OK;
+    if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
+    run_cleanups(p);
+    for (uint32_t id = 0; id < p->nchunks; id++) {
+        chunk_t *c = &p->chunks[id];
+        if (c->kind == K_FREE) continue;
+        block_t *b = c->block;
+        unmap_chunk(p, id);
+        free_block_tables(b);
+    }
+    free(p->chunks);
+    free(p->hkeys);
+    free(p->hvals);
+    free(p->cleanups);
+    free(p);
+    return REGION_POOL_OK;
+}
+
+int region_pool_reset(region_pool_t *p)
+{
+    if (!p) return REGION_POOL_ERR_INVALID;
+    if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
+    run_cleanups(p);
+    for (uint32_t id = 0; id < p->nchunks; id++)
+        if (p->chunks[id].kind == K_LARGE) release_large(p, id);
+    p->reset_gen = p->next_gen;
+    p->open_head = p->open_tail = NONE;
+    p->open_count = 0;
+    p->spare_head = NONE;
+    p->spare_count = 0;
+    for (uint32_t id = p->nchunks; id-- > 0;) { /* lowest id ends on top of the spares */
+        if (p->chunks[id].kind != K_BLOCK) continue;
+        block_t *b = p->chunks[id].block;
+        rewind_block(p, b);
+        b->live = 0;
+        b->live_bytes = 0;
+        push_spare(p, b);
+    }
+    p->used = p->used_small = p->allocations = 0;
+    p->consumed = p->closed_tails = 0;
+    return REGION_POOL_OK;
+}
+
+int region_pool_on_cleanup(region_pool_t *p, region_pool_cleanup_fn fn, void *data)
+{
+    if (!p || !fn) return REGION_POOL_ERR_INVALID;
+    if (p->ncleanups == p->cleanup_cap) {
+        size_t cap = p->cleanup_cap ? p->cleanup_cap * 2 : CLEANUPS_MIN;
+        if (cap > SIZE_MAX / sizeof(cleanup_t)) return REGION_POOL_ERR_NOMEM;
+        cleanup_t *c = realloc(p->cleanups, cap * sizeof *c);
+        if (!c) return REGION_POOL_ERR_NOMEM;
+        p->cleanups = c;
+        p->cleanup_cap = cap;
+    }
+    p->cleanups[p->ncleanups].fn = fn;
+    p->cleanups[p->ncleanups].data = data;
+    p->ncleanups++;
+    return REGION_POOL_OK;
+}
+
+size_t region_pool_block_size(const region_pool_t *p) { return p ? p->block_size : 0; }
+size_t region_pool_max_small(const region_pool_t *p) { return p ? p->max_small : 0; }
+size_t region_pool_page_size(const region_pool_t *p) { return p ? p->page : 0; }
+
+/* ---- public: allocation ---------------------------------------------------------------- */
+
+int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned flags,
+                          region_pool_ref_t *out)
+{
+    if (!p || !out) return REGION_POOL_ERR_INVALID;
+    if (flags & ~(REGION_POOL_UNALIGNED | REGION_POOL_ZERO | REGION_POOL_MEMALIGN)) return REGION_POOL_ERR_INVALID;
+    int rc;
+    if (flags & REGION_POOL_MEMALIGN) {
+        if (!is_pow2(align) || align > REGION_POOL_MAX_REQUEST) return REGION_POOL_ERR_INVALID;
+        rc = alloc_large(p, size, align, out);
+    } else if (size <= p->max_small) {
+        rc = alloc_small(p, size, (flags & REGION_POOL_UNALIGNED) != 0, out);
+    } else {
+        rc = alloc_large(p, size, 0, out);
+    }
+    if (rc == REGION_POOL_ERR_NOMEM) p->failed++;
+    else if (rc == REGION_POOL_OK && (flags & REGION_POOL_ZERO) && size) memset(out->ptr, 0, size);
+    return rc;
+}
+
+int region_pool_calloc_ref(region_pool_t *p, size_t count, size_t size, region_pool_ref_t *out)
+{
+    if (!p || !out) return REGION_POOL_ERR_INVALID;
+    if (size && count > SIZE_MAX / size) return REGION_POOL_ERR_RANGE;
+    return region_pool_alloc_ref(p, count * size, 0, REGION_POOL_ZERO, out);
+}
+
+int region_pool_free_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen)
+{
+    if (!p) return REGION_POOL_ERR_INVALID;
+    target_t t;
+    int rc = resolve(p, chunk, offset, gen, &t);
+    if (rc == REGION_POOL_OK) free_target(p, chunk, &t);
+    return rc;
+}
+
+int region_pool_state_at(const region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, size_t *size)
+{
+    if (!p) return REGION_POOL_ERR_INVALID;
+    target_t t;
+    int rc = resolve(p, chunk, offset, gen, &t);
+    if (rc == REGION_POOL_OK && size) *size = t.size;
+    return rc;
+}
+
+static void resize_in_place(region_pool_t *p, const target_t *t, uint32_t chunk, size_t size)
+{
+    if (t->block) {
+        t->block->entries[t->index] = (uint32_t)size | LIVE_BIT;
+        t->block->live_bytes = t->block->live_bytes - t->size + size;
+        p->used_small = p->used_small - t->size + size;
+    } else {
+        p->chunks[chunk].size = size;
+    }
+    p->used = p->used - t->size + size;
+    note_used(p);
+}
+
+int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, size_t size,
+                           region_pool_ref_t *out)
+{
+    if (!p || !out) return REGION_POOL_ERR_INVALID;
+    target_t t;
+    int rc = resolve(p, chunk, offset, gen, &t);
+    if (rc != REGION_POOL_OK) return rc;
+    chunk_t *c = &p->chunks[chunk];
+    size_t align = 0;
+    int in_place = 0;
+    if (!t.block) {
+        in_place = size <= c->bytes;
+        align = c->align;
+    } else if (size <= p->max_small) {
+        block_t *b = t.block;
+        size_t need = size ? size : 1;
+        if (t.index + 1 == b->nstarts && need <= p->block_size - offset) {
+            move_last(p, b, offset + need); /* the newest allocation: its end is b->last */
+            in_place = 1;
+        } else {
+            in_place = size <= t.size;
+        }
+    }
+    if (in_place) {
+        resize_in_place(p, &t, chunk, size);
+        out->ptr = c->base + offset;
+        out->chunk = chunk;
+        out->offset = offset;
+        out->gen = gen;
+        out->size = size;
+        return REGION_POOL_OK;
+    }
+    region_pool_ref_t n;
+    rc = region_pool_alloc_ref(p, size, align, align ? REGION_POOL_MEMALIGN : 0, &n);
+    if (rc != REGION_POOL_OK) return rc;
+    /* the chunk table may have moved; the old allocation is still live */
+    unsigned char *old = p->chunks[chunk].base + offset;
+    memcpy(n.ptr, old, size < t.size ? size : t.size);
+    free_target(p, chunk, &t);
+    *out = n;
+    return REGION_POOL_OK;
+}
+
+void *region_pool_palloc(region_pool_t *p, size_t size)
+{
+    region_pool_ref_t r;
+    return region_pool_alloc_ref(p, size, 0, 0, &r) == REGION_POOL_OK ? r.ptr : NULL;
+}
+
+void *region_pool_pnalloc(region_pool_t *p, size_t size)
+{
+    region_pool_ref_t r;
+    return region_pool_alloc_ref(p, size, 0, REGION_POOL_UNALIGNED, &r) == REGION_POOL_OK ? r.ptr : NULL;
+}
+
+void *region_pool_calloc(region_pool_t *p, size_t count, size_t size)
+{
+    region_pool_ref_t r;
+    return region_pool_calloc_ref(p, count, size, &r) == REGION_POOL_OK ? r.ptr : NULL;
+}
+
+void *region_pool_memalign(region_pool_t *p, size_t align, size_t size)
+{
+    region_pool_ref_t r;
+    return region_pool_alloc_ref(p, size, align, REGION_POOL_MEMALIGN, &r) == REGION_POOL_OK ? r.ptr : NULL;
+}
+
+int region_pool_locate(const region_pool_t *p, const void *ptr, region_pool_ref_t *out)
+{
+    if (!p || !out) return REGION_POOL_ERR_INVALID;
+    uint32_t id;
+    size_t off;
+    if (!ptr || !find_chunk(p, ptr, &id, &off)) return REGION_POOL_ERR_FOREIGN;
+    const chunk_t *c = &p->chunks[id];
+    out->ptr = (void *)(uintptr_t)ptr;
+    out->chunk = id;
+    out->offset = off;
+    out->gen = c->kind == K_BLOCK ? c->block->gen : c->gen;
+    out->size = 0;
+    return REGION_POOL_OK;
+}
+
+int region_pool_free(region_pool_t *p, void *ptr)
+{
+    if (!p) return REGION_POOL_ERR_INVALID;
+    if (!ptr) return REGION_POOL_OK;
+    region_pool_ref_t r;
+    int rc = region_pool_locate(p, ptr, &r);
+    return rc == REGION_POOL_OK ? region_pool_free_at(p, r.chunk, r.offset, r.gen) : rc;
+}
+
+int region_pool_realloc(region_pool_t *p, void *ptr, size_t size, void **out)
+{
+    if (!p || !out) return REGION_POOL_ERR_INVALID;
+    region_pool_ref_t r, n;
+    int rc;
+    if (!ptr) rc = region_pool_alloc_ref(p, size, 0, 0, &n);
+    else if ((rc = region_pool_locate(p, ptr, &r)) == REGION_POOL_OK)
+        rc = region_pool_realloc_at(p, r.chunk, r.offset, r.gen, size, &n);
+    if (rc == REGION_POOL_OK) *out = n.ptr;
+    return rc;
+}
+
+/* ---- public: chunks and inspection ------------------------------------------------------ */
+
+int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chunk_info_t *out)
+{
+    if (!p || !out || id >= p->nchunks || p->chunks[id].kind == K_FREE) return REGION_POOL_ERR_INVALID;
+    const chunk_t *c = &p->chunks[id];
+    out->base = c->base;
+    out->bytes = c->bytes;
+    out->kind = c->kind;
+    if (c->kind == K_BLOCK) {
+        out->gen = c->block->gen;
+        out->live = c->block->live;
+        out->used = c->block->last;
+    } else {
+        out->gen = c->gen;
+        out->live = 1;
+        out->used = c->size;
+    }
+    return REGION_POOL_OK;
+}
+
+uint32_t region_pool_chunk_limit(const region_pool_t *p) { return p ? p->nchunks : 0; }
+
+void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!p) return;
+    size_t block_bytes = p->nblocks * p->block_size;
+    out->capacity = SIZE_MAX;
+    out->reserved = block_bytes + p->large_bytes;
+    out->used = p->used;
+    out->peak_used = p->peak_used;
+    out->allocations = p->allocations;
+    out->failed_allocations = p->failed;
+    out->blocks = p->nblocks;
+    out->large_blocks = p->nlarge;
+    out->large_bytes = p->large_bytes;
+    out->wasted = p->consumed - p->used_small + p->closed_tails;
+    out->available = block_bytes - p->consumed - p->closed_tails;
+    out->spare_blocks = p->spare_count;
+    out->cleanups = p->ncleanups;
+}
+
+#define FAIL(msg)                                                                             \
+    do {                                                                                      \
+        if (why) *why = (msg);                                                                \
+        return REGION_POOL_ERR_CORRUPTED;                                                     \
+    } while (0)
+
+/* One block's side tables against its counters. */
+static int check_block(const region_pool_t *p, const block_t *b, const char **why)
+{
+    const size_t bs = p->block_size, words = (bs + 63) >> 6;
+    if (b->last > bs) FAIL("block bump offset beyond the block");
+    if ((b->live == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
+    if (b->nstarts > b->cap || b->live > b->nstarts) FAIL("block entry counts out of range");
+    if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
+    if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
+    uint32_t k = 0;
+    size_t live = 0, live_bytes = 0, prev_end = 0, newest = 0;
+    int have_prev = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t bits = b->starts[w];
+        while (bits) {
+            size_t off = (w << 6) + find_first_set64(bits);
+            bits &= bits - 1;
+            if (off >= b->last) FAIL("start bit at or beyond the bump offset");
+            if (k >= b->nstarts) FAIL("more start bits than entries");
+            if (rank_of(b, off) != k) FAIL("rank table disagrees with the start bits");
+            uint32_t e = b->entries[k];
+            size_t size = e & SIZE_BITS, need = size ? size : 1;
+            if (have_prev && off < prev_end) FAIL("live allocations overlap");
+            if (e & LIVE_BIT) {
+                if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
+                live++;
+                live_bytes += size;
+                prev_end = off + need;
+                have_prev = 1;
+            }
+            newest = off;
+            k++;
+        }
+    }
+    if (k != b->nstarts) FAIL("fewer start bits than entries");
+    if (k && newest != b->last_start) FAIL("newest start is not last_start");
+    if (live != b->live || live_bytes != b->live_bytes) FAIL("block live count or bytes disagree with entries");
+    if (k && (b->entries[k - 1] & LIVE_BIT)) {
+        size_t s = b->entries[k - 1] & SIZE_BITS;
+        if (b->last_start + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+    }
+    return REGION_POOL_OK;
+}
+
+int region_pool_check(const region_pool_t *p, const char **why)
+{
+    if (why) *why = NULL;
+    if (!p) FAIL("no pool");
+    if (p->nchunks > p->chunk_cap) FAIL("chunk count beyond the table");
+    /* free list: only free slots, no cycle */
+    size_t nfree = 0;
+    for (uint32_t id = p->free_head; id != NONE; id = p->chunks[id].next_free) {
+        if (id >= p->nchunks || p->chunks[id].kind != K_FREE) FAIL("free list holds a live or unknown id");
+        if (++nfree > p->nchunks) FAIL("free list cycles");
+    }
+    size_t nblocks = 0, nlarge = 0, large_bytes = 0, large_used = 0, consumed = 0, closed = 0;
+    size_t live = 0, used_small = 0, free_slots = 0, nopen = 0, nspare = 0;
+    for (uint32_t id = 0; id < p->nchunks; id++) {
+        const chunk_t *c = &p->chunks[id];
+        if (c->kind == K_FREE) {
+            if (c->base) FAIL("free slot with a base");
+            free_slots++;
+            continue;
+        }
+        uint32_t found;
+        if (!c->base || !find_hash(p, (uintptr_t)c->base, &found) || found != id) FAIL("chunk missing from the address hash");
+        if (c->kind == K_LARGE) {
+            if (c->size > c->bytes || c->gen == 0 || c->gen >= p->next_gen || c->gen < p->reset_gen) FAIL("large block fields out of range");
+            nlarge++;
+            large_bytes += c->bytes;
+            large_used += c->size;
+            continue;
+        }
+        if (c->kind != K_BLOCK || !c->block || c->bytes != p->block_size) FAIL("bad chunk kind or block size");
+        if ((uintptr_t)c->base & (p->block_align - 1)) FAIL("block base not aligned to block_align");
+        const block_t *b = c->block;
+        if (b->id != id) FAIL("block id mismatch");
+        int rc = check_block(p, b, why);
+        if (rc != REGION_POOL_OK) return rc;
+        nblocks++;
+        consumed += b->last;
+        live += b->live;
+        used_small += b->live_bytes;
+        if (b->state == B_CLOSED) closed += p->block_size - b->last;
+        else if (b->state == B_OPEN) nopen++;
+        else if (b->state == B_SPARE) {
+            nspare++;
+            if (b->live) FAIL("spare block holds live allocations");
+        } else FAIL("block in no state");
+    }
+    if (free_slots != nfree) FAIL("free slots not all on the free list");
+    if (p->hcount != p->nchunks - free_slots || p->hcount * 2 > p->hcap) FAIL("address hash count wrong");
+    /* open list: doubly linked, all OPEN, failed counts within the rule */
+    size_t n = 0;
+    uint32_t prev = NONE;
+    for (uint32_t id = p->open_head; id != NONE; id = block_of(p, id)->next) {
+        if (id >= p->nchunks || p->chunks[id].kind != K_BLOCK) FAIL("open list holds a non-block");
+        const block_t *b = block_of(p, id);
+        if (b->state != B_OPEN || b->prev != prev) FAIL("open list links broken");
+        if (b->failed > REGION_POOL_MAX_FAILED) FAIL("open block failed too often");
+        if (++n > nopen) FAIL("open list longer than its blocks (cycle?)");
+        prev = id;
+    }
+    if (n != nopen || n != p->open_count || p->open_tail != prev) FAIL("open list count or tail wrong");
+    if (n > REGION_POOL_OPEN_MAX) FAIL("open list longer than REGION_POOL_OPEN_MAX");
+    n = 0;
+    for (uint32_t id = p->spare_head; id != NONE; id = block_of(p, id)->next) {
+        if (id >= p->nchunks || p->chunks[id].kind != K_BLOCK || block_of(p, id)->state != B_SPARE) FAIL("spare stack holds a non-spare");
+        if (++n > nspare) FAIL("spare stack cycles");
+    }
+    if (n != nspare || n != p->spare_count) FAIL("spare count wrong");
+    if (nblocks != p->nblocks || nlarge != p->nlarge || large_bytes != p->large_bytes) FAIL("chunk counts disagree");
+    if (consumed != p->consumed || closed != p->closed_tails) FAIL("consumed or closed-tail totals disagree");
+    if (used_small != p->used_small || used_small + large_used != p->used) FAIL("used disagrees with the blocks");
+    if (live + nlarge != p->allocations) FAIL("allocation count disagrees");
+    if (p->used > p->peak_used) FAIL("used above peak");
+    if (p->ncleanups > p->cleanup_cap || p->reset_gen > p->next_gen) FAIL("counters out of range");
+    return REGION_POOL_OK;
+}

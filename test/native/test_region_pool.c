@@ -1,0 +1,1291 @@
+/*
+ * test_region_pool.c: tests of native/region_pool.c against native/region_pool.h.
+ *
+ * A tracking memory provider (posix_memalign underneath, so ASan/LSan see every
+ * chunk) logs map / created / released / unmap events and verifies that every
+ * released notification comes before its unmap and that unmap gets back exactly
+ * what map gave. Most cases use block_size 1024 and page_size 4096, so
+ * max_small = 1024; the random test uses the real page size.
+ *
+ * usage: test_region_pool [seed] [ops]   (random test: seed 1, 200000 ops)
+ */
+#include "region_pool.h"
+#include "test_util.h"
+
+/* ---- tracking memory ------------------------------------------------------- */
+
+#define MAXEV 1024
+#define MAXMAP 8192
+typedef struct ev {
+    char kind; /* 'm' map, 'c' created, 'r' released, 'u' unmap */
+    uint32_t id;
+    void *base;
+    size_t bytes, align;
+} ev_t;
+typedef struct mapping {
+    void *base;
+    size_t bytes;
+    int created, released;
+    uint32_t id;
+} mapping_t;
+typedef struct tracker {
+    ev_t ev[MAXEV];
+    size_t nev;            /* events logged (logging stops at MAXEV) */
+    mapping_t map[MAXMAP];
+    size_t nmap;
+    size_t maps, unmaps, created, released;
+    long fail_in;          /* > 0: the fail_in-th next map fails; 0: none */
+    int errors;
+    char error[200];
+} tracker_t;
+
+static void tr_error(tracker_t *t, const char *msg, void *base)
+{
+    if (!t->errors++) snprintf(t->error, sizeof t->error, "%s (%p)", msg, base);
+}
+static void tr_log(tracker_t *t, char kind, uint32_t id, void *base, size_t bytes, size_t align)
+{
+    if (t->nev < MAXEV) t->ev[t->nev++] = (ev_t){kind, id, base, bytes, align};
+}
+static mapping_t *tr_find(tracker_t *t, void *base)
+{
+    for (size_t i = 0; i < t->nmap; i++)
+        if (t->map[i].base == base) return &t->map[i];
+    return NULL;
+}
+static void *tr_map(void *ctx, size_t bytes, size_t align)
+{
+    tracker_t *t = ctx;
+    if (t->fail_in > 0 && --t->fail_in == 0) return NULL;
+    void *p = NULL;
+    if (t->nmap == MAXMAP || posix_memalign(&p, align, bytes) != 0) return NULL;
+    t->map[t->nmap++] = (mapping_t){p, bytes, 0, 0, 0};
+    t->maps++;
+    tr_log(t, 'm', 0, p, bytes, align);
+    return p;
+}
+static void tr_unmap(void *ctx, void *p, size_t bytes)
+{
+    tracker_t *t = ctx;
+    mapping_t *m = tr_find(t, p);
+    if (!m) tr_error(t, "unmap of an unknown base", p);
+    else {
+        if (m->bytes != bytes) tr_error(t, "unmap with other bytes than mapped", p);
+        if (m->created && !m->released) tr_error(t, "unmap before the released notification", p);
+        *m = t->map[--t->nmap];
+    }
+    t->unmaps++;
+    tr_log(t, 'u', 0, p, bytes, 0);
+    free(p);
+}
+static void tr_chunk(void *ctx, uint32_t id, void *base, size_t bytes, int created)
+{
+    tracker_t *t = ctx;
+    mapping_t *m = tr_find(t, base);
+    if (!m) tr_error(t, "notification for an unmapped base", base);
+    else if (m->bytes != bytes) tr_error(t, "notification with wrong bytes", base);
+    else if (created) {
+        if (m->created) tr_error(t, "created twice", base);
+        m->created = 1;
+        m->id = id;
+    } else {
+        if (!m->created || m->released) tr_error(t, "released without created / twice", base);
+        if (m->id != id) tr_error(t, "released with another id", base);
+        m->released = 1;
+    }
+    if (created) t->created++;
+    else t->released++;
+    tr_log(t, created ? 'c' : 'r', id, base, bytes, 0);
+}
+
+static tracker_t *new_tracker(void) { return tu_alloc(sizeof(tracker_t)); }
+
+static region_pool_t *new_pool_with(tracker_t *t, size_t block, size_t page)
+{
+    region_pool_memory_t mem = {tr_map, tr_unmap, tr_chunk, t};
+    region_pool_options_t o = {block, page, &mem};
+    region_pool_t *p = NULL;
+    if (region_pool_create(&o, &p) != REGION_POOL_OK) return NULL;
+    return p;
+}
+
+static int check_ok(const region_pool_t *p)
+{
+    const char *why = NULL;
+    int rc = region_pool_check(p, &why);
+    HCHECKF(rc == REGION_POOL_OK, "region_pool_check = %d (%s)", rc, why ? why : "?");
+    return 1;
+}
+static int tracker_ok(const tracker_t *t)
+{
+    HCHECKF(t->errors == 0, "memory tracker: %s", t->error);
+    return 1;
+}
+/* Destroy and verify every chunk was released then unmapped. */
+static int destroy_ok(region_pool_t *p, tracker_t *t)
+{
+    HCHECK(check_ok(p));
+    HCHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    HCHECK(tracker_ok(t));
+    HCHECKF(t->nmap == 0, "%zu chunks left mapped", t->nmap);
+    HCHECK(t->maps == t->unmaps && t->created == t->released && t->created == t->maps);
+    return 1;
+}
+
+static region_pool_stats_t stats(const region_pool_t *p)
+{
+    region_pool_stats_t s;
+    region_pool_get_stats(p, &s);
+    return s;
+}
+static int same_stats(const region_pool_stats_t *a, const region_pool_stats_t *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+static region_pool_ref_t ref_of(region_pool_t *p, void *ptr)
+{
+    region_pool_ref_t r;
+    memset(&r, 0, sizeof r);
+    r.chunk = REGION_POOL_NO_CHUNK;
+    if (ptr) region_pool_locate(p, ptr, &r);
+    return r;
+}
+static int kind_of(region_pool_t *p, void *ptr)
+{
+    region_pool_ref_t r = ref_of(p, ptr);
+    region_pool_chunk_info_t ci;
+    if (r.chunk == REGION_POOL_NO_CHUNK || region_pool_chunk_info(p, r.chunk, &ci) != REGION_POOL_OK) return -1;
+    return ci.kind;
+}
+/* blocks * block_size == small used + wasted + available */
+static int block_identity(const region_pool_t *p, size_t used_small)
+{
+    region_pool_stats_t s = stats(p);
+    HCHECKF(s.blocks * region_pool_block_size(p) == used_small + s.wasted + s.available,
+            "blocks %zu * bs != used_small %zu + wasted %zu + available %zu", s.blocks, used_small,
+            s.wasted, s.available);
+    return 1;
+}
+
+/* ---- creation and thresholds --------------------------------------------------- */
+
+static void create_validates_options(void)
+{
+    region_pool_t *p = NULL;
+    size_t bad[] = {1, 128, 240, 255, 257, 264, 1000, REGION_POOL_MAX_BLOCK + 16};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        region_pool_options_t o = {bad[i], 4096, NULL};
+        CHECKF(region_pool_create(&o, &p) == REGION_POOL_ERR_INVALID && p == NULL, "block %zu accepted", bad[i]);
+    }
+    size_t good[] = {256, 272, 1024, 4000, 16384, 65536};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        region_pool_options_t o = {good[i], 4096, NULL};
+        CHECKF(region_pool_create(&o, &p) == REGION_POOL_OK && p, "block %zu refused", good[i]);
+        CHECK_EQU(region_pool_block_size(p), good[i]);
+        CHECK_EQU(region_pool_max_small(p), good[i] < 4095 ? good[i] : 4095);
+        CHECK(check_ok(p));
+        CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    }
+    region_pool_options_t badpage = {1024, 3000, NULL};
+    CHECK(region_pool_create(&badpage, &p) == REGION_POOL_ERR_INVALID);
+    region_pool_memory_t nomap = {NULL, NULL, NULL, NULL};
+    region_pool_options_t o = {1024, 4096, &nomap};
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_create(NULL, NULL) == REGION_POOL_ERR_INVALID);
+    /* defaults: 16384 bytes, system page size, nothing reserved yet */
+    CHECK(region_pool_create(NULL, &p) == REGION_POOL_OK);
+    CHECK_EQU(region_pool_block_size(p), REGION_POOL_DEFAULT_BLOCK);
+    CHECK_EQU(region_pool_page_size(p), (size_t)sysconf(_SC_PAGESIZE));
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.reserved, 0);
+    CHECK_EQU(s.capacity, SIZE_MAX);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_destroy(NULL) == REGION_POOL_OK);
+}
+
+static void default_memory_aligns_blocks(void)
+{
+    region_pool_options_t o = {16384, 4096, NULL};
+    region_pool_t *p;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    void *a = region_pool_palloc(p, 100);
+    void *big = region_pool_palloc(p, 100000);
+    CHECK(a && big);
+    CHECK_EQU((uintptr_t)a % 16384, 0); /* first allocation at the block base, block 16384-aligned */
+    CHECK_EQU((uintptr_t)big % 4096, 0);
+    memset(big, 1, 100000);
+    CHECK(region_pool_free(p, big) == REGION_POOL_OK);
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+
+    region_pool_options_t o2 = {272, 4096, NULL}; /* block_align = max(page, 512) */
+    CHECK(region_pool_create(&o2, &p) == REGION_POOL_OK);
+    a = region_pool_palloc(p, 272);
+    CHECK(a && (uintptr_t)a % 4096 == 0);
+    CHECK_EQU(region_pool_max_small(p), 272);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+}
+
+static void threshold_at_max_small(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 16384, 4096);
+    CHECK(p);
+    size_t ms = region_pool_max_small(p);
+    CHECK_EQU(ms, 4095);
+    void *a = region_pool_palloc(p, ms);
+    void *b = region_pool_palloc(p, ms + 1);
+    void *c = region_pool_pnalloc(p, ms);
+    void *d = region_pool_pnalloc(p, ms + 1);
+    CHECK(a && b && c && d);
+    CHECK_EQ(kind_of(p, a), REGION_POOL_CHUNK_BLOCK);
+    CHECK_EQ(kind_of(p, b), REGION_POOL_CHUNK_LARGE);
+    CHECK_EQ(kind_of(p, c), REGION_POOL_CHUNK_BLOCK);
+    CHECK_EQ(kind_of(p, d), REGION_POOL_CHUNK_LARGE);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.blocks, 1);
+    CHECK_EQU(s.large_blocks, 2);
+    CHECK_EQU(s.used, 4 * ms + 2);
+    CHECK_EQU(s.reserved, 16384 + 2 * (ms + 1));
+    CHECK(destroy_ok(p, t));
+
+    /* block smaller than a page: max_small = block_size, and it fills an empty block exactly */
+    t = new_tracker();
+    p = new_pool_with(t, 1024, 4096);
+    CHECK_EQU(region_pool_max_small(p), 1024);
+    a = region_pool_palloc(p, 1024);
+    b = region_pool_palloc(p, 1024);
+    c = region_pool_palloc(p, 1025);
+    CHECK(a && b && c);
+    CHECK(ref_of(p, a).chunk != ref_of(p, b).chunk);
+    CHECK_EQU(ref_of(p, a).offset, 0);
+    CHECK_EQU(ref_of(p, b).offset, 0);
+    CHECK_EQ(kind_of(p, c), REGION_POOL_CHUNK_LARGE);
+    CHECK_EQU(stats(p).blocks, 2);
+    CHECK(destroy_ok(p, t));
+}
+
+static void palloc_aligns_pnalloc_does_not(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    unsigned char *a = region_pool_pnalloc(p, 3);
+    unsigned char *b = region_pool_pnalloc(p, 5);
+    unsigned char *c = region_pool_palloc(p, 1);
+    unsigned char *d = region_pool_pnalloc(p, 1);
+    unsigned char *e = region_pool_palloc(p, 13);
+    CHECK(a && b && c && d && e);
+    CHECK_EQU((uintptr_t)a % 4096, 0); /* block base: page aligned, no header */
+    CHECK(b == a + 3);                  /* pnalloc: no padding */
+    CHECK(c == a + 8);                  /* palloc: next multiple of 8 */
+    CHECK(d == a + 9);
+    CHECK(e == a + 16);
+    for (int i = 0; i < 50; i++) {
+        unsigned char *x = region_pool_palloc(p, (size_t)i % 7 + 1);
+        CHECK(x && (uintptr_t)x % REGION_POOL_ALIGNMENT == 0);
+        unsigned char *y = region_pool_pnalloc(p, 1);
+        CHECK(y == x + (size_t)i % 7 + 1);
+    }
+    region_pool_stats_t s = stats(p);
+    CHECK(block_identity(p, s.used));
+    CHECK(s.wasted > 0); /* the padding */
+    CHECK(destroy_ok(p, t));
+}
+
+static void alloc_zero_is_valid_and_distinct(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    region_pool_ref_t r[4];
+    for (int i = 0; i < 4; i++) CHECK(region_pool_alloc_ref(p, 0, 0, i & 1 ? REGION_POOL_UNALIGNED : 0, &r[i]) == REGION_POOL_OK);
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++) CHECK(r[i].ptr != r[j].ptr);
+    CHECK_EQU(stats(p).used, 0);
+    CHECK_EQU(stats(p).allocations, 4);
+    size_t sz = 99;
+    CHECK(region_pool_state_at(p, r[1].chunk, r[1].offset, r[1].gen, &sz) == REGION_POOL_OK && sz == 0);
+    CHECK(region_pool_free_at(p, r[1].chunk, r[1].offset, r[1].gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, r[1].chunk, r[1].offset, r[1].gen) == REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK(region_pool_free(p, r[2].ptr) == REGION_POOL_OK);
+    void *z = region_pool_memalign(p, 64, 0); /* zero-length large block */
+    CHECK(z && (uintptr_t)z % 64 == 0);
+    CHECK(region_pool_free(p, z) == REGION_POOL_OK);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+static void calloc_zeroes_and_refuses_overflow(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    unsigned char *a = region_pool_palloc(p, 400);
+    CHECK(a);
+    memset(a, 0xAA, 400);
+    CHECK(region_pool_free(p, a) == REGION_POOL_OK); /* block rewound */
+    unsigned char *b = region_pool_calloc(p, 50, 8);
+    CHECK(b == a);
+    for (int i = 0; i < 400; i++) CHECKF(b[i] == 0, "byte %d not zero", i);
+    unsigned char *big = region_pool_calloc(p, 1000, 3);
+    CHECK(big && kind_of(p, big) == REGION_POOL_CHUNK_LARGE);
+    for (int i = 0; i < 3000; i++) CHECK(big[i] == 0);
+    region_pool_stats_t before = stats(p);
+    region_pool_ref_t r;
+    CHECK(region_pool_calloc_ref(p, SIZE_MAX / 2 + 1, 2, &r) == REGION_POOL_ERR_RANGE);
+    CHECK(region_pool_calloc_ref(p, 3, SIZE_MAX / 2, &r) == REGION_POOL_ERR_RANGE);
+    CHECK(region_pool_calloc(p, SIZE_MAX, SIZE_MAX) == NULL);
+    region_pool_stats_t after = stats(p);
+    CHECK(same_stats(&before, &after));
+    CHECK(region_pool_calloc(p, 0, 5) != NULL && region_pool_calloc(p, 5, 0) != NULL);
+    CHECK(destroy_ok(p, t));
+}
+
+static void memalign_is_always_large(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    size_t aligns[] = {1, 8, 16, 4096, 8192, 65536};
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        void *m = region_pool_memalign(p, aligns[i], 8);
+        CHECK(m && (uintptr_t)m % aligns[i] == 0 && (uintptr_t)m % 4096 == 0);
+        CHECK_EQ(kind_of(p, m), REGION_POOL_CHUNK_LARGE);
+        CHECK_EQU(ref_of(p, m).offset, 0);
+    }
+    CHECK_EQU(t->ev[t->nev - 2].align, 65536); /* asked the provider for the alignment */
+    CHECK_EQU(stats(p).blocks, 0);
+    region_pool_ref_t r;
+    region_pool_stats_t before = stats(p);
+    CHECK(region_pool_alloc_ref(p, 8, 3, REGION_POOL_MEMALIGN, &r) == REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_alloc_ref(p, 8, 0, REGION_POOL_MEMALIGN, &r) == REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_alloc_ref(p, 8, (size_t)1 << 62, REGION_POOL_MEMALIGN, &r) == REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_alloc_ref(p, 8, 0, 0x100, &r) == REGION_POOL_ERR_INVALID);
+    region_pool_stats_t after = stats(p);
+    CHECK(same_stats(&before, &after)); /* invalid arguments are not failed allocations */
+    CHECK(destroy_ok(p, t));
+}
+
+static void huge_sizes_and_map_failures_fail_cleanly(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    void *keep = region_pool_palloc(p, 10);
+    CHECK(keep);
+    region_pool_stats_t before = stats(p);
+    CHECK(region_pool_palloc(p, SIZE_MAX) == NULL);
+    CHECK(region_pool_pnalloc(p, SIZE_MAX - 4095) == NULL);
+    CHECK(region_pool_memalign(p, 4096, SIZE_MAX) == NULL);
+    CHECK(region_pool_palloc(p, REGION_POOL_MAX_REQUEST + 1) == NULL);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.failed_allocations, before.failed_allocations + 4);
+    CHECK_EQU(s.reserved, before.reserved);
+    CHECK_EQU(s.used, before.used);
+    /* the provider refuses: a large block, then a new block */
+    t->fail_in = 1;
+    CHECK(region_pool_palloc(p, 5000) == NULL);
+    void *fill = region_pool_palloc(p, 1010); /* does not fit block 0 (16 used) -> new block 1 */
+    CHECK(fill);
+    t->fail_in = 1;
+    CHECK(region_pool_palloc(p, 1010) == NULL); /* fits neither block: a third one, refused */
+    s = stats(p);
+    CHECK_EQU(s.failed_allocations, before.failed_allocations + 6);
+    CHECK_EQU(s.blocks, 2);
+    CHECK(check_ok(p));
+    CHECK(region_pool_palloc(p, 1000) != NULL); /* works again */
+    CHECK(destroy_ok(p, t));
+}
+
+/* A provider that returns memory 16 bytes past an aligned address. */
+static int g_skewed_unmaps;
+static void *skew_map(void *ctx, size_t bytes, size_t align)
+{
+    (void)ctx;
+    void *p = NULL;
+    if (posix_memalign(&p, align, bytes + 16) != 0) return NULL;
+    return (unsigned char *)p + 16;
+}
+static void skew_unmap(void *ctx, void *p, size_t bytes)
+{
+    (void)ctx;
+    (void)bytes;
+    g_skewed_unmaps++;
+    free((unsigned char *)p - 16);
+}
+
+static void misaligned_provider_is_refused(void)
+{
+    region_pool_memory_t mem = {skew_map, skew_unmap, NULL, NULL};
+    region_pool_options_t o = {1024, 4096, &mem};
+    region_pool_t *p;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    g_skewed_unmaps = 0;
+    CHECK(region_pool_palloc(p, 10) == NULL);
+    CHECK(region_pool_palloc(p, 5000) == NULL);
+    CHECK_EQ(g_skewed_unmaps, 2); /* handed back at once */
+    region_pool_stats_t s = stats(p);
+    CHECK(s.reserved == 0 && s.blocks == 0 && s.failed_allocations == 2);
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+}
+
+/* ---- blocks: chaining, skip rule, recycling ---------------------------------------- */
+
+static void blocks_chain_and_skip_rule(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    unsigned char *a = region_pool_palloc(p, 1000); /* block 0: 24 bytes left */
+    CHECK(a);
+    uint32_t b0 = ref_of(p, a).chunk;
+    /* four requests block 0 cannot fit: each lands in block 1 */
+    uint32_t b1 = REGION_POOL_NO_CHUNK;
+    for (int i = 0; i < 4; i++) {
+        void *x = region_pool_palloc(p, 100);
+        CHECK(x);
+        if (i == 0) b1 = ref_of(p, x).chunk;
+        CHECK_EQ(ref_of(p, x).chunk, b1);
+    }
+    CHECK(b1 != b0);
+    CHECK_EQU(stats(p).blocks, 2);
+    /* block 0 failed 4 times: still searched, so 8 bytes land there */
+    void *s1 = region_pool_palloc(p, 8);
+    CHECK_EQ(ref_of(p, s1).chunk, b0);
+    CHECK_EQU(ref_of(p, s1).offset, 1000);
+    /* the 5th failure (more than 4) closes it */
+    void *x = region_pool_palloc(p, 100);
+    CHECK_EQ(ref_of(p, x).chunk, b1);
+    void *s2 = region_pool_palloc(p, 8); /* fits block 0's 16-byte tail, but block 0 is skipped */
+    CHECK_EQ(ref_of(p, s2).chunk, b1);
+    region_pool_stats_t s = stats(p);
+    CHECK(s.wasted >= 16); /* block 0's abandoned tail */
+    CHECK(block_identity(p, s.used));
+    CHECK(check_ok(p));
+    /* new blocks chain at the tail: block 1 keeps serving until it cannot */
+    void *y = region_pool_palloc(p, 400); /* block 1: 528 -> 928 */
+    CHECK_EQ(ref_of(p, y).chunk, b1);
+    void *z = region_pool_palloc(p, 500); /* block 1 full-ish -> block 2 */
+    uint32_t b2 = ref_of(p, z).chunk;
+    CHECK(b2 != b1 && b2 != b0);
+    CHECK_EQU(stats(p).blocks, 3);
+    void *w = region_pool_palloc(p, 8); /* block 1 still first in the search */
+    CHECK_EQ(ref_of(p, w).chunk, b1);
+    /* the closed block 0 comes back when its last allocation is freed: rewound, searched first */
+    CHECK(region_pool_free(p, a) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, s1) == REGION_POOL_OK);
+    void *v = region_pool_pnalloc(p, 3);
+    CHECK(v == a);
+    CHECK(block_identity(p, stats(p).used));
+    CHECK(destroy_ok(p, t));
+}
+
+static void search_stays_short_and_spares_are_reused(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    enum { N = 40 };
+    void *big[N], *small[N];
+    for (int i = 0; i < N; i++) {
+        small[i] = region_pool_palloc(p, 24);  /* keeps block i alive */
+        big[i] = region_pool_palloc(p, 1000);  /* never fits after small: a block each */
+        CHECK(small[i] && big[i]);
+    }
+    CHECK(check_ok(p)); /* includes: open list <= REGION_POOL_OPEN_MAX, failed <= 4 */
+    size_t blocks = stats(p).blocks;
+    CHECK(blocks >= N);
+    /* free everything: every block is recycled; the open list stays bounded, the rest are spares */
+    for (int i = 0; i < N; i++) {
+        CHECK(region_pool_free(p, big[i]) == REGION_POOL_OK);
+        CHECK(region_pool_free(p, small[i]) == REGION_POOL_OK);
+        CHECK(check_ok(p));
+    }
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.allocations, 0);
+    CHECK_EQU(s.wasted, 0);
+    CHECK_EQU(s.available, blocks * 1024);
+    CHECK_EQU(s.spare_blocks, blocks - REGION_POOL_OPEN_MAX);
+    /* whole-block requests take the open blocks, then the spares: no new chunk */
+    size_t maps = t->maps;
+    for (size_t i = 0; i < blocks; i++) {
+        CHECK(region_pool_palloc(p, 1024) != NULL);
+        CHECK(check_ok(p));
+    }
+    CHECK_EQU(t->maps, maps);
+    CHECK_EQU(stats(p).blocks, blocks);
+    CHECK_EQU(stats(p).spare_blocks, 0);
+    CHECK(region_pool_palloc(p, 1024) != NULL);
+    CHECK_EQU(t->maps, maps + 1);
+    CHECK(destroy_ok(p, t));
+}
+
+static void recycled_block_serves_next_request(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    void *a[3];
+    for (int i = 0; i < 3; i++) a[i] = region_pool_palloc(p, 300); /* block 0: 900 used */
+    void *b = region_pool_palloc(p, 300);                             /* block 1 */
+    void *c = region_pool_palloc(p, 10);                              /* block 0 (fits) */
+    region_pool_ref_t r0 = ref_of(p, a[0]), rb = ref_of(p, b), rc = ref_of(p, c);
+    CHECK(rb.chunk != r0.chunk && rc.chunk == r0.chunk);
+    /* free every allocation of block 0, out of order: live count reaches 0 */
+    CHECK(region_pool_free(p, a[1]) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, c) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, a[0]) == REGION_POOL_OK);
+    region_pool_chunk_info_t ci;
+    CHECK(region_pool_chunk_info(p, r0.chunk, &ci) == REGION_POOL_OK);
+    CHECK_EQU(ci.live, 1);
+    CHECK_EQU(ci.used, 922);
+    CHECK(region_pool_free(p, a[2]) == REGION_POOL_OK);
+    CHECK(region_pool_chunk_info(p, r0.chunk, &ci) == REGION_POOL_OK);
+    CHECK_EQU(ci.live, 0);
+    CHECK_EQU(ci.used, 0);
+    CHECK(ci.gen != r0.gen);
+    /* next request lands at block 0's start, even though block 1 has room */
+    void *d = region_pool_pnalloc(p, 7);
+    CHECK(d == a[0]);
+    void *e = region_pool_palloc(p, 16);
+    CHECK(e == (unsigned char *)a[0] + 8);
+    /* and again */
+    CHECK(region_pool_free(p, d) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, e) == REGION_POOL_OK);
+    void *f = region_pool_palloc(p, 1);
+    CHECK(f == a[0]);
+    CHECK(block_identity(p, stats(p).used));
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* ---- large blocks ---------------------------------------------------------------------- */
+
+static void large_blocks_free_at_once_and_reuse_ids(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    region_pool_ref_t r[4];
+    for (int i = 0; i < 4; i++) CHECK(region_pool_alloc_ref(p, 5000 + (size_t)i, 0, 0, &r[i]) == REGION_POOL_OK);
+    for (int i = 0; i < 4; i++) CHECK_EQ(r[i].chunk, i);
+    CHECK_EQU(stats(p).reserved, 4 * 5000 + 6);
+    size_t nev = t->nev;
+    CHECK(region_pool_free_at(p, r[1].chunk, r[1].offset, r[1].gen) == REGION_POOL_OK);
+    /* released at once: notification, then unmap */
+    CHECK_EQU(t->nev, nev + 2);
+    CHECK(t->ev[nev].kind == 'r' && t->ev[nev].id == 1 && t->ev[nev].base == r[1].ptr);
+    CHECK(t->ev[nev + 1].kind == 'u' && t->ev[nev + 1].base == r[1].ptr);
+    CHECK_EQU(stats(p).reserved, 3 * 5000 + 5);
+    CHECK_EQU(stats(p).large_blocks, 3);
+    region_pool_chunk_info_t ci;
+    CHECK(region_pool_chunk_info(p, 1, &ci) == REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_free(p, r[3].ptr) == REGION_POOL_OK);
+    /* freed ids are reused, last freed first; blocks take ids from the same table */
+    region_pool_ref_t n1, n2, n3;
+    CHECK(region_pool_alloc_ref(p, 9000, 0, 0, &n1) == REGION_POOL_OK);
+    CHECK_EQ(n1.chunk, 3);
+    CHECK(n1.gen != r[3].gen);
+    CHECK(region_pool_alloc_ref(p, 10, 0, 0, &n2) == REGION_POOL_OK); /* first block */
+    CHECK_EQ(n2.chunk, 1);
+    CHECK(region_pool_alloc_ref(p, 9000, 0, 0, &n3) == REGION_POOL_OK);
+    CHECK_EQ(n3.chunk, 4);
+    CHECK(region_pool_chunk_info(p, 3, &ci) == REGION_POOL_OK);
+    CHECK(ci.kind == REGION_POOL_CHUNK_LARGE && ci.bytes == 9000 && ci.base == n1.ptr && ci.live == 1);
+    CHECK(region_pool_chunk_info(p, 1, &ci) == REGION_POOL_OK && ci.kind == REGION_POOL_CHUNK_BLOCK);
+    CHECK_EQ(region_pool_chunk_limit(p), 5);
+    CHECK(check_ok(p));
+    CHECK(tracker_ok(t));
+    CHECK(destroy_ok(p, t));
+}
+
+/* ---- rejected frees --------------------------------------------------------------------- */
+
+typedef struct snapshot {
+    region_pool_stats_t s;
+    unsigned char bytes[3][64];
+} snapshot_t;
+
+static void rejected_frees_change_nothing(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    region_pool_t *other = new_pool_with(new_tracker(), 1024, 4096);
+    region_pool_ref_t a, b, L, freed_small, freed_large;
+    CHECK(region_pool_alloc_ref(p, 64, 0, 0, &a) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 64, 0, REGION_POOL_UNALIGNED, &b) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 64, 0, 0, &freed_small) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 6000, 0, 0, &L) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 6000, 0, 0, &freed_large) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, freed_small.chunk, freed_small.offset, freed_small.gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, freed_large.chunk, freed_large.offset, freed_large.gen) == REGION_POOL_OK);
+    memset(a.ptr, 0x11, 64);
+    memset(b.ptr, 0x22, 64);
+    memset(L.ptr, 0x33, 64);
+    void *o = region_pool_palloc(other, 64);
+    unsigned char stack_buf[64];
+    void *heap = tu_alloc(64);
+    void *page_heap = tu_aligned(4096, 4096); /* page aligned like a chunk, but not one */
+    region_pool_stats_t before = stats(p);
+
+    /* pointers */
+    CHECK_EQ(region_pool_free(p, freed_small.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free(p, freed_large.ptr), REGION_POOL_ERR_FOREIGN); /* unmapped: unknown address */
+    CHECK_EQ(region_pool_free(p, (unsigned char *)a.ptr + 1), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)a.ptr + 8), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)b.ptr + 63), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)freed_small.ptr + 1), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)a.ptr + 1000), REGION_POOL_ERR_FOREIGN); /* beyond the bump */
+    CHECK_EQ(region_pool_free(p, (unsigned char *)L.ptr + 8), REGION_POOL_ERR_FOREIGN);    /* inside a large */
+    CHECK_EQ(region_pool_free(p, o), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, stack_buf), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, heap), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, page_heap), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)page_heap + 16), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (void *)(uintptr_t)0x1000), REGION_POOL_ERR_FOREIGN);
+    /* handles */
+    CHECK_EQ(region_pool_free_at(p, freed_small.chunk, freed_small.offset, freed_small.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free_at(p, freed_large.chunk, 0, freed_large.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, a.offset + 1, a.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, 1024, a.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, SIZE_MAX, a.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 1, L.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, 999, 0, 1), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, REGION_POOL_NO_CHUNK, 0, 1), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, a.offset, 0), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, a.offset, UINT64_MAX), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, a.gen), REGION_POOL_ERR_DOUBLE_FREE); /* not this incarnation */
+    size_t sz;
+    CHECK_EQ(region_pool_state_at(p, freed_small.chunk, freed_small.offset, freed_small.gen, &sz), REGION_POOL_ERR_DOUBLE_FREE);
+    /* realloc of a rejected handle/pointer is rejected the same way */
+    region_pool_ref_t n;
+    void *np;
+    CHECK_EQ(region_pool_realloc_at(p, freed_small.chunk, freed_small.offset, freed_small.gen, 10, &n), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_realloc(p, (unsigned char *)a.ptr + 4, 10, &np), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_realloc(p, heap, 10, &np), REGION_POOL_ERR_FOREIGN);
+
+    region_pool_stats_t after = stats(p);
+    CHECK(same_stats(&before, &after));
+    for (int i = 0; i < 64; i++)
+        CHECK(((unsigned char *)a.ptr)[i] == 0x11 && ((unsigned char *)b.ptr)[i] == 0x22 && ((unsigned char *)L.ptr)[i] == 0x33);
+    CHECK(check_ok(p));
+    CHECK(region_pool_free_at(p, a.chunk, a.offset, a.gen) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, b.ptr) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, L.ptr) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, NULL) == REGION_POOL_OK);
+    CHECK_EQU(stats(p).allocations, 0);
+    CHECK(region_pool_destroy(other) == REGION_POOL_OK);
+    CHECK(destroy_ok(p, t));
+}
+
+static void stale_after_reset_and_after_recycle(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    region_pool_ref_t a, b, L;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &a) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &b) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &L) == REGION_POOL_OK);
+    /* recycle: free both, the block is rewound; old handles are double frees */
+    CHECK(region_pool_free_at(p, a.chunk, a.offset, a.gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, b.chunk, b.offset, b.gen) == REGION_POOL_OK);
+    region_pool_ref_t a2, b2;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &a2) == REGION_POOL_OK);
+    CHECK(a2.ptr == a.ptr && a2.chunk == a.chunk && a2.offset == a.offset && a2.gen != a.gen);
+    region_pool_stats_t before = stats(p);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, a.offset, a.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free_at(p, b.chunk, b.offset, b.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free(p, b.ptr), REGION_POOL_ERR_FOREIGN); /* nothing starts there now */
+    region_pool_stats_t mid = stats(p);
+    CHECK(same_stats(&before, &mid));
+    CHECK_EQ(region_pool_state_at(p, a2.chunk, a2.offset, a2.gen, NULL), REGION_POOL_OK);
+    /* reset: every old handle is stale, pointers too unless a new allocation starts there */
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &b2) == REGION_POOL_OK);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.allocations, 0);
+    CHECK_EQU(s.used, 0);
+    CHECK_EQU(s.large_blocks, 0);
+    CHECK_EQU(s.blocks, 1);
+    CHECK_EQU(s.wasted, 0);
+    CHECK_EQU(s.spare_blocks, 1);
+    CHECK_EQ(region_pool_free_at(p, a2.chunk, a2.offset, a2.gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free_at(p, b2.chunk, b2.offset, b2.gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free_at(p, a.chunk, a.offset, a.gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, L.gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free(p, b2.ptr), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, a2.ptr), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, L.ptr), REGION_POOL_ERR_FOREIGN);
+    region_pool_ref_t c;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &c) == REGION_POOL_OK);
+    CHECK(c.ptr == a.ptr); /* rewound */
+    CHECK_EQ(region_pool_free_at(p, a2.chunk, a2.offset, a2.gen), REGION_POOL_ERR_STALE); /* same place, old gen */
+    /* a large id reused after reset: old handle still stale */
+    region_pool_ref_t L2;
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &L2) == REGION_POOL_OK);
+    CHECK_EQ(L2.chunk, L.chunk);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, L.gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_state_at(p, L2.chunk, 0, L2.gen, NULL), REGION_POOL_OK);
+    CHECK_EQU(stats(p).allocations, 2);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+static void pool_metadata_is_out_of_chunk_reach(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    region_pool_ref_t r[20];
+    for (int i = 0; i < 20; i++) CHECK(region_pool_alloc_ref(p, (size_t)i * 37 % 300, 0, (unsigned)i & 1, &r[i]) == REGION_POOL_OK);
+    region_pool_ref_t L;
+    CHECK(region_pool_alloc_ref(p, 3000, 0, 0, &L) == REGION_POOL_OK);
+    /* scribble over every byte of every chunk, as JS could through the ArrayBuffers */
+    for (uint32_t id = 0; id < region_pool_chunk_limit(p); id++) {
+        region_pool_chunk_info_t ci;
+        if (region_pool_chunk_info(p, id, &ci) == REGION_POOL_OK) memset(ci.base, 0xFF, ci.bytes);
+    }
+    CHECK(check_ok(p));
+    CHECK_EQ(region_pool_free(p, (unsigned char *)r[3].ptr + 1), REGION_POOL_ERR_FOREIGN);
+    for (int i = 0; i < 20; i++) CHECK(region_pool_free_at(p, r[i].chunk, r[i].offset, r[i].gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, L.chunk, 0, L.gen) == REGION_POOL_OK);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* ---- realloc ----------------------------------------------------------------------------- */
+
+static void realloc_in_place_and_moving(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    region_pool_ref_t a, b, n;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &a) == REGION_POOL_OK);
+    memset(a.ptr, 0x5A, 100);
+    /* the newest allocation grows in place */
+    CHECK(region_pool_realloc_at(p, a.chunk, a.offset, a.gen, 300, &n) == REGION_POOL_OK);
+    CHECK(n.ptr == a.ptr && n.gen == a.gen && n.size == 300);
+    CHECK_EQU(stats(p).used, 300);
+    region_pool_chunk_info_t ci;
+    CHECK(region_pool_chunk_info(p, a.chunk, &ci) == REGION_POOL_OK && ci.used == 300);
+    /* shrink in place (newest: the bump offset moves back) */
+    CHECK(region_pool_realloc_at(p, a.chunk, a.offset, a.gen, 120, &n) == REGION_POOL_OK && n.ptr == a.ptr);
+    CHECK(region_pool_chunk_info(p, a.chunk, &ci) == REGION_POOL_OK && ci.used == 120);
+    CHECK(region_pool_alloc_ref(p, 50, 0, 0, &b) == REGION_POOL_OK);
+    CHECK_EQU(b.offset, 120);
+    /* no longer the newest: growing moves, contents kept, old one freed */
+    CHECK(region_pool_realloc_at(p, a.chunk, a.offset, a.gen, 200, &n) == REGION_POOL_OK);
+    CHECK(n.ptr != a.ptr);
+    for (int i = 0; i < 100; i++) CHECK(((unsigned char *)n.ptr)[i] == 0x5A);
+    CHECK_EQ(region_pool_state_at(p, a.chunk, a.offset, a.gen, NULL), REGION_POOL_ERR_DOUBLE_FREE);
+    a = n;
+    /* shrinking a non-newest stays in place */
+    CHECK(region_pool_realloc_at(p, b.chunk, b.offset, b.gen, 10, &n) == REGION_POOL_OK && n.ptr == b.ptr);
+    CHECK_EQU(stats(p).used, 210);
+    /* small -> large -> bigger large -> in-place shrink of a large */
+    void *q = NULL;
+    CHECK(region_pool_realloc(p, a.ptr, 3000, &q) == REGION_POOL_OK);
+    CHECK(kind_of(p, q) == REGION_POOL_CHUNK_LARGE);
+    for (int i = 0; i < 100; i++) CHECK(((unsigned char *)q)[i] == 0x5A);
+    memset(q, 0x6B, 3000);
+    void *q2 = NULL;
+    CHECK(region_pool_realloc(p, q, 2000, &q2) == REGION_POOL_OK && q2 == q);
+    CHECK(region_pool_realloc(p, q, 2900, &q2) == REGION_POOL_OK && q2 == q); /* still within the chunk */
+    size_t nlarge_maps = t->maps;
+    CHECK(region_pool_realloc(p, q, 9000, &q2) == REGION_POOL_OK && q2 != q);
+    CHECK_EQU(t->maps, nlarge_maps + 1);
+    for (int i = 0; i < 2900; i++) CHECK(((unsigned char *)q2)[i] == 0x6B);
+    CHECK_EQU(stats(p).large_blocks, 1);
+    /* failure leaves the old allocation valid and unchanged */
+    t->fail_in = 1;
+    void *q3 = (void *)1;
+    CHECK_EQ(region_pool_realloc(p, q2, 20000, &q3), REGION_POOL_ERR_NOMEM);
+    CHECK(q3 == (void *)1);
+    for (int i = 0; i < 2900; i++) CHECK(((unsigned char *)q2)[i] == 0x6B);
+    CHECK(region_pool_free(p, q2) == REGION_POOL_OK);
+    /* realloc(NULL) allocates; memalign alignment survives a move */
+    CHECK(region_pool_realloc(p, NULL, 40, &q) == REGION_POOL_OK && q);
+    void *m = region_pool_memalign(p, 65536, 100);
+    CHECK(m);
+    memset(m, 7, 100);
+    CHECK(region_pool_realloc(p, m, 200000, &q2) == REGION_POOL_OK);
+    CHECK((uintptr_t)q2 % 65536 == 0);
+    for (int i = 0; i < 100; i++) CHECK(((unsigned char *)q2)[i] == 7);
+    CHECK(region_pool_realloc(p, q2, 10, &q3) == REGION_POOL_OK && q3 == q2); /* shrink: in place */
+    CHECK(check_ok(p));
+    CHECK(block_identity(p, stats(p).used - 10));
+    CHECK(destroy_ok(p, t));
+}
+
+/* ---- cleanups and reset ----------------------------------------------------------------- */
+
+typedef struct log_ctx {
+    int order[64];
+    int n;
+    region_pool_t *pool;
+    int busy_reset, busy_destroy;
+    int add_from;   /* handler id that adds handler 100 */
+} log_ctx_t;
+static log_ctx_t LOG;
+typedef struct tag {
+    int id;
+} tag_t;
+static tag_t TAGS[110];
+
+static void log_cleanup(void *data)
+{
+    tag_t *tg = data;
+    if (LOG.n < 64) LOG.order[LOG.n++] = tg->id;
+    if (tg->id == LOG.add_from) {
+        TAGS[100].id = 100;
+        region_pool_on_cleanup(LOG.pool, log_cleanup, &TAGS[100]);
+    }
+}
+static void busy_cleanup(void *data)
+{
+    (void)data;
+    LOG.busy_reset = region_pool_reset(LOG.pool);
+    LOG.busy_destroy = region_pool_destroy(LOG.pool);
+    void *x = region_pool_palloc(LOG.pool, 50); /* allocating and freeing is fine */
+    if (x) region_pool_free(LOG.pool, x);
+    LOG.order[LOG.n++] = 77;
+}
+
+static void cleanups_run_lifo_exactly_once(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    memset(&LOG, 0, sizeof LOG);
+    LOG.pool = p;
+    LOG.add_from = -1;
+    for (int i = 0; i < 5; i++) {
+        TAGS[i].id = i;
+        CHECK(region_pool_on_cleanup(p, log_cleanup, &TAGS[i]) == REGION_POOL_OK);
+    }
+    CHECK_EQU(stats(p).cleanups, 5);
+    CHECK(region_pool_on_cleanup(p, NULL, NULL) == REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK_EQ(LOG.n, 5);
+    for (int i = 0; i < 5; i++) CHECK_EQ(LOG.order[i], 4 - i);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK); /* exactly once */
+    CHECK_EQ(LOG.n, 5);
+    CHECK_EQU(stats(p).cleanups, 0);
+    /* one added while cleanups run also runs, before the older ones */
+    LOG.n = 0;
+    LOG.add_from = 2;
+    for (int i = 0; i < 4; i++) CHECK(region_pool_on_cleanup(p, log_cleanup, &TAGS[i]) == REGION_POOL_OK);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    int want[] = {3, 2, 100, 1, 0};
+    CHECK_EQ(LOG.n, 5);
+    for (int i = 0; i < 5; i++) CHECK_EQ(LOG.order[i], want[i]);
+    /* many handlers (the stack grows) */
+    LOG.n = 0;
+    LOG.add_from = -1;
+    for (int i = 0; i < 60; i++) {
+        TAGS[i].id = i;
+        CHECK(region_pool_on_cleanup(p, log_cleanup, &TAGS[i]) == REGION_POOL_OK);
+    }
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK_EQ(LOG.n, 60);
+    for (int i = 0; i < 60; i++) CHECK_EQ(LOG.order[i], 59 - i);
+    /* destroy runs the pending ones */
+    LOG.n = 0;
+    TAGS[7].id = 7;
+    TAGS[8].id = 8;
+    CHECK(region_pool_on_cleanup(p, log_cleanup, &TAGS[7]) == REGION_POOL_OK);
+    CHECK(region_pool_on_cleanup(p, log_cleanup, &TAGS[8]) == REGION_POOL_OK);
+    CHECK(destroy_ok(p, t));
+    CHECK_EQ(LOG.n, 2);
+    CHECK(LOG.order[0] == 8 && LOG.order[1] == 7);
+}
+
+static void cleanup_cannot_reset_or_destroy(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    memset(&LOG, 0, sizeof LOG);
+    LOG.pool = p;
+    CHECK(region_pool_on_cleanup(p, busy_cleanup, NULL) == REGION_POOL_OK);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK_EQ(LOG.busy_reset, REGION_POOL_ERR_BUSY);
+    CHECK_EQ(LOG.busy_destroy, REGION_POOL_ERR_BUSY);
+    CHECK_EQ(LOG.n, 1);
+    CHECK(check_ok(p));
+    LOG.busy_reset = LOG.busy_destroy = 0;
+    CHECK(region_pool_on_cleanup(p, busy_cleanup, NULL) == REGION_POOL_OK);
+    CHECK(destroy_ok(p, t));
+    CHECK_EQ(LOG.busy_destroy, REGION_POOL_ERR_BUSY);
+    CHECK_EQ(LOG.n, 2);
+}
+
+/* A cleanup that checks, when it runs, that the large block is still mapped. */
+typedef struct order_probe {
+    tracker_t *t;
+    void *large;
+    int large_mapped_when_run;
+} order_probe_t;
+static void probe_cleanup(void *data)
+{
+    order_probe_t *o = data;
+    o->large_mapped_when_run = tr_find(o->t, o->large) != NULL;
+}
+
+static void reset_releases_large_and_rewinds(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    void *s[6], *L[3];
+    for (int i = 0; i < 6; i++) s[i] = region_pool_palloc(p, 400); /* 3 blocks */
+    for (int i = 0; i < 3; i++) L[i] = region_pool_palloc(p, 8000 + (size_t)i);
+    CHECK(region_pool_free(p, L[1]) == REGION_POOL_OK);
+    order_probe_t probe = {t, L[0], 0};
+    CHECK(region_pool_on_cleanup(p, probe_cleanup, &probe) == REGION_POOL_OK);
+    region_pool_stats_t before = stats(p);
+    CHECK_EQU(before.blocks, 3);
+    CHECK_EQU(before.large_blocks, 2);
+    size_t nev = t->nev;
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK(probe.large_mapped_when_run); /* cleanups run before large blocks go */
+    /* exactly two release+unmap pairs, each notification first */
+    CHECK_EQU(t->nev, nev + 4);
+    for (size_t i = nev; i < nev + 4; i += 2) {
+        CHECK(t->ev[i].kind == 'r' && t->ev[i + 1].kind == 'u' && t->ev[i].base == t->ev[i + 1].base);
+        CHECK(t->ev[i].base == L[0] || t->ev[i].base == L[2]);
+    }
+    region_pool_stats_t s2 = stats(p);
+    CHECK_EQU(s2.blocks, 3);
+    CHECK_EQU(s2.large_blocks, 0);
+    CHECK_EQU(s2.reserved, 3 * 1024);
+    CHECK_EQU(s2.used, 0);
+    CHECK_EQU(s2.allocations, 0);
+    CHECK_EQU(s2.available, 3 * 1024);
+    CHECK_EQU(s2.peak_used, before.peak_used);
+    CHECK(check_ok(p));
+    /* blocks are reused from the lowest id, starting at their first byte */
+    void *x = region_pool_palloc(p, 1000);
+    void *y = region_pool_palloc(p, 1000);
+    void *z = region_pool_palloc(p, 1000);
+    CHECK(x == s[0] && y == s[2] && z == s[4]);
+    CHECK_EQU(t->maps, 3 + 3);
+    CHECK(destroy_ok(p, t));
+}
+
+static void notifications_in_order(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK_EQU(t->nev, 0); /* nothing mapped at create */
+    void *a = region_pool_palloc(p, 10);
+    CHECK_EQU(t->nev, 2);
+    CHECK(t->ev[0].kind == 'm' && t->ev[0].bytes == 1024 && t->ev[0].align == 4096);
+    CHECK(t->ev[1].kind == 'c' && t->ev[1].base == t->ev[0].base && t->ev[1].id == 0 && t->ev[1].base == a);
+    void *L = region_pool_palloc(p, 5000);
+    CHECK_EQU(t->nev, 4);
+    CHECK(t->ev[2].kind == 'm' && t->ev[2].bytes == 5000 && t->ev[2].align == 4096);
+    CHECK(t->ev[3].kind == 'c' && t->ev[3].id == 1 && t->ev[3].base == L);
+    (void)region_pool_palloc(p, 1020); /* block 2 */
+    CHECK_EQU(t->nev, 6);
+    CHECK(t->ev[5].kind == 'c' && t->ev[5].id == 2);
+    /* a freed small allocation releases nothing */
+    CHECK(region_pool_free(p, a) == REGION_POOL_OK);
+    CHECK_EQU(t->nev, 6);
+    /* destroy: every chunk notified then unmapped */
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(tracker_ok(t));
+    CHECK_EQU(t->nev, 12);
+    for (size_t i = 6; i < 12; i += 2) CHECK(t->ev[i].kind == 'r' && t->ev[i + 1].kind == 'u' && t->ev[i].base == t->ev[i + 1].base);
+    CHECK_EQU(t->nmap, 0);
+}
+
+static void locate_round_trip(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    for (int i = 0; i < 200; i++) {
+        region_pool_ref_t r, l;
+        size_t size = (size_t)(i * 131) % 1500;
+        CHECK(region_pool_alloc_ref(p, size, 0, i % 3 == 0 ? REGION_POOL_UNALIGNED : 0, &r) == REGION_POOL_OK);
+        CHECK(region_pool_locate(p, r.ptr, &l) == REGION_POOL_OK);
+        CHECK(l.chunk == r.chunk && l.offset == r.offset && l.gen == r.gen);
+        region_pool_chunk_info_t ci;
+        CHECK(region_pool_chunk_info(p, r.chunk, &ci) == REGION_POOL_OK);
+        CHECK((unsigned char *)ci.base + r.offset == r.ptr);
+        CHECK(r.offset + size <= ci.bytes);
+        if (size > 0 && ci.kind == REGION_POOL_CHUNK_BLOCK) {
+            CHECK(region_pool_locate(p, (unsigned char *)r.ptr + size - 1, &l) == REGION_POOL_OK);
+            CHECK(l.chunk == r.chunk && l.offset == r.offset + size - 1);
+        }
+    }
+    region_pool_ref_t l;
+    int x;
+    CHECK_EQ(region_pool_locate(p, &x, &l), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_locate(p, NULL, &l), REGION_POOL_ERR_FOREIGN);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* ---- seeded random test with a shadow model ------------------------------------------- */
+
+static uint64_t g_seed = 1;
+static long g_ops = 200000;
+
+typedef struct rng {
+    uint64_t s;
+} rng_t;
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint64_t next(rng_t *r) { return mix(r->s += 0x9e3779b97f4a7c15ull); }
+static size_t below(rng_t *r, size_t n) { return (size_t)(next(r) % n); }
+
+static void pat_fill(void *p, size_t n, uint64_t w)
+{
+    unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) c[i] = (unsigned char)(w >> (8 * (i & 7)));
+}
+static int pat_ok(const void *p, size_t n, uint64_t w)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i] != (unsigned char)(w >> (8 * (i & 7)))) return 0;
+    return 1;
+}
+
+#define RMAXLIVE 4096
+#define RFREED 64
+typedef struct rlive {
+    region_pool_ref_t r;
+    uint64_t pat;
+    size_t align; /* required alignment of the address */
+    int large;
+} rlive_t;
+typedef struct rfreed {
+    region_pool_ref_t r;
+    long epoch;
+} rfreed_t;
+typedef struct rstate {
+    rlive_t live[RMAXLIVE];
+    size_t n;
+    rfreed_t freed[RFREED];
+    size_t nfreed;
+    long epoch; /* resets so far */
+    size_t used, used_small, nlarge;
+    size_t chunk_live[1 << 14]; /* live small allocations per block id */
+} rstate_t;
+
+static size_t rand_size(rng_t *g, size_t max_small)
+{
+    uint64_t x = next(g);
+    if (x % 10 == 0) return (size_t)(x >> 8) % 9;                       /* tiny, zero included */
+    if (x % 97 == 1) return max_small + (size_t)(x >> 8) % 70000;       /* large */
+    if (x % 89 == 2) return max_small - 2 + (size_t)(x >> 8) % 5;       /* around the threshold */
+    return (size_t)(x >> 8) % (x % 3 == 0 ? max_small + 1 : 300);
+}
+
+static int r_add(rstate_t *st, const region_pool_ref_t *r, size_t align, int large, uint64_t pat, size_t max_small)
+{
+    HCHECK(st->n < RMAXLIVE);
+    HCHECKF(((uintptr_t)r->ptr & (align - 1)) == 0, "%p not %zu-aligned", r->ptr, align);
+    HCHECK(large || r->size <= max_small);
+    st->live[st->n++] = (rlive_t){*r, pat, align, large};
+    st->used += r->size;
+    if (large) st->nlarge++;
+    else {
+        HCHECK(r->chunk < (1u << 14));
+        st->used_small += r->size;
+        st->chunk_live[r->chunk]++;
+    }
+    return 1;
+}
+static void r_remove(rstate_t *st, size_t i, int record)
+{
+    rlive_t *l = &st->live[i];
+    st->used -= l->r.size;
+    if (l->large) st->nlarge--;
+    else {
+        st->used_small -= l->r.size;
+        st->chunk_live[l->r.chunk]--;
+    }
+    if (record) st->freed[st->nfreed++ % RFREED] = (rfreed_t){l->r, st->epoch};
+    st->live[i] = st->live[--st->n];
+}
+
+static int r_verify(region_pool_t *p, const rstate_t *st, tracker_t *t)
+{
+    HCHECK(check_ok(p));
+    HCHECK(tracker_ok(t));
+    region_pool_stats_t s = stats(p);
+    HCHECKF(s.allocations == st->n, "allocations %zu != %zu", s.allocations, st->n);
+    HCHECKF(s.used == st->used, "used %zu != %zu", s.used, st->used);
+    HCHECK(s.large_blocks == st->nlarge);
+    HCHECK(s.peak_used >= s.used);
+    HCHECK(block_identity(p, st->used_small));
+    HCHECK(s.reserved == s.blocks * region_pool_block_size(p) + s.large_bytes);
+    HCHECK(t->nmap == s.blocks + s.large_blocks);
+    for (size_t i = 0; i < st->n; i++) {
+        const rlive_t *l = &st->live[i];
+        HCHECKF(pat_ok(l->r.ptr, l->r.size, l->pat), "contents of live allocation %zu damaged", i);
+        size_t sz = 0;
+        HCHECK(region_pool_state_at(p, l->r.chunk, l->r.offset, l->r.gen, &sz) == REGION_POOL_OK && sz == l->r.size);
+    }
+    return 1;
+}
+
+static void run_random(uint64_t seed, size_t block_size)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, block_size, 0);
+    CHECK(p);
+    const size_t ms = region_pool_max_small(p);
+    rstate_t *st = tu_alloc(sizeof *st);
+    rng_t g = {seed};
+    uint64_t patctr = seed << 20;
+    uint32_t expect_recycled = REGION_POOL_NO_CHUNK;
+    long rejected = 0, recycled_checked = 0, resets = 0, injected = 0;
+    for (long op = 1; op <= g_ops; op++) {
+        uint64_t x = next(&g);
+        unsigned kind = (unsigned)(x % 1000);
+        uint32_t recycled = REGION_POOL_NO_CHUNK;
+        if (kind < 2 && op > 1000) { /* reset */
+            CHECK(region_pool_reset(p) == REGION_POOL_OK);
+            for (size_t i = 0; i < st->n; i++)
+                st->freed[st->nfreed++ % RFREED] = (rfreed_t){st->live[i].r, st->epoch};
+            st->n = 0;
+            st->used = st->used_small = st->nlarge = 0;
+            memset(st->chunk_live, 0, sizeof st->chunk_live);
+            st->epoch++;
+            resets++;
+        } else if (kind < 480 && st->n < RMAXLIVE) { /* allocate */
+            region_pool_ref_t r;
+            size_t size = rand_size(&g, ms), align = REGION_POOL_ALIGNMENT;
+            unsigned flags = 0, v = (unsigned)below(&g, 20);
+            int large = size > ms;
+            if (v < 6) {
+                flags = REGION_POOL_UNALIGNED;
+                align = 1;
+            } else if (v < 8) {
+                flags = REGION_POOL_ZERO;
+            } else if (v == 8) {
+                flags = REGION_POOL_MEMALIGN;
+                align = (size_t)1 << below(&g, 17);
+                large = 1;
+            }
+            int armed = below(&g, 100) == 0; /* the provider refuses now and then */
+            t->fail_in = armed;
+            int rc = region_pool_alloc_ref(p, size, align, flags, &r);
+            int refused = armed && t->fail_in == 0;
+            t->fail_in = 0;
+            if (rc == REGION_POOL_ERR_NOMEM && refused) {
+                injected++;
+                continue;
+            }
+            CHECKF(rc == REGION_POOL_OK, "op %ld: alloc(%zu, %u) = %d", op, size, flags, rc);
+            CHECK_EQU(r.size, size);
+            if (flags & REGION_POOL_ZERO)
+                for (size_t i = 0; i < size; i++) CHECK(((unsigned char *)r.ptr)[i] == 0);
+            region_pool_chunk_info_t ci;
+            CHECK(region_pool_chunk_info(p, r.chunk, &ci) == REGION_POOL_OK);
+            CHECK_EQ(ci.kind, large ? REGION_POOL_CHUNK_LARGE : REGION_POOL_CHUNK_BLOCK);
+            if (!large && expect_recycled != REGION_POOL_NO_CHUNK) { /* the rewound block serves it, at its start */
+                CHECKF(r.chunk == expect_recycled && r.offset == 0, "op %ld: recycled block %u not used (got %u+%zu)", op,
+                       expect_recycled, r.chunk, r.offset);
+                recycled_checked++;
+            }
+            if (flags & REGION_POOL_MEMALIGN) align = align > 4096 ? align : 4096;
+            uint64_t pat = mix(++patctr);
+            pat_fill(r.ptr, size, pat);
+            CHECK_HELPER(r_add(st, &r, align, large, pat, ms));
+        } else if (kind < 850 && st->n) { /* free, by handle or by pointer */
+            size_t i = below(&g, st->n);
+            rlive_t l = st->live[i];
+            CHECKF(pat_ok(l.r.ptr, l.r.size, l.pat), "op %ld: contents damaged before free", op);
+            int rc = (x >> 32) & 1 ? region_pool_free(p, l.r.ptr) : region_pool_free_at(p, l.r.chunk, l.r.offset, l.r.gen);
+            CHECKF(rc == REGION_POOL_OK, "op %ld: free = %d", op, rc);
+            r_remove(st, i, 1);
+            if (!l.large && st->chunk_live[l.r.chunk] == 0) recycled = l.r.chunk;
+        } else if (kind < 970 && st->n) { /* realloc */
+            size_t i = below(&g, st->n);
+            rlive_t l = st->live[i];
+            size_t size = rand_size(&g, ms);
+            region_pool_ref_t n;
+            int armed = below(&g, 50) == 0;
+            t->fail_in = armed;
+            int rc = region_pool_realloc_at(p, l.r.chunk, l.r.offset, l.r.gen, size, &n);
+            int refused = armed && t->fail_in == 0;
+            t->fail_in = 0;
+            if (rc == REGION_POOL_ERR_NOMEM && refused) {
+                injected++;
+                CHECK(pat_ok(l.r.ptr, l.r.size, l.pat)); /* old block intact */
+                CHECK(region_pool_state_at(p, l.r.chunk, l.r.offset, l.r.gen, NULL) == REGION_POOL_OK);
+                continue;
+            }
+            CHECKF(rc == REGION_POOL_OK, "op %ld: realloc(%u+%zu, %zu -> %zu) = %d, fail_in %ld", op, l.r.chunk, l.r.offset,
+                   l.r.size, size, rc, t->fail_in);
+            size_t keep = size < l.r.size ? size : l.r.size;
+            CHECKF(pat_ok(n.ptr, keep, l.pat), "op %ld: realloc lost contents", op);
+            int moved = n.chunk != l.r.chunk || n.offset != l.r.offset || n.gen != l.r.gen;
+            region_pool_chunk_info_t ci;
+            CHECK(region_pool_chunk_info(p, n.chunk, &ci) == REGION_POOL_OK);
+            int large = ci.kind == REGION_POOL_CHUNK_LARGE;
+            size_t align = l.large ? l.align : REGION_POOL_ALIGNMENT;
+            if (!moved) align = l.align;
+            r_remove(st, i, moved);
+            if (moved) CHECK(region_pool_state_at(p, l.r.chunk, l.r.offset, l.r.gen, NULL) != REGION_POOL_OK);
+            uint64_t pat = mix(++patctr);
+            pat_fill(n.ptr, size, pat);
+            CHECK_HELPER(r_add(st, &n, align, large, pat, ms));
+            if (moved && !l.large && st->chunk_live[l.r.chunk] == 0) recycled = l.r.chunk;
+        } else if (st->nfreed) { /* a rejected free: double (same epoch) or stale (earlier epoch) */
+            size_t k = below(&g, st->nfreed < RFREED ? st->nfreed : RFREED);
+            rfreed_t f = st->freed[k];
+            region_pool_stats_t before = stats(p);
+            int rc = region_pool_free_at(p, f.r.chunk, f.r.offset, f.r.gen);
+            int want = f.epoch == st->epoch ? REGION_POOL_ERR_DOUBLE_FREE : REGION_POOL_ERR_STALE;
+            CHECKF(rc == want, "op %ld: rejected free = %d, want %d", op, rc, want);
+            CHECK(rc == region_pool_realloc_at(p, f.r.chunk, f.r.offset, f.r.gen, 5, &(region_pool_ref_t){0}));
+            region_pool_stats_t after = stats(p);
+            CHECK(same_stats(&before, &after));
+            rejected++;
+        }
+        expect_recycled = recycled;
+        if (op % 1000 == 0) CHECK_HELPER(r_verify(p, st, t));
+    }
+    CHECK_HELPER(r_verify(p, st, t));
+    fprintf(stderr, "# random: seed %" PRIu64 ", block %zu, %ld ops, %ld resets, %ld rejected frees, %ld recycles seen, %ld refused maps, %zu blocks\n",
+            seed, block_size, g_ops, resets, rejected, recycled_checked, injected, stats(p).blocks);
+    if (g_ops >= 100000) CHECK(resets > 10 && rejected > 1000 && recycled_checked > 10 && injected > 5);
+    CHECK(destroy_ok(p, t));
+}
+
+/* Three pools: max_small = block size (256), a page-sized block, and blocks
+ * larger than a page (max_small = page - 1). */
+static void random_ops_against_shadow(void)
+{
+    static const size_t blocks[] = {256, 4096, 16384};
+    for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random(g_seed + i, blocks[i]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) g_seed = strtoull(argv[1], NULL, 0);
+    if (argc > 2) g_ops = strtol(argv[2], NULL, 0);
+    TU_RUN(create_validates_options);
+    TU_RUN(default_memory_aligns_blocks);
+    TU_RUN(threshold_at_max_small);
+    TU_RUN(palloc_aligns_pnalloc_does_not);
+    TU_RUN(alloc_zero_is_valid_and_distinct);
+    TU_RUN(calloc_zeroes_and_refuses_overflow);
+    TU_RUN(memalign_is_always_large);
+    TU_RUN(huge_sizes_and_map_failures_fail_cleanly);
+    TU_RUN(misaligned_provider_is_refused);
+    TU_RUN(blocks_chain_and_skip_rule);
+    TU_RUN(search_stays_short_and_spares_are_reused);
+    TU_RUN(recycled_block_serves_next_request);
+    TU_RUN(large_blocks_free_at_once_and_reuse_ids);
+    TU_RUN(rejected_frees_change_nothing);
+    TU_RUN(stale_after_reset_and_after_recycle);
+    TU_RUN(pool_metadata_is_out_of_chunk_reach);
+    TU_RUN(realloc_in_place_and_moving);
+    TU_RUN(cleanups_run_lifo_exactly_once);
+    TU_RUN(cleanup_cannot_reset_or_destroy);
+    TU_RUN(reset_releases_large_and_rewinds);
+    TU_RUN(notifications_in_order);
+    TU_RUN(locate_round_trip);
+    TU_RUN(random_ops_against_shadow);
+    return tu_finish("region_pool");
+}

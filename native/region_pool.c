@@ -24,6 +24,8 @@
 
 #include "region_pool.h"
 
+#include "bits.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,31 +136,6 @@ struct region_pool {
 };
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static inline unsigned count_bits64(uint64_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_popcountll(x);
-#else
-    unsigned n = 0;
-    for (; x; x &= x - 1) n++;
-    return n;
-#endif
-}
-
-static inline unsigned find_first_set64(uint64_t x) /* x != 0 */
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctzll(x);
-#else
-    unsigned n = 0;
-    while (!(x & 1)) { x >>= 1; n++; }
-    return n;
-#endif
-}
-
-static inline int test_bit(const uint64_t *bits, size_t i) { return (int)((bits[i >> 6] >> (i & 63)) & 1); }
-static inline void set_bit(uint64_t *bits, size_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
 
 static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 

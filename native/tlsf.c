@@ -25,6 +25,8 @@
  */
 #include "tlsf.h"
 
+#include "bits.h"
+
 #include <string.h>
 
 /* ---- configuration ------------------------------------------------------- */
@@ -128,45 +130,6 @@ typedef struct rview {
 #define HOT static inline
 #define SLOW static
 #endif
-
-/* ---- bit helpers --------------------------------------------------------- */
-
-static inline unsigned find_last_set64(uint64_t x) /* x != 0 */
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return 63u - (unsigned)__builtin_clzll(x);
-#else
-    unsigned n = 0;
-    while (x >>= 1) n++;
-    return n;
-#endif
-}
-
-static inline unsigned find_first_set64(uint64_t x) /* x != 0 */
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctzll(x);
-#else
-    unsigned n = 0;
-    while (!(x & 1)) { x >>= 1; n++; }
-    return n;
-#endif
-}
-
-static inline unsigned count_bits64(uint64_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_popcountll(x);
-#else
-    unsigned n = 0;
-    for (; x; x &= x - 1) n++;
-    return n;
-#endif
-}
-
-static inline int test_bit(const uint64_t *bits, uint64_t i) { return (int)((bits[i >> 6] >> (i & 63)) & 1); }
-static inline void set_bit(uint64_t *bits, uint64_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
-static inline void clear_bit(uint64_t *bits, uint64_t i) { bits[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
 
 /* ---- size classes -------------------------------------------------------- */
 

@@ -1,0 +1,54 @@
+/*
+ * bits.h — bit helpers shared by the allocators (header-only, plain C11).
+ * Builtins on GCC/Clang, portable loops elsewhere.
+ */
+#ifndef MEMPOOLS_BITS_H
+#define MEMPOOLS_BITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Index of the highest set bit; x != 0. */
+static inline unsigned find_last_set64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 63u - (unsigned)__builtin_clzll(x);
+#else
+    unsigned n = 0;
+    while (x >>= 1) n++;
+    return n;
+#endif
+}
+
+/* Index of the lowest set bit; x != 0. */
+static inline unsigned find_first_set64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static inline unsigned count_bits64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    unsigned n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+#endif
+}
+
+/* Bit i of a bitmap of 64-bit words. */
+static inline int test_bit(const uint64_t *bits, uint64_t i) { return (int)((bits[i >> 6] >> (i & 63)) & 1); }
+static inline void set_bit(uint64_t *bits, uint64_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
+static inline void clear_bit(uint64_t *bits, uint64_t i) { bits[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+
+#endif /* MEMPOOLS_BITS_H */

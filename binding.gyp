@@ -4,11 +4,16 @@
       "target_name": "mempools",
       "sources": [
         "native/tlsf.c",
+        "native/region_pool.c",
         "native/binding.cc",
         "native/pool_table.cc",
         "native/region_memory.cc",
+        "native/tlsf_state.cc",
         "native/tlsf_binding.cc",
-        "native/tlsf_fast.cc"
+        "native/tlsf_fast.cc",
+        "native/region_state.cc",
+        "native/region_binding.cc",
+        "native/region_fast.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

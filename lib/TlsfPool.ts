@@ -6,7 +6,14 @@ import type { PoolBuffer } from './PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
 import { Status } from './types.js';
 import type { TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
-import { sizeError, validateAlignment, validateInteger, validateObject, validateView } from './validate.js';
+import {
+  sizeError,
+  validateAlignment,
+  validateCallocTotal,
+  validateInteger,
+  validateObject,
+  validateView,
+} from './validate.js';
 
 const native = binding.tlsf;
 /** The hot calls pass numbers through this array (see native/tlsf_fast.cc). */
@@ -113,10 +120,7 @@ export class TlsfPool {
 
   calloc(count: number, size: number): Buffer {
     if (this.#destroyed) throw errors.destroyed();
-    if (!Number.isSafeInteger(count) || count < 0) throw sizeError(count, 'count');
-    if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
-    const total = count * size;
-    if (!Number.isSafeInteger(total)) throw errors.outOfRange('count * size', `<= ${Number.MAX_SAFE_INTEGER}`, total);
+    const total = validateCallocTotal(count, size);
     const attempt = (): number => native.calloc(this.#handle, count, size);
     const result = attempt();
     if (result >= 0) return this.#handOut(result, total);

@@ -3,7 +3,7 @@
 import { getSystemErrorName } from 'node:util';
 
 import { PoolError } from './PoolError.js';
-import { Status } from './types.js';
+import { RegionStatus, Status } from './types.js';
 
 type CodedError<E extends Error> = E & { code: string };
 
@@ -75,6 +75,17 @@ export function corrupted(why: string): PoolError {
   return new PoolError('ERR_POOL_CORRUPTED', `Pool corrupted: ${why}`);
 }
 
+/** Node's ERR_INVALID_STATE, e.g. reset() called from a cleanup callback. */
+export function invalidState(what: string): CodedError<Error> {
+  return withCode(new Error(`Invalid state: ${what}`), 'ERR_INVALID_STATE');
+}
+
+/** What reset()/destroy() throw after running every cleanup when some of them threw. */
+export function cleanupsFailed(failures: unknown[]): AggregateError {
+  const count = failures.length === 1 ? '1 cleanup callback' : `${failures.length} cleanup callbacks`;
+  return new AggregateError(failures, `${count} threw`);
+}
+
 /** ERR_POOL_SYSTEM from a positive errno, like Node's system errors (negative `errno`). */
 export function system(errno: number, syscall: string): PoolError {
   let name: string;
@@ -97,6 +108,24 @@ export function fromStatus(status: number, size = 0): Error {
       return doubleFree();
     case Status.CORRUPTED:
       return corrupted('the allocator found broken metadata and refuses to go on');
+    default:
+      return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
+  }
+}
+
+/** The error for a negative region_pool_status of an operation on `size` bytes. A handle
+ *  from before the last reset is a foreign buffer (API.md: "stale after reset"). */
+export function fromRegionStatus(status: number, size = 0): Error {
+  switch (status) {
+    case RegionStatus.NOMEM:
+      return exhausted(size);
+    case RegionStatus.FOREIGN:
+    case RegionStatus.STALE:
+      return foreignBuffer();
+    case RegionStatus.DOUBLE_FREE:
+      return doubleFree();
+    case RegionStatus.CORRUPTED:
+      return corrupted('the region pool found broken metadata');
     default:
       return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
   }

@@ -47,8 +47,44 @@ export interface TlsfBinding {
   readonly constants: TlsfConstants;
 }
 
+export interface RegionConstants {
+  readonly minBlock: number;
+  readonly blockGranule: number;
+  readonly maxBlock: number;
+  readonly defaultBlock: number;
+  /** alloc flags (REGION_POOL_UNALIGNED, _ZERO, _MEMALIGN). */
+  readonly unaligned: number;
+  readonly zero: number;
+  readonly memalign: number;
+}
+
+/** The region pool (native/region_binding.cc, native/region_fast.cc). */
+export interface RegionBinding {
+  /** [handle, owner, maxSmall] where owner keeps the native state alive, or a negative status. */
+  create(blockSize: number): [number, object, number] | number;
+  /** [the chunk's external ArrayBuffer, whether it is a large block]; once per chunk incarnation. */
+  chunkBuffer(handle: number, chunk: number): [ArrayBuffer, boolean] | undefined;
+  /** scratch = [handle, size, flags, align] -> scratch = [chunk, offset, gen, created] or [negative status]. */
+  alloc(): void;
+  /** scratch = [handle, chunk, offset, gen, size] -> as alloc. */
+  realloc(): void;
+  /** scratch = [handle, chunk, offset, gen] -> scratch[0] = status. */
+  free(): void;
+  /** The environment's scratch array (the same one as tlsf.scratch). */
+  readonly scratch: Float64Array;
+  /** Status; releases large blocks (detached first) and rewinds every block. */
+  reset(handle: number): number;
+  /** [reserved, used, peakUsed, allocations, failedAllocations, blocks, largeBlocks, wasted]. */
+  stats(handle: number): number[];
+  /** null, or why the pool is corrupted. */
+  check(handle: number): string | null;
+  destroy(handle: number): void;
+  readonly constants: RegionConstants;
+}
+
 export interface NativeBinding {
   readonly tlsf: TlsfBinding;
+  readonly region: RegionBinding;
 }
 
 /** The addon, loaded relative to the package root (lib/ and dist/ are one level down). */

@@ -41,6 +41,22 @@ export interface TlsfBlock {
   used: boolean;
 }
 
+/** RegionPool statistics. */
+export interface RegionPoolStats extends PoolStats {
+  /** Blocks the pool holds (reset() keeps them; only destroy() releases blocks). */
+  blocks: number;
+  /** Live large blocks (allocations above maxSmall, and every allocAligned). */
+  largeBlocks: number;
+  /** Bytes of blocks neither in a live allocation nor available without a rewind (alignment
+   *  padding, freed allocations whose block still holds live ones, skipped block tails). */
+  wasted: number;
+}
+
+export interface RegionPoolOptions {
+  /** Bytes per block: >= 256, <= 2**30, a multiple of 16. Default 16384. */
+  blockSize?: number;
+}
+
 export type PoolErrorCode =
   | 'ERR_POOL_EXHAUSTED'
   | 'ERR_POOL_FOREIGN_BUFFER'
@@ -60,4 +76,17 @@ export const Status = {
   CORRUPTED: -5,
   NOMEM: -6,
   FULL: -7,
+} as const;
+
+/** The region pool's return codes (enum region_pool_status in native/region_pool.h). */
+export const RegionStatus = {
+  OK: 0,
+  INVALID: -1,
+  FOREIGN: -2,
+  DOUBLE_FREE: -3,
+  STALE: -4,
+  NOMEM: -5,
+  RANGE: -6,
+  BUSY: -7,
+  CORRUPTED: -8,
 } as const;

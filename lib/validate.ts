@@ -36,3 +36,17 @@ export function validateView(value: unknown, name: string): asserts value is Uin
 export function validateObject(value: unknown, name: string): asserts value is object {
   if (typeof value !== 'object' || value === null) throw invalidArgType(name, 'of type object', value);
 }
+
+/** calloc's arguments: count * size as a safe integer (a RangeError when it overflows). */
+export function validateCallocTotal(count: unknown, size: unknown): number {
+  if (!Number.isSafeInteger(count) || (count as number) < 0) throw sizeError(count, 'count');
+  if (!Number.isSafeInteger(size) || (size as number) < 0) throw sizeError(size, 'size');
+  const total = (count as number) * (size as number);
+  if (!Number.isSafeInteger(total)) throw outOfRange('count * size', `<= ${MAX_SAFE}`, total);
+  return total;
+}
+
+export function validateFunction(value: unknown, name: string): asserts value is () => unknown {
+  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
+}
+

@@ -1,9 +1,11 @@
 // binding.cc — the addon's entry point: one PoolTable per environment (main
-// thread or worker), handed to every function as its callback data, and each
-// allocator's flat functions registered under its own export.
+// thread or worker), handed to every function as its callback data, one
+// scratch array per environment for the hot calls, and each allocator's flat
+// functions registered under its own export.
 #include <napi.h>
 
 #include "pool_table.hh"
+#include "region_binding.hh"
 #include "tlsf_binding.hh"
 
 namespace {
@@ -11,7 +13,10 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mempools::PoolTable* table = new mempools::PoolTable();
   napi_set_instance_data(env, table, mempools::PoolTable::EnvFinalize, nullptr);
-  mempools::InitTlsf(env, exports, table);
+  napi_value scratch;
+  if (table->MakeScratch(env, &scratch) != napi_ok) return exports;
+  mempools::InitTlsf(env, exports, table, scratch);
+  mempools::InitRegion(env, exports, table, scratch);
   return exports;
 }
 

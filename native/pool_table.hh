@@ -1,12 +1,14 @@
-// pool_table.hh — native pool state, the per-environment handle table, and the
-// reference counting that decides when memory and bookkeeping are freed.
+// pool_table.hh — native pool state, the per-environment handle table, the
+// chunk ArrayBuffers, and the reference counting that decides when memory and
+// bookkeeping are freed. Shared by every pool kind (TlsfState, RegionState).
 //
 // JavaScript names a pool by an integer handle (an index into the table), so
 // every call crosses with plain numbers. A pool's state is referenced by:
-//   1 for the "owner" napi external the TypeScript TlsfPool holds, and
-//   1 for every region ArrayBuffer that has not been finalized yet.
+//   1 for the "owner" napi external the TypeScript pool holds, and
+//   1 for every chunk ArrayBuffer (a TLSF region, a region-pool block or large
+//   block) that has not been finalized yet.
 // Every finalizer drops one reference. destroy() frees the C memory at once
-// (detaching every region ArrayBuffer first); when the count reaches 0 the
+// (detaching every chunk ArrayBuffer first); when the count reaches 0 the
 // memory is freed too if destroy() never ran, then the state and its slot.
 // Memory is therefore freed exactly once, and only when neither the pool nor
 // any view of it is reachable, or on destroy().
@@ -15,65 +17,66 @@
 
 #include <node_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
-
-#include "region_memory.hh"
-#include "tlsf.h"
 
 namespace mempools {
 
 class PoolTable;
 
-struct Region {
-  RegionMemory memory;
-  napi_ref buffer = nullptr;  // weak reference to the region's ArrayBuffer
-  bool present = false;
-};
+enum class PoolKind { kTlsf = 1, kRegion = 2 };
 
+// What every pool kind shares. A kind derives from it, sets kKind and frees its
+// C memory in FreeMemory (detaching each chunk with PoolTable::DetachChunk
+// before that chunk's memory goes).
 struct PoolState {
+  explicit PoolState(PoolKind k) : kind(k) {}
+  virtual ~PoolState() = default;
+  // Frees all C memory of the pool; called once, by PoolTable::Destroy.
+  virtual void FreeMemory(napi_env env) = 0;
+
+  const PoolKind kind;
   PoolTable* table = nullptr;
   int32_t handle = -1;
-  uint32_t refs = 1;          // the owner external
+  uint32_t refs = 1;                // the owner external
   bool destroyed = false;
-  void* control = nullptr;    // tlsf_control_size() bytes, malloc'd
-  tlsf_t* tlsf = nullptr;     // nullptr once destroyed
-  Region regions[TLSF_MAX_REGIONS];
+  std::vector<napi_ref> chunks;     // weak references to chunk ArrayBuffers, by chunk id
 };
 
 class PoolTable {
  public:
-  // Creates a pool with no region. Returns its handle, or -1 when out of memory.
-  int32_t Create();
+  // Registers a new state (takes ownership). Returns its handle.
+  int32_t Add(PoolState* state);
 
-  // The live (not destroyed) allocator behind a handle, or nullptr.
-  tlsf_t* Allocator(int32_t handle) const {
-    if (handle < 0 || static_cast<size_t>(handle) >= slots_.size()) return nullptr;
-    PoolState* state = slots_[handle];
-    return state != nullptr ? state->tlsf : nullptr;
-  }
   PoolState* State(int32_t handle) const {
     if (handle < 0 || static_cast<size_t>(handle) >= slots_.size()) return nullptr;
     return slots_[handle];
   }
+  // The live (not destroyed) state of kind S behind a handle, or nullptr.
+  template <typename S>
+  S* Live(int32_t handle) const {
+    PoolState* state = State(handle);
+    return state != nullptr && state->kind == S::kKind && !state->destroyed ? static_cast<S*>(state) : nullptr;
+  }
 
-  // Adds a region of `area` bytes. Returns its id (>= 0), a negative
-  // tlsf_status, or -errno with *failed set when the OS refused memory.
-  int AddRegion(PoolState* state, size_t area, SysCall* failed);
-  // The region's external ArrayBuffer (made once per region; takes a reference).
-  napi_status RegionBuffer(napi_env env, PoolState* state, int id, napi_value* result);
-  // Removes an empty region: detaches its ArrayBuffer, then unmaps it.
-  int RemoveRegion(napi_env env, PoolState* state, int id);
-  // Detaches every region ArrayBuffer and frees all C memory. Idempotent.
+  // Makes the external ArrayBuffer of chunk `id` over [base, base + bytes)
+  // (takes a reference, dropped by its finalizer) and keeps a weak reference to it.
+  napi_status ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes, napi_value* result);
+  // Detaches (when still alive) and forgets chunk `id`'s ArrayBuffer; call it
+  // before the chunk's memory is released. No-op when it has none.
+  void DetachChunk(napi_env env, PoolState* state, size_t id);
+  // Frees all C memory (FreeMemory) and detaches every chunk ArrayBuffer. Idempotent.
   void Destroy(napi_env env, PoolState* state);
 
   // The owner external for a state (takes no extra reference: the state starts with one).
   napi_status Owner(napi_env env, PoolState* state, napi_value* result);
 
-  // The environment's scratch array (see tlsf_fast.cc). The exports object
-  // holds its Float64Array, so it lives as long as the addon is loaded.
+  // The environment's scratch array (see tlsf_fast.cc): one Float64Array per
+  // environment, shared by every pool kind's hot calls. The exports object
+  // holds it, so it lives as long as the addon is loaded.
+  napi_status MakeScratch(napi_env env, napi_value* result);
   double* scratch() const { return scratch_; }
-  void set_scratch(double* scratch) { scratch_ = scratch; }
 
   // Called when the environment shuts down (instance-data finalizer).
   static void EnvFinalize(napi_env env, void* data, void* hint);

@@ -17,6 +17,7 @@
 
 #include "tlsf.h"
 #include "tlsf_fast.hh"
+#include "tlsf_state.hh"
 
 namespace mempools {
 
@@ -30,7 +31,12 @@ PoolTable* TableOf(const Napi::CallbackInfo& info) { return static_cast<PoolTabl
 
 int32_t HandleArg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
 
-tlsf_t* AllocatorOf(const Napi::CallbackInfo& info) { return TableOf(info)->Allocator(HandleArg(info)); }
+TlsfState* StateOf(const Napi::CallbackInfo& info) { return TableOf(info)->Live<TlsfState>(HandleArg(info)); }
+
+tlsf_t* AllocatorOf(const Napi::CallbackInfo& info) {
+  TlsfState* state = StateOf(info);
+  return state != nullptr ? state->tlsf : nullptr;
+}
 
 // A non-negative safe integer argument as size_t; false when out of range.
 bool SizeArg(const Napi::CallbackInfo& info, size_t index, size_t* out) {
@@ -64,7 +70,7 @@ Napi::Value Encoded(const Napi::CallbackInfo& info, tlsf_t* t, void* ptr) {
 // create() -> [handle, owner] or a negative number (-(ENOMEM + malloc)).
 Napi::Value Create(const Napi::CallbackInfo& info) {
   PoolTable* table = TableOf(info);
-  int32_t handle = table->Create();
+  int32_t handle = CreateTlsf(table);
   if (handle < 0) {
     return Status(info, -(ENOMEM + static_cast<int>(SysCall::kMalloc) * kSysBase));
   }
@@ -77,32 +83,29 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AddRegion(const Napi::CallbackInfo& info) {
-  PoolTable* table = TableOf(info);
-  PoolState* state = table->State(HandleArg(info));
+  TlsfState* state = StateOf(info);
   size_t area;
   if (state == nullptr || !SizeArg(info, 1, &area)) return Status(info, TLSF_ERR_INVALID);
   SysCall failed = SysCall::kNone;
-  int result = table->AddRegion(state, area, &failed);
+  int result = AddRegion(state, area, &failed);
   if (failed != SysCall::kNone) result -= static_cast<int>(failed) * kSysBase;
   return Status(info, result);
 }
 
 Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
-  PoolTable* table = TableOf(info);
-  PoolState* state = table->State(HandleArg(info));
+  TlsfState* state = StateOf(info);
   napi_value buffer;
   if (state == nullptr ||
-      table->RegionBuffer(info.Env(), state, info[1].As<Napi::Number>().Int32Value(), &buffer) != napi_ok) {
+      RegionBuffer(info.Env(), state, info[1].As<Napi::Number>().Int32Value(), &buffer) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), buffer);
 }
 
 Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
-  PoolTable* table = TableOf(info);
-  PoolState* state = table->State(HandleArg(info));
+  TlsfState* state = StateOf(info);
   if (state == nullptr) return Status(info, TLSF_ERR_INVALID);
-  return Status(info, table->RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
+  return Status(info, RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
 }
 
 Napi::Value Calloc(const Napi::CallbackInfo& info) {
@@ -196,7 +199,7 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table) {
+void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
   struct Entry {
     const char* name;
     Napi::Value (*fn)(const Napi::CallbackInfo&);
@@ -220,7 +223,7 @@ void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table) {
   constants.Set("blockOverhead", Napi::Number::New(env, TLSF_BLOCK_OVERHEAD));
   constants.Set("minBlock", Napi::Number::New(env, TLSF_MIN_BLOCK));
   tlsf.Set("constants", constants);
-  InitTlsfFast(env, tlsf, table);  // alloc and free, in raw N-API
+  InitTlsfFast(env, tlsf, table, scratch);  // alloc and free, in raw N-API
   exports.Set("tlsf", tlsf);
 }
 

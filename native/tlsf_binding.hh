@@ -8,8 +8,9 @@
 
 namespace mempools {
 
-// Adds the TLSF functions and constants to `exports` (as `exports.tlsf`).
-void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table);
+// Adds the TLSF functions and constants to `exports` (as `exports.tlsf`);
+// `scratch` is the environment's scratch array (PoolTable::MakeScratch).
+void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch);
 
 }  // namespace mempools
 

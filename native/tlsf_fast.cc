@@ -3,8 +3,9 @@
 // Reading number arguments through napi_get_cb_info/napi_get_value_double and
 // returning a number costs 40–70 ns here, twice a bare N-API call (≈ 20 ns). So
 // the hot functions take no arguments: JavaScript writes them into `scratch`, a
-// Float64Array over memory this file owns (one per environment, so workers each
-// have their own), calls, and reads the result from scratch[0]:
+// Float64Array over memory the PoolTable owns (one per environment, so workers
+// each have their own; the region pool's hot calls share it), calls, and reads
+// the result from scratch[0]:
 //   alloc():  scratch = [handle, size]           -> [region * 2**40 + offset | negative tlsf_status]
 //   free():   scratch = [handle, region, offset] -> [tlsf_status]
 // The TypeScript layer validates arguments before it writes them; values that
@@ -12,6 +13,7 @@
 #include "tlsf_fast.hh"
 
 #include "tlsf.h"
+#include "tlsf_state.hh"
 
 namespace mempools {
 
@@ -19,7 +21,6 @@ namespace {
 
 constexpr double kRegionFactor = 1099511627776.0;  // 2**40
 constexpr double kMaxSafe = 9007199254740991.0;
-constexpr size_t kScratchSlots = 8;
 
 PoolTable* TableOf(napi_env env, napi_callback_info info) {
   void* data = nullptr;
@@ -27,12 +28,17 @@ PoolTable* TableOf(napi_env env, napi_callback_info info) {
   return static_cast<PoolTable*>(data);
 }
 
+tlsf_t* AllocatorOf(PoolTable* table, double handle) {
+  TlsfState* state = table->Live<TlsfState>(static_cast<int32_t>(handle));
+  return state != nullptr ? state->tlsf : nullptr;
+}
+
 bool IsSize(double value) { return value >= 0 && value <= kMaxSafe; }
 
 napi_value Alloc(napi_env env, napi_callback_info info) {
   PoolTable* table = TableOf(env, info);
   double* s = table->scratch();
-  tlsf_t* t = table->Allocator(static_cast<int32_t>(s[0]));
+  tlsf_t* t = AllocatorOf(table, s[0]);
   if (t == nullptr || !IsSize(s[1])) {
     s[0] = TLSF_ERR_INVALID;
     return nullptr;
@@ -53,7 +59,7 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
 napi_value Free(napi_env env, napi_callback_info info) {
   PoolTable* table = TableOf(env, info);
   double* s = table->scratch();
-  tlsf_t* t = table->Allocator(static_cast<int32_t>(s[0]));
+  tlsf_t* t = AllocatorOf(table, s[0]);
   if (t == nullptr) {
     s[0] = TLSF_ERR_INVALID;
   } else if (!(s[1] >= 0 && s[1] < TLSF_MAX_REGIONS) || !IsSize(s[2])) {
@@ -66,14 +72,7 @@ napi_value Free(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table) {
-  void* data = nullptr;
-  napi_value buffer, scratch;
-  napi_status status = napi_create_arraybuffer(env, kScratchSlots * sizeof(double), &data, &buffer);
-  if (status != napi_ok) return status;
-  status = napi_create_typedarray(env, napi_float64_array, kScratchSlots, buffer, 0, &scratch);
-  if (status != napi_ok) return status;
-  table->set_scratch(static_cast<double*>(data));
+napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table, napi_value scratch) {
   napi_property_descriptor properties[] = {
       {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, table},
       {"free", nullptr, Free, nullptr, nullptr, nullptr, napi_default, table},

@@ -8,8 +8,8 @@
 
 namespace mempools {
 
-// Defines `alloc` and `free` on the `tlsf` exports object.
-napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table);
+// Defines `alloc`, `free` and `scratch` on the `tlsf` exports object.
+napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table, napi_value scratch);
 
 }  // namespace mempools
 

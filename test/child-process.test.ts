@@ -51,3 +51,44 @@ test('pools in terminated worker threads are torn down with their environment', 
   expect(r.detached).toBe(100);
   expect(r.mainPoolIntact).toBe(true);
 });
+
+test('RegionPool misuse never crashes the process and gets the right error codes', () => {
+  const r = runChild('region-misuse-child.js');
+  expect(r).toEqual({
+    'free foreign Buffer': 'ERR_POOL_FOREIGN_BUFFER',
+    'free sub-view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free rebuilt view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free other pool view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free TLSF view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free once': 'ok',
+    'free twice': 'ERR_POOL_DOUBLE_FREE',
+    'free large once': 'ok',
+    'free large twice': 'ERR_POOL_DOUBLE_FREE',
+    'large detached on free': 0,
+    'check after overwriting a whole block': 'ok',
+    'alloc after overwrite': 100,
+    'free after overwrite': 'ok',
+    'free stale after reset': 'ERR_POOL_FOREIGN_BUFFER',
+    'free stale large after reset': 'ERR_POOL_FOREIGN_BUFFER',
+    'stale large detached': 0,
+    'realloc stale': 'ERR_POOL_FOREIGN_BUFFER',
+    'fresh at the stale offset': true,
+    'free stale again': 'ERR_POOL_FOREIGN_BUFFER',
+    'free fresh': 'ok',
+    'check after misuse': 'ok',
+    'free after destroy': 'ERR_POOL_DESTROYED',
+    'alloc after destroy': 'ERR_POOL_DESTROYED',
+    'read after destroy': 'undefined',
+    'byteLength after destroy': 0,
+    'write after destroy': 0,
+    'destroy twice': 'ok',
+  });
+});
+
+test('RegionPools dropped without destroy are freed by GC; views keep their chunk alive', () => {
+  const r = runChild('region-gc-child.js', ['--expose-gc']);
+  expect(r.viewSurvivesPool).toBe(true);
+  expect(r.rssGrowthMiB as number).toBeLessThan(200);
+  expect(r.detachedAfterDestroy).toBe(true);
+  expect(r.finished).toBe(true);
+});

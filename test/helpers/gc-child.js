@@ -4,15 +4,9 @@
 // alive after its pool is dropped, and that destroy() followed by the
 // finalizers never frees twice. Prints one JSON object on stdout.
 const { TlsfPool } = require('../../dist/index.js');
+const { rssMiB, runMain, settle } = require('./child.js');
 
 const MiB = 1024 * 1024;
-const settle = async () => {
-  for (let i = 0; i < 4; i++) {
-    global.gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-};
-const rssMiB = () => Math.round(process.memoryUsage().rss / MiB);
 
 async function main() {
   const result = {};
@@ -60,10 +54,7 @@ async function main() {
   kept = null;
   await settle();
   result.finished = true;
-  process.stdout.write(JSON.stringify(result));
+  return result;
 }
 
-main().catch((error) => {
-  process.stderr.write(String(error && error.stack));
-  process.exit(1);
-});
+runMain(main);

@@ -3,16 +3,9 @@
 // must never crash, and each scenario reports the error code it got. Prints
 // one JSON object {scenario: code | value} on stdout and exits 0.
 const { TlsfPool } = require('../../dist/index.js');
+const { recorder } = require('./child.js');
 
-const results = {};
-function record(name, fn) {
-  try {
-    const value = fn();
-    results[name] = value === undefined ? 'ok' : value;
-  } catch (error) {
-    results[name] = error && error.code ? error.code : `uncoded: ${error}`;
-  }
-}
+const { results, record } = recorder();
 
 const pool = new TlsfPool({ size: 64 * 1024 });
 const a = pool.alloc(64);

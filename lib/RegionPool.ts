@@ -1,0 +1,261 @@
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as osConstants } from 'node:os';
+
+import { CleanupStack } from './CleanupStack.js';
+import * as errors from './errors.js';
+import { binding } from './native.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
+import { RegionStatus } from './types.js';
+import type { RegionPoolOptions, RegionPoolStats } from './types.js';
+import {
+  sizeError,
+  validateAlignment,
+  validateCallocTotal,
+  validateFunction,
+  validateInteger,
+  validateObject,
+  validateView,
+} from './validate.js';
+
+const native = binding.region;
+/** The hot calls pass numbers through this array (see native/region_fast.cc). */
+const scratch = native.scratch;
+const nativeAlloc = native.alloc;
+const nativeRealloc = native.realloc;
+const nativeFree = native.free;
+const { minBlock: MIN_BLOCK, maxBlock: MAX_BLOCK, blockGranule: GRANULE, defaultBlock: DEFAULT_BLOCK } =
+  native.constants;
+const { unaligned: UNALIGNED, zero: ZERO, memalign: MEMALIGN } = native.constants;
+/** Largest allocation: a large block is one ArrayBuffer, at most buffer.constants.MAX_LENGTH bytes. */
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
+/** Largest allocAligned alignment (a large block is aligned to max(alignment, page size)). */
+const MAX_ALIGNMENT = 2 ** 20;
+
+/** A chunk of the pool (a block or a large block): the owner token of its views. */
+interface Chunk {
+  readonly id: number;
+  readonly buffer: ArrayBuffer;
+  readonly large: boolean;
+  /** The pool's token: a view whose owner lacks it is another pool's, or no pool's. */
+  readonly pool: object;
+}
+
+/**
+ * nginx-style region pool: small requests are bump-allocated from fixed-size
+ * blocks, larger ones get a chunk of their own (a large block). Allocations
+ * can be freed one by one (a block whose allocations are all freed is rewound
+ * and reused), or all at once by reset(). Cleanup callbacks run at reset() and
+ * destroy(). Allocations are Buffer views of the chunk's external ArrayBuffer;
+ * each remembers its (chunk, offset, generation) handle, so a view from before
+ * a reset is told apart from a newer allocation at the same place.
+ */
+export class RegionPool {
+  readonly #handle: number;
+  /** Keeps the native state alive for as long as this pool is reachable. */
+  readonly #owner: object;
+  readonly #token = {};
+  /** Live chunks by chunk id, as the C pool numbers them (undefined: none). */
+  readonly #chunks: (Chunk | undefined)[] = [];
+  readonly #cleanups = new CleanupStack();
+  readonly #blockSize: number;
+  readonly #maxSmall: number;
+  #destroyed = false;
+
+  constructor(options: RegionPoolOptions = {}) {
+    validateObject(options, 'options');
+    let blockSize = DEFAULT_BLOCK;
+    if (options.blockSize !== undefined) {
+      blockSize = validateInteger(options.blockSize, 'options.blockSize', MIN_BLOCK, MAX_BLOCK);
+      if (blockSize % GRANULE !== 0) {
+        throw errors.outOfRange('options.blockSize', `a multiple of ${GRANULE} >= ${MIN_BLOCK} && <= ${MAX_BLOCK}`, blockSize);
+      }
+    }
+    const created = native.create(blockSize);
+    if (typeof created === 'number') {
+      throw created === RegionStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromRegionStatus(created);
+    }
+    [this.#handle, this.#owner, this.#maxSmall] = created;
+    this.#blockSize = blockSize;
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Bytes per block. */
+  get blockSize(): number {
+    return this.#blockSize;
+  }
+
+  /** Largest request served from blocks: min(blockSize, pageSize - 1); larger ones get a large block. */
+  get maxSmall(): number {
+    return this.#maxSmall;
+  }
+
+  /** `size` bytes, 8-aligned (ngx_palloc). */
+  alloc(size: number): Buffer {
+    return this.#allocate(size, 0, 0, true)!;
+  }
+
+  /** Like alloc, but null instead of ERR_POOL_EXHAUSTED. */
+  tryAlloc(size: number): Buffer | null {
+    return this.#allocate(size, 0, 0, false);
+  }
+
+  /** `size` bytes without alignment padding (ngx_pnalloc): the view may start at any byte. */
+  allocUnaligned(size: number): Buffer {
+    return this.#allocate(size, UNALIGNED, 0, true)!;
+  }
+
+  /** A large block of `size` bytes aligned to `alignment` (a power of two from 8 to 1 MiB; ngx_pmemalign). */
+  allocAligned(size: number, alignment: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
+    validateAlignment(alignment, 'alignment', 8, MAX_ALIGNMENT);
+    return this.#allocate(size, MEMALIGN, alignment, true)!;
+  }
+
+  /** Zero-filled count * size bytes, 8-aligned. */
+  calloc(count: number, size: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const total = validateCallocTotal(count, size);
+    if (total > MAX_LENGTH) throw errors.outOfRange('count * size', `<= ${MAX_LENGTH}`, total);
+    return this.#allocate(total, ZERO, 0, true)!;
+  }
+
+  /** Keeps min(old, new) bytes; in place when it can. The old view must not be used afterwards. */
+  realloc(buf: Buffer, size: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const chunk = this.#chunkOf(buf);
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
+    scratch[0] = this.#handle;
+    scratch[1] = chunk.id;
+    scratch[2] = viewOffset(buf);
+    scratch[3] = viewTag(buf);
+    scratch[4] = size;
+    nativeRealloc();
+    if (chunk.large && scratch[0]! >= 0 && scratch[0] !== chunk.id) this.#chunks[chunk.id] = undefined; // moved
+    return this.#handOut(size, true)!;
+  }
+
+  /** A large block is released at once (its views detached); a block whose allocations are all freed is rewound. */
+  free(buf: Buffer): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const chunk = this.#chunkOf(buf);
+    scratch[0] = this.#handle;
+    scratch[1] = chunk.id;
+    scratch[2] = viewOffset(buf);
+    scratch[3] = viewTag(buf);
+    nativeFree();
+    const status = scratch[0]!;
+    if (status !== RegionStatus.OK) throw errors.fromRegionStatus(status);
+    if (chunk.large) this.#chunks[chunk.id] = undefined;
+  }
+
+  /**
+   * Runs the cleanups (newest first), releases every large block (detaching its
+   * views) and rewinds every block. Views of blocks from before stay readable
+   * but are stale: freeing one is ERR_POOL_FOREIGN_BUFFER.
+   */
+  reset(): void {
+    if (this.#destroyed) throw errors.destroyed();
+    if (this.#cleanups.running) throw errors.invalidState('reset() cannot be called from a cleanup callback');
+    const failure = this.#cleanups.run();
+    const status = native.reset(this.#handle);
+    if (status !== RegionStatus.OK) throw errors.fromRegionStatus(status);
+    for (const chunk of this.#chunks) if (chunk?.large) this.#chunks[chunk.id] = undefined;
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Adds a callback run exactly once, newest first, at the next reset() or destroy(). */
+  onCleanup(fn: () => void): void {
+    if (this.#destroyed) throw errors.destroyed();
+    validateFunction(fn, 'fn');
+    this.#cleanups.push(fn);
+  }
+
+  stats(): RegionPoolStats {
+    if (this.#destroyed) throw errors.destroyed();
+    const [reserved, used, peakUsed, allocations, failed, blocks, largeBlocks, wasted] = native.stats(this.#handle);
+    return {
+      capacity: Infinity,
+      reserved: reserved!,
+      used: used!,
+      peakUsed: peakUsed!,
+      allocations: allocations!,
+      failedAllocations: failed!,
+      blocks: blocks!,
+      largeBlocks: largeBlocks!,
+      wasted: wasted!,
+    };
+  }
+
+  /** Full invariant check of the C pool's metadata; throws ERR_POOL_CORRUPTED with its reason. */
+  check(): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const why = native.check(this.#handle);
+    if (why !== null) throw errors.corrupted(why);
+  }
+
+  /** Runs the cleanups, frees all memory and detaches every view; idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    if (this.#cleanups.running) throw errors.invalidState('destroy() cannot be called from a cleanup callback');
+    const failure = this.#cleanups.run();
+    this.#destroyed = true;
+    native.destroy(this.#handle);
+    this.#chunks.length = 0;
+    if (failure !== undefined) throw failure;
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  #allocate(size: number, flags: number, alignment: number, throwing: boolean): Buffer | null {
+    if (this.#destroyed) throw errors.destroyed();
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
+    scratch[0] = this.#handle;
+    scratch[1] = size;
+    scratch[2] = flags;
+    scratch[3] = alignment;
+    nativeAlloc();
+    return this.#handOut(size, throwing);
+  }
+
+  /** The view of `length` bytes an allocating native call left in the scratch array, or its error. */
+  #handOut(length: number, throwing: boolean): Buffer | null {
+    const id = scratch[0]!;
+    if (id < 0) {
+      if (id === RegionStatus.NOMEM && !throwing) return null;
+      throw errors.fromRegionStatus(id, length);
+    }
+    const offset = scratch[1]!;
+    const gen = scratch[2]!;
+    let chunk = this.#chunks[id];
+    if (chunk === undefined || scratch[3] !== 0) chunk = this.#adopt(id);
+    return makeView(chunk.buffer, offset, length, chunk, gen);
+  }
+
+  /** Records a chunk the last call made, with its ArrayBuffer. */
+  #adopt(id: number): Chunk {
+    const made = native.chunkBuffer(this.#handle, id);
+    if (made === undefined) throw errors.fromRegionStatus(RegionStatus.INVALID);
+    const chunk: Chunk = { id, buffer: made[0], large: made[1], pool: this.#token };
+    this.#chunks[id] = chunk;
+    return chunk;
+  }
+
+  /**
+   * The chunk of a view this pool made, or ERR_POOL_FOREIGN_BUFFER. Only views
+   * as the pool returned them carry their handle (chunk, offset, generation);
+   * any other view (a sub-view, a view rebuilt from buffer and byteOffset, a
+   * plain Buffer, another pool's view) is foreign.
+   */
+  #chunkOf(buf: Buffer): Chunk {
+    validateView(buf, 'buf');
+    const chunk = viewOwner(buf) as Partial<Chunk> | undefined;
+    if (chunk?.pool !== this.#token) throw errors.foreignBuffer();
+    return chunk as Chunk;
+  }
+}

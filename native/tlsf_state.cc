@@ -1,0 +1,71 @@
+// tlsf_state.cc — see tlsf_state.hh.
+#include "tlsf_state.hh"
+
+#include <cstdlib>
+#include <new>
+
+namespace mempools {
+
+namespace {
+
+// Detaches the region's ArrayBuffer, then returns its memory to the OS.
+void DropRegion(napi_env env, TlsfState* state, int id) {
+  state->table->DetachChunk(env, state, static_cast<size_t>(id));
+  UnmapRegion(&state->regions[id]);
+  state->present[id] = false;
+}
+
+}  // namespace
+
+void TlsfState::FreeMemory(napi_env env) {
+  for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
+    if (present[id]) DropRegion(env, this, id);
+  }
+  free(control);
+  control = nullptr;
+  tlsf = nullptr;
+}
+
+int32_t CreateTlsf(PoolTable* table) {
+  TlsfState* state = new (std::nothrow) TlsfState();
+  if (state == nullptr) return -1;
+  state->control = malloc(tlsf_control_size());
+  state->tlsf = state->control != nullptr ? tlsf_create(state->control, tlsf_control_size()) : nullptr;
+  if (state->tlsf == nullptr) {
+    free(state->control);
+    delete state;
+    return -1;
+  }
+  return table->Add(state);
+}
+
+int AddRegion(TlsfState* state, size_t area, SysCall* failed) {
+  if (state->tlsf == nullptr) return TLSF_ERR_INVALID;
+  if (tlsf_bitmap_size(area) == 0) return TLSF_ERR_INVALID;
+  RegionMemory memory;
+  int err = MapRegion(area, &memory, failed);
+  if (err != 0) return -err;
+  int id = tlsf_add_region(state->tlsf, memory.base, memory.area, memory.bitmap);
+  if (id < 0) {
+    UnmapRegion(&memory);
+    return id;
+  }
+  state->regions[id] = memory;
+  state->present[id] = true;
+  return id;
+}
+
+napi_status RegionBuffer(napi_env env, TlsfState* state, int id, napi_value* result) {
+  if (state->tlsf == nullptr || id < 0 || id >= TLSF_MAX_REGIONS || !state->present[id]) return napi_invalid_arg;
+  const RegionMemory& memory = state->regions[id];
+  return state->table->ChunkBuffer(env, state, static_cast<size_t>(id), memory.base, memory.area, result);
+}
+
+int RemoveRegion(napi_env env, TlsfState* state, int id) {
+  if (state->tlsf == nullptr || id < 0 || id >= TLSF_MAX_REGIONS) return TLSF_ERR_INVALID;
+  int status = tlsf_remove_region(state->tlsf, id);
+  if (status == TLSF_OK) DropRegion(env, state, id);
+  return status;
+}
+
+}  // namespace mempools

@@ -1,0 +1,385 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+import { describe, expect, test } from 'vitest';
+
+import { PoolError, RegionPool, TlsfPool } from '../lib/index.js';
+import { expectCode } from './helpers/pool.js';
+
+describe('construction', () => {
+  test('defaults and getters', () => {
+    using pool = new RegionPool();
+    expect(pool.blockSize).toBe(16384);
+    expect(pool.maxSmall).toBe(4095); // min(blockSize, pageSize - 1)
+    expect(pool.destroyed).toBe(false);
+    expect(pool.stats()).toEqual({
+      capacity: Infinity, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
+      blocks: 0, largeBlocks: 0, wasted: 0,
+    });
+    using small = new RegionPool({ blockSize: 256 });
+    expect(small.maxSmall).toBe(256);
+  });
+
+  test('invalid options', () => {
+    expectCode(() => new RegionPool(null as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => new RegionPool({ blockSize: '4096' as never }), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => new RegionPool({ blockSize: 240 }), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => new RegionPool({ blockSize: 4100 }), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => new RegionPool({ blockSize: 4096.5 }), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => new RegionPool({ blockSize: 2 ** 31 }), 'ERR_OUT_OF_RANGE', RangeError);
+    expect(() => new RegionPool({ blockSize: 4100 })).toThrow('a multiple of 16');
+  });
+});
+
+describe('allocation', () => {
+  test('alloc gives 8-aligned Buffer views; allocUnaligned packs bytes', () => {
+    using pool = new RegionPool({ blockSize: 4096 });
+    const a = pool.alloc(3);
+    const b = pool.alloc(5);
+    expect(Buffer.isBuffer(a)).toBe(true);
+    expect(a.length).toBe(3);
+    expect(a.byteOffset % 8).toBe(0);
+    expect(b.byteOffset % 8).toBe(0);
+    expect(b.byteOffset).toBe(8);
+    const u = pool.allocUnaligned(3);
+    const v = pool.allocUnaligned(1);
+    expect(u.byteOffset).toBe(13);
+    expect(v.byteOffset).toBe(16);
+    const w = pool.allocUnaligned(2);
+    expect(w.byteOffset % 2).toBe(1);
+    expect(a.buffer).toBe(w.buffer);
+    expect(a.buffer.byteLength).toBe(4096);
+    const s = pool.stats();
+    expect(s.used).toBe(14);
+    expect(s.allocations).toBe(5);
+    expect(s.wasted).toBe(5); // padding between a and b
+    expect(s.blocks).toBe(1);
+    expect(s.reserved).toBe(4096);
+  });
+
+  test('maxSmall is the threshold for large blocks', () => {
+    using pool = new RegionPool();
+    const small = pool.alloc(pool.maxSmall);
+    expect(pool.stats().largeBlocks).toBe(0);
+    expect(pool.stats().blocks).toBe(1);
+    const large = pool.alloc(pool.maxSmall + 1);
+    expect(pool.stats().largeBlocks).toBe(1);
+    expect(large.byteOffset).toBe(0);
+    expect(large.buffer.byteLength).toBe(pool.maxSmall + 1);
+    expect(large.buffer).not.toBe(small.buffer);
+    expect(pool.stats().used).toBe(2 * pool.maxSmall + 1);
+    const unaligned = pool.allocUnaligned(pool.maxSmall + 1);
+    expect(pool.stats().largeBlocks).toBe(2);
+    pool.free(unaligned);
+    pool.free(large);
+    expect(large.byteLength).toBe(0); // released at once, detached first
+    expect(pool.stats().largeBlocks).toBe(0);
+    expect(small.byteLength).toBe(pool.maxSmall);
+  });
+
+  test('allocAligned gives an aligned large block', () => {
+    using pool = new RegionPool();
+    for (const alignment of [8, 64, 4096, 65536, 2 ** 20]) {
+      const view = pool.allocAligned(100, alignment);
+      expect(view.length).toBe(100);
+      expect(view.byteOffset).toBe(0);
+      expect(new Float64Array(view.buffer, view.byteOffset, 12).length).toBe(12);
+    }
+    expect(pool.stats().largeBlocks).toBe(5);
+    expect(pool.allocAligned(0, 8).length).toBe(0);
+    expectCode(() => pool.allocAligned(8, 12), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.allocAligned(8, 4), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.allocAligned(8, 2 ** 21), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.allocAligned(8, '8' as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => pool.allocAligned(-1, 8), 'ERR_OUT_OF_RANGE', RangeError);
+  });
+
+  test('alloc(0) is a freeable zero-length view', () => {
+    using pool = new RegionPool();
+    const zero = pool.alloc(0);
+    expect(zero.length).toBe(0);
+    expect(pool.stats().allocations).toBe(1);
+    pool.free(zero);
+    expect(pool.stats().allocations).toBe(0);
+  });
+
+  test('calloc zero-fills, even over recycled memory; overflow is a RangeError', () => {
+    using pool = new RegionPool({ blockSize: 1024 });
+    pool.free(pool.alloc(512).fill(0xff));
+    const z = pool.calloc(16, 32);
+    expect(z.byteOffset).toBe(0);
+    expect(z.length).toBe(512);
+    expect(z.every((byte) => byte === 0)).toBe(true);
+    expectCode(() => pool.calloc(2 ** 40, 2 ** 20), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.calloc(2 ** 20, 2 ** 20), 'ERR_OUT_OF_RANGE', RangeError); // above MAX_LENGTH
+    expectCode(() => pool.calloc(-1, 1), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.calloc(1, null as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+  });
+
+  test('bad sizes are Node argument errors and change nothing', () => {
+    using pool = new RegionPool();
+    expectCode(() => pool.alloc(-1), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.alloc(1.5), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.alloc(2 ** 53), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.alloc(2 ** 32 + 1), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.alloc('1' as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => pool.tryAlloc(NaN), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.allocUnaligned(undefined as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expect(pool.stats().allocations).toBe(0);
+    expect(pool.stats().reserved).toBe(0);
+  });
+
+  test('out of memory: alloc throws ERR_POOL_EXHAUSTED, tryAlloc returns null, both counted', () => {
+    // A child whose address space is capped at 1.5 GB cannot get a 2 GiB large block.
+    const script = `
+      const { RegionPool } = require(${JSON.stringify(path.join(__dirname, '..'))});
+      const pool = new RegionPool();
+      const result = { tryAlloc: pool.tryAlloc(2 ** 31) };
+      try { pool.alloc(2 ** 31); } catch (e) { result.code = e.code; result.name = e.name; }
+      result.small = pool.alloc(8).length;
+      result.stats = pool.stats();
+      console.log(JSON.stringify(result));`;
+    const child = spawnSync('sh', ['-c', 'ulimit -v 1500000 && exec "$0" -e "$1"', process.execPath, script], {
+      encoding: 'utf8',
+    });
+    const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(result).toMatchObject({ tryAlloc: null, code: 'ERR_POOL_EXHAUSTED', name: 'PoolError', small: 8 });
+    expect(result['stats']).toMatchObject({ failedAllocations: 2, allocations: 1, largeBlocks: 0 });
+  });
+});
+
+describe('free', () => {
+  test('every error code of free', () => {
+    using pool = new RegionPool();
+    using other = new RegionPool();
+    using tlsf = new TlsfPool({ size: 4096 });
+    const a = pool.alloc(16);
+    pool.alloc(16); // keeps the block from being rewound
+    expectCode(() => pool.free(Buffer.alloc(16)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free(a.subarray(1)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free(a.subarray(0)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free(Buffer.from(a.buffer, a.byteOffset, a.length)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free(other.alloc(16)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free(tlsf.alloc(16)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => other.free(a), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => tlsf.free(a), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free({} as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expect(pool.stats().allocations).toBe(2);
+    pool.free(a);
+    expectCode(() => pool.free(a), 'ERR_POOL_DOUBLE_FREE', PoolError);
+    const large = pool.alloc(10_000);
+    pool.free(large);
+    expectCode(() => pool.free(large), 'ERR_POOL_DOUBLE_FREE', PoolError);
+    pool.check();
+  });
+
+  test('a block whose allocations are all freed is rewound: the next alloc lands at its start', () => {
+    using pool = new RegionPool({ blockSize: 1024 });
+    const views = [pool.alloc(100), pool.alloc(200), pool.allocUnaligned(33)];
+    for (const view of views) pool.free(view);
+    expect(pool.stats().used).toBe(0);
+    const again = pool.alloc(10);
+    expect(again.byteOffset).toBe(0);
+    expect(again.buffer).toBe(views[0]!.buffer);
+    expect(pool.stats().blocks).toBe(1);
+    // a view from before the rewind is a double free, not the new allocation
+    expectCode(() => pool.free(views[0]!), 'ERR_POOL_DOUBLE_FREE', PoolError);
+    expect(pool.stats().allocations).toBe(1);
+  });
+
+  test('full blocks make new blocks', () => {
+    using pool = new RegionPool({ blockSize: 256 });
+    const views = Array.from({ length: 10 }, () => pool.alloc(100));
+    expect(pool.stats().blocks).toBe(5);
+    expect(new Set(views.map((v) => v.buffer)).size).toBe(5);
+    for (const view of views) pool.free(view);
+    expect(pool.stats().used).toBe(0);
+    pool.check();
+  });
+});
+
+describe('realloc', () => {
+  test('keeps contents, grows in place at the end of a block, moves otherwise', () => {
+    using pool = new RegionPool({ blockSize: 4096 });
+    const a = pool.alloc(10).fill(1);
+    const grown = pool.realloc(a, 100);
+    expect(grown.byteOffset).toBe(a.byteOffset);
+    expect(grown.subarray(0, 10).every((b) => b === 1)).toBe(true);
+    pool.alloc(8);
+    const moved = pool.realloc(grown, 200);
+    expect(moved.byteOffset).not.toBe(grown.byteOffset);
+    expect(moved.subarray(0, 10).every((b) => b === 1)).toBe(true);
+    const large = pool.realloc(moved, 10_000);
+    expect(pool.stats().largeBlocks).toBe(1);
+    expect(large.subarray(0, 10).every((b) => b === 1)).toBe(true);
+    const larger = pool.realloc(large, 20_000);
+    expect(large.byteLength).toBe(0); // the old large block was released
+    expect(larger.subarray(0, 10).every((b) => b === 1)).toBe(true);
+    const shrunk = pool.realloc(larger, 5);
+    expect(shrunk.length).toBe(5);
+    expect(shrunk.buffer).toBe(larger.buffer);
+    expect(pool.stats().used).toBe(8 + 5);
+    pool.check();
+  });
+
+  test('realloc keeps an allocAligned alignment; errors change nothing', () => {
+    using pool = new RegionPool();
+    const aligned = pool.allocAligned(64, 65536).fill(7);
+    const grown = pool.realloc(aligned, 100_000);
+    expect(grown[63]).toBe(7);
+    const a = pool.alloc(8);
+    pool.alloc(8);
+    pool.free(a);
+    expectCode(() => pool.realloc(a, 16), 'ERR_POOL_DOUBLE_FREE', PoolError);
+    expectCode(() => pool.realloc(Buffer.alloc(4), 16), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.realloc(grown, -1), 'ERR_OUT_OF_RANGE', RangeError);
+    expect(pool.stats().allocations).toBe(2);
+    expect(grown.length).toBe(100_000);
+  });
+});
+
+describe('reset', () => {
+  test('detaches large views, makes small views stale, keeps blocks, zero used', () => {
+    using pool = new RegionPool({ blockSize: 1024 });
+    const small = pool.alloc(100).fill(9);
+    const large = pool.alloc(5000);
+    const aligned = pool.allocAligned(16, 4096);
+    const before = pool.stats();
+    expect(before.largeBlocks).toBe(2);
+    pool.reset();
+    expect(large.byteLength).toBe(0);
+    expect(aligned.byteLength).toBe(0);
+    expect(large[0]).toBeUndefined();
+    expect(small.byteLength).toBe(100); // still points into a live block
+    expect(small[0]).toBe(9);
+    const after = pool.stats();
+    expect(after).toMatchObject({ used: 0, allocations: 0, largeBlocks: 0, blocks: 1, reserved: 1024, wasted: 0 });
+    expect(after.peakUsed).toBe(before.peakUsed);
+    expectCode(() => pool.free(small), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.free(large), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expectCode(() => pool.realloc(small, 10), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    // the stale view is not confused with the new allocation at the same offset
+    const fresh = pool.alloc(100);
+    expect(fresh.byteOffset).toBe(small.byteOffset);
+    expectCode(() => pool.free(small), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    expect(pool.stats().allocations).toBe(1);
+    pool.free(fresh);
+    // large ids are reused after reset: old views stay refused
+    const newLarge = pool.alloc(5000);
+    expectCode(() => pool.free(large), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    pool.free(newLarge);
+    pool.check();
+  });
+});
+
+describe('cleanups', () => {
+  test('run LIFO exactly once on reset, including ones added while running', () => {
+    using pool = new RegionPool();
+    const order: string[] = [];
+    pool.onCleanup(() => order.push('a'));
+    pool.onCleanup(() => {
+      order.push('b');
+      pool.onCleanup(() => order.push('b2'));
+      pool.free(pool.alloc(8)); // the pool is usable from a cleanup
+    });
+    pool.onCleanup(() => order.push('c'));
+    pool.reset();
+    expect(order).toEqual(['c', 'b', 'b2', 'a']);
+    pool.reset();
+    expect(order).toEqual(['c', 'b', 'b2', 'a']);
+    pool.onCleanup(() => order.push('d'));
+    pool.destroy();
+    pool.destroy();
+    expect(order).toEqual(['c', 'b', 'b2', 'a', 'd']);
+  });
+
+  test('throwing cleanups: all still run, then an AggregateError; destroy still completes', () => {
+    const pool = new RegionPool();
+    const ran: number[] = [];
+    const boom1 = new Error('one');
+    const boom2 = new TypeError('two');
+    pool.onCleanup(() => ran.push(1));
+    pool.onCleanup(() => {
+      ran.push(2);
+      throw boom1;
+    });
+    pool.onCleanup(() => ran.push(3));
+    pool.onCleanup(() => {
+      ran.push(4);
+      throw boom2;
+    });
+    const large = pool.alloc(10_000);
+    let caught: unknown;
+    try {
+      pool.reset();
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AggregateError);
+    expect((caught as AggregateError).errors).toEqual([boom2, boom1]);
+    expect(ran).toEqual([4, 3, 2, 1]);
+    expect(large.byteLength).toBe(0); // the reset itself happened
+    expect(pool.stats().allocations).toBe(0);
+
+    pool.onCleanup(() => {
+      throw boom1;
+    });
+    const view = pool.alloc(8);
+    expect(() => pool.destroy()).toThrow(AggregateError);
+    expect(pool.destroyed).toBe(true);
+    expect(view.byteLength).toBe(0);
+    pool.destroy();
+  });
+
+  test('reset or destroy from a cleanup is refused (ERR_INVALID_STATE, reported in the AggregateError)', () => {
+    const pool = new RegionPool();
+    pool.onCleanup(() => pool.destroy());
+    pool.onCleanup(() => pool.reset());
+    let caught: unknown;
+    try {
+      pool.reset();
+    } catch (error) {
+      caught = error;
+    }
+    const codes = (caught as AggregateError).errors.map((e: { code?: string }) => e.code);
+    expect(codes).toEqual(['ERR_INVALID_STATE', 'ERR_INVALID_STATE']);
+    expect(pool.destroyed).toBe(false);
+    pool.destroy();
+  });
+
+  test('onCleanup needs a function', () => {
+    using pool = new RegionPool();
+    expectCode(() => pool.onCleanup('x' as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => pool.onCleanup(undefined as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+  });
+});
+
+describe('destroy', () => {
+  test('detaches every view; every call but destroy throws ERR_POOL_DESTROYED', () => {
+    const pool = new RegionPool({ blockSize: 256 });
+    const views = [pool.alloc(100), pool.alloc(200), pool.alloc(100), pool.alloc(5000), pool.allocAligned(8, 4096)];
+    const floats = new Float64Array(views[0]!.buffer, views[0]!.byteOffset, 8);
+    pool.destroy();
+    expect(pool.destroyed).toBe(true);
+    for (const view of views) expect(view.byteLength).toBe(0);
+    expect(floats.length).toBe(0);
+    expect(views[0]![0]).toBeUndefined();
+    const calls: (() => unknown)[] = [
+      () => pool.alloc(1), () => pool.tryAlloc(1), () => pool.allocUnaligned(1), () => pool.allocAligned(8, 8),
+      () => pool.calloc(1, 1), () => pool.realloc(views[0]!, 1), () => pool.free(views[0]!), () => pool.reset(),
+      () => pool.onCleanup(() => {}), () => pool.stats(), () => pool.check(),
+    ];
+    for (const call of calls) expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
+    pool.destroy();
+    pool[Symbol.dispose]();
+  });
+
+  test('using disposes', () => {
+    let view: Buffer;
+    {
+      using pool = new RegionPool();
+      view = pool.alloc(10);
+    }
+    expect(view.byteLength).toBe(0);
+  });
+});

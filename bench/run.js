@@ -14,7 +14,7 @@ const { execFile, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { JS_ALLOCATORS, JS_PEER } = require('./js/allocators');
+const { JS_ALLOCATORS, JS_PEER, JS_REQUEST_ALLOCATORS } = require('./js/allocators');
 
 const ROOT = path.join(__dirname, '..');
 const BENCH = __dirname;
@@ -40,6 +40,8 @@ const SVG = OUT.replace(/\.json$/, '') === path.join(RESULTS, 'latest') ? path.j
 // `sources` are compiled in, `libs` linked. A missing source skips
 // the allocator with a message; so does a failed build of a `system` one (library not
 // installed); a failed build of the project's own code is a failure (exit code 1).
+// `only: [workload names]` restricts an allocator to those workloads (request-scoped pools
+// run R1 only); without it an allocator runs every C workload.
 const C_ALLOCATORS = [
   { name: 'glibc', define: 'ALLOC_GLIBC', sources: [], libs: [] },
   { name: 'jemalloc', define: 'ALLOC_JEMALLOC', sources: [], libs: ['-ljemalloc'], system: true },
@@ -47,24 +49,37 @@ const C_ALLOCATORS = [
   { name: 'tlsf', define: 'ALLOC_TLSF', sources: ['native/tlsf.c'], libs: [] },
   // the same TLSF with its optional front cache (tlsf_set_cache) at depth 64
   { name: 'tlsf-cache', define: 'ALLOC_TLSF', defines: ['BENCH_TLSF_CACHE=64'], sources: ['native/tlsf.c'], libs: [] },
+  // RegionPool's C core: a pool created and destroyed per request, and one pool reset per request
+  { name: 'region', define: 'ALLOC_REGION', sources: ['native/region_pool.c'], libs: [], only: ['R1'] },
+  { name: 'region-reset', define: 'ALLOC_REGION', defines: ['BENCH_REGION_RESET=1'], sources: ['native/region_pool.c'], libs: [], only: ['R1'] },
+  // yardstick for R1: a minimal nginx-style pool (bench/c/ngx_ref.h), no side tables
+  { name: 'ngx-ref', define: 'ALLOC_NGX_REF', sources: [], libs: [], only: ['R1'] },
 ];
+const runsOn = (a, workload) => !a.only || a.only.includes(workload);
 const C_PEER = 'glibc';
 // W4 only runs on region allocators; its rows are compared with this one instead.
 const C_REGION_PEER = 'tlsf';
 
 // Timed C workloads: each run is one process `bin/<alloc> --workload <name> ...`;
 // every JSON line it prints becomes a sample of (workload, unit).
+// `callgrind`: also count instructions in the timed function `fn` (callgrind --toggle-collect),
+// at `ops` (quick: `quickOps`) minus a 0-op run, per op, reported in `unit`.
+const PAIRS_CG = { fn: 'bench_timed_pairs', unit: 'instr/pair', ops: 200_000, quickOps: 20_000 };
 const C_WORKLOADS = [
-  { name: 'W1', args: ['--workload', 'W1'], ops: 1_000_000, quickOps: 20_000, callgrind: true },
-  { name: 'W2', args: ['--workload', 'W2'], ops: 1_000_000, quickOps: 20_000, callgrind: true },
+  { name: 'W1', args: ['--workload', 'W1'], ops: 1_000_000, quickOps: 20_000, callgrind: PAIRS_CG },
+  { name: 'W2', args: ['--workload', 'W2'], ops: 1_000_000, quickOps: 20_000, callgrind: PAIRS_CG },
   { name: 'W3', args: ['--workload', 'W3'], ops: 1_000_000, quickOps: 20_000 },
+  // requests (--ops = requests): 200 x 16..256 B + 2 x 8 KiB each, then free all / destroy / reset
+  {
+    name: 'R1', args: ['--workload', 'R1'], ops: 100_000, quickOps: 2_000,
+    callgrind: { fn: 'bench_timed_requests', unit: 'instr/request', ops: 2_000, quickOps: 200 },
+  },
 ];
 // Deterministic C workloads (no timing): run once; samples are per seed.
 const C_ONCE = [{ name: 'W4', args: ['--workload', 'W4', '--seeds', '5'] }];
-const CALLGRIND_OPS = QUICK ? 20_000 : 200_000;
-// instructions per pair (valgrind --tool=callgrind) for the workloads marked `callgrind`;
+// instructions per op (valgrind --tool=callgrind) for the workloads marked `callgrind`;
 // the quick run does only the first of them
-const CALLGRIND_WORKLOADS = C_WORKLOADS.filter((w) => w.callgrind).map((w) => w.name).slice(0, QUICK ? 1 : undefined);
+const CALLGRIND_WORKLOADS = C_WORKLOADS.filter((w) => w.callgrind).slice(0, QUICK ? 1 : undefined);
 
 // ---------------------------------------------------------------- JS table
 // sizes x allocators (bench/js/allocators.js), each run in its own child process.
@@ -75,6 +90,9 @@ const JS_WORKLOADS = [
   { name: '1 MiB', size: 1 << 20, window: 100, ops: 5_000 },
 ];
 const JS_QUICK_DIVISOR = 50;
+// Request-shaped JS workloads (bench/js/request.js, allocators: JS_REQUEST_ALLOCATORS):
+// `requests` per timed pass (~1 s for Buffer.allocUnsafe on the 2-core CI VM).
+const JS_REQUEST_WORKLOADS = [{ name: 'R1 request', script: 'request.js', requests: 25_000 }];
 
 // ---------------------------------------------------------------- helpers
 function run(cmd, args, { timeout = 300_000, cwd = ROOT } = {}) {
@@ -183,7 +201,7 @@ async function runC(allocs) {
       // rotate the allocator order each run so drift doesn't favour one of them
       for (let i = 0; i < allocs.length; i++) {
         const a = allocs[(i + rep) % allocs.length];
-        if (failed.has(`${a.name}|${w.name}`)) continue;
+        if (!runsOn(a, w.name) || failed.has(`${a.name}|${w.name}`)) continue;
         const r = await run(a.bin, [...w.args, '--ops', String(ops)]);
         if (!r.ok) {
           failed.add(`${a.name}|${w.name}`);
@@ -203,6 +221,7 @@ async function runC(allocs) {
   }
   for (const w of C_ONCE) {
     for (const a of allocs) {
+      if (!runsOn(a, w.name)) continue;
       const r = await run(a.bin, w.args);
       if (!r.ok) {
         fail(`C ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err.message}`);
@@ -233,11 +252,11 @@ async function runCallgrind(allocs) {
     return;
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mempools-cg-'));
-  const total = async (bin, wl, ops) => {
-    const out = path.join(tmp, `cg.${path.basename(bin)}.${wl}.${ops}`);
+  const total = async (bin, w, ops) => {
+    const out = path.join(tmp, `cg.${path.basename(bin)}.${w.name}.${ops}`);
     const r = await run('valgrind', [
       '--tool=callgrind', `--callgrind-out-file=${out}`, '--collect-atstart=no',
-      '--toggle-collect=bench_timed_pairs', bin, '--workload', wl, '--ops', String(ops),
+      `--toggle-collect=${w.callgrind.fn}`, bin, ...w.args, '--ops', String(ops),
     ], { timeout: 600_000 });
     if (!r.ok) throw new Error(firstLine(r.stderr) || r.err.message);
     const text = fs.readFileSync(out, 'utf8');
@@ -245,16 +264,21 @@ async function runCallgrind(allocs) {
     if (!m) throw new Error(`no totals in ${out}`);
     return Number(m[1]);
   };
-  log(`callgrind: ${CALLGRIND_WORKLOADS.join(', ')} at ${CALLGRIND_OPS} ops`);
-  for (const wl of CALLGRIND_WORKLOADS) {
-    for (const a of allocs) {
+  const cgOps = (w) => (QUICK ? w.callgrind.quickOps : w.callgrind.ops);
+  log(`callgrind: ${CALLGRIND_WORKLOADS.map((w) => `${w.name} at ${cgOps(w)} ops`).join(', ')}`);
+  for (const w of CALLGRIND_WORKLOADS) {
+    const ops = cgOps(w);
+    // two allocators at a time (one per core); each pair of runs is independent
+    const todo = allocs.filter((a) => runsOn(a, w.name));
+    const one = async (a) => {
       try {
-        const [full, base] = [await total(a.bin, wl, CALLGRIND_OPS), await total(a.bin, wl, 0)];
-        addSample('c', wl, 'instr/pair', a.name, (full - base) / CALLGRIND_OPS);
+        const [full, base] = [await total(a.bin, w, ops), await total(a.bin, w, 0)];
+        addSample('c', w.name, w.callgrind.unit, a.name, (full - base) / ops);
       } catch (e) {
-        fail(`callgrind ${a.name} ${wl}: ${e.message}`);
+        fail(`callgrind ${a.name} ${w.name}: ${e.message}`);
       }
-    }
+    };
+    for (let i = 0; i < todo.length; i += 2) await Promise.all(todo.slice(i, i + 2).map(one));
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
@@ -300,6 +324,44 @@ async function runJS() {
   }
 }
 
+// request-shaped workloads: one child process per allocator x run, like runJS
+async function runJSRequests() {
+  const allocs = JS_REQUEST_ALLOCATORS.filter((a) => {
+    const why = a.available();
+    if (why) note(`JS ${a.name} (request workloads): skipped, ${why}`);
+    return !why;
+  });
+  const failed = new Set();
+  for (let rep = 0; rep < RUNS; rep++) {
+    log(`JS request run ${rep + 1}/${RUNS}`);
+    for (const w of JS_REQUEST_WORKLOADS) {
+      const requests = QUICK ? Math.max(20, Math.round(w.requests / JS_QUICK_DIVISOR)) : w.requests;
+      for (let i = 0; i < allocs.length; i++) {
+        const a = allocs[(i + rep) % allocs.length];
+        if (failed.has(`${a.name}|${w.name}`)) continue;
+        const args = [
+          path.join(BENCH, 'js', w.script), '--alloc', a.name, '--requests', String(requests),
+          '--warmup', String(Math.max(10, Math.round(requests / 10))),
+          '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+        ];
+        let r = await run(process.execPath, args);
+        if (!r.ok) {
+          note(`JS ${a.name} ${w.name}: failed (${firstLine(r.stderr) || r.err?.message}); retrying once in 10 s`);
+          await new Promise((res) => setTimeout(res, 10_000));
+          r = await run(process.execPath, args);
+        }
+        const res = r.ok ? jsonLines(r.stdout)[0] : null;
+        if (!res) {
+          failed.add(`${a.name}|${w.name}`);
+          fail(`JS ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err?.message}`);
+          continue;
+        }
+        addSample('js', w.name, 'ns/request', a.name, res.ns_per_request);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- results
 function buildRows() {
   const rows = [];
@@ -309,7 +371,9 @@ function buildRows() {
       const by = samples[suite][key];
       const peer = suite === 'js' ? JS_PEER : workload.startsWith('W4') ? C_REGION_PEER : C_PEER;
       const peerMedian = by[peer] ? median(by[peer]) : null;
-      const allocNames = suite === 'c' ? C_ALLOCATORS.map((a) => a.name) : JS_ALLOCATORS.map((a) => a.name);
+      const allocNames = suite === 'c'
+        ? C_ALLOCATORS.map((a) => a.name)
+        : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map((a) => a.name);
       for (const allocator of allocNames) {
         if (!by[allocator]) continue;
         const m = median(by[allocator]);
@@ -344,7 +408,7 @@ function printTable(rows, cAllocs) {
   if (cAllocs && rows.some((r) => r.workload.startsWith('W4'))) {
     const at = rows.findLastIndex((r) => r.workload.startsWith('W4'));
     const na = cAllocs
-      .filter((a) => !rows.some((r) => r.suite === 'c' && r.allocator === a.name && r.workload.startsWith('W4')))
+      .filter((a) => runsOn(a, 'W4') && !rows.some((r) => r.suite === 'c' && r.allocator === a.name && r.workload.startsWith('W4')))
       .map((a) => ['c', 'W4', a.name, 'n/a', '', 'no fixed region']);
     table.splice(at + 1, 0, ...na);
   }
@@ -371,7 +435,7 @@ async function renderChart(rows, m, file) {
     .map((r) => ({
       ...r,
       suite: r.suite === 'c' ? 'C (peer glibc; W4 peer tlsf)' : `JS (peer ${JS_PEER})`,
-      label: r.unit === 'instr/pair' ? `${r.workload} instr` : r.workload,
+      label: r.unit.startsWith('instr/') ? `${r.workload} instr` : r.workload,
     }));
   const group = {
     x: { field: 'label', type: 'nominal', sort: null, title: null, scale: { type: 'band', paddingInner: 0.25 }, axis: { labelAngle: -30, labelFontSize: 11 } },
@@ -429,7 +493,10 @@ async function main() {
       else note('callgrind: skipped (--no-callgrind)');
     }
   }
-  if (SUITE === 'all' || SUITE === 'js') await runJS();
+  if (SUITE === 'all' || SUITE === 'js') {
+    await runJS();
+    await runJSRequests();
+  }
 
   const rows = buildRows();
   printTable(rows, cAllocs);

@@ -12,6 +12,15 @@
  *   void  bench_free(void *p)
  *   const char *bench_version(void)         free-form version string (may be "")
  *
+ * Optionally, for the request workload R1 (workloads.c), an adapter whose memory is
+ * scoped to a request defines ALLOC_HAS_SCOPE 1 and
+ *   int   bench_req_begin(void)             start a request (create a pool); 0 on success
+ *   void  bench_req_end(void)               end it: every block of the request goes at once
+ *                                           (destroy or reset the pool)
+ * Without ALLOC_HAS_SCOPE, R1 ends a request by bench_free'ing each of its blocks.
+ * ALLOC_ONLY_REQUEST 1 marks an adapter meant for R1 only: the binary refuses other
+ * workloads (run.js's `only` field keeps it from being asked).
+ *
  * To add an allocator: add one #elif block here, and one entry to the C allocator
  * table in bench/run.js (its -D flag, extra sources and libraries).
  */
@@ -108,10 +117,100 @@ static inline void *bench_alloc(size_t n) { return tlsf_malloc(bench_tlsf, n); }
 static inline void bench_free(void *p) { tlsf_free(bench_tlsf, p); }
 static const char *bench_version(void) { return ""; }
 
-/* Later pools (native/region_pool, heap_pool, shared_pool) add one #elif each here. */
+#elif defined(ALLOC_REGION)
+/* ------------------------------------------------------------ region pool */
+/* native/region_pool.c is compiled into the binary: the nginx-style pool with its
+ * side tables (live counts, start bitmaps, generations) as shipped; default memory
+ * callbacks (posix_memalign/free), 16 KiB blocks. Two variants:
+ *   region        R1: region_pool_create at the start of every request,
+ *                 region_pool_destroy at its end (what a request handler does)
+ *   region-reset  (-DBENCH_REGION_RESET) one pool for the whole run,
+ *                 region_pool_reset at the end of every request
+ * bench_alloc is region_pool_palloc (8-aligned; > max_small = 4095 B: a large block). */
+#include <stdio.h>
+#include "region_pool.h"
+#ifdef BENCH_REGION_RESET
+#define ALLOC_NAME "region-reset"
+#else
+#define ALLOC_NAME "region"
+#endif
+#define ALLOC_HAS_REGION 0
+#define ALLOC_HAS_SCOPE 1
+#define ALLOC_ONLY_REQUEST 1
+#ifndef BENCH_REGION_BLOCK
+#define BENCH_REGION_BLOCK 16384
+#endif
+static region_pool_t *bench_region;
+static const region_pool_options_t bench_region_opt = { BENCH_REGION_BLOCK, 0, NULL };
+static int bench_init(size_t region_bytes) {
+    (void)region_bytes;
+#ifdef BENCH_REGION_RESET
+    return region_pool_create(&bench_region_opt, &bench_region) == REGION_POOL_OK ? 0 : -1;
+#else
+    return 0;
+#endif
+}
+static __attribute__((unused)) void bench_fini(void) {
+    region_pool_destroy(bench_region);
+    bench_region = NULL;
+}
+static inline void *bench_alloc(size_t n) { return region_pool_palloc(bench_region, n); }
+static inline void bench_free(void *p) { region_pool_free(bench_region, p); }
+static inline int bench_req_begin(void) {
+#ifdef BENCH_REGION_RESET
+    return 0;
+#else
+    return region_pool_create(&bench_region_opt, &bench_region) == REGION_POOL_OK ? 0 : -1;
+#endif
+}
+static inline void bench_req_end(void) {
+#ifdef BENCH_REGION_RESET
+    region_pool_reset(bench_region);
+#else
+    region_pool_destroy(bench_region);
+    bench_region = NULL;
+#endif
+}
+static const char *bench_version(void) {
+    static char buf[48];
+    snprintf(buf, sizeof buf, "block %u B", (unsigned)BENCH_REGION_BLOCK);
+    return buf;
+}
+
+#elif defined(ALLOC_NGX_REF)
+/* ----------------------------------------------- nginx-style reference pool */
+/* A minimal re-implementation of ngx_pool_t's allocation path (bench/c/ngx_ref.h),
+ * written for this benchmark as the yardstick of the R1 target: no side tables,
+ * no per-allocation free, header inside the first block. Create per request,
+ * destroy at its end. */
+#include "ngx_ref.h"
+#define ALLOC_NAME "ngx-ref"
+#define ALLOC_HAS_REGION 0
+#define ALLOC_HAS_SCOPE 1
+#define ALLOC_ONLY_REQUEST 1
+static ngxr_pool_t *bench_ngx;
+static int bench_init(size_t region_bytes) { (void)region_bytes; return 0; }
+static __attribute__((unused)) void bench_fini(void) {}
+static inline void *bench_alloc(size_t n) { return ngxr_palloc(bench_ngx, n); }
+static inline void bench_free(void *p) { ngxr_pfree(bench_ngx, p); }
+static inline int bench_req_begin(void) {
+    bench_ngx = ngxr_create_pool(16384);
+    return bench_ngx ? 0 : -1;
+}
+static inline void bench_req_end(void) {
+    ngxr_destroy_pool(bench_ngx);
+    bench_ngx = NULL;
+}
+static const char *bench_version(void) { return "block 16384 B"; }
+
+/* Later pools (native/heap_pool, shared_pool) add one #elif each here. */
 
 #else
-#error "define one of ALLOC_GLIBC, ALLOC_JEMALLOC, ALLOC_MIMALLOC, ALLOC_TLSF"
+#error "define one of ALLOC_GLIBC, ALLOC_JEMALLOC, ALLOC_MIMALLOC, ALLOC_TLSF, ALLOC_REGION, ALLOC_NGX_REF"
+#endif
+
+#ifndef ALLOC_HAS_SCOPE
+#define ALLOC_HAS_SCOPE 0
 #endif
 
 #endif /* BENCH_ADAPTERS_H */

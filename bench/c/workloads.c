@@ -3,7 +3,8 @@
  * (compile with -DALLOC_GLIBC / -DALLOC_JEMALLOC / -DALLOC_MIMALLOC / -DALLOC_TLSF;
  * see adapters.h). bench/run.js builds and drives it; it can also be run by hand:
  *
- *   bin/<alloc> --workload W1|W2|W3|W4 [--ops N] [--live N] [--seed S] [--seeds N]
+ *   bin/<alloc> --workload W1|W2|W3|W4|R1 [--ops N] [--live N] [--seed S] [--seeds N]
+ *               [--shapes N] [--warmup N]
  *
  * Output: one JSON object per line on stdout:
  *   {"alloc":"tlsf","workload":"W1","unit":"ns/pair","value":41.2,"ops":1000000}
@@ -27,6 +28,16 @@
  *       malloc a W2-sized block) + one more malloc, from an empty pool until the first
  *       failed malloc; prints the requested live bytes at that moment as % of the
  *       region, for K = 1 and K = 100 and seeds 1..N. Region allocators only.
+ *   R1  request-scoped allocation, the shape of an nginx request: `ops` requests, each
+ *       makes 200 allocations uniform 16..256 B plus two of 8 KiB (at random
+ *       positions among them), writes one byte into each, and then ends: adapters
+ *       with ALLOC_HAS_SCOPE (pools) destroy or reset their pool (bench_req_end),
+ *       the others free every block of the request, in allocation order. The
+ *       request shapes are `shapes` (default 1024) precomputed size lists used in
+ *       turn, so the trace stays in L2 (reading 100,000 distinct lists would cost a
+ *       few % of a fast request). `warmup` (default 1000) requests run first,
+ *       untimed, through the same function (callgrind subtracts a 0-request run,
+ *       which has the same warm-up). ns per request.
  *
  * The timed loops are the non-inlined functions bench_timed_*, so that
  * `valgrind --tool=callgrind --toggle-collect='bench_timed_*'` counts only them.
@@ -167,6 +178,40 @@ __attribute__((noinline, noipa)) void bench_timed_pairs(void **slots, const uint
     }
 }
 
+#define R1_SMALL 200
+#define R1_LARGE 2
+#define R1_PER (R1_SMALL + R1_LARGE)
+#define R1_LARGE_SIZE 8192
+#define R1_SMALL_MIN 16
+#define R1_SMALL_MAX 256
+
+/* `nreq` requests, cycling through `shapes` size lists of R1_PER entries. */
+__attribute__((noinline, noipa)) void bench_timed_requests(const uint16_t *sizes, size_t shapes,
+                                                           size_t nreq, void **ptrs) {
+    size_t shape = 0;
+    for (size_t r = 0; r < nreq; r++) {
+        const uint16_t *sz = sizes + shape * R1_PER;
+        if (++shape == shapes) shape = 0;
+#if ALLOC_HAS_SCOPE
+        if (__builtin_expect(bench_req_begin() != 0, 0)) oom("request begin", r);
+        (void)ptrs;
+#endif
+        for (size_t i = 0; i < R1_PER; i++) {
+            char *p = bench_alloc(sz[i]);
+            if (__builtin_expect(p == NULL, 0)) oom("request", r);
+            *(volatile char *)p = (char)i;
+#if !ALLOC_HAS_SCOPE
+            ptrs[i] = p;
+#endif
+        }
+#if ALLOC_HAS_SCOPE
+        bench_req_end();
+#else
+        for (size_t i = 0; i < R1_PER; i++) bench_free(ptrs[i]);
+#endif
+    }
+}
+
 static inline uint32_t clamp32(uint64_t v) { return v > 0xffffffffu ? 0xffffffffu : (uint32_t)v; }
 
 /* Latencies are stored in ticks (see tick()). */
@@ -255,6 +300,29 @@ static void run_latency(size_t live, size_t ops, uint64_t seed) {
     emit_percentiles("free", lf, ops, overhead, rate);
 }
 
+static void run_requests(size_t nreq, uint64_t seed, size_t shapes, size_t warmup) {
+    if (bench_init(W13_REGION) != 0) { fprintf(stderr, "%s: init failed\n", ALLOC_NAME); exit(2); }
+    rng_t r = { seed };
+    uint16_t *sizes = xcalloc(shapes * R1_PER, sizeof(uint16_t));
+    for (size_t s = 0; s < shapes; s++) {
+        uint16_t *sz = sizes + s * R1_PER;
+        for (size_t i = 0; i < R1_PER; i++)
+            sz[i] = (uint16_t)(R1_SMALL_MIN + rng_below(&r, R1_SMALL_MAX - R1_SMALL_MIN + 1));
+        /* the two large ones at distinct random positions */
+        uint32_t a = rng_below(&r, R1_PER), b = rng_below(&r, R1_PER - 1);
+        if (b >= a) b++;
+        sz[a] = sz[b] = R1_LARGE_SIZE;
+    }
+    void **ptrs = xcalloc(R1_PER, sizeof(void *));
+    bench_timed_requests(sizes, shapes, warmup, ptrs);
+    uint64_t t0 = now_ns();
+    bench_timed_requests(sizes, shapes, nreq, ptrs);
+    uint64_t t1 = now_ns();
+    emit("R1", "ns/request", nreq ? (double)(t1 - t0) / (double)nreq : 0.0, (long long)nreq);
+    free(ptrs);
+    free(sizes);
+}
+
 #if ALLOC_HAS_REGION
 /* One W4 run: returns requested live bytes at the first failure, as % of the region. */
 static double w4_once(unsigned k, uint64_t seed, size_t *blocks_out, size_t *cycles_out) {
@@ -320,7 +388,7 @@ static void run_frag(unsigned nseeds) {
 
 int main(int argc, char **argv) {
     const char *workload = "W1";
-    long long ops = 1000000, live = 10000, seed = 42, nseeds = 5;
+    long long ops = 1000000, live = 10000, seed = 42, nseeds = 5, shapes = 1024, warmup = 1000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--version")) {
@@ -333,14 +401,21 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--live")) live = atoll(v);
         else if (!strcmp(a, "--seed")) seed = atoll(v);
         else if (!strcmp(a, "--seeds")) nseeds = atoll(v);
+        else if (!strcmp(a, "--shapes")) shapes = atoll(v);
+        else if (!strcmp(a, "--warmup")) warmup = atoll(v);
         else { fprintf(stderr, "unknown option %s\n", a); return 1; }
         i++;
     }
-    if (ops < 0 || live < 1 || live > 0x7fffffff || nseeds < 1) { fprintf(stderr, "bad arguments\n"); return 1; }
+    if (ops < 0 || live < 1 || live > 0x7fffffff || nseeds < 1 || shapes < 1 || shapes > 1000000 ||
+        warmup < 0) { fprintf(stderr, "bad arguments\n"); return 1; }
+#if defined(ALLOC_ONLY_REQUEST) && ALLOC_ONLY_REQUEST
+    if (strcmp(workload, "R1")) { fprintf(stderr, "%s runs only the request workload R1\n", ALLOC_NAME); return 1; }
+#endif
     if (!strcmp(workload, "W1")) run_pairs("W1", (size_t)live, (size_t)ops, (uint64_t)seed, 0);
     else if (!strcmp(workload, "W2")) run_pairs("W2", (size_t)live, (size_t)ops, (uint64_t)seed, 1);
     else if (!strcmp(workload, "W3")) run_latency((size_t)live, (size_t)ops, (uint64_t)seed);
     else if (!strcmp(workload, "W4")) run_frag((unsigned)nseeds);
+    else if (!strcmp(workload, "R1")) run_requests((size_t)ops, (uint64_t)seed, (size_t)shapes, (size_t)warmup);
     else { fprintf(stderr, "unknown workload %s\n", workload); return 1; }
     fflush(stdout);
     return 0;

@@ -70,4 +70,76 @@ const JS_ALLOCATORS = [
 
 const JS_PEER = 'Buffer.allocUnsafe';
 
-module.exports = { JS_ALLOCATORS, JS_PEER, poolBytes };
+// Allocators for the request workload R1 (bench/js/request.js). Each entry:
+//   name, available() as above
+//   create() -> Promise<{ begin(): void, alloc(n): Uint8Array, end(views: Uint8Array[]): void }>
+//            begin/end bracket one request; `views` holds the request's allocations
+//            (end may free them one by one, or drop a whole pool; GC'd allocators ignore it)
+// Peer: JS_PEER, as in the other JS workloads.
+const REQUEST_BLOCK = 16384;
+
+// null when dist/ loads and exports `name` (a class), else why not
+function distExport(name) {
+  if (!fs.existsSync(path.join(DIST, 'index.js'))) return 'dist/index.js missing (run npm run build)';
+  try {
+    return typeof require(DIST)[name] === 'function' ? null : `dist/ has no ${name} export yet`;
+  } catch (e) {
+    return `dist/ does not load (${String(e.message).split('\n')[0]})`;
+  }
+}
+
+const JS_REQUEST_ALLOCATORS = [
+  {
+    // the request's buffers are dropped at its end (left to the GC)
+    name: 'Buffer.allocUnsafe',
+    available: () => null,
+    create: async () => ({ begin() {}, alloc: (n) => Buffer.allocUnsafe(n), end() {} }),
+  },
+  {
+    // a pool per request: new RegionPool at the start, destroy() at the end
+    name: 'RegionPool',
+    available: () => distExport('RegionPool'),
+    create: async () => {
+      const { RegionPool } = require(DIST);
+      let pool = null;
+      return {
+        begin() {
+          pool = new RegionPool({ blockSize: REQUEST_BLOCK });
+        },
+        alloc: (n) => pool.alloc(n),
+        end() {
+          pool.destroy();
+          pool = null;
+        },
+      };
+    },
+  },
+  {
+    // one pool for the whole run, reset() at the end of every request
+    name: 'RegionPool reset',
+    available: () => distExport('RegionPool'),
+    create: async () => {
+      const { RegionPool } = require(DIST);
+      const pool = new RegionPool({ blockSize: REQUEST_BLOCK });
+      return { begin() {}, alloc: (n) => pool.alloc(n), end: () => pool.reset() };
+    },
+  },
+  {
+    // reference: a general-purpose pool, every buffer freed at the end of the request
+    name: 'TlsfPool',
+    available: () => distExport('TlsfPool'),
+    create: async () => {
+      const { TlsfPool } = require(DIST);
+      const pool = new TlsfPool({ size: 1 << 20 });
+      return {
+        begin() {},
+        alloc: (n) => pool.alloc(n),
+        end(views) {
+          for (let i = 0; i < views.length; i++) pool.free(views[i]);
+        },
+      };
+    },
+  },
+];
+
+module.exports = { JS_ALLOCATORS, JS_PEER, JS_REQUEST_ALLOCATORS, poolBytes };

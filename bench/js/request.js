@@ -1,0 +1,109 @@
+'use strict';
+// The request workload R1 in JS, one run in its own process. Usage:
+//   node bench/js/request.js --alloc NAME --requests N [--warmup N] [--warmup-ms MS]
+//                            [--min-ms MS] [--shapes N] [--seed S]
+// Prints one JSON line: { alloc, requests, ns_per_request }.
+//
+// Each request: begin() (RegionPool: new pool), 200 allocations uniform 16..256 B plus two
+// of 8 KiB at random positions among them, one byte written into each, end() (RegionPool:
+// destroy(); RegionPool reset: reset(); TlsfPool: free each; Buffer.allocUnsafe: the
+// buffers are just dropped). Sizes come from `shapes` (default 1024) precomputed request
+// shapes used in turn (fixed seed), as in the C version (bench/c/workloads.c, R1).
+// `warmup` requests run untimed first (repeated until `warmup-ms` have passed), then
+// `requests` timed ones (repeated until `min-ms` have passed). Wall time, GC included.
+const { JS_REQUEST_ALLOCATORS } = require('./allocators');
+
+const SMALL = 200;
+const LARGE = 2;
+const PER = SMALL + LARGE;
+const LARGE_SIZE = 8192;
+const SMALL_MIN = 16;
+const SMALL_MAX = 256;
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
+  return o;
+}
+
+// xorshift32 (Marsaglia)
+function makeShapes(shapes, seed) {
+  let x = seed >>> 0 || 1;
+  const below = (n) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return Math.floor((x / 4294967296) * n);
+  };
+  const sizes = new Uint16Array(shapes * PER);
+  for (let s = 0; s < shapes; s++) {
+    const base = s * PER;
+    for (let i = 0; i < PER; i++) sizes[base + i] = SMALL_MIN + below(SMALL_MAX - SMALL_MIN + 1);
+    const a = below(PER);
+    let b = below(PER - 1);
+    if (b >= a) b++;
+    sizes[base + a] = LARGE_SIZE;
+    sizes[base + b] = LARGE_SIZE;
+  }
+  return sizes;
+}
+
+// `count` requests starting at shape `first`; returns the next shape
+function runRequests(sizes, shapes, first, count, api, views) {
+  const { begin, alloc, end } = api;
+  let shape = first;
+  for (let r = 0; r < count; r++) {
+    const base = shape * PER;
+    if (++shape === shapes) shape = 0;
+    begin();
+    for (let i = 0; i < PER; i++) {
+      const b = alloc(sizes[base + i]);
+      b[0] = i & 255;
+      views[i] = b;
+    }
+    end(views);
+  }
+  return shape;
+}
+
+async function main() {
+  const a = parseArgs(process.argv.slice(2));
+  const requests = Number(a.requests ?? 20000);
+  const warmup = Number(a.warmup ?? Math.max(10, Math.round(requests / 10)));
+  const shapes = Number(a.shapes ?? 1024);
+  const seed = Number(a.seed ?? 12345);
+  const entry = JS_REQUEST_ALLOCATORS.find((x) => x.name === a.alloc);
+  if (!entry) throw new Error(`unknown JS request allocator ${a.alloc}`);
+  const why = entry.available();
+  if (why) throw new Error(`${entry.name}: ${why}`);
+  const api = await entry.create();
+  const sizes = makeShapes(shapes, seed);
+  const views = new Array(PER).fill(null);
+
+  let shape = 0;
+  const warmupNs = BigInt(Math.round(Number(a['warmup-ms'] ?? 250) * 1e6));
+  const w0 = process.hrtime.bigint();
+  for (let pass = 0; pass < 10; pass++) {
+    shape = runRequests(sizes, shapes, shape, warmup, api, views);
+    if (process.hrtime.bigint() - w0 >= warmupNs) break;
+  }
+  const minNs = BigInt(Math.round(Number(a['min-ms'] ?? 300) * 1e6));
+  let passes = 0;
+  const t0 = process.hrtime.bigint();
+  let t1 = t0;
+  do {
+    shape = runRequests(sizes, shapes, shape, requests, api, views);
+    passes++;
+    t1 = process.hrtime.bigint();
+  } while (t1 - t0 < minNs && passes < 1000);
+  const timed = requests * passes;
+  const ns = Number(t1 - t0) / timed;
+  process.stdout.write(JSON.stringify({ alloc: entry.name, requests: timed, ns_per_request: ns }) + '\n');
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});

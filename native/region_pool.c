@@ -71,6 +71,9 @@ typedef struct block {
     uint64_t *starts;      /* 1 bit per byte */
     uint32_t *rank;        /* 1 per 512 bytes */
     uint32_t *entries;     /* size | LIVE_BIT, per start */
+    unsigned char *base;   /* the block's chunk memory */
+    size_t zlim;           /* starts words below zlim / 64 are initialised (a multiple of 512, >= last) */
+    size_t rlim;           /* rank slots of the groups below rlim / 512 are written (0 or past last_start) */
 } block_t;
 
 /* One chunk id. Invariant: kind == K_FREE exactly when base == NULL, and then
@@ -113,6 +116,7 @@ struct region_pool {
     size_t hcount;
 
     uint32_t open_head, open_tail, open_count;
+    struct block *head;    /* the block of open_head, NULL when the list is empty */
     uint32_t spare_head;
     size_t spare_count;
 
@@ -133,6 +137,11 @@ struct region_pool {
     size_t ncleanups;
     size_t cleanup_cap;
     int running_cleanups;
+
+    /* initial chunk table and address hash, inside the pool allocation */
+    chunk_t chunks0[CHUNKS_MIN];
+    uintptr_t hkeys0[HASH_MIN];
+    uint32_t hvals0[HASH_MIN];
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -193,7 +202,13 @@ static uint32_t acquire_slot(region_pool_t *p)
     if (p->nchunks == p->chunk_cap) {
         if (p->chunk_cap >= NONE / 2) return NONE;
         uint32_t cap = p->chunk_cap ? p->chunk_cap * 2 : CHUNKS_MIN;
-        chunk_t *t = realloc(p->chunks, (size_t)cap * sizeof *t);
+        chunk_t *t;
+        if (p->chunks == p->chunks0) {
+            t = malloc((size_t)cap * sizeof *t);
+            if (t && p->chunk_cap) memcpy(t, p->chunks, (size_t)p->chunk_cap * sizeof *t);
+        } else {
+            t = realloc(p->chunks, (size_t)cap * sizeof *t);
+        }
         if (!t) return NONE;
         memset(t + p->chunk_cap, 0, (size_t)(cap - p->chunk_cap) * sizeof *t);
         p->chunks = t;
@@ -248,8 +263,10 @@ static int reserve_hash(region_pool_t *p)
     }
     for (size_t i = 0; i < p->hcap; i++)
         if (p->hkeys[i]) hash_put(keys, vals, cap, p->hkeys[i], p->hvals[i]);
-    free(p->hkeys);
-    free(p->hvals);
+    if (p->hkeys != p->hkeys0) {
+        free(p->hkeys);
+        free(p->hvals);
+    }
     p->hkeys = keys;
     p->hvals = vals;
     p->hcap = cap;
@@ -365,7 +382,10 @@ static inline block_t *block_of(const region_pool_t *p, uint32_t id) { return p-
 static void unlink_open(region_pool_t *p, block_t *b)
 {
     if (b->prev != NONE) block_of(p, b->prev)->next = b->next;
-    else p->open_head = b->next;
+    else {
+        p->open_head = b->next;
+        p->head = b->next != NONE ? block_of(p, b->next) : NULL;
+    }
     if (b->next != NONE) block_of(p, b->next)->prev = b->prev;
     else p->open_tail = b->prev;
     b->prev = b->next = NONE;
@@ -381,11 +401,15 @@ static void push_open(region_pool_t *p, block_t *b, int at_head)
         if (p->open_head != NONE) block_of(p, p->open_head)->prev = b->id;
         else p->open_tail = b->id;
         p->open_head = b->id;
+        p->head = b;
     } else {
         b->next = NONE;
         b->prev = p->open_tail;
         if (p->open_tail != NONE) block_of(p, p->open_tail)->next = b->id;
-        else p->open_head = b->id;
+        else {
+            p->open_head = b->id;
+            p->head = b;
+        }
         p->open_tail = b->id;
     }
     p->open_count++;
@@ -440,7 +464,8 @@ static void bound_open(region_pool_t *p, const block_t *keep)
 /* Bump pointer back to the start; every handle into it becomes stale. */
 static void rewind_block(region_pool_t *p, block_t *b)
 {
-    if (b->last) memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
+    b->zlim = 0; /* the starts words are zeroed again as the bump offset advances */
+    b->rlim = 0;
     p->consumed -= b->last;
     b->last = 0;
     b->last_start = 0;
@@ -460,35 +485,45 @@ static void recycle_block(region_pool_t *p, block_t *b)
     bound_open(p, b);
 }
 
-static void free_block_tables(block_t *b)
+/* A block's side tables are one allocation: the block_t, the starts bitmap,
+ * the rank table and the first entries table (ENTRIES_PER bytes per entry;
+ * grown outside when a block holds more allocations). The starts words are
+ * zeroed lazily (zlim), the rank slots are written before they are read. */
+#define ENTRIES_PER 16u
+
+static inline size_t rank_groups(size_t bs) { return (bs + 511) >> GROUP_SHIFT; }
+static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
+static inline uint32_t *inline_entries(const region_pool_t *p, const block_t *b)
+{
+    return (uint32_t *)((uint64_t *)(b + 1) + starts_words(p->block_size)) + rank_groups(p->block_size);
+}
+
+static void free_block_tables(region_pool_t *p, block_t *b)
 {
     if (!b) return;
-    free(b->starts);
-    free(b->rank);
-    free(b->entries);
+    if (b->entries != inline_entries(p, b)) free(b->entries);
     free(b);
 }
 
 /* A new, empty block (not in any list), or NULL. */
 static block_t *new_block(region_pool_t *p)
 {
-    size_t bs = p->block_size;
-    block_t *b = calloc(1, sizeof *b);
+    size_t bs = p->block_size, ecap = bs / ENTRIES_PER;
+    block_t *b = malloc(sizeof *b + starts_words(bs) * sizeof(uint64_t) + rank_groups(bs) * sizeof(uint32_t) +
+                        ecap * sizeof(uint32_t));
     if (!b) return NULL;
-    b->starts = calloc((bs + 63) >> 6, sizeof(uint64_t));
-    b->rank = calloc((bs + 511) >> GROUP_SHIFT, sizeof(uint32_t));
-    b->cap = ENTRIES_MIN;
-    b->entries = malloc(b->cap * sizeof(uint32_t));
-    if (!b->starts || !b->rank || !b->entries) {
-        free_block_tables(b);
-        return NULL;
-    }
+    memset(b, 0, sizeof *b);
+    b->starts = (uint64_t *)(b + 1);
+    b->rank = (uint32_t *)(b->starts + starts_words(bs));
+    b->entries = b->rank + rank_groups(bs);
+    b->cap = (uint32_t)ecap;
     uint32_t id = map_chunk(p, bs, p->block_align, K_BLOCK);
     if (id == NONE) {
-        free_block_tables(b);
+        free_block_tables(p, b);
         return NULL;
     }
     b->id = id;
+    b->base = p->chunks[id].base;
     b->prev = b->next = NONE;
     b->gen = p->chunks[id].gen;
     p->chunks[id].block = b;
@@ -504,7 +539,13 @@ static int grow_entries(region_pool_t *p, block_t *b)
     uint32_t most = (uint32_t)p->block_size; /* every allocation consumes >= 1 byte */
     if (b->cap >= most) return 0;
     uint32_t cap = b->cap > most / 2 ? most : b->cap * 2;
-    uint32_t *e = realloc(b->entries, (size_t)cap * sizeof *e);
+    uint32_t *e;
+    if (b->entries == inline_entries(p, b)) {
+        e = malloc((size_t)cap * sizeof *e);
+        if (e) memcpy(e, b->entries, (size_t)b->nstarts * sizeof *e);
+    } else {
+        e = realloc(b->entries, (size_t)cap * sizeof *e);
+    }
     if (!e) return 0;
     b->entries = e;
     b->cap = cap;
@@ -520,37 +561,74 @@ static uint32_t rank_of(const block_t *b, size_t off)
     return r + count_bits64(b->starts[w] & (((uint64_t)1 << (off & 63)) - 1));
 }
 
+/* Zero the starts words up to the one holding byte last - 1, a group of 8
+ * words (512 bytes of the block) at a time. */
+static inline void zero_starts(block_t *b, size_t last)
+{
+    while (last > b->zlim) {
+        uint64_t *w = b->starts + (b->zlim >> 6);
+        w[0] = w[1] = w[2] = w[3] = w[4] = w[5] = w[6] = w[7] = 0;
+        b->zlim += (size_t)1 << GROUP_SHIFT;
+    }
+}
+
 static void move_last(region_pool_t *p, block_t *b, size_t last)
 {
+    zero_starts(b, last);
     if (b->state == B_CLOSED) p->closed_tails = p->closed_tails + b->last - last;
     p->consumed = p->consumed - b->last + last;
     b->last = last;
 }
 
-/* Record an allocation of `size` (consuming `need`) at `off` of an open block. */
+/* Record an allocation of `size` (consuming `need`) at `off` of an OPEN block
+ * with a free entry; `off + need` fits the block. Returns its address. */
+static inline unsigned char *bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need)
+{
+    uint32_t n = b->nstarts;
+    size_t end = off + need;
+    if (off >= b->rlim) { /* the first start in its group */
+        b->rank[off >> GROUP_SHIFT] = n;
+        b->rlim = (off | (((size_t)1 << GROUP_SHIFT) - 1)) + 1;
+    }
+    zero_starts(b, end);
+    set_bit(b->starts, off);
+    b->entries[n] = (uint32_t)size | LIVE_BIT;
+    b->nstarts = n + 1;
+    b->last_start = off;
+    p->consumed += end - b->last;
+    b->last = end;
+    b->live++;
+    b->live_bytes += size;
+    p->used_small += size;
+    size_t used = p->used + size;
+    p->used = used;
+    p->allocations++;
+    if (used > p->peak_used) p->peak_used = used;
+    return b->base + off;
+}
+
 static int serve_block(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need,
                        region_pool_ref_t *out)
 {
     if (b->nstarts == b->cap && !grow_entries(p, b)) return REGION_POOL_ERR_NOMEM;
-    size_t g = off >> GROUP_SHIFT;
-    if (b->nstarts == 0 || (b->last_start >> GROUP_SHIFT) != g) b->rank[g] = b->nstarts;
-    set_bit(b->starts, off);
-    b->entries[b->nstarts++] = (uint32_t)size | LIVE_BIT;
-    b->last_start = off;
-    move_last(p, b, off + need);
-    b->live++;
-    b->live_bytes += size;
-    p->used_small += size;
-    p->used += size;
-    p->allocations++;
-    note_used(p);
-    chunk_t *c = &p->chunks[b->id];
-    out->ptr = c->base + off;
+    out->ptr = bump(p, b, off, size, need);
     out->chunk = b->id;
     out->offset = off;
     out->gen = b->gen;
     out->size = size;
     return REGION_POOL_OK;
+}
+
+/* The common case: the request fits the head of the open list (the block the
+ * search would pick first) and its entries table has room. NULL otherwise. */
+static inline void *fast_small(region_pool_t *p, size_t size, size_t mask)
+{
+    block_t *b = p->head;
+    if (size > p->max_small || !b) return NULL;
+    size_t need = size + (size == 0), off = (b->last + mask) & ~mask;
+    /* off <= block_size + 7 and need <= max_small: no overflow */
+    if (off + need > p->block_size || b->nstarts == b->cap) return NULL;
+    return bump(p, b, off, size, need);
 }
 
 /* Bump allocation: the open list from its head (nginx's skip rule), then a spare
@@ -695,8 +773,14 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
         p->mem.map = default_map;
         p->mem.unmap = default_unmap;
     }
+    p->chunks = p->chunks0;
+    p->chunk_cap = CHUNKS_MIN;
+    p->hkeys = p->hkeys0;
+    p->hvals = p->hvals0;
+    p->hcap = HASH_MIN;
     p->free_head = NONE;
     p->open_head = p->open_tail = NONE;
+    p->head = NULL;
     p->spare_head = NONE;
     p->next_gen = 1;
     p->reset_gen = 1;
@@ -720,16 +804,18 @@ int region_pool_destroy(region_pool_t *p)
     if (!p) return REGION_POOL_OK;
     if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
     run_cleanups(p);
-    for (uint32_t id = 0; id < p->nchunks; id++) {
+    for (uint32_t id = 0; id < p->nchunks; id++) { /* the tables go with the pool: no unregistering */
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
-        block_t *b = c->block;
-        unmap_chunk(p, id);
-        free_block_tables(b);
+        notify_chunk(p, id, c, 0);
+        p->mem.unmap(p->mem.ctx, c->base, c->bytes);
+        free_block_tables(p, c->block);
     }
-    free(p->chunks);
-    free(p->hkeys);
-    free(p->hvals);
+    if (p->chunks != p->chunks0) free(p->chunks);
+    if (p->hkeys != p->hkeys0) {
+        free(p->hkeys);
+        free(p->hvals);
+    }
     free(p->cleanups);
     free(p);
     return REGION_POOL_OK;
@@ -744,6 +830,7 @@ int region_pool_reset(region_pool_t *p)
         if (p->chunks[id].kind == K_LARGE) release_large(p, id);
     p->reset_gen = p->next_gen;
     p->open_head = p->open_tail = NONE;
+    p->head = NULL;
     p->open_count = 0;
     p->spare_head = NONE;
     p->spare_count = 0;
@@ -883,16 +970,27 @@ int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint
     return REGION_POOL_OK;
 }
 
-void *region_pool_palloc(region_pool_t *p, size_t size)
+#if defined(__GNUC__) || defined(__clang__)
+#define RP_NOINLINE __attribute__((noinline))
+#else
+#define RP_NOINLINE
+#endif
+RP_NOINLINE static void *alloc_slow(region_pool_t *p, size_t size, unsigned flags)
 {
     region_pool_ref_t r;
-    return region_pool_alloc_ref(p, size, 0, 0, &r) == REGION_POOL_OK ? r.ptr : NULL;
+    return region_pool_alloc_ref(p, size, 0, flags, &r) == REGION_POOL_OK ? r.ptr : NULL;
+}
+
+void *region_pool_palloc(region_pool_t *p, size_t size)
+{
+    void *q = p ? fast_small(p, size, REGION_POOL_ALIGNMENT - 1) : NULL;
+    return q ? q : alloc_slow(p, size, 0);
 }
 
 void *region_pool_pnalloc(region_pool_t *p, size_t size)
 {
-    region_pool_ref_t r;
-    return region_pool_alloc_ref(p, size, 0, REGION_POOL_UNALIGNED, &r) == REGION_POOL_OK ? r.ptr : NULL;
+    void *q = p ? fast_small(p, size, 0) : NULL;
+    return q ? q : alloc_slow(p, size, REGION_POOL_UNALIGNED);
 }
 
 void *region_pool_calloc(region_pool_t *p, size_t count, size_t size)
@@ -996,7 +1094,7 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
 /* One block's side tables against its counters. */
 static int check_block(const region_pool_t *p, const block_t *b, const char **why)
 {
-    const size_t bs = p->block_size, words = (bs + 63) >> 6;
+    const size_t bs = p->block_size, words = starts_words(bs);
     if (b->last > bs) FAIL("block bump offset beyond the block");
     if ((b->live == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
     if (b->nstarts > b->cap || b->live > b->nstarts) FAIL("block entry counts out of range");
@@ -1005,7 +1103,9 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     uint32_t k = 0;
     size_t live = 0, live_bytes = 0, prev_end = 0, newest = 0;
     int have_prev = 0;
-    for (size_t w = 0; w < words; w++) {
+    if (b->zlim < b->last || b->zlim > words << 6 || (b->zlim & 511)) FAIL("block starts zeroing mark out of range");
+    if (b->rlim != (b->nstarts ? (b->last_start | (((size_t)1 << GROUP_SHIFT) - 1)) + 1 : 0)) FAIL("block rank mark out of range");
+    for (size_t w = 0; w < (b->zlim >> 6); w++) {
         uint64_t bits = b->starts[w];
         while (bits) {
             size_t off = (w << 6) + find_first_set64(bits);
@@ -1097,6 +1197,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
         prev = id;
     }
     if (n != nopen || n != p->open_count || p->open_tail != prev) FAIL("open list count or tail wrong");
+    if (p->head != (p->open_head == NONE ? NULL : block_of(p, p->open_head))) FAIL("open list head pointer wrong");
     if (n > REGION_POOL_OPEN_MAX) FAIL("open list longer than REGION_POOL_OPEN_MAX");
     n = 0;
     for (uint32_t id = p->spare_head; id != NONE; id = block_of(p, id)->next) {

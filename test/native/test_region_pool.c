@@ -724,6 +724,54 @@ static void stale_after_reset_and_after_recycle(void)
     CHECK(destroy_ok(p, t));
 }
 
+/* Start bits and entries of a block are reused lazily after a rewind: bits set
+ * before a reset or a recycle must never be taken for starts again, also where
+ * the bump offset (or an in-place realloc) moves over them; a block holding more
+ * allocations than its first entries table grows it. */
+static void old_starts_do_not_survive_a_rewind(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 4096, 4096);
+    region_pool_ref_t r;
+    uint32_t chunk = 0;
+    for (int i = 0; i < 1500; i++) { /* 1500 one-byte starts: more than 4096 / 16 entries */
+        CHECK(region_pool_alloc_ref(p, 1, 0, REGION_POOL_UNALIGNED, &r) == REGION_POOL_OK);
+        CHECK_EQU(r.offset, (size_t)i);
+        chunk = r.chunk;
+    }
+    CHECK(check_ok(p));
+    CHECK_EQ(region_pool_free_at(p, chunk, 777, r.gen), REGION_POOL_OK);
+    CHECK_EQ(region_pool_free_at(p, chunk, 777, r.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK(check_ok(p));
+    region_pool_ref_t a;
+    CHECK(region_pool_alloc_ref(p, 1000, 0, 0, &a) == REGION_POOL_OK);
+    CHECK_EQU(a.offset, 0);
+    for (size_t off = 1; off < 1600; off++) {
+        CHECK_EQ(region_pool_state_at(p, a.chunk, off, a.gen, NULL), REGION_POOL_ERR_FOREIGN);
+        CHECK_EQ(region_pool_free(p, (char *)a.ptr + off), REGION_POOL_ERR_FOREIGN);
+    }
+    CHECK(check_ok(p));
+    /* recycle (live count 0), then grow the newest allocation in place over the old bits */
+    CHECK_EQ(region_pool_free_at(p, a.chunk, a.offset, a.gen), REGION_POOL_OK);
+    region_pool_ref_t b, b2, c;
+    CHECK(region_pool_alloc_ref(p, 10, 0, 0, &b) == REGION_POOL_OK);
+    CHECK(b.ptr == a.ptr && b.gen != a.gen);
+    CHECK(region_pool_realloc_at(p, b.chunk, b.offset, b.gen, 3000, &b2) == REGION_POOL_OK);
+    CHECK(b2.ptr == b.ptr && b2.gen == b.gen);
+    for (size_t off = 1; off < 3100; off += 7)
+        CHECK_EQ(region_pool_state_at(p, b.chunk, off, b.gen, NULL), REGION_POOL_ERR_FOREIGN);
+    CHECK(region_pool_alloc_ref(p, 50, 0, 0, &c) == REGION_POOL_OK);
+    CHECK_EQU(c.offset, 3000);
+    size_t sz = 0;
+    CHECK_EQ(region_pool_state_at(p, c.chunk, c.offset, c.gen, &sz), REGION_POOL_OK);
+    CHECK_EQU(sz, 50);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.blocks * 4096, s.used + s.wasted + s.available);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
 static void pool_metadata_is_out_of_chunk_reach(void)
 {
     tracker_t *t = new_tracker();
@@ -1279,6 +1327,7 @@ int main(int argc, char **argv)
     TU_RUN(large_blocks_free_at_once_and_reuse_ids);
     TU_RUN(rejected_frees_change_nothing);
     TU_RUN(stale_after_reset_and_after_recycle);
+    TU_RUN(old_starts_do_not_survive_a_rewind);
     TU_RUN(pool_metadata_is_out_of_chunk_reach);
     TU_RUN(realloc_in_place_and_moving);
     TU_RUN(cleanups_run_lifo_exactly_once);

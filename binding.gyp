@@ -5,6 +5,7 @@
       "sources": [
         "native/tlsf.c",
         "native/region_pool.c",
+        "native/heap_pool.c",
         "native/binding.cc",
         "native/pool_table.cc",
         "native/region_memory.cc",
@@ -13,7 +14,10 @@
         "native/tlsf_fast.cc",
         "native/region_state.cc",
         "native/region_binding.cc",
-        "native/region_fast.cc"
+        "native/region_fast.cc",
+        "native/heap_state.cc",
+        "native/heap_binding.cc",
+        "native/heap_fast.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

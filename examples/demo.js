@@ -94,3 +94,41 @@ console.log('RegionPool, one pool per request:');
 for (let id = 1; id <= 3; id++) handleRequest(id);
 console.log('log file:', JSON.stringify(fs.readFileSync(log, 'utf8')));
 fs.rmSync(tmp, { recursive: true, force: true });
+
+// ---- HeapPool: a capped child pool under a parent ------------------------------------
+// A child takes its 64 KiB-aligned chunks from its parent, which counts them against
+// its own capacity. availableCapacity = capacity - reserved, so it drops a chunk at a
+// time (not an allocation at a time) as the child fills; once nothing fits, alloc
+// throws ERR_POOL_EXHAUSTED (tryAlloc returns null) and nothing changes.
+const { HeapPool } = require('..');
+
+const parent = new HeapPool({ capacity: 1024 * 1024 });           // 1 MiB for the whole family
+const child = new HeapPool({ parent, capacity: 256 * 1024 });       // at most 256 KiB of it
+console.log('HeapPool, a capped child under a parent:');
+console.log(`  start: child.availableCapacity = ${child.availableCapacity}, parent.availableCapacity = ${parent.availableCapacity}`);
+const rows = [];
+let shown = child.availableCapacity;
+for (let i = 0; ; i++) {
+  const row = child.tryAlloc(5000);                                 // class 6 KiB: 10 blocks per 64 KiB chunk
+  if (row === null) break;
+  const cells = new Float64Array(row.buffer, row.byteOffset, 8);   // 16-byte aligned: typed arrays just work
+  cells[0] = i;
+  rows.push(row);
+  if (child.availableCapacity !== shown) {
+    shown = child.availableCapacity;
+    console.log(`  row ${String(rows.length).padStart(2)} took a new chunk: child available ${shown}, parent available ${parent.availableCapacity}`);
+  }
+}
+console.log(`  full after ${rows.length} rows of 5,000 B; a 16-byte tryAlloc -> ${child.tryAlloc(16) === null ? 'null' : 'a block'}`);
+try {
+  child.alloc(5000);
+} catch (error) {
+  const { reserved, used, allocations, failedAllocations } = child.stats();
+  console.log('  child.alloc(5000) ->', error.code, '| child stats:', JSON.stringify({ reserved, used, allocations, failedAllocations }));
+}
+const last = rows.pop();
+const offset = last.byteOffset;
+child.free(last);
+console.log(`  after one free, the next alloc reuses it (LIFO): ${child.alloc(5000).byteOffset === offset}`);
+parent.destroy();                                                   // destroys the child first
+console.log(`  parent.destroy(): child.destroyed = ${child.destroyed}, rows[0].byteLength = ${rows[0].byteLength}`);

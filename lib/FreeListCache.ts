@@ -7,20 +7,31 @@
 // allocated; the pool hands it out again or gives it back (drain) before
 // anything that must see the allocator's true state (walk, region removal, an
 // allocation that found no room).
+// The class list is the pool's: TlsfPool uses sizeClasses.ts, HeapPool the C
+// heap pool's own classes.
 import type { PoolBuffer } from './PoolBuffer.js';
-import { CLASS_COUNT, CLASS_SIZE } from './sizeClasses.js';
+import { CLASS_SIZE } from './sizeClasses.js';
 
 /** Blocks a class may hold: about 64 KiB worth, at least 4, at most 256. */
-const DEPTH = Int32Array.from(CLASS_SIZE, (size) => Math.min(256, Math.max(4, Math.floor(65536 / size))));
+const depthOf = (size: number): number => Math.min(256, Math.max(4, Math.floor(65536 / size)));
 
 export class FreeListCache {
+  /** Per class, the most blocks kept. */
+  readonly #depth: Int32Array;
   /** Per class, the views of cached blocks, newest last, and their usable sizes. */
-  readonly #views: PoolBuffer[][] = Array.from({ length: CLASS_COUNT }, () => []);
-  readonly #sizes: number[][] = Array.from({ length: CLASS_COUNT }, () => []);
+  readonly #views: PoolBuffer[][];
+  readonly #sizes: number[][];
   #bytes = 0;
   #blocks = 0;
   /** Usable size of the block the last pop() returned. */
   popped = 0;
+
+  /** `classSizes`: the size of each class the pool's blocks are pushed under (ascending). */
+  constructor(classSizes: ArrayLike<number> = CLASS_SIZE) {
+    this.#depth = Int32Array.from(classSizes, depthOf);
+    this.#views = Array.from(this.#depth, () => []);
+    this.#sizes = Array.from(this.#depth, () => []);
+  }
 
   /** Usable bytes held. */
   get bytes(): number {
@@ -45,7 +56,7 @@ export class FreeListCache {
   /** Keeps the view of a freed block of class c and usable size `size`; false when the class is full. */
   push(c: number, view: PoolBuffer, size: number): boolean {
     const views = this.#views[c]!;
-    if (views.length >= DEPTH[c]!) return false;
+    if (views.length >= this.#depth[c]!) return false;
     views.push(view);
     this.#sizes[c]!.push(size);
     this.#bytes += size;
@@ -55,7 +66,7 @@ export class FreeListCache {
 
   /** Empties the cache, passing every view to `release`, oldest first per class. */
   drain(release: (view: PoolBuffer) => void): void {
-    for (let c = 0; c < CLASS_COUNT; c++) {
+    for (let c = 0; c < this.#views.length; c++) {
       for (const view of this.#views[c]!) release(view);
       this.#views[c]!.length = 0;
       this.#sizes[c]!.length = 0;

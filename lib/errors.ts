@@ -3,7 +3,7 @@
 import { getSystemErrorName } from 'node:util';
 
 import { PoolError } from './PoolError.js';
-import { RegionStatus, Status } from './types.js';
+import { HeapStatus, RegionStatus, Status } from './types.js';
 
 type CodedError<E extends Error> = E & { code: string };
 
@@ -97,36 +97,36 @@ export function system(errno: number, syscall: string): PoolError {
   return new PoolError('ERR_POOL_SYSTEM', `${syscall} failed: ${name}`, { errno: -errno, syscall });
 }
 
-/** The error for a negative native status of an operation on `size` bytes. */
-export function fromStatus(status: number, size = 0): Error {
-  switch (status) {
-    case Status.NOMEM:
-      return exhausted(size);
-    case Status.FOREIGN:
-      return foreignBuffer();
-    case Status.DOUBLE_FREE:
-      return doubleFree();
-    case Status.CORRUPTED:
-      return corrupted('the allocator found broken metadata and refuses to go on');
-    default:
-      return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
-  }
+/** The codes of one C allocator's status enum that map to pool errors. */
+interface StatusCodes {
+  readonly NOMEM: number;
+  readonly FOREIGN: number;
+  readonly DOUBLE_FREE: number;
+  readonly CORRUPTED: number;
+  /** A handle from before the last reset (region pool): a foreign buffer (API.md: "stale after reset"). */
+  readonly STALE?: number;
 }
 
-/** The error for a negative region_pool_status of an operation on `size` bytes. A handle
- *  from before the last reset is a foreign buffer (API.md: "stale after reset"). */
+/** The error for a negative `status` of an allocator whose codes are `codes`, for an operation on `size` bytes. */
+function statusError(codes: StatusCodes, status: number, size: number, brokenWhy: string): Error {
+  if (status === codes.NOMEM) return exhausted(size);
+  if (status === codes.FOREIGN || status === codes.STALE) return foreignBuffer();
+  if (status === codes.DOUBLE_FREE) return doubleFree();
+  if (status === codes.CORRUPTED) return corrupted(brokenWhy);
+  return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
+}
+
+/** The error for a negative tlsf_status of an operation on `size` bytes. */
+export function fromStatus(status: number, size = 0): Error {
+  return statusError(Status, status, size, 'the allocator found broken metadata and refuses to go on');
+}
+
+/** The error for a negative region_pool_status of an operation on `size` bytes. */
 export function fromRegionStatus(status: number, size = 0): Error {
-  switch (status) {
-    case RegionStatus.NOMEM:
-      return exhausted(size);
-    case RegionStatus.FOREIGN:
-    case RegionStatus.STALE:
-      return foreignBuffer();
-    case RegionStatus.DOUBLE_FREE:
-      return doubleFree();
-    case RegionStatus.CORRUPTED:
-      return corrupted('the region pool found broken metadata');
-    default:
-      return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
-  }
+  return statusError(RegionStatus, status, size, 'the region pool found broken metadata');
+}
+
+/** The error for a negative heap_pool_status of an operation on `size` bytes. */
+export function fromHeapStatus(status: number, size = 0): Error {
+  return statusError(HeapStatus, status, size, 'the heap pool found broken metadata');
 }

@@ -1,8 +1,12 @@
 export { TlsfPool } from './TlsfPool.js';
 export { RegionPool } from './RegionPool.js';
+export { HeapPool } from './HeapPool.js';
 export { PoolError } from './PoolError.js';
 export type { PoolErrorDetails } from './PoolError.js';
 export type {
+  HeapPoolOptions,
+  HeapPoolParent,
+  HeapPoolStats,
   PoolErrorCode,
   PoolStats,
   RegionPoolOptions,

@@ -82,9 +82,49 @@ export interface RegionBinding {
   readonly constants: RegionConstants;
 }
 
+export interface HeapConstants {
+  /** Size of each of the 34 classes, ascending (16 B .. 2 MiB). */
+  readonly classSizes: readonly number[];
+  /** Every allocation's alignment (16). */
+  readonly alignment: number;
+  /** Class chunks are aligned to and a multiple of this (64 KiB). */
+  readonly granule: number;
+  /** Larger requests fail (NOMEM). */
+  readonly maxRequest: number;
+  /** alloc flag: zero-fill (HEAP_POOL_ZERO). */
+  readonly zero: number;
+}
+
+/** The heap pool (native/heap_binding.cc, native/heap_fast.cc). */
+export interface HeapBinding {
+  /** [handle, owner] where owner keeps the native state alive, or a negative status. parent: a handle or -1. */
+  create(capacity: number, parent: number): [number, object] | number;
+  /** [the chunk's external ArrayBuffer, its class size (0: a large block)]; once per chunk incarnation. */
+  chunkBuffer(handle: number, chunk: number): [ArrayBuffer, number] | undefined;
+  /** scratch = [handle, size, flags] -> scratch = [chunk, offset, created] or [negative status]. */
+  alloc(): void;
+  /** scratch = [handle, chunk, offset, size] -> as alloc. */
+  realloc(): void;
+  /** scratch = [handle, chunk, offset] -> scratch[0] = status. */
+  free(): void;
+  /** The environment's scratch array (the same one as tlsf.scratch). */
+  readonly scratch: Float64Array;
+  /** [capacity (-1: unbounded), reserved, used, peakUsed, allocations, failedAllocations,
+   *   classChunks, spareChunks, largeBlocks, lentBytes, children, metadataBytes], or a negative status. */
+  stats(handle: number): number[] | number;
+  /** capacity - reserved; -1 when unbounded. */
+  availableCapacity(handle: number): number;
+  /** null, or why the pool (or one of its children) is corrupted. */
+  check(handle: number): string | null;
+  /** Destroys the children first (detaching their chunks), then the pool. */
+  destroy(handle: number): void;
+  readonly constants: HeapConstants;
+}
+
 export interface NativeBinding {
   readonly tlsf: TlsfBinding;
   readonly region: RegionBinding;
+  readonly heap: HeapBinding;
 }
 
 /** The addon, loaded relative to the package root (lib/ and dist/ are one level down). */

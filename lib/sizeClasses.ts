@@ -14,12 +14,22 @@ for (let base = 128; base < CACHE_MAX; base *= 2) for (let i = 1; i <= 8; i++) s
 export const CLASS_SIZE = Int32Array.from(sizes);
 export const CLASS_COUNT = CLASS_SIZE.length;
 
-/** CEIL[ceil(n / 16)] = the smallest class whose size is >= n. */
-const CEIL = new Uint8Array(CACHE_MAX / 16 + 1);
-for (let q = 0, c = 0; q < CEIL.length; q++) {
-  while (CLASS_SIZE[c]! < q * 16) c++;
-  CEIL[q] = c;
+/**
+ * The lookup table of a class list (ascending multiples of 16): table[ceil(n / 16)]
+ * is the smallest class whose size is >= n, for every n <= max (a class size).
+ * Shared by the TLSF classes here and the heap pool's classes (HeapPool.ts).
+ */
+export function ceilTable(classSizes: ArrayLike<number>, max: number): Uint8Array {
+  const table = new Uint8Array(max / 16 + 1);
+  for (let q = 0, c = 0; q < table.length; q++) {
+    while (classSizes[c]! < q * 16) c++;
+    table[q] = c;
+  }
+  return table;
 }
+
+/** CEIL[ceil(n / 16)] = the smallest class whose size is >= n. */
+const CEIL = ceilTable(CLASS_SIZE, CACHE_MAX);
 
 /** The class a request of n <= CACHE_MAX bytes is served from. */
 export function ceilClass(n: number): number {

@@ -1,3 +1,5 @@
+import type { HeapPool } from './HeapPool.js';
+
 /** Statistics every pool reports (see API.md). */
 export interface PoolStats {
   /** Most bytes the pool may ever hold (Infinity when unbounded). */
@@ -57,6 +59,35 @@ export interface RegionPoolOptions {
   blockSize?: number;
 }
 
+/** HeapPool statistics. */
+export interface HeapPoolStats extends PoolStats {
+  /** Class chunks held (each 64 KiB-aligned, a multiple of 64 KiB), spares included. */
+  classChunks: number;
+  /** Empty class chunks kept for reuse (at most one per size class). */
+  spareChunks: number;
+  /** Live large blocks (requests above 2 MiB, or served so when no class chunk fit). */
+  largeBlocks: number;
+  /** Bytes of chunks lent to child pools (counted in `reserved`). */
+  lentBytes: number;
+  /** Live child pools. */
+  children: number;
+  /** Bytes of the side tables (live bitmaps and free stacks), outside the chunks. */
+  metadataBytes: number;
+}
+
+/**
+ * What a HeapPool can take its chunks from. Only another HeapPool today; the
+ * union grows when SharedPool exists (`HeapPool | SharedPool`).
+ */
+export type HeapPoolParent = HeapPool;
+
+export interface HeapPoolOptions {
+  /** Most bytes the pool may hold (chunks, large blocks and chunks lent to children); 0 or absent: unbounded. */
+  capacity?: number;
+  /** The pool the chunks come from (it counts them against its own capacity). */
+  parent?: HeapPoolParent;
+}
+
 export type PoolErrorCode =
   | 'ERR_POOL_EXHAUSTED'
   | 'ERR_POOL_FOREIGN_BUFFER'
@@ -89,4 +120,15 @@ export const RegionStatus = {
   RANGE: -6,
   BUSY: -7,
   CORRUPTED: -8,
+} as const;
+
+/** The heap pool's return codes (enum heap_pool_status in native/heap_pool.h). */
+export const HeapStatus = {
+  OK: 0,
+  INVALID: -1,
+  FOREIGN: -2,
+  DOUBLE_FREE: -3,
+  NOMEM: -4,
+  RANGE: -5,
+  CORRUPTED: -6,
 } as const;

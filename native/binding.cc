@@ -4,6 +4,7 @@
 // functions registered under its own export.
 #include <napi.h>
 
+#include "heap_binding.hh"
 #include "pool_table.hh"
 #include "region_binding.hh"
 #include "tlsf_binding.hh"
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (table->MakeScratch(env, &scratch) != napi_ok) return exports;
   mempools::InitTlsf(env, exports, table, scratch);
   mempools::InitRegion(env, exports, table, scratch);
+  mempools::InitHeap(env, exports, table, scratch);
   return exports;
 }
 

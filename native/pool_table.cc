@@ -46,6 +46,11 @@ void PoolTable::DetachChunk(napi_env env, PoolState* state, size_t id) {
   state->chunks[id] = nullptr;
 }
 
+void PoolTable::Retain(PoolState* state, PoolState* other) {
+  other->refs++;
+  state->retained = other;
+}
+
 void PoolTable::Destroy(napi_env env, PoolState* state) {
   if (state->destroyed) return;
   state->destroyed = true;
@@ -76,9 +81,11 @@ void PoolTable::Unref(napi_env env, void* data, void* hint) {
 
 void PoolTable::ReleaseState(napi_env env, PoolState* state) {
   Destroy(env, state);  // frees the memory unless destroy() already did
+  PoolState* retained = state->retained;
   slots_[state->handle] = nullptr;
   free_slots_.push_back(state->handle);
   delete state;
+  if (retained != nullptr && --retained->refs == 0) ReleaseState(env, retained);
   Unref();
 }
 

@@ -6,7 +6,8 @@
 // every call crosses with plain numbers. A pool's state is referenced by:
 //   1 for the "owner" napi external the TypeScript pool holds, and
 //   1 for every chunk ArrayBuffer (a TLSF region, a region-pool block or large
-//   block) that has not been finalized yet.
+//   block, a heap-pool chunk) that has not been finalized yet, and
+//   1 for every child pool state that takes its memory from this one (Retain).
 // Every finalizer drops one reference. destroy() frees the C memory at once
 // (detaching every chunk ArrayBuffer first); when the count reaches 0 the
 // memory is freed too if destroy() never ran, then the state and its slot.
@@ -25,7 +26,7 @@ namespace mempools {
 
 class PoolTable;
 
-enum class PoolKind { kTlsf = 1, kRegion = 2 };
+enum class PoolKind { kTlsf = 1, kRegion = 2, kHeap = 3 };
 
 // What every pool kind shares. A kind derives from it, sets kKind and frees its
 // C memory in FreeMemory (detaching each chunk with PoolTable::DetachChunk
@@ -42,6 +43,10 @@ struct PoolState {
   uint32_t refs = 1;                // the owner external
   bool destroyed = false;
   std::vector<napi_ref> chunks;     // weak references to chunk ArrayBuffers, by chunk id
+  // A state this one keeps alive (a child pool's parent, whose memory its
+  // chunks come from): holds one of its references, dropped when this state
+  // is released. Set with PoolTable::Retain.
+  PoolState* retained = nullptr;
 };
 
 class PoolTable {
@@ -66,6 +71,8 @@ class PoolTable {
   // Detaches (when still alive) and forgets chunk `id`'s ArrayBuffer; call it
   // before the chunk's memory is released. No-op when it has none.
   void DetachChunk(napi_env env, PoolState* state, size_t id);
+  // Makes `state` hold a reference on `other` until `state` is released.
+  void Retain(PoolState* state, PoolState* other);
   // Frees all C memory (FreeMemory) and detaches every chunk ArrayBuffer. Idempotent.
   void Destroy(napi_env env, PoolState* state);
 

@@ -13,6 +13,7 @@
 #include "tlsf_fast.hh"
 
 #include "tlsf.h"
+#include "scratch_call.hh"
 #include "tlsf_state.hh"
 
 namespace mempools {
@@ -20,23 +21,14 @@ namespace mempools {
 namespace {
 
 constexpr double kRegionFactor = 1099511627776.0;  // 2**40
-constexpr double kMaxSafe = 9007199254740991.0;
-
-PoolTable* TableOf(napi_env env, napi_callback_info info) {
-  void* data = nullptr;
-  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
-  return static_cast<PoolTable*>(data);
-}
 
 tlsf_t* AllocatorOf(PoolTable* table, double handle) {
   TlsfState* state = table->Live<TlsfState>(static_cast<int32_t>(handle));
   return state != nullptr ? state->tlsf : nullptr;
 }
 
-bool IsSize(double value) { return value >= 0 && value <= kMaxSafe; }
-
 napi_value Alloc(napi_env env, napi_callback_info info) {
-  PoolTable* table = TableOf(env, info);
+  PoolTable* table = ScratchTable(env, info);
   double* s = table->scratch();
   tlsf_t* t = AllocatorOf(table, s[0]);
   if (t == nullptr || !IsSize(s[1])) {
@@ -57,7 +49,7 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
 }
 
 napi_value Free(napi_env env, napi_callback_info info) {
-  PoolTable* table = TableOf(env, info);
+  PoolTable* table = ScratchTable(env, info);
   double* s = table->scratch();
   tlsf_t* t = AllocatorOf(table, s[0]);
   if (t == nullptr) {
@@ -73,12 +65,8 @@ napi_value Free(napi_env env, napi_callback_info info) {
 }  // namespace
 
 napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table, napi_value scratch) {
-  napi_property_descriptor properties[] = {
-      {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, table},
-      {"free", nullptr, Free, nullptr, nullptr, nullptr, napi_default, table},
-      {"scratch", nullptr, nullptr, nullptr, nullptr, scratch, napi_enumerable, nullptr},
-  };
-  return napi_define_properties(env, tlsf, sizeof properties / sizeof properties[0], properties);
+  static const HotCall calls[] = {{"alloc", Alloc}, {"free", Free}};
+  return DefineHotCalls(env, tlsf, table, scratch, calls);
 }
 
 }  // namespace mempools

@@ -15,6 +15,15 @@ function runChild(script: string, nodeArgs: string[] = []): Record<string, unkno
   return JSON.parse(child.stdout) as Record<string, unknown>;
 }
 
+/** Runs a GC child script (--expose-gc) and checks what every one of them reports. */
+function expectFreedByGc(script: string): void {
+  const r = runChild(script, ['--expose-gc']);
+  expect(r.viewSurvivesPool).toBe(true);
+  expect(r.rssGrowthMiB as number).toBeLessThan(200);
+  expect(r.detachedAfterDestroy).toBe(true);
+  expect(r.finished).toBe(true);
+}
+
 test('misuse never crashes the process and gets the right error codes', () => {
   const r = runChild('misuse-child.js');
   expect(r['free foreign Buffer']).toBe('ERR_POOL_FOREIGN_BUFFER');
@@ -39,11 +48,7 @@ test('misuse never crashes the process and gets the right error codes', () => {
 });
 
 test('pools dropped without destroy are freed by GC; views keep memory alive; no double free', () => {
-  const r = runChild('gc-child.js', ['--expose-gc']);
-  expect(r.viewSurvivesPool).toBe(true);
-  expect(r.rssGrowthMiB as number).toBeLessThan(200);
-  expect(r.detachedAfterDestroy).toBe(true);
-  expect(r.finished).toBe(true);
+  expectFreedByGc('gc-child.js');
 });
 
 test('pools in terminated worker threads are torn down with their environment', () => {
@@ -86,9 +91,41 @@ test('RegionPool misuse never crashes the process and gets the right error codes
 });
 
 test('RegionPools dropped without destroy are freed by GC; views keep their chunk alive', () => {
-  const r = runChild('region-gc-child.js', ['--expose-gc']);
-  expect(r.viewSurvivesPool).toBe(true);
-  expect(r.rssGrowthMiB as number).toBeLessThan(200);
-  expect(r.detachedAfterDestroy).toBe(true);
-  expect(r.finished).toBe(true);
+  expectFreedByGc('region-gc-child.js');
+});
+
+test('HeapPool misuse never crashes the process and gets the right error codes', () => {
+  const r = runChild('heap-misuse-child.js');
+  expect(r).toEqual({
+    'free foreign Buffer': 'ERR_POOL_FOREIGN_BUFFER',
+    'free sub-view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free rebuilt view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free other pool view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free TLSF view': 'ERR_POOL_FOREIGN_BUFFER',
+    'free child view through parent': 'ERR_POOL_FOREIGN_BUFFER',
+    'free parent view through child': 'ERR_POOL_FOREIGN_BUFFER',
+    'free once': 'ok',
+    'free twice': 'ERR_POOL_DOUBLE_FREE',
+    'free large once': 'ok',
+    'free large twice': 'ERR_POOL_DOUBLE_FREE',
+    'large detached on free': 0,
+    'check after overwriting a whole chunk': 'ok',
+    'alloc after overwrite': 100,
+    'free after overwrite': 'ok',
+    'check after misuse': 'ok',
+    'child destroyed with parent': true,
+    'child view detached': 0,
+    'free after destroy': 'ERR_POOL_DESTROYED',
+    'child free after destroy': 'ERR_POOL_DESTROYED',
+    'alloc after destroy': 'ERR_POOL_DESTROYED',
+    'read after destroy': 'undefined',
+    'byteLength after destroy': 0,
+    'write after destroy': 0,
+    'destroy twice': 'ok',
+    'child destroy after parent': 'ok',
+  });
+});
+
+test('HeapPools (parents and children) dropped without destroy are freed by GC; views keep their chunk alive', () => {
+  expectFreedByGc('heap-gc-child.js');
 });

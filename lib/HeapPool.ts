@@ -1,0 +1,341 @@
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as osConstants } from 'node:os';
+
+import * as errors from './errors.js';
+import { FreeListCache } from './FreeListCache.js';
+import { binding } from './native.js';
+import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
+import type { PoolBuffer } from './PoolBuffer.js';
+import { ceilTable } from './sizeClasses.js';
+import { HeapStatus } from './types.js';
+import type { HeapPoolOptions, HeapPoolStats } from './types.js';
+import { sizeError, validateCallocTotal, validateInteger, validateObject, validateView } from './validate.js';
+
+const native = binding.heap;
+/** The hot calls pass numbers through this array (see native/heap_fast.cc). */
+const scratch = native.scratch;
+const nativeAlloc = native.alloc;
+const nativeRealloc = native.realloc;
+const nativeFree = native.free;
+const { classSizes: CLASS_SIZES, zero: ZERO, maxRequest: MAX_REQUEST } = native.constants;
+/** Largest allocation: a large block is one ArrayBuffer, at most buffer.constants.MAX_LENGTH bytes. */
+const MAX_LENGTH = Math.min(bufferConstants.MAX_LENGTH, MAX_REQUEST);
+/** Largest class the JavaScript-side free-list cache keeps. */
+const CACHE_MAX = 16384;
+/** The cached classes: the heap pool's own, 16 B .. CACHE_MAX (cache class c = heap class c). */
+const CACHED_SIZES = CLASS_SIZES.filter((size) => size <= CACHE_MAX);
+/** CEIL[ceil(n / 16)] = the heap class of a request of n <= CACHE_MAX bytes. */
+const CEIL = ceilTable(CACHED_SIZES, CACHE_MAX);
+
+function allocNative(handle: number, size: number, flags: number): number {
+  scratch[0] = handle;
+  scratch[1] = size;
+  scratch[2] = flags;
+  nativeAlloc();
+  return scratch[0]!;
+}
+
+function freeNative(handle: number, chunk: number, offset: number): number {
+  scratch[0] = handle;
+  scratch[1] = chunk;
+  scratch[2] = offset;
+  nativeFree();
+  return scratch[0]!;
+}
+
+/** A chunk of the pool (a class chunk or a large block): the owner token of its views. */
+interface Chunk {
+  readonly id: number;
+  readonly buffer: ArrayBuffer;
+  /** Usable size of each allocation in it: the class size, or a large block's bytes. */
+  readonly usable: number;
+  /** The free-list cache class of its blocks, -1 when they are not cached (large, or above CACHE_MAX). */
+  readonly cls: number;
+  /** One bit per 16 bytes, set while an allocation the user holds starts there. */
+  readonly live: Int32Array;
+  /** The pool's token: a view whose owner lacks it is another pool's, or no pool's. */
+  readonly pool: object;
+}
+
+/**
+ * Melon-style heap pool: 34 size classes (16 B .. 2 MiB) with LIFO free lists
+ * in 64 KiB-aligned chunks, large blocks above, an optional capacity, and
+ * cascading: a child pool takes its chunks from its parent. Allocations are
+ * 16-byte aligned Buffer views of the chunk's external ArrayBuffer; freed
+ * small blocks wait in a JavaScript-side cache for the next request of their
+ * class. destroy() destroys the children first, then the pool, detaching
+ * every view of them all.
+ */
+export class HeapPool {
+  readonly #handle: number;
+  /** Keeps the native state alive for as long as this pool is reachable. */
+  readonly #owner: object;
+  readonly #token = {};
+  /** The pool the chunks come from; referenced so that it lives as long as this one. */
+  readonly #parent: HeapPool | undefined;
+  /** Child pools, weakly: a child dropped without destroy() can be collected. */
+  readonly #children = new Set<WeakRef<HeapPool>>();
+  readonly #self = new WeakRef<HeapPool>(this);
+  /** Chunks by chunk id, as the C pool numbers them (an entry may be a released chunk's). */
+  readonly #chunks: (Chunk | undefined)[] = [];
+  readonly #cache = new FreeListCache(CACHED_SIZES);
+  #destroyed = false;
+  /** Failures the C pool counted for first attempts that a retry then served. */
+  #retriedFailures = 0;
+  /** Bytes and count of allocations the user holds, and the high-water mark of #used.
+   *  The C pool also counts the cached blocks, so these are kept here. */
+  #used = 0;
+  #peakUsed = 0;
+  #allocations = 0;
+
+  constructor(options: HeapPoolOptions = {}) {
+    validateObject(options, 'options');
+    const capacity = options.capacity === undefined ? 0 : validateInteger(options.capacity, 'options.capacity');
+    const parent = options.parent;
+    if (parent !== undefined && !(parent instanceof HeapPool)) {
+      throw errors.invalidArgType('options.parent', 'an instance of HeapPool', parent);
+    }
+    if (parent !== undefined && parent.#destroyed) throw errors.destroyed();
+    const created = native.create(capacity, parent === undefined ? -1 : parent.#handle);
+    if (typeof created === 'number') {
+      throw created === HeapStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromHeapStatus(created);
+    }
+    [this.#handle, this.#owner] = created;
+    this.#parent = parent;
+    if (parent !== undefined) parent.#addChild(this);
+  }
+
+  /** True after destroy(), of this pool or of an ancestor. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** The pool the chunks come from, or null. */
+  get parent(): HeapPool | null {
+    return this.#parent ?? null;
+  }
+
+  /** capacity - reserved: how many more bytes the pool may obtain (Infinity when unbounded). */
+  get availableCapacity(): number {
+    if (this.#destroyed) throw errors.destroyed();
+    const available = native.availableCapacity(this.#handle);
+    return available === -1 ? Infinity : available;
+  }
+
+  /** `size` bytes, 16-aligned, uninitialised. */
+  alloc(size: number): Buffer {
+    return this.#allocate(size, 0, true)!;
+  }
+
+  /** Like alloc, but null instead of ERR_POOL_EXHAUSTED. */
+  tryAlloc(size: number): Buffer | null {
+    return this.#allocate(size, 0, false);
+  }
+
+  /** Zero-filled count * size bytes, 16-aligned. */
+  calloc(count: number, size: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const total = validateCallocTotal(count, size);
+    if (total > MAX_LENGTH) throw errors.outOfRange('count * size', `<= ${MAX_LENGTH}`, total);
+    return this.#allocate(total, ZERO, true)!;
+  }
+
+  /**
+   * Keeps min(old, new) bytes. A block whose usable size still fits stays in
+   * place (a new view of it); otherwise it moves. The old view must not be used
+   * afterwards; on failure it stays valid.
+   */
+  realloc(buf: Buffer, size: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const chunk = this.#liveChunkOf(buf);
+    const offset = viewOffset(buf);
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
+    if (size <= chunk.usable) return makeView(chunk.buffer, offset, size, chunk);
+    const attempt = (): number => {
+      scratch[0] = this.#handle;
+      scratch[1] = chunk.id;
+      scratch[2] = offset;
+      scratch[3] = size;
+      nativeRealloc();
+      return scratch[0]!;
+    };
+    const id = this.#retried(attempt(), attempt);
+    if (id < 0) throw errors.fromHeapStatus(id, size);
+    this.#forget(chunk, offset);
+    return this.#handOut(id, size);
+  }
+
+  /** Gives the allocation back; small blocks wait on this side for the next request of their class. */
+  free(buf: Buffer): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const chunk = this.#liveChunkOf(buf);
+    const offset = viewOffset(buf);
+    if (chunk.cls >= 0 && this.#cache.push(chunk.cls, buf as unknown as PoolBuffer, chunk.usable)) {
+      this.#forget(chunk, offset);
+      return;
+    }
+    const status = freeNative(this.#handle, chunk.id, offset);
+    if (status !== HeapStatus.OK) throw errors.fromHeapStatus(status);
+    this.#forget(chunk, offset);
+  }
+
+  stats(): HeapPoolStats {
+    if (this.#destroyed) throw errors.destroyed();
+    const raw = native.stats(this.#handle);
+    if (typeof raw === 'number') throw errors.fromHeapStatus(raw);
+    const [capacity, reserved, , , , failed, classChunks, spareChunks, largeBlocks, lentBytes, children, metadata] = raw;
+    return {
+      capacity: capacity === -1 ? Infinity : capacity!,
+      reserved: reserved!,
+      used: this.#used,
+      peakUsed: this.#peakUsed,
+      allocations: this.#allocations,
+      failedAllocations: failed! - this.#retriedFailures,
+      classChunks: classChunks!,
+      spareChunks: spareChunks!,
+      largeBlocks: largeBlocks!,
+      lentBytes: lentBytes!,
+      children: children!,
+      metadataBytes: metadata!,
+    };
+  }
+
+  /** Full invariant check of the C pool's metadata (its children's too); throws ERR_POOL_CORRUPTED with the reason. */
+  check(): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const why = native.check(this.#handle);
+    if (why !== null) throw errors.corrupted(why);
+    const raw = native.stats(this.#handle);
+    if (typeof raw === 'number' || raw[2] !== this.#used + this.#cache.bytes || raw[4] !== this.#allocations + this.#cache.blocks) {
+      throw errors.corrupted('the pool\'s accounting disagrees with the heap pool');
+    }
+  }
+
+  /** Destroys the child pools (deepest first), then frees this pool's memory; every view of them is detached. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#markDestroyed();
+    native.destroy(this.#handle);
+    if (this.#parent !== undefined) this.#parent.#children.delete(this.#self);
+  }
+
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  #allocate(size: number, flags: number, throwing: boolean): Buffer | null {
+    if (this.#destroyed) throw errors.destroyed();
+    if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
+    if (flags === 0 && size <= CACHE_MAX) {
+      const cached = this.#cache.pop(CEIL[(size + 15) >>> 4]!);
+      if (cached !== undefined) return this.#reuse(cached, size);
+    }
+    const id = this.#retried(allocNative(this.#handle, size, flags), () => allocNative(this.#handle, size, flags));
+    if (id >= 0) return this.#handOut(id, size);
+    if (id === HeapStatus.NOMEM && !throwing) return null;
+    throw errors.fromHeapStatus(id, size);
+  }
+
+  /** On NOMEM, gives the cached blocks of this pool and its ancestors back and retries once. */
+  #retried(status: number, attempt: () => number): number {
+    if (status !== HeapStatus.NOMEM) return status;
+    let drained = false;
+    for (let pool: HeapPool | undefined = this; pool !== undefined; pool = pool.#parent) {
+      if (pool.#cache.blocks > 0) {
+        pool.#drainCache();
+        drained = true;
+      }
+    }
+    if (!drained) return status;
+    this.#retriedFailures++; // the C pool counted the first attempt; the user sees at most one failure
+    return attempt();
+  }
+
+  /** The view of `length` bytes for chunk `id` an allocating native call left in the scratch array. */
+  #handOut(id: number, length: number): Buffer {
+    const offset = scratch[1]!;
+    const chunk = scratch[2] !== 0 ? this.#adopt(id) : this.#chunks[id]!;
+    const bit = offset >>> 4;
+    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    this.#account(chunk.usable);
+    return makeView(chunk.buffer, offset, length, chunk);
+  }
+
+  /** Hands out a cached block: its old view again when the length matches, else a new one. */
+  #reuse(view: PoolBuffer, length: number): Buffer {
+    const chunk = viewOwner(view) as Chunk;
+    const offset = viewOffset(view);
+    const bit = offset >>> 4;
+    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    this.#account(chunk.usable);
+    return view.length === length ? (view as unknown as Buffer) : makeView(chunk.buffer, offset, length, chunk);
+  }
+
+  #account(usable: number): void {
+    this.#used += usable;
+    if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
+    this.#allocations++;
+  }
+
+  /** Undoes #handOut / #reuse for a block the user no longer holds. */
+  #forget(chunk: Chunk, offset: number): void {
+    const bit = offset >>> 4;
+    chunk.live[bit >>> 5]! &= ~(1 << (bit & 31));
+    this.#used -= chunk.usable;
+    this.#allocations--;
+  }
+
+  /** Records a chunk that has no ArrayBuffer yet, with its ArrayBuffer. */
+  #adopt(id: number): Chunk {
+    const made = native.chunkBuffer(this.#handle, id);
+    if (made === undefined) throw errors.fromHeapStatus(HeapStatus.INVALID);
+    const [buffer, block] = made;
+    const usable = block === 0 ? buffer.byteLength : block;
+    const cls = block !== 0 && block <= CACHE_MAX ? CEIL[block >>> 4]! : -1;
+    const live = new Int32Array(block === 0 ? 1 : Math.ceil(buffer.byteLength / 512));
+    const chunk: Chunk = { id, buffer, usable, cls, live, pool: this.#token };
+    this.#chunks[id] = chunk;
+    return chunk;
+  }
+
+  /**
+   * The chunk of a view that is a live allocation of this pool. Only views as
+   * the pool returned them carry their (chunk, offset); any other view (a
+   * sub-view, a view rebuilt from buffer and byteOffset, a plain Buffer,
+   * another pool's view, a child's) is ERR_POOL_FOREIGN_BUFFER. A view of this
+   * pool whose block is not live was freed: ERR_POOL_DOUBLE_FREE.
+   */
+  #liveChunkOf(buf: Buffer): Chunk {
+    validateView(buf, 'buf');
+    const chunk = viewOwner(buf) as Partial<Chunk> | undefined;
+    if (chunk?.pool !== this.#token) throw errors.foreignBuffer();
+    const bit = viewOffset(buf) >>> 4;
+    if ((chunk.live![bit >>> 5]! & (1 << (bit & 31))) === 0) throw errors.doubleFree();
+    return chunk as Chunk;
+  }
+
+  /** Gives every cached block back to the C pool. */
+  #drainCache(): void {
+    this.#cache.drain((view) => {
+      const status = freeNative(this.#handle, (viewOwner(view) as Chunk).id, viewOffset(view));
+      if (status !== HeapStatus.OK) throw errors.fromHeapStatus(status);
+    });
+  }
+
+  #addChild(child: HeapPool): void {
+    for (const ref of this.#children) if (ref.deref() === undefined) this.#children.delete(ref);
+    this.#children.add(child.#self);
+  }
+
+  /** What destroy() does on this side, children first; the native destroy then frees them all. */
+  #markDestroyed(): void {
+    for (const ref of this.#children) {
+      const child = ref.deref();
+      if (child !== undefined) child.#markDestroyed();
+    }
+    this.#children.clear();
+    this.#destroyed = true;
+    this.#chunks.length = 0;
+    this.#cache.drain(() => {});
+  }
+}

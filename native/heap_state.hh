@@ -1,0 +1,40 @@
+// heap_state.hh — the native state of one HeapPool: the C heap pool
+// (native/heap_pool.h) and the memory callbacks that tie its chunks (class
+// chunks and large blocks) to the pool's chunk ArrayBuffers.
+//
+// A root pool's chunks come from posix_memalign (aligned as the C pool asks:
+// 64 KiB for class chunks, a page for large blocks) and go back with free; a
+// child's come from its parent, which keeps them as "lent" chunks that it
+// never exposes: a lent chunk's ArrayBuffer is the child's. on_chunk(created
+// = 0), called before a chunk is released (a spare released, a large block
+// freed, destroy), detaches its ArrayBuffer first and forgets it, so a chunk
+// with no ArrayBuffer is a new one (heap_fast.cc tells JavaScript so). on_destroy marks a child
+// destroyed through its parent. A child state retains its parent's state (see
+// PoolTable::Retain), so the parent's memory outlives every child chunk.
+#ifndef MEMPOOLS_HEAP_STATE_HH
+#define MEMPOOLS_HEAP_STATE_HH
+
+#include "heap_pool.h"
+#include "pool_table.hh"
+
+namespace mempools {
+
+struct HeapState : PoolState {
+  static constexpr PoolKind kKind = PoolKind::kHeap;
+  explicit HeapState(napi_env e) : PoolState(kKind), env(e) {}
+  void FreeMemory(napi_env env) override;
+
+  heap_pool_t* pool = nullptr;  // nullptr once destroyed (directly or through the parent)
+  napi_env env;                 // the environment of the table (for on_chunk)
+};
+
+// Creates a pool of `capacity` bytes (0: unbounded) in `table`, a child of
+// `parent` when not nullptr. Returns its handle, or a negative heap_pool_status.
+int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent);
+// The ArrayBuffer of live chunk `id` (made once per chunk incarnation); *block
+// is the class size of a class chunk, 0 for a large block.
+napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block);
+
+}  // namespace mempools
+
+#endif  // MEMPOOLS_HEAP_STATE_HH

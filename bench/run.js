@@ -49,6 +49,8 @@ const C_ALLOCATORS = [
   { name: 'tlsf', define: 'ALLOC_TLSF', sources: ['native/tlsf.c'], libs: [] },
   // the same TLSF with its optional front cache (tlsf_set_cache) at depth 64
   { name: 'tlsf-cache', define: 'ALLOC_TLSF', defines: ['BENCH_TLSF_CACHE=64'], sources: ['native/tlsf.c'], libs: [] },
+  // HeapPool's C core (native/heap_pool.c): one unbounded pool, default memory callbacks; no fixed region (W4 n/a)
+  { name: 'heap', define: 'ALLOC_HEAP', sources: ['native/heap_pool.c'], libs: [], only: ['W1', 'W2', 'W3', 'W4'] },
   // RegionPool's C core: a pool created and destroyed per request, and one pool reset per request
   { name: 'region', define: 'ALLOC_REGION', sources: ['native/region_pool.c'], libs: [], only: ['R1'] },
   { name: 'region-reset', define: 'ALLOC_REGION', defines: ['BENCH_REGION_RESET=1'], sources: ['native/region_pool.c'], libs: [], only: ['R1'] },

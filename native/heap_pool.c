@@ -10,8 +10,20 @@
  *              64 KiB granule of every class chunk, key base address (page-
  *              aligned, so even) -> id for large and lent chunks.
  *   classes[]  per size class: geometry, head of the partial list (class
- *              chunks with a free or never-carved block, doubly linked by id,
- *              a chunk that was full enters at the head) and the spare (empty) chunk.
+ *              chunks with a block on their free stack or a never-carved block,
+ *              doubly linked by id, a chunk that gets its first stacked block
+ *              enters at the head), the spare (empty) chunk and the depth of its
+ *              front cache.
+ *   fcache[]   per size class: the front cache, a LIFO of up to FC_DEPTH
+ *              recently freed blocks as (chunk id, block index). A free clears
+ *              the block's live bit (so it is free for every validation) and
+ *              pushes it here; a malloc of the class pops the newest one. Only
+ *              when the cache is full does the older half go to the chunks' free
+ *              stacks (oldest first), and only when it is empty does a malloc
+ *              use the partial list. So a free/malloc pair of one class is a
+ *              push and a pop, with no list or stack work, and reuse stays LIFO
+ *              per class (hence within a chunk). A chunk released (spare policy,
+ *              trim) takes its cached blocks out of the cache.
  *   children   doubly linked list of child pools.
  *
  * Memory source: src_map/src_unmap/src_ctx are the caller's callbacks, the
@@ -37,6 +49,7 @@
 #define MAX_PAGE ((size_t)64 << 10)
 #define CHUNKS_MIN 16u
 #define HASH_MIN 64u
+#define FC_DEPTH 32u /* front cache entries per class (a power of two, even) */
 
 enum chunk_kind {
     K_FREE = HEAP_POOL_CHUNK_NONE,
@@ -50,10 +63,12 @@ _Static_assert(HEAP_POOL_GRANULE / HEAP_POOL_MIN_CLASS <= 65535u, "block indices
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HOT static inline __attribute__((always_inline))
+#define COLD static __attribute__((noinline, cold))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define HOT static inline
+#define COLD static
 #define LIKELY(x) (x)
 #define UNLIKELY(x) (x)
 #endif
@@ -63,18 +78,18 @@ _Static_assert(HEAP_POOL_GRANULE / HEAP_POOL_MIN_CLASS <= 65535u, "block indices
 /* One chunk id. Invariants: kind == K_FREE exactly when base == NULL (then the
  * id is on the free list). A class chunk: carved <= nblocks; bit i of live_bits
  * is set exactly for the `live` live blocks, all below carved; stack[0..top)
- * holds exactly the carved blocks that are not live, each once (top == carved -
- * live); it is on its class's partial list exactly when can_serve(); live == 0 exactly when it is
+ * and the class's front cache together hold exactly the carved blocks that are
+ * not live, each once (top + cached == carved - live); it is on its class's partial list exactly when can_serve(); live == 0 exactly when it is
  * its class's spare; each of its granules is in the hash under its id. */
 typedef struct chunk {
     unsigned char *base;
     uint64_t *live_bits;
     uint16_t *stack;
     size_t bytes;
-    uint32_t top, carved, live, nblocks;
+    uint16_t top, carved, live, nblocks; /* a chunk holds at most 4096 blocks */
     uint32_t prev, next;   /* partial list; next also links free slots */
     uint32_t bsize;        /* class chunks: block size */
-    uint8_t shift, three;  /* bsize == (three ? 3 : 1) << shift */
+    uint32_t magic;        /* class chunks: ceil(2^32 / bsize), see block_index() */
     uint8_t cls, kind;
 } chunk_t;
 
@@ -84,14 +99,21 @@ _Static_assert(sizeof(chunk_t) <= 64, "a chunk entry fits one cache line");
 static inline int can_serve(const chunk_t *c) { return c->top > 0 || c->carved < c->nblocks; }
 
 /* One size class. Invariants: head starts the list of its chunks that can_serve();
- * spare is NONE or its only chunk with live == 0. */
+ * spare is NONE or its only chunk with live == 0; ncache <= FC_DEPTH entries of
+ * its front cache are in use. */
 typedef struct size_class {
     uint32_t head;
     uint32_t spare;
     uint32_t bsize, nblocks;
-    uint8_t shift, three;
+    uint32_t magic;        /* ceil(2^32 / bsize) */
+    uint32_t ncache;
     size_t chunk_bytes;
 } size_class_t;
+
+/* A block in a front cache: freed (live bit clear), on no free stack. */
+typedef struct centry {
+    uint32_t id, idx;
+} centry_t;
 
 /* One address-hash slot: key and chunk id together (one cache line read). */
 typedef struct hslot {
@@ -135,6 +157,8 @@ struct heap_pool {
     void *src_ctx;
     heap_pool_t *parent, *first_child, *prev_sibling, *next_sibling;
     size_t nchildren;
+
+    centry_t fcache[HEAP_POOL_CLASSES][FC_DEPTH]; /* front caches: [cls][0..ncache), newest last */
 };
 
 /* A live allocation resolved from (chunk, offset). */
@@ -209,6 +233,14 @@ HOT unsigned class_index(size_t n)
     return 2u * (f - 5u) + 2u + (unsigned)((m >> (f - 1)) & 1u);
 }
 
+/* Class of a request n <= 1024: small_class[(n + 15) >> 4] (== class_index(n)). */
+static const uint8_t small_class[65] = {0, 0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11};
+
+HOT unsigned class_index_fast(size_t n)
+{
+    return LIKELY(n <= 1024) ? small_class[(n + 15) >> 4] : class_index(n);
+}
+
 static void class_geometry(unsigned i, size_class_t *c)
 {
     unsigned shift, three;
@@ -231,10 +263,10 @@ static void class_geometry(unsigned i, size_class_t *c)
     }
     c->head = NONE;
     c->spare = NONE;
+    c->ncache = 0;
     c->bsize = (uint32_t)b;
     c->nblocks = (uint32_t)(bytes / b);
-    c->shift = (uint8_t)shift;
-    c->three = (uint8_t)three;
+    c->magic = (uint32_t)((((uint64_t)1 << 32) + b - 1) / b);
     c->chunk_bytes = bytes;
 }
 
@@ -488,6 +520,13 @@ static void release_class_chunk(heap_pool_t *p, uint32_t id)
     chunk_t *c = &p->chunks[id];
     size_class_t *sc = &p->classes[c->cls];
     if (can_serve(c)) unlink_partial(p, sc, c);
+    if (c->live + c->top < c->carved) { /* some of its blocks are cached: take them out, in order */
+        centry_t *e = p->fcache[c->cls];
+        uint32_t n = 0;
+        for (uint32_t k = 0; k < sc->ncache; k++)
+            if (e[k].id != id) e[n++] = e[k];
+        sc->ncache = n;
+    }
     if (sc->spare == id) {
         sc->spare = NONE;
         p->nspares--;
@@ -541,10 +580,9 @@ static uint32_t new_class_chunk(heap_pool_t *p, unsigned cls)
     c->live_bits = bits;
     c->stack = (uint16_t *)(bits + words);
     c->top = c->carved = c->live = 0;
-    c->nblocks = sc->nblocks;
+    c->nblocks = (uint16_t)sc->nblocks;
     c->bsize = sc->bsize;
-    c->shift = sc->shift;
-    c->three = sc->three;
+    c->magic = sc->magic;
     c->cls = (uint8_t)cls;
     c->kind = K_CLASS;
     for (size_t g = 0; g < ngran; g++) insert_hash(p, granule_key((uintptr_t)base + g * HEAP_POOL_GRANULE), id);
@@ -555,53 +593,112 @@ static uint32_t new_class_chunk(heap_pool_t *p, unsigned cls)
     return id;
 }
 
-/* Pop a block of class cls: the head chunk's newest free block, or a carved one. */
-HOT int alloc_class(heap_pool_t *p, unsigned cls, heap_pool_ref_t *out)
+/* Push block idx of class chunk c on its free stack (it enters the partial
+ * list, at the head, if it was not on it). */
+static inline void stack_block(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, uint32_t idx)
+{
+    if (!can_serve(c)) push_partial(p, sc, c, id);
+    c->stack[c->top++] = (uint16_t)idx;
+}
+
+/* The front cache of class cls is full: move its older half, oldest first, to
+ * the free stacks of their chunks (so every stack stays ordered by age), and
+ * slide the newer half down. */
+COLD void spill_cache(heap_pool_t *p, unsigned cls)
+{
+    size_class_t *sc = &p->classes[cls];
+    centry_t *e = p->fcache[cls];
+    uint32_t half = sc->ncache / 2;
+    for (uint32_t k = 0; k < half; k++) stack_block(p, sc, &p->chunks[e[k].id], e[k].id, e[k].idx);
+    memmove(e, e + half, (size_t)(sc->ncache - half) * sizeof *e);
+    sc->ncache -= half;
+}
+
+/* Chunk id's last live block was freed: it becomes the class's spare, and the
+ * older spare (if any) is released. */
+COLD void chunk_emptied(heap_pool_t *p, size_class_t *sc, uint32_t id)
+{
+    if (sc->spare != NONE) release_class_chunk(p, sc->spare); /* keep the newest empty chunk */
+    sc->spare = id;
+    p->nspares++;
+}
+
+/* The partial list's head chunk (a new chunk if none): its newest stacked
+ * block, or its next never-carved one. NONE when no chunk can be had. */
+COLD uint32_t alloc_from_chunks(heap_pool_t *p, unsigned cls, uint32_t *idx_out)
 {
     size_class_t *sc = &p->classes[cls];
     uint32_t id = sc->head;
-    if (UNLIKELY(id == NONE)) {
+    if (id == NONE) {
         id = new_class_chunk(p, cls);
-        if (id == NONE) return HEAP_POOL_ERR_NOMEM;
+        if (id == NONE) return NONE;
     }
     chunk_t *c = &p->chunks[id];
-    uint32_t idx = c->top ? c->stack[--c->top] : c->carved++;
-    c->live_bits[idx >> 6] |= (uint64_t)1 << (idx & 63);
-    c->live++;
+    *idx_out = c->top ? c->stack[--c->top] : c->carved++;
     if (c->top == 0 && c->carved == c->nblocks) unlink_partial(p, sc, c);
-    if (UNLIKELY(sc->spare == id)) {
+    return id;
+}
+
+/* Block idx of chunk c (id, class sc) is handed out: live bit, counters, spare. */
+HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, uint32_t idx)
+{
+    c->live_bits[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    if (UNLIKELY(c->live++ == 0) && sc->spare == id) { /* the spare is in use again */
         sc->spare = NONE;
         p->nspares--;
     }
-    size_t off = (size_t)idx * c->bsize;
-    p->used += c->bsize;
+    size_t used = p->used + sc->bsize;
+    p->used = used;
     p->allocations++;
-    note_used(p);
+    if (UNLIKELY(used > p->peak_used)) p->peak_used = used;
+}
+
+/* Live block idx of chunk c (id, class cls) is freed into the class's front
+ * cache, which has room: live bit, counters, push. */
+HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx)
+{
+    c->live_bits[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
+    c->live--;
+    p->used -= sc->bsize;
+    p->allocations--;
+    centry_t *e = &p->fcache[cls][sc->ncache++];
+    e->id = id;
+    e->idx = idx;
+}
+
+/* A block of class cls: the newest block of the front cache, else from the chunks. */
+HOT int alloc_class(heap_pool_t *p, unsigned cls, heap_pool_ref_t *out)
+{
+    size_class_t *sc = &p->classes[cls];
+    uint32_t id, idx;
+    if (LIKELY(sc->ncache)) {
+        const centry_t *e = &p->fcache[cls][--sc->ncache];
+        id = e->id;
+        idx = e->idx;
+    } else {
+        id = alloc_from_chunks(p, cls, &idx);
+        if (UNLIKELY(id == NONE)) return HEAP_POOL_ERR_NOMEM;
+    }
+    chunk_t *c = &p->chunks[id];
+    mark_live(p, sc, c, id, idx);
+    size_t bsize = sc->bsize, off = (size_t)idx * bsize;
     out->ptr = c->base + off;
     out->chunk = id;
     out->offset = off;
-    out->size = c->bsize;
+    out->size = bsize;
     return HEAP_POOL_OK;
 }
 
-/* Push block idx of class chunk id (a chunk that was full goes to the head of
- * the partial list); keep the class's spare policy. */
+/* Free block idx of class chunk id (validated): into the class's front cache;
+ * keep the class's spare policy. */
 HOT void free_class(heap_pool_t *p, uint32_t id, uint32_t idx)
 {
     chunk_t *c = &p->chunks[id];
-    size_class_t *sc = &p->classes[c->cls];
-    c->live_bits[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
-    c->live--;
-    int listed = can_serve(c);
-    c->stack[c->top++] = (uint16_t)idx;
-    p->used -= c->bsize;
-    p->allocations--;
-    if (!listed) push_partial(p, sc, c, id); /* its first free block: it becomes the head */
-    if (UNLIKELY(c->live == 0)) {
-        if (sc->spare != NONE) release_class_chunk(p, sc->spare); /* keep the newest empty chunk */
-        sc->spare = id;
-        p->nspares++;
-    }
+    unsigned cls = c->cls;
+    size_class_t *sc = &p->classes[cls];
+    if (UNLIKELY(sc->ncache == FC_DEPTH)) spill_cache(p, cls);
+    cache_block(p, sc, cls, c, id, idx);
+    if (UNLIKELY(c->live == 0)) chunk_emptied(p, sc, id);
 }
 
 /* ---- large blocks ---------------------------------------------------------------------- */
@@ -667,21 +764,27 @@ HOT int alloc_block(heap_pool_t *p, size_t size, heap_pool_ref_t *out)
     return HEAP_POOL_ERR_NOMEM;
 }
 
+/* Index of the block starting at offset off (< c->bytes) of class chunk c, or
+ * SIZE_MAX when off is not the start of a carved block. off * magic >> 32 is
+ * off / bsize whenever off is a multiple of bsize (off = q * bsize with
+ * q * bsize <= 2 MiB: the rounding error q * (magic * bsize - 2^32) < q * bsize
+ * stays below 2^32), so one multiply-back check validates both. */
+HOT size_t block_index(const chunk_t *c, size_t off)
+{
+    size_t idx = (size_t)(((uint64_t)off * c->magic) >> 32);
+    if (UNLIKELY(idx * c->bsize != off || idx >= c->carved)) return SIZE_MAX;
+    return idx;
+}
+
 /* Validate (chunk, offset) against the side tables only. */
 HOT int resolve(const heap_pool_t *p, uint32_t id, size_t off, target_t *t)
 {
     if (UNLIKELY(id >= p->nchunks)) return HEAP_POOL_ERR_FOREIGN;
     const chunk_t *c = &p->chunks[id];
     if (LIKELY(c->kind == K_CLASS)) {
-        if (UNLIKELY(off & (((size_t)1 << c->shift) - 1))) return HEAP_POOL_ERR_FOREIGN;
-        /* q / 3 for a 1.5 * 2^k class, without a branch: q < 2^16 here (a chunk
-         * holds at most 65536 / 16 blocks), where (q * 0xAAAB) >> 17 == q / 3 */
-        size_t q = off >> c->shift;
-        if (UNLIKELY(q >= 65536)) return HEAP_POOL_ERR_FOREIGN;
-        size_t three = c->three; /* 0 or 1 */
-        size_t idx = (q * (1 + three * 0xAAAAu)) >> (three * 17);
-        if (UNLIKELY(idx * ((size_t)c->three * 2 + 1) != q || idx >= c->carved)) return HEAP_POOL_ERR_FOREIGN;
-        q = idx;
+        if (UNLIKELY(off >= c->bytes)) return HEAP_POOL_ERR_FOREIGN;
+        size_t q = block_index(c, off);
+        if (UNLIKELY(q == SIZE_MAX)) return HEAP_POOL_ERR_FOREIGN;
         if (UNLIKELY(!((c->live_bits[q >> 6] >> (q & 63)) & 1))) return HEAP_POOL_ERR_DOUBLE_FREE;
         t->idx = (uint32_t)q;
         t->usable = c->bsize;
@@ -854,11 +957,30 @@ int heap_pool_realloc_at(heap_pool_t *p, uint32_t chunk, size_t offset, size_t s
 
 /* ---- allocation with pointers -------------------------------------------------------------------- */
 
-void *heap_pool_malloc(heap_pool_t *p, size_t size)
+COLD void *malloc_slow(heap_pool_t *p, size_t size)
 {
     heap_pool_ref_t r;
-    if (UNLIKELY(!p)) return NULL;
     return alloc_block(p, size, &r) == HEAP_POOL_OK ? r.ptr : NULL;
+}
+
+/* Fast path: a class whose front cache has a block (a pop, no list work). */
+void *heap_pool_malloc(heap_pool_t *p, size_t size)
+{
+    if (UNLIKELY(!p)) return NULL;
+    if (LIKELY(size <= HEAP_POOL_MAX_CLASS)) {
+        unsigned cls = class_index_fast(size);
+        size_class_t *sc = &p->classes[cls];
+        uint32_t n = sc->ncache;
+        if (LIKELY(n)) {
+            const centry_t *e = &p->fcache[cls][--n];
+            uint32_t id = e->id, idx = e->idx;
+            sc->ncache = n;
+            chunk_t *c = &p->chunks[id];
+            mark_live(p, sc, c, id, idx);
+            return c->base + (size_t)idx * sc->bsize;
+        }
+    }
+    return malloc_slow(p, size);
 }
 
 void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)
@@ -867,10 +989,8 @@ void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)
     return heap_pool_calloc_ref(p, count, size, &r) == HEAP_POOL_OK ? r.ptr : NULL;
 }
 
-int heap_pool_free(heap_pool_t *p, void *ptr)
+COLD int free_slow(heap_pool_t *p, void *ptr)
 {
-    if (!ptr) return HEAP_POOL_OK;
-    if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
     uint32_t id;
     size_t off;
     target_t t;
@@ -879,6 +999,32 @@ int heap_pool_free(heap_pool_t *p, void *ptr)
     if (UNLIKELY(rc != HEAP_POOL_OK)) return rc;
     free_target(p, id, &t);
     return HEAP_POOL_OK;
+}
+
+/* Fast path: a pointer into a class chunk whose granule is the first probe of
+ * the hash (granule keys belong to class chunks only, and the offset is then
+ * inside the chunk); validated exactly as resolve() does. */
+int heap_pool_free(heap_pool_t *p, void *ptr)
+{
+    if (!ptr) return HEAP_POOL_OK;
+    if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
+    uintptr_t a = (uintptr_t)ptr, key = granule_key(a);
+    const hslot_t *h = &p->hash[hash_slot(p->hcap, key)];
+    if (LIKELY(h->key == key)) {
+        uint32_t id = h->id;
+        chunk_t *c = &p->chunks[id];
+        size_t idx = block_index(c, (size_t)(a - (uintptr_t)c->base));
+        unsigned cls = c->cls;
+        size_class_t *sc = &p->classes[cls];
+        uint32_t n = sc->ncache;
+        /* the common case: a live block, room in the cache, not the chunk's last
+         * live block (everything else, including the errors, goes the long way) */
+        if (LIKELY(idx != SIZE_MAX && ((c->live_bits[idx >> 6] >> (idx & 63)) & 1) && n < FC_DEPTH && c->live > 1)) {
+            cache_block(p, sc, cls, c, id, (uint32_t)idx);
+            return HEAP_POOL_OK;
+        }
+    }
+    return free_slow(p, ptr); /* a tail call: the fast path needs no stack frame */
 }
 
 int heap_pool_realloc_into(heap_pool_t *dst, heap_pool_t *src, void *ptr, size_t size, void **out)
@@ -995,12 +1141,12 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
     if (c->cls >= HEAP_POOL_CLASSES) return "class chunk: bad class";
     const size_class_t *sc = &p->classes[c->cls];
     if (c->bytes != sc->chunk_bytes || c->nblocks != sc->nblocks || c->bsize != sc->bsize ||
-        c->shift != sc->shift || c->three != sc->three)
+        c->magic != sc->magic)
         return "class chunk: geometry differs from its class";
     if ((uintptr_t)c->base & (HEAP_POOL_GRANULE - 1)) return "class chunk: base not granule-aligned";
     if (!c->live_bits || c->stack != (uint16_t *)(c->live_bits + ((size_t)c->nblocks + 63) / 64))
         return "class chunk: side tables missing";
-    if (c->carved > c->nblocks || c->live > c->carved || c->top != c->carved - c->live)
+    if (c->carved > c->nblocks || c->live > c->carved || c->top > (uint32_t)c->carved - c->live)
         return "class chunk: counters inconsistent";
     size_t words = ((size_t)c->nblocks + 63) / 64, live = 0;
     for (size_t w = 0; w < words; w++) {
@@ -1020,6 +1166,18 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
         if ((seen[b >> 6] >> (b & 63)) & 1) return "class chunk: block twice on the free stack";
         seen[b >> 6] |= (uint64_t)1 << (b & 63);
     }
+    uint32_t cached = 0;
+    for (uint32_t k = 0; k < sc->ncache; k++) {
+        const centry_t *e = &p->fcache[c->cls][k];
+        if (e->id != id) continue;
+        uint32_t b = e->idx;
+        if (b >= c->carved) return "front cache: entry beyond carved";
+        if ((c->live_bits[b >> 6] >> (b & 63)) & 1) return "front cache: holds a live block";
+        if ((seen[b >> 6] >> (b & 63)) & 1) return "front cache: block cached twice or also on the free stack";
+        seen[b >> 6] |= (uint64_t)1 << (b & 63);
+        cached++;
+    }
+    if ((uint32_t)c->top + cached != (uint32_t)c->carved - c->live) return "class chunk: free blocks missing from stack and cache";
     if ((c->live == 0) != (sc->spare == id)) return "class chunk: empty chunk is not the spare (or spare not empty)";
     for (size_t g = 0; g < c->bytes; g += HEAP_POOL_GRANULE)
         if (!hash_has(p, granule_key((uintptr_t)c->base + g), id)) return "class chunk: granule missing from hash";
@@ -1100,6 +1258,12 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                 prev = id;
             }
             if (n != listed[i]) FAIL("partial list misses chunks");
+            if (sc->ncache > FC_DEPTH) FAIL("front cache: depth");
+            for (uint32_t k = 0; k < sc->ncache; k++) {
+                const centry_t *e = &p->fcache[i][k];
+                if (e->id >= p->nchunks || p->chunks[e->id].kind != K_CLASS || p->chunks[e->id].cls != i)
+                    FAIL("front cache: not a block of a chunk of its class");
+            }
             if (sc->spare != NONE) {
                 if (sc->spare >= p->nchunks || p->chunks[sc->spare].kind != K_CLASS || p->chunks[sc->spare].cls != i)
                     FAIL("spare: not a chunk of its class");

@@ -44,21 +44,31 @@
  *   per class chunk: a live bitmap (1 bit per block) and a free stack
  *                 (uint16 per block): 2.125 bytes per block, i.e. 13.3 % of a
  *                 16-byte class, 4.4 % at 48 B, 0.8 % at 256 B, < 0.1 % from 4 KiB.
+ *   per class     a front cache of up to 32 recently freed blocks (chunk id and
+ *                 block index, 8 bytes each: 8.5 KiB in the pool structure).
  * A pointer is resolved in O(1): granule hash probe (or base probe) -> chunk ->
- * offset -> block index (a shift, and a division by 3 for 1.5 * 2^k classes),
- * validated against the live bitmap: an interior, foreign or never-handed-out
- * address is HEAP_POOL_ERR_FOREIGN, a freed block HEAP_POOL_ERR_DOUBLE_FREE, and
- * a rejected call changes nothing.
+ * offset -> block index (one multiply by the class's 32-bit reciprocal and a
+ * multiply-back check that the offset is a block start), validated against the
+ * live bitmap: an interior, foreign or never-handed-out address is
+ * HEAP_POOL_ERR_FOREIGN, a freed block (cached or not) HEAP_POOL_ERR_DOUBLE_FREE,
+ * and a rejected call changes nothing.
  *
  * ---- Free lists, LIFO and the spare-chunk policy -----------------------------------
- * Each class keeps the list of its chunks that can serve a block ("partial"
- * chunks: a free or a never-carved block). A free pushes the block on its
- * chunk's free stack (a LIFO); a chunk that was full goes to the head of the
- * list. malloc pops from the head chunk's stack (or carves its next block). So
- * reuse is LIFO within a chunk, and the most recently freed block is the next
- * one handed out whenever its chunk is the head (always when it was full). Not
- * moving a chunk on every free keeps free O(1) with no list surgery and lets
- * the other chunks drain and be released.
+ * A free clears the block's live bit (from then on it is free for every check)
+ * and pushes it on its class's front cache, a LIFO of up to 32 blocks kept in
+ * the side tables; malloc pops the newest block of the class's cache. So a
+ * free/malloc pair of one class is a push and a pop, and the most recently
+ * freed block of a class is always the next one that class hands out (unless
+ * its chunk was released in between). When a cache is full, its older half
+ * moves, oldest first, to the free stacks (LIFOs) of their chunks; when it is
+ * empty, malloc uses the class's list of chunks that can serve a block
+ * ("partial" chunks: a stacked or a never-carved block; a chunk enters at the
+ * head when it gets its first stacked block): it pops from the head chunk's
+ * stack (or carves its next block). So reuse is LIFO within the class's cache
+ * and within each chunk, free stays O(1) with no list surgery, and chunks not
+ * being reused drain and are released. A chunk whose last live block is freed
+ * is empty even while some of its blocks sit in the cache; a chunk released
+ * takes its blocks out of the cache.
  * Policy for empty chunks: each class keeps at most ONE empty chunk (the "spare";
  * the most recently emptied one). When a second chunk of the class becomes empty,
  * the older spare is released at once (on_chunk(..., 0), then unmapped / returned
@@ -260,8 +270,8 @@ uint32_t heap_pool_chunk_limit(const heap_pool_t *p);
 
 void heap_pool_get_stats(const heap_pool_t *p, heap_pool_stats_t *out); /* O(1) */
 /* Verifies every invariant (chunk table and id list, address hash, each class
- * chunk's bitmap/stack/counters, partial lists and spares, children, the stats
- * totals). HEAP_POOL_OK, or HEAP_POOL_ERR_CORRUPTED with *why (if why != NULL) set
+ * chunk's bitmap/stack/counters, front caches, partial lists and spares,
+ * children, the stats totals). HEAP_POOL_OK, or HEAP_POOL_ERR_CORRUPTED with *why (if why != NULL) set
  * to a static description. Reads no chunk memory; never crashes. */
 int heap_pool_check(const heap_pool_t *p, const char **why);
 

@@ -203,10 +203,32 @@ static inline void bench_req_end(void) {
 }
 static const char *bench_version(void) { return "block 16384 B"; }
 
-/* Later pools (native/heap_pool, shared_pool) add one #elif each here. */
+#elif defined(ALLOC_HEAP)
+/* -------------------------------------------------------------- heap pool */
+/* native/heap_pool.c is compiled into the binary: the Melon-style heap pool as
+ * shipped (validated O(1) frees, side tables outside chunk memory), one pool for
+ * the run, default memory callbacks (posix_memalign/free), unbounded. It grows
+ * from the source without a fixed region, so W4 prints n/a. */
+#include "heap_pool.h"
+#define ALLOC_NAME "heap"
+#define ALLOC_HAS_REGION 0
+static heap_pool_t *bench_heap;
+static int bench_init(size_t region_bytes) {
+    (void)region_bytes;
+    return heap_pool_create(NULL, &bench_heap) == HEAP_POOL_OK ? 0 : -1;
+}
+static __attribute__((unused)) void bench_fini(void) {
+    heap_pool_destroy(bench_heap);
+    bench_heap = NULL;
+}
+static inline void *bench_alloc(size_t n) { return heap_pool_malloc(bench_heap, n); }
+static inline void bench_free(void *p) { (void)heap_pool_free(bench_heap, p); }
+static const char *bench_version(void) { return ""; }
+
+/* Later pools (shared_pool) add one #elif each here. */
 
 #else
-#error "define one of ALLOC_GLIBC, ALLOC_JEMALLOC, ALLOC_MIMALLOC, ALLOC_TLSF, ALLOC_REGION, ALLOC_NGX_REF"
+#error "define one of ALLOC_GLIBC, ALLOC_JEMALLOC, ALLOC_MIMALLOC, ALLOC_TLSF, ALLOC_REGION, ALLOC_NGX_REF, ALLOC_HEAP"
 #endif
 
 #ifndef ALLOC_HAS_SCOPE

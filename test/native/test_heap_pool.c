@@ -517,6 +517,128 @@ static void map_failure_exact_accounting(void)
     CHECK(destroy_ok(p, t));
 }
 
+/* ---- front cache ------------------------------------------------------------------- */
+
+/* Freed blocks go to the class's front cache (32 deep); its older half spills to
+ * the chunk's free stack. Within one chunk reuse stays exactly LIFO across spills,
+ * and a cached block is free for every check. */
+static void front_cache_lifo_across_spills(void)
+{
+    tracker_t *t = new_tracker();
+    heap_pool_t *p = new_pool(t, 0, NULL);
+    enum { N = 300 };
+    void *b[N], *order[N];
+    for (int i = 0; i < N; i++) CHECK((b[i] = heap_pool_malloc(p, 64)) != NULL);
+    CHECK_EQU(stats(p).class_chunks, 1);
+    uint64_t g = 7;
+    for (int i = N - 1; i > 0; i--) { /* free in a shuffled order (LCG) */
+        g = g * 6364136223846793005ull + 1442695040888963407ull;
+        int j = (int)((g >> 33) % (uint64_t)(i + 1));
+        void *x = b[i];
+        b[i] = b[j];
+        b[j] = x;
+    }
+    for (int i = 0; i < N; i++) {
+        heap_pool_ref_t r = ref_of(p, b[i]);
+        CHECK(heap_pool_free(p, b[i]) == HEAP_POOL_OK);
+        order[i] = b[i];
+        CHECK_EQ(heap_pool_free(p, b[i]), HEAP_POOL_ERR_DOUBLE_FREE);
+        CHECK_EQ(heap_pool_free(p, (char *)b[i] + 16), HEAP_POOL_ERR_FOREIGN);
+        CHECK_EQ(heap_pool_state_at(p, r.chunk, r.offset, NULL), HEAP_POOL_ERR_DOUBLE_FREE);
+        CHECK_EQ(heap_pool_free_at(p, r.chunk, r.offset), HEAP_POOL_ERR_DOUBLE_FREE);
+        CHECK_EQU(heap_pool_usable_size(p, b[i]), 0);
+        CHECK_EQU(stats(p).allocations, (size_t)(N - 1 - i));
+        CHECK_EQU(stats(p).used, (size_t)(N - 1 - i) * 64);
+        if (i % 37 == 0) CHECK(check_ok(p));
+    }
+    CHECK(check_ok(p));
+    CHECK_EQU(stats(p).spare_chunks, 1); /* empty, its blocks cached or stacked */
+    for (int i = N - 1; i >= 0; i--) {
+        void *x = heap_pool_malloc(p, 50);
+        CHECKF(x == order[i], "i %d: %p != %p", i, x, order[i]);
+        if (i % 41 == 0) CHECK(check_ok(p));
+    }
+    CHECK_EQU(stats(p).spare_chunks, 0);
+    void *fresh = heap_pool_malloc(p, 64);
+    CHECK(fresh != NULL);
+    for (int i = 0; i < N; i++) CHECK(fresh != order[i]);
+    CHECK_EQU(stats(p).class_chunks, 1);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* heap_pool_malloc's fast path (a table below 1 KiB) picks the class heap_pool_class_of says. */
+static void malloc_uses_the_class_of_the_request(void)
+{
+    tracker_t *t = new_tracker();
+    heap_pool_t *p = new_pool(t, 0, NULL);
+    for (size_t n = 0; n <= 2100; n++) {
+        for (int k = 0; k < 2; k++) { /* k = 1: served from the front cache */
+            void *x = heap_pool_malloc(p, n);
+            CHECK(x != NULL);
+            size_t want = heap_pool_class_size((unsigned)heap_pool_class_of(n));
+            CHECKF(heap_pool_usable_size(p, x) == want, "n %zu: usable %zu != %zu", n, heap_pool_usable_size(p, x), want);
+            CHECK(heap_pool_free(p, x) == HEAP_POOL_OK);
+        }
+    }
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* A chunk released (older spare, trim) takes its blocks out of the front cache,
+ * keeping the order of the others. */
+static void front_cache_forgets_released_chunks(void)
+{
+    tracker_t *t = new_tracker();
+    heap_pool_t *p = new_pool(t, 0, NULL);
+    enum { PER = 64 }; /* 1 KiB blocks: 64 per chunk */
+    void *a[PER], *b[PER];
+    for (int i = 0; i < PER; i++) CHECK((a[i] = heap_pool_malloc(p, 1024)) != NULL);
+    for (int i = 0; i < PER; i++) CHECK((b[i] = heap_pool_malloc(p, 1024)) != NULL);
+    CHECK(ref_of(p, a[0]).chunk == ref_of(p, a[PER - 1]).chunk && ref_of(p, a[0]).chunk != ref_of(p, b[0]).chunk);
+    CHECK(ref_of(p, b[0]).chunk == ref_of(p, b[PER - 1]).chunk);
+    /* interleaved: a0, b0, a1, b1, ...: a's chunk empties first (the spare), then
+     * b's, which releases a's while some of a's blocks are cached */
+    for (int i = 0; i < PER; i++) {
+        CHECK(heap_pool_free(p, a[i]) == HEAP_POOL_OK);
+        CHECK(heap_pool_free(p, b[i]) == HEAP_POOL_OK);
+        CHECK(check_ok(p));
+    }
+    CHECK_EQU(stats(p).class_chunks, 1);
+    CHECK_EQU(stats(p).spare_chunks, 1);
+    CHECK_EQU(t->unmaps, 1);
+    size_t maps = t->maps;
+    for (int i = PER - 1; i >= 0; i--) { /* b's blocks, newest first; none of a's */
+        void *x = heap_pool_malloc(p, 1000);
+        CHECKF(x == b[i], "i %d: %p != %p", i, x, b[i]);
+    }
+    CHECK_EQU(t->maps, maps);
+    CHECK(check_ok(p));
+    /* one block per chunk (1 MiB): the older spare's cached block goes with it */
+    void *x = heap_pool_malloc(p, MiB), *y = heap_pool_malloc(p, MiB);
+    CHECK(x && y);
+    maps = t->maps;
+    size_t unmaps = t->unmaps;
+    CHECK(heap_pool_free(p, x) == HEAP_POOL_OK);
+    CHECK(heap_pool_free(p, y) == HEAP_POOL_OK);
+    CHECK_EQU(t->unmaps, unmaps + 1);
+    CHECK(check_ok(p));
+    CHECK(heap_pool_malloc(p, MiB) == y);
+    void *z = heap_pool_malloc(p, MiB); /* x's chunk is gone: a new one */
+    CHECK(z != NULL);
+    CHECK_EQU(t->maps, maps + 1);
+    CHECK(check_ok(p));
+    /* trim: the spare's cached block goes too */
+    CHECK(heap_pool_free(p, z) == HEAP_POOL_OK);
+    CHECK(heap_pool_trim(p) > 0);
+    CHECK(check_ok(p));
+    maps = t->maps;
+    CHECK(heap_pool_malloc(p, MiB) != NULL);
+    CHECK_EQU(t->maps, maps + 1);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
 /* ---- spare chunks ----------------------------------------------------------------- */
 
 static void spare_chunk_policy(void)
@@ -942,16 +1064,13 @@ static int r_verify(heap_pool_t **pools, const rstate_t *st, tracker_t *t)
 }
 
 /* After freeing ptr (whose chunk looked like *ci before the free): the next block
- * of its class is ptr when its chunk is the head of the class's list, i.e. when
- * it was full (it moved to the head) or it is the chunk of a still valid
- * expectation (the head already). Otherwise no expectation. */
+ * of its class is ptr (it is on top of the class's front cache) unless a chunk
+ * is released in between (the stamp). */
 static int expect_next(rstate_t *st, const tracker_t *t, int pool, const heap_pool_chunk_info_t *ci, uint32_t chunk,
                        void *ptr)
 {
     unsigned c = ci->size_class;
-    int was_full = ci->carved == ci->blocks && ci->live == ci->carved;
-    int head = st->last_freed[pool][c] && st->stamp[pool][c] == t->released && st->exp_chunk[pool][c] == chunk;
-    st->last_freed[pool][c] = was_full || head ? ptr : NULL;
+    st->last_freed[pool][c] = ptr;
     st->stamp[pool][c] = t->released;
     st->exp_chunk[pool][c] = chunk;
     return 1;
@@ -1049,11 +1168,7 @@ static void random_ops_against_shadow(void)
                       (to != l.pool)); /* gone from the source (unless the source is another pool with that handle) */
                 /* the new block was allocated first, then the old one freed */
                 if (size <= HEAP_POOL_MAX_CLASS) st->last_freed[to][heap_pool_class_of(size)] = NULL;
-                if (ci.kind == HEAP_POOL_CHUNK_CLASS) {
-                    if (to == l.pool && (int)ci.size_class == heap_pool_class_of(size))
-                        st->last_freed[l.pool][ci.size_class] = NULL; /* the new block changed its chunk */
-                    else CHECK_HELPER(expect_next(st, t, l.pool, &ci, l.r.chunk, l.r.ptr));
-                }
+                if (ci.kind == HEAP_POOL_CHUNK_CLASS) CHECK_HELPER(expect_next(st, t, l.pool, &ci, l.r.chunk, l.r.ptr));
             }
             /* check the kept bytes (prefix/suffix pattern of the old block) */
             if (keep >= 64 && l.size >= 128 && keep == l.size) CHECK(pat_ok(n.ptr, keep, l.pat));
@@ -1107,6 +1222,9 @@ int main(int argc, char **argv)
     TU_RUN(capacity_edges);
     TU_RUN(failed_allocations_leave_accounting);
     TU_RUN(map_failure_exact_accounting);
+    TU_RUN(front_cache_lifo_across_spills);
+    TU_RUN(front_cache_forgets_released_chunks);
+    TU_RUN(malloc_uses_the_class_of_the_request);
     TU_RUN(spare_chunk_policy);
     TU_RUN(spares_give_way_under_capacity);
     TU_RUN(realloc_keeps_moves_and_frees);

@@ -5,7 +5,7 @@
 //            `free` is null for garbage-collected allocators (the slot is just overwritten);
 //            for pools the workload frees the slot's view before allocating its replacement.
 //   available() -> string | null   null when usable, else why it is skipped
-// To add an allocator (e.g. HeapPool), add one entry here; bench/run.js picks it up.
+// To add an allocator, add one entry here; bench/run.js picks it up.
 const path = require('node:path');
 const fs = require('node:fs');
 
@@ -41,6 +41,16 @@ const JS_ALLOCATORS = [
     create: async (size, window) => {
       const { TlsfPool } = require(DIST);
       const pool = new TlsfPool({ size: poolBytes(size, window) });
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+    },
+  },
+  {
+    name: 'HeapPool',
+    available: () =>
+      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    create: async () => {
+      const { HeapPool } = require(DIST);
+      const pool = new HeapPool(); // unbounded: chunks come from the system as the window needs
       return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
     },
   },

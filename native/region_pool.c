@@ -26,6 +26,8 @@
 
 #include "bits.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,9 +35,11 @@
 /* ---- configuration ------------------------------------------------------- */
 
 #define NONE UINT32_MAX
-#define LIVE_BIT ((uint32_t)1 << 31)   /* entries: the allocation is live */
-#define SIZE_BITS (LIVE_BIT - 1)       /* entries: its requested size */
-#define GROUP_SHIFT 9                  /* rank groups of 512 bytes = 8 bitmap words */
+#define FREED_BIT ((uint32_t)1 << 31)  /* entries: the allocation was freed */
+#define SIZE_BITS (FREED_BIT - 1)      /* entries: its requested size */
+#define GROUP_SHIFT 10                 /* rank groups of 1024 bytes = 16 bitmap words */
+#define GROUP_BYTES ((size_t)1 << GROUP_SHIFT)
+#define GROUP_WORDS (GROUP_BYTES / 64)
 #define ENTRIES_MIN 64u
 #define CHUNKS_MIN 16u
 #define HASH_MIN 32u
@@ -49,32 +53,52 @@ _Static_assert(REGION_POOL_MAX_BLOCK < NONE, "entry counts fit in 32 bits");
 
 /* ---- structures ---------------------------------------------------------- */
 
-/* One block's side tables and counters. Invariants: live == 0 exactly when
- * last == 0 (a block is rewound the moment its live count drops to 0); the
- * starts bits set are exactly the nstarts allocation starts made since the last
- * rewind, all below last; entries[k] belongs to the k-th start in address order
- * and has LIVE_BIT set for exactly `live` of them, whose sizes sum to
- * live_bytes; rank[g] counts the starts below group g for every group holding a
- * start; the newest start is last_start and, when live, ends exactly at last. */
+/* One block's side tables and counters. The allocations made since the last
+ * rewind are the nstarts starts; nfreed of them were freed since, so
+ * live = nstarts - nfreed and live bytes = bytes - freed_bytes. Invariants:
+ * live == 0 exactly when last == 0 (a block is rewound the moment its live
+ * count drops to 0); the starts bits set are exactly the nstarts starts, all
+ * below last <= zlim; entries[k] belongs to the k-th start in address order and
+ * has FREED_BIT set for exactly the freed ones; bytes sums the sizes of all
+ * entries, freed_bytes those of the freed ones; rank[g] counts the starts below
+ * byte g * GROUP_BYTES for every g < zlim / GROUP_BYTES; the newest start, when live, ends
+ * exactly at last.
+ *
+ * The pool totals are kept lazily for the fast path: they count each block's
+ * last, nstarts and bytes as of the block's snapshot (slast, sn, sbytes), and
+ * sync_block folds the difference in. Only the head of the open list may differ
+ * from its snapshot between calls (palloc/pnalloc's fast path bumps it); every
+ * other entry point syncs it first and keeps every block synced. */
 typedef struct block {
+    /* the fast path's fields first */
+    size_t last;           /* bump offset */
+    uint32_t nstarts;
+    uint32_t cap;          /* entries capacity */
+    size_t lim;            /* an allocation ending at or below lim needs no zeroing and has a free entry:
+                              lim <= min(zlim, block_size) and lim - last <= cap - nstarts */
+    size_t zlim;           /* starts words below zlim / 64 are zeroed and the rank slots below zlim / GROUP_BYTES
+                              written (a multiple of GROUP_BYTES, >= last) */
+    size_t bytes;          /* sizes of all entries */
+    uint64_t *starts;      /* 1 bit per byte */
+    uint32_t *entries;     /* size | FREED_BIT, per start */
+    unsigned char *base;   /* the block's chunk memory */
+    uint32_t *rank;        /* 1 per GROUP_BYTES */
+    uint32_t nfreed;
+    size_t freed_bytes;
+    uint64_t gen;
     uint32_t id;
     uint8_t state;
     uint32_t failed;       /* requests it could not fit since it was (re)opened */
     uint32_t prev, next;   /* open list links; next also links the spare stack */
-    size_t last;           /* bump offset */
-    size_t last_start;     /* offset of the newest start (when nstarts > 0) */
-    size_t live;
-    size_t live_bytes;
-    uint32_t nstarts;
-    uint32_t cap;          /* entries capacity */
-    uint64_t gen;
-    uint64_t *starts;      /* 1 bit per byte */
-    uint32_t *rank;        /* 1 per 512 bytes */
-    uint32_t *entries;     /* size | LIVE_BIT, per start */
-    unsigned char *base;   /* the block's chunk memory */
-    size_t zlim;           /* starts words below zlim / 64 are initialised (a multiple of 512, >= last) */
-    size_t rlim;           /* rank slots of the groups below rlim / 512 are written (0 or past last_start) */
+    size_t slast, sbytes;  /* snapshot of last, bytes, nstarts counted in the pool totals */
+    uint32_t sn;
 } block_t;
+
+static inline uint32_t block_live(const block_t *b) { return b->nstarts - b->nfreed; }
+
+/* The head of a pool whose open list is empty: all zero, so no room (cap 0) and
+ * the fast path always goes the slow way. Never written. */
+static block_t no_block;
 
 /* One chunk id. Invariant: kind == K_FREE exactly when base == NULL, and then
  * the id is on the free list; a live chunk's base is in the hash under its id. */
@@ -94,7 +118,10 @@ typedef struct cleanup {
     void *data;
 } cleanup_t;
 
-/* The pool. Invariants: used == used_small + the sizes of the large blocks;
+/* The pool. Invariants (the block terms as of each block's snapshot, see
+ * sync_block; stats and check add the head's changes since): used == used_small
+ * + the sizes of the large blocks; used_small == sum of blocks' bytes -
+ * freed_bytes; allocations == sum of blocks' nstarts - nfreed + large blocks;
  * consumed == sum of blocks' last; closed_tails == sum of block_size - last over
  * CLOSED blocks; every generation handed out is below next_gen, and every one
  * handed out before the last reset is below reset_gen. */
@@ -116,7 +143,7 @@ struct region_pool {
     size_t hcount;
 
     uint32_t open_head, open_tail, open_count;
-    struct block *head;    /* the block of open_head, NULL when the list is empty */
+    struct block *head;    /* the block of open_head, &none when the list is empty */
     uint32_t spare_head;
     size_t spare_count;
 
@@ -162,11 +189,117 @@ static inline uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
+/* ---- process-wide recycling cache ------------------------------------------ */
+
+/* Freed chunks of the default provider, freed block side tables and pool
+ * structures are kept for the next pool instead of going back to the system: CACHE_CLASSES size classes
+ * (exact byte counts), each a LIFO of up to CACHE_DEPTH entries, at most
+ * CACHE_MAX_BYTES in all, no entry larger than CACHE_MAX_ENTRY. Guarded by a
+ * spin lock (the critical sections are a few instructions), so pools on
+ * different threads share it safely. The cache stores only pointers in this
+ * table: nothing is written into cached memory. region_pool_trim_cache()
+ * empties it. Defining REGION_POOL_NO_CACHE disables it. */
+#define CACHE_CLASSES 8
+#define CACHE_DEPTH 32
+#define CACHE_MAX_ENTRY ((size_t)1 << 20)
+#define CACHE_MAX_BYTES ((size_t)16 << 20)
+enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3 };
+
+typedef struct cache_class {
+    size_t bytes;
+    uint32_t kind;
+    uint32_t n;
+    void *slot[CACHE_DEPTH];
+} cache_class_t;
+
+static cache_class_t cache_cls[CACHE_CLASSES];
+static size_t cache_bytes;
+static atomic_flag cache_busy = ATOMIC_FLAG_INIT;
+
+static inline void cache_lock(void)
+{
+    while (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) {
+    }
+}
+static inline void cache_unlock(void) { atomic_flag_clear_explicit(&cache_busy, memory_order_release); }
+
+/* A cached entry of (kind, bytes) whose address is aligned to align, or NULL. */
+static void *cache_get(uint32_t kind, size_t bytes, size_t align)
+{
+#ifdef REGION_POOL_NO_CACHE
+    (void)kind; (void)bytes; (void)align;
+    return NULL;
+#else
+    void *r = NULL;
+    cache_lock();
+    for (cache_class_t *c = cache_cls; c < cache_cls + CACHE_CLASSES; c++) {
+        if (c->bytes != bytes || c->kind != kind) continue;
+        if (c->n && !((uintptr_t)c->slot[c->n - 1] & (align - 1))) {
+            r = c->slot[--c->n];
+            cache_bytes -= bytes;
+        }
+        break;
+    }
+    cache_unlock();
+    return r;
+#endif
+}
+
+/* 1 when the cache took q, 0 when the caller must free it. */
+static int cache_put(uint32_t kind, size_t bytes, void *q)
+{
+#ifdef REGION_POOL_NO_CACHE
+    (void)kind; (void)bytes; (void)q;
+    return 0;
+#else
+    if (bytes > CACHE_MAX_ENTRY) return 0;
+    int took = 0;
+    cache_lock();
+    if (cache_bytes + bytes <= CACHE_MAX_BYTES) {
+        cache_class_t *c = cache_cls, *empty = NULL;
+        for (; c < cache_cls + CACHE_CLASSES; c++) {
+            if (c->bytes == bytes && c->kind == kind) break;
+            if (!empty && c->n == 0) empty = c;
+        }
+        if (c == cache_cls + CACHE_CLASSES && (c = empty) != NULL) {
+            c->bytes = bytes;
+            c->kind = kind;
+        }
+        if (c && c->n < CACHE_DEPTH) {
+            c->slot[c->n++] = q;
+            cache_bytes += bytes;
+            took = 1;
+        }
+    }
+    cache_unlock();
+    return took;
+#endif
+}
+
+size_t region_pool_trim_cache(void)
+{
+    size_t freed = 0;
+    for (;;) {
+        void *q = NULL;
+        cache_lock();
+        for (cache_class_t *c = cache_cls; c < cache_cls + CACHE_CLASSES && !q; c++)
+            if (c->n) {
+                q = c->slot[--c->n];
+                cache_bytes -= c->bytes;
+                freed += c->bytes;
+            }
+        cache_unlock();
+        if (!q) return freed;
+        free(q);
+    }
+}
+
 static void *default_map(void *ctx, size_t bytes, size_t align)
 {
     (void)ctx;
-    void *p = NULL;
     if (align < sizeof(void *)) align = sizeof(void *);
+    void *p = cache_get(CK_CHUNK, bytes, align);
+    if (p) return p;
     if (posix_memalign(&p, align, bytes) != 0) return NULL;
     return p;
 }
@@ -174,8 +307,7 @@ static void *default_map(void *ctx, size_t bytes, size_t align)
 static void default_unmap(void *ctx, void *p, size_t bytes)
 {
     (void)ctx;
-    (void)bytes;
-    free(p);
+    if (!cache_put(CK_CHUNK, bytes, p)) free(p);
 }
 
 static void notify_chunk(region_pool_t *p, uint32_t id, const chunk_t *c, int created)
@@ -186,6 +318,13 @@ static void notify_chunk(region_pool_t *p, uint32_t id, const chunk_t *c, int cr
 static void note_used(region_pool_t *p)
 {
     if (p->used > p->peak_used) p->peak_used = p->used;
+}
+
+/* Fold a block's changes since its snapshot into the pool totals. */
+static void sync_block(region_pool_t *p, struct block *b);
+static inline void sync_head(region_pool_t *p)
+{
+    if (p->head != &no_block) sync_block(p, p->head);
 }
 
 /* ---- chunk table ------------------------------------------------------------ */
@@ -379,12 +518,15 @@ static void unmap_chunk(region_pool_t *p, uint32_t id)
 
 static inline block_t *block_of(const region_pool_t *p, uint32_t id) { return p->chunks[id].block; }
 
+/* p->head changes only here and in reset: a head that stops being the head is
+ * synced first (it may hold the fast path's changes). */
 static void unlink_open(region_pool_t *p, block_t *b)
 {
+    if (b == p->head) sync_block(p, b);
     if (b->prev != NONE) block_of(p, b->prev)->next = b->next;
     else {
         p->open_head = b->next;
-        p->head = b->next != NONE ? block_of(p, b->next) : NULL;
+        p->head = b->next != NONE ? block_of(p, b->next) : &no_block;
     }
     if (b->next != NONE) block_of(p, b->next)->prev = b->prev;
     else p->open_tail = b->prev;
@@ -396,6 +538,7 @@ static void push_open(region_pool_t *p, block_t *b, int at_head)
 {
     b->state = B_OPEN;
     if (at_head) {
+        if (p->head != &no_block) sync_block(p, p->head);
         b->prev = NONE;
         b->next = p->open_head;
         if (p->open_head != NONE) block_of(p, p->open_head)->prev = b->id;
@@ -437,7 +580,7 @@ static block_t *pop_spare(region_pool_t *p)
 /* A block just unlinked from the open list: closed, or a spare when empty. */
 static void close_block(region_pool_t *p, block_t *b)
 {
-    if (b->live == 0) {
+    if (block_live(b) == 0) {
         push_spare(p, b);
         return;
     }
@@ -464,12 +607,15 @@ static void bound_open(region_pool_t *p, const block_t *keep)
 /* Bump pointer back to the start; every handle into it becomes stale. */
 static void rewind_block(region_pool_t *p, block_t *b)
 {
-    b->zlim = 0; /* the starts words are zeroed again as the bump offset advances */
-    b->rlim = 0;
+    sync_block(p, b);
+    b->zlim = b->lim = 0; /* the starts words are zeroed again as the bump offset advances */
     p->consumed -= b->last;
-    b->last = 0;
-    b->last_start = 0;
-    b->nstarts = 0;
+    p->allocations -= block_live(b);
+    p->used_small -= b->bytes - b->freed_bytes;
+    p->used -= b->bytes - b->freed_bytes;
+    b->last = b->slast = 0;
+    b->nstarts = b->sn = b->nfreed = 0;
+    b->bytes = b->sbytes = b->freed_bytes = 0;
     b->failed = 0;
     b->gen = p->next_gen++;
     p->chunks[b->id].gen = b->gen;
@@ -491,27 +637,32 @@ static void recycle_block(region_pool_t *p, block_t *b)
  * zeroed lazily (zlim), the rank slots are written before they are read. */
 #define ENTRIES_PER 16u
 
-static inline size_t rank_groups(size_t bs) { return (bs + 511) >> GROUP_SHIFT; }
+static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
 static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
 static inline uint32_t *inline_entries(const region_pool_t *p, const block_t *b)
 {
     return (uint32_t *)((uint64_t *)(b + 1) + starts_words(p->block_size)) + rank_groups(p->block_size);
 }
 
+static inline size_t block_tables_bytes(size_t bs)
+{
+    return sizeof(block_t) + starts_words(bs) * sizeof(uint64_t) + rank_groups(bs) * sizeof(uint32_t) +
+           bs / ENTRIES_PER * sizeof(uint32_t);
+}
+
 static void free_block_tables(region_pool_t *p, block_t *b)
 {
     if (!b) return;
     if (b->entries != inline_entries(p, b)) free(b->entries);
-    free(b);
+    if (!cache_put(CK_TABLES, block_tables_bytes(p->block_size), b)) free(b);
 }
 
 /* A new, empty block (not in any list), or NULL. */
 static block_t *new_block(region_pool_t *p)
 {
-    size_t bs = p->block_size, ecap = bs / ENTRIES_PER;
-    block_t *b = malloc(sizeof *b + starts_words(bs) * sizeof(uint64_t) + rank_groups(bs) * sizeof(uint32_t) +
-                        ecap * sizeof(uint32_t));
-    if (!b) return NULL;
+    size_t bs = p->block_size, ecap = bs / ENTRIES_PER, tb = block_tables_bytes(bs);
+    block_t *b = cache_get(CK_TABLES, tb, 1);
+    if (!b && !(b = malloc(tb))) return NULL;
     memset(b, 0, sizeof *b);
     b->starts = (uint64_t *)(b + 1);
     b->rank = (uint32_t *)(b->starts + starts_words(bs));
@@ -534,6 +685,13 @@ static block_t *new_block(region_pool_t *p)
 
 /* ---- blocks: allocations ---------------------------------------------------------- */
 
+static inline void set_lim(const region_pool_t *p, block_t *b)
+{
+    size_t l = b->last + (b->cap - b->nstarts);
+    if (l > b->zlim) l = b->zlim;
+    b->lim = l < p->block_size ? l : p->block_size;
+}
+
 static int grow_entries(region_pool_t *p, block_t *b)
 {
     uint32_t most = (uint32_t)p->block_size; /* every allocation consumes >= 1 byte */
@@ -549,6 +707,7 @@ static int grow_entries(region_pool_t *p, block_t *b)
     if (!e) return 0;
     b->entries = e;
     b->cap = cap;
+    set_lim(p, b);
     return 1;
 }
 
@@ -561,74 +720,89 @@ static uint32_t rank_of(const block_t *b, size_t off)
     return r + count_bits64(b->starts[w] & (((uint64_t)1 << (off & 63)) - 1));
 }
 
-/* Zero the starts words up to the one holding byte last - 1, a group of 8
- * words (512 bytes of the block) at a time. */
-static inline void zero_starts(block_t *b, size_t last)
+/* Zero the starts words up to the one holding byte end - 1, a group of 8
+ * words (GROUP_BYTES of the block) at a time, and write the rank slot of each
+ * group zeroed: the starts below it are the `below` existing ones (all below
+ * the old zlim) plus the one at `off` when off lies below the group. */
+/* Zero one group's starts words: straight-line stores (no memset call or loop). */
+static inline void zero_group(uint64_t *w)
 {
-    while (last > b->zlim) {
-        uint64_t *w = b->starts + (b->zlim >> 6);
-        w[0] = w[1] = w[2] = w[3] = w[4] = w[5] = w[6] = w[7] = 0;
-        b->zlim += (size_t)1 << GROUP_SHIFT;
-    }
+    _Static_assert(GROUP_WORDS == 16, "zero_group writes 16 words");
+    w[0] = w[1] = w[2] = w[3] = w[4] = w[5] = w[6] = w[7] = 0;
+    w[8] = w[9] = w[10] = w[11] = w[12] = w[13] = w[14] = w[15] = 0;
 }
 
+static inline void zero_starts(block_t *b, size_t end, size_t off, uint32_t below)
+{
+    size_t z = b->zlim;
+    uint64_t *w = b->starts + (z >> 6);
+    do {
+        zero_group(w);
+        b->rank[z >> GROUP_SHIFT] = below + (off < z);
+        z += (size_t)1 << GROUP_SHIFT;
+        w += GROUP_WORDS;
+    } while (end > z);
+    b->zlim = z;
+}
+
+static void sync_block(region_pool_t *p, block_t *b)
+{
+    size_t db = b->bytes - b->sbytes;
+    p->consumed += b->last - b->slast;
+    p->allocations += b->nstarts - b->sn;
+    p->used_small += db;
+    p->used += db;
+    b->slast = b->last;
+    b->sn = b->nstarts;
+    b->sbytes = b->bytes;
+    note_used(p);
+}
+
+/* The newest allocation of a block now ends at `last` (realloc in place). */
 static void move_last(region_pool_t *p, block_t *b, size_t last)
 {
-    zero_starts(b, last);
+    if (last > b->zlim) zero_starts(b, last, last, b->nstarts); /* every start lies below the old zlim */
+    else if (last < b->last) b->zlim = (last + ((size_t)1 << GROUP_SHIFT) - 1) & ~(((size_t)1 << GROUP_SHIFT) - 1);
     if (b->state == B_CLOSED) p->closed_tails = p->closed_tails + b->last - last;
-    p->consumed = p->consumed - b->last + last;
     b->last = last;
+    set_lim(p, b);
+    sync_block(p, b);
 }
 
-/* Record an allocation of `size` (consuming `need`) at `off` of an OPEN block
- * with a free entry; `off + need` fits the block. Returns its address. */
-static inline unsigned char *bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need)
+/* Record an allocation of `size` at `off` ending at `end` (zeroed, with a free
+ * entry). The pool totals are not updated (sync_block). */
+static inline void record(block_t *b, size_t off, size_t size, size_t end)
 {
     uint32_t n = b->nstarts;
-    size_t end = off + need;
-    if (off >= b->rlim) { /* the first start in its group */
-        b->rank[off >> GROUP_SHIFT] = n;
-        b->rlim = (off | (((size_t)1 << GROUP_SHIFT) - 1)) + 1;
-    }
-    zero_starts(b, end);
-    set_bit(b->starts, off);
-    b->entries[n] = (uint32_t)size | LIVE_BIT;
+    b->starts[off >> 6] |= (uint64_t)1 << (off & 63);
+    b->entries[n] = (uint32_t)size;
     b->nstarts = n + 1;
-    b->last_start = off;
-    p->consumed += end - b->last;
+    b->bytes += size;
     b->last = end;
-    b->live++;
-    b->live_bytes += size;
-    p->used_small += size;
-    size_t used = p->used + size;
-    p->used = used;
-    p->allocations++;
-    if (used > p->peak_used) p->peak_used = used;
-    return b->base + off;
+}
+
+/* Record an allocation of `size` (consuming `need`) at `off` of an OPEN block;
+ * `off + need` fits the block. 0 when the entries table cannot grow. */
+static int bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end)
+{
+    if (b->nstarts == b->cap && !grow_entries(p, b)) return 0;
+    if (end > b->zlim) zero_starts(b, end, off, b->nstarts);
+    record(b, off, size, end);
+    set_lim(p, b);
+    return 1;
 }
 
 static int serve_block(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need,
                        region_pool_ref_t *out)
 {
-    if (b->nstarts == b->cap && !grow_entries(p, b)) return REGION_POOL_ERR_NOMEM;
-    out->ptr = bump(p, b, off, size, need);
+    if (!bump(p, b, off, size, off + need)) return REGION_POOL_ERR_NOMEM;
+    sync_block(p, b);
+    out->ptr = b->base + off;
     out->chunk = b->id;
     out->offset = off;
     out->gen = b->gen;
     out->size = size;
     return REGION_POOL_OK;
-}
-
-/* The common case: the request fits the head of the open list (the block the
- * search would pick first) and its entries table has room. NULL otherwise. */
-static inline void *fast_small(region_pool_t *p, size_t size, size_t mask)
-{
-    block_t *b = p->head;
-    if (size > p->max_small || !b) return NULL;
-    size_t need = size + (size == 0), off = (b->last + mask) & ~mask;
-    /* off <= block_size + 7 and need <= max_small: no overflow */
-    if (off + need > p->block_size || b->nstarts == b->cap) return NULL;
-    return bump(p, b, off, size, need);
 }
 
 /* Bump allocation: the open list from its head (nginx's skip rule), then a spare
@@ -720,7 +894,7 @@ static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64
     if (offset >= b->last || !test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
     uint32_t k = rank_of(b, offset);
     if (k >= b->nstarts) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
-    if (!(b->entries[k] & LIVE_BIT)) return REGION_POOL_ERR_DOUBLE_FREE;
+    if (b->entries[k] & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
     t->block = b;
     t->index = k;
     t->size = b->entries[k] & SIZE_BITS;
@@ -734,13 +908,13 @@ static void free_target(region_pool_t *p, uint32_t chunk, const target_t *t)
         return;
     }
     block_t *b = t->block;
-    b->entries[t->index] &= ~LIVE_BIT;
-    b->live--;
-    b->live_bytes -= t->size;
+    b->entries[t->index] |= FREED_BIT;
+    b->nfreed++;
+    b->freed_bytes += t->size;
     p->used_small -= t->size;
     p->used -= t->size;
     p->allocations--;
-    if (b->live == 0) recycle_block(p, b);
+    if (block_live(b) == 0) recycle_block(p, b);
 }
 
 /* ---- public: pool ------------------------------------------------------------------- */
@@ -761,8 +935,11 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     const region_pool_memory_t *m = opt ? opt->memory : NULL;
     if (m && (!m->map || !m->unmap)) return REGION_POOL_ERR_INVALID;
 
-    region_pool_t *p = calloc(1, sizeof *p);
-    if (!p) return REGION_POOL_ERR_NOMEM;
+    /* the initial chunk slots are cleared as they are taken; the rest is zeroed */
+    region_pool_t *p = cache_get(CK_POOL, sizeof *p, 1);
+    if (!p && !(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
+    memset(p, 0, offsetof(region_pool_t, chunks0));
+    memset(p->hkeys0, 0, sizeof p->hkeys0);
     p->block_size = bs;
     p->page = page;
     p->block_align = round_up_pow2(bs);
@@ -780,7 +957,7 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     p->hcap = HASH_MIN;
     p->free_head = NONE;
     p->open_head = p->open_tail = NONE;
-    p->head = NULL;
+    p->head = &no_block;
     p->spare_head = NONE;
     p->next_gen = 1;
     p->reset_gen = 1;
@@ -817,7 +994,7 @@ int region_pool_destroy(region_pool_t *p)
         free(p->hvals);
     }
     free(p->cleanups);
-    free(p);
+    if (!cache_put(CK_POOL, sizeof *p, p)) free(p);
     return REGION_POOL_OK;
 }
 
@@ -826,11 +1003,12 @@ int region_pool_reset(region_pool_t *p)
     if (!p) return REGION_POOL_ERR_INVALID;
     if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
     run_cleanups(p);
+    sync_head(p);
     for (uint32_t id = 0; id < p->nchunks; id++)
         if (p->chunks[id].kind == K_LARGE) release_large(p, id);
     p->reset_gen = p->next_gen;
     p->open_head = p->open_tail = NONE;
-    p->head = NULL;
+    p->head = &no_block;
     p->open_count = 0;
     p->spare_head = NONE;
     p->spare_count = 0;
@@ -838,8 +1016,6 @@ int region_pool_reset(region_pool_t *p)
         if (p->chunks[id].kind != K_BLOCK) continue;
         block_t *b = p->chunks[id].block;
         rewind_block(p, b);
-        b->live = 0;
-        b->live_bytes = 0;
         push_spare(p, b);
     }
     p->used = p->used_small = p->allocations = 0;
@@ -875,7 +1051,7 @@ int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned 
 {
     if (!p || !out) return REGION_POOL_ERR_INVALID;
     if (flags & ~(REGION_POOL_UNALIGNED | REGION_POOL_ZERO | REGION_POOL_MEMALIGN)) return REGION_POOL_ERR_INVALID;
-    int rc;
+    int rc; /* allocating only adds to the totals: the head need not be synced */
     if (flags & REGION_POOL_MEMALIGN) {
         if (!is_pow2(align) || align > REGION_POOL_MAX_REQUEST) return REGION_POOL_ERR_INVALID;
         rc = alloc_large(p, size, align, out);
@@ -901,7 +1077,10 @@ int region_pool_free_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_
     if (!p) return REGION_POOL_ERR_INVALID;
     target_t t;
     int rc = resolve(p, chunk, offset, gen, &t);
-    if (rc == REGION_POOL_OK) free_target(p, chunk, &t);
+    if (rc == REGION_POOL_OK) {
+        sync_head(p);
+        free_target(p, chunk, &t);
+    }
     return rc;
 }
 
@@ -917,14 +1096,15 @@ int region_pool_state_at(const region_pool_t *p, uint32_t chunk, size_t offset, 
 static void resize_in_place(region_pool_t *p, const target_t *t, uint32_t chunk, size_t size)
 {
     if (t->block) {
-        t->block->entries[t->index] = (uint32_t)size | LIVE_BIT;
-        t->block->live_bytes = t->block->live_bytes - t->size + size;
-        p->used_small = p->used_small - t->size + size;
+        block_t *b = t->block;
+        b->entries[t->index] = (uint32_t)size;
+        b->bytes = b->bytes - t->size + size;
+        sync_block(p, b); /* used and peak */
     } else {
         p->chunks[chunk].size = size;
+        p->used = p->used - t->size + size;
+        note_used(p);
     }
-    p->used = p->used - t->size + size;
-    note_used(p);
 }
 
 int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, size_t size,
@@ -934,6 +1114,7 @@ int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint
     target_t t;
     int rc = resolve(p, chunk, offset, gen, &t);
     if (rc != REGION_POOL_OK) return rc;
+    sync_head(p);
     chunk_t *c = &p->chunks[chunk];
     size_t align = 0;
     int in_place = 0;
@@ -981,16 +1162,97 @@ RP_NOINLINE static void *alloc_slow(region_pool_t *p, size_t size, unsigned flag
     return region_pool_alloc_ref(p, size, 0, flags, &r) == REGION_POOL_OK ? r.ptr : NULL;
 }
 
+/* A small request the head block cannot serve below its lim: the search. */
+RP_NOINLINE static void *small_slow(region_pool_t *p, size_t size, unsigned flags)
+{
+    region_pool_ref_t r;
+    if (alloc_small(p, size, flags & REGION_POOL_UNALIGNED, &r) == REGION_POOL_OK) return r.ptr;
+    p->failed++;
+    return NULL;
+}
+
+/* The fast path's request does not end below the head block's lim: zero the
+ * next starts words (writing their rank slots) when it fits the block and the
+ * entries table has room; otherwise the slow way (which grows the table). */
+RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end,
+                                      unsigned flags)
+{
+    uint32_t n = b->nstarts;
+    size_t bs = p->block_size;
+    if (end > bs) {
+        /* the search: the head fails this request; when it stays open (the skip
+         * rule) and the next open block serves it below its lim, do that here */
+        block_t *c;
+        if (b != &no_block && b->failed < REGION_POOL_MAX_FAILED && b->next != NONE &&
+            (c = block_of(p, b->next)) != NULL) {
+            size_t mask = (flags & REGION_POOL_UNALIGNED) ? 0 : REGION_POOL_ALIGNMENT - 1;
+            size_t off2 = (c->last + mask) & ~mask, end2 = off2 + size + (size == 0);
+            int done = 0;
+            if (end2 <= c->lim) {
+                record(c, off2, size, end2);
+                done = 1;
+            } else if (end2 <= bs) {
+                done = bump(p, c, off2, size, end2); /* 0: its entries table cannot grow */
+            }
+            if (done) {
+                b->failed++;
+                sync_block(p, c);
+                return c->base + off2;
+            }
+        }
+        return small_slow(p, size, flags);
+    }
+    if (n == b->cap) return small_slow(p, size, flags);
+    if (end > b->zlim) zero_starts(b, end, off, n);
+    record(b, off, size, end);
+    size_t l = end + (b->cap - n - 1);
+    if (l > b->zlim) l = b->zlim;
+    b->lim = l < bs ? l : bs;
+    return b->base + off;
+}
+
+/* The common crossing: into the next group of GROUP_BYTES, which lies in the
+ * block, with a free entry. Else refill_small. */
+RP_NOINLINE static void *cross_small(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end,
+                                     unsigned flags)
+{
+    size_t z = b->zlim, nz = z + ((size_t)1 << GROUP_SHIFT);
+    uint32_t n = b->nstarts;
+    if (end <= z || end > nz || nz > p->block_size || n == b->cap)
+        return refill_small(p, b, off, size, end, flags);
+    uint64_t *w = b->starts + (z >> 6);
+    zero_group(w);
+    b->rank[z >> GROUP_SHIFT] = n + (off < z);
+    size_t l = end + (b->cap - n - 1); /* each later start takes an entry and >= 1 byte */
+    b->zlim = nz;
+    b->lim = l < nz ? l : nz;
+    record(b, off, size, end);
+    return b->base + off;
+}
+
+/* palloc/pnalloc: the head of the open list (the block the search would pick
+ * first) serves the request below its lim. The pool totals are left to
+ * sync_head. */
+static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsigned flags)
+{
+    if (!p) return NULL;
+    if (size > p->max_small) return alloc_slow(p, size, flags);
+    block_t *b = p->head; /* &no_block (cap 0) when no block is open: refill_small goes the slow way */
+    size_t off = (b->last + mask) & ~mask, end = off + size + (size == 0);
+    /* off <= block_size + 7 and size <= max_small: no overflow */
+    if (end > b->lim) return cross_small(p, b, off, size, end, flags);
+    record(b, off, size, end);
+    return b->base + off;
+}
+
 void *region_pool_palloc(region_pool_t *p, size_t size)
 {
-    void *q = p ? fast_small(p, size, REGION_POOL_ALIGNMENT - 1) : NULL;
-    return q ? q : alloc_slow(p, size, 0);
+    return fast_small(p, size, REGION_POOL_ALIGNMENT - 1, 0);
 }
 
 void *region_pool_pnalloc(region_pool_t *p, size_t size)
 {
-    void *q = p ? fast_small(p, size, 0) : NULL;
-    return q ? q : alloc_slow(p, size, REGION_POOL_UNALIGNED);
+    return fast_small(p, size, 0, REGION_POOL_UNALIGNED);
 }
 
 void *region_pool_calloc(region_pool_t *p, size_t count, size_t size)
@@ -1052,7 +1314,7 @@ int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chun
     out->kind = c->kind;
     if (c->kind == K_BLOCK) {
         out->gen = c->block->gen;
-        out->live = c->block->live;
+        out->live = block_live(c->block);
         out->used = c->block->last;
     } else {
         out->gen = c->gen;
@@ -1072,15 +1334,19 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     size_t block_bytes = p->nblocks * p->block_size;
     out->capacity = SIZE_MAX;
     out->reserved = block_bytes + p->large_bytes;
-    out->used = p->used;
-    out->peak_used = p->peak_used;
-    out->allocations = p->allocations;
+    /* the head's changes since its snapshot (the fast path) only add */
+    const block_t *h = p->head;
+    size_t dlast = h ? h->last - h->slast : 0, dbytes = h ? h->bytes - h->sbytes : 0, dn = h ? h->nstarts - h->sn : 0;
+    size_t consumed = p->consumed + dlast, used_small = p->used_small + dbytes;
+    out->used = p->used + dbytes;
+    out->peak_used = out->used > p->peak_used ? out->used : p->peak_used;
+    out->allocations = p->allocations + dn;
     out->failed_allocations = p->failed;
     out->blocks = p->nblocks;
     out->large_blocks = p->nlarge;
     out->large_bytes = p->large_bytes;
-    out->wasted = p->consumed - p->used_small + p->closed_tails;
-    out->available = block_bytes - p->consumed - p->closed_tails;
+    out->wasted = consumed - used_small + p->closed_tails;
+    out->available = block_bytes - consumed - p->closed_tails;
     out->spare_blocks = p->spare_count;
     out->cleanups = p->ncleanups;
 }
@@ -1096,15 +1362,17 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
 {
     const size_t bs = p->block_size, words = starts_words(bs);
     if (b->last > bs) FAIL("block bump offset beyond the block");
-    if ((b->live == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
-    if (b->nstarts > b->cap || b->live > b->nstarts) FAIL("block entry counts out of range");
+    if (b->nstarts > b->cap || b->nfreed > b->nstarts || b->freed_bytes > b->bytes) FAIL("block entry counts out of range");
+    if ((block_live(b) == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
+    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
+    if (b->slast > b->last || b->sn > b->nstarts || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
     if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
     if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
     uint32_t k = 0;
-    size_t live = 0, live_bytes = 0, prev_end = 0, newest = 0;
+    size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0, newest = 0;
     int have_prev = 0;
-    if (b->zlim < b->last || b->zlim > words << 6 || (b->zlim & 511)) FAIL("block starts zeroing mark out of range");
-    if (b->rlim != (b->nstarts ? (b->last_start | (((size_t)1 << GROUP_SHIFT) - 1)) + 1 : 0)) FAIL("block rank mark out of range");
+    if (b->zlim < b->last || b->zlim > words << 6 || (b->zlim & (GROUP_BYTES - 1))) FAIL("block starts zeroing mark out of range");
+    if (b->lim > b->zlim || b->lim > bs || (b->lim > b->last && b->lim - b->last > b->cap - b->nstarts)) FAIL("block fast-path limit out of range");
     for (size_t w = 0; w < (b->zlim >> 6); w++) {
         uint64_t bits = b->starts[w];
         while (bits) {
@@ -1116,7 +1384,8 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
             uint32_t e = b->entries[k];
             size_t size = e & SIZE_BITS, need = size ? size : 1;
             if (have_prev && off < prev_end) FAIL("live allocations overlap");
-            if (e & LIVE_BIT) {
+            all_bytes += size;
+            if (!(e & FREED_BIT)) {
                 if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
                 live++;
                 live_bytes += size;
@@ -1128,11 +1397,15 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
         }
     }
     if (k != b->nstarts) FAIL("fewer start bits than entries");
-    if (k && newest != b->last_start) FAIL("newest start is not last_start");
-    if (live != b->live || live_bytes != b->live_bytes) FAIL("block live count or bytes disagree with entries");
-    if (k && (b->entries[k - 1] & LIVE_BIT)) {
+    if (live != block_live(b) || live_bytes != b->bytes - b->freed_bytes || all_bytes != b->bytes) FAIL("block live count or bytes disagree with entries");
+    if (k && !(b->entries[k - 1] & FREED_BIT)) {
         size_t s = b->entries[k - 1] & SIZE_BITS;
-        if (b->last_start + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+        if (newest + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+    }
+    /* rank slots of the groups below zlim, also those holding no start */
+    for (size_t g = 0, r = 0, w = 0; g < (b->zlim >> GROUP_SHIFT); g++) {
+        for (; w < g << (GROUP_SHIFT - 6); w++) r += count_bits64(b->starts[w]);
+        if (b->rank[g] != r) FAIL("rank table disagrees with the start bits");
     }
     return REGION_POOL_OK;
 }
@@ -1173,14 +1446,15 @@ int region_pool_check(const region_pool_t *p, const char **why)
         int rc = check_block(p, b, why);
         if (rc != REGION_POOL_OK) return rc;
         nblocks++;
-        consumed += b->last;
-        live += b->live;
-        used_small += b->live_bytes;
+        consumed += b->slast;
+        live += b->sn - b->nfreed;
+        used_small += b->sbytes - b->freed_bytes;
+        if (b->state != B_OPEN && b == p->head) FAIL("head block not open");
         if (b->state == B_CLOSED) closed += p->block_size - b->last;
         else if (b->state == B_OPEN) nopen++;
         else if (b->state == B_SPARE) {
             nspare++;
-            if (b->live) FAIL("spare block holds live allocations");
+            if (block_live(b)) FAIL("spare block holds live allocations");
         } else FAIL("block in no state");
     }
     if (free_slots != nfree) FAIL("free slots not all on the free list");
@@ -1197,7 +1471,8 @@ int region_pool_check(const region_pool_t *p, const char **why)
         prev = id;
     }
     if (n != nopen || n != p->open_count || p->open_tail != prev) FAIL("open list count or tail wrong");
-    if (p->head != (p->open_head == NONE ? NULL : block_of(p, p->open_head))) FAIL("open list head pointer wrong");
+    if (p->head != (p->open_head == NONE ? &no_block : block_of(p, p->open_head))) FAIL("open list head pointer wrong");
+    if (no_block.cap || no_block.lim || no_block.last || no_block.nstarts) FAIL("empty head placeholder changed");
     if (n > REGION_POOL_OPEN_MAX) FAIL("open list longer than REGION_POOL_OPEN_MAX");
     n = 0;
     for (uint32_t id = p->spare_head; id != NONE; id = block_of(p, id)->next) {
@@ -1209,7 +1484,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
     if (consumed != p->consumed || closed != p->closed_tails) FAIL("consumed or closed-tail totals disagree");
     if (used_small != p->used_small || used_small + large_used != p->used) FAIL("used disagrees with the blocks");
     if (live + nlarge != p->allocations) FAIL("allocation count disagrees");
-    if (p->used > p->peak_used) FAIL("used above peak");
+    if (p->used > p->peak_used) FAIL("used above peak"); /* the head's pending bytes may be above it */
     if (p->ncleanups > p->cleanup_cap || p->reset_gen > p->next_gen) FAIL("counters out of range");
     return REGION_POOL_OK;
 }

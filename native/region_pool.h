@@ -12,7 +12,8 @@
  * ---- Memory -----------------------------------------------------------------
  * Chunk memory (blocks and large blocks — what the Node binding exposes as one
  * external ArrayBuffer each) comes from caller callbacks (region_pool_memory_t);
- * NULL means posix_memalign/free. Every chunk is requested aligned to at least
+ * NULL means posix_memalign/free behind a small process-wide cache of freed
+ * chunks (region_pool_trim_cache). Every chunk is requested aligned to at least
  * the page size. A block is requested aligned to block_align = max(page size,
  * block_size rounded up to a power of two), so the block holding a pointer is
  * found by masking the pointer (plus one hash probe, below): no scan.
@@ -46,14 +47,14 @@
  * ---- Per-block side tables (outside the chunk) --------------------------------
  *   starts:  1 bit per byte of the block, set at the start of every allocation
  *            made since the block was last rewound (live or freed)     12.5 %
- *   rank:    one uint32 per 512 bytes: how many starts lie before that
- *            512-byte group (the rank of a start is then found with at
- *            most 8 popcounts)                                          0.8 %
+ *   rank:    one uint32 per 1024 bytes: how many starts lie before that
+ *            1024-byte group (the rank of a start is then found with at
+ *            most 16 popcounts)                                         0.4 %
  *   entries: one uint32 per allocation since the last rewind, in address
- *            order (size | live bit); grown by doubling, never shrunk  4 B/alloc
+ *            order (size | freed bit); grown by doubling, never shrunk 4 B/alloc
  * So a free finds its entry in O(1): bit test, rank, entry. A start bit that is
- * clear means interior/foreign; a set bit with a cleared live bit means double
- * free. Every allocation consumes at least 1 byte (alloc(0) too), so starts are
+ * clear means interior/foreign; a set bit whose entry has the freed bit means
+ * double free. Every allocation consumes at least 1 byte (alloc(0) too), so starts are
  * distinct. Rewinding clears the starts bits up to the bump offset.
  *
  * ---- Search (nginx's skip rule) ---------------------------------------------
@@ -255,6 +256,18 @@ int region_pool_locate(const region_pool_t *p, const void *ptr, region_pool_ref_
 int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chunk_info_t *out);
 /* Every live chunk id is below this. */
 uint32_t region_pool_chunk_limit(const region_pool_t *p);
+
+/* ---- recycling cache -------------------------------------------------------------- */
+
+/* Pools with the default memory callbacks (opt->memory NULL) do not give freed
+ * chunks back to the system at once: up to 32 chunks per size (8 sizes, chunks
+ * of at most 1 MiB, 16 MiB in all, process-wide, thread-safe) are kept and
+ * handed to the next map of that size and alignment, so pools created per
+ * request reuse memory. Blocks' side tables (all providers) are recycled the
+ * same way. The notifications are unchanged: a recycled chunk is "created" for
+ * the pool that gets it and "released" by the pool that gives it up. This frees
+ * everything cached and returns the bytes freed. */
+size_t region_pool_trim_cache(void);
 
 /* ---- inspection ---------------------------------------------------------------------- */
 

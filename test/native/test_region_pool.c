@@ -1215,7 +1215,15 @@ static void run_random(uint64_t seed, size_t block_size)
             }
             int armed = below(&g, 100) == 0; /* the provider refuses now and then */
             t->fail_in = armed;
-            int rc = region_pool_alloc_ref(p, size, align, flags, &r);
+            int rc;
+            if ((flags & ~REGION_POOL_UNALIGNED) == 0 && below(&g, 2) == 0) {
+                /* the pointer entry points (palloc/pnalloc's fast path), named by locate */
+                void *q = flags ? region_pool_pnalloc(p, size) : region_pool_palloc(p, size);
+                rc = q ? region_pool_locate(p, q, &r) : REGION_POOL_ERR_NOMEM;
+                r.size = size;
+            } else {
+                rc = region_pool_alloc_ref(p, size, align, flags, &r);
+            }
             int refused = armed && t->fail_in == 0;
             t->fail_in = 0;
             if (rc == REGION_POOL_ERR_NOMEM && refused) {
@@ -1308,6 +1316,95 @@ static void random_ops_against_shadow(void)
     for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random(g_seed + i, blocks[i]);
 }
 
+/* The default provider keeps freed chunks (and the pool's side tables) for the
+ * next pool: a per-request pool gets the same memory back, last freed first. */
+static void default_provider_recycles_chunks(void)
+{
+    region_pool_trim_cache();
+    region_pool_options_t o = {16384, 4096, NULL};
+    region_pool_t *p;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    unsigned char *a = region_pool_palloc(p, 100), *big = region_pool_palloc(p, 8192);
+    CHECK(a && big);
+    memset(a, 7, 100);
+    memset(big, 7, 8192);
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    for (int round = 0; round < 3; round++) {
+        CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+        unsigned char *a2 = region_pool_palloc(p, 100), *big2 = region_pool_palloc(p, 8192);
+        CHECK(a2 == a && big2 == big); /* same chunks, same alignment */
+        CHECK_EQU((uintptr_t)a2 % 16384, 0);
+        region_pool_stats_t s = stats(p);
+        CHECK_EQU(s.used, 8292);
+        CHECK_EQU(s.allocations, 2);
+        CHECK_EQU(s.blocks, 1);
+        CHECK_EQU(s.large_blocks, 1);
+        CHECK(region_pool_free(p, a2) == REGION_POOL_OK);
+        CHECK(region_pool_free(p, a2) != REGION_POOL_OK); /* its block was rewound */
+        CHECK(check_ok(p));
+        CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    }
+    /* another block size is another size class (and alignment) */
+    region_pool_options_t o2 = {32768, 4096, NULL};
+    CHECK(region_pool_create(&o2, &p) == REGION_POOL_OK);
+    unsigned char *c = region_pool_palloc(p, 100);
+    CHECK(c && c != a && (uintptr_t)c % 32768 == 0);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    /* two pools at once get different chunks */
+    region_pool_t *q;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_create(&o, &q) == REGION_POOL_OK);
+    void *x = region_pool_palloc(p, 10), *y = region_pool_palloc(q, 10);
+    CHECK(x && y && x != y);
+    CHECK(region_pool_destroy(q) == REGION_POOL_OK);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_trim_cache() > 0);
+    CHECK_EQU(region_pool_trim_cache(), 0);
+}
+
+/* The fast path defers the pool totals: stats, check and frees see them. */
+static void stats_follow_the_fast_path(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 4096, 4096);
+    CHECK(p);
+    void *ptr[300];
+    size_t used = 0, peak = 0, live = 0;
+    for (size_t i = 0; i < 300; i++) {
+        size_t n = (i * 37) % 300;
+        ptr[i] = i % 3 ? region_pool_palloc(p, n) : region_pool_pnalloc(p, n);
+        CHECK(ptr[i]);
+        used += n;
+        live++;
+        if (used > peak) peak = used;
+        if (i % 17 == 0) {
+            region_pool_stats_t s = stats(p);
+            CHECK_EQU(s.used, used);
+            CHECK_EQU(s.peak_used, peak);
+            CHECK_EQU(s.allocations, live);
+            CHECK_EQU(s.blocks * 4096, s.used + s.wasted + s.available);
+            CHECK(check_ok(p));
+        }
+        if (i % 5 == 4) { /* free an older one: the peak stays */
+            size_t k = i - 2, n2 = (k * 37) % 300;
+            CHECK(region_pool_free(p, ptr[k]) == REGION_POOL_OK);
+            used -= n2;
+            live--;
+            region_pool_stats_t s = stats(p);
+            CHECK_EQU(s.used, used);
+            CHECK_EQU(s.peak_used, peak);
+            CHECK(region_pool_free(p, ptr[k]) == REGION_POOL_ERR_DOUBLE_FREE);
+        }
+    }
+    CHECK(check_ok(p));
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.used, 0);
+    CHECK_EQU(s.peak_used, peak);
+    CHECK(destroy_ok(p, t));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) g_seed = strtoull(argv[1], NULL, 0);
@@ -1336,5 +1433,7 @@ int main(int argc, char **argv)
     TU_RUN(notifications_in_order);
     TU_RUN(locate_round_trip);
     TU_RUN(random_ops_against_shadow);
+    TU_RUN(default_provider_recycles_chunks);
+    TU_RUN(stats_follow_the_fast_path);
     return tu_finish("region_pool");
 }

@@ -10,20 +10,16 @@
 #include "region_fast.hh"
 
 #include "region_state.hh"
+#include "scratch_call.hh"
 
 namespace mempools {
 
 namespace {
 
-constexpr double kMaxSafe = 9007199254740991.0;
-
-bool IsSize(double value) { return value >= 0 && value <= kMaxSafe; }
 bool IsChunk(double value) { return value >= 0 && value < REGION_POOL_NO_CHUNK; }
 
 RegionState* StateOf(napi_env env, napi_callback_info info, double** scratch) {
-  void* data = nullptr;
-  napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
-  PoolTable* table = static_cast<PoolTable*>(data);
+  PoolTable* table = ScratchTable(env, info);
   *scratch = table->scratch();
   return table->Live<RegionState>(static_cast<int32_t>((*scratch)[0]));
 }
@@ -90,13 +86,8 @@ napi_value Free(napi_env env, napi_callback_info info) {
 }  // namespace
 
 napi_status InitRegionFast(napi_env env, napi_value region, PoolTable* table, napi_value scratch) {
-  napi_property_descriptor properties[] = {
-      {"alloc", nullptr, Alloc, nullptr, nullptr, nullptr, napi_default, table},
-      {"realloc", nullptr, Realloc, nullptr, nullptr, nullptr, napi_default, table},
-      {"free", nullptr, Free, nullptr, nullptr, nullptr, napi_default, table},
-      {"scratch", nullptr, nullptr, nullptr, nullptr, scratch, napi_enumerable, nullptr},
-  };
-  return napi_define_properties(env, region, sizeof properties / sizeof properties[0], properties);
+  static const HotCall calls[] = {{"alloc", Alloc}, {"realloc", Realloc}, {"free", Free}};
+  return DefineHotCalls(env, region, table, scratch, calls);
 }
 
 }  // namespace mempools

@@ -36,6 +36,8 @@
 
 #include "heap_pool.h"
 
+#include "bits.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,28 +171,6 @@ typedef struct target {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static inline unsigned find_last_set(size_t x) /* x != 0 */
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)(sizeof(unsigned long long) * 8 - 1) - (unsigned)__builtin_clzll((unsigned long long)x);
-#else
-    unsigned n = 0;
-    while (x >>= 1) n++;
-    return n;
-#endif
-}
-
-static inline unsigned count_bits64(uint64_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_popcountll(x);
-#else
-    unsigned n = 0;
-    for (; x; x &= x - 1) n++;
-    return n;
-#endif
-}
-
 static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); } /* x <= MAX_REQUEST */
 
@@ -229,7 +209,7 @@ HOT unsigned class_index(size_t n)
 {
     if (n <= 32) return n <= 16 ? 0u : 1u;
     size_t m = n - 1;
-    unsigned f = find_last_set(m); /* n in (2^f, 2^(f+1)], f >= 5 */
+    unsigned f = find_last_set64((uint64_t)m); /* n in (2^f, 2^(f+1)], f >= 5 */
     return 2u * (f - 5u) + 2u + (unsigned)((m >> (f - 1)) & 1u);
 }
 

@@ -66,4 +66,11 @@ void UnmapRegion(RegionMemory* mem) {
   *mem = RegionMemory{};
 }
 
+void* MapChunk(void*, size_t bytes, size_t align) {
+  void* p = nullptr;
+  return posix_memalign(&p, align, bytes) == 0 ? p : nullptr;
+}
+
+void UnmapChunk(void*, void* p, size_t) { free(p); }
+
 }  // namespace mempools

@@ -1,4 +1,4 @@
-// region_memory.hh — OS memory for one TLSF region: an mmap'd area (what JS
+// region_memory.hh — OS memory: chunks for the region and heap pools, and one TLSF region: an mmap'd area (what JS
 // sees through the region's ArrayBuffer) and a calloc'd start bitmap (kept
 // outside the area so no JavaScript view can reach it).
 #ifndef MEMPOOLS_REGION_MEMORY_HH
@@ -26,6 +26,12 @@ int MapRegion(size_t area, RegionMemory* out, SysCall* failed);
 
 // Returns the area to the OS and frees the bitmap. Safe on an empty RegionMemory.
 void UnmapRegion(RegionMemory* mem);
+
+// Memory callbacks for the region and heap pools' chunks (their map/unmap
+// signature): `bytes` aligned to `align` (a power of two >= a page) from
+// posix_memalign, and its release.
+void* MapChunk(void* ctx, size_t bytes, size_t align);
+void UnmapChunk(void* ctx, void* p, size_t bytes);
 
 }  // namespace mempools
 

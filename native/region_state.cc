@@ -1,19 +1,14 @@
 // region_state.cc — see region_state.hh.
 #include "region_state.hh"
 
+#include "region_memory.hh"
+
 #include <cstdlib>
 #include <new>
 
 namespace mempools {
 
 namespace {
-
-void* MapChunk(void*, size_t bytes, size_t align) {
-  void* p = nullptr;
-  return posix_memalign(&p, align, bytes) == 0 ? p : nullptr;
-}
-
-void UnmapChunk(void*, void* p, size_t) { free(p); }
 
 void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   RegionState* state = static_cast<RegionState*>(ctx);

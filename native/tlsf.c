@@ -27,6 +27,7 @@
 
 #include "bits.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* ---- configuration ------------------------------------------------------- */
@@ -319,9 +320,13 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
         rsize += block_size(next) + OVERHEAD;
         t->free_bytes -= block_size(next);
     }
-    b->size_flags = (b->size_flags & ~SIZE_MASK) | keep;
+    /* The remainder's header (inside b) is written before b shrinks, so the
+     * physical chain is intact at every store: a process killed here leaves a
+     * pool tlsf_repair can rebuild. */
     block_t *r = block_at(v, rh);
     r->size_flags = rsize | F_FREE;
+    atomic_signal_fence(memory_order_seq_cst);
+    b->size_flags = (b->size_flags & ~SIZE_MASK) | keep;
     set_bit(v->bits, start_index(rh));
     block_t *after = block_at(v, rh + rsize + OVERHEAD);
     after->prev_size = rsize;
@@ -378,8 +383,15 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
             set_bit(v.bits, start_index(h));
         }
     }
-    b->size_flags = bsize | (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
+    /* The block stays marked free while its tail is split off and is marked used
+     * only once it has its final size: a process killed in between leaves a
+     * free block (or two adjacent ones) that tlsf_repair merges back, never the
+     * whole untrimmed block leaked as used. */
+    uint64_t mark = (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
+    b->size_flags = bsize | F_FREE | (b->size_flags & F_PREV_FREE);
     if (!trim_block(t, &v, h, size)) return NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    b->size_flags = block_size(b) | mark;
     return hand_out(t, &v, h, block_size(b));
 }
 
@@ -1107,4 +1119,144 @@ int tlsf_check(const tlsf_t *t, const char **why)
     if (!reason && t->peak_used < t->used) reason = "peak below current use";
     if (why) *why = reason;
     return reason ? TLSF_ERR_CORRUPTED : TLSF_OK;
+}
+
+/* ---- repair ---------------------------------------------------------------- */
+
+/* Is [off, off + len) inside (control end, span] without wrapping? */
+static int span_holds(uint64_t off, uint64_t len, uint64_t span)
+{
+    return off >= sizeof(struct tlsf) && off <= span && len <= span - off;
+}
+
+/* Do [a, a + alen) and [b, b + blen) overlap? */
+static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) { return a < b + blen && b < a + alen; }
+
+/* Check that every used region slot names memory inside the span, aligned,
+ * overlapping nothing else. Reads the region table only. */
+static int validate_region_table(const tlsf_t *t, uint64_t span)
+{
+    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+        const region_t *r = &t->regions[i];
+        if (!r->area) continue;
+        uint64_t bm = tlsf_bitmap_size((size_t)r->area);
+        if (tlsf_region_max_alloc((size_t)r->area) == 0 || !span_holds(r->base_off, r->area, span) ||
+            !span_holds(r->bitmap_off, bm, span) || (r->bitmap_off & 7) ||
+            (((uintptr_t)t + (uintptr_t)r->base_off) & (TLSF_REGION_ALIGN - 1)) ||
+            ranges_overlap(r->base_off, r->area, r->bitmap_off, bm))
+            return 0;
+        for (unsigned j = 0; j < i; j++) {
+            const region_t *q = &t->regions[j];
+            if (!q->area) continue;
+            uint64_t qbm = tlsf_bitmap_size((size_t)q->area);
+            if (ranges_overlap(r->base_off, r->area, q->base_off, q->area) ||
+                ranges_overlap(r->base_off, r->area, q->bitmap_off, qbm) ||
+                ranges_overlap(r->bitmap_off, bm, q->base_off, q->area) ||
+                ranges_overlap(r->bitmap_off, bm, q->bitmap_off, qbm))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Close the run of free blocks [run_h, run_h + run_size + OVERHEAD) whose
+ * physical successor is at nh: one free block, listed. */
+static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t run_size, uint64_t nh)
+{
+    block_t *b = block_at(v, run_h);
+    b->size_flags = run_size | F_FREE;
+    set_bit(v->bits, start_index(run_h));
+    block_t *next = block_at(v, nh);
+    next->prev_size = run_size;
+    next->size_flags |= F_PREV_FREE;
+    t->free_bytes += run_size;
+    insert_free(t, make_link(v->index, run_h), b);
+}
+
+/* Rebuild one region from its physical chain (see tlsf_repair). 0 when the
+ * chain is broken. */
+static int repair_region(tlsf_t *t, unsigned ri)
+{
+    rview_t v;
+    if (!view_region(t, ri, &v)) return 0;
+    const uint64_t sentinel = v.area - HEADER;
+    /* First pass: the chain must be intact before anything is rewritten. */
+    uint64_t h = 0;
+    while (h < sentinel) {
+        uint64_t size = block_size(block_at(&v, h));
+        if (!size_in_range(&v, h, size)) return 0;
+        h += size + OVERHEAD;
+    }
+    if (h != sentinel) return 0;
+    memset(v.bits, 0, tlsf_bitmap_size((size_t)v.area));
+    v.region->live = 0;
+    uint64_t run_h = 0, run_size = 0;
+    int in_run = 0;
+    for (h = 0; h < sentinel;) {
+        block_t *b = block_at(&v, h);
+        uint64_t size = block_size(b), nh = h + size + OVERHEAD;
+        if (b->size_flags & (F_FREE | F_CACHED)) {
+            if (in_run) {
+                run_size += size + OVERHEAD; /* merged into the run: starts no block */
+            } else {
+                in_run = 1;
+                run_h = h;
+                run_size = size;
+            }
+        } else {
+            b->size_flags &= ~(F_FREE | F_CACHED | F_PREV_FREE);
+            if (in_run) {
+                close_free_run(t, &v, run_h, run_size, h); /* sets b's F_PREV_FREE */
+                in_run = 0;
+            }
+            set_bit(v.bits, start_index(h));
+            v.region->live++;
+            t->allocations++;
+            t->used += size;
+        }
+        h = nh;
+    }
+    block_t *s = block_at(&v, sentinel);
+    s->size_flags = 0;
+    if (in_run) close_free_run(t, &v, run_h, run_size, sentinel);
+    return 1;
+}
+
+int tlsf_repair(tlsf_t *t, size_t span)
+{
+    if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
+    if (!validate_region_table(t, span)) {
+        t->corrupted = 1;
+        return TLSF_ERR_CORRUPTED;
+    }
+    t->fl_bitmap = 0;
+    memset(t->sl_bitmap, 0, sizeof t->sl_bitmap);
+    memset(t->heads, 0, sizeof t->heads);
+    memset(t->cache, 0, sizeof t->cache);
+    memset(t->cache_count, 0, sizeof t->cache_count);
+    if (t->cache_depth > TLSF_CACHE_DEPTH_MAX) t->cache_depth = 0;
+    t->cached_bytes = 0;
+    t->region_count = 0;
+    t->region_hwm = 0;
+    t->region_hint = 0;
+    t->area = 0;
+    t->used = 0;
+    t->free_bytes = 0;
+    t->allocations = 0;
+    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+        if (!t->regions[i].area) continue;
+        t->region_count++;
+        t->region_hwm = i + 1;
+        t->area += t->regions[i].area;
+    }
+    t->cache_budget = t->area / 4;
+    for (unsigned i = 0; i < t->region_hwm; i++) {
+        if (t->regions[i].area && !repair_region(t, i)) {
+            t->corrupted = 1;
+            return TLSF_ERR_CORRUPTED;
+        }
+    }
+    if (t->peak_used < t->used) t->peak_used = t->used;
+    t->corrupted = 0;
+    return TLSF_OK;
 }

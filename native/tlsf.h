@@ -180,6 +180,30 @@ int tlsf_check(const tlsf_t *t, const char **why);
 /* Nonzero once an operation found broken metadata (check() does not set it). */
 int tlsf_is_corrupted(const tlsf_t *t);
 
+/* ---- repair --------------------------------------------------------------- */
+
+/* Rebuild every derived structure of a pool from its physical block chains, for
+ * a pool whose last mutator may have stopped half-way (a process killed inside
+ * an operation on a pool in shared memory). Every region slot's area and
+ * start bitmap must lie inside the `span` bytes that start at t, after the
+ * control structure, and not overlap each other: a slot that does not is
+ * TLSF_ERR_CORRUPTED before anything is written (so a damaged control structure
+ * never makes repair write outside [t, t + span)). Then, per region, the chain
+ * is walked with every step bounds-checked; a size that leaves the region or a
+ * chain that misses the sentinel is TLSF_ERR_CORRUPTED (the pool is left marked
+ * corrupted). Otherwise the start bitmap, the flags and prev_size fields, the
+ * sentinel, the free lists and their bitmaps, the region counters and the stats
+ * are rewritten; cached blocks become free, adjacent free blocks are merged, a
+ * used block keeps its size and alignment (a block that was being handed out
+ * when its process died stays used: leaked, not lost). peak_used is kept (raised
+ * to used if below), failed_allocations kept, the corrupted flag cleared. O(area
+ * / 512 + blocks). Returns TLSF_OK, after which tlsf_check passes.
+ * Every store sequence of malloc/calloc/realloc/free keeps the physical chain
+ * walkable (a split writes the remainder's header before shrinking the block),
+ * so a pool whose mutator died inside one of them is always repairable; the
+ * leading split of a memalign is not ordered that way. */
+int tlsf_repair(tlsf_t *t, size_t span);
+
 #ifdef __cplusplus
 }
 #endif

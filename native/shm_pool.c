@@ -1,0 +1,721 @@
+/*
+ * shm_pool.c — Melon-style shared-memory pool. See shm_pool.h for the contract.
+ *
+ * Unlike mln_alloc_shm_init, the lock is built in (robust, process-shared),
+ * the segment can be attached by unrelated processes (name or fd), every link
+ * is an offset, and the capacity arithmetic cannot underflow.
+ */
+#include "shm_pool.h"
+
+#include "tlsf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHM_MAGIC ((uint64_t)0x4c4f4f504d485321ULL) /* "!SHMPOOL" */
+#define LAYOUT_ALIGN 64u
+
+/* One roots entry. Invariant: used is 0 or 1; a used entry's key is a
+ * NUL-terminated string of 1..SHM_POOL_KEY_MAX bytes and offset < segment size.
+ * `used` is written last when an entry is added, first when removed. */
+typedef struct shm_root {
+    char key[SHM_POOL_KEY_MAX + 1];
+    uint64_t offset;
+    uint64_t used;
+} shm_root_t;
+
+/* The header at offset 0 of the segment. Invariants (checked on attach):
+ * header_size <= control_offset, control + control_size <= bitmap_offset,
+ * bitmap + bitmap_size <= area_offset, area_offset + area_size <= segment_size,
+ * the three offsets 64-aligned, bitmap_size == tlsf_bitmap_size(area_size). */
+typedef struct shm_header {
+    uint64_t magic; /* written last by the creator */
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t segment_size;
+    uint64_t control_offset, control_size;
+    uint64_t bitmap_offset, bitmap_size;
+    uint64_t area_offset, area_size;
+    uint64_t generation; /* recoveries of the allocator mutex */
+    uint32_t corrupted;  /* sticky: an unrepairable state was found */
+    uint32_t reserved;
+    pthread_mutex_t alloc_lock; /* allocator + roots */
+    pthread_mutex_t user_lock;  /* shm_pool_lock */
+    shm_root_t roots[SHM_POOL_ROOTS];
+} shm_header_t;
+
+/* Process-local handle. */
+struct shm_pool {
+    int fd;
+    unsigned char *base;
+    size_t size;
+    shm_header_t *h;
+    tlsf_t *t;
+    char *name;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
+
+static int is_aligned(uint64_t x, uint64_t a) { return (x & (a - 1)) == 0; }
+
+/* Map a TLSF status onto ours. */
+static int map_tlsf(int rc)
+{
+    switch (rc) {
+    case TLSF_OK: return SHM_POOL_OK;
+    case TLSF_ERR_FOREIGN: return SHM_POOL_ERR_FOREIGN;
+    case TLSF_ERR_DOUBLE_FREE: return SHM_POOL_ERR_DOUBLE_FREE;
+    case TLSF_ERR_NOMEM: return SHM_POOL_ERR_NOMEM;
+    case TLSF_ERR_INVALID: return SHM_POOL_ERR_INVALID;
+    default: return SHM_POOL_ERR_CORRUPTED;
+    }
+}
+
+int shm_pool_name_valid(const char *name)
+{
+    if (!name || name[0] != '/') return 0;
+    size_t n = strnlen(name, SHM_POOL_NAME_MAX + 1);
+    if (n < 2 || n > SHM_POOL_NAME_MAX) return 0;
+    return strchr(name + 1, '/') == NULL;
+}
+
+/* Compute the layout of a segment of `size` bytes into h. 0 if too small. */
+static int plan_layout(uint64_t size, shm_header_t *h)
+{
+    uint64_t ctl = round_up(sizeof(shm_header_t), LAYOUT_ALIGN);
+    uint64_t bm = round_up(ctl + tlsf_control_size(), LAYOUT_ALIGN);
+    if (size < bm + LAYOUT_ALIGN + TLSF_REGION_MIN) return 0;
+    /* The bitmap costs 1/64 of the area: start from that estimate and step down. */
+    uint64_t area = ((size - bm) / 65 * 64) & ~(uint64_t)(LAYOUT_ALIGN - 1);
+    for (;;) {
+        if (area < TLSF_REGION_MIN) return 0;
+        uint64_t bsize = tlsf_bitmap_size((size_t)area);
+        uint64_t aoff = round_up(bm + bsize, LAYOUT_ALIGN);
+        if (bsize && aoff + area <= size) {
+            /* Grow while the next step still fits. */
+            while (tlsf_bitmap_size((size_t)(area + LAYOUT_ALIGN)) &&
+                   round_up(bm + tlsf_bitmap_size((size_t)(area + LAYOUT_ALIGN)), LAYOUT_ALIGN) + area + LAYOUT_ALIGN <= size)
+                area += LAYOUT_ALIGN;
+            bsize = tlsf_bitmap_size((size_t)area);
+            h->control_offset = ctl;
+            h->control_size = tlsf_control_size();
+            h->bitmap_offset = bm;
+            h->bitmap_size = bsize;
+            h->area_offset = round_up(bm + bsize, LAYOUT_ALIGN);
+            h->area_size = area;
+            return tlsf_region_max_alloc((size_t)area) != 0;
+        }
+        area -= LAYOUT_ALIGN;
+    }
+}
+
+size_t shm_pool_min_size(void)
+{
+    uint64_t bm = round_up(round_up(sizeof(shm_header_t), LAYOUT_ALIGN) + tlsf_control_size(), LAYOUT_ALIGN);
+    return (size_t)(bm + 2 * LAYOUT_ALIGN + TLSF_REGION_MIN);
+}
+
+/* Does [off, off + len) lie inside [0, size) without wrapping? */
+static int range_inside(uint64_t off, uint64_t len, uint64_t size) { return off <= size && len <= size - off; }
+
+/* Validate a header read from a mapping of map_size bytes. Reads only the
+ * header (the caller made sure the mapping holds one). */
+static const char *validate_header(const shm_header_t *h, uint64_t map_size)
+{
+    if (h->magic != SHM_MAGIC) return "bad magic";
+    if (h->version != SHM_POOL_VERSION) return "unsupported version";
+    if (h->header_size != sizeof(shm_header_t)) return "header size mismatch";
+    if (h->segment_size != map_size) return "segment size disagrees with the file size";
+    if (h->control_size != tlsf_control_size()) return "allocator control size mismatch";
+    if (!is_aligned(h->control_offset, LAYOUT_ALIGN) || !is_aligned(h->bitmap_offset, LAYOUT_ALIGN) ||
+        !is_aligned(h->area_offset, LAYOUT_ALIGN))
+        return "misaligned offset";
+    if (h->control_offset < h->header_size || !range_inside(h->control_offset, h->control_size, map_size))
+        return "control structure out of range";
+    if (h->bitmap_offset < h->control_offset + h->control_size || !range_inside(h->bitmap_offset, h->bitmap_size, map_size))
+        return "bitmap out of range";
+    if (h->area_offset < h->bitmap_offset + h->bitmap_size || !range_inside(h->area_offset, h->area_size, map_size))
+        return "area out of range";
+    if (h->area_size > SIZE_MAX || tlsf_region_max_alloc((size_t)h->area_size) == 0 ||
+        h->bitmap_size != tlsf_bitmap_size((size_t)h->area_size))
+        return "area or bitmap size invalid";
+    if (h->corrupted) return "segment marked corrupted";
+    return NULL;
+}
+
+/* Do the TLSF region table and the header agree? Reads the table only. */
+static int region_table_matches(const shm_pool_t *p)
+{
+    tlsf_region_info_t info;
+    if (tlsf_region_info(p->t, 0, &info) != TLSF_OK) return 0;
+    if ((unsigned char *)info.base != p->base + p->h->area_offset || info.area != p->h->area_size) return 0;
+    for (int i = 1; i < TLSF_MAX_REGIONS; i++)
+        if (tlsf_region_info(p->t, i, &info) == TLSF_OK) return 0;
+    return 1;
+}
+
+/* Drop roots entries a dead writer left half-written. */
+static void sanitize_roots(shm_pool_t *p)
+{
+    for (int i = 0; i < SHM_POOL_ROOTS; i++) {
+        shm_root_t *r = &p->h->roots[i];
+        if (r->used && (r->used != 1 || !memchr(r->key, 0, sizeof r->key) || !r->key[0] || r->offset >= p->size)) {
+            r->used = 0;
+        } else if (!r->used) {
+            memset(r, 0, sizeof *r);
+        }
+    }
+}
+
+/* Bring the allocator and roots to a consistent state (allocator mutex held).
+ * Nonzero on success; on failure the segment is marked corrupted. */
+static int recover_allocator(shm_pool_t *p)
+{
+    if (!region_table_matches(p) || tlsf_repair(p->t, (size_t)(p->h->area_offset + p->h->area_size - p->h->control_offset)) != TLSF_OK) {
+        p->h->corrupted = 1;
+        return 0;
+    }
+    sanitize_roots(p);
+    return 1;
+}
+
+/* ---- locks ------------------------------------------------------------------ */
+
+/* Take the allocator mutex: SHM_POOL_OK with it held, else an error with it
+ * released. A dead holder's mess is repaired first. */
+static int lock_allocator(shm_pool_t *p)
+{
+    int rc = pthread_mutex_lock(&p->h->alloc_lock);
+    if (rc == EOWNERDEAD) {
+        int ok = recover_allocator(p);
+        p->h->generation++;
+        pthread_mutex_consistent(&p->h->alloc_lock);
+        if (!ok) {
+            pthread_mutex_unlock(&p->h->alloc_lock);
+            return SHM_POOL_ERR_CORRUPTED;
+        }
+        return SHM_POOL_OK;
+    }
+    if (rc == ENOTRECOVERABLE) return SHM_POOL_ERR_CORRUPTED;
+    if (rc) {
+        errno = rc;
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    if (p->h->corrupted) {
+        pthread_mutex_unlock(&p->h->alloc_lock);
+        return SHM_POOL_ERR_CORRUPTED;
+    }
+    return SHM_POOL_OK;
+}
+
+static void unlock_allocator(shm_pool_t *p) { pthread_mutex_unlock(&p->h->alloc_lock); }
+
+/* Initialise a robust process-shared mutex in the segment. */
+static int init_shared_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (!rc) rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!rc) rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!rc) rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return rc;
+}
+
+int shm_pool_debug_lock_allocator(shm_pool_t *p) { return p ? lock_allocator(p) : SHM_POOL_ERR_INVALID; }
+
+int shm_pool_debug_unlock_allocator(shm_pool_t *p)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    unlock_allocator(p);
+    return SHM_POOL_OK;
+}
+
+int shm_pool_lock(shm_pool_t *p)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = pthread_mutex_lock(&p->h->user_lock);
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&p->h->user_lock);
+        return SHM_POOL_OWNER_DIED;
+    }
+    if (rc == ENOTRECOVERABLE) return SHM_POOL_ERR_CORRUPTED;
+    if (rc) {
+        errno = rc;
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    return SHM_POOL_OK;
+}
+
+int shm_pool_unlock(shm_pool_t *p)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = pthread_mutex_unlock(&p->h->user_lock);
+    if (rc) {
+        errno = rc;
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    return SHM_POOL_OK;
+}
+
+/* ---- segments ------------------------------------------------------------------ */
+
+/* Close fd and free what a half-built handle holds; keeps errno. */
+static void discard_handle(shm_pool_t *p)
+{
+    int saved = errno;
+    if (p->base) munmap(p->base, p->size);
+    if (p->fd >= 0) close(p->fd);
+    free(p->name);
+    free(p);
+    errno = saved;
+}
+
+static shm_pool_t *new_handle(const char *name)
+{
+    shm_pool_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->fd = -1;
+    if (name && !(p->name = strdup(name))) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Map p->fd (p->size bytes) shared, read-write. */
+static int map_segment(shm_pool_t *p)
+{
+    void *m = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+    if (m == MAP_FAILED) return SHM_POOL_ERR_SYSTEM;
+    p->base = m;
+    p->h = (shm_header_t *)m;
+    return SHM_POOL_OK;
+}
+
+/* Write a fresh header, allocator and roots into the mapped segment. */
+static int format_segment(shm_pool_t *p)
+{
+    shm_header_t plan;
+    memset(&plan, 0, sizeof plan);
+    if (!plan_layout(p->size, &plan)) return SHM_POOL_ERR_INVALID;
+    shm_header_t *h = p->h;
+    memset(h, 0, sizeof *h);
+    h->version = SHM_POOL_VERSION;
+    h->header_size = sizeof(shm_header_t);
+    h->segment_size = p->size;
+    h->control_offset = plan.control_offset;
+    h->control_size = plan.control_size;
+    h->bitmap_offset = plan.bitmap_offset;
+    h->bitmap_size = plan.bitmap_size;
+    h->area_offset = plan.area_offset;
+    h->area_size = plan.area_size;
+    int rc = init_shared_mutex(&h->alloc_lock);
+    if (!rc) rc = init_shared_mutex(&h->user_lock);
+    if (rc) {
+        errno = rc;
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    p->t = tlsf_create(p->base + h->control_offset, (size_t)h->control_size);
+    if (!p->t || tlsf_add_region(p->t, p->base + h->area_offset, (size_t)h->area_size, p->base + h->bitmap_offset) != 0)
+        return SHM_POOL_ERR_INVALID;
+    __atomic_store_n(&h->magic, SHM_MAGIC, __ATOMIC_RELEASE);
+    return SHM_POOL_OK;
+}
+
+int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **out)
+{
+    if (!out) return SHM_POOL_ERR_INVALID;
+    *out = NULL;
+    if (size < shm_pool_min_size() || size > SHM_POOL_MAX_SIZE || (mode & ~0777u)) return SHM_POOL_ERR_INVALID;
+    if (name && !shm_pool_name_valid(name)) return SHM_POOL_ERR_INVALID;
+    if (!mode) mode = SHM_POOL_DEFAULT_MODE;
+    shm_pool_t *p = new_handle(name);
+    if (!p) return SHM_POOL_ERR_NOMEM;
+    p->size = size;
+    int named = name != NULL;
+    if (named) p->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, (mode_t)mode);
+    else p->fd = memfd_create("mempools-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (p->fd < 0) {
+        discard_handle(p);
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    int rc = SHM_POOL_OK;
+    if ((named && fchmod(p->fd, (mode_t)mode) != 0) || ftruncate(p->fd, (off_t)size) != 0 ||
+        (!named && fcntl(p->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0))
+        rc = SHM_POOL_ERR_SYSTEM;
+    if (rc == SHM_POOL_OK) rc = map_segment(p);
+    if (rc == SHM_POOL_OK) rc = format_segment(p);
+    if (rc != SHM_POOL_OK) {
+        int saved = errno;
+        if (named) shm_unlink(name);
+        discard_handle(p);
+        errno = saved;
+        return rc;
+    }
+    *out = p;
+    return SHM_POOL_OK;
+}
+
+/* Map and validate the segment behind p->fd (which the handle owns). */
+static int attach_segment(shm_pool_t *p)
+{
+    struct stat st;
+    if (fstat(p->fd, &st) != 0) return SHM_POOL_ERR_SYSTEM;
+    if (st.st_size < (off_t)sizeof(shm_header_t) || (uint64_t)st.st_size > SHM_POOL_MAX_SIZE) return SHM_POOL_ERR_CORRUPTED;
+    p->size = (size_t)st.st_size;
+    int rc = map_segment(p);
+    if (rc != SHM_POOL_OK) return rc;
+    if (__atomic_load_n(&p->h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC || validate_header(p->h, p->size))
+        return SHM_POOL_ERR_CORRUPTED;
+    p->t = (tlsf_t *)(p->base + p->h->control_offset);
+    rc = lock_allocator(p); /* a dead holder's state is repaired here */
+    if (rc != SHM_POOL_OK) return rc;
+    rc = recover_allocator(p) ? SHM_POOL_OK : SHM_POOL_ERR_CORRUPTED;
+    unlock_allocator(p);
+    return rc;
+}
+
+int shm_pool_open(const char *name, shm_pool_t **out)
+{
+    if (!out) return SHM_POOL_ERR_INVALID;
+    *out = NULL;
+    if (!shm_pool_name_valid(name)) return SHM_POOL_ERR_INVALID;
+    shm_pool_t *p = new_handle(name);
+    if (!p) return SHM_POOL_ERR_NOMEM;
+    p->fd = shm_open(name, O_RDWR, 0);
+    int rc = p->fd < 0 ? SHM_POOL_ERR_SYSTEM : attach_segment(p);
+    if (rc != SHM_POOL_OK) {
+        discard_handle(p);
+        return rc;
+    }
+    *out = p;
+    return SHM_POOL_OK;
+}
+
+int shm_pool_from_fd(int fd, shm_pool_t **out)
+{
+    if (!out) return SHM_POOL_ERR_INVALID;
+    *out = NULL;
+    if (fd < 0) return SHM_POOL_ERR_INVALID;
+    shm_pool_t *p = new_handle(NULL);
+    if (!p) return SHM_POOL_ERR_NOMEM;
+    p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int rc = p->fd < 0 ? SHM_POOL_ERR_SYSTEM : attach_segment(p);
+    if (rc != SHM_POOL_OK) {
+        discard_handle(p);
+        return rc;
+    }
+    *out = p;
+    return SHM_POOL_OK;
+}
+
+void shm_pool_close(shm_pool_t *p)
+{
+    if (p) discard_handle(p);
+}
+
+int shm_pool_unlink(const char *name)
+{
+    if (!shm_pool_name_valid(name)) return SHM_POOL_ERR_INVALID;
+    return shm_unlink(name) == 0 ? SHM_POOL_OK : SHM_POOL_ERR_SYSTEM;
+}
+
+int shm_pool_fd(const shm_pool_t *p) { return p ? p->fd : -1; }
+const char *shm_pool_name(const shm_pool_t *p) { return p ? p->name : NULL; }
+void *shm_pool_base(const shm_pool_t *p) { return p ? p->base : NULL; }
+size_t shm_pool_size(const shm_pool_t *p) { return p ? p->size : 0; }
+
+/* ---- allocation ------------------------------------------------------------------ */
+
+/* Hand a fresh block back through the optional outs. */
+static int give_block(shm_pool_t *p, void *block, uint64_t *offset, void **ptr)
+{
+    if (offset) *offset = (uint64_t)((unsigned char *)block - p->base);
+    if (ptr) *ptr = block;
+    return SHM_POOL_OK;
+}
+
+/* Status of a failed TLSF allocation. */
+static int alloc_failure(shm_pool_t *p) { return tlsf_is_corrupted(p->t) ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_ERR_NOMEM; }
+
+int shm_pool_alloc(shm_pool_t *p, size_t size, uint64_t *offset, void **ptr)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    void *b = tlsf_malloc(p->t, size);
+    rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
+    unlock_allocator(p);
+    return rc;
+}
+
+int shm_pool_calloc(shm_pool_t *p, size_t count, size_t size, uint64_t *offset, void **ptr)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    void *b = tlsf_calloc(p->t, count, size);
+    rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
+    unlock_allocator(p);
+    return rc;
+}
+
+/* Area-relative user offset of a segment offset, or 0 with FOREIGN. */
+static int area_offset_of(const shm_pool_t *p, uint64_t offset, uint64_t *u)
+{
+    if (offset < p->h->area_offset || offset - p->h->area_offset >= p->h->area_size) return 0;
+    *u = offset - p->h->area_offset;
+    return 1;
+}
+
+int shm_pool_realloc(shm_pool_t *p, uint64_t offset, size_t size, uint64_t *new_offset, void **new_ptr)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    if (offset == 0) return shm_pool_alloc(p, size, new_offset, new_ptr);
+    uint64_t u;
+    if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    void *moved = NULL;
+    rc = map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
+    if (rc == SHM_POOL_OK) give_block(p, moved, new_offset, new_ptr);
+    unlock_allocator(p);
+    return rc;
+}
+
+int shm_pool_free_at(shm_pool_t *p, uint64_t offset)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    if (offset == 0) return SHM_POOL_OK;
+    uint64_t u;
+    if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    rc = map_tlsf(tlsf_free_at(p->t, 0, (size_t)u));
+    unlock_allocator(p);
+    return rc;
+}
+
+int shm_pool_free(shm_pool_t *p, void *ptr)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    if (!ptr) return SHM_POOL_OK;
+    uint64_t off;
+    if (shm_pool_offset_of(p, ptr, &off) != SHM_POOL_OK) return SHM_POOL_ERR_FOREIGN;
+    return shm_pool_free_at(p, off);
+}
+
+int shm_pool_offset_of(const shm_pool_t *p, const void *ptr, uint64_t *offset)
+{
+    if (!p || !ptr) return SHM_POOL_ERR_FOREIGN;
+    uintptr_t d = (uintptr_t)ptr - (uintptr_t)p->base;
+    if ((uintptr_t)ptr < (uintptr_t)p->base || d >= p->size) return SHM_POOL_ERR_FOREIGN;
+    if (offset) *offset = (uint64_t)d;
+    return SHM_POOL_OK;
+}
+
+/* The live block at segment offset `offset`: its usable size, or a status. */
+static int live_block_size(shm_pool_t *p, uint64_t offset, size_t *usable)
+{
+    uint64_t u;
+    if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
+    int rc = map_tlsf(tlsf_block_state(p->t, 0, (size_t)u));
+    if (rc == SHM_POOL_OK) *usable = tlsf_usable_size(p->t, p->base + offset);
+    return rc;
+}
+
+int shm_pool_at(shm_pool_t *p, uint64_t offset, size_t length, void **ptr)
+{
+    if (!p || !ptr) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    size_t usable = 0;
+    rc = live_block_size(p, offset, &usable);
+    if (rc == SHM_POOL_OK && length > usable) rc = SHM_POOL_ERR_INVALID;
+    if (rc == SHM_POOL_OK) *ptr = p->base + offset;
+    unlock_allocator(p);
+    return rc;
+}
+
+size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset)
+{
+    if (!p || lock_allocator(p) != SHM_POOL_OK) return 0;
+    size_t usable = 0;
+    if (live_block_size(p, offset, &usable) != SHM_POOL_OK) usable = 0;
+    unlock_allocator(p);
+    return usable;
+}
+
+/* ---- roots ------------------------------------------------------------------------ */
+
+static int key_valid(const char *key)
+{
+    if (!key) return 0;
+    size_t n = strnlen(key, SHM_POOL_KEY_MAX + 1);
+    return n >= 1 && n <= SHM_POOL_KEY_MAX;
+}
+
+/* The entry holding key, or NULL. Allocator mutex held. */
+static shm_root_t *find_root(shm_pool_t *p, const char *key)
+{
+    for (int i = 0; i < SHM_POOL_ROOTS; i++) {
+        shm_root_t *r = &p->h->roots[i];
+        if (r->used == 1 && strncmp(r->key, key, sizeof r->key) == 0) return r;
+    }
+    return NULL;
+}
+
+int shm_pool_set_root(shm_pool_t *p, const char *key, uint64_t offset)
+{
+    if (!p || !key_valid(key) || offset >= p->size) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    shm_root_t *r = find_root(p, key);
+    if (r) {
+        __atomic_store_n(&r->offset, offset, __ATOMIC_RELEASE); /* one aligned store: never torn */
+    } else {
+        rc = SHM_POOL_ERR_FULL;
+        for (int i = 0; i < SHM_POOL_ROOTS; i++) {
+            r = &p->h->roots[i];
+            if (r->used) continue;
+            memset(r->key, 0, sizeof r->key);
+            memcpy(r->key, key, strlen(key));
+            r->offset = offset;
+            __atomic_store_n(&r->used, 1, __ATOMIC_RELEASE);
+            rc = SHM_POOL_OK;
+            break;
+        }
+    }
+    unlock_allocator(p);
+    return rc;
+}
+
+int shm_pool_get_root(shm_pool_t *p, const char *key, uint64_t *offset)
+{
+    if (!p || !key_valid(key) || !offset) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    shm_root_t *r = find_root(p, key);
+    if (r) *offset = r->offset;
+    unlock_allocator(p);
+    return r ? SHM_POOL_OK : SHM_POOL_ERR_NOT_FOUND;
+}
+
+int shm_pool_delete_root(shm_pool_t *p, const char *key)
+{
+    if (!p || !key_valid(key)) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    shm_root_t *r = find_root(p, key);
+    if (r) {
+        __atomic_store_n(&r->used, 0, __ATOMIC_RELEASE);
+        memset(r, 0, sizeof *r);
+    }
+    unlock_allocator(p);
+    return r ? SHM_POOL_OK : SHM_POOL_ERR_NOT_FOUND;
+}
+
+/* ---- futex ------------------------------------------------------------------------- */
+
+/* The futex word at a segment offset inside the area, or NULL. */
+static uint32_t *futex_word(shm_pool_t *p, uint64_t offset)
+{
+    if (!p || (offset & 3) || offset < p->h->area_offset || !range_inside(offset - p->h->area_offset, 4, p->h->area_size))
+        return NULL;
+    return (uint32_t *)(p->base + offset);
+}
+
+int shm_pool_wait(shm_pool_t *p, uint64_t offset, uint32_t expected, int64_t timeout_ms)
+{
+    uint32_t *w = futex_word(p, offset);
+    if (!w) return SHM_POOL_ERR_INVALID;
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ms >= 0) {
+        ts.tv_sec = (time_t)(timeout_ms / 1000);
+        ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+        tsp = &ts;
+    }
+    /* No FUTEX_PRIVATE_FLAG: the word is shared between processes. */
+    long rc = syscall(SYS_futex, w, FUTEX_WAIT, expected, tsp, NULL, 0);
+    if (rc == 0) return SHM_POOL_OK;
+    if (errno == EAGAIN) return SHM_POOL_NOT_EQUAL;
+    if (errno == ETIMEDOUT) return SHM_POOL_TIMED_OUT;
+    if (errno == EINTR) return SHM_POOL_OK; /* spurious: callers re-check their condition */
+    return SHM_POOL_ERR_SYSTEM;
+}
+
+int shm_pool_notify(shm_pool_t *p, uint64_t offset, int count, int *woken)
+{
+    uint32_t *w = futex_word(p, offset);
+    if (!w) return SHM_POOL_ERR_INVALID;
+    long rc = syscall(SYS_futex, w, FUTEX_WAKE, count < 0 ? INT32_MAX : count, NULL, NULL, 0);
+    if (rc < 0) return SHM_POOL_ERR_SYSTEM;
+    if (woken) *woken = (int)rc;
+    return SHM_POOL_OK;
+}
+
+/* ---- inspection ------------------------------------------------------------------- */
+
+int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out)
+{
+    if (!p || !out) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    tlsf_stats_t s;
+    tlsf_get_stats(p->t, &s);
+    out->segment_size = p->size;
+    out->capacity = (size_t)p->h->area_size;
+    out->used = s.used;
+    out->peak_used = s.peak_used;
+    out->available = s.used <= out->capacity ? out->capacity - s.used : 0;
+    out->free = s.free;
+    out->largest_free = s.largest_free;
+    out->allocations = s.allocations;
+    out->failed_allocations = s.failed_allocations;
+    out->generation = p->h->generation;
+    unlock_allocator(p);
+    return SHM_POOL_OK;
+}
+
+/* Roots invariants (allocator mutex held). */
+static const char *check_roots(const shm_pool_t *p)
+{
+    for (int i = 0; i < SHM_POOL_ROOTS; i++) {
+        const shm_root_t *r = &p->h->roots[i];
+        if (r->used > 1) return "root entry has a bad used flag";
+        if (r->used && (!memchr(r->key, 0, sizeof r->key) || !r->key[0])) return "root key is not a string";
+        if (r->used && r->offset >= p->size) return "root offset out of range";
+    }
+    return NULL;
+}
+
+int shm_pool_check(shm_pool_t *p, const char **why)
+{
+    const char *reason = NULL;
+    if (why) *why = NULL;
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) {
+        if (why) *why = "allocator lock unavailable (segment corrupted)";
+        return rc;
+    }
+    reason = validate_header(p->h, p->size);
+    if (!reason && !region_table_matches(p)) reason = "allocator region table disagrees with the header";
+    if (!reason && tlsf_check(p->t, &reason) != TLSF_OK && !reason) reason = "allocator check failed";
+    if (!reason) reason = check_roots(p);
+    unlock_allocator(p);
+    if (why) *why = reason;
+    return reason ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_OK;
+}

@@ -1,0 +1,182 @@
+/*
+ * shm_pool.h — Melon-style shared-memory pool (plain C11 + POSIX, no Node dependency).
+ *
+ * One fixed-size shared segment — a named POSIX segment (shm_open) or an
+ * anonymous memfd — holds everything: a header, the TLSF control structure, the
+ * TLSF start bitmap and the block area. Any process that maps the segment can
+ * allocate and free in it; a block allocated in one process may be freed in
+ * another. Each process maps the segment at its own address, so nothing inside
+ * the segment is a pointer: callers exchange offsets from the segment base
+ * (shm_pool_offset_of / shm_pool_at); pointers are process-local conveniences.
+ *
+ * ---- Layout (offsets from the segment base, all recorded in the header) -------
+ *   0              header: magic, version, sizes and offsets, two robust
+ *                  process-shared mutexes, roots directory, generation
+ *   control_offset TLSF control structure (64-aligned, tlsf_control_size())
+ *   bitmap_offset  TLSF start bitmap of the one region (64-aligned)
+ *   area_offset    the block area (64-aligned) up to at most segment_size;
+ *                  capacity = area_size
+ *
+ * ---- Locks ----------------------------------------------------------------------
+ * The allocator mutex serialises every allocator and roots operation across
+ * processes; the user mutex is for callers (shm_pool_lock/unlock). Both are
+ * robust: a holder that dies (even SIGKILL) does not hang the others. The next
+ * process to take the allocator mutex gets EOWNERDEAD and repairs the allocator
+ * (tlsf_repair: rebuilds the free lists, bitmaps and stats from the physical
+ * block chain; a block that was being handed out stays allocated, i.e. leaks)
+ * and sanitises the roots; if the chain itself is broken the segment is marked
+ * corrupted and every later operation returns SHM_POOL_ERR_CORRUPTED. A dead
+ * holder of the user mutex is reported to the next locker as SHM_POOL_OWNER_DIED
+ * (the lock is then held and consistent; the user data may be half-updated).
+ *
+ * ---- Validation ---------------------------------------------------------------
+ * Attaching (open/from_fd) checks the header before using anything in it: magic,
+ * version, header size, segment size == the file's size (fstat), every
+ * offset/size in range of the mapping without overflow, aligned, in order and
+ * not overlapping; then, under the allocator mutex, the TLSF region table must
+ * describe exactly the recorded area and the allocator is normalised by
+ * tlsf_repair (O(blocks)). Any failure is SHM_POOL_ERR_CORRUPTED and nothing
+ * outside the mapping is ever read or written.
+ *
+ * ---- Initialisation race ----------------------------------------------------------
+ * The creator writes the magic last. A process that opens a named segment before
+ * its creator finished gets SHM_POOL_ERR_CORRUPTED (retry later).
+ */
+#ifndef MEMPOOLS_SHM_POOL_H
+#define MEMPOOLS_SHM_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shm_pool shm_pool_t;
+
+enum shm_pool_status {
+    SHM_POOL_OK = 0,
+    SHM_POOL_ERR_INVALID = -1,     /* bad argument: name, size, mode, key, offset out of range */
+    SHM_POOL_ERR_SYSTEM = -2,      /* a system call failed; errno says why (EEXIST, ENOENT, ...) */
+    SHM_POOL_ERR_CORRUPTED = -3,   /* bad header, broken allocator, unrepairable after a crash */
+    SHM_POOL_ERR_NOMEM = -4,       /* no free block large enough (or calloc overflow) */
+    SHM_POOL_ERR_FOREIGN = -5,     /* not the start of a live block of this pool */
+    SHM_POOL_ERR_DOUBLE_FREE = -6, /* the start of a block that is already free */
+    SHM_POOL_ERR_NOT_FOUND = -7,   /* no such root */
+    SHM_POOL_ERR_FULL = -8,        /* the roots directory is full */
+    SHM_POOL_OWNER_DIED = 1,       /* user lock taken; its previous holder died holding it */
+    SHM_POOL_NOT_EQUAL = 2,        /* wait: the word did not hold the expected value */
+    SHM_POOL_TIMED_OUT = 3         /* wait: the timeout expired */
+};
+
+#define SHM_POOL_VERSION 1u
+#define SHM_POOL_ROOTS 64           /* entries in the roots directory */
+#define SHM_POOL_KEY_MAX 63         /* bytes of a root key (plus the NUL) */
+#define SHM_POOL_NAME_MAX 255       /* bytes of a segment name, its leading '/' included */
+#define SHM_POOL_DEFAULT_MODE 0600u
+#define SHM_POOL_MAX_SIZE ((size_t)1 << 39)
+
+typedef struct shm_pool_stats {
+    size_t segment_size;       /* bytes of the mapping */
+    size_t capacity;           /* bytes of the block area */
+    size_t used;               /* usable bytes of live blocks */
+    size_t peak_used;          /* high-water mark of used */
+    size_t available;          /* capacity - used (never underflows) */
+    size_t free;               /* usable bytes of free blocks (capacity - used - block overheads) */
+    size_t largest_free;       /* the largest single allocation that can succeed now */
+    size_t allocations;        /* live blocks */
+    size_t failed_allocations; /* allocations that found no room */
+    uint64_t generation;       /* incremented by every crash recovery */
+} shm_pool_stats_t;
+
+/* Smallest segment size accepted by shm_pool_create. */
+size_t shm_pool_min_size(void);
+/* Is `name` acceptable: a leading '/', at least one more byte, no other '/',
+ * at most SHM_POOL_NAME_MAX bytes? */
+int shm_pool_name_valid(const char *name);
+
+/* ---- segments -------------------------------------------------------------- */
+
+/* Create a segment of `size` bytes (shm_pool_min_size() .. SHM_POOL_MAX_SIZE):
+ * named (exclusive: SHM_POOL_ERR_SYSTEM with errno EEXIST if it exists; mode is
+ * applied exactly, umask notwithstanding; mode 0 means SHM_POOL_DEFAULT_MODE) or,
+ * with name NULL, an anonymous memfd sealed against resizing (children inherit
+ * shm_pool_fd; it is close-on-exec, so dup2 it for exec). */
+int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **out);
+/* Attach to a named segment (validated; see above). */
+int shm_pool_open(const char *name, shm_pool_t **out);
+/* Attach through a descriptor (validated). The pool keeps a dup of fd. */
+int shm_pool_from_fd(int fd, shm_pool_t **out);
+/* Unmap and close in this process. Pointers into the pool die; offsets do not. */
+void shm_pool_close(shm_pool_t *p);
+/* Remove a segment's name (shm_unlink): SHM_POOL_OK, SHM_POOL_ERR_INVALID or
+ * SHM_POOL_ERR_SYSTEM (errno ENOENT, ...). Attached processes keep their mapping. */
+int shm_pool_unlink(const char *name);
+int shm_pool_fd(const shm_pool_t *p);
+/* The name a pool was created or opened with, or NULL (memfd / from_fd). */
+const char *shm_pool_name(const shm_pool_t *p);
+void *shm_pool_base(const shm_pool_t *p);
+size_t shm_pool_size(const shm_pool_t *p);
+
+/* ---- allocation (any attached process; offsets are from the segment base) --- */
+
+/* Either out pointer may be NULL. size 0 gives a minimum block. Blocks are 8-aligned. */
+int shm_pool_alloc(shm_pool_t *p, size_t size, uint64_t *offset, void **ptr);
+int shm_pool_calloc(shm_pool_t *p, size_t count, size_t size, uint64_t *offset, void **ptr);
+/* Resize the block at `offset` (0: allocate). On failure the block is untouched. */
+int shm_pool_realloc(shm_pool_t *p, uint64_t offset, size_t size, uint64_t *new_offset, void **new_ptr);
+/* Free by offset or by pointer (NULL / offset 0: SHM_POOL_OK, nothing done). */
+int shm_pool_free_at(shm_pool_t *p, uint64_t offset);
+int shm_pool_free(shm_pool_t *p, void *ptr);
+/* Offset of a pointer into this process's mapping: SHM_POOL_OK or SHM_POOL_ERR_FOREIGN. */
+int shm_pool_offset_of(const shm_pool_t *p, const void *ptr, uint64_t *offset);
+/* The pointer for `length` bytes of the live block that starts at `offset`:
+ * SHM_POOL_OK, SHM_POOL_ERR_FOREIGN (not a live block's start),
+ * SHM_POOL_ERR_DOUBLE_FREE (a freed block), SHM_POOL_ERR_INVALID (length beyond
+ * the block's usable size). Under the allocator mutex. */
+int shm_pool_at(shm_pool_t *p, uint64_t offset, size_t length, void **ptr);
+/* Usable size of the live block at offset (0 if none). */
+size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset);
+
+/* ---- user lock ------------------------------------------------------------- */
+
+/* SHM_POOL_OK, SHM_POOL_OWNER_DIED (taken; the previous holder died),
+ * SHM_POOL_ERR_CORRUPTED (unrecoverable mutex) or SHM_POOL_ERR_SYSTEM. */
+int shm_pool_lock(shm_pool_t *p);
+int shm_pool_unlock(shm_pool_t *p);
+
+/* ---- roots: a directory of named offsets inside the segment -------------------- */
+
+/* key: 1..SHM_POOL_KEY_MAX bytes; offset < the segment size. Replaces an existing
+ * key; SHM_POOL_ERR_FULL when SHM_POOL_ROOTS keys exist. */
+int shm_pool_set_root(shm_pool_t *p, const char *key, uint64_t offset);
+int shm_pool_get_root(shm_pool_t *p, const char *key, uint64_t *offset);
+int shm_pool_delete_root(shm_pool_t *p, const char *key);
+
+/* ---- futex wait/notify on a 32-bit word of the area -------------------------- */
+
+/* offset: 4-aligned, the word inside the block area. timeout_ms < 0 waits forever.
+ * SHM_POOL_OK (woken), SHM_POOL_NOT_EQUAL, SHM_POOL_TIMED_OUT, SHM_POOL_ERR_INVALID. */
+int shm_pool_wait(shm_pool_t *p, uint64_t offset, uint32_t expected, int64_t timeout_ms);
+/* Wake up to `count` waiters (count < 0: all); *woken (if not NULL) = how many. */
+int shm_pool_notify(shm_pool_t *p, uint64_t offset, int count, int *woken);
+
+/* ---- inspection ------------------------------------------------------------- */
+
+int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out);
+/* Header, allocator (tlsf_check) and roots, under the allocator mutex. SHM_POOL_OK,
+ * or SHM_POOL_ERR_CORRUPTED with *why (if why != NULL) set to a static description. */
+int shm_pool_check(shm_pool_t *p, const char **why);
+
+/* ---- testing only ------------------------------------------------------------ */
+
+/* Take the allocator mutex and return holding it (SHM_POOL_OK), so a test can
+ * die while holding it; shm_pool_debug_unlock_allocator releases it. */
+int shm_pool_debug_lock_allocator(shm_pool_t *p);
+int shm_pool_debug_unlock_allocator(shm_pool_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMPOOLS_SHM_POOL_H */

@@ -6,6 +6,7 @@
         "native/tlsf.c",
         "native/region_pool.c",
         "native/heap_pool.c",
+        "native/shm_pool.c",
         "native/binding.cc",
         "native/pool_table.cc",
         "native/region_memory.cc",
@@ -17,7 +18,9 @@
         "native/region_fast.cc",
         "native/heap_state.cc",
         "native/heap_binding.cc",
-        "native/heap_fast.cc"
+        "native/heap_fast.cc",
+        "native/shm_state.cc",
+        "native/shm_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

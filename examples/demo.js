@@ -132,3 +132,31 @@ child.free(last);
 console.log(`  after one free, the next alloc reuses it (LIFO): ${child.alloc(5000).byteOffset === offset}`);
 parent.destroy();                                                   // destroys the child first
 console.log(`  parent.destroy(): child.destroyed = ${child.destroyed}, rows[0].byteLength = ${rows[0].byteLength}`);
+
+// ---- SharedPool: one segment, two processes ----------------------------------------
+// An anonymous memfd pool; the child gets the descriptor through the stdio array (as its
+// fd 3 here), attaches with fromFd, finds the parent's note through a root, and leaves a
+// reply it allocated itself, which the parent then frees: offsets mean the same in both.
+const { spawnSync } = require('node:child_process');
+const { SharedPool } = require('..');
+
+const shared = SharedPool.create({ size: 1024 * 1024 });
+const note = shared.calloc(1, 64);
+note.write('hello from the parent');
+shared.setRoot('note', shared.offsetOf(note));
+const childCode = `
+  const { SharedPool } = require(${JSON.stringify(require('node:path').join(__dirname, '..'))});
+  const pool = SharedPool.fromFd(3);
+  const note = pool.at(pool.getRoot('note'), 64);
+  const reply = pool.calloc(1, 64);
+  reply.write('child read: ' + note.toString('utf8', 0, note.indexOf(0)));
+  pool.setRoot('reply', pool.offsetOf(reply));
+  pool.close();`;
+const run = spawnSync(process.execPath, ['-e', childCode], { stdio: ['ignore', 'inherit', 'inherit', shared.fd] });
+const reply = shared.at(shared.getRoot('reply'), 64);
+console.log('SharedPool, parent and child:');
+console.log(`  child exited ${run.status}; its reply: ${JSON.stringify(reply.toString('utf8', 0, reply.indexOf(0)))}`);
+shared.free(reply);                                                 // allocated by the child, freed here
+console.log(`  live allocations after freeing the child's block: ${shared.stats().allocations}`);
+shared.close();
+console.log(`  close(): note.byteLength = ${note.byteLength}`);

@@ -3,7 +3,7 @@
 import { getSystemErrorName } from 'node:util';
 
 import { PoolError } from './PoolError.js';
-import { HeapStatus, RegionStatus, Status } from './types.js';
+import { HeapStatus, RegionStatus, ShmStatus, Status } from './types.js';
 
 type CodedError<E extends Error> = E & { code: string };
 
@@ -40,6 +40,13 @@ export function invalidArgType(name: string, expected: string, value: unknown): 
   return withCode(new TypeError(message), 'ERR_INVALID_ARG_TYPE');
 }
 
+/** TypeError ERR_INVALID_ARG_VALUE, e.g. reason "must be a '/' followed by ...". */
+export function invalidArgValue(name: string, reason: string, value: unknown): CodedError<TypeError> {
+  const what = name.includes('.') ? 'property' : 'argument';
+  const shown = typeof value === 'string' ? `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'` : String(value);
+  return withCode(new TypeError(`The ${what} '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
+}
+
 /** RangeError ERR_OUT_OF_RANGE, e.g. range ">= 0 && <= 9007199254740991" or "an integer". */
 export function outOfRange(name: string, range: string, value: number | string): CodedError<RangeError> {
   const shown = typeof value === 'number' ? formatNumber(value) : value;
@@ -73,6 +80,11 @@ export function regionTableFull(max: number): PoolError {
 
 export function corrupted(why: string): PoolError {
   return new PoolError('ERR_POOL_CORRUPTED', `Pool corrupted: ${why}`);
+}
+
+/** Node's ERR_ILLEGAL_CONSTRUCTOR, for a class made only by its static methods (`use`: which ones). */
+export function illegalConstructor(use: string): CodedError<TypeError> {
+  return withCode(new TypeError(`Illegal constructor: use ${use}`), 'ERR_ILLEGAL_CONSTRUCTOR');
 }
 
 /** Node's ERR_INVALID_STATE, e.g. reset() called from a cleanup callback. */
@@ -129,4 +141,11 @@ export function fromRegionStatus(status: number, size = 0): Error {
 /** The error for a negative heap_pool_status of an operation on `size` bytes. */
 export function fromHeapStatus(status: number, size = 0): Error {
   return statusError(HeapStatus, status, size, 'the heap pool found broken metadata');
+}
+
+/** The error for a negative shm_pool_status (or -(sysBase + errno), made by `syscall`) of an operation on `size` bytes. */
+export function fromShmStatus(status: number, sysBase: number, syscall: string, size = 0): Error {
+  if (status <= -sysBase) return system(-status - sysBase, syscall);
+  if (status === ShmStatus.FULL) return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
+  return statusError(ShmStatus, status, size, 'the shared segment failed validation or its allocator is broken');
 }

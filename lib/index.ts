@@ -1,6 +1,7 @@
 export { TlsfPool } from './TlsfPool.js';
 export { RegionPool } from './RegionPool.js';
 export { HeapPool } from './HeapPool.js';
+export { SharedPool } from './SharedPool.js';
 export { PoolError } from './PoolError.js';
 export type { PoolErrorDetails } from './PoolError.js';
 export type {
@@ -11,6 +12,8 @@ export type {
   PoolStats,
   RegionPoolOptions,
   RegionPoolStats,
+  SharedPoolOptions,
+  SharedPoolStats,
   TlsfBlock,
   TlsfPoolOptions,
   TlsfPoolStats,

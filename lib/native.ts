@@ -121,10 +121,66 @@ export interface HeapBinding {
   readonly constants: HeapConstants;
 }
 
+export interface ShmConstants {
+  /** Smallest segment size shm_pool_create accepts. */
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** Entries in the roots directory. */
+  readonly roots: number;
+  /** Most UTF-8 bytes of a root key. */
+  readonly keyMax: number;
+  /** Most bytes of a segment name, its leading '/' included. */
+  readonly nameMax: number;
+  /** OS failures come back as -(sysBase + errno). */
+  readonly sysBase: number;
+}
+
+/** [handle, owner, the block area's external ArrayBuffer, the pool's descriptor]. */
+export type ShmAttached = [number, object, ArrayBuffer, number];
+
+/**
+ * The shared-memory pool (native/shm_binding.cc). Offsets are relative to the
+ * block area (= a view's byteOffset). Number results: >= 0 a value, else a
+ * negative shm_pool_status or -(sysBase + errno).
+ */
+export interface ShmBinding {
+  create(name: string | null, size: number, mode: number): ShmAttached | number;
+  open(name: string): ShmAttached | number;
+  fromFd(fd: number): ShmAttached | number;
+  unlink(name: string): number;
+  /** scratch = [handle, size, zero] -> scratch[0] = area offset or a negative code. */
+  alloc(): void;
+  /** scratch = [handle, offset] -> scratch[0] = status. */
+  free(): void;
+  readonly scratch: Float64Array;
+  realloc(handle: number, offset: number, size: number): number;
+  /** Status: OK when a live block starting at offset holds length bytes. */
+  at(handle: number, offset: number, length: number): number;
+  /** Status; OWNER_DIED (1): taken, its previous holder died. */
+  lock(handle: number): number;
+  unlock(handle: number): number;
+  /** Status: OK, NOT_EQUAL or TIMED_OUT. timeoutMs < 0: forever. */
+  wait(handle: number, offset: number, expected: number, timeoutMs: number): number;
+  /** Woken count or a negative code. count < 0: all. */
+  notify(handle: number, offset: number, count: number): number;
+  setRoot(handle: number, key: string, offset: number): number;
+  /** The root's area offset or a negative code (NOT_FOUND). */
+  getRoot(handle: number, key: string): number;
+  deleteRoot(handle: number, key: string): number;
+  /** [segmentSize, capacity, used, peakUsed, available, free, largestFree, allocations,
+   *   failedAllocations, generation] or a negative code. */
+  stats(handle: number): number[] | number;
+  check(handle: number): string | null;
+  /** Detaches the area ArrayBuffer, unmaps, closes the descriptor. */
+  close(handle: number): void;
+  readonly constants: ShmConstants;
+}
+
 export interface NativeBinding {
   readonly tlsf: TlsfBinding;
   readonly region: RegionBinding;
   readonly heap: HeapBinding;
+  readonly shm: ShmBinding;
 }
 
 /** The addon, loaded relative to the package root (lib/ and dist/ are one level down). */

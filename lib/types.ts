@@ -76,8 +76,8 @@ export interface HeapPoolStats extends PoolStats {
 }
 
 /**
- * What a HeapPool can take its chunks from. Only another HeapPool today; the
- * union grows when SharedPool exists (`HeapPool | SharedPool`).
+ * What a HeapPool can take its chunks from. Only another HeapPool today; API.md's
+ * `HeapPool | SharedPool` (chunks from a shared segment) is not implemented yet.
  */
 export type HeapPoolParent = HeapPool;
 
@@ -86,6 +86,28 @@ export interface HeapPoolOptions {
   capacity?: number;
   /** The pool the chunks come from (it counts them against its own capacity). */
   parent?: HeapPoolParent;
+}
+
+/** SharedPool statistics: `used`, `allocations` etc. count every attached process's blocks. */
+export interface SharedPoolStats extends PoolStats {
+  /** Usable bytes in free blocks. */
+  free: number;
+  /** The largest single allocation that can succeed now. */
+  largestFree: number;
+  /** Bytes of the whole mapping (header, allocator metadata and block area); `capacity` and
+   *  `reserved` are both the block area's size (it is reserved whole at create). */
+  segmentSize: number;
+  /** Crash recoveries of the allocator so far (a process died holding its lock). */
+  generation: number;
+}
+
+export interface SharedPoolOptions {
+  /** Bytes of the segment (header and allocator metadata included). */
+  size: number;
+  /** A POSIX shared-memory name: '/' then 1..254 bytes without '/'. Absent: an anonymous memfd. */
+  name?: string;
+  /** Permission bits of a named segment (0 .. 0o777), applied exactly; default 0o600. */
+  mode?: number;
 }
 
 export type PoolErrorCode =
@@ -131,4 +153,20 @@ export const HeapStatus = {
   NOMEM: -4,
   RANGE: -5,
   CORRUPTED: -6,
+} as const;
+
+/** The shared pool's return codes (enum shm_pool_status in native/shm_pool.h). */
+export const ShmStatus = {
+  OK: 0,
+  INVALID: -1,
+  SYSTEM: -2,
+  CORRUPTED: -3,
+  NOMEM: -4,
+  FOREIGN: -5,
+  DOUBLE_FREE: -6,
+  NOT_FOUND: -7,
+  FULL: -8,
+  OWNER_DIED: 1,
+  NOT_EQUAL: 2,
+  TIMED_OUT: 3,
 } as const;

@@ -7,6 +7,7 @@
 #include "heap_binding.hh"
 #include "pool_table.hh"
 #include "region_binding.hh"
+#include "shm_binding.hh"
 #include "tlsf_binding.hh"
 
 namespace {
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mempools::InitTlsf(env, exports, table, scratch);
   mempools::InitRegion(env, exports, table, scratch);
   mempools::InitHeap(env, exports, table, scratch);
+  mempools::InitShm(env, exports, table, scratch);
   return exports;
 }
 

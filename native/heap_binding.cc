@@ -4,6 +4,8 @@
 // exceptions: the TypeScript layer validates before it calls in.
 #include "heap_binding.hh"
 
+#include "flat_call.hh"
+
 #include "heap_fast.hh"
 #include "heap_state.hh"
 #include "scratch_call.hh"
@@ -110,16 +112,11 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitHeap(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
-  struct Entry {
-    const char* name;
-    Napi::Value (*fn)(const Napi::CallbackInfo&);
-  };
-  static const Entry entries[] = {
+  static const FlatCall calls[] = {
       {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"stats", Stats},
       {"availableCapacity", AvailableCapacity}, {"check", Check}, {"destroy", Destroy},
   };
-  Napi::Object heap = Napi::Object::New(env);
-  for (const Entry& entry : entries) heap.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, table));
+  Napi::Object heap = FlatCalls(env, table, calls);
 
   Napi::Array classes = Napi::Array::New(env, HEAP_POOL_CLASSES);
   for (uint32_t i = 0; i < HEAP_POOL_CLASSES; i++) {

@@ -26,7 +26,7 @@ namespace mempools {
 
 class PoolTable;
 
-enum class PoolKind { kTlsf = 1, kRegion = 2, kHeap = 3 };
+enum class PoolKind { kTlsf = 1, kRegion = 2, kHeap = 3, kShm = 4 };
 
 // What every pool kind shares. A kind derives from it, sets kKind and frees its
 // C memory in FreeMemory (detaching each chunk with PoolTable::DetachChunk

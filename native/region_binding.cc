@@ -4,6 +4,8 @@
 // exceptions: the TypeScript layer validates before it calls in.
 #include "region_binding.hh"
 
+#include "flat_call.hh"
+
 #include "region_fast.hh"
 #include "region_state.hh"
 
@@ -91,16 +93,11 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
-  struct Entry {
-    const char* name;
-    Napi::Value (*fn)(const Napi::CallbackInfo&);
-  };
-  static const Entry entries[] = {
+  static const FlatCall calls[] = {
       {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"reset", Reset},
       {"stats", Stats},   {"check", Check},             {"destroy", Destroy},
   };
-  Napi::Object region = Napi::Object::New(env);
-  for (const Entry& entry : entries) region.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, table));
+  Napi::Object region = FlatCalls(env, table, calls);
 
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("minBlock", Napi::Number::New(env, REGION_POOL_MIN_BLOCK));

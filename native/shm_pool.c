@@ -436,6 +436,11 @@ int shm_pool_fd(const shm_pool_t *p) { return p ? p->fd : -1; }
 const char *shm_pool_name(const shm_pool_t *p) { return p ? p->name : NULL; }
 void *shm_pool_base(const shm_pool_t *p) { return p ? p->base : NULL; }
 size_t shm_pool_size(const shm_pool_t *p) { return p ? p->size : 0; }
+void shm_pool_area(const shm_pool_t *p, uint64_t *offset, size_t *size)
+{
+    *offset = p ? p->h->area_offset : 0;
+    *size = p ? (size_t)p->h->area_size : 0;
+}
 
 /* ---- allocation ------------------------------------------------------------------ */
 

@@ -117,6 +117,9 @@ int shm_pool_fd(const shm_pool_t *p);
 const char *shm_pool_name(const shm_pool_t *p);
 void *shm_pool_base(const shm_pool_t *p);
 size_t shm_pool_size(const shm_pool_t *p);
+/* The block area as validated on attach: its offset from the segment base and
+ * its size (both 0 for NULL). */
+void shm_pool_area(const shm_pool_t *p, uint64_t *offset, size_t *size);
 
 /* ---- allocation (any attached process; offsets are from the segment base) --- */
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "flat_call.hh"
 #include "tlsf.h"
 #include "tlsf_fast.hh"
 #include "tlsf_state.hh"
@@ -200,19 +201,14 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
-  struct Entry {
-    const char* name;
-    Napi::Value (*fn)(const Napi::CallbackInfo&);
-  };
-  static const Entry entries[] = {
+  static const FlatCall calls[] = {
       {"create", Create},   {"addRegion", AddRegion}, {"regionBuffer", RegionBuffer},
       {"removeRegion", RemoveRegion}, {"calloc", Calloc},
       {"memalign", Memalign}, {"realloc", Realloc},
       {"usableSize", UsableSize}, {"blockState", BlockState}, {"stats", Stats}, {"walk", Walk},
       {"check", Check},     {"destroy", Destroy},
   };
-  Napi::Object tlsf = Napi::Object::New(env);
-  for (const Entry& entry : entries) tlsf.Set(entry.name, Napi::Function::New(env, entry.fn, entry.name, table));
+  Napi::Object tlsf = FlatCalls(env, table, calls);
 
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("regionFactor", Napi::Number::New(env, kRegionFactor));

@@ -1,0 +1,133 @@
+'use strict';
+// SharedPool child processes (test/shared-pool.test.ts). The mode is argv[2]:
+//   fd-reply  (forked, the pool's descriptor as fd 4): on {offset, length} reads the
+//             parent's string, writes a reply after it, reports; on 'free' frees the block
+//   named     <name>: opens the segment by name, reads the 'msg' root, writes a reply
+//   add       <offset> <count> (fd 4): count Atomics.add(+1) on the Int32 at offset, after
+//             a barrier (the Int32 after it counts arrivals) so that both children overlap
+//   wait      <offset> (fd 4): reports 'ready', then waits for a notify on the Int32 at offset
+//   hold-lock (fd 4): takes the user lock, reports 'locked' and waits to be killed
+//   churn     (fd 4): reports 'ready', then allocates, writes and frees (some under the
+//             user lock) until it is killed
+//   gc        (--expose-gc): pools dropped without close() are closed by GC, exactly once
+// Results go back as IPC messages (forked) or one JSON object on stdout (spawned).
+const fs = require('node:fs');
+
+const { SharedPool } = require('../../dist/index.js');
+const { runMain, settle } = require('./child.js');
+
+const [mode, ...args] = process.argv.slice(2);
+
+function word(pool, offset) {
+  const view = pool.at(offset, 4);
+  return new Int32Array(view.buffer, view.byteOffset, 1);
+}
+
+const modes = {
+  'fd-reply'() {
+    const pool = SharedPool.fromFd(4);
+    let view;
+    process.on('message', (message) => {
+      if (message === 'free') {
+        pool.free(view);
+        process.send({ freed: true, allocations: pool.stats().allocations });
+        pool.close();
+        process.disconnect();
+        return;
+      }
+      view = pool.at(message.offset, message.length);
+      const text = view.toString('utf8', 0, view.indexOf(0));
+      view.write(`reply to ${text}`, 128);
+      view[128 + `reply to ${text}`.length] = 0;
+      process.send({ read: text, name: pool.name });
+    });
+    process.send('ready');
+  },
+
+  named() {
+    const pool = SharedPool.open(args[0]);
+    const offset = pool.getRoot('msg');
+    const view = pool.at(offset, 64);
+    const read = view.toString('utf8', 0, view.indexOf(0));
+    view.write('named reply\0', 32);
+    const result = { read, name: pool.name, check: 'ok' };
+    pool.check();
+    pool.close();
+    process.stdout.write(JSON.stringify(result));
+  },
+
+  add() {
+    const pool = SharedPool.fromFd(4);
+    const view = pool.at(Number(args[0]), 8);
+    const counter = new Int32Array(view.buffer, view.byteOffset, 2);
+    const count = Number(args[1]);
+    Atomics.add(counter, 1, 1);
+    while (Atomics.load(counter, 1) < 2); // both children have arrived
+    for (let i = 0; i < count; i++) Atomics.add(counter, 0, 1);
+    pool.close();
+    process.send({ done: true });
+    process.disconnect();
+  },
+
+  wait() {
+    const pool = SharedPool.fromFd(4);
+    const flag = word(pool, Number(args[0]));
+    process.send('ready');
+    // the parent notifies without changing the word: only a real wake-up ends this wait
+    const result = pool.wait(flag, 0, 0, 20_000);
+    process.send({ result });
+    pool.close();
+    process.disconnect();
+  },
+
+  'hold-lock'() {
+    const pool = SharedPool.fromFd(4);
+    pool.lock();
+    process.send('locked');
+    setInterval(() => {}, 1000);
+  },
+
+  churn() {
+    const pool = SharedPool.fromFd(4);
+    const held = [];
+    let seed = process.pid;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    process.send('ready');
+    for (;;) {
+      if (held.length > 0 && (held.length > 32 || random() < 0.5)) {
+        pool.free(held.splice(Math.floor(random() * held.length), 1)[0]);
+      } else {
+        const block = pool.tryAlloc(1 + Math.floor(random() * 2000));
+        if (block !== null) held.push(block.fill(7));
+      }
+      if (random() < 0.05) pool.withLock(() => pool.stats());
+    }
+  },
+
+  gc() {
+    runMain(async () => {
+      const fds = () => fs.readdirSync('/proc/self/fd').length;
+      await settle();
+      const before = fds();
+      let kept;
+      for (let i = 0; i < 300; i++) {
+        const pool = SharedPool.create({ size: 1 << 20 });
+        const view = pool.alloc(64);
+        view.fill(i & 255);
+        if (i === 0) kept = view; // keeps its mapping alive after the pool is gone
+      }
+      await settle();
+      const viewSurvivesPool = kept.length === 64 && kept[10] === 0;
+      kept = undefined;
+      await settle();
+      const closed = SharedPool.create({ size: 1 << 20 });
+      const view = closed.alloc(8);
+      closed.close();
+      closed.close();
+      await settle();
+      return { fdGrowth: fds() - before, viewSurvivesPool, detachedAfterClose: view.byteLength === 0 };
+    });
+  },
+};
+
+modes[mode]();

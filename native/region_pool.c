@@ -58,11 +58,19 @@ _Static_assert(REGION_POOL_MAX_BLOCK < NONE, "entry counts fit in 32 bits");
  * live = nstarts - nfreed and live bytes = bytes - freed_bytes. Invariants:
  * live == 0 exactly when last == 0 (a block is rewound the moment its live
  * count drops to 0); the starts bits set are exactly the nstarts starts, all
- * below last <= zlim; entries[k] belongs to the k-th start in address order and
- * has FREED_BIT set for exactly the freed ones; bytes sums the sizes of all
- * entries, freed_bytes those of the freed ones; rank[g] counts the starts below
- * byte g * GROUP_BYTES for every g < zlim / GROUP_BYTES; the newest start, when live, ends
- * exactly at last.
+ * below last (every starts word at or beyond last is zero, so a rewind clears
+ * only the words below last); entries[k] belongs to the k-th start in address
+ * order and has FREED_BIT set for exactly the freed ones; bytes sums the sizes
+ * of all entries, freed_bytes those of the freed ones; rank[g] counts the
+ * starts below byte g * GROUP_BYTES for every g < ranked, and
+ * (ranked - 1) * GROUP_BYTES <= last (so those counts are final: new starts
+ * only go at or beyond last); the newest start, when live, ends exactly at last.
+ * The rank slots are written lazily, by the first free (or state query) that
+ * needs a group at or beyond ranked: it counts the groups from ranked up to its
+ * own, at most block_size / GROUP_BYTES groups of GROUP_WORDS popcounts — a
+ * bound fixed by the block size, and each group is counted once per rewind. So
+ * allocating never touches the rank table and the fast path's only limits are
+ * the block's end and the entries table's capacity.
  *
  * The pool totals are kept lazily for the fast path: they count each block's
  * last, nstarts and bytes as of the block's snapshot (slast, sn, sbytes), and
@@ -74,10 +82,8 @@ typedef struct block {
     size_t last;           /* bump offset */
     uint32_t nstarts;
     uint32_t cap;          /* entries capacity */
-    size_t lim;            /* an allocation ending at or below lim needs no zeroing and has a free entry:
-                              lim <= min(zlim, block_size) and lim - last <= cap - nstarts */
-    size_t zlim;           /* starts words below zlim / 64 are zeroed and the rank slots below zlim / GROUP_BYTES
-                              written (a multiple of GROUP_BYTES, >= last) */
+    size_t lim;            /* block_size (0 in no_block): an allocation ending at or below lim fits */
+    uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
     size_t bytes;          /* sizes of all entries */
     uint64_t *starts;      /* 1 bit per byte */
     uint32_t *entries;     /* size | FREED_BIT, per start */
@@ -175,11 +181,9 @@ struct region_pool {
 
 static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
-static size_t round_up_pow2(size_t x) /* x <= REGION_POOL_MAX_BLOCK */
+static size_t round_up_pow2(size_t x) /* 2 <= x <= REGION_POOL_MAX_BLOCK */
 {
-    size_t r = 1;
-    while (r < x) r <<= 1;
-    return r;
+    return (size_t)2 << find_last_set64((uint64_t)(x - 1));
 }
 
 static inline uint64_t mix64(uint64_t z)
@@ -193,17 +197,24 @@ static inline uint64_t mix64(uint64_t z)
 
 /* Freed chunks of the default provider, freed block side tables and pool
  * structures are kept for the next pool instead of going back to the system: CACHE_CLASSES size classes
- * (exact byte counts), each a LIFO of up to CACHE_DEPTH entries, at most
+ * (exact byte counts and kind), each a LIFO of up to CACHE_DEPTH entries; a
+ * (kind, bytes) key lives in one of the CACHE_PROBE classes from its hashed
+ * home slot (so a lookup is a direct index, with at most CACHE_PROBE - 1 more
+ * probes on a collision), at most
  * CACHE_MAX_BYTES in all, no entry larger than CACHE_MAX_ENTRY. Guarded by a
  * spin lock (the critical sections are a few instructions), so pools on
  * different threads share it safely. The cache stores only pointers in this
  * table: nothing is written into cached memory. region_pool_trim_cache()
  * empties it. Defining REGION_POOL_NO_CACHE disables it. */
-#define CACHE_CLASSES 8
+#define CACHE_CLASSES 16 /* a power of two */
+#define CACHE_PROBE 4
 #define CACHE_DEPTH 32
 #define CACHE_MAX_ENTRY ((size_t)1 << 20)
 #define CACHE_MAX_BYTES ((size_t)16 << 20)
-enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3 };
+/* CK_BLOCK: a default provider's block chunk with its side tables, one entry
+ * (the block_t, whose base is the chunk); its kind also holds log2 of the
+ * chunk's alignment (CK_BLOCK | log2 << 8) and its bytes are both sizes. */
+enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3, CK_BLOCK = 4 };
 
 typedef struct cache_class {
     size_t bytes;
@@ -215,6 +226,12 @@ typedef struct cache_class {
 static cache_class_t cache_cls[CACHE_CLASSES];
 static size_t cache_bytes;
 static atomic_flag cache_busy = ATOMIC_FLAG_INIT;
+
+/* The first class a (kind, bytes) key may live in. */
+static inline size_t cache_home(uint32_t kind, size_t bytes)
+{
+    return (size_t)((((uint64_t)bytes << 2) + kind) * 0x9E3779B97F4A7C15ull >> 60) & (CACHE_CLASSES - 1);
+}
 
 static inline void cache_lock(void)
 {
@@ -231,8 +248,10 @@ static void *cache_get(uint32_t kind, size_t bytes, size_t align)
     return NULL;
 #else
     void *r = NULL;
+    size_t h = cache_home(kind, bytes);
     cache_lock();
-    for (cache_class_t *c = cache_cls; c < cache_cls + CACHE_CLASSES; c++) {
+    for (size_t i = 0; i < CACHE_PROBE; i++) {
+        cache_class_t *c = &cache_cls[(h + i) & (CACHE_CLASSES - 1)];
         if (c->bytes != bytes || c->kind != kind) continue;
         if (c->n && !((uintptr_t)c->slot[c->n - 1] & (align - 1))) {
             r = c->slot[--c->n];
@@ -256,12 +275,14 @@ static int cache_put(uint32_t kind, size_t bytes, void *q)
     int took = 0;
     cache_lock();
     if (cache_bytes + bytes <= CACHE_MAX_BYTES) {
-        cache_class_t *c = cache_cls, *empty = NULL;
-        for (; c < cache_cls + CACHE_CLASSES; c++) {
+        size_t h = cache_home(kind, bytes), i = 0;
+        cache_class_t *c = NULL, *empty = NULL;
+        for (; i < CACHE_PROBE; i++) {
+            c = &cache_cls[(h + i) & (CACHE_CLASSES - 1)];
             if (c->bytes == bytes && c->kind == kind) break;
             if (!empty && c->n == 0) empty = c;
         }
-        if (c == cache_cls + CACHE_CLASSES && (c = empty) != NULL) {
+        if (i == CACHE_PROBE && (c = empty) != NULL) {
             c->bytes = bytes;
             c->kind = kind;
         }
@@ -281,15 +302,18 @@ size_t region_pool_trim_cache(void)
     size_t freed = 0;
     for (;;) {
         void *q = NULL;
+        uint32_t kind = 0;
         cache_lock();
         for (cache_class_t *c = cache_cls; c < cache_cls + CACHE_CLASSES && !q; c++)
             if (c->n) {
                 q = c->slot[--c->n];
+                kind = c->kind;
                 cache_bytes -= c->bytes;
                 freed += c->bytes;
             }
         cache_unlock();
         if (!q) return freed;
+        if ((kind & 0xff) == CK_BLOCK) free(((block_t *)q)->base);
         free(q);
     }
 }
@@ -476,8 +500,9 @@ static int find_chunk(const region_pool_t *p, const void *ptr, uint32_t *id, siz
 
 /* ---- chunk mapping ------------------------------------------------------------------ */
 
-/* Map `bytes` at `align` into a fresh id registered in the hash, or NONE. */
-static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind)
+/* Map `bytes` at `align` (or take `given`, mapped so already) into a fresh id
+ * registered in the hash, or NONE (then `given` is not taken). */
+static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind, void *given)
 {
     uint32_t id = acquire_slot(p);
     if (id == NONE) return NONE;
@@ -485,12 +510,12 @@ static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind
         release_slot(p, id);
         return NONE;
     }
-    void *base = p->mem.map(p->mem.ctx, bytes, align);
+    void *base = given ? given : p->mem.map(p->mem.ctx, bytes, align);
     if (!base) {
         release_slot(p, id);
         return NONE;
     }
-    if ((uintptr_t)base & (align - 1)) { /* the callback broke its contract */
+    if (!given && ((uintptr_t)base & (align - 1))) { /* the callback broke its contract */
         p->mem.unmap(p->mem.ctx, base, bytes);
         release_slot(p, id);
         return NONE;
@@ -608,7 +633,9 @@ static void bound_open(region_pool_t *p, const block_t *keep)
 static void rewind_block(region_pool_t *p, block_t *b)
 {
     sync_block(p, b);
-    b->zlim = b->lim = 0; /* the starts words are zeroed again as the bump offset advances */
+    /* every start lies below last: clear just those words */
+    memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
+    b->ranked = 1;
     p->consumed -= b->last;
     p->allocations -= block_live(b);
     p->used_small -= b->bytes - b->freed_bytes;
@@ -634,7 +661,7 @@ static void recycle_block(region_pool_t *p, block_t *b)
 /* A block's side tables are one allocation: the block_t, the starts bitmap,
  * the rank table and the first entries table (ENTRIES_PER bytes per entry;
  * grown outside when a block holds more allocations). The starts words are
- * zeroed lazily (zlim), the rank slots are written before they are read. */
+ * kept all zero beyond last, the rank slots are written lazily (rank_of). */
 #define ENTRIES_PER 16u
 
 static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
@@ -654,22 +681,40 @@ static void free_block_tables(region_pool_t *p, block_t *b)
 {
     if (!b) return;
     if (b->entries != inline_entries(p, b)) free(b->entries);
+    /* cached tables have an all-zero starts bitmap: clear the words below last */
+    memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
     if (!cache_put(CK_TABLES, block_tables_bytes(p->block_size), b)) free(b);
+}
+
+/* The cache kind of a default provider's block with its tables. */
+static inline uint32_t block_pair_kind(const region_pool_t *p)
+{
+    return CK_BLOCK | (uint32_t)find_last_set64((uint64_t)p->block_align) << 8;
 }
 
 /* A new, empty block (not in any list), or NULL. */
 static block_t *new_block(region_pool_t *p)
 {
     size_t bs = p->block_size, ecap = bs / ENTRIES_PER, tb = block_tables_bytes(bs);
-    block_t *b = cache_get(CK_TABLES, tb, 1);
-    if (!b && !(b = malloc(tb))) return NULL;
+    void *base = NULL;
+    block_t *b = NULL; /* cached tables have an all-zero starts bitmap */
+    if (p->mem.map == default_map && (b = cache_get(block_pair_kind(p), tb + bs, 1)) != NULL) base = b->base;
+    if (!b) b = cache_get(CK_TABLES, tb, 1);
+    if (!b) {
+        if (!(b = malloc(tb))) return NULL;
+        memset(b + 1, 0, starts_words(bs) * sizeof(uint64_t));
+    }
     memset(b, 0, sizeof *b);
     b->starts = (uint64_t *)(b + 1);
     b->rank = (uint32_t *)(b->starts + starts_words(bs));
     b->entries = b->rank + rank_groups(bs);
     b->cap = (uint32_t)ecap;
-    uint32_t id = map_chunk(p, bs, p->block_align, K_BLOCK);
+    b->lim = bs;
+    b->rank[0] = 0;
+    b->ranked = 1;
+    uint32_t id = map_chunk(p, bs, p->block_align, K_BLOCK, base);
     if (id == NONE) {
+        if (base) p->mem.unmap(p->mem.ctx, base, bs);
         free_block_tables(p, b);
         return NULL;
     }
@@ -684,13 +729,6 @@ static block_t *new_block(region_pool_t *p)
 }
 
 /* ---- blocks: allocations ---------------------------------------------------------- */
-
-static inline void set_lim(const region_pool_t *p, block_t *b)
-{
-    size_t l = b->last + (b->cap - b->nstarts);
-    if (l > b->zlim) l = b->zlim;
-    b->lim = l < p->block_size ? l : p->block_size;
-}
 
 static int grow_entries(region_pool_t *p, block_t *b)
 {
@@ -707,42 +745,31 @@ static int grow_entries(region_pool_t *p, block_t *b)
     if (!e) return 0;
     b->entries = e;
     b->cap = cap;
-    set_lim(p, b);
     return 1;
 }
 
-/* Index of the start at `off` (its bit is set) among the block's starts. */
-static uint32_t rank_of(const block_t *b, size_t off)
+/* Index of the start at `off` (its bit is set, off < last) among the block's
+ * starts. The rank slots up to off's group are written first if missing (see
+ * block_t): at most block_size / GROUP_BYTES groups, each counted once per
+ * rewind. The slots are a cache outside the chunk, so a const block (state_at,
+ * check) may fill them too: blocks are always malloc'd, never const objects. */
+static uint32_t rank_of(const block_t *cb, size_t off)
 {
+    block_t *b = (block_t *)cb;
     size_t w = off >> 6, g = off >> GROUP_SHIFT;
+    if (g >= b->ranked) {
+        size_t i = b->ranked;
+        uint32_t r = b->rank[i - 1];
+        const uint64_t *q = b->starts + ((i - 1) << (GROUP_SHIFT - 6));
+        for (; i <= g; i++, q += GROUP_WORDS) {
+            for (size_t k = 0; k < GROUP_WORDS; k++) r += count_bits64(q[k]);
+            b->rank[i] = r;
+        }
+        b->ranked = (uint32_t)i;
+    }
     uint32_t r = b->rank[g];
     for (size_t i = g << (GROUP_SHIFT - 6); i < w; i++) r += count_bits64(b->starts[i]);
     return r + count_bits64(b->starts[w] & (((uint64_t)1 << (off & 63)) - 1));
-}
-
-/* Zero the starts words up to the one holding byte end - 1, a group of 8
- * words (GROUP_BYTES of the block) at a time, and write the rank slot of each
- * group zeroed: the starts below it are the `below` existing ones (all below
- * the old zlim) plus the one at `off` when off lies below the group. */
-/* Zero one group's starts words: straight-line stores (no memset call or loop). */
-static inline void zero_group(uint64_t *w)
-{
-    _Static_assert(GROUP_WORDS == 16, "zero_group writes 16 words");
-    w[0] = w[1] = w[2] = w[3] = w[4] = w[5] = w[6] = w[7] = 0;
-    w[8] = w[9] = w[10] = w[11] = w[12] = w[13] = w[14] = w[15] = 0;
-}
-
-static inline void zero_starts(block_t *b, size_t end, size_t off, uint32_t below)
-{
-    size_t z = b->zlim;
-    uint64_t *w = b->starts + (z >> 6);
-    do {
-        zero_group(w);
-        b->rank[z >> GROUP_SHIFT] = below + (off < z);
-        z += (size_t)1 << GROUP_SHIFT;
-        w += GROUP_WORDS;
-    } while (end > z);
-    b->zlim = z;
 }
 
 static void sync_block(region_pool_t *p, block_t *b)
@@ -761,15 +788,16 @@ static void sync_block(region_pool_t *p, block_t *b)
 /* The newest allocation of a block now ends at `last` (realloc in place). */
 static void move_last(region_pool_t *p, block_t *b, size_t last)
 {
-    if (last > b->zlim) zero_starts(b, last, last, b->nstarts); /* every start lies below the old zlim */
-    else if (last < b->last) b->zlim = (last + ((size_t)1 << GROUP_SHIFT) - 1) & ~(((size_t)1 << GROUP_SHIFT) - 1);
+    /* the starts stay (the newest one lies below both ends); rank slots of
+     * groups beyond a lower last would miss the starts made there later */
+    if (last < b->last && ((size_t)(b->ranked - 1) << GROUP_SHIFT) > last)
+        b->ranked = (uint32_t)(last >> GROUP_SHIFT) + 1;
     if (b->state == B_CLOSED) p->closed_tails = p->closed_tails + b->last - last;
     b->last = last;
-    set_lim(p, b);
     sync_block(p, b);
 }
 
-/* Record an allocation of `size` at `off` ending at `end` (zeroed, with a free
+/* Record an allocation of `size` at `off` ending at `end` (with a free
  * entry). The pool totals are not updated (sync_block). */
 static inline void record(block_t *b, size_t off, size_t size, size_t end)
 {
@@ -786,9 +814,7 @@ static inline void record(block_t *b, size_t off, size_t size, size_t end)
 static int bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end)
 {
     if (b->nstarts == b->cap && !grow_entries(p, b)) return 0;
-    if (end > b->zlim) zero_starts(b, end, off, b->nstarts);
     record(b, off, size, end);
-    set_lim(p, b);
     return 1;
 }
 
@@ -835,7 +861,7 @@ static int alloc_large(region_pool_t *p, size_t size, size_t align, region_pool_
 {
     if (size > REGION_POOL_MAX_REQUEST) return REGION_POOL_ERR_NOMEM;
     size_t bytes = size ? size : 1;
-    uint32_t id = map_chunk(p, bytes, align > p->page ? align : p->page, K_LARGE);
+    uint32_t id = map_chunk(p, bytes, align > p->page ? align : p->page, K_LARGE, NULL);
     if (id == NONE) return REGION_POOL_ERR_NOMEM;
     chunk_t *c = &p->chunks[id];
     c->size = size;
@@ -981,9 +1007,21 @@ int region_pool_destroy(region_pool_t *p)
     if (!p) return REGION_POOL_OK;
     if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
     run_cleanups(p);
+    const int pairs = p->mem.unmap == default_unmap && !p->mem.on_chunk;
+    const size_t tb = block_tables_bytes(p->block_size);
     for (uint32_t id = 0; id < p->nchunks; id++) { /* the tables go with the pool: no unregistering */
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
+        block_t *b = c->block;
+        if (pairs && b) { /* the default provider: cache the block with its tables */
+            if (b->entries != inline_entries(p, b)) {
+                free(b->entries);
+                b->entries = inline_entries(p, b);
+            }
+            memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
+            b->last = 0; /* zeroed: free_block_tables below has nothing left to clear */
+            if (cache_put(block_pair_kind(p), tb + p->block_size, b)) continue; /* b->base == c->base */
+        }
         notify_chunk(p, id, c, 0);
         p->mem.unmap(p->mem.ctx, c->base, c->bytes);
         free_block_tables(p, c->block);
@@ -1171,63 +1209,30 @@ RP_NOINLINE static void *small_slow(region_pool_t *p, size_t size, unsigned flag
     return NULL;
 }
 
-/* The fast path's request does not end below the head block's lim: zero the
- * next starts words (writing their rank slots) when it fits the block and the
- * entries table has room; otherwise the slow way (which grows the table). */
+/* The fast path's request does not fit the head block, or its entries table
+ * is full: the search (inline for the common case of the next open block),
+ * else the slow way (which grows the table). */
 RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end,
                                       unsigned flags)
 {
-    uint32_t n = b->nstarts;
+    (void)off;
     size_t bs = p->block_size;
     if (end > bs) {
         /* the search: the head fails this request; when it stays open (the skip
-         * rule) and the next open block serves it below its lim, do that here */
+         * rule) and the next open block serves it, do that here */
         block_t *c;
         if (b != &no_block && b->failed < REGION_POOL_MAX_FAILED && b->next != NONE &&
             (c = block_of(p, b->next)) != NULL) {
             size_t mask = (flags & REGION_POOL_UNALIGNED) ? 0 : REGION_POOL_ALIGNMENT - 1;
             size_t off2 = (c->last + mask) & ~mask, end2 = off2 + size + (size == 0);
-            int done = 0;
-            if (end2 <= c->lim) {
-                record(c, off2, size, end2);
-                done = 1;
-            } else if (end2 <= bs) {
-                done = bump(p, c, off2, size, end2); /* 0: its entries table cannot grow */
-            }
-            if (done) {
+            if (end2 <= bs && bump(p, c, off2, size, end2)) { /* 0: its entries table cannot grow */
                 b->failed++;
                 sync_block(p, c);
                 return c->base + off2;
             }
         }
-        return small_slow(p, size, flags);
     }
-    if (n == b->cap) return small_slow(p, size, flags);
-    if (end > b->zlim) zero_starts(b, end, off, n);
-    record(b, off, size, end);
-    size_t l = end + (b->cap - n - 1);
-    if (l > b->zlim) l = b->zlim;
-    b->lim = l < bs ? l : bs;
-    return b->base + off;
-}
-
-/* The common crossing: into the next group of GROUP_BYTES, which lies in the
- * block, with a free entry. Else refill_small. */
-RP_NOINLINE static void *cross_small(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end,
-                                     unsigned flags)
-{
-    size_t z = b->zlim, nz = z + ((size_t)1 << GROUP_SHIFT);
-    uint32_t n = b->nstarts;
-    if (end <= z || end > nz || nz > p->block_size || n == b->cap)
-        return refill_small(p, b, off, size, end, flags);
-    uint64_t *w = b->starts + (z >> 6);
-    zero_group(w);
-    b->rank[z >> GROUP_SHIFT] = n + (off < z);
-    size_t l = end + (b->cap - n - 1); /* each later start takes an entry and >= 1 byte */
-    b->zlim = nz;
-    b->lim = l < nz ? l : nz;
-    record(b, off, size, end);
-    return b->base + off;
+    return small_slow(p, size, flags);
 }
 
 /* palloc/pnalloc: the head of the open list (the block the search would pick
@@ -1237,10 +1242,10 @@ static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsig
 {
     if (!p) return NULL;
     if (size > p->max_small) return alloc_slow(p, size, flags);
-    block_t *b = p->head; /* &no_block (cap 0) when no block is open: refill_small goes the slow way */
+    block_t *b = p->head; /* &no_block (lim 0) when no block is open: refill_small goes the slow way */
     size_t off = (b->last + mask) & ~mask, end = off + size + (size == 0);
     /* off <= block_size + 7 and size <= max_small: no overflow */
-    if (end > b->lim) return cross_small(p, b, off, size, end, flags);
+    if (end > b->lim || b->nstarts == b->cap) return refill_small(p, b, off, size, end, flags);
     record(b, off, size, end);
     return b->base + off;
 }
@@ -1371,16 +1376,17 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     uint32_t k = 0;
     size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0, newest = 0;
     int have_prev = 0;
-    if (b->zlim < b->last || b->zlim > words << 6 || (b->zlim & (GROUP_BYTES - 1))) FAIL("block starts zeroing mark out of range");
-    if (b->lim > b->zlim || b->lim > bs || (b->lim > b->last && b->lim - b->last > b->cap - b->nstarts)) FAIL("block fast-path limit out of range");
-    for (size_t w = 0; w < (b->zlim >> 6); w++) {
+    if (b->lim != bs) FAIL("block fast-path limit out of range");
+    if (b->ranked < 1 || b->ranked > rank_groups(bs) || ((size_t)(b->ranked - 1) << GROUP_SHIFT) > b->last ||
+        b->rank[0] != 0)
+        FAIL("block rank mark out of range");
+    for (size_t w = 0; w < words; w++) {
         uint64_t bits = b->starts[w];
         while (bits) {
             size_t off = (w << 6) + find_first_set64(bits);
             bits &= bits - 1;
             if (off >= b->last) FAIL("start bit at or beyond the bump offset");
             if (k >= b->nstarts) FAIL("more start bits than entries");
-            if (rank_of(b, off) != k) FAIL("rank table disagrees with the start bits");
             uint32_t e = b->entries[k];
             size_t size = e & SIZE_BITS, need = size ? size : 1;
             if (have_prev && off < prev_end) FAIL("live allocations overlap");
@@ -1402,8 +1408,8 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
         size_t s = b->entries[k - 1] & SIZE_BITS;
         if (newest + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
     }
-    /* rank slots of the groups below zlim, also those holding no start */
-    for (size_t g = 0, r = 0, w = 0; g < (b->zlim >> GROUP_SHIFT); g++) {
+    /* rank slots written so far, also of groups holding no start */
+    for (size_t g = 0, r = 0, w = 0; g < b->ranked; g++) {
         for (; w < g << (GROUP_SHIFT - 6); w++) r += count_bits64(b->starts[w]);
         if (b->rank[g] != r) FAIL("rank table disagrees with the start bits");
     }

@@ -35,7 +35,7 @@
  *     incarnation of its id.
  *   - generations come from one 64-bit counter of the pool (starting at 1),
  *     so a handle is never reused: exact below 2^53 when carried in a JS number.
- * The *_at entry points take a handle and validate it in O(1) with the side
+ * The *_at entry points take a handle and validate it in bounded time (O(1) amortized, see the rank table) with the side
  * tables only (nothing is read from chunk memory), so a stale, double-freed,
  * interior or made-up handle is refused with a precise status and changes
  * nothing. The pointer entry points (region_pool_free, region_pool_realloc)
@@ -49,10 +49,14 @@
  *            made since the block was last rewound (live or freed)     12.5 %
  *   rank:    one uint32 per 1024 bytes: how many starts lie before that
  *            1024-byte group (the rank of a start is then found with at
- *            most 16 popcounts)                                         0.4 %
+ *            most 16 popcounts). Filled lazily: allocating never touches
+ *            it; the first free or query needing a group counts the groups
+ *            not yet counted up to it (each group once per rewind, at most
+ *            block_size / 1024 groups of 16 popcounts in one call)   0.4 %
  *   entries: one uint32 per allocation since the last rewind, in address
  *            order (size | freed bit); grown by doubling, never shrunk 4 B/alloc
- * So a free finds its entry in O(1): bit test, rank, entry. A start bit that is
+ * So a free finds its entry in bounded time, O(block_size / 1024) at worst
+ * and O(1) amortized: bit test, rank, entry. A start bit that is
  * clear means interior/foreign; a set bit whose entry has the freed bit means
  * double free. Every allocation consumes at least 1 byte (alloc(0) too), so starts are
  * distinct. Rewinding clears the starts bits up to the bump offset.
@@ -216,7 +220,7 @@ int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned 
                           region_pool_ref_t *out);
 /* Zero-filled count * size bytes, 8-aligned: _RANGE when count * size overflows. */
 int region_pool_calloc_ref(region_pool_t *p, size_t count, size_t size, region_pool_ref_t *out);
-/* Free by handle, O(1): REGION_POOL_OK, _FOREIGN (not the start of an
+/* Free by handle, bounded (O(1) amortized): REGION_POOL_OK, _FOREIGN (not the start of an
  * allocation; also an unknown chunk id or a generation never handed out),
  * _DOUBLE_FREE (freed already — also when its block was rewound or its large id
  * reused since) or _STALE (from before the last reset). A rejected free changes nothing. A large block is
@@ -260,11 +264,12 @@ uint32_t region_pool_chunk_limit(const region_pool_t *p);
 /* ---- recycling cache -------------------------------------------------------------- */
 
 /* Pools with the default memory callbacks (opt->memory NULL) do not give freed
- * chunks back to the system at once: up to 32 chunks per size (8 sizes, chunks
+ * chunks back to the system at once: up to 32 chunks per size (16 sizes, chunks
  * of at most 1 MiB, 16 MiB in all, process-wide, thread-safe) are kept and
  * handed to the next map of that size and alignment, so pools created per
  * request reuse memory. Blocks' side tables (all providers) are recycled the
- * same way. The notifications are unchanged: a recycled chunk is "created" for
+ * same way (with the default provider a block's chunk and its side tables are
+ * kept together, as one entry of their combined size). The notifications are unchanged: a recycled chunk is "created" for
  * the pool that gets it and "released" by the pool that gives it up. This frees
  * everything cached and returns the bytes freed. */
 size_t region_pool_trim_cache(void);

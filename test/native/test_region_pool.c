@@ -728,6 +728,98 @@ static void stale_after_reset_and_after_recycle(void)
  * before a reset or a recycle must never be taken for starts again, also where
  * the bump offset (or an in-place realloc) moves over them; a block holding more
  * allocations than its first entries table grows it. */
+/* The rank slots are written lazily by the first free or query that needs a
+ * group: query far groups first, allocate more behind them, free in a mixed
+ * order; then the same after a rewind and on recycled (cached) side tables,
+ * whose start bits must all read as clear. */
+static void rank_slots_fill_lazily(void)
+{
+    enum { N = 300 };
+    static region_pool_ref_t r[N];
+    for (int round = 0; round < 3; round++) {
+        tracker_t *t = new_tracker();
+        region_pool_t *p = NULL;
+        if (round < 2) p = new_pool_with(t, 16384, 4096);
+        else {
+            region_pool_options_t o = {16384, 4096, NULL}; /* default provider: cached tables */
+            CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+        }
+        CHECK(p != NULL);
+        uint32_t chunk = REGION_POOL_NO_CHUNK;
+        for (int pass = 0; pass < 2; pass++) {
+            size_t n = 0, off = 0;
+            /* one block: sizes 1..97 until about 15 KiB */
+            for (; n < N && off < 15000; n++) {
+                size_t sz = 1 + (n * 37) % 97;
+                if (n % 3 == 0) {
+                    void *q = region_pool_pnalloc(p, sz); /* the fast path */
+                    CHECK(q != NULL);
+                    r[n] = ref_of(p, q);
+                    r[n].size = sz;
+                } else {
+                    CHECK(region_pool_alloc_ref(p, sz, 0, REGION_POOL_UNALIGNED, &r[n]) == REGION_POOL_OK);
+                }
+                if (chunk == REGION_POOL_NO_CHUNK) chunk = r[n].chunk;
+                CHECK_EQ(r[n].chunk, chunk);
+                CHECK_EQU(r[n].offset, off);
+                off += sz;
+                if (n == N / 3) { /* rank early groups, then keep allocating in and beyond them */
+                    size_t s1 = 0;
+                    CHECK_EQ(region_pool_state_at(p, chunk, r[n].offset, r[n].gen, &s1), REGION_POOL_OK);
+                    CHECK_EQU(s1, sz);
+                }
+            }
+            CHECK(check_ok(p));
+            /* every offset: a start of a live allocation or foreign */
+            for (size_t i = 0, k = 0; i < 16384; i++) {
+                int want = (k < n && r[k].offset == i) ? REGION_POOL_OK : REGION_POOL_ERR_FOREIGN;
+                if (want == REGION_POOL_OK) k++;
+                CHECK_EQ(region_pool_state_at(p, chunk, i, r[0].gen, NULL), want);
+            }
+            /* free: last, then from the middle outwards in both directions */
+            CHECK_EQ(region_pool_free_at(p, chunk, r[n - 1].offset, r[n - 1].gen), REGION_POOL_OK);
+            for (size_t i = 0; i < n - 2; i++) {
+                size_t k = (i % 2) ? (n - 1) / 2 + (i + 1) / 2 : (n - 1) / 2 - i / 2 - 1;
+                if (k >= n - 1) continue;
+                CHECK_EQ(region_pool_free_at(p, chunk, r[k].offset, r[k].gen), REGION_POOL_OK);
+                CHECK_EQ(region_pool_free_at(p, chunk, r[k].offset, r[k].gen), REGION_POOL_ERR_DOUBLE_FREE);
+                if (i % 37 == 0) CHECK(check_ok(p));
+            }
+            CHECK(check_ok(p));
+            /* the remaining ones, lowest first; the last free rewinds the block */
+            for (size_t k = 0; k + 1 < n; k++) {
+                int st = region_pool_state_at(p, chunk, r[k].offset, r[k].gen, NULL);
+                if (st == REGION_POOL_OK) CHECK_EQ(region_pool_free_at(p, chunk, r[k].offset, r[k].gen), REGION_POOL_OK);
+                else CHECK_EQ(st, REGION_POOL_ERR_DOUBLE_FREE);
+            }
+            region_pool_stats_t s = stats(p);
+            CHECK_EQU(s.allocations, 0);
+            CHECK(check_ok(p));
+            if (round == 1 && pass == 0) CHECK(region_pool_reset(p) == REGION_POOL_OK);
+        }
+        if (round < 2) CHECK(destroy_ok(p, t));
+        else {
+            for (int i = 0; i < 200; i++) CHECK(region_pool_pnalloc(p, 1 + i % 50) != NULL); /* live at destroy */
+            CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+        }
+        /* a new pool on the cached side tables: nothing reads as a start */
+        if (round == 2) {
+            region_pool_options_t o = {16384, 4096, NULL};
+            CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+            region_pool_ref_t a;
+            CHECK(region_pool_alloc_ref(p, 8, 0, 0, &a) == REGION_POOL_OK);
+            CHECK(region_pool_alloc_ref(p, 4000, 0, 0, &a) == REGION_POOL_OK);
+            CHECK(region_pool_alloc_ref(p, 4000, 0, 0, &a) == REGION_POOL_OK);
+            for (size_t i = 0; i < 16384; i++) {
+                int want = (i == 0 || i == 8 || i == 4008) ? REGION_POOL_OK : REGION_POOL_ERR_FOREIGN;
+                CHECK_EQ(region_pool_state_at(p, a.chunk, i, a.gen, NULL), want);
+            }
+            CHECK(check_ok(p));
+            CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+        }
+    }
+}
+
 static void old_starts_do_not_survive_a_rewind(void)
 {
     tracker_t *t = new_tracker();
@@ -1318,6 +1410,50 @@ static void random_ops_against_shadow(void)
 
 /* The default provider keeps freed chunks (and the pool's side tables) for the
  * next pool: a per-request pool gets the same memory back, last freed first. */
+/* The default provider caches a block chunk together with its side tables:
+ * reused by a pool of the same block size and alignment only, with clear
+ * start bits and its grown entries table gone; trim frees both. */
+static void default_provider_caches_blocks_with_tables(void)
+{
+    region_pool_trim_cache();
+    region_pool_options_t o = {4096, 4096, NULL}, big = {4096, 65536, NULL}; /* block_align 4096, 65536 */
+    region_pool_t *p;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    unsigned char *first = NULL;
+    for (int i = 0; i < 3000; i++) { /* 1-byte starts: grows the entries table past 4096 / 16 */
+        unsigned char *q = region_pool_pnalloc(p, 1);
+        CHECK(q != NULL);
+        if (!first) first = q;
+    }
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    /* another alignment does not take it */
+    CHECK(region_pool_create(&big, &p) == REGION_POOL_OK);
+    unsigned char *b = region_pool_palloc(p, 8);
+    CHECK(b && b != first && (uintptr_t)b % 65536 == 0);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    for (int round = 0; round < 3; round++) {
+        CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+        region_pool_ref_t r;
+        CHECK(region_pool_alloc_ref(p, 100, 0, 0, &r) == REGION_POOL_OK);
+        CHECK(r.ptr == first && r.offset == 0);
+        for (size_t off = 1; off < 4096; off++)
+            CHECK_EQ(region_pool_state_at(p, r.chunk, off, r.gen, NULL), REGION_POOL_ERR_FOREIGN);
+        for (int i = 0; i < 3000; i++) CHECK(region_pool_pnalloc(p, 1) != NULL);
+        CHECK(check_ok(p));
+        region_pool_stats_t s = stats(p);
+        CHECK_EQU(s.blocks, 1);
+        CHECK_EQU(s.reserved, 4096);
+        CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    }
+    CHECK(region_pool_create(&big, &p) == REGION_POOL_OK);
+    unsigned char *b2 = region_pool_palloc(p, 8);
+    CHECK(b2 == b);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_trim_cache() >= 2 * 4096); /* both blocks with their tables */
+    CHECK_EQU(region_pool_trim_cache(), 0);
+}
+
 static void default_provider_recycles_chunks(void)
 {
     region_pool_trim_cache();
@@ -1425,6 +1561,7 @@ int main(int argc, char **argv)
     TU_RUN(rejected_frees_change_nothing);
     TU_RUN(stale_after_reset_and_after_recycle);
     TU_RUN(old_starts_do_not_survive_a_rewind);
+    TU_RUN(rank_slots_fill_lazily);
     TU_RUN(pool_metadata_is_out_of_chunk_reach);
     TU_RUN(realloc_in_place_and_moving);
     TU_RUN(cleanups_run_lifo_exactly_once);
@@ -1434,6 +1571,7 @@ int main(int argc, char **argv)
     TU_RUN(locate_round_trip);
     TU_RUN(random_ops_against_shadow);
     TU_RUN(default_provider_recycles_chunks);
+    TU_RUN(default_provider_caches_blocks_with_tables);
     TU_RUN(stats_follow_the_fast_path);
     return tu_finish("region_pool");
 }

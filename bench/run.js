@@ -15,6 +15,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { JS_ALLOCATORS, JS_PEER, JS_REQUEST_ALLOCATORS } = require('./js/allocators');
+// multi-process SharedPool workloads (contention, 1 MiB hand-off): table and script in bench/js/shared.js
+const { SHARED_WORKLOADS, sharedAvailable } = require('./js/shared');
 
 const ROOT = path.join(__dirname, '..');
 const BENCH = __dirname;
@@ -364,6 +366,35 @@ async function runJSRequests() {
   }
 }
 
+// SharedPool workloads (bench/js/shared.js): one process per allocator x run, which forks
+// its own children; each workload has its own allocator list and peer (SHARED_WORKLOADS)
+async function runJSShared() {
+  const why = sharedAvailable();
+  if (why) {
+    note(`JS SharedPool workloads: skipped, ${why}`);
+    return;
+  }
+  const failed = new Set();
+  const script = path.join(BENCH, 'js', 'shared.js');
+  for (let rep = 0; rep < RUNS; rep++) {
+    log(`JS SharedPool run ${rep + 1}/${RUNS}`);
+    for (const w of SHARED_WORKLOADS) {
+      for (let i = 0; i < w.allocators.length; i++) {
+        const a = w.allocators[(i + rep) % w.allocators.length];
+        if (failed.has(`${a}|${w.name}`)) continue;
+        const r = await run(process.execPath, [script, '--workload', w.key, '--alloc', a, ...w.args(QUICK)], { timeout: 120_000 });
+        const res = r.ok ? jsonLines(r.stdout)[0] : null;
+        if (!res) {
+          failed.add(`${a}|${w.name}`);
+          fail(`JS ${a} ${w.name}: ${firstLine(r.stderr) || r.err?.message}`);
+          continue;
+        }
+        addSample('js', w.name, w.unit, a, res.value);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- results
 function buildRows() {
   const rows = [];
@@ -371,11 +402,14 @@ function buildRows() {
     for (const key of order[suite]) {
       const [workload, unit] = key.split('|');
       const by = samples[suite][key];
-      const peer = suite === 'js' ? JS_PEER : workload.startsWith('W4') ? C_REGION_PEER : C_PEER;
+      const shared = suite === 'js' ? SHARED_WORKLOADS.find((w) => w.name === workload) : null;
+      const peer = shared ? shared.peer : suite === 'js' ? JS_PEER : workload.startsWith('W4') ? C_REGION_PEER : C_PEER;
       const peerMedian = by[peer] ? median(by[peer]) : null;
       const allocNames = suite === 'c'
         ? C_ALLOCATORS.map((a) => a.name)
-        : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map((a) => a.name);
+        : shared
+          ? shared.allocators
+          : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map((a) => a.name);
       for (const allocator of allocNames) {
         if (!by[allocator]) continue;
         const m = median(by[allocator]);
@@ -436,7 +470,7 @@ async function renderChart(rows, m, file) {
     .filter((r) => r.ratio != null && r.ratio > 0)
     .map((r) => ({
       ...r,
-      suite: r.suite === 'c' ? 'C (peer glibc; W4 peer tlsf)' : `JS (peer ${JS_PEER})`,
+      suite: r.suite === 'c' ? 'C (peer glibc; W4 peer tlsf)' : `JS (peer ${JS_PEER}; SharedPool rows: their own peer)`,
       label: r.unit.startsWith('instr/') ? `${r.workload} instr` : r.workload,
     }));
   const group = {
@@ -498,6 +532,7 @@ async function main() {
   if (SUITE === 'all' || SUITE === 'js') {
     await runJS();
     await runJSRequests();
+    await runJSShared();
   }
 
   const rows = buildRows();

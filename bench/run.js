@@ -288,12 +288,35 @@ async function runCallgrind(allocs) {
 }
 
 // ---------------------------------------------------------------- JS suite
-async function runJS() {
-  const allocs = JS_ALLOCATORS.filter((a) => {
+// The allocators of `list` that can run here (the others are skipped with a note).
+function availableJS(list, label = '') {
+  return list.filter((a) => {
     const why = a.available();
-    if (why) note(`JS ${a.name}: skipped, ${why}`);
+    if (why) note(`JS ${a.name}${label}: skipped, ${why}`);
     return !why;
   });
+}
+
+// One JS sample in its own process: its first JSON line, or null (then noted, and the
+// allocator x workload pair is added to `failed`). One retry: a failure to load the addon
+// can be a rebuild running at the same time.
+async function jsSample(a, w, args, failed) {
+  let r = await run(process.execPath, args);
+  if (!r.ok) {
+    note(`JS ${a.name} ${w.name}: failed (${firstLine(r.stderr) || r.err?.message}); retrying once in 10 s`);
+    await new Promise((res) => setTimeout(res, 10_000));
+    r = await run(process.execPath, args);
+  }
+  const res = r.ok ? jsonLines(r.stdout)[0] : null;
+  if (!res) {
+    failed.add(`${a.name}|${w.name}`);
+    fail(`JS ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err?.message}`);
+  }
+  return res ?? null;
+}
+
+async function runJS() {
+  const allocs = availableJS(JS_ALLOCATORS);
   const worker = path.join(BENCH, 'js', 'worker.js');
   const failed = new Set();
   for (let rep = 0; rep < RUNS; rep++) {
@@ -309,20 +332,8 @@ async function runJS() {
           '--ops', String(ops), '--warmup', String(warmup),
           '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
         ];
-        let r = await run(process.execPath, args);
-        // one retry: a failure to load the addon can be a rebuild running at the same time
-        if (!r.ok) {
-          note(`JS ${a.name} ${w.name}: failed (${firstLine(r.stderr) || r.err?.message}); retrying once in 10 s`);
-          await new Promise((res) => setTimeout(res, 10_000));
-          r = await run(process.execPath, args);
-        }
-        const res = r.ok ? jsonLines(r.stdout)[0] : null;
-        if (!res) {
-          failed.add(`${a.name}|${w.name}`);
-          fail(`JS ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err?.message}`);
-          continue;
-        }
-        addSample('js', w.name, 'ns/op', a.name, res.ns_per_op);
+        const res = await jsSample(a, w, args, failed);
+        if (res) addSample('js', w.name, 'ns/op', a.name, res.ns_per_op);
       }
     }
   }
@@ -330,11 +341,7 @@ async function runJS() {
 
 // request-shaped workloads: one child process per allocator x run, like runJS
 async function runJSRequests() {
-  const allocs = JS_REQUEST_ALLOCATORS.filter((a) => {
-    const why = a.available();
-    if (why) note(`JS ${a.name} (request workloads): skipped, ${why}`);
-    return !why;
-  });
+  const allocs = availableJS(JS_REQUEST_ALLOCATORS, ' (request workloads)');
   const failed = new Set();
   for (let rep = 0; rep < RUNS; rep++) {
     log(`JS request run ${rep + 1}/${RUNS}`);
@@ -348,19 +355,8 @@ async function runJSRequests() {
           '--warmup', String(Math.max(10, Math.round(requests / 10))),
           '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
         ];
-        let r = await run(process.execPath, args);
-        if (!r.ok) {
-          note(`JS ${a.name} ${w.name}: failed (${firstLine(r.stderr) || r.err?.message}); retrying once in 10 s`);
-          await new Promise((res) => setTimeout(res, 10_000));
-          r = await run(process.execPath, args);
-        }
-        const res = r.ok ? jsonLines(r.stdout)[0] : null;
-        if (!res) {
-          failed.add(`${a.name}|${w.name}`);
-          fail(`JS ${a.name} ${w.name}: ${firstLine(r.stderr) || r.err?.message}`);
-          continue;
-        }
-        addSample('js', w.name, 'ns/request', a.name, res.ns_per_request);
+        const res = await jsSample(a, w, args, failed);
+        if (res) addSample('js', w.name, 'ns/request', a.name, res.ns_per_request);
       }
     }
   }

@@ -11,6 +11,7 @@
 // shapes used in turn (fixed seed), as in the C version (bench/c/workloads.c, R1).
 // `warmup` requests run untimed first (repeated until `warmup-ms` have passed), then
 // `requests` timed ones (repeated until `min-ms` have passed). Wall time, GC included.
+const { parseArgs } = require('./common');
 const { JS_REQUEST_ALLOCATORS } = require('./allocators');
 
 const SMALL = 200;
@@ -20,11 +21,6 @@ const LARGE_SIZE = 8192;
 const SMALL_MIN = 16;
 const SMALL_MAX = 256;
 
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return o;
-}
 
 // xorshift32 (Marsaglia)
 function makeShapes(shapes, seed) {

@@ -25,6 +25,7 @@
 //
 // Children exit when the parent goes (IPC disconnect, or a changed ppid while blocked in wait);
 // the parent kills any child still running and destroys the pool in `finally`.
+const { makeTrace, parseArgs } = require('./common');
 const path = require('node:path');
 const fs = require('node:fs');
 const { fork } = require('node:child_process');
@@ -70,11 +71,6 @@ const SHARED_WORKLOADS = [
 ];
 
 // ------------------------------------------------------------------ common
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return o;
-}
 const now = () => process.hrtime.bigint();
 
 // Block (synchronously) until view[index] !== value; throws after `limitMs`.
@@ -110,19 +106,6 @@ function finish() {
 const READY = 0;
 const GO = 1;
 
-function makeTrace(n, seed) {
-  const t = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    t[i] = Math.floor((x / 4294967296) * WINDOW);
-  }
-  return t;
-}
 
 function churn(slots, trace, from, to, pool) {
   for (let i = from; i < to; i++) {
@@ -145,7 +128,7 @@ function childContention(a) {
     const ctl = int32At(seg, Number(a.ctl), 16);
     const ops = Number(a.ops);
     const warmup = Number(a.warmup);
-    const trace = makeTrace(warmup + ops, 12345 + 7919 * Number(a.id));
+    const trace = makeTrace(warmup + ops, WINDOW, 12345 + 7919 * Number(a.id));
     const slots = new Array(WINDOW);
     for (let i = 0; i < WINDOW; i++) slots[i] = pool.alloc(SIZE);
     const w0 = Date.now();

@@ -11,28 +11,10 @@
 // its block (pools) or just drops it (GC'd allocators: the slot is overwritten),
 // allocates `size` bytes into the slot and writes one byte. Wall time, so garbage
 // collection is included.
+const { makeTrace, parseArgs } = require('./common');
 const { JS_ALLOCATORS } = require('./allocators');
 
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i += 2) o[argv[i].replace(/^--/, '')] = argv[i + 1];
-  return o;
-}
 
-// xorshift32 (Marsaglia), enough for picking slots
-function makeTrace(n, window, seed) {
-  const t = new Uint32Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    t[i] = Math.floor((x / 4294967296) * window);
-  }
-  return t;
-}
 
 function runFree(slots, trace, from, to, size, alloc, free) {
   for (let i = from; i < to; i++) {

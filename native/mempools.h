@@ -11,8 +11,13 @@
  * Lifetime: the struct stays valid for as long as the external is reachable
  * (keep a napi_ref to it while you hold the pointer, e.g. across async work).
  * The pool behind it may be destroyed at any time from JavaScript: from then
- * on every call returns MEMPOOLS_ERR_DESTROYED and touches nothing; memory
- * allocated before is gone with the pool.
+ * on every call returns MEMPOOLS_ERR_DESTROYED and touches nothing. Memory
+ * allocated before goes with the pool, unless it is pinned: retain() pins the
+ * pool's memory (it fails with MEMPOOLS_ERR_DESTROYED once the pool is
+ * destroyed); while a pin is held, destroy()/close() still detaches every
+ * JavaScript view and fails every later call, but unmaps the memory only at
+ * the last release(). So work on a worker thread does: retain, use the
+ * memory, release (release may be called from any thread).
  *
  * Threads: a pool created with `threadSafe: true` (TlsfPool, HeapPool) takes
  * a lock in every call, from JavaScript and from here, so any thread may call.
@@ -91,6 +96,11 @@ typedef struct mempools_pool {
     int (*usable_size)(void *ctx, const void *ptr, size_t *out);
     /* The (chunk, offset) of a live block, for pool.viewOf in JavaScript. */
     int (*handle_of)(void *ctx, const void *ptr, mempools_handle_t *out);
+    /* The reverse: the address of the live block that starts at (chunk, offset). */
+    int (*pointer_of)(void *ctx, mempools_handle_t handle, void **out);
+    /* Pins the pool's memory (see Lifetime above); every retain needs one release. */
+    int (*retain)(void *ctx);
+    void (*release)(void *ctx);
 } mempools_pool_t;
 
 /* A status as text ("MEMPOOLS_ERR_DESTROYED: the pool was destroyed"). */

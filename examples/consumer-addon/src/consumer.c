@@ -64,12 +64,14 @@ static napi_status set_number(napi_env env, napi_value object, const char *name,
 
 /* ---- (i) the allocators compiled in ------------------------------------- */
 
-/* A private allocator seen through two calls, so one checksum loop serves
+/* A private allocator seen through four calls, so one checksum run serves
  * TLSF and the heap pool alike. */
 typedef struct private_pool {
     void *self;
     void *(*alloc)(void *self, size_t size);
     int (*release)(void *self, void *ptr);
+    const char *(*check)(const void *self); /* NULL, or why the pool is corrupted */
+    size_t (*live)(const void *self);       /* live allocations */
 } private_pool_t;
 
 /* The size and fill byte of block i: the JavaScript test computes the same. */
@@ -109,18 +111,45 @@ static int hash_blocks(const private_pool_t *pool, uint32_t count, uint32_t seed
 
 static void *tlsf_alloc_call(void *self, size_t size) { return tlsf_malloc(self, size); }
 static int tlsf_release_call(void *self, void *ptr) { return tlsf_free(self, ptr); }
+static const char *tlsf_check_call(const void *self)
+{
+    const char *why = NULL;
+    return tlsf_check(self, &why) == TLSF_OK ? NULL : why;
+}
+static size_t tlsf_live_call(const void *self)
+{
+    tlsf_stats_t stats;
+    tlsf_get_stats(self, &stats);
+    return stats.allocations;
+}
+
 static void *heap_alloc_call(void *self, size_t size) { return heap_pool_malloc(self, size); }
 static int heap_release_call(void *self, void *ptr) { return heap_pool_free(self, ptr); }
+static const char *heap_check_call(const void *self)
+{
+    const char *why = NULL;
+    return heap_pool_check(self, &why) == HEAP_POOL_OK ? NULL : why;
+}
+static size_t heap_live_call(const void *self)
+{
+    heap_pool_stats_t stats;
+    heap_pool_get_stats(self, &stats);
+    return stats.allocations;
+}
 
-/* { checksum, live, check } of a run: live blocks left (0) and null or why the
- * pool's own invariant check failed. */
-static napi_value make_report(napi_env env, int result, uint32_t hash, size_t live, const char *why)
+/* Runs hash_blocks and reports { checksum, live, check }: the hash, the live
+ * blocks left (0) and null or why the pool's own invariant check failed. */
+static napi_value report_checksum(napi_env env, const private_pool_t *pool, uint32_t count, uint32_t seed)
 {
     napi_value report, text;
-    if (result != 0) return throw_error(env, "range", "ERR_CONSUMER_POOL", "the private pool failed an alloc or free");
+    uint32_t hash = 0;
+    const char *why;
+    if (hash_blocks(pool, count, seed, &hash) != 0)
+        return throw_error(env, "range", "ERR_CONSUMER_POOL", "the private pool failed an alloc or free");
+    why = pool->check(pool->self);
     napi_create_object(env, &report);
     set_number(env, report, "checksum", hash);
-    set_number(env, report, "live", (double)live);
+    set_number(env, report, "live", (double)pool->live(pool->self));
     if (why != NULL)
         napi_create_string_utf8(env, why, NAPI_AUTO_LENGTH, &text);
     else
@@ -149,12 +178,9 @@ static int read_count_and_seed(napi_env env, napi_callback_info info, uint32_t *
 /* tlsfChecksum(count, seed): a TLSF pool over 4 MiB of malloc'd memory. */
 static napi_value tlsf_checksum(napi_env env, napi_callback_info info)
 {
-    uint32_t count, seed, hash = 0;
+    uint32_t count, seed;
     void *control, *area, *bitmap;
-    const char *why = NULL;
     tlsf_t *t;
-    tlsf_stats_t stats;
-    int result;
     napi_value report;
     if (!read_count_and_seed(env, info, &count, &seed)) return NULL;
     control = malloc(tlsf_control_size());
@@ -168,12 +194,9 @@ static napi_value tlsf_checksum(napi_env env, napi_callback_info info)
         return throw_error(env, "range", "ERR_CONSUMER_POOL", "could not set up the TLSF pool");
     }
     {
-        const private_pool_t pool = { t, tlsf_alloc_call, tlsf_release_call };
-        result = hash_blocks(&pool, count, seed, &hash);
+        const private_pool_t pool = { t, tlsf_alloc_call, tlsf_release_call, tlsf_check_call, tlsf_live_call };
+        report = report_checksum(env, &pool, count, seed);
     }
-    if (tlsf_check(t, &why) == TLSF_OK) why = NULL;
-    tlsf_get_stats(t, &stats);
-    report = make_report(env, result, hash, stats.allocations, why);
     free(bitmap);
     free(area);
     free(control);
@@ -183,22 +206,16 @@ static napi_value tlsf_checksum(napi_env env, napi_callback_info info)
 /* heapChecksum(count, seed): an unbounded heap pool. */
 static napi_value heap_checksum(napi_env env, napi_callback_info info)
 {
-    uint32_t count, seed, hash = 0;
-    const char *why = NULL;
+    uint32_t count, seed;
     heap_pool_t *heap = NULL;
-    heap_pool_stats_t stats;
-    int result;
     napi_value report;
     if (!read_count_and_seed(env, info, &count, &seed)) return NULL;
     if (heap_pool_create(NULL, &heap) != HEAP_POOL_OK)
         return throw_error(env, "range", "ERR_CONSUMER_POOL", "could not create the heap pool");
     {
-        const private_pool_t pool = { heap, heap_alloc_call, heap_release_call };
-        result = hash_blocks(&pool, count, seed, &hash);
+        const private_pool_t pool = { heap, heap_alloc_call, heap_release_call, heap_check_call, heap_live_call };
+        report = report_checksum(env, &pool, count, seed);
     }
-    if (heap_pool_check(heap, &why) == HEAP_POOL_OK) why = NULL;
-    heap_pool_get_stats(heap, &stats);
-    report = make_report(env, result, hash, stats.allocations, why);
     heap_pool_destroy(heap);
     return report;
 }

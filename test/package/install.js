@@ -155,6 +155,13 @@ function main() {
     assert(parseLastJson(onlyPrebuilds.stdout).addon === PREBUILD, 'PREBUILDS_ONLY=1 did not load the prebuild');
   });
 
+  check('prebuilt: with install scripts not run (--ignore-scripts; npm\'s allowScripts) the prebuild still loads', () => {
+    const project = makeProject('no-scripts');
+    npmInstall(project, tarball, { CC: 'false', CXX: 'false' }, ['--ignore-scripts']);
+    const result = parseLastJson(expectSuccess(run(process.execPath, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), 'smoke.cjs').stdout);
+    expectSmoke(result, PREBUILD);
+  });
+
   installCheck('source', sourceTarball, { npm_config_nodedir: process.env.npm_config_nodedir || '/usr' }, (project, install) => {
     const installed = path.join(project, 'node_modules', 'mempools');
     assert(/gyp info using node-gyp@/.test(install.out) && /gyp info ok/.test(install.out), `node-gyp did not run:\n${install.out.slice(-2000)}`);
@@ -176,25 +183,10 @@ function main() {
  * (undefined when the install failed).
  */
 function installCheck(label, tgz, env, verify, addon = PREBUILD) {
-  const project = path.join(temp, label);
-  fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: `mempools-${label}-check`, version: '0.0.0', private: true }, null, 2)}\n`);
-  for (const file of ['smoke.cjs', 'smoke.mjs', 'check.mts', 'check.cts']) {
-    fs.copyFileSync(path.join(fixture, file), path.join(project, file));
-  }
-  const tsconfig = JSON.parse(fs.readFileSync(path.join(fixture, 'tsconfig.json'), 'utf8'));
-  tsconfig.compilerOptions.typeRoots = [path.join(root, 'node_modules', '@types')];
-  fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
-
+  const project = makeProject(label);
   let installed = false;
   check(`${label}: npm install of the tarball into a fresh project (prefer-offline)`, () => {
-    const install = expectSuccess(
-      run('npm', ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', '--loglevel=info'], {
-        cwd: project,
-        env: cleanEnv(env),
-      }),
-      'npm install',
-    );
+    const install = npmInstall(project, tgz, env);
     timings.push(`install ${label} ${install.seconds.toFixed(1)} s`);
     verify(project, install);
     installed = true;
@@ -214,6 +206,25 @@ function installCheck(label, tgz, env, verify, addon = PREBUILD) {
     expectSuccess(run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project, env: cleanEnv() }), 'tsc');
   });
   return project;
+}
+
+/** A fresh project directory holding the fixture scripts and a tsconfig.json that finds this repo's @types. */
+function makeProject(label) {
+  const project = path.join(temp, label);
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: `mempools-${label}-check`, version: '0.0.0', private: true }, null, 2)}\n`);
+  for (const file of ['smoke.cjs', 'smoke.mjs', 'check.mts', 'check.cts']) {
+    fs.copyFileSync(path.join(fixture, file), path.join(project, file));
+  }
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(fixture, 'tsconfig.json'), 'utf8'));
+  tsconfig.compilerOptions.typeRoots = [path.join(root, 'node_modules', '@types')];
+  fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  return project;
+}
+
+function npmInstall(project, tgz, env, args = []) {
+  const install = ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', '--loglevel=info', ...args];
+  return expectSuccess(run('npm', install, { cwd: project, env: cleanEnv(env) }), 'npm install');
 }
 
 function expectSmoke(result, addon) {

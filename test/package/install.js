@@ -136,6 +136,15 @@ function main() {
   });
   if (!tarball) return;
 
+  check('package.json: every exports entry with conditions lists `types` first, and its file ships', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    for (const [entry, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') continue;
+      assert(Object.keys(target)[0] === 'types', `exports["${entry}"] lists ${Object.keys(target)[0]} first`);
+      assert(fs.existsSync(path.join(root, target.types)), `exports["${entry}"].types: no ${target.types}`);
+    }
+  });
+
   // The same tarball without prebuilds/ (npm installs any gzipped tar of package/).
   const sourceTarball = path.join(temp, 'mempools-source.tgz');
   const unpacked = path.join(temp, 'unpacked');

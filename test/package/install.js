@@ -105,7 +105,20 @@ function main() {
   let tarball = '';
   check('npm run prebuildify builds a stripped, libc-tagged N-API prebuild without downloading headers', () => {
     fs.rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });
-    const built = expectSuccess(run('npm', ['run', 'prebuildify'], { cwd: root }), 'npm run prebuildify');
+    // prebuildify rebuilds build/ and moves the addon out of it: keep the
+    // developer's build/Release/mempools.node as it was.
+    const devBuild = path.join(root, 'build', 'Release', 'mempools.node');
+    const saved = path.join(temp, 'dev-build.node');
+    if (fs.existsSync(devBuild)) fs.copyFileSync(devBuild, saved);
+    let built;
+    try {
+      built = expectSuccess(run('npm', ['run', 'prebuildify'], { cwd: root }), 'npm run prebuildify');
+    } finally {
+      if (fs.existsSync(saved)) {
+        fs.mkdirSync(path.dirname(devBuild), { recursive: true });
+        fs.copyFileSync(saved, devBuild);
+      }
+    }
     timings.push(`prebuildify ${built.seconds.toFixed(1)} s`);
     assert(!/gyp http GET/.test(built.out), 'node-gyp downloaded headers');
     const file = path.join(root, PREBUILD);

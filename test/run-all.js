@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 'use strict';
-// `npm test`: runs the native C tests (bash test/native/run.sh, when present)
-// and the vitest suite, passes their output through, and ends with exactly
-// one line `N passed, M failed` (totals of both). Exits nonzero on any failure.
+// `npm test`: runs the native C tests (bash test/native/run.sh, when present),
+// the vitest suite and the package install test (node test/package/install.js),
+// passes their output through, and ends with exactly one line
+// `N passed, M failed` (totals of all three). Exits nonzero on any failure.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,19 +25,24 @@ function run(command, args, env) {
   return child;
 }
 
-// Native tests: their last line is `native: N passed, M failed`.
-const nativeRunner = path.join(root, 'test', 'native', 'run.sh');
-if (fs.existsSync(nativeRunner)) {
-  const child = run('bash', [nativeRunner]);
-  const match = /native: (\d+) passed, (\d+) failed\s*$/.exec(child.stdout || '');
+// A suite whose last line is `<label>: N passed, M failed`; a crash or a
+// missing summary counts as one failure.
+function runSuite(label, command, args) {
+  const child = run(command, args);
+  const match = new RegExp(`${label}: (\\d+) passed, (\\d+) failed\\s*$`).exec(child.stdout || '');
   if (match) {
     passed += Number(match[1]);
     failed += Number(match[2]);
   }
   if (!match || child.status !== 0) {
-    if (!match || Number(match[2]) === 0) failed += 1; // a crash or a missing summary counts as a failure
-    process.stdout.write(`run-all: native tests exited with ${child.status ?? child.signal}\n`);
+    if (!match || Number(match[2]) === 0) failed += 1;
+    process.stdout.write(`run-all: ${label} tests exited with ${child.status ?? child.signal}\n`);
   }
+}
+
+const nativeRunner = path.join(root, 'test', 'native', 'run.sh');
+if (fs.existsSync(nativeRunner)) {
+  runSuite('native', 'bash', [nativeRunner]);
 } else {
   process.stdout.write('run-all: test/native/run.sh not found, skipping native tests\n');
 }
@@ -65,6 +71,10 @@ if (!counts || vitest.status !== 0) {
   if (!counts || counts.failed === 0) failed += 1;
   process.stdout.write(`run-all: vitest exited with ${vitest.status ?? vitest.signal}\n`);
 }
+
+// The packed tarball installed with and without prebuilds (it runs
+// `npm run prebuildify`, which rebuilds build/: keep it after vitest).
+runSuite('package', process.execPath, [path.join(root, 'test', 'package', 'install.js')]);
 
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exitCode = failed > 0 ? 1 : 0;

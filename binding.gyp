@@ -13,6 +13,8 @@
         "native/tlsf_state.cc",
         "native/tlsf_binding.cc",
         "native/tlsf_fast.cc",
+        "native/tlsf_handle.cc",
+        "native/native_handle.cc",
         "native/region_state.cc",
         "native/region_binding.cc",
         "native/region_fast.cc",

@@ -5,13 +5,15 @@ import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
 import { Status } from './types.js';
-import type { TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
+import type { NativeBlock, TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
 import {
   sizeError,
   validateAlignment,
   validateCallocTotal,
   validateInteger,
+  validateNativeBlock,
   validateObject,
+  validateOptionalBoolean,
   validateView,
 } from './validate.js';
 
@@ -88,6 +90,8 @@ export class TlsfPool {
   #used = 0;
   #peakUsed = 0;
   #allocations = 0;
+  /** The nativeHandle external, once asked for. */
+  #nativeHandle: object | undefined;
 
   constructor(options: TlsfPoolOptions) {
     validateObject(options, 'options');
@@ -95,7 +99,8 @@ export class TlsfPool {
     if (options.maxSize !== undefined) {
       this.#maxSize = roundUp(validateInteger(options.maxSize, 'options.maxSize', options.size), 8);
     }
-    const created = native.create();
+    const threadSafe = validateOptionalBoolean(options.threadSafe, 'options.threadSafe');
+    const created = native.create(threadSafe);
     if (typeof created === 'number') throw TlsfPool.#systemError(created);
     [this.#handle, this.#owner] = created;
     const id = this.#mapRegion(size);
@@ -107,6 +112,37 @@ export class TlsfPool {
 
   get destroyed(): boolean {
     return this.#destroyed;
+  }
+
+  /**
+   * The pool for other native addons: a type-tagged N-API external over a
+   * mempools_pool_t (native/mempools.h; see docs/addons.md). Made on first use;
+   * after destroy() every call through it returns MEMPOOLS_ERR_DESTROYED.
+   */
+  get nativeHandle(): object {
+    if (this.#nativeHandle === undefined) {
+      const made = native.nativeHandle(this.#handle);
+      if (typeof made === 'number') throw TlsfPool.#systemError(made);
+      if (made === undefined) throw errors.destroyed();
+      this.#nativeHandle = made;
+    }
+    return this.#nativeHandle;
+  }
+
+  /**
+   * A view of `length` bytes of the live block an addon allocated through
+   * nativeHandle at `where` ({ chunk: region id, offset }), without a copy.
+   * The addon may still free the block; free(view) gives it back from here.
+   */
+  viewOf(where: NativeBlock, length: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const { chunk, offset } = validateNativeBlock(where, 'where');
+    validateInteger(length, 'length');
+    const region = this.#regions[chunk];
+    const usable = region === undefined ? Status.FOREIGN : native.addonBlock(this.#handle, chunk, offset);
+    if (usable < 0) throw errors.fromStatus(usable);
+    if (length > usable) throw errors.outOfRange('length', `<= ${usable} (the block's usable size)`, length);
+    return makeView(region!.buffer, offset, length, region);
   }
 
   alloc(size: number): Buffer {
@@ -223,21 +259,25 @@ export class TlsfPool {
     if (this.#destroyed) throw errors.destroyed();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
-    const [, used, , , , allocations] = native.stats(this.#handle);
-    if (used !== this.#used + this.#cache.bytes || allocations !== this.#allocations + this.#cache.blocks) {
+    const [, used, , , , allocations, , , addonUsed, addonAllocations] = native.stats(this.#handle);
+    if (used !== this.#used + this.#cache.bytes + addonUsed! ||
+        allocations !== this.#allocations + this.#cache.blocks + addonAllocations!) {
       throw errors.corrupted('the pool\'s accounting disagrees with the allocator');
     }
   }
 
   stats(): TlsfPoolStats {
     if (this.#destroyed) throw errors.destroyed();
-    const [reserved, , , free, largestFree, , failed, regions] = native.stats(this.#handle);
+    const [reserved, , , free, largestFree, , failed, regions, addonUsed, addonAllocations] = native.stats(this.#handle);
+    // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
+    const used = this.#used + addonUsed!;
+    if (used > this.#peakUsed) this.#peakUsed = used;
     return {
       capacity: this.#maxSize ?? this.#reserved,
       reserved: reserved!,
-      used: this.#used,
+      used,
       peakUsed: this.#peakUsed,
-      allocations: this.#allocations,
+      allocations: this.#allocations + addonAllocations!,
       failedAllocations: failed! - this.#retriedFailures,
       free: free! + this.#cache.bytes,
       largestFree: largestFree!,
@@ -339,10 +379,30 @@ export class TlsfPool {
     }
     const bit = offset >>> 3;
     if ((offset & 7) !== 0 || (region.live[bit >>> 5]! & (1 << (bit & 31))) === 0) {
-      throw freeing ? this.#notLive(region, offset) : errors.foreignBuffer();
+      if (this.#nativeHandle === undefined || !this.#takeAddonBlock(region, offset, freeing)) {
+        throw freeing ? this.#notLive(region, offset) : errors.foreignBuffer();
+      }
     }
     this.#found = region;
     return offset;
+  }
+
+  /**
+   * Whether (region, offset) is a block an addon allocated through nativeHandle.
+   * `adopt`: it becomes this pool's like one alloc() made (live bit, counters),
+   * for free/realloc; the addon can no longer free it.
+   */
+  #takeAddonBlock(region: Region, offset: number, adopt: boolean): boolean {
+    const usable = adopt ? native.adopt(this.#handle, region.id, offset) : native.addonBlock(this.#handle, region.id, offset);
+    if (usable < 0) return false;
+    if (adopt) {
+      const bit = offset >>> 3;
+      region.live[bit >>> 5]! |= 1 << (bit & 31);
+      this.#used += usable;
+      if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
+      this.#allocations++;
+    }
+    return true;
   }
 
   /** Why (region, offset) is not a live allocation: freed already, or never one. */

@@ -8,6 +8,7 @@ export type {
   HeapPoolOptions,
   HeapPoolParent,
   HeapPoolStats,
+  NativeBlock,
   PoolErrorCode,
   PoolStats,
   RegionPoolOptions,

@@ -18,7 +18,7 @@ export interface TlsfConstants {
 
 export interface TlsfBinding {
   /** [handle, owner] where owner keeps the native state alive, or a negative OS failure. */
-  create(): [number, object] | number;
+  create(threadSafe: boolean): [number, object] | number;
   /** Region id, a negative status, or a negative OS failure. */
   addRegion(handle: number, area: number): number;
   /** The region's external ArrayBuffer; call once per region. */
@@ -37,8 +37,15 @@ export interface TlsfBinding {
   usableSize(handle: number, region: number, offset: number): number;
   /** What (region, offset) is: OK live, DOUBLE_FREE a freed block, FOREIGN anything else. */
   blockState(handle: number, region: number, offset: number): number;
-  /** [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions]. */
+  /** [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions,
+   *   addonUsed, addonAllocations] (the last two: blocks other addons hold through nativeHandle). */
   stats(handle: number): number[];
+  /** The pool's nativeHandle external (once per pool), or a negative OS failure. */
+  nativeHandle(handle: number): object | number | undefined;
+  /** Usable size of the block an addon allocated at (region, offset), or a negative status. */
+  addonBlock(handle: number, region: number, offset: number): number;
+  /** As addonBlock, and the block becomes JavaScript's (no longer an addon's). */
+  adopt(handle: number, region: number, offset: number): number;
   /** [region, offset, size, used] quadruples in address order, or a negative status. */
   walk(handle: number): Float64Array | number;
   /** null, or why the heap is corrupted. */

@@ -31,6 +31,16 @@ export interface TlsfPoolOptions {
   size: number;
   /** With maxSize the pool grows by adding regions, up to maxSize bytes in all (rounded up to a multiple of 8). */
   maxSize?: number;
+  /** A lock in every native call, so other addons may allocate from any thread through nativeHandle. */
+  threadSafe?: boolean;
+}
+
+/** Where a block lies, as a pool's nativeHandle reports it (mempools_handle_t): what viewOf takes. */
+export interface NativeBlock {
+  /** The chunk: a TlsfPool region id, a HeapPool chunk id, 0 for a SharedPool. */
+  chunk: number;
+  /** Byte offset in the chunk (a SharedPool: the area offset, as offsetOf gives). */
+  offset: number;
 }
 
 /** One block reported by TlsfPool.walk(). */

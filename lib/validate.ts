@@ -50,3 +50,17 @@ export function validateFunction(value: unknown, name: string): asserts value is
   if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
 }
 
+
+/** An optional boolean (undefined: `fallback`). */
+export function validateOptionalBoolean(value: unknown, name: string, fallback = false): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
+  return value;
+}
+
+/** A { chunk, offset } block handle (NativeBlock): both non-negative safe integers. */
+export function validateNativeBlock(value: unknown, name: string): { chunk: number; offset: number } {
+  validateObject(value, name);
+  const { chunk, offset } = value as { chunk?: unknown; offset?: unknown };
+  return { chunk: validateInteger(chunk, `${name}.chunk`), offset: validateInteger(offset, `${name}.offset`) };
+}

@@ -1,6 +1,8 @@
 // pool_table.cc — see pool_table.hh.
 #include "pool_table.hh"
 
+#include "native_handle.hh"
+
 namespace mempools {
 
 namespace {
@@ -54,7 +56,8 @@ void PoolTable::Retain(PoolState* state, PoolState* other) {
 void PoolTable::Destroy(napi_env env, PoolState* state) {
   if (state->destroyed) return;
   state->destroyed = true;
-  state->FreeMemory(env);
+  // A pinned nativeHandle keeps the C memory until its last release; the views go now.
+  if (state->native_handle == nullptr || !NativeHandleDestroyed(state->native_handle)) state->FreeMemory(env);
   for (size_t id = 0; id < state->chunks.size(); id++) DetachChunk(env, state, id);
 }
 
@@ -84,7 +87,7 @@ void PoolTable::ReleaseState(napi_env env, PoolState* state) {
   PoolState* retained = state->retained;
   slots_[state->handle] = nullptr;
   free_slots_.push_back(state->handle);
-  delete state;
+  if (state->native_handle == nullptr || !NativeHandleAdopts(state->native_handle)) delete state;
   if (retained != nullptr && --retained->refs == 0) ReleaseState(env, retained);
   Unref();
 }

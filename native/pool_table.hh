@@ -25,6 +25,7 @@
 namespace mempools {
 
 class PoolTable;
+struct NativeHandle;
 
 enum class PoolKind { kTlsf = 1, kRegion = 2, kHeap = 3, kShm = 4 };
 
@@ -47,6 +48,9 @@ struct PoolState {
   // chunks come from): holds one of its references, dropped when this state
   // is released. Set with PoolTable::Retain.
   PoolState* retained = nullptr;
+  // The nativeHandle shim once JavaScript asked for it (native_handle.hh):
+  // holds one of its references; a pin on it defers FreeMemory to its last release.
+  NativeHandle* native_handle = nullptr;
 };
 
 class PoolTable {

@@ -13,11 +13,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "flat_call.hh"
 #include "tlsf.h"
 #include "tlsf_fast.hh"
+#include "tlsf_handle.hh"
 #include "tlsf_state.hh"
 
 namespace mempools {
@@ -34,9 +36,13 @@ int32_t HandleArg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Numb
 
 TlsfState* StateOf(const Napi::CallbackInfo& info) { return TableOf(info)->Live<TlsfState>(HandleArg(info)); }
 
-tlsf_t* AllocatorOf(const Napi::CallbackInfo& info) {
+// The live state's allocator, with its lock (threadSafe pools) held by
+// `guard` until the caller returns; nullptr when there is none.
+tlsf_t* AllocatorOf(const Napi::CallbackInfo& info, std::unique_lock<PoolLock>* guard) {
   TlsfState* state = StateOf(info);
-  return state != nullptr ? state->tlsf : nullptr;
+  if (state == nullptr) return nullptr;
+  *guard = std::unique_lock<PoolLock>(state->lock);
+  return state->tlsf;
 }
 
 // A non-negative safe integer argument as size_t; false when out of range.
@@ -68,10 +74,10 @@ Napi::Value Encoded(const Napi::CallbackInfo& info, tlsf_t* t, void* ptr) {
   return Napi::Number::New(info.Env(), region * kRegionFactor + static_cast<double>(offset));
 }
 
-// create() -> [handle, owner] or a negative number (-(ENOMEM + malloc)).
+// create(threadSafe) -> [handle, owner] or a negative number (-(ENOMEM + malloc)).
 Napi::Value Create(const Napi::CallbackInfo& info) {
   PoolTable* table = TableOf(info);
-  int32_t handle = CreateTlsf(table);
+  int32_t handle = CreateTlsf(table, info[0].ToBoolean().Value());
   if (handle < 0) {
     return Status(info, -(ENOMEM + static_cast<int>(SysCall::kMalloc) * kSysBase));
   }
@@ -88,6 +94,7 @@ Napi::Value AddRegion(const Napi::CallbackInfo& info) {
   size_t area;
   if (state == nullptr || !SizeArg(info, 1, &area)) return Status(info, TLSF_ERR_INVALID);
   SysCall failed = SysCall::kNone;
+  PoolGuard guard(state->lock);
   int result = AddRegion(state, area, &failed);
   if (failed != SysCall::kNone) result -= static_cast<int>(failed) * kSysBase;
   return Status(info, result);
@@ -106,25 +113,29 @@ Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
 Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
   TlsfState* state = StateOf(info);
   if (state == nullptr) return Status(info, TLSF_ERR_INVALID);
+  PoolGuard guard(state->lock);
   return Status(info, RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
 }
 
 Napi::Value Calloc(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   size_t count, size;
   if (t == nullptr || !SizeArg(info, 1, &count) || !SizeArg(info, 2, &size)) return Status(info, TLSF_ERR_INVALID);
   return Encoded(info, t, tlsf_calloc(t, count, size));
 }
 
 Napi::Value Memalign(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   size_t size, align;
   if (t == nullptr || !SizeArg(info, 1, &size) || !SizeArg(info, 2, &align)) return Status(info, TLSF_ERR_INVALID);
   return Encoded(info, t, tlsf_memalign(t, align, size));
 }
 
 Napi::Value Realloc(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   size_t size;
   if (t == nullptr || !SizeArg(info, 3, &size)) return Status(info, TLSF_ERR_INVALID);
   void* ptr = BlockArg(info, t);
@@ -135,29 +146,35 @@ Napi::Value Realloc(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value UsableSize(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   void* ptr = t != nullptr ? BlockArg(info, t) : nullptr;
   return Napi::Number::New(info.Env(), ptr == nullptr ? 0.0 : static_cast<double>(tlsf_usable_size(t, ptr)));
 }
 
 // blockState(handle, region, offset) -> tlsf_block_state(): what a rejected free was.
 Napi::Value BlockState(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   size_t offset;
   if (t == nullptr || !SizeArg(info, 2, &offset)) return Status(info, TLSF_ERR_INVALID);
   return Status(info, tlsf_block_state(t, info[1].As<Napi::Number>().Int32Value(), offset));
 }
 
-// stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions]
+// stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions,
+//             addonUsed, addonAllocations] (the last two: blocks addons hold through nativeHandle)
 Napi::Value Stats(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
+  const TlsfState* state = StateOf(info);
   tlsf_stats_t s;
   tlsf_get_stats(t, &s);
   const size_t values[] = {s.area, s.used, s.peak_used, s.free, s.largest_free,
-                           s.allocations, s.failed_allocations, s.regions};
-  Napi::Array result = Napi::Array::New(info.Env(), 8);
-  for (uint32_t i = 0; i < 8; i++) result.Set(i, Napi::Number::New(info.Env(), static_cast<double>(values[i])));
+                           s.allocations, s.failed_allocations, s.regions,
+                           state->addon_used, state->addon_allocations};
+  Napi::Array result = Napi::Array::New(info.Env(), 10);
+  for (uint32_t i = 0; i < 10; i++) result.Set(i, Napi::Number::New(info.Env(), static_cast<double>(values[i])));
   return result;
 }
 
@@ -172,7 +189,8 @@ int CollectBlock(const tlsf_block_info_t* block, void* user) {
 
 // walk() -> Float64Array of [region, offset, size, used] quadruples, or a negative tlsf_status.
 Napi::Value Walk(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
   std::vector<double> blocks;
   int status = tlsf_walk(t, CollectBlock, &blocks);
@@ -184,7 +202,8 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
 
 // check() -> null when every invariant holds, else the allocator's description.
 Napi::Value Check(const Napi::CallbackInfo& info) {
-  tlsf_t* t = AllocatorOf(info);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
   if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
   const char* why = nullptr;
   if (tlsf_check(t, &why) == TLSF_OK) return info.Env().Null();
@@ -207,6 +226,7 @@ void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value 
       {"memalign", Memalign}, {"realloc", Realloc},
       {"usableSize", UsableSize}, {"blockState", BlockState}, {"stats", Stats}, {"walk", Walk},
       {"check", Check},     {"destroy", Destroy},
+      {"nativeHandle", TlsfNativeHandle}, {"addonBlock", TlsfAddonBlock}, {"adopt", TlsfAdopt},
   };
   Napi::Object tlsf = FlatCalls(env, table, calls);
 

@@ -12,6 +12,8 @@
 // are still out of range here are refused with TLSF_ERR_INVALID / TLSF_ERR_FOREIGN.
 #include "tlsf_fast.hh"
 
+#include <mutex>
+
 #include "tlsf.h"
 #include "scratch_call.hh"
 #include "tlsf_state.hh"
@@ -22,15 +24,19 @@ namespace {
 
 constexpr double kRegionFactor = 1099511627776.0;  // 2**40
 
-tlsf_t* AllocatorOf(PoolTable* table, double handle) {
+// The live state's allocator, its lock (threadSafe pools) held by `guard`.
+tlsf_t* AllocatorOf(PoolTable* table, double handle, std::unique_lock<PoolLock>* guard) {
   TlsfState* state = table->Live<TlsfState>(static_cast<int32_t>(handle));
-  return state != nullptr ? state->tlsf : nullptr;
+  if (state == nullptr) return nullptr;
+  *guard = std::unique_lock<PoolLock>(state->lock);
+  return state->tlsf;
 }
 
 napi_value Alloc(napi_env env, napi_callback_info info) {
   PoolTable* table = ScratchTable(env, info);
   double* s = table->scratch();
-  tlsf_t* t = AllocatorOf(table, s[0]);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(table, s[0], &guard);
   if (t == nullptr || !IsSize(s[1])) {
     s[0] = TLSF_ERR_INVALID;
     return nullptr;
@@ -51,7 +57,8 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
 napi_value Free(napi_env env, napi_callback_info info) {
   PoolTable* table = ScratchTable(env, info);
   double* s = table->scratch();
-  tlsf_t* t = AllocatorOf(table, s[0]);
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(table, s[0], &guard);
   if (t == nullptr) {
     s[0] = TLSF_ERR_INVALID;
   } else if (!(s[1] >= 0 && s[1] < TLSF_MAX_REGIONS) || !IsSize(s[2])) {

@@ -1,6 +1,7 @@
 // tlsf_state.cc — see tlsf_state.hh.
 #include "tlsf_state.hh"
 
+#include <cerrno>
 #include <cstdlib>
 #include <new>
 
@@ -8,27 +9,42 @@ namespace mempools {
 
 namespace {
 
+// Returns region `id`'s memory to the OS (its ArrayBuffer detached already).
+void ReleaseRegion(TlsfState* state, int id) {
+  UnmapRegion(&state->regions[id]);
+  free(state->addon[id]);
+  state->addon[id] = nullptr;
+  state->present[id] = false;
+}
+
 // Detaches the region's ArrayBuffer, then returns its memory to the OS.
 void DropRegion(napi_env env, TlsfState* state, int id) {
   state->table->DetachChunk(env, state, static_cast<size_t>(id));
-  UnmapRegion(&state->regions[id]);
-  state->present[id] = false;
+  ReleaseRegion(state, id);
 }
 
 }  // namespace
 
 void TlsfState::FreeMemory(napi_env env) {
   for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
-    if (present[id]) DropRegion(env, this, id);
+    if (present[id]) table->DetachChunk(env, this, static_cast<size_t>(id));
+  }
+  FreeDetachedMemory();
+}
+
+void TlsfState::FreeDetachedMemory() {
+  for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
+    if (present[id]) ReleaseRegion(this, id);
   }
   free(control);
   control = nullptr;
   tlsf = nullptr;
 }
 
-int32_t CreateTlsf(PoolTable* table) {
+int32_t CreateTlsf(PoolTable* table, bool thread_safe) {
   TlsfState* state = new (std::nothrow) TlsfState();
   if (state == nullptr) return -1;
+  if (thread_safe) state->lock.Enable();
   state->control = malloc(tlsf_control_size());
   state->tlsf = state->control != nullptr ? tlsf_create(state->control, tlsf_control_size()) : nullptr;
   if (state->tlsf == nullptr) {
@@ -52,7 +68,20 @@ int AddRegion(TlsfState* state, size_t area, SysCall* failed) {
   }
   state->regions[id] = memory;
   state->present[id] = true;
+  if (state->native_handle != nullptr && !AddAddonMap(state, id)) {
+    tlsf_remove_region(state->tlsf, id);
+    ReleaseRegion(state, id);
+    *failed = SysCall::kCalloc;
+    return -ENOMEM;
+  }
   return id;
+}
+
+bool AddAddonMap(TlsfState* state, int id) {
+  if (state->addon[id] == nullptr) {
+    state->addon[id] = static_cast<uint32_t*>(calloc(state->regions[id].area / 256 + 1, sizeof(uint32_t)));
+  }
+  return state->addon[id] != nullptr;
 }
 
 napi_status RegionBuffer(napi_env env, TlsfState* state, int id, napi_value* result) {

@@ -1,0 +1,65 @@
+// native_handle.hh — the shim behind every pool's `nativeHandle`: a
+// type-tagged N-API external whose data is a mempools_pool_t (mempools.h),
+// refcounted so that it outlives the pool state for as long as the external
+// is reachable, and pins that keep a destroyed pool's C memory until the last
+// release.
+//
+// Each pool kind gives one HandleOps (its adapter, `<kind>_handle.cc`): the
+// operations on its state. The shim wraps them with what every kind shares:
+//   - the thread rule: a pool without a lock is called on its JavaScript
+//     thread only (others get MEMPOOLS_ERR_WRONG_THREAD); release() is allowed
+//     from any thread;
+//   - the lifecycle: once the pool is destroyed (or its state released) every
+//     call returns MEMPOOLS_ERR_DESTROYED and touches nothing;
+//   - pins: retain() while not destroyed; PoolTable::Destroy then detaches the
+//     chunk ArrayBuffers at once but leaves the C memory to the last release()
+//     (ops->free_detached, which makes no N-API call), and a state released
+//     while pinned is deleted there too.
+// The adapter takes the pool's own PoolLock (when thread-safe) inside each op;
+// the shim's mutex orders the ops against destroy and release.
+#ifndef MEMPOOLS_NATIVE_HANDLE_HH
+#define MEMPOOLS_NATIVE_HANDLE_HH
+
+#include <node_api.h>
+
+#include "mempools.h"
+#include "pool_table.hh"
+
+namespace mempools {
+
+// One pool kind's side of the ABI. Each op runs with the shim's checks done
+// (right thread, not destroyed) and returns a mempools_status.
+struct HandleOps {
+  uint32_t kind;  // enum mempools_kind
+  int (*alloc)(PoolState* state, size_t size, void** out);
+  int (*free)(PoolState* state, void* ptr);
+  int (*realloc)(PoolState* state, void* ptr, size_t size, void** out);
+  int (*usable_size)(PoolState* state, const void* ptr, size_t* out);
+  int (*handle_of)(PoolState* state, const void* ptr, mempools_handle_t* out);
+  int (*pointer_of)(PoolState* state, mempools_handle_t handle, void** out);
+  // Frees the C memory of a destroyed state whose chunk ArrayBuffers are all
+  // detached already; may run on any thread, so no N-API and no table.
+  void (*free_detached)(PoolState* state);
+};
+
+struct NativeHandle;
+
+// Makes the state's nativeHandle external (once per state: the TypeScript pool
+// keeps it; a second call fails with napi_invalid_arg). thread_safe: the pool
+// has a lock, so any thread may call. A destroyed state gets a handle whose
+// every call returns MEMPOOLS_ERR_DESTROYED.
+napi_status MakeNativeHandle(napi_env env, PoolState* state, const HandleOps* ops, bool thread_safe,
+                             napi_value* result);
+
+// Called by PoolTable::Destroy: marks the handle destroyed. True when a pin is
+// held: the caller must then detach the chunks but not free the memory.
+bool NativeHandleDestroyed(NativeHandle* handle);
+
+// Called by PoolTable::ReleaseState: the state goes. True when a pin still
+// holds its memory: the handle then owns the state and deletes it (after
+// free_detached) at the last release; the caller must not delete it.
+bool NativeHandleAdopts(NativeHandle* handle);
+
+}  // namespace mempools
+
+#endif  // MEMPOOLS_NATIVE_HANDLE_HH

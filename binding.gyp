@@ -18,6 +18,7 @@
         "native/region_state.cc",
         "native/region_binding.cc",
         "native/region_fast.cc",
+        "native/region_handle.cc",
         "native/heap_state.cc",
         "native/heap_binding.cc",
         "native/heap_fast.cc",

@@ -6,13 +6,14 @@ import * as errors from './errors.js';
 import { binding } from './native.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import { RegionStatus } from './types.js';
-import type { RegionPoolOptions, RegionPoolStats } from './types.js';
+import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
 import {
   sizeError,
   validateAlignment,
   validateCallocTotal,
   validateFunction,
   validateInteger,
+  validateNativeBlock,
   validateObject,
   validateView,
 } from './validate.js';
@@ -60,6 +61,8 @@ export class RegionPool {
   readonly #blockSize: number;
   readonly #maxSmall: number;
   #destroyed = false;
+  /** The nativeHandle external, once asked for. */
+  #nativeHandle: object | undefined;
 
   constructor(options: RegionPoolOptions = {}) {
     validateObject(options, 'options');
@@ -90,6 +93,39 @@ export class RegionPool {
   /** Largest request served from blocks: min(blockSize, pageSize - 1); larger ones get a large block. */
   get maxSmall(): number {
     return this.#maxSmall;
+  }
+
+  /**
+   * The pool for other native addons (native/mempools.h; docs/addons.md), on
+   * this pool's JavaScript thread only. Made on first use; after destroy()
+   * every call through it returns MEMPOOLS_ERR_DESTROYED.
+   */
+  get nativeHandle(): object {
+    if (this.#nativeHandle === undefined) {
+      const made = native.nativeHandle(this.#handle);
+      if (made === undefined) throw errors.destroyed();
+      this.#nativeHandle = made;
+    }
+    return this.#nativeHandle;
+  }
+
+  /**
+   * A view of `length` bytes of the live allocation starting at `where`
+   * ({ chunk, offset } as an addon's handle_of gives it), without a copy:
+   * like a view alloc() returned, free(view) frees it.
+   */
+  viewOf(where: NativeBlock, length: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const { chunk: id, offset } = validateNativeBlock(where, 'where');
+    validateInteger(length, 'length');
+    const found = native.blockAt(this.#handle, id, offset);
+    if (typeof found === 'number') throw errors.fromRegionStatus(found);
+    const [gen, size] = found;
+    if (length > size) throw errors.outOfRange('length', `<= ${size} (the allocation's size)`, length);
+    let chunk = this.#chunks[id];
+    // An addon may have made the chunk (unknown here) or released the one recorded.
+    if (chunk === undefined || chunk.buffer.byteLength === 0) chunk = this.#adopt(id);
+    return makeView(chunk.buffer, offset, length, chunk, gen);
   }
 
   /** `size` bytes, 8-aligned (ngx_palloc). */

@@ -81,6 +81,10 @@ export interface RegionBinding {
   readonly scratch: Float64Array;
   /** Status; releases large blocks (detached first) and rewinds every block. */
   reset(handle: number): number;
+  /** The pool's nativeHandle external (once per pool). */
+  nativeHandle(handle: number): object | undefined;
+  /** [generation, size] of the live allocation starting at (chunk, offset), or a negative status. */
+  blockAt(handle: number, chunk: number, offset: number): [number, number] | number;
   /** [reserved, used, peakUsed, allocations, failedAllocations, blocks, largeBlocks, wasted]. */
   stats(handle: number): number[];
   /** null, or why the pool is corrupted. */

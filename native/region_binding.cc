@@ -7,6 +7,7 @@
 #include "flat_call.hh"
 
 #include "region_fast.hh"
+#include "region_handle.hh"
 #include "region_state.hh"
 
 namespace mempools {
@@ -96,6 +97,7 @@ void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_valu
   static const FlatCall calls[] = {
       {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"reset", Reset},
       {"stats", Stats},   {"check", Check},             {"destroy", Destroy},
+      {"nativeHandle", RegionNativeHandle}, {"blockAt", RegionBlockAt},
   };
   Napi::Object region = FlatCalls(env, table, calls);
 

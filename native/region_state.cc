@@ -14,7 +14,7 @@ void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   RegionState* state = static_cast<RegionState*>(ctx);
   if (created) {
     state->created = id;
-  } else {
+  } else if (!state->detached) {
     state->table->DetachChunk(state->env, state, id);
   }
 }
@@ -24,6 +24,11 @@ void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
 void RegionState::FreeMemory(napi_env) {
   region_pool_destroy(pool);  // no C cleanups are registered, so this never fails
   pool = nullptr;
+}
+
+void RegionState::FreeDetachedMemory() {
+  detached = true;
+  FreeMemory(nullptr);
 }
 
 int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size) {

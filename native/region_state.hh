@@ -20,8 +20,11 @@ struct RegionState : PoolState {
   static constexpr PoolKind kKind = PoolKind::kRegion;
   explicit RegionState(napi_env e) : PoolState(kKind), env(e) {}
   void FreeMemory(napi_env env) override;
+  // FreeMemory once every chunk ArrayBuffer is detached (no N-API; any thread).
+  void FreeDetachedMemory();
 
   region_pool_t* pool = nullptr;  // nullptr once destroyed
+  bool detached = false;          // chunks detached already: on_chunk does nothing
   napi_env env;                   // the environment of the table (for on_chunk)
   uint32_t created = REGION_POOL_NO_CHUNK;  // chunk made by the current call, if any
 };

@@ -2,11 +2,14 @@
 // temporary project whose node_modules/mempools holds what the package ships
 // for addons (package.json, gyp.js, native/), the way `npm install` lays it
 // out, so its binding.gyp resolves `require('mempools/gyp').targets` for real.
-// Until the pools have `nativeHandle`, fill() and free() are driven through a
-// stand-in handle (test/helpers/fake_pool.c, built against
-// `require('mempools/gyp').include_dir`).
+// fill() and free() run against the real pools' `nativeHandle`; a stand-in
+// handle (test/helpers/fake_pool.c, built against
+// `require('mempools/gyp').include_dir`) covers what a real pool cannot show
+// (another ABI version), and test/helpers/handle_probe.c calls a handle from
+// threads of its own (off-thread calls, a concurrent churn, a pin held across
+// destroy()).
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { TlsfPool } from '../lib/index.js';
+import { RegionPool, TlsfPool } from '../lib/index.js';
 import { expectCode } from './helpers/pool.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -33,6 +36,23 @@ interface ConsumerAddon {
   free(nativeHandle: unknown, block: unknown): void;
 }
 
+interface Where {
+  chunk: number;
+  offset: number;
+}
+
+interface HandleProbe {
+  offThread(handle: object, size: number): { alloc: number; retain: number; chunk?: number; offset?: number };
+  startChurn(handle: object, count: number, size: number): void;
+  joinChurn(): { allocated: number; freed: number; failed: number };
+  startPinned(handle: object, size: number, byte: number): Where & { address: number };
+  openGate(): boolean;
+}
+
+const MEMPOOLS_ERR_INVALID = -2;
+const MEMPOOLS_ERR_DESTROYED = -3;
+const MEMPOOLS_ERR_WRONG_THREAD = -4;
+
 interface FakePool {
   makeHandle(options?: { size?: number; threadSafe?: boolean; abiVersion?: number }): object;
   destroy(handle: object): void;
@@ -40,26 +60,25 @@ interface FakePool {
   read(handle: object, offset: number, size: number): Buffer;
 }
 
-interface Filled {
-  chunk: number;
-  offset: number;
-  block: object;
-}
+type Filled = Where;
 
-const FAKE_GYP = `{
-  'targets': [{
-    'target_name': 'fake_pool',
-    'sources': ['fake_pool.c'],
+const HELPERS_GYP = `{
+  'target_defaults': {
     'include_dirs': ["<!(node -p \\"require('mempools/gyp').include_dir\\")"],
     'defines': ['NAPI_VERSION=8'],
-    'cflags_c': ['-std=c11'],
-  }],
+    'cflags_c': ['-std=c11', '-D_GNU_SOURCE'],
+  },
+  'targets': [
+    { 'target_name': 'fake_pool', 'sources': ['fake_pool.c'] },
+    { 'target_name': 'handle_probe', 'sources': ['handle_probe.c'] },
+  ],
 }
 `;
 
 let project = '';
 let consumer: ConsumerAddon;
 let fake: FakePool;
+let probe: HandleProbe;
 
 function nodeGyp(cwd: string): void {
   const bin = path.join(path.dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
@@ -74,6 +93,25 @@ function nodeGyp(cwd: string): void {
 function fill(handle: unknown, size: number, byte: number): Promise<Filled> {
   return new Promise((resolve, reject) => {
     consumer.fill(handle, size, byte, (error, result) => (error ? reject(error) : resolve(result as Filled)));
+  });
+}
+
+/** What a consumer.free() call threw: its code and mempools status. */
+function freeError(handle: unknown, block: unknown): (Error & { code?: string; status?: number }) | undefined {
+  try {
+    consumer.free(handle, block);
+  } catch (error) {
+    return error as Error & { code?: string; status?: number };
+  }
+  return undefined;
+}
+
+/** Whether `address` lies in a mapping of this process (/proc/self/maps). */
+function isMapped(address: number): boolean {
+  const maps = readFileSync('/proc/self/maps', 'utf8');
+  return maps.split('\n').some((line) => {
+    const match = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    return match !== null && address >= parseInt(match[1]!, 16) && address < parseInt(match[2]!, 16);
   });
 }
 
@@ -99,12 +137,15 @@ beforeAll(() => {
   }
   nodeGyp(project);
   consumer = require(path.join(project, 'index.js')) as ConsumerAddon;
-  const fakeDir = path.join(project, 'fake');
-  mkdirSync(fakeDir);
-  cpSync(path.join(root, 'test', 'helpers', 'fake_pool.c'), path.join(fakeDir, 'fake_pool.c'));
-  writeFileSync(path.join(fakeDir, 'binding.gyp'), FAKE_GYP);
-  nodeGyp(fakeDir);
-  fake = require(path.join(fakeDir, 'build', 'Release', 'fake_pool.node')) as FakePool;
+  const helpers = path.join(project, 'helpers');
+  mkdirSync(helpers);
+  for (const file of ['fake_pool.c', 'handle_probe.c']) {
+    cpSync(path.join(root, 'test', 'helpers', file), path.join(helpers, file));
+  }
+  writeFileSync(path.join(helpers, 'binding.gyp'), HELPERS_GYP);
+  nodeGyp(helpers);
+  fake = require(path.join(helpers, 'build', 'Release', 'fake_pool.node')) as FakePool;
+  probe = require(path.join(helpers, 'build', 'Release', 'handle_probe.node')) as HandleProbe;
 }, 300_000);
 
 afterAll(() => {
@@ -142,7 +183,7 @@ describe('the C allocators compiled into another addon', () => {
   });
 });
 
-describe('a live JavaScript pool through its nativeHandle', () => {
+describe('the ABI against a stand-in handle (test/helpers/fake_pool.c)', () => {
   it('anything but a nativeHandle is a TypeError with code ERR_MEMPOOLS_HANDLE, and nothing is called back', () => {
     using pool = new TlsfPool({ size: 4096 });
     const callback = (): void => {
@@ -188,15 +229,16 @@ describe('a live JavaScript pool through its nativeHandle', () => {
     expect(fake.stats(handle)).toMatchObject({ live: 16, workerAllocs: 16 });
   });
 
-  it('free gives the block back once; again, or through another pool, is ERR_INVALID_ARG_VALUE', async () => {
+  it('free gives the block back once; again, or through another pool, is MEMPOOLS_ERR_INVALID', async () => {
     const handle = fake.makeHandle();
     const other = fake.makeHandle();
-    const { block } = await fill(handle, 32, 1);
-    expectCode(() => consumer.free(other, block), 'ERR_INVALID_ARG_VALUE', TypeError);
-    consumer.free(handle, block);
+    const where = await fill(handle, 32, 1);
+    expect(freeError(other, where)).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_INVALID });
+    consumer.free(handle, where);
     expect(fake.stats(handle).live).toBe(0);
-    expectCode(() => consumer.free(handle, block), 'ERR_INVALID_ARG_VALUE', TypeError);
+    expect(freeError(handle, where)).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_INVALID });
     expectCode(() => consumer.free(handle, {}), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => consumer.free(handle, { chunk: 0, offset: -1 }), 'ERR_OUT_OF_RANGE', RangeError);
   });
 
   it('a full pool calls back ERR_MEMPOOLS_STATUS with MEMPOOLS_ERR_NOMEM', async () => {
@@ -212,19 +254,12 @@ describe('a live JavaScript pool through its nativeHandle', () => {
 
   it('after the pool is destroyed, fill calls back and free throws MEMPOOLS_ERR_DESTROYED', async () => {
     const handle = fake.makeHandle();
-    const { block } = await fill(handle, 8, 1);
+    const where = await fill(handle, 8, 1);
     fake.destroy(handle);
     const error = await rejection(fill(handle, 8, 1));
     expect(error.code).toBe('ERR_MEMPOOLS_STATUS');
-    expect(error.status).toBe(-3);
-    let caught: (Error & { code?: string; status?: number }) | undefined;
-    try {
-      consumer.free(handle, block);
-    } catch (thrown) {
-      caught = thrown as Error & { code?: string; status?: number };
-    }
-    expect(caught?.code).toBe('ERR_MEMPOOLS_STATUS');
-    expect(caught?.status).toBe(-3);
+    expect(error.status).toBe(MEMPOOLS_ERR_DESTROYED);
+    expect(freeError(handle, where)).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_DESTROYED });
   });
 
   it('fill with arguments of the wrong type or range throws before allocating', () => {
@@ -237,11 +272,185 @@ describe('a live JavaScript pool through its nativeHandle', () => {
     expectCode(() => consumer.fill(handle, 1, 0, 'callback' as never), 'ERR_INVALID_ARG_TYPE', TypeError);
     expect(fake.stats(handle).live).toBe(0);
   });
+});
 
-  // Need `nativeHandle`, `viewOf` and `threadSafe` on the real pools (native/mempools.h).
-  it.todo('fill(tlsfPool.nativeHandle, size, byte, cb) fills on a worker thread; tlsfPool.viewOf({ chunk, offset }, size) reads the bytes without a copy');
-  it.todo('the same for a HeapPool and a SharedPool (chunk 0, offset = the view byteOffset)');
-  it.todo('a threadSafe TlsfPool / HeapPool is allocated from on the worker thread while JavaScript allocates too');
-  it.todo('free(pool.nativeHandle, block) gives the block back (pool.stats().allocations drops)');
-  it.todo('fill or free after pool.destroy() fails with ERR_MEMPOOLS_STATUS (status MEMPOOLS_ERR_DESTROYED), no crash');
+/** The pool kinds an addon allocates from through nativeHandle, as the tests make them. */
+interface ViewingPool {
+  readonly nativeHandle: object;
+  viewOf(where: Where, length: number): Buffer;
+  alloc(size: number): Buffer;
+  free(buf: Buffer): void;
+  stats(): { used: number; allocations: number };
+  destroy(): void;
+}
+
+const kinds: [string, (threadSafe?: boolean) => ViewingPool][] = [
+  ['TlsfPool', (threadSafe = false) => new TlsfPool({ size: 1 << 20, threadSafe })],
+  ['RegionPool', () => new RegionPool({ blockSize: 16384 })],
+];
+
+/** The thread-safe kinds. */
+const threadSafeKinds = kinds.filter(([name]) => name !== 'RegionPool');
+
+describe.each(kinds)('%s through its nativeHandle', (_name, make) => {
+  it('fill allocates, fills on a worker thread; viewOf shows the bytes without a copy; free(view) takes the block back', async () => {
+    const pool = make();
+    const before = pool.stats();
+    const where = await fill(pool.nativeHandle, 100, 0xab);
+    expect(pool.stats().allocations).toBe(before.allocations + 1);
+    expect(pool.stats().used).toBeGreaterThanOrEqual(before.used + 100);
+    const view = pool.viewOf(where, 100);
+    expect(Buffer.isBuffer(view)).toBe(true);
+    expect([...view].every((byte) => byte === 0xab)).toBe(true);
+    // Zero-copy: the view shares the chunk's ArrayBuffer with the pool's own allocations,
+    // and a write through it is what the addon's memory holds (fill again reads nothing back: check via a second view).
+    const neighbour = pool.alloc(8);
+    if (where.chunk === 0) expect(view.buffer).toBe(neighbour.buffer);
+    view[0] = 1;
+    expect(pool.viewOf(where, 1)[0]).toBe(1);
+    pool.free(view);
+    pool.free(neighbour);
+    expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
+    expect(freeError(pool.nativeHandle, where)).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_INVALID });
+    pool.destroy();
+  });
+
+  it('viewOf refuses what is not a live block the addon holds, or a length past it', async () => {
+    const pool = make();
+    const where = await fill(pool.nativeHandle, 40, 1);
+    expectCode(() => pool.viewOf(where, 4096), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.viewOf({ chunk: where.chunk, offset: where.offset + 8 }, 1), 'ERR_POOL_FOREIGN_BUFFER');
+    expectCode(() => pool.viewOf({ chunk: 63, offset: 0 }, 1), 'ERR_POOL_FOREIGN_BUFFER');
+    expectCode(() => pool.viewOf({ chunk: -1, offset: 0 }, 1), 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(() => pool.viewOf(null as never, 1), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => pool.viewOf(where, -1), 'ERR_OUT_OF_RANGE', RangeError);
+    consumer.free(pool.nativeHandle, where);
+    expect(() => pool.viewOf(where, 1)).toThrow(/freed|not a live/);
+    pool.destroy();
+    expectCode(() => pool.viewOf(where, 1), 'ERR_POOL_DESTROYED');
+  });
+
+  it('free(pool.nativeHandle, block) gives the block back: stats drop to where they were', async () => {
+    const pool = make();
+    const before = pool.stats();
+    const filled = await Promise.all([fill(pool.nativeHandle, 24, 1), fill(pool.nativeHandle, 3000, 2)]);
+    expect(pool.stats().allocations).toBe(before.allocations + 2);
+    for (const where of filled) consumer.free(pool.nativeHandle, where);
+    expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
+    pool.destroy();
+  });
+
+  it('after destroy(), fill calls back and free throws MEMPOOLS_ERR_DESTROYED, no crash', async () => {
+    const pool = make();
+    const handle = pool.nativeHandle;
+    const where = await fill(handle, 8, 1);
+    pool.destroy();
+    expect(pool.nativeHandle).toBe(handle);
+    const error = await rejection(fill(handle, 8, 1));
+    expect(error).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_DESTROYED });
+    expect(freeError(handle, where)).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_DESTROYED });
+  });
+
+  it('a pool that is not thread-safe refuses calls from another thread with MEMPOOLS_ERR_WRONG_THREAD', () => {
+    const pool = make();
+    const before = pool.stats();
+    expect(probe.offThread(pool.nativeHandle, 64)).toMatchObject({
+      alloc: MEMPOOLS_ERR_WRONG_THREAD,
+      retain: MEMPOOLS_ERR_WRONG_THREAD,
+    });
+    expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
+    pool.destroy();
+  });
+
+  it('a real handle cannot be forged: copies, wrappers and assignments are refused', () => {
+    const pool = make();
+    const handle = pool.nativeHandle;
+    const callback = (): void => undefined;
+    for (const forged of [Object.create(handle) as object, { ...handle }, [handle], new Proxy(handle, {})]) {
+      expectCode(() => consumer.fill(forged, 8, 0, callback), 'ERR_MEMPOOLS_HANDLE', TypeError);
+    }
+    expect(() => {
+      (pool as { nativeHandle: object }).nativeHandle = {};
+    }).toThrow(TypeError);
+    expect(pool.nativeHandle).toBe(handle);
+    pool.destroy();
+  });
+});
+
+describe.each(threadSafeKinds)('a threadSafe %s', (_name, make) => {
+  it('fill allocates on the worker thread; concurrent fills get distinct blocks with their bytes', async () => {
+    const pool = make(true);
+    const filled = await Promise.all(Array.from({ length: 16 }, (_, i) => fill(pool.nativeHandle, 64, i)));
+    expect(new Set(filled.map((where) => `${where.chunk}:${where.offset}`)).size).toBe(16);
+    filled.forEach((where, i) => expect([...pool.viewOf(where, 64)].every((byte) => byte === i)).toBe(true));
+    expect(pool.stats().allocations).toBe(16);
+    pool.destroy();
+  });
+
+  it('another thread allocates and frees while JavaScript does; the stats are exact at the end', () => {
+    const pool = make(true);
+    const held: Buffer[] = [];
+    probe.startChurn(pool.nativeHandle, 6000, 48);
+    for (let i = 0; i < 6000; i++) {
+      const buf = pool.alloc(16 + (i % 7) * 40);
+      buf.fill(i & 0xff);
+      if (i % 3 === 0) held.push(buf);
+      else pool.free(buf);
+    }
+    const churn = probe.joinChurn();
+    expect(churn.failed).toBe(0);
+    expect(churn.allocated).toBe(6000);
+    const addonLive = churn.allocated - churn.freed;
+    expect(pool.stats().allocations).toBe(held.length + addonLive);
+    (pool as unknown as { check(): void }).check();
+    for (const buf of held) pool.free(buf);
+    expect(pool.stats().allocations).toBe(addonLive);
+    pool.destroy();
+  });
+
+  it('a block another thread allocated is viewed and freed from JavaScript', () => {
+    const pool = make(true);
+    const made = probe.offThread(pool.nativeHandle, 256);
+    expect(made).toMatchObject({ alloc: 0, retain: 0 });
+    const view = pool.viewOf({ chunk: made.chunk!, offset: made.offset! }, 256);
+    expect(pool.stats().allocations).toBe(1);
+    pool.free(view);
+    expect(pool.stats()).toMatchObject({ allocations: 0, used: 0 });
+    pool.destroy();
+  });
+});
+
+describe('destroy() while a worker holds a pin', () => {
+  it('detaches the views at once; the worker still writes its block; the memory goes at the last release', () => {
+    // An odd region size, so its mapping is told apart in /proc/self/maps.
+    const pool = new TlsfPool({ size: 3 * 1024 * 1024 + 4096 });
+    const pinned = probe.startPinned(pool.nativeHandle, 1 << 20, 0x5a);
+    const view = pool.viewOf(pinned, 1 << 20);
+    const own = pool.alloc(64);
+    expect(isMapped(pinned.address)).toBe(true);
+    pool.destroy();
+    expect(view.byteLength).toBe(0);
+    expect(own.byteLength).toBe(0);
+    expect(probe.offThread(pool.nativeHandle, 8).alloc).toBe(MEMPOOLS_ERR_WRONG_THREAD);
+    expect(isMapped(pinned.address)).toBe(true); // pinned: still mapped after destroy()
+    expect(probe.openGate()).toBe(true); // the worker writes 1 MiB into it, then releases
+    expect(isMapped(pinned.address)).toBe(false); // the last release unmapped it
+  });
+
+  it('calls through the handle after destroy() fail with MEMPOOLS_ERR_DESTROYED, from any thread of a threadSafe pool', () => {
+    const pool = new TlsfPool({ size: 65536, threadSafe: true });
+    const handle = pool.nativeHandle;
+    pool.destroy();
+    expect(probe.offThread(handle, 8)).toMatchObject({ alloc: MEMPOOLS_ERR_DESTROYED, retain: MEMPOOLS_ERR_DESTROYED });
+    expect(() => probe.startPinned(handle, 8, 0)).toThrow(/MEMPOOLS_ERR_DESTROYED/);
+  });
+
+  it('a pool dropped without destroy() while pinned keeps its memory until the release', () => {
+    let pool: TlsfPool | undefined = new TlsfPool({ size: 3 * 1024 * 1024 + 8192 });
+    const pinned = probe.startPinned(pool.nativeHandle, 4096, 7);
+    pool.destroy();
+    pool = undefined;
+    expect(probe.openGate()).toBe(true);
+    expect(isMapped(pinned.address)).toBe(false);
+  });
 });

@@ -1,9 +1,10 @@
 /*
  * fake_pool.c — a stand-in for a pool's nativeHandle (native/mempools.h),
- * for test/consumer-addon.test.ts until the pools have the real one: a bump
- * allocator over one malloc'd area, behind a type-tagged external exactly as
- * the header describes. It lets the test drive the example consumer's fill()
- * and free() end to end, and mempools_pool_from_value's version check.
+ * for test/consumer-addon.test.ts: a bump allocator over one malloc'd area,
+ * behind a type-tagged external exactly as the header describes. The real
+ * pools cannot make a handle of another ABI version, so this is what checks
+ * mempools_pool_from_value's version test (and the consumer against a
+ * minimal, independent implementation of the ABI).
  *
  * makeHandle({ size, threadSafe, abiVersion }) -> nativeHandle
  * destroy(handle)             every later call returns MEMPOOLS_ERR_DESTROYED
@@ -112,6 +113,28 @@ static int fake_handle_of(void *ctx, const void *ptr, mempools_handle_t *out)
     return status;
 }
 
+static int fake_pointer_of(void *ctx, mempools_handle_t where, void **out)
+{
+    fake_pool_t *pool = ctx;
+    int status = begin_call(pool);
+    if (status != MEMPOOLS_OK) return status;
+    if (where.chunk != 0 || where.offset >= pool->used || pool->live == 0)
+        status = MEMPOOLS_ERR_INVALID;
+    else
+        *out = pool->area + where.offset;
+    leave(pool);
+    return status;
+}
+
+/* Pins are not needed here: destroy() never frees the area (the finalizer does). */
+static int fake_retain(void *ctx)
+{
+    int status = begin_call(ctx);
+    if (status == MEMPOOLS_OK) leave(ctx);
+    return status;
+}
+static void fake_release(void *ctx) { (void)ctx; }
+
 static void finalize_pool(napi_env env, void *data, void *hint)
 {
     fake_pool_t *pool = data;
@@ -162,6 +185,9 @@ static napi_value make_handle(napi_env env, napi_callback_info info)
     pool->api.realloc = fake_realloc;
     pool->api.usable_size = fake_usable_size;
     pool->api.handle_of = fake_handle_of;
+    pool->api.pointer_of = fake_pointer_of;
+    pool->api.retain = fake_retain;
+    pool->api.release = fake_release;
     napi_create_external(env, &pool->api, finalize_pool, NULL, &handle);
     napi_type_tag_object(env, handle, &tag);
     return handle;

@@ -7,9 +7,11 @@
  *       private pool in C, fill blocks, hash them back and free them;
  *  (ii) a live pool that JavaScript created, through its `nativeHandle`
  *       (native/mempools.h): fill() allocates from it, fills the memory on a
- *       libuv worker thread and calls back with { chunk, offset, block };
- *       JavaScript then views the bytes with pool.viewOf({ chunk, offset },
- *       size), zero-copy. free(nativeHandle, block) gives the memory back.
+ *       libuv worker thread (holding a pin, retain/release, so a pool
+ *       destroyed meanwhile cannot unmap the memory under it) and calls back
+ *       with { chunk, offset }; JavaScript then views the bytes with
+ *       pool.viewOf({ chunk, offset }, size), zero-copy.
+ *       free(nativeHandle, { chunk, offset }) gives the memory back.
  *
  * Plain C11 over node_api.h; no node-addon-api needed.
  */
@@ -222,19 +224,10 @@ static napi_value heap_checksum(napi_env env, napi_callback_info info)
 
 /* ---- (ii) a live JavaScript pool through its nativeHandle --------------- */
 
-/* What fill() hands back as `block`: the pointer it allocated and the pool it
- * came from. Invariant: while `ptr` is non-NULL, `handle_ref` holds the
- * nativeHandle strongly, so `pool` stays the struct of that very handle. */
-typedef struct consumer_block {
-    const mempools_pool_t *pool;
-    napi_ref handle_ref;
-    void *ptr; /* NULL once freed */
-} consumer_block_t;
-
-static const napi_type_tag BLOCK_TAG = { UINT64_C(0x636f6e73756d6572), UINT64_C(0x2b6c8e1f04a7d953) };
-
-/* One fill() in flight. Invariant: `handle_ref` keeps the nativeHandle (and so
- * *pool) alive until complete_fill has run. */
+/* One fill() in flight. Invariants: `handle_ref` keeps the nativeHandle (and
+ * so *pool) alive until complete_fill has run; while `pinned`, the pool's
+ * memory stays mapped even if JavaScript destroys the pool, so the worker can
+ * write `ptr` safely; the worker drops the pin itself once it is done. */
 typedef struct fill_work {
     napi_async_work work;
     napi_ref handle_ref;
@@ -243,25 +236,22 @@ typedef struct fill_work {
     size_t size;
     unsigned char byte;
     int alloc_on_worker; /* a thread-safe pool: allocate on the worker as well */
+    int pinned;          /* retain() succeeded; release() is owed */
     void *ptr;
     int status;          /* MEMPOOLS_OK once ptr holds the block */
 } fill_work_t;
 
-static void finalize_block(napi_env env, void *data, void *hint)
-{
-    consumer_block_t *block = data;
-    (void)hint;
-    if (block->handle_ref != NULL) napi_delete_reference(env, block->handle_ref);
-    free(block);
-}
-
-/* Runs on a libuv worker thread: no N-API calls here. */
+/* Runs on a libuv worker thread: no N-API calls here. release() is allowed
+ * from any thread; alloc() only when the pool is thread-safe. */
 static void execute_fill(napi_env env, void *data)
 {
     fill_work_t *fill = data;
     (void)env;
-    if (fill->alloc_on_worker) fill->status = fill->pool->alloc(fill->pool->ctx, fill->size, &fill->ptr);
+    if (fill->alloc_on_worker && fill->status == MEMPOOLS_OK)
+        fill->status = fill->pool->alloc(fill->pool->ctx, fill->size, &fill->ptr);
     if (fill->status == MEMPOOLS_OK) memset(fill->ptr, fill->byte, fill->size);
+    if (fill->pinned) fill->pool->release(fill->pool->ctx);
+    fill->pinned = 0;
 }
 
 /* An Error for a mempools status, with `code` ERR_MEMPOOLS_STATUS and `status`. */
@@ -275,14 +265,16 @@ static napi_value make_status_error(napi_env env, int status)
     return error;
 }
 
-/* Back on the JavaScript thread: callback(error) or callback(null, { chunk, offset, block }). */
+/* Back on the JavaScript thread: callback(error) or callback(null, { chunk, offset }). */
 static void complete_fill(napi_env env, napi_status work_status, void *data)
 {
     fill_work_t *fill = data;
     napi_value callback, global, argv[2];
     mempools_handle_t where;
     int status = fill->status;
+    if (fill->pinned) fill->pool->release(fill->pool->ctx); /* the work never ran */
     if (work_status == napi_ok && status == MEMPOOLS_OK) status = fill->pool->handle_of(fill->pool->ctx, fill->ptr, &where);
+    napi_get_null(env, &argv[0]);
     napi_get_null(env, &argv[1]);
     if (work_status != napi_ok) {
         napi_value message;
@@ -291,39 +283,26 @@ static void complete_fill(napi_env env, napi_status work_status, void *data)
     } else if (status != MEMPOOLS_OK) {
         argv[0] = make_status_error(env, status);
     } else {
-        consumer_block_t *block = malloc(sizeof *block);
-        napi_value external;
-        if (block == NULL) {
-            argv[0] = make_status_error(env, MEMPOOLS_ERR_NOMEM);
-        } else {
-            block->pool = fill->pool;
-            block->ptr = fill->ptr;
-            block->handle_ref = fill->handle_ref;
-            fill->handle_ref = NULL; /* the block holds the handle now */
-            fill->ptr = NULL;
-            napi_create_external(env, block, finalize_block, NULL, &external);
-            napi_type_tag_object(env, external, &BLOCK_TAG);
-            napi_get_null(env, &argv[0]);
-            napi_create_object(env, &argv[1]);
-            set_number(env, argv[1], "chunk", where.chunk);
-            set_number(env, argv[1], "offset", (double)where.offset);
-            napi_set_named_property(env, argv[1], "block", external);
-        }
+        napi_create_object(env, &argv[1]);
+        set_number(env, argv[1], "chunk", where.chunk);
+        set_number(env, argv[1], "offset", (double)where.offset);
     }
-    /* A block that will not reach JavaScript goes back to the pool. */
-    if (fill->status == MEMPOOLS_OK && fill->ptr != NULL) fill->pool->free(fill->pool->ctx, fill->ptr);
+    /* A block that will not reach JavaScript goes back to the pool (when it still can). */
+    if (fill->status == MEMPOOLS_OK && (work_status != napi_ok || status != MEMPOOLS_OK))
+        fill->pool->free(fill->pool->ctx, fill->ptr);
     napi_get_reference_value(env, fill->callback_ref, &callback);
     napi_get_global(env, &global);
     napi_call_function(env, global, callback, 2, argv, NULL);
-    if (fill->handle_ref != NULL) napi_delete_reference(env, fill->handle_ref);
+    napi_delete_reference(env, fill->handle_ref);
     napi_delete_reference(env, fill->callback_ref);
     napi_delete_async_work(env, fill->work);
     free(fill);
 }
 
-/* fill(nativeHandle, size, byte, callback): allocates `size` bytes from the
- * pool (on the worker thread when the pool is thread-safe, here otherwise),
- * sets them all to `byte` on a worker thread, then calls back. */
+/* fill(nativeHandle, size, byte, callback): pins the pool's memory, allocates
+ * `size` bytes from it (on the worker thread when the pool is thread-safe,
+ * here otherwise), sets them all to `byte` on a worker thread, then calls
+ * back with the block's { chunk, offset } for pool.viewOf. */
 static napi_value fill(napi_env env, napi_callback_info info)
 {
     size_t argc = 4;
@@ -345,13 +324,17 @@ static napi_value fill(napi_env env, napi_callback_info info)
     work->size = (size_t)size;
     work->byte = (unsigned char)byte;
     work->alloc_on_worker = (pool->flags & MEMPOOLS_FLAG_THREAD_SAFE) != 0;
-    if (!work->alloc_on_worker) work->status = pool->alloc(pool->ctx, work->size, &work->ptr);
+    work->status = pool->retain(pool->ctx); /* MEMPOOLS_ERR_DESTROYED: called back with it */
+    work->pinned = work->status == MEMPOOLS_OK;
+    if (work->status == MEMPOOLS_OK && !work->alloc_on_worker)
+        work->status = pool->alloc(pool->ctx, work->size, &work->ptr);
     napi_create_reference(env, argv[0], 1, &work->handle_ref);
     napi_create_reference(env, argv[3], 1, &work->callback_ref);
     napi_create_string_utf8(env, "mempools-consumer:fill", NAPI_AUTO_LENGTH, &name);
     if (napi_create_async_work(env, NULL, name, execute_fill, complete_fill, work, &work->work) != napi_ok ||
         napi_queue_async_work(env, work->work) != napi_ok) {
         if (work->status == MEMPOOLS_OK && work->ptr != NULL) pool->free(pool->ctx, work->ptr);
+        if (work->pinned) pool->release(pool->ctx);
         napi_delete_reference(env, work->handle_ref);
         napi_delete_reference(env, work->callback_ref);
         free(work);
@@ -360,38 +343,36 @@ static napi_value fill(napi_env env, napi_callback_info info)
     return NULL;
 }
 
-/* free(nativeHandle, block): gives a block fill() made back to its pool.
- * Throws ERR_MEMPOOLS_HANDLE for a non-handle, ERR_INVALID_ARG_VALUE for a
- * block of another pool or one already freed, ERR_MEMPOOLS_STATUS when the
- * pool refuses (e.g. MEMPOOLS_ERR_DESTROYED). */
+/* free(nativeHandle, { chunk, offset }): gives a block fill() made back to its
+ * pool (pointer_of finds it). Throws ERR_MEMPOOLS_HANDLE for a non-handle,
+ * ERR_INVALID_ARG_TYPE for a malformed block and ERR_MEMPOOLS_STATUS when the
+ * pool refuses: MEMPOOLS_ERR_INVALID (freed already, another pool's, taken over
+ * by JavaScript), MEMPOOLS_ERR_DESTROYED, ... */
 static napi_value free_block(napi_env env, napi_callback_info info)
 {
     size_t argc = 2;
-    napi_value argv[2];
-    napi_valuetype type;
+    napi_value argv[2], chunk, offset;
     const mempools_pool_t *pool;
-    consumer_block_t *block;
-    void *data = NULL;
-    bool tagged = false;
+    mempools_handle_t where;
+    double number;
+    void *ptr = NULL;
     int status;
     napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    if (argc < 2) return throw_error(env, "type", "ERR_INVALID_ARG_TYPE", "expected (nativeHandle, block)");
+    if (argc < 2) return throw_error(env, "type", "ERR_INVALID_ARG_TYPE", "expected (nativeHandle, { chunk, offset })");
     if (mempools_pool_from_value(env, argv[0], &pool) != napi_ok) return NULL;
-    if (napi_typeof(env, argv[1], &type) == napi_ok && type == napi_external)
-        napi_check_object_type_tag(env, argv[1], &BLOCK_TAG, &tagged);
-    if (!tagged) return throw_error(env, "type", "ERR_INVALID_ARG_TYPE", "block must be a block fill() returned");
-    napi_get_value_external(env, argv[1], &data);
-    block = data;
-    if (block->ptr == NULL || block->pool != pool)
-        return throw_error(env, "type", "ERR_INVALID_ARG_VALUE", "the block was freed already or belongs to another pool");
-    status = pool->free(pool->ctx, block->ptr);
-    if (status != MEMPOOLS_OK) {
-        napi_throw(env, make_status_error(env, status));
-        return NULL;
+    if (napi_get_named_property(env, argv[1], "chunk", &chunk) != napi_ok ||
+        napi_get_named_property(env, argv[1], "offset", &offset) != napi_ok) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env, &ignored);
+        return throw_error(env, "type", "ERR_INVALID_ARG_TYPE", "block must be { chunk, offset }");
     }
-    block->ptr = NULL;
-    napi_delete_reference(env, block->handle_ref);
-    block->handle_ref = NULL;
+    if (!read_integer(env, chunk, 0, 0xffffffffu, "block.chunk must be a uint32", &number)) return NULL;
+    where.chunk = (uint32_t)number;
+    if (!read_integer(env, offset, 0, 9007199254740991.0, "block.offset must be a safe integer >= 0", &number)) return NULL;
+    where.offset = (uint64_t)number;
+    status = pool->pointer_of(pool->ctx, where, &ptr);
+    if (status == MEMPOOLS_OK) status = pool->free(pool->ctx, ptr);
+    if (status != MEMPOOLS_OK) napi_throw(env, make_status_error(env, status));
     return NULL;
 }
 

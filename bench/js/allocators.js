@@ -45,6 +45,17 @@ const JS_ALLOCATORS = [
     },
   },
   {
+    // the same with a lock in every native call (other addons may allocate from any thread)
+    name: 'TlsfPool threadSafe',
+    available: () =>
+      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    create: async (size, window) => {
+      const { TlsfPool } = require(DIST);
+      const pool = new TlsfPool({ size: poolBytes(size, window), threadSafe: true });
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+    },
+  },
+  {
     name: 'HeapPool',
     available: () =>
       fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',

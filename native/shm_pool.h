@@ -64,12 +64,13 @@ enum shm_pool_status {
     SHM_POOL_ERR_DOUBLE_FREE = -6, /* the start of a block that is already free */
     SHM_POOL_ERR_NOT_FOUND = -7,   /* no such root */
     SHM_POOL_ERR_FULL = -8,        /* the roots directory is full */
+    SHM_POOL_ERR_LENT = -9,        /* inside a chunk lent to a heap pool (free/realloc), or (unlend) lent to another process */
     SHM_POOL_OWNER_DIED = 1,       /* user lock taken; its previous holder died holding it */
     SHM_POOL_NOT_EQUAL = 2,        /* wait: the word did not hold the expected value */
     SHM_POOL_TIMED_OUT = 3         /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 1u
+#define SHM_POOL_VERSION 2u
 #define SHM_POOL_ROOTS 64           /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63         /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255       /* bytes of a segment name, its leading '/' included */
@@ -87,6 +88,8 @@ typedef struct shm_pool_stats {
     size_t allocations;        /* live blocks */
     size_t failed_allocations; /* allocations that found no room */
     uint64_t generation;       /* incremented by every crash recovery */
+    size_t lent_chunks;        /* chunks lent to heap pools (counted in used and allocations too) */
+    size_t lent_bytes;         /* their bytes (multiples of 64 KiB) */
 } shm_pool_stats_t;
 
 /* Smallest segment size accepted by shm_pool_create. */
@@ -140,6 +143,32 @@ int shm_pool_offset_of(const shm_pool_t *p, const void *ptr, uint64_t *offset);
 int shm_pool_at(shm_pool_t *p, uint64_t offset, size_t length, void **ptr);
 /* Usable size of the live block at offset (0 if none). */
 size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset);
+
+/* ---- chunks lent to heap pools (a heap pool with this segment as its source) --
+ * A lent chunk is a live block of `bytes` rounded up to 64 KiB, starting at a
+ * 64 KiB-aligned segment offset (the mapping is 64 KiB-aligned in every
+ * process, so the address is aligned too), marked in the segment's lent map
+ * with the lending process's pid. While lent, shm_pool_free/_free_at/_realloc
+ * of any offset inside it is SHM_POOL_ERR_LENT (from every process: the heap
+ * pool's blocks have no header, so its first block starts where the chunk
+ * does), shm_pool_at accepts any offset and length inside it (the heap pool's
+ * blocks are visible to every process by offset), and only the lending
+ * process can give it back. Chunks of a process that no longer exists are
+ * freed by shm_pool_reclaim, by every attach and crash recovery, and by a lend
+ * that finds no room. (A pid reused by a new process keeps them until that
+ * process ends; processes in other pid namespaces must not share a segment.) */
+
+/* Lend a chunk to the calling process: SHM_POOL_OK, _INVALID (bytes 0), _NOMEM, _CORRUPTED. */
+int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr);
+/* Give back a chunk this process borrowed (offset = its start): SHM_POOL_OK,
+ * _FOREIGN (not the start of a lent chunk), _LENT (another process's). */
+int shm_pool_unlend(shm_pool_t *p, uint64_t offset);
+/* heap_pool_memory_t callbacks (ctx = the shm_pool_t *): align <= 64 KiB. */
+void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align);
+void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes);
+/* Free the chunks lent to processes that no longer exist; *chunks (if not NULL)
+ * = how many. O(area / 64 KiB). */
+int shm_pool_reclaim(shm_pool_t *p, size_t *chunks);
 
 /* ---- user lock ------------------------------------------------------------- */
 

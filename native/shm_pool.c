@@ -78,7 +78,20 @@ typedef struct shm_header {
     shm_root_t roots[SHM_POOL_ROOTS];
 } shm_header_t;
 
-/* Process-local handle. */
+/* A span: one lent block of SPAN_GRANULES granules from which this process
+ * carves the small chunks its heap pools ask for (so a 64 KiB chunk does not
+ * cost a 64 KiB alignment gap in the segment each). Invariant: `used` has a bit
+ * per granule handed out; a span whose last granule comes back is unlent. */
+#define SPAN_GRANULES 16u
+#define SPAN_MAX_RUN 8u /* chunks above 8 granules (512 KiB) are lent on their own */
+typedef struct lend_span {
+    uint64_t offset; /* segment offset of the span (a lent chunk start) */
+    uint32_t used;   /* bit i: granule i is a chunk's */
+    struct lend_span *next;
+} lend_span_t;
+
+/* Process-local handle. spans belong to spans_pid: a fork()ed child that
+ * inherits the handle starts with none (the inherited ones are its parent's). */
 struct shm_pool {
     int fd;
     unsigned char *base;
@@ -86,6 +99,8 @@ struct shm_pool {
     shm_header_t *h;
     tlsf_t *t;
     char *name;
+    lend_span_t *spans;
+    pid_t spans_pid;
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -480,6 +495,12 @@ int shm_pool_unlock(shm_pool_t *p)
 static void discard_handle(shm_pool_t *p)
 {
     int saved = errno;
+    /* Spans still holding chunks stay lent (their heap pools may still be in
+     * use); reclaim frees them once this process is gone. */
+    for (lend_span_t *s = p->spans, *next; s; s = next) {
+        next = s->next;
+        free(s);
+    }
     if (p->base) munmap(p->base, p->size);
     if (p->fd >= 0) close(p->fd);
     free(p->name);
@@ -876,18 +897,81 @@ int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
     return rc;
 }
 
+/* This process's spans (forgetting a parent's after fork). */
+static lend_span_t **own_spans(shm_pool_t *p)
+{
+    pid_t self = getpid();
+    if (p->spans_pid != self) {
+        p->spans = NULL; /* the parent's list: its memory is this process's copy, left alone */
+        p->spans_pid = self;
+    }
+    return &p->spans;
+}
+
+/* Bitmask of n consecutive granules. */
+static uint32_t run_mask(uint32_t n) { return n >= 32 ? UINT32_MAX : ((uint32_t)1 << n) - 1; }
+
+/* Take n free consecutive granules of a span: the segment offset, or 0. */
+static uint64_t carve_span(lend_span_t *s, uint32_t n)
+{
+    for (uint32_t i = 0; i + n <= SPAN_GRANULES; i++) {
+        uint32_t m = run_mask(n) << i;
+        if (!(s->used & m)) {
+            s->used |= m;
+            return s->offset + ((uint64_t)i << GRANULE_SHIFT);
+        }
+    }
+    return 0;
+}
+
+/* A chunk of n <= SPAN_MAX_RUN granules from this process's spans (a new span
+ * when none has room): its segment offset, or 0 when no span can be had. O(spans). */
+static uint64_t chunk_from_spans(shm_pool_t *p, uint32_t n)
+{
+    lend_span_t **list = own_spans(p);
+    for (lend_span_t *s = *list; s; s = s->next) {
+        uint64_t off = carve_span(s, n);
+        if (off) return off;
+    }
+    lend_span_t *s = calloc(1, sizeof *s);
+    if (!s) return 0;
+    if (shm_pool_lend(p, (size_t)SPAN_GRANULES << GRANULE_SHIFT, &s->offset, NULL) != SHM_POOL_OK) {
+        free(s);
+        return 0;
+    }
+    s->next = *list;
+    *list = s;
+    return carve_span(s, n);
+}
+
 void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align)
 {
-    void *ptr = NULL;
-    if (align > GRANULE || shm_pool_lend(pool, bytes, NULL, &ptr) != SHM_POOL_OK) return NULL;
-    return ptr;
+    shm_pool_t *p = pool;
+    if (!p || align > GRANULE || bytes == 0 || bytes > p->h->area_size) return NULL;
+    uint64_t n = round_up(bytes, GRANULE) >> GRANULE_SHIFT, off = 0;
+    if (n <= SPAN_MAX_RUN) off = chunk_from_spans(p, (uint32_t)n);
+    if (!off && shm_pool_lend(p, bytes, &off, NULL) != SHM_POOL_OK) return NULL; /* large, or no span fits */
+    return p->base + off;
 }
 
 void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes)
 {
+    shm_pool_t *p = pool;
     uint64_t off;
-    (void)bytes;
-    if (shm_pool_offset_of(pool, ptr, &off) == SHM_POOL_OK) shm_pool_unlend(pool, off);
+    if (shm_pool_offset_of(p, ptr, &off) != SHM_POOL_OK) return;
+    lend_span_t **list = own_spans(p);
+    for (lend_span_t **at = list; *at; at = &(*at)->next) {
+        lend_span_t *s = *at;
+        if (off < s->offset || off - s->offset >= ((uint64_t)SPAN_GRANULES << GRANULE_SHIFT)) continue;
+        uint32_t i = (uint32_t)((off - s->offset) >> GRANULE_SHIFT);
+        s->used &= ~(run_mask((uint32_t)(round_up(bytes, GRANULE) >> GRANULE_SHIFT)) << i);
+        if (!s->used && shm_pool_unlend(p, s->offset) == SHM_POOL_OK) {
+            *at = s->next;
+            free(s);
+        }
+        return;
+    }
+    shm_pool_unlend(p, off);
 }
 
 int shm_pool_reclaim(shm_pool_t *p, size_t *chunks)

@@ -163,7 +163,13 @@ int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr);
 /* Give back a chunk this process borrowed (offset = its start): SHM_POOL_OK,
  * _FOREIGN (not the start of a lent chunk), _LENT (another process's). */
 int shm_pool_unlend(shm_pool_t *p, uint64_t offset);
-/* heap_pool_memory_t callbacks (ctx = the shm_pool_t *): align <= 64 KiB. */
+/* heap_pool_memory_t callbacks (ctx = the shm_pool_t *): align <= 64 KiB.
+ * Chunks of up to 512 KiB are carved from 1 MiB "spans" this process borrows
+ * with shm_pool_lend (a span is unlent when its last chunk comes back), so the
+ * 64 KiB alignment gap before each lent block is paid once per span; larger
+ * chunks, and any chunk when no span fits, are lent on their own. The span
+ * list is process-local and not thread-safe: one thread per handle. A span is
+ * one lent block, so lent_chunks/lent_bytes count spans. */
 void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align);
 void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes);
 /* Free the chunks lent to processes that no longer exist; *chunks (if not NULL)

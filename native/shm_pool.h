@@ -11,11 +11,16 @@
  *
  * ---- Layout (offsets from the segment base, all recorded in the header) -------
  *   0              header: magic, version, sizes and offsets, two robust
- *                  process-shared mutexes, roots directory, generation
+ *                  process-shared mutexes, roots directory, generation,
+ *                  lent-chunk totals and the pending lend/unlend record
  *   control_offset TLSF control structure (64-aligned, tlsf_control_size())
  *   bitmap_offset  TLSF start bitmap of the one region (64-aligned)
- *   area_offset    the block area (64-aligned) up to at most segment_size;
+ *   lent_offset    lent map: 8 bytes per 64 KiB granule the area touches
+ *                  (owner pid + distance to the chunk start; 0.012 % of the area)
+ *   area_offset    the block area (page-aligned) up to at most segment_size;
  *                  capacity = area_size
+ * Every process maps the segment at a 64 KiB-aligned address, so a segment
+ * offset and its address agree modulo 64 KiB everywhere (heap pool chunks).
  *
  * ---- Locks ----------------------------------------------------------------------
  * The allocator mutex serialises every allocator and roots operation across
@@ -38,9 +43,24 @@
  * tlsf_repair (O(blocks)). Any failure is SHM_POOL_ERR_CORRUPTED and nothing
  * outside the mapping is ever read or written.
  *
+ * Lending (see "chunks lent to heap pools" below) is kill-safe too: the header
+ * records a lend or unlend in progress (even before tlsf_memalign returns, when
+ * the block's offset is not known yet: recovery then finds the one live,
+ * unmarked, 64 KiB-aligned memalign block), and recovery releases that chunk and
+ * clears marks that no longer match a live block. So a lender killed at any
+ * instruction leaks nothing. TLSF's memalign writes the aligned block's header
+ * before it shrinks the block in front of it, so the chain stays walkable.
+ *
  * ---- Initialisation race ----------------------------------------------------------
- * The creator writes the magic last. A process that opens a named segment before
- * its creator finished gets SHM_POOL_ERR_CORRUPTED (retry later).
+ * The creator writes the magic last. A process that attaches while the segment
+ * is still empty, too short or without its magic (its creator is still
+ * formatting it) polls every millisecond for up to 2 s, then gives
+ * SHM_POOL_ERR_CORRUPTED (so an all-zero segment is refused after that wait).
+ *
+ * ---- Cost ---------------------------------------------------------------------------
+ * alloc/free/at: O(1) under the allocator mutex. Attach and crash recovery:
+ * O(blocks + area / 64 KiB) (tlsf_repair, lent map repair and the dead-owner
+ * sweep). shm_pool_reclaim: O(area / 64 KiB).
  */
 #ifndef MEMPOOLS_SHM_POOL_H
 #define MEMPOOLS_SHM_POOL_H

@@ -2,12 +2,12 @@
 // in this process, visible to every process by offset, freed only by their pool.
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, test } from 'vitest';
 
 import { HeapPool, SharedPool } from '../lib/index.js';
+import { exited, nextMessage } from './helpers/ipc.js';
 import { expectCode } from './helpers/pool.js';
 
 const MiB = 1024 * 1024;
@@ -41,17 +41,6 @@ function forkChild(pool: SharedPool, mode: string): ChildProcess {
   const child = fork(CHILD, [mode], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
   children.push(child);
   return child;
-}
-
-async function nextMessage<T>(child: ChildProcess): Promise<T> {
-  const [message] = (await once(child, 'message')) as [T];
-  return message;
-}
-
-async function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
 }
 
 describe('in one process', () => {

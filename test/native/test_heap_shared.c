@@ -6,6 +6,7 @@
 #include "heap_pool.h"
 #include "shm_pool.h"
 #include "test_util.h"
+#include "fork_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,26 +22,6 @@ static void fresh_name(const char *tag)
 {
     snprintf(g_name, sizeof g_name, "/mempools-hs-%d-%s", (int)getpid(), tag);
     shm_unlink(g_name);
-}
-
-static pid_t spawn(int (*fn)(void *), void *arg)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) _exit(fn(arg));
-    return pid;
-}
-
-static int reap(pid_t pid)
-{
-    int st = 0;
-    if (pid < 0) return -1;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return -1;
 }
 
 static shm_pool_t *anon_pool(size_t size)

@@ -5,6 +5,7 @@
 #include "tlsf.h"
 
 #include "test_util.h"
+#include "fork_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,28 +38,6 @@ static const char *fresh_name(const char *tag)
         shm_unlink(g_name);                                                                                            \
     }                                                                                                                  \
     static void fn##_body(void)
-
-/* Fork a child that runs fn(arg) and _exits with its result (0 = success). */
-static pid_t spawn(int (*fn)(void *), void *arg)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) _exit(fn(arg));
-    return pid;
-}
-
-/* Exit code of a child, 128 + signal if it was killed, -1 on error. */
-static int reap(pid_t pid)
-{
-    int st = 0;
-    if (pid < 0) return -1;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return -1;
-}
 
 static int run_child(int (*fn)(void *), void *arg) { return reap(spawn(fn, arg)); }
 

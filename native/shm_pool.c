@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -89,6 +90,11 @@ typedef struct lend_span {
     uint32_t used;   /* bit i: granule i is a chunk's */
     struct lend_span *next;
 } lend_span_t;
+
+/* The C tests damage fields at these offsets (test_shm_pool.c). */
+_Static_assert(offsetof(shm_header_t, lent_offset) == 56 && offsetof(shm_header_t, area_offset) == 72 &&
+                   offsetof(shm_header_t, corrupted) == 128,
+               "shm_header_t layout changed: update test_shm_pool.c");
 
 /* Process-local handle. spans belong to spans_pid: a fork()ed child that
  * inherits the handle starts with none (the inherited ones are its parent's). */

@@ -234,8 +234,8 @@ static void test_name_validation(void)
 /* Header field offsets (the layout shm_pool.c documents). */
 enum {
     H_MAGIC = 0, H_VERSION = 8, H_HEADER_SIZE = 12, H_SEGMENT_SIZE = 16, H_CONTROL_OFFSET = 24,
-    H_CONTROL_SIZE = 32, H_BITMAP_OFFSET = 40, H_BITMAP_SIZE = 48, H_AREA_OFFSET = 56, H_AREA_SIZE = 64,
-    H_CORRUPTED = 80
+    H_CONTROL_SIZE = 32, H_BITMAP_OFFSET = 40, H_BITMAP_SIZE = 48, H_LENT_OFFSET = 56, H_LENT_SIZE = 64,
+    H_AREA_OFFSET = 72, H_AREA_SIZE = 80, H_CORRUPTED = 128
 };
 
 typedef struct damage {
@@ -281,7 +281,13 @@ static void test_header_damage(void)
         { "bitmap size", H_BITMAP_SIZE, 8, 8, 0, 0 },
         { "bitmap size huge", H_BITMAP_SIZE, 8, 0, 1, ~(uint64_t)0 },
         { "area offset past end", H_AREA_OFFSET, 8, 64 * 1024, 0, 0 },
-        { "area offset into bitmap", H_AREA_OFFSET, 8, -64, 0, 0 },
+        { "area offset misaligned", H_AREA_OFFSET, 8, -64, 0, 0 },
+        { "area offset into lent map", H_AREA_OFFSET, 8, -4096, 0, 0 },
+        { "lent offset misaligned", H_LENT_OFFSET, 8, 8, 0, 0 },
+        { "lent offset into bitmap", H_LENT_OFFSET, 8, -64, 0, 0 },
+        { "lent offset huge", H_LENT_OFFSET, 8, 0, 1, ~(uint64_t)63 },
+        { "lent size", H_LENT_SIZE, 8, 8, 0, 0 },
+        { "lent size huge", H_LENT_SIZE, 8, 0, 1, ~(uint64_t)0 },
         { "area offset wraps", H_AREA_OFFSET, 8, 0, 1, ~(uint64_t)63 },
         { "area size past end", H_AREA_SIZE, 8, 64, 0, 0 },
         { "area size huge", H_AREA_SIZE, 8, 0, 1, (uint64_t)1 << 63 },

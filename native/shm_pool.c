@@ -731,6 +731,10 @@ static int give_block(shm_pool_t *p, void *block, uint64_t *offset, void **ptr)
     return SHM_POOL_OK;
 }
 
+/* After an allocation found no room: free the chunks of dead borrowers, if
+ * any; nonzero when that freed something (worth one more try). */
+static int reclaimed_some(shm_pool_t *p) { return !tlsf_is_corrupted(p->t) && p->h->lent_chunks && reclaim_dead_locked(p); }
+
 /* Status of a failed TLSF allocation. */
 static int alloc_failure(shm_pool_t *p) { return tlsf_is_corrupted(p->t) ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_ERR_NOMEM; }
 
@@ -740,6 +744,7 @@ int shm_pool_alloc(shm_pool_t *p, size_t size, uint64_t *offset, void **ptr)
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
     void *b = tlsf_malloc(p->t, size);
+    if (!b && reclaimed_some(p)) b = tlsf_malloc(p->t, size);
     rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
     unlock_allocator(p);
     return rc;
@@ -751,6 +756,7 @@ int shm_pool_calloc(shm_pool_t *p, size_t count, size_t size, uint64_t *offset, 
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
     void *b = tlsf_calloc(p->t, count, size);
+    if (!b && reclaimed_some(p)) b = tlsf_calloc(p->t, count, size);
     rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
     unlock_allocator(p);
     return rc;
@@ -774,6 +780,7 @@ int shm_pool_realloc(shm_pool_t *p, uint64_t offset, size_t size, uint64_t *new_
     if (rc != SHM_POOL_OK) return rc;
     void *moved = NULL;
     rc = lent_entry(p, offset) ? SHM_POOL_ERR_LENT : map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
+    if (rc == SHM_POOL_ERR_NOMEM && reclaimed_some(p)) rc = map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
     if (rc == SHM_POOL_OK) give_block(p, moved, new_offset, new_ptr);
     unlock_allocator(p);
     return rc;
@@ -863,7 +870,7 @@ int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
     if (rc != SHM_POOL_OK) return rc;
     set_pending(p, PENDING_LEND, 0); /* offset unknown until tlsf_memalign returns */
     void *b = tlsf_memalign(p->t, GRANULE, (size_t)need);
-    if (!b && !tlsf_is_corrupted(p->t) && reclaim_dead_locked(p)) b = tlsf_memalign(p->t, GRANULE, (size_t)need);
+    if (!b && reclaimed_some(p)) b = tlsf_memalign(p->t, GRANULE, (size_t)need);
     if (!b) {
         set_pending(p, 0, 0);
         rc = alloc_failure(p);

@@ -174,8 +174,9 @@ size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset);
  * does), shm_pool_at accepts any offset and length inside it (the heap pool's
  * blocks are visible to every process by offset), and only the lending
  * process can give it back. Chunks of a process that no longer exists are
- * freed by shm_pool_reclaim, by every attach and crash recovery, and by a lend
- * that finds no room. (A pid reused by a new process keeps them until that
+ * freed by shm_pool_reclaim, by every attach and crash recovery, and by any
+ * allocation or lend that finds no room (which then tries once more; its first
+ * failure stays counted in failed_allocations). (A pid reused by a new process keeps them until that
  * process ends; processes in other pid namespaces must not share a segment.) */
 
 /* Lend a chunk to the calling process: SHM_POOL_OK, _INVALID (bytes 0), _NOMEM, _CORRUPTED. */

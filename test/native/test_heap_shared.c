@@ -242,6 +242,15 @@ static void test_child_heap_pool_and_dead_owner(void)
     CHECK(shm_ok(shm));
     CHECK_EQ(shm_pool_reclaim(shm, &reclaimed), SHM_POOL_OK);
     CHECK_EQU(reclaimed, 0);
+    /* Without an explicit sweep, an allocation that finds no room sweeps. */
+    CHECK_EQ(reap(spawn(owner_child, &sloppy)), 0);
+    CHECK_EQ(shm_pool_stats(shm, &s), SHM_POOL_OK);
+    CHECK(s.lent_chunks > 2);
+    uint64_t big = 0;
+    CHECK_EQ(shm_pool_alloc(shm, s.capacity - s.used - 64 * KIB, &big, NULL), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_stats(shm, &s), SHM_POOL_OK);
+    CHECK_EQU(s.lent_chunks, 1);
+    CHECK_EQ(shm_pool_free_at(shm, big), SHM_POOL_OK);
     heap_pool_destroy(mine);
     CHECK_EQ(shm_pool_stats(shm, &s), SHM_POOL_OK);
     CHECK_EQU(s.lent_chunks, 0);

@@ -1,6 +1,6 @@
 // HeapPool with a SharedPool parent: chunks lent by the segment, blocks served
 // in this process, visible to every process by offset, freed only by their pool.
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -164,6 +164,20 @@ describe('in one process', () => {
 
   test('parent must be a HeapPool or a SharedPool', () => {
     expectCode(() => new HeapPool({ parent: {} as HeapPool }), 'ERR_INVALID_ARG_TYPE');
+  });
+});
+
+test('heap pools dropped without destroy() give their chunks back to the segment on GC', () => {
+  const child = spawnSync(process.execPath, ['--expose-gc', CHILD, 'gc'], { encoding: 'utf8', timeout: 120_000 });
+  expect(child.signal, child.stderr).toBeNull();
+  expect(child.status, child.stderr).toBe(0);
+  expect(JSON.parse(child.stdout)).toEqual({
+    lentWhileAlive: true,
+    returnedByGc: true,
+    viewSurvivesPool: true,
+    offsetWorks: true,
+    returnedAfterView: true,
+    finished: true,
   });
 });
 

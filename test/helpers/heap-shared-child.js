@@ -7,8 +7,12 @@
 //            'destroy' / 'leave' destroys its heap pool or exits without doing so
 //   foreign  on {offset}: reads and rewrites the parent's heap block through the
 //            SharedPool, tries to free it there and in its own HeapPool, reports
-// Results go back as IPC messages.
+//   gc       (spawned, --expose-gc, no fd): heap pools dropped without destroy()
+//            give their chunks back once they and their views are garbage; a view
+//            keeps its chunk; segments and heap pools dropped together never crash
+// Results go back as IPC messages (forked) or one JSON object on stdout (gc).
 const { HeapPool, SharedPool } = require('../../dist/index.js');
+const { runMain, settle } = require('./child.js');
 
 const [mode] = process.argv.slice(2);
 
@@ -73,6 +77,40 @@ const modes = {
       process.disconnect();
     });
     process.send('ready');
+  },
+
+  gc() {
+    runMain(async () => {
+      const shared = SharedPool.create({ size: 16 * 1024 * 1024 });
+      const result = {};
+      (() => {
+        const heap = new HeapPool({ parent: shared });
+        for (let i = 0; i < 1000; i++) heap.alloc(64 + (i % 5) * 100).fill(1);
+        heap.alloc(3 * 1024 * 1024).fill(2);
+      })();
+      result.lentWhileAlive = shared.stats().allocations > 0;
+      await settle();
+      result.returnedByGc = shared.stats().allocations === 0;
+
+      let view = (() => new HeapPool({ parent: shared }).alloc(256).fill(7))();
+      await settle();
+      result.viewSurvivesPool = view.byteLength === 256 && view.every((b) => b === 7) && shared.stats().allocations === 1;
+      const offset = shared.offsetOf(view);
+      result.offsetWorks = shared.at(offset, 256)[255] === 7;
+      view = null;
+      await settle();
+      result.returnedAfterView = shared.stats().allocations === 0;
+      shared.check();
+      shared.close();
+
+      for (let i = 0; i < 50; i++) {
+        const dropped = SharedPool.create({ size: 2 * 1024 * 1024 });
+        new HeapPool({ parent: new HeapPool({ parent: dropped }) }).alloc(1000).fill(3);
+      }
+      await settle();
+      result.finished = true;
+      return result;
+    });
   },
 };
 

@@ -227,6 +227,30 @@ describe('across processes', () => {
     shared.check();
   });
 
+  test('children SIGKILLed while their heap pools churn leave the segment consistent; their chunks are reclaimed', async () => {
+    const shared = segment(32 * MiB);
+    const heap = new HeapPool({ parent: shared });
+    const mine = heap.alloc(1000).fill(9);
+    const base = shared.stats().allocations;
+    for (let round = 0; round < 6; round++) {
+      const churning = [forkChild(shared, 'churn'), forkChild(shared, 'churn')];
+      await Promise.all(churning.map(async (child, i) => {
+        expect(await nextMessage(child)).toBe('ready');
+        await new Promise((resolve) => setTimeout(resolve, 20 + ((round * 2 + i) * 37) % 120));
+        child.kill('SIGKILL');
+        await exited(child);
+      }));
+      shared.check();
+      SharedPool.fromFd(shared.fd).close(); // an attach sweeps the dead borrowers' chunks
+      expect(shared.stats().allocations).toBe(base);
+    }
+    expect(mine.every((byte) => byte === 9)).toBe(true);
+    heap.free(mine);
+    heap.destroy();
+    expect(shared.stats().allocations).toBe(0);
+    shared.check();
+  });
+
   test('chunks of a child that exits without destroying its heap pool are reclaimed by the next attach', async () => {
     const shared = segment();
     const heap = new HeapPool({ parent: shared });

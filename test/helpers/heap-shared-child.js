@@ -7,6 +7,8 @@
 //            'destroy' / 'leave' destroys its heap pool or exits without doing so
 //   foreign  on {offset}: reads and rewrites the parent's heap block through the
 //            SharedPool, tries to free it there and in its own HeapPool, reports
+//   churn    reports 'ready', then allocates, writes and frees blocks of many
+//            sizes in its own HeapPool (chunks come and go) until it is killed
 //   gc       (spawned, --expose-gc, no fd): heap pools dropped without destroy()
 //            give their chunks back once they and their views are garbage; a view
 //            keeps its chunk; segments and heap pools dropped together never crash
@@ -77,6 +79,24 @@ const modes = {
       process.disconnect();
     });
     process.send('ready');
+  },
+
+  churn() {
+    const shared = SharedPool.fromFd(4);
+    const heap = new HeapPool({ parent: shared });
+    const live = [];
+    let x = process.pid;
+    process.send('ready');
+    for (;;) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      if (live.length < 2000 && (x & 3) !== 0) {
+        const size = x % 7 === 0 ? 200_000 + (x % 300_000) : 16 + (x % 3000);
+        const view = heap.tryAlloc(size);
+        if (view !== null) live.push(view.fill(x & 0xff));
+      } else if (live.length > 0) {
+        heap.free(live.splice(x % live.length, 1)[0]);
+      }
+    }
   },
 
   gc() {

@@ -372,7 +372,11 @@ static void repair_lent_map(shm_pool_t *p)
 }
 
 /* Is process `pid` gone? (Not the caller; EPERM means it exists.) */
-static int process_gone(uint32_t pid) { return kill((pid_t)pid, 0) != 0 && errno == ESRCH; }
+static int process_gone(uint32_t pid)
+{
+    if (pid > INT32_MAX) return 1; /* no such pid (and kill would address a process group) */
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
 
 /* Free every chunk lent to a process that no longer exists (allocator mutex
  * held). Returns how many were freed. O(granules) plus one kill(pid, 0) per
@@ -914,8 +918,12 @@ int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
 static lend_span_t **own_spans(shm_pool_t *p)
 {
     pid_t self = getpid();
-    if (p->spans_pid != self) {
-        p->spans = NULL; /* the parent's list: its memory is this process's copy, left alone */
+    if (p->spans_pid != self) { /* the parent's spans, copied by fork: not ours to carve */
+        for (lend_span_t *s = p->spans, *next; s; s = next) {
+            next = s->next;
+            free(s);
+        }
+        p->spans = NULL;
         p->spans_pid = self;
     }
     return &p->spans;

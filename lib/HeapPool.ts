@@ -6,6 +6,9 @@ import { FreeListCache } from './FreeListCache.js';
 import { binding } from './native.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
+import { SharedPool } from './SharedPool.js';
+import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './sharedParent.js';
+import type { Segment } from './sharedParent.js';
 import { ceilTable } from './sizeClasses.js';
 import { HeapStatus } from './types.js';
 import type { HeapPoolOptions, HeapPoolStats } from './types.js';
@@ -73,6 +76,9 @@ export class HeapPool {
   readonly #token = {};
   /** The pool the chunks come from; referenced so that it lives as long as this one. */
   readonly #parent: HeapPool | undefined;
+  /** The SharedPool whose segment lends the chunks (this pool's parent or an ancestor's), and its mapping. */
+  readonly #shared: SharedPool | undefined;
+  readonly #segment: Segment | undefined;
   /** Child pools, weakly: a child dropped without destroy() can be collected. */
   readonly #children = new Set<WeakRef<HeapPool>>();
   readonly #self = new WeakRef<HeapPool>(this);
@@ -91,18 +97,25 @@ export class HeapPool {
   constructor(options: HeapPoolOptions = {}) {
     validateObject(options, 'options');
     const capacity = options.capacity === undefined ? 0 : validateInteger(options.capacity, 'options.capacity');
-    const parent = options.parent;
-    if (parent !== undefined && !(parent instanceof HeapPool)) {
-      throw errors.invalidArgType('options.parent', 'an instance of HeapPool', parent);
+    const given = options.parent;
+    if (given !== undefined && !(given instanceof HeapPool) && !(given instanceof SharedPool)) {
+      throw errors.invalidArgType('options.parent', 'an instance of HeapPool or SharedPool', given);
     }
-    if (parent !== undefined && parent.#destroyed) throw errors.destroyed();
-    const created = native.create(capacity, parent === undefined ? -1 : parent.#handle);
+    const parent = given instanceof HeapPool ? given : undefined;
+    const shared = given instanceof SharedPool ? given : parent === undefined ? undefined : parent.#shared;
+    const segment = shared === undefined ? undefined : segmentOf(shared);
+    if ((parent !== undefined && parent.#destroyed) || segment?.closed() === true) throw errors.destroyed();
+    const lender = given instanceof SharedPool && segment !== undefined ? segment.handle : -1;
+    const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender);
     if (typeof created === 'number') {
       throw created === HeapStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromHeapStatus(created);
     }
     [this.#handle, this.#owner] = created;
     this.#parent = parent;
+    this.#shared = shared;
+    this.#segment = segment;
     if (parent !== undefined) parent.#addChild(this);
+    else if (segment !== undefined) addSharedChild(segment, this, this.#self);
   }
 
   /** True after destroy(), of this pool or of an ancestor. */
@@ -111,15 +124,19 @@ export class HeapPool {
   }
 
   /** The pool the chunks come from, or null. */
-  get parent(): HeapPool | null {
-    return this.#parent ?? null;
+  get parent(): HeapPool | SharedPool | null {
+    return this.#parent ?? this.#shared ?? null;
   }
 
-  /** capacity - reserved: how many more bytes the pool may obtain (Infinity when unbounded). */
+  /**
+   * capacity - reserved: how many more bytes the pool may obtain (Infinity when
+   * unbounded); with a SharedPool parent (or ancestor), at most what its segment has left.
+   */
   get availableCapacity(): number {
     if (this.#destroyed) throw errors.destroyed();
-    const available = native.availableCapacity(this.#handle);
-    return available === -1 ? Infinity : available;
+    const raw = native.availableCapacity(this.#handle);
+    const available = raw === -1 ? Infinity : raw;
+    return this.#shared === undefined ? available : Math.min(available, this.#shared.availableCapacity);
   }
 
   /** `size` bytes, 16-aligned, uninitialised. */
@@ -217,6 +234,7 @@ export class HeapPool {
     this.#markDestroyed();
     native.destroy(this.#handle);
     if (this.#parent !== undefined) this.#parent.#children.delete(this.#self);
+    else if (this.#segment !== undefined) deleteSharedChild(this.#segment, this.#self);
   }
 
   [Symbol.dispose](): void {
@@ -289,7 +307,8 @@ export class HeapPool {
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromHeapStatus(HeapStatus.INVALID);
-    const [buffer, block] = made;
+    const [buffer, block, area] = made;
+    if (area >= 0 && this.#segment !== undefined) recordSharedChunk(buffer, this.#segment, area);
     const usable = block === 0 ? buffer.byteLength : block;
     const cls = block !== 0 && block <= CACHE_MAX ? CEIL[block >>> 4]! : -1;
     const live = new Int32Array(block === 0 ? 1 : Math.ceil(buffer.byteLength / 512));

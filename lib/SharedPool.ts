@@ -5,6 +5,7 @@ import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
+import { destroySharedChildren, registerSegment, sharedChunkOffset } from './sharedParent.js';
 import { ShmStatus } from './types.js';
 import type { SharedPoolOptions, SharedPoolStats } from './types.js';
 import {
@@ -87,6 +88,7 @@ export class SharedPool {
     if (key !== INTERNAL) throw errors.illegalConstructor('SharedPool.create, SharedPool.open or SharedPool.fromFd');
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
     this.#name = name;
+    registerSegment(this, this.#handle, this.#token, () => this.#closed); // for HeapPools with this parent
   }
 
   /** A new segment: named (exclusive: ERR_POOL_SYSTEM EEXIST if it exists) or, without a name, an anonymous memfd. */
@@ -181,6 +183,8 @@ export class SharedPool {
     this.#live();
     if (!ArrayBuffer.isView(buf)) throw errors.invalidArgType('buf', 'an instance of Buffer, TypedArray, or DataView', buf);
     if (viewOwner(buf as Uint8Array) === this.#token) return viewOffset(buf as Uint8Array);
+    const lent = sharedChunkOffset(buf, this.#token); // a view of a HeapPool child's chunk
+    if (lent !== undefined) return lent;
     if (buf.buffer !== this.#buffer) throw errors.foreignBuffer();
     return buf.byteOffset;
   }
@@ -301,6 +305,7 @@ export class SharedPool {
   /** Unmaps in this process (releasing the user lock if this pool holds it) and detaches every view. Idempotent. */
   close(): void {
     if (this.#closed) return;
+    destroySharedChildren(this); // HeapPools borrowing chunks first, as a HeapPool destroys its children
     if (this.#locked) native.unlock(this.#handle);
     this.#locked = false;
     this.#closed = true;

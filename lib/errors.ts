@@ -147,5 +147,8 @@ export function fromHeapStatus(status: number, size = 0): Error {
 export function fromShmStatus(status: number, sysBase: number, syscall: string, size = 0): Error {
   if (status <= -sysBase) return system(-status - sysBase, syscall);
   if (status === ShmStatus.FULL) return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
+  if (status === ShmStatus.LENT) {
+    return new PoolError('ERR_POOL_FOREIGN_BUFFER', 'The buffer lies in a chunk a HeapPool borrowed from this segment: only that HeapPool frees it');
+  }
   return statusError(ShmStatus, status, size, 'the shared segment failed validation or its allocator is broken');
 }

@@ -108,10 +108,12 @@ export interface HeapConstants {
 
 /** The heap pool (native/heap_binding.cc, native/heap_fast.cc). */
 export interface HeapBinding {
-  /** [handle, owner] where owner keeps the native state alive, or a negative status. parent: a handle or -1. */
-  create(capacity: number, parent: number): [number, object] | number;
-  /** [the chunk's external ArrayBuffer, its class size (0: a large block)]; once per chunk incarnation. */
-  chunkBuffer(handle: number, chunk: number): [ArrayBuffer, number] | undefined;
+  /** [handle, owner] where owner keeps the native state alive, or a negative status. parent: a heap
+   *  pool's handle or -1; shared: a SharedPool's handle (chunks lent by its segment) or -1. */
+  create(capacity: number, parent: number, shared: number): [number, object] | number;
+  /** [the chunk's external ArrayBuffer, its class size (0: a large block), its area offset in the
+   *  segment (-1: not in a segment)]; once per chunk incarnation. */
+  chunkBuffer(handle: number, chunk: number): [ArrayBuffer, number, number] | undefined;
   /** scratch = [handle, size, flags] -> scratch = [chunk, offset, created] or [negative status]. */
   alloc(): void;
   /** scratch = [handle, chunk, offset, size] -> as alloc. */

@@ -1,4 +1,5 @@
 import type { HeapPool } from './HeapPool.js';
+import type { SharedPool } from './SharedPool.js';
 
 /** Statistics every pool reports (see API.md). */
 export interface PoolStats {
@@ -86,10 +87,11 @@ export interface HeapPoolStats extends PoolStats {
 }
 
 /**
- * What a HeapPool can take its chunks from. Only another HeapPool today; API.md's
- * `HeapPool | SharedPool` (chunks from a shared segment) is not implemented yet.
+ * What a HeapPool can take its chunks from: another HeapPool, or a SharedPool's
+ * segment (64 KiB chunks lent under the allocator lock; blocks are then served
+ * in this process without locking, and only this process may free them).
  */
-export type HeapPoolParent = HeapPool;
+export type HeapPoolParent = HeapPool | SharedPool;
 
 export interface HeapPoolOptions {
   /** Most bytes the pool may hold (chunks, large blocks and chunks lent to children); 0 or absent: unbounded. */
@@ -176,6 +178,7 @@ export const ShmStatus = {
   DOUBLE_FREE: -6,
   NOT_FOUND: -7,
   FULL: -8,
+  LENT: -9,
   OWNER_DIED: 1,
   NOT_EQUAL: 2,
   TIMED_OUT: 3,

@@ -25,7 +25,7 @@ Napi::Value Number(const Napi::CallbackInfo& info, double value) { return Napi::
 // A size_t as a number; SIZE_MAX (unbounded) as -1.
 double SizeOrUnbounded(size_t value) { return value == SIZE_MAX ? -1 : static_cast<double>(value); }
 
-// create(capacity, parentHandle | -1) -> [handle, owner] or a negative heap_pool_status.
+// create(capacity, parentHandle | -1, sharedPoolHandle | -1) -> [handle, owner] or a negative heap_pool_status.
 Napi::Value Create(const Napi::CallbackInfo& info) {
   PoolTable* table = TableOf(info);
   double capacity = info[0].As<Napi::Number>().DoubleValue();
@@ -34,8 +34,13 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
     parent = StateAt(info, 1);
     if (parent == nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
   }
+  ShmState* shm = nullptr;
+  if (info.Length() > 2 && info[2].As<Napi::Number>().Int32Value() >= 0) {
+    shm = table->Live<ShmState>(info[2].As<Napi::Number>().Int32Value());
+    if (shm == nullptr || parent != nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
+  }
   if (!IsSize(capacity)) return Number(info, HEAP_POOL_ERR_INVALID);
-  int32_t handle = CreateHeap(table, info.Env(), static_cast<size_t>(capacity), parent);
+  int32_t handle = CreateHeap(table, info.Env(), static_cast<size_t>(capacity), parent, shm);
   if (handle < 0) return Number(info, handle);
   napi_value owner;
   if (table->Owner(info.Env(), table->State(handle), &owner) != napi_ok) return info.Env().Undefined();
@@ -45,19 +50,22 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// chunkBuffer(handle, chunk) -> [ArrayBuffer, class size (0: large block)] for a live chunk, else undefined.
+// chunkBuffer(handle, chunk) -> [ArrayBuffer, class size (0: large block), area offset in the
+// segment (-1: none)] for a live chunk, else undefined.
 Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
   HeapState* state = StateAt(info, 0);
   double id = info[1].As<Napi::Number>().DoubleValue();
   napi_value buffer;
   size_t block = 0;
+  double area = -1;
   if (state == nullptr || !(id >= 0 && id < HEAP_POOL_NO_CHUNK) ||
-      HeapChunkBuffer(info.Env(), state, static_cast<uint32_t>(id), &buffer, &block) != napi_ok) {
+      HeapChunkBuffer(info.Env(), state, static_cast<uint32_t>(id), &buffer, &block, &area) != napi_ok) {
     return info.Env().Undefined();
   }
-  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  Napi::Array result = Napi::Array::New(info.Env(), 3);
   result.Set(uint32_t{0}, Napi::Value(info.Env(), buffer));
   result.Set(uint32_t{1}, Number(info, static_cast<double>(block)));
+  result.Set(uint32_t{2}, Number(info, area));
   return result;
 }
 

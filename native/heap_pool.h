@@ -31,7 +31,16 @@
  * its own source, counts it in its reserved bytes and against its capacity, and
  * does not notify or hand it out itself (its free/state of a lent chunk is
  * HEAP_POOL_ERR_FOREIGN). Nothing else in the pool knows where memory comes from,
- * so a parent backed by a shared segment is just another pair of callbacks.
+ * so a parent backed by a shared segment is just another pair of callbacks:
+ * shm_pool_map_chunk / shm_pool_unmap_chunk (shm_pool.h) with the shm_pool_t as
+ * ctx give a per-process heap pool whose chunks are 64 KiB-aligned blocks of the
+ * segment (carved from 1 MiB spans), taken under the segment's allocator lock
+ * while every malloc/free inside a chunk stays lock-free and process-local. The
+ * segment marks those chunks as lent to this process: any other process (and
+ * shm_pool_free in this one) is refused them, and they come back only through
+ * this pool (destroy, spare release) or, once the process is gone, through the
+ * segment's dead-owner sweep. Such a pool, like all heap pools, is used by one
+ * thread; a fork()ed child must not use its parent's copy.
  *
  * ---- Metadata (all outside the chunks) ----------------------------------------------
  * No header precedes a block (per-allocation overhead 0 bytes in the chunk; a

@@ -15,6 +15,17 @@ void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   if (!created) state->table->DetachChunk(state->env, state, id);
 }
 
+// Chunks of a pool with a SharedPool parent: lent by the segment while it is mapped.
+void* MapShared(void* ctx, size_t bytes, size_t align) {
+  HeapState* state = static_cast<HeapState*>(ctx);
+  return state->shm->pool != nullptr ? shm_pool_map_chunk(state->shm->pool, bytes, align) : nullptr;
+}
+
+void UnmapShared(void* ctx, void* p, size_t bytes) {
+  HeapState* state = static_cast<HeapState*>(ctx);
+  if (state->shm->pool != nullptr) shm_pool_unmap_chunk(state->shm->pool, p, bytes);
+}
+
 // A child destroyed through its parent: its chunks are detached already.
 void OnDestroy(void* ctx, heap_pool_t*) {
   HeapState* state = static_cast<HeapState*>(ctx);
@@ -29,10 +40,12 @@ void HeapState::FreeMemory(napi_env) {
   pool = nullptr;
 }
 
-int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent) {
+int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm) {
   HeapState* state = new (std::nothrow) HeapState(env);
   if (state == nullptr) return HEAP_POOL_ERR_NOMEM;
-  heap_pool_memory_t memory = {MapChunk, UnmapChunk, OnChunk, OnDestroy, state};
+  state->shm = parent != nullptr ? parent->shm : shm;
+  heap_pool_memory_t memory = {shm != nullptr ? MapShared : MapChunk, shm != nullptr ? UnmapShared : UnmapChunk,
+                               OnChunk, OnDestroy, state};
   heap_pool_options_t options = {capacity, 0, parent != nullptr ? parent->pool : nullptr, &memory};
   int status = heap_pool_create(&options, &state->pool);
   if (status != HEAP_POOL_OK) {
@@ -41,16 +54,30 @@ int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* p
   }
   int32_t handle = table->Add(state);
   if (parent != nullptr) table->Retain(state, parent);
+  if (shm != nullptr) table->Retain(state, shm);
   return handle;
 }
 
-napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block) {
+void DestroyHeapsOf(napi_env env, PoolTable* table, ShmState* shm) {
+  for (int32_t handle = 0; handle < table->Limit(); handle++) {
+    HeapState* state = table->Live<HeapState>(handle);
+    if (state != nullptr && state->shm == shm && state->retained == shm) table->Destroy(env, state);
+  }
+}
+
+napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block,
+                            double* area) {
   heap_pool_chunk_info_t info;
   if (state->pool == nullptr || heap_pool_chunk_info(state->pool, id, &info) != HEAP_POOL_OK ||
       (info.kind != HEAP_POOL_CHUNK_CLASS && info.kind != HEAP_POOL_CHUNK_LARGE)) {
     return napi_invalid_arg;
   }
   *block = info.kind == HEAP_POOL_CHUNK_CLASS ? info.block_size : 0;
+  uint64_t offset = 0;
+  *area = state->shm != nullptr && state->shm->pool != nullptr &&
+                  shm_pool_offset_of(state->shm->pool, info.base, &offset) == SHM_POOL_OK
+              ? state->shm->ToArea(offset)
+              : -1;
   return state->table->ChunkBuffer(env, state, id, info.base, info.bytes, result);
 }
 

@@ -11,11 +11,18 @@
 // with no ArrayBuffer is a new one (heap_fast.cc tells JavaScript so). on_destroy marks a child
 // destroyed through its parent. A child state retains its parent's state (see
 // PoolTable::Retain), so the parent's memory outlives every child chunk.
+//
+// A pool with a SharedPool parent takes its chunks from the segment
+// (shm_pool_map_chunk / shm_pool_unmap_chunk: "lent" chunks, 64 KiB-aligned
+// in the segment and in this mapping) and retains the ShmState; its heap
+// children inherit `shm`. Closing the segment (ShmState::FreeMemory) destroys
+// such pools first, so no chunk ArrayBuffer outlives the mapping.
 #ifndef MEMPOOLS_HEAP_STATE_HH
 #define MEMPOOLS_HEAP_STATE_HH
 
 #include "heap_pool.h"
 #include "pool_table.hh"
+#include "shm_state.hh"
 
 namespace mempools {
 
@@ -26,14 +33,20 @@ struct HeapState : PoolState {
 
   heap_pool_t* pool = nullptr;  // nullptr once destroyed (directly or through the parent)
   napi_env env;                 // the environment of the table (for on_chunk)
+  ShmState* shm = nullptr;      // the segment the chunks come from (own or an ancestor's), else nullptr
 };
 
 // Creates a pool of `capacity` bytes (0: unbounded) in `table`, a child of
-// `parent` when not nullptr. Returns its handle, or a negative heap_pool_status.
-int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent);
+// `parent` (a heap pool) or of `shm` (a segment) when not nullptr (not both).
+// Returns its handle, or a negative heap_pool_status.
+int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm);
 // The ArrayBuffer of live chunk `id` (made once per chunk incarnation); *block
-// is the class size of a class chunk, 0 for a large block.
-napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block);
+// is the class size of a class chunk, 0 for a large block; *area the chunk's
+// area offset in its segment, -1 for a pool without a segment.
+napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block,
+                            double* area);
+// Destroys every live heap pool whose chunks come from `shm` (children with their parents).
+void DestroyHeapsOf(napi_env env, PoolTable* table, ShmState* shm);
 
 }  // namespace mempools
 

@@ -58,6 +58,8 @@ class PoolTable {
   // Registers a new state (takes ownership). Returns its handle.
   int32_t Add(PoolState* state);
 
+  // Every handle is below this.
+  int32_t Limit() const { return static_cast<int32_t>(slots_.size()); }
   PoolState* State(int32_t handle) const {
     if (handle < 0 || static_cast<size_t>(handle) >= slots_.size()) return nullptr;
     return slots_[handle];

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +25,13 @@
 
 #define SHM_MAGIC ((uint64_t)0x4c4f4f504d485321ULL) /* "!SHMPOOL" */
 #define LAYOUT_ALIGN 64u
+#define AREA_ALIGN 4096u                     /* the block area starts page-aligned */
+#define GRANULE_SHIFT 16                     /* lent chunks: 64 KiB granules (HEAP_POOL_GRANULE) */
+#define GRANULE ((uint64_t)1 << GRANULE_SHIFT)
+#define LENT_BACK_SHIFT 32                   /* lent map entry: pid in bits 0..31, back distance above */
+#define INIT_WAIT_MS 2000
+#define PENDING_LEND 1u
+#define PENDING_UNLEND 2u                    /* open: how long to wait for a creator still formatting */
 
 /* One roots entry. Invariant: used is 0 or 1; a used entry's key is a
  * NUL-terminated string of 1..SHM_POOL_KEY_MAX bytes and offset < segment size.
@@ -35,8 +44,21 @@ typedef struct shm_root {
 
 /* The header at offset 0 of the segment. Invariants (checked on attach):
  * header_size <= control_offset, control + control_size <= bitmap_offset,
- * bitmap + bitmap_size <= area_offset, area_offset + area_size <= segment_size,
- * the three offsets 64-aligned, bitmap_size == tlsf_bitmap_size(area_size). */
+ * bitmap + bitmap_size <= lent_offset, lent + lent_size <= area_offset,
+ * area_offset + area_size <= segment_size, control/bitmap/lent offsets
+ * 64-aligned, area_offset page-aligned (AREA_ALIGN), bitmap_size ==
+ * tlsf_bitmap_size(area_size), lent_size == 8 * lent_granules(area).
+ *
+ * The lent map has one 64-bit entry per 64 KiB granule of the segment that the
+ * area touches (granule g covers segment offsets [g << 16, (g + 1) << 16);
+ * entry i is granule (area_offset >> 16) + i). Entry 0: the granule is in no
+ * lent chunk. Otherwise bits 0..31 are the pid of the process whose heap pool
+ * owns the chunk and bits 32..63 the distance in granules back to the chunk's
+ * first granule (0 at the first one). A lent chunk is a live TLSF block that
+ * starts on a granule; every granule of its usable size is marked with the
+ * same pid. Marks are written last-granule-first (the first granule last) when
+ * lending and first-granule-first when returning, so a process killed half-way
+ * leaves at most orphan marks, which recovery clears (repair_lent_map). */
 typedef struct shm_header {
     uint64_t magic; /* written last by the creator */
     uint32_t version;
@@ -44,7 +66,11 @@ typedef struct shm_header {
     uint64_t segment_size;
     uint64_t control_offset, control_size;
     uint64_t bitmap_offset, bitmap_size;
+    uint64_t lent_offset, lent_size;
     uint64_t area_offset, area_size;
+    uint64_t lent_chunks, lent_bytes; /* totals of the lent map (rebuilt on recovery) */
+    uint64_t pending_op;              /* PENDING_LEND / PENDING_UNLEND while marks change, else 0 */
+    uint64_t pending_offset;          /* the chunk they concern (written before pending_op) */
     uint64_t generation; /* recoveries of the allocator mutex */
     uint32_t corrupted;  /* sticky: an unrepairable state was found */
     uint32_t reserved;
@@ -53,7 +79,25 @@ typedef struct shm_header {
     shm_root_t roots[SHM_POOL_ROOTS];
 } shm_header_t;
 
-/* Process-local handle. */
+/* A span: one lent block of SPAN_GRANULES granules from which this process
+ * carves the small chunks its heap pools ask for (so a 64 KiB chunk does not
+ * cost a 64 KiB alignment gap in the segment each). Invariant: `used` has a bit
+ * per granule handed out; a span whose last granule comes back is unlent. */
+#define SPAN_GRANULES 16u
+#define SPAN_MAX_RUN 8u /* chunks above 8 granules (512 KiB) are lent on their own */
+typedef struct lend_span {
+    uint64_t offset; /* segment offset of the span (a lent chunk start) */
+    uint32_t used;   /* bit i: granule i is a chunk's */
+    struct lend_span *next;
+} lend_span_t;
+
+/* The C tests damage fields at these offsets (test_shm_pool.c). */
+_Static_assert(offsetof(shm_header_t, lent_offset) == 56 && offsetof(shm_header_t, area_offset) == 72 &&
+                   offsetof(shm_header_t, corrupted) == 128,
+               "shm_header_t layout changed: update test_shm_pool.c");
+
+/* Process-local handle. spans belong to spans_pid: a fork()ed child that
+ * inherits the handle starts with none (the inherited ones are its parent's). */
 struct shm_pool {
     int fd;
     unsigned char *base;
@@ -61,6 +105,8 @@ struct shm_pool {
     shm_header_t *h;
     tlsf_t *t;
     char *name;
+    lend_span_t *spans;
+    pid_t spans_pid;
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -90,40 +136,57 @@ int shm_pool_name_valid(const char *name)
     return strchr(name + 1, '/') == NULL;
 }
 
-/* Compute the layout of a segment of `size` bytes into h. 0 if too small. */
-static int plan_layout(uint64_t size, shm_header_t *h)
+/* Bytes of lent map an area of `area` bytes needs: one entry per granule it can
+ * touch wherever it starts (area / 64 KiB + 2 is an upper bound). */
+static uint64_t lent_size_for(uint64_t area) { return ((area >> GRANULE_SHIFT) + 2) * 8; }
+
+/* Granules an area at [area_offset, area_offset + area) touches. */
+static uint64_t lent_granules(uint64_t area_offset, uint64_t area)
+{
+    return ((area_offset + area + GRANULE - 1) >> GRANULE_SHIFT) - (area_offset >> GRANULE_SHIFT);
+}
+
+/* Fill h with the layout of an area of `area` bytes; nonzero when it fits in `size`. */
+static int layout_area(uint64_t size, uint64_t area, shm_header_t *h)
 {
     uint64_t ctl = round_up(sizeof(shm_header_t), LAYOUT_ALIGN);
     uint64_t bm = round_up(ctl + tlsf_control_size(), LAYOUT_ALIGN);
-    if (size < bm + LAYOUT_ALIGN + TLSF_REGION_MIN) return 0;
-    /* The bitmap costs 1/64 of the area: start from that estimate and step down. */
-    uint64_t area = ((size - bm) / 65 * 64) & ~(uint64_t)(LAYOUT_ALIGN - 1);
-    for (;;) {
-        if (area < TLSF_REGION_MIN) return 0;
-        uint64_t bsize = tlsf_bitmap_size((size_t)area);
-        uint64_t aoff = round_up(bm + bsize, LAYOUT_ALIGN);
-        if (bsize && aoff + area <= size) {
-            /* Grow while the next step still fits. */
-            while (tlsf_bitmap_size((size_t)(area + LAYOUT_ALIGN)) &&
-                   round_up(bm + tlsf_bitmap_size((size_t)(area + LAYOUT_ALIGN)), LAYOUT_ALIGN) + area + LAYOUT_ALIGN <= size)
-                area += LAYOUT_ALIGN;
-            bsize = tlsf_bitmap_size((size_t)area);
-            h->control_offset = ctl;
-            h->control_size = tlsf_control_size();
-            h->bitmap_offset = bm;
-            h->bitmap_size = bsize;
-            h->area_offset = round_up(bm + bsize, LAYOUT_ALIGN);
-            h->area_size = area;
-            return tlsf_region_max_alloc((size_t)area) != 0;
-        }
-        area -= LAYOUT_ALIGN;
-    }
+    uint64_t bsize = tlsf_bitmap_size((size_t)area);
+    if (area < TLSF_REGION_MIN || !bsize || !tlsf_region_max_alloc((size_t)area)) return 0;
+    uint64_t lent = round_up(bm + bsize, LAYOUT_ALIGN);
+    uint64_t aoff = round_up(lent + lent_size_for(area), AREA_ALIGN);
+    if (aoff > size || area > size - aoff) return 0;
+    h->control_offset = ctl;
+    h->control_size = tlsf_control_size();
+    h->bitmap_offset = bm;
+    h->bitmap_size = bsize;
+    h->lent_offset = lent;
+    h->lent_size = lent_size_for(area);
+    h->area_offset = aoff;
+    h->area_size = area;
+    return 1;
+}
+
+/* Compute the layout of a segment of `size` bytes into h: the largest area
+ * (a multiple of 64) that fits. 0 if too small. */
+static int plan_layout(uint64_t size, shm_header_t *h)
+{
+    uint64_t fixed = round_up(round_up(sizeof(shm_header_t), LAYOUT_ALIGN) + tlsf_control_size(), LAYOUT_ALIGN) +
+                     2 * AREA_ALIGN + 4 * LAYOUT_ALIGN;
+    /* area * (1 + 1/64 + 1/8192) for the area, its start bitmap and its lent map. */
+    uint64_t area = size > fixed ? ((size - fixed) * 8192 / (8192 + 128 + 1)) & ~(uint64_t)(LAYOUT_ALIGN - 1) : 0;
+    if (area < TLSF_REGION_MIN) area = TLSF_REGION_MIN;
+    while (area > TLSF_REGION_MIN && !layout_area(size, area, h)) area -= LAYOUT_ALIGN;
+    if (!layout_area(size, area, h)) return 0;
+    while (layout_area(size, area + LAYOUT_ALIGN, h)) area += LAYOUT_ALIGN;
+    return layout_area(size, area, h);
 }
 
 size_t shm_pool_min_size(void)
 {
     uint64_t bm = round_up(round_up(sizeof(shm_header_t), LAYOUT_ALIGN) + tlsf_control_size(), LAYOUT_ALIGN);
-    return (size_t)(bm + 2 * LAYOUT_ALIGN + TLSF_REGION_MIN);
+    uint64_t lent = round_up(bm + tlsf_bitmap_size(TLSF_REGION_MIN), LAYOUT_ALIGN);
+    return (size_t)(round_up(lent + lent_size_for(TLSF_REGION_MIN), AREA_ALIGN) + TLSF_REGION_MIN);
 }
 
 /* Does [off, off + len) lie inside [0, size) without wrapping? */
@@ -139,14 +202,17 @@ static const char *validate_header(const shm_header_t *h, uint64_t map_size)
     if (h->segment_size != map_size) return "segment size disagrees with the file size";
     if (h->control_size != tlsf_control_size()) return "allocator control size mismatch";
     if (!is_aligned(h->control_offset, LAYOUT_ALIGN) || !is_aligned(h->bitmap_offset, LAYOUT_ALIGN) ||
-        !is_aligned(h->area_offset, LAYOUT_ALIGN))
+        !is_aligned(h->lent_offset, LAYOUT_ALIGN) || !is_aligned(h->area_offset, AREA_ALIGN))
         return "misaligned offset";
     if (h->control_offset < h->header_size || !range_inside(h->control_offset, h->control_size, map_size))
         return "control structure out of range";
     if (h->bitmap_offset < h->control_offset + h->control_size || !range_inside(h->bitmap_offset, h->bitmap_size, map_size))
         return "bitmap out of range";
-    if (h->area_offset < h->bitmap_offset + h->bitmap_size || !range_inside(h->area_offset, h->area_size, map_size))
+    if (h->lent_offset < h->bitmap_offset + h->bitmap_size || !range_inside(h->lent_offset, h->lent_size, map_size))
+        return "lent map out of range";
+    if (h->area_offset < h->lent_offset + h->lent_size || !range_inside(h->area_offset, h->area_size, map_size))
         return "area out of range";
+    if (h->lent_size != lent_size_for(h->area_size)) return "lent map size invalid";
     if (h->area_size > SIZE_MAX || tlsf_region_max_alloc((size_t)h->area_size) == 0 ||
         h->bitmap_size != tlsf_bitmap_size((size_t)h->area_size))
         return "area or bitmap size invalid";
@@ -178,6 +244,168 @@ static void sanitize_roots(shm_pool_t *p)
     }
 }
 
+/* ---- lent map (see shm_header_t) ------------------------------------------------ */
+
+static uint64_t *lent_map(const shm_pool_t *p) { return (uint64_t *)(p->base + p->h->lent_offset); }
+
+static uint64_t lent_count(const shm_pool_t *p) { return lent_granules(p->h->area_offset, p->h->area_size); }
+
+/* Index in the lent map of the granule holding segment offset `offset` (inside the area). */
+static uint64_t lent_index(const shm_pool_t *p, uint64_t offset)
+{
+    return (offset >> GRANULE_SHIFT) - (p->h->area_offset >> GRANULE_SHIFT);
+}
+
+static uint64_t lent_entry(const shm_pool_t *p, uint64_t offset)
+{
+    return __atomic_load_n(&lent_map(p)[lent_index(p, offset)], __ATOMIC_RELAXED);
+}
+
+static void set_lent_entry(shm_pool_t *p, uint64_t index, uint64_t value)
+{
+    __atomic_store_n(&lent_map(p)[index], value, __ATOMIC_RELAXED); /* one aligned store: never torn */
+}
+
+static uint64_t make_lent_entry(uint32_t pid, uint64_t back) { return (uint64_t)pid | back << LENT_BACK_SHIFT; }
+
+/* Segment offset of the first byte of granule `index` of the lent map. */
+static uint64_t granule_offset(const shm_pool_t *p, uint64_t index)
+{
+    return ((p->h->area_offset >> GRANULE_SHIFT) + index) << GRANULE_SHIFT;
+}
+
+/* Usable size of the live TLSF block at segment offset `offset`, 0 if none. */
+static size_t live_tlsf_size(const shm_pool_t *p, uint64_t offset)
+{
+    if (offset < p->h->area_offset || offset - p->h->area_offset >= p->h->area_size) return 0;
+    if (tlsf_block_state(p->t, 0, (size_t)(offset - p->h->area_offset)) != TLSF_OK) return 0;
+    return tlsf_usable_size(p->t, p->base + offset);
+}
+
+/* Does entry `index` agree with its chunk: its first granule carries the same
+ * pid with distance 0, that granule starts a live block, and the block's
+ * usable size covers this granule? Reads the map and the allocator only. */
+static int lent_entry_valid(const shm_pool_t *p, uint64_t index)
+{
+    uint64_t e = lent_map(p)[index];
+    uint64_t back = e >> LENT_BACK_SHIFT;
+    if (!(uint32_t)e || back > index) return 0;
+    uint64_t first = index - back;
+    if (lent_map(p)[first] != make_lent_entry((uint32_t)e, 0)) return 0;
+    size_t usable = live_tlsf_size(p, granule_offset(p, first));
+    return usable >= (back + 1) << GRANULE_SHIFT;
+}
+
+/* Clear the marks of the chunk whose first granule is `first` (first granule
+ * first); returns the bytes unmarked. The block itself is not freed. */
+static uint64_t unmark_chunk(shm_pool_t *p, uint64_t first)
+{
+    uint32_t pid = (uint32_t)lent_map(p)[first];
+    uint64_t n = 0, count = lent_count(p);
+    while (first + n < count && lent_map(p)[first + n] == make_lent_entry(pid, n)) set_lent_entry(p, first + n++, 0);
+    return n << GRANULE_SHIFT;
+}
+
+/* Record (op != 0) or clear the lend/unlend in progress, so recovery can finish it. */
+static void set_pending(shm_pool_t *p, uint64_t op, uint64_t offset)
+{
+    if (op) __atomic_store_n(&p->h->pending_offset, offset, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->h->pending_op, op, __ATOMIC_RELEASE);
+}
+
+/* A lend or unlend its process died in: both end with the chunk released
+ * (a lend is undone, an unlend finished). Its first mark goes first; the
+ * others are then orphans for repair_lent_map. */
+/* tlsf_walk callback: stop at a live block that starts a granule, carries the
+ * 64 KiB alignment only lends use, and has no lent mark: the block of a lend
+ * whose process died before it recorded the offset. */
+typedef struct orphan_search {
+    shm_pool_t *p;
+    uint64_t found; /* segment offset, 0: none */
+} orphan_search_t;
+
+static int find_orphan_lend(const tlsf_block_info_t *b, void *user)
+{
+    orphan_search_t *s = user;
+    uint64_t off = s->p->h->area_offset + b->offset;
+    if (!b->used || b->region != 0 || !is_aligned(off, GRANULE) || lent_entry(s->p, off)) return 0;
+    uint64_t header;
+    memcpy(&header, s->p->base + off - TLSF_BLOCK_OVERHEAD, sizeof header); /* layout: see tlsf.h */
+    if (header >> 58 != GRANULE_SHIFT) return 0;
+    s->found = off;
+    return 1;
+}
+
+static void finish_pending(shm_pool_t *p)
+{
+    uint64_t off = p->h->pending_offset;
+    if (p->h->pending_op == PENDING_LEND && off == 0) { /* died in tlsf_memalign or right after it */
+        orphan_search_t search = {p, 0};
+        tlsf_walk(p->t, find_orphan_lend, &search);
+        off = search.found;
+    }
+    if (p->h->pending_op && off && off >= p->h->area_offset && off - p->h->area_offset < p->h->area_size &&
+        is_aligned(off, GRANULE)) {
+        set_lent_entry(p, lent_index(p, off), 0);
+        if (live_tlsf_size(p, off)) tlsf_free_at(p->t, 0, (size_t)(off - p->h->area_offset));
+    }
+    set_pending(p, 0, 0);
+}
+
+/* Finish a dead process's lend/unlend, clear orphan or inconsistent marks,
+ * then recount the totals. O(granules). Allocator consistent (tlsf_repair done). */
+static void repair_lent_map(shm_pool_t *p)
+{
+    uint64_t count = lent_count(p), chunks = 0, bytes = 0;
+    finish_pending(p);
+    for (uint64_t i = 0; i < count; i++) {
+        if (!lent_map(p)[i]) continue;
+        if (!lent_entry_valid(p, i)) {
+            set_lent_entry(p, i, 0);
+            continue;
+        }
+        bytes += GRANULE;
+        if (!(lent_map(p)[i] >> LENT_BACK_SHIFT)) chunks++;
+    }
+    p->h->lent_chunks = chunks;
+    p->h->lent_bytes = bytes;
+}
+
+/* Is process `pid` gone? (Not the caller; EPERM means it exists.) */
+static int process_gone(uint32_t pid)
+{
+    if (pid > INT32_MAX) return 1; /* no such pid (and kill would address a process group) */
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Free every chunk lent to a process that no longer exists (allocator mutex
+ * held). Returns how many were freed. O(granules) plus one kill(pid, 0) per
+ * run of chunks of one pid. */
+static size_t reclaim_dead_locked(shm_pool_t *p)
+{
+    uint64_t count = lent_count(p);
+    uint32_t self = (uint32_t)getpid(), known = 0;
+    int known_gone = 0;
+    size_t freed = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t e = lent_map(p)[i];
+        uint32_t pid = (uint32_t)e;
+        if (!pid || e >> LENT_BACK_SHIFT || pid == self) continue;
+        if (pid != known) {
+            known = pid;
+            known_gone = process_gone(pid);
+        }
+        if (!known_gone) continue;
+        uint64_t off = granule_offset(p, i);
+        uint64_t bytes = unmark_chunk(p, i);
+        p->h->lent_chunks--;
+        p->h->lent_bytes -= bytes;
+        tlsf_free_at(p->t, 0, (size_t)(off - p->h->area_offset));
+        freed++;
+    }
+    return freed;
+}
+
 /* Bring the allocator and roots to a consistent state (allocator mutex held).
  * Nonzero on success; on failure the segment is marked corrupted. */
 static int recover_allocator(shm_pool_t *p)
@@ -187,6 +415,8 @@ static int recover_allocator(shm_pool_t *p)
         return 0;
     }
     sanitize_roots(p);
+    repair_lent_map(p);
+    reclaim_dead_locked(p);
     return 1;
 }
 
@@ -275,6 +505,12 @@ int shm_pool_unlock(shm_pool_t *p)
 static void discard_handle(shm_pool_t *p)
 {
     int saved = errno;
+    /* Spans still holding chunks stay lent (their heap pools may still be in
+     * use); reclaim frees them once this process is gone. */
+    for (lend_span_t *s = p->spans, *next; s; s = next) {
+        next = s->next;
+        free(s);
+    }
     if (p->base) munmap(p->base, p->size);
     if (p->fd >= 0) close(p->fd);
     free(p->name);
@@ -294,13 +530,30 @@ static shm_pool_t *new_handle(const char *name)
     return p;
 }
 
-/* Map p->fd (p->size bytes) shared, read-write. */
+/* Map p->fd (p->size bytes) shared, read-write, at a GRANULE-aligned address,
+ * so that a segment offset aligned to 64 KiB is an address aligned to 64 KiB in
+ * every process (what heap pools borrowing chunks need): reserve size + GRANULE
+ * bytes of address space, map the segment over the aligned part, give back the
+ * rest. */
 static int map_segment(shm_pool_t *p)
 {
-    void *m = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
-    if (m == MAP_FAILED) return SHM_POOL_ERR_SYSTEM;
-    p->base = m;
-    p->h = (shm_header_t *)m;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t span = (size_t)round_up(p->size, page);
+    if (span > SIZE_MAX - GRANULE) return SHM_POOL_ERR_INVALID;
+    unsigned char *r = mmap(NULL, span + GRANULE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) return SHM_POOL_ERR_SYSTEM;
+    unsigned char *a = (unsigned char *)(uintptr_t)round_up((uintptr_t)r, GRANULE);
+    void *m = mmap(a, p->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, p->fd, 0);
+    if (m == MAP_FAILED) {
+        int saved = errno;
+        munmap(r, span + GRANULE);
+        errno = saved;
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    if (a > r) munmap(r, (size_t)(a - r));
+    if (r + span + GRANULE > a + span) munmap(a + span, (size_t)(r + span + GRANULE - (a + span)));
+    p->base = a;
+    p->h = (shm_header_t *)a;
     return SHM_POOL_OK;
 }
 
@@ -319,6 +572,8 @@ static int format_segment(shm_pool_t *p)
     h->control_size = plan.control_size;
     h->bitmap_offset = plan.bitmap_offset;
     h->bitmap_size = plan.bitmap_size;
+    h->lent_offset = plan.lent_offset;
+    h->lent_size = plan.lent_size;
     h->area_offset = plan.area_offset;
     h->area_size = plan.area_size;
     int rc = init_shared_mutex(&h->alloc_lock);
@@ -330,6 +585,7 @@ static int format_segment(shm_pool_t *p)
     p->t = tlsf_create(p->base + h->control_offset, (size_t)h->control_size);
     if (!p->t || tlsf_add_region(p->t, p->base + h->area_offset, (size_t)h->area_size, p->base + h->bitmap_offset) != 0)
         return SHM_POOL_ERR_INVALID;
+    memset(p->base + h->lent_offset, 0, (size_t)h->lent_size); /* ftruncate zeroed it; say so */
     __atomic_store_n(&h->magic, SHM_MAGIC, __ATOMIC_RELEASE);
     return SHM_POOL_OK;
 }
@@ -368,14 +624,41 @@ int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **o
     return SHM_POOL_OK;
 }
 
-/* Map and validate the segment behind p->fd (which the handle owns). */
-static int attach_segment(shm_pool_t *p)
+/* Is the segment behind p->fd still being formatted by its creator: empty or
+ * too short (before ftruncate), or mapped with a zero magic (before the magic
+ * store)? Maps it when it is long enough. */
+static int still_initialising(shm_pool_t *p, int *rc)
 {
     struct stat st;
-    if (fstat(p->fd, &st) != 0) return SHM_POOL_ERR_SYSTEM;
-    if (st.st_size < (off_t)sizeof(shm_header_t) || (uint64_t)st.st_size > SHM_POOL_MAX_SIZE) return SHM_POOL_ERR_CORRUPTED;
+    *rc = SHM_POOL_OK;
+    if (fstat(p->fd, &st) != 0) {
+        *rc = SHM_POOL_ERR_SYSTEM;
+        return 0;
+    }
+    if (st.st_size < (off_t)sizeof(shm_header_t)) return 1;
+    if ((uint64_t)st.st_size > SHM_POOL_MAX_SIZE) {
+        *rc = SHM_POOL_ERR_CORRUPTED;
+        return 0;
+    }
     p->size = (size_t)st.st_size;
-    int rc = map_segment(p);
+    *rc = map_segment(p);
+    if (*rc != SHM_POOL_OK || __atomic_load_n(&p->h->magic, __ATOMIC_ACQUIRE) != 0) return 0;
+    munmap(p->base, p->size);
+    p->base = NULL;
+    p->h = NULL;
+    return 1;
+}
+
+/* Map and validate the segment behind p->fd (which the handle owns). A segment
+ * that looks half-created is polled every millisecond for up to INIT_WAIT_MS. */
+static int attach_segment(shm_pool_t *p)
+{
+    int rc;
+    for (int waited = 0; still_initialising(p, &rc); waited++) {
+        if (waited >= INIT_WAIT_MS) return SHM_POOL_ERR_CORRUPTED;
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
     if (rc != SHM_POOL_OK) return rc;
     if (__atomic_load_n(&p->h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC || validate_header(p->h, p->size))
         return SHM_POOL_ERR_CORRUPTED;
@@ -452,6 +735,10 @@ static int give_block(shm_pool_t *p, void *block, uint64_t *offset, void **ptr)
     return SHM_POOL_OK;
 }
 
+/* After an allocation found no room: free the chunks of dead borrowers, if
+ * any; nonzero when that freed something (worth one more try). */
+static int reclaimed_some(shm_pool_t *p) { return !tlsf_is_corrupted(p->t) && p->h->lent_chunks && reclaim_dead_locked(p); }
+
 /* Status of a failed TLSF allocation. */
 static int alloc_failure(shm_pool_t *p) { return tlsf_is_corrupted(p->t) ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_ERR_NOMEM; }
 
@@ -461,6 +748,7 @@ int shm_pool_alloc(shm_pool_t *p, size_t size, uint64_t *offset, void **ptr)
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
     void *b = tlsf_malloc(p->t, size);
+    if (!b && reclaimed_some(p)) b = tlsf_malloc(p->t, size);
     rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
     unlock_allocator(p);
     return rc;
@@ -472,6 +760,7 @@ int shm_pool_calloc(shm_pool_t *p, size_t count, size_t size, uint64_t *offset, 
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
     void *b = tlsf_calloc(p->t, count, size);
+    if (!b && reclaimed_some(p)) b = tlsf_calloc(p->t, count, size);
     rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
     unlock_allocator(p);
     return rc;
@@ -494,7 +783,8 @@ int shm_pool_realloc(shm_pool_t *p, uint64_t offset, size_t size, uint64_t *new_
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
     void *moved = NULL;
-    rc = map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
+    rc = lent_entry(p, offset) ? SHM_POOL_ERR_LENT : map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
+    if (rc == SHM_POOL_ERR_NOMEM && reclaimed_some(p)) rc = map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
     if (rc == SHM_POOL_OK) give_block(p, moved, new_offset, new_ptr);
     unlock_allocator(p);
     return rc;
@@ -508,7 +798,7 @@ int shm_pool_free_at(shm_pool_t *p, uint64_t offset)
     if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
-    rc = map_tlsf(tlsf_free_at(p->t, 0, (size_t)u));
+    rc = lent_entry(p, offset) ? SHM_POOL_ERR_LENT : map_tlsf(tlsf_free_at(p->t, 0, (size_t)u));
     unlock_allocator(p);
     return rc;
 }
@@ -531,11 +821,21 @@ int shm_pool_offset_of(const shm_pool_t *p, const void *ptr, uint64_t *offset)
     return SHM_POOL_OK;
 }
 
-/* The live block at segment offset `offset`: its usable size, or a status. */
+/* The live block at segment offset `offset`: its usable size, or a status.
+ * Inside a lent chunk any offset is accepted: *usable is what remains of the
+ * chunk's block from there (the heap pool's blocks are its own business). */
 static int live_block_size(shm_pool_t *p, uint64_t offset, size_t *usable)
 {
     uint64_t u;
     if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
+    uint64_t e = lent_entry(p, offset);
+    if (e) {
+        uint64_t first = granule_offset(p, lent_index(p, offset) - (e >> LENT_BACK_SHIFT));
+        size_t whole = live_tlsf_size(p, first);
+        if (offset - first >= whole) return SHM_POOL_ERR_CORRUPTED;
+        *usable = whole - (size_t)(offset - first);
+        return SHM_POOL_OK;
+    }
     int rc = map_tlsf(tlsf_block_state(p->t, 0, (size_t)u));
     if (rc == SHM_POOL_OK) *usable = tlsf_usable_size(p->t, p->base + offset);
     return rc;
@@ -561,6 +861,149 @@ size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset)
     if (live_block_size(p, offset, &usable) != SHM_POOL_OK) usable = 0;
     unlock_allocator(p);
     return usable;
+}
+
+/* ---- chunks lent to heap pools ------------------------------------------------- */
+
+int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
+{
+    if (!p || bytes == 0) return SHM_POOL_ERR_INVALID;
+    if (bytes > p->h->area_size) return SHM_POOL_ERR_NOMEM;
+    uint64_t need = round_up(bytes, GRANULE);
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    set_pending(p, PENDING_LEND, 0); /* offset unknown until tlsf_memalign returns */
+    void *b = tlsf_memalign(p->t, GRANULE, (size_t)need);
+    if (!b && reclaimed_some(p)) b = tlsf_memalign(p->t, GRANULE, (size_t)need);
+    if (!b) {
+        set_pending(p, 0, 0);
+        rc = alloc_failure(p);
+        unlock_allocator(p);
+        return rc;
+    }
+    uint64_t off = (uint64_t)((unsigned char *)b - p->base);
+    uint64_t first = lent_index(p, off), n = need >> GRANULE_SHIFT;
+    uint32_t pid = (uint32_t)getpid();
+    set_pending(p, PENDING_LEND, off);
+    for (uint64_t i = n; i-- > 0;) set_lent_entry(p, first + i, make_lent_entry(pid, i)); /* first granule last */
+    p->h->lent_chunks++;
+    p->h->lent_bytes += need;
+    set_pending(p, 0, 0);
+    unlock_allocator(p);
+    return give_block(p, b, offset, ptr);
+}
+
+int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    uint64_t u;
+    if (!area_offset_of(p, offset, &u) || !is_aligned(offset, GRANULE)) return SHM_POOL_ERR_FOREIGN;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    uint64_t e = lent_entry(p, offset);
+    if (!e || e >> LENT_BACK_SHIFT) rc = SHM_POOL_ERR_FOREIGN;
+    else if ((uint32_t)e != (uint32_t)getpid()) rc = SHM_POOL_ERR_LENT;
+    else {
+        set_pending(p, PENDING_UNLEND, offset);
+        p->h->lent_chunks--;
+        p->h->lent_bytes -= unmark_chunk(p, lent_index(p, offset));
+        rc = map_tlsf(tlsf_free_at(p->t, 0, (size_t)u));
+        set_pending(p, 0, 0);
+    }
+    unlock_allocator(p);
+    return rc;
+}
+
+/* This process's spans (forgetting a parent's after fork). */
+static lend_span_t **own_spans(shm_pool_t *p)
+{
+    pid_t self = getpid();
+    if (p->spans_pid != self) { /* the parent's spans, copied by fork: not ours to carve */
+        for (lend_span_t *s = p->spans, *next; s; s = next) {
+            next = s->next;
+            free(s);
+        }
+        p->spans = NULL;
+        p->spans_pid = self;
+    }
+    return &p->spans;
+}
+
+/* Bitmask of n consecutive granules. */
+static uint32_t run_mask(uint32_t n) { return n >= 32 ? UINT32_MAX : ((uint32_t)1 << n) - 1; }
+
+/* Take n free consecutive granules of a span: the segment offset, or 0. */
+static uint64_t carve_span(lend_span_t *s, uint32_t n)
+{
+    for (uint32_t i = 0; i + n <= SPAN_GRANULES; i++) {
+        uint32_t m = run_mask(n) << i;
+        if (!(s->used & m)) {
+            s->used |= m;
+            return s->offset + ((uint64_t)i << GRANULE_SHIFT);
+        }
+    }
+    return 0;
+}
+
+/* A chunk of n <= SPAN_MAX_RUN granules from this process's spans (a new span
+ * when none has room): its segment offset, or 0 when no span can be had. O(spans). */
+static uint64_t chunk_from_spans(shm_pool_t *p, uint32_t n)
+{
+    lend_span_t **list = own_spans(p);
+    for (lend_span_t *s = *list; s; s = s->next) {
+        uint64_t off = carve_span(s, n);
+        if (off) return off;
+    }
+    lend_span_t *s = calloc(1, sizeof *s);
+    if (!s) return 0;
+    if (shm_pool_lend(p, (size_t)SPAN_GRANULES << GRANULE_SHIFT, &s->offset, NULL) != SHM_POOL_OK) {
+        free(s);
+        return 0;
+    }
+    s->next = *list;
+    *list = s;
+    return carve_span(s, n);
+}
+
+void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align)
+{
+    shm_pool_t *p = pool;
+    if (!p || align > GRANULE || bytes == 0 || bytes > p->h->area_size) return NULL;
+    uint64_t n = round_up(bytes, GRANULE) >> GRANULE_SHIFT, off = 0;
+    if (n <= SPAN_MAX_RUN) off = chunk_from_spans(p, (uint32_t)n);
+    if (!off && shm_pool_lend(p, bytes, &off, NULL) != SHM_POOL_OK) return NULL; /* large, or no span fits */
+    return p->base + off;
+}
+
+void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes)
+{
+    shm_pool_t *p = pool;
+    uint64_t off;
+    if (shm_pool_offset_of(p, ptr, &off) != SHM_POOL_OK) return;
+    lend_span_t **list = own_spans(p);
+    for (lend_span_t **at = list; *at; at = &(*at)->next) {
+        lend_span_t *s = *at;
+        if (off < s->offset || off - s->offset >= ((uint64_t)SPAN_GRANULES << GRANULE_SHIFT)) continue;
+        uint32_t i = (uint32_t)((off - s->offset) >> GRANULE_SHIFT);
+        s->used &= ~(run_mask((uint32_t)(round_up(bytes, GRANULE) >> GRANULE_SHIFT)) << i);
+        if (!s->used && shm_pool_unlend(p, s->offset) == SHM_POOL_OK) {
+            *at = s->next;
+            free(s);
+        }
+        return;
+    }
+    shm_pool_unlend(p, off);
+}
+
+int shm_pool_reclaim(shm_pool_t *p, size_t *chunks)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    size_t n = reclaim_dead_locked(p);
+    unlock_allocator(p);
+    if (chunks) *chunks = n;
+    return SHM_POOL_OK;
 }
 
 /* ---- roots ------------------------------------------------------------------------ */
@@ -690,6 +1133,8 @@ int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out)
     out->allocations = s.allocations;
     out->failed_allocations = s.failed_allocations;
     out->generation = p->h->generation;
+    out->lent_chunks = (size_t)p->h->lent_chunks;
+    out->lent_bytes = (size_t)p->h->lent_bytes;
     unlock_allocator(p);
     return SHM_POOL_OK;
 }
@@ -703,6 +1148,20 @@ static const char *check_roots(const shm_pool_t *p)
         if (r->used && (!memchr(r->key, 0, sizeof r->key) || !r->key[0])) return "root key is not a string";
         if (r->used && r->offset >= p->size) return "root offset out of range";
     }
+    return NULL;
+}
+
+/* Lent map invariants (allocator mutex held, allocator checked). */
+static const char *check_lent_map(const shm_pool_t *p)
+{
+    uint64_t count = lent_count(p), chunks = 0, bytes = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        if (!lent_map(p)[i]) continue;
+        if (!lent_entry_valid(p, i)) return "lent map entry disagrees with its chunk";
+        bytes += GRANULE;
+        if (!(lent_map(p)[i] >> LENT_BACK_SHIFT)) chunks++;
+    }
+    if (chunks != p->h->lent_chunks || bytes != p->h->lent_bytes) return "lent chunk totals disagree with the lent map";
     return NULL;
 }
 
@@ -720,6 +1179,7 @@ int shm_pool_check(shm_pool_t *p, const char **why)
     if (!reason && !region_table_matches(p)) reason = "allocator region table disagrees with the header";
     if (!reason && tlsf_check(p->t, &reason) != TLSF_OK && !reason) reason = "allocator check failed";
     if (!reason) reason = check_roots(p);
+    if (!reason) reason = check_lent_map(p);
     unlock_allocator(p);
     if (why) *why = reason;
     return reason ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_OK;

@@ -11,11 +11,16 @@
  *
  * ---- Layout (offsets from the segment base, all recorded in the header) -------
  *   0              header: magic, version, sizes and offsets, two robust
- *                  process-shared mutexes, roots directory, generation
+ *                  process-shared mutexes, roots directory, generation,
+ *                  lent-chunk totals and the pending lend/unlend record
  *   control_offset TLSF control structure (64-aligned, tlsf_control_size())
  *   bitmap_offset  TLSF start bitmap of the one region (64-aligned)
- *   area_offset    the block area (64-aligned) up to at most segment_size;
+ *   lent_offset    lent map: 8 bytes per 64 KiB granule the area touches
+ *                  (owner pid + distance to the chunk start; 0.012 % of the area)
+ *   area_offset    the block area (page-aligned) up to at most segment_size;
  *                  capacity = area_size
+ * Every process maps the segment at a 64 KiB-aligned address, so a segment
+ * offset and its address agree modulo 64 KiB everywhere (heap pool chunks).
  *
  * ---- Locks ----------------------------------------------------------------------
  * The allocator mutex serialises every allocator and roots operation across
@@ -38,9 +43,24 @@
  * tlsf_repair (O(blocks)). Any failure is SHM_POOL_ERR_CORRUPTED and nothing
  * outside the mapping is ever read or written.
  *
+ * Lending (see "chunks lent to heap pools" below) is kill-safe too: the header
+ * records a lend or unlend in progress (even before tlsf_memalign returns, when
+ * the block's offset is not known yet: recovery then finds the one live,
+ * unmarked, 64 KiB-aligned memalign block), and recovery releases that chunk and
+ * clears marks that no longer match a live block. So a lender killed at any
+ * instruction leaks nothing. TLSF's memalign writes the aligned block's header
+ * before it shrinks the block in front of it, so the chain stays walkable.
+ *
  * ---- Initialisation race ----------------------------------------------------------
- * The creator writes the magic last. A process that opens a named segment before
- * its creator finished gets SHM_POOL_ERR_CORRUPTED (retry later).
+ * The creator writes the magic last. A process that attaches while the segment
+ * is still empty, too short or without its magic (its creator is still
+ * formatting it) polls every millisecond for up to 2 s, then gives
+ * SHM_POOL_ERR_CORRUPTED (so an all-zero segment is refused after that wait).
+ *
+ * ---- Cost ---------------------------------------------------------------------------
+ * alloc/free/at: O(1) under the allocator mutex. Attach and crash recovery:
+ * O(blocks + area / 64 KiB) (tlsf_repair, lent map repair and the dead-owner
+ * sweep). shm_pool_reclaim: O(area / 64 KiB).
  */
 #ifndef MEMPOOLS_SHM_POOL_H
 #define MEMPOOLS_SHM_POOL_H
@@ -64,12 +84,13 @@ enum shm_pool_status {
     SHM_POOL_ERR_DOUBLE_FREE = -6, /* the start of a block that is already free */
     SHM_POOL_ERR_NOT_FOUND = -7,   /* no such root */
     SHM_POOL_ERR_FULL = -8,        /* the roots directory is full */
+    SHM_POOL_ERR_LENT = -9,        /* inside a chunk lent to a heap pool (free/realloc), or (unlend) lent to another process */
     SHM_POOL_OWNER_DIED = 1,       /* user lock taken; its previous holder died holding it */
     SHM_POOL_NOT_EQUAL = 2,        /* wait: the word did not hold the expected value */
     SHM_POOL_TIMED_OUT = 3         /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 1u
+#define SHM_POOL_VERSION 2u
 #define SHM_POOL_ROOTS 64           /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63         /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255       /* bytes of a segment name, its leading '/' included */
@@ -87,6 +108,8 @@ typedef struct shm_pool_stats {
     size_t allocations;        /* live blocks */
     size_t failed_allocations; /* allocations that found no room */
     uint64_t generation;       /* incremented by every crash recovery */
+    size_t lent_chunks;        /* chunks lent to heap pools (counted in used and allocations too) */
+    size_t lent_bytes;         /* their bytes (multiples of 64 KiB) */
 } shm_pool_stats_t;
 
 /* Smallest segment size accepted by shm_pool_create. */
@@ -140,6 +163,39 @@ int shm_pool_offset_of(const shm_pool_t *p, const void *ptr, uint64_t *offset);
 int shm_pool_at(shm_pool_t *p, uint64_t offset, size_t length, void **ptr);
 /* Usable size of the live block at offset (0 if none). */
 size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset);
+
+/* ---- chunks lent to heap pools (a heap pool with this segment as its source) --
+ * A lent chunk is a live block of `bytes` rounded up to 64 KiB, starting at a
+ * 64 KiB-aligned segment offset (the mapping is 64 KiB-aligned in every
+ * process, so the address is aligned too), marked in the segment's lent map
+ * with the lending process's pid. While lent, shm_pool_free/_free_at/_realloc
+ * of any offset inside it is SHM_POOL_ERR_LENT (from every process: the heap
+ * pool's blocks have no header, so its first block starts where the chunk
+ * does), shm_pool_at accepts any offset and length inside it (the heap pool's
+ * blocks are visible to every process by offset), and only the lending
+ * process can give it back. Chunks of a process that no longer exists are
+ * freed by shm_pool_reclaim, by every attach and crash recovery, and by any
+ * allocation or lend that finds no room (which then tries once more; its first
+ * failure stays counted in failed_allocations). (A pid reused by a new process keeps them until that
+ * process ends; processes in other pid namespaces must not share a segment.) */
+
+/* Lend a chunk to the calling process: SHM_POOL_OK, _INVALID (bytes 0), _NOMEM, _CORRUPTED. */
+int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr);
+/* Give back a chunk this process borrowed (offset = its start): SHM_POOL_OK,
+ * _FOREIGN (not the start of a lent chunk), _LENT (another process's). */
+int shm_pool_unlend(shm_pool_t *p, uint64_t offset);
+/* heap_pool_memory_t callbacks (ctx = the shm_pool_t *): align <= 64 KiB.
+ * Chunks of up to 512 KiB are carved from 1 MiB "spans" this process borrows
+ * with shm_pool_lend (a span is unlent when its last chunk comes back), so the
+ * 64 KiB alignment gap before each lent block is paid once per span; larger
+ * chunks, and any chunk when no span fits, are lent on their own. The span
+ * list is process-local and not thread-safe: one thread per handle. A span is
+ * one lent block, so lent_chunks/lent_bytes count spans. */
+void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align);
+void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes);
+/* Free the chunks lent to processes that no longer exist; *chunks (if not NULL)
+ * = how many. O(area / 64 KiB). */
+int shm_pool_reclaim(shm_pool_t *p, size_t *chunks);
 
 /* ---- user lock ------------------------------------------------------------- */
 

@@ -3,11 +3,13 @@
 
 #include <new>
 
+#include "heap_state.hh"
 #include "scratch_call.hh"
 
 namespace mempools {
 
 void ShmState::FreeMemory(napi_env env) {
+  DestroyHeapsOf(env, table, this);  // heap pools borrowing chunks first: their views go too
   table->DetachChunk(env, this, 0);  // no view may outlive the mapping
   shm_pool_close(pool);
   pool = nullptr;

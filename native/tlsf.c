@@ -371,15 +371,21 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
         uint64_t gap = ((addr + align - 1) & ~(align - 1)) - addr;
         if (gap && gap < SPLIT_MIN) gap = ((addr + SPLIT_MIN + align - 1) & ~(align - 1)) - addr;
         if (gap) {
+            /* The aligned block's header (inside b) is written, free, before b
+             * shrinks to the gap, so the physical chain is intact at every
+             * store: a process killed here leaves b whole, or two adjacent free
+             * blocks that tlsf_repair merges. */
             uint64_t lsize = gap - OVERHEAD;
+            block_t *a = block_at(&v, h + gap);
+            a->prev_size = lsize;
+            a->size_flags = (bsize - gap) | F_FREE | F_PREV_FREE;
+            atomic_signal_fence(memory_order_seq_cst);
             b->size_flags = lsize | F_FREE | (b->size_flags & F_PREV_FREE);
             t->free_bytes += lsize;
             insert_free(t, link, b);
             h += gap;
             bsize -= gap;
-            b = block_at(&v, h);
-            b->prev_size = lsize;
-            b->size_flags = bsize | F_PREV_FREE;
+            b = a;
             set_bit(v.bits, start_index(h));
         }
     }

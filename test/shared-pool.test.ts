@@ -1,12 +1,12 @@
 import { fork, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, test } from 'vitest';
 
 import { PoolError, SharedPool, TlsfPool } from '../lib/index.js';
+import { exited, nextMessage } from './helpers/ipc.js';
 import { expectCode } from './helpers/pool.js';
 
 const MiB = 1024 * 1024;
@@ -33,18 +33,6 @@ afterEach(() => {
 /** A forked helper with the pool's descriptor as its fd 4. */
 function forkWithPool(pool: SharedPool, args: string[]): ChildProcess {
   return fork(CHILD, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
-}
-
-/** The next IPC message of `child`. */
-async function nextMessage<T>(child: ChildProcess): Promise<T> {
-  const [message] = (await once(child, 'message')) as [T];
-  return message;
-}
-
-async function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
 }
 
 describe('single process', () => {

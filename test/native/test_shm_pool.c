@@ -5,6 +5,7 @@
 #include "tlsf.h"
 
 #include "test_util.h"
+#include "fork_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,28 +38,6 @@ static const char *fresh_name(const char *tag)
         shm_unlink(g_name);                                                                                            \
     }                                                                                                                  \
     static void fn##_body(void)
-
-/* Fork a child that runs fn(arg) and _exits with its result (0 = success). */
-static pid_t spawn(int (*fn)(void *), void *arg)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) _exit(fn(arg));
-    return pid;
-}
-
-/* Exit code of a child, 128 + signal if it was killed, -1 on error. */
-static int reap(pid_t pid)
-{
-    int st = 0;
-    if (pid < 0) return -1;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
-    return -1;
-}
 
 static int run_child(int (*fn)(void *), void *arg) { return reap(spawn(fn, arg)); }
 
@@ -255,8 +234,8 @@ static void test_name_validation(void)
 /* Header field offsets (the layout shm_pool.c documents). */
 enum {
     H_MAGIC = 0, H_VERSION = 8, H_HEADER_SIZE = 12, H_SEGMENT_SIZE = 16, H_CONTROL_OFFSET = 24,
-    H_CONTROL_SIZE = 32, H_BITMAP_OFFSET = 40, H_BITMAP_SIZE = 48, H_AREA_OFFSET = 56, H_AREA_SIZE = 64,
-    H_CORRUPTED = 80
+    H_CONTROL_SIZE = 32, H_BITMAP_OFFSET = 40, H_BITMAP_SIZE = 48, H_LENT_OFFSET = 56, H_LENT_SIZE = 64,
+    H_AREA_OFFSET = 72, H_AREA_SIZE = 80, H_CORRUPTED = 128
 };
 
 typedef struct damage {
@@ -302,7 +281,13 @@ static void test_header_damage(void)
         { "bitmap size", H_BITMAP_SIZE, 8, 8, 0, 0 },
         { "bitmap size huge", H_BITMAP_SIZE, 8, 0, 1, ~(uint64_t)0 },
         { "area offset past end", H_AREA_OFFSET, 8, 64 * 1024, 0, 0 },
-        { "area offset into bitmap", H_AREA_OFFSET, 8, -64, 0, 0 },
+        { "area offset misaligned", H_AREA_OFFSET, 8, -64, 0, 0 },
+        { "area offset into lent map", H_AREA_OFFSET, 8, -4096, 0, 0 },
+        { "lent offset misaligned", H_LENT_OFFSET, 8, 8, 0, 0 },
+        { "lent offset into bitmap", H_LENT_OFFSET, 8, -64, 0, 0 },
+        { "lent offset huge", H_LENT_OFFSET, 8, 0, 1, ~(uint64_t)63 },
+        { "lent size", H_LENT_SIZE, 8, 8, 0, 0 },
+        { "lent size huge", H_LENT_SIZE, 8, 0, 1, ~(uint64_t)0 },
         { "area offset wraps", H_AREA_OFFSET, 8, 0, 1, ~(uint64_t)63 },
         { "area size past end", H_AREA_SIZE, 8, 64, 0, 0 },
         { "area size huge", H_AREA_SIZE, 8, 0, 1, (uint64_t)1 << 63 },

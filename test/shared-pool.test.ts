@@ -189,6 +189,10 @@ describe('single process', () => {
     a.write('shared');
     expect(other.at(pool.offsetOf(a), 6).toString()).toBe('shared');
     other.free(other.at(pool.offsetOf(a), 6));
+    // parked in `other`'s cache: free there, still used for every other attachment
+    expect(other.stats().allocations).toBe(0);
+    expect(pool.stats().allocations).toBe(1);
+    other.flushCache();
     expect(pool.stats().allocations).toBe(0);
     pool.destroy();
     expect(pool.destroyed).toBe(true);

@@ -64,7 +64,7 @@ const SHARED_WORKLOADS = [
     name: '1 MiB hand-off',
     unit: 'µs/round trip',
     peer: 'process.send copy',
-    allocators: ['process.send copy', 'SharedPool + offset msg', 'SharedPool + notify/wait'],
+    allocators: ['process.send copy', 'small message alone', 'SharedPool + offset msg', 'SharedPool + notify/wait'],
     // round trips per timed pass (repeated until min-ms), per mode
     args: (quick) => ['--trips', String(quick ? 200 : 2_000), '--copy-trips', String(quick ? 50 : 300), '--warmup-ms', String(quick ? 20 : 200), '--min-ms', String(quick ? 20 : 500)],
   },
@@ -198,7 +198,10 @@ async function parentContention(a) {
     const end = results.reduce((x, r) => (BigInt(r.end) > x ? BigInt(r.end) : x), BigInt(results[0].end));
     const ops = results.reduce((x, r) => x + r.ops, 0);
     const ns = Number(end - start) / ops;
-    return { value: ns, procs, ops, ops_per_s: 1e9 / ns };
+    // each child's own ns/op (its ops over its own timed span): equal to `value` x procs when
+    // the children really ran side by side; the gap shows time the scheduler kept one off a CPU
+    const own = results.map((r) => Number(BigInt(r.end) - BigInt(r.start)) / r.ops);
+    return { value: ns, procs, ops, ops_per_s: 1e9 / ns, child_ns_per_op: own.map((x) => Math.round(x * 10) / 10) };
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     pool.destroy();
@@ -206,7 +209,12 @@ async function parentContention(a) {
 }
 
 // ------------------------------------------------------------------ hand-off
-const MODES = { 'process.send copy': 'copy', 'SharedPool + offset msg': 'offset', 'SharedPool + notify/wait': 'notify' };
+const MODES = {
+  'process.send copy': 'copy',
+  'small message alone': 'msg',
+  'SharedPool + offset msg': 'offset',
+  'SharedPool + notify/wait': 'notify',
+};
 // words of the notify/wait flag block
 const TO_CHILD = 0; // parent's sequence number (-1: stop)
 const TO_PARENT = 1; // child's echo of it
@@ -246,6 +254,10 @@ function childHandoff(a) {
       finish();
       return;
     }
+    if (a.mode === 'msg') {
+      process.send({ i: m.i, sum: 1 });
+      return;
+    }
     const v = a.mode === 'copy' ? m.data : pool.at(m.off, len);
     process.send({ i: m.i, sum: v[0] + v[len - 1] });
   });
@@ -264,9 +276,9 @@ async function parentHandoff(a) {
     flagBuf.fill(0);
     const flag = new Int32Array(flagBuf.buffer, flagBuf.byteOffset, 16);
     // the data, already in memory: a plain Buffer for the copy, a pool allocation otherwise
-    const data = mode === 'copy' ? Buffer.allocUnsafe(len) : pool.alloc(len);
+    const data = mode === 'copy' || mode === 'msg' ? Buffer.allocUnsafe(len) : pool.alloc(len);
     data.fill(7);
-    const off = mode === 'copy' ? -1 : pool.offsetOf(data);
+    const off = mode === 'copy' || mode === 'msg' ? -1 : pool.offsetOf(data);
 
     child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf))], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
@@ -305,7 +317,7 @@ async function parentHandoff(a) {
       : async () => {
         data[0] = ++seq & 255;
         const r = reply();
-        child.send(mode === 'copy' ? { i: seq, data } : { i: seq, off });
+        child.send(mode === 'copy' ? { i: seq, data } : mode === 'msg' ? { i: seq } : { i: seq, off });
         const m = await r;
         check += m.sum;
       };

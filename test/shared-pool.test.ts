@@ -4,31 +4,18 @@ import { once } from 'node:events';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { PoolError, SharedPool, TlsfPool } from '../lib/index.js';
 import { expectCode } from './helpers/pool.js';
+import { expectNoLeftovers, uniqueName, unlinkTestNames } from './helpers/shm-names.js';
 
 const MiB = 1024 * 1024;
 const CHILD = fileURLToPath(new URL('./helpers/shm-child.js', import.meta.url));
 
-/** Every named segment a test makes is unlinked afterwards, even when the test fails. */
-const names: string[] = [];
-let serial = 0;
-function uniqueName(): string {
-  const name = `/mempools-test-${process.pid}-${serial++}`;
-  names.push(name);
-  return name;
-}
-afterEach(() => {
-  for (const name of names.splice(0)) {
-    try {
-      SharedPool.unlink(name);
-    } catch {
-      // already gone
-    }
-  }
-});
+// Every named segment a test makes is unlinked afterwards, even when the test fails.
+afterEach(unlinkTestNames);
+afterAll(expectNoLeftovers);
 
 /** A forked helper with the pool's descriptor as its fd 4. */
 function forkWithPool(pool: SharedPool, args: string[]): ChildProcess {
@@ -242,7 +229,7 @@ describe('single process', () => {
     expect(() => pool.withLock(() => {
       throw new Error('boom');
     })).toThrow('boom');
-    pool.lock(); // released by the throw above
+    expect(pool.lock()).toBe(false); // released by the throw above; its holder did not die
     expectCode(() => pool.lock(), 'ERR_INVALID_STATE');
     pool.unlock();
     expectCode(() => pool.unlock(), 'ERR_INVALID_STATE');
@@ -343,7 +330,11 @@ describe('across processes', () => {
       child.kill('SIGKILL');
     }
     await exited(child);
-    expect(pool.withLock(() => 'recovered')).toBe('recovered');
+    // the first locker learns that the holder died (the data it guards may be half-updated)
+    expect(pool.withLock((ownerDied) => ownerDied)).toBe(true);
+    expect(pool.lock()).toBe(false);
+    pool.unlock();
+    expect(pool.withLock((ownerDied) => (ownerDied ? 'died' : 'recovered'))).toBe('recovered');
     pool.check();
   });
 

@@ -12,9 +12,14 @@
 //               Int32Array in the segment: a ready counter and a go flag, SharedPool.wait/notify),
 //               then `ops` × (free a random slot, alloc 64 B, write a byte). Peer "TlsfPool 1
 //               proc": the same in one child on its own TlsfPool (the segment only for the barrier).
+//               ", no cache": the children attach with { cache: false } (every alloc/free a native
+//               call under the allocator lock). The JSON line also has child_ns_per_op: each
+//               child's own rate.
 //   handoff     "1 MiB hand-off", µs per round trip of 1 MiB already in memory, parent -> child
 //               -> parent, one child forked once (serialization 'advanced', i.e. structured clone):
 //                 "process.send copy"          the 1 MiB Buffer sent as a message (copied), a small reply
+//                 "small message alone"        a small message each way, no data, no pool: the floor
+//                                              of the offset-by-message mode
 //                 "SharedPool + offset msg"    the 1 MiB lives in a SharedPool allocation; the offset
 //                                              goes as a small message, the child (attached at startup)
 //                                              takes at(offset, len), reads it, replies with a small message
@@ -55,7 +60,10 @@ const SHARED_WORKLOADS = [
     name: 'shared 64 B contention',
     unit: 'ns/op (aggregate)',
     peer: 'TlsfPool 1 proc',
-    allocators: ['TlsfPool 1 proc', 'SharedPool 1 proc', 'SharedPool 2 procs', 'SharedPool 4 procs'],
+    allocators: [
+      'TlsfPool 1 proc', 'SharedPool 1 proc', 'SharedPool 2 procs', 'SharedPool 4 procs',
+      'SharedPool 1 proc, no cache', 'SharedPool 2 procs, no cache', 'SharedPool 4 procs, no cache',
+    ],
     // ops per child process (quick: a few thousand)
     args: (quick) => ['--ops', String(quick ? 5_000 : 1_000_000), '--warmup', String(quick ? 2_000 : 100_000), '--warmup-ms', String(quick ? 20 : 200)],
   },
@@ -121,7 +129,7 @@ function childContention(a) {
   exitWhenOrphaned();
   const ppid = process.ppid;
   const { SharedPool, TlsfPool } = require(DIST);
-  const seg = SharedPool.fromFd(CHILD_FD);
+  const seg = SharedPool.fromFd(CHILD_FD, { cache: a.cache !== '0' });
   let own = null;
   try {
     const pool = a.kind === 'tlsf' ? (own = new TlsfPool({ size: 1 << 20 })) : seg;
@@ -153,7 +161,7 @@ function childContention(a) {
 
 async function parentContention(a) {
   const { SharedPool } = require(DIST);
-  const m = /^(SharedPool|TlsfPool) (\d+) procs?$/.exec(a.alloc);
+  const m = /^(SharedPool|TlsfPool) (\d+) procs?(, no cache)?$/.exec(a.alloc);
   if (!m) throw new Error(`unknown contention allocator ${a.alloc}`);
   const kind = m[1] === 'TlsfPool' ? 'tlsf' : 'shared';
   const procs = Number(m[2]);
@@ -168,7 +176,7 @@ async function parentContention(a) {
     for (let id = 0; id < procs; id++) {
       const c = fork(__filename, [
         '--child', 'contention', '--kind', kind, '--ctl', String(pool.offsetOf(ctlBuf)), '--id', String(id),
-        '--ops', a.ops, '--warmup', a.warmup, '--warmup-ms', a['warmup-ms'],
+        '--ops', a.ops, '--warmup', a.warmup, '--warmup-ms', a['warmup-ms'], '--cache', m[3] ? '0' : '1',
       ], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
       children.push(c);
       done.push(new Promise((resolve, reject) => {

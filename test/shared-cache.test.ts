@@ -1,36 +1,15 @@
 // SharedPool's per-process cache (lib/SharedCache.ts), its options (cache, spinMs)
 // and wait()'s spin.
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { PoolError, SharedPool } from '../lib/index.js';
 import { expectCode } from './helpers/pool.js';
-import { expectNoLeftovers, uniqueName, unlinkTestNames } from './helpers/shm-names.js';
+import { exited, expectNoLeftovers, forkWithPool, nextMessage, uniqueName, unlinkTestNames } from './helpers/shm.js';
 
 const MiB = 1024 * 1024;
-const CHILD = fileURLToPath(new URL('./helpers/shm-child.js', import.meta.url));
 
 afterEach(unlinkTestNames);
 afterAll(expectNoLeftovers);
-
-function forkWithPool(pool: SharedPool, args: string[]): ChildProcess {
-  return fork(CHILD, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
-}
-
-async function nextMessage<T>(child: ChildProcess): Promise<T> {
-  const [message] = (await once(child, 'message')) as [T];
-  return message;
-}
-
-async function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
-}
 
 describe('per-process cache', () => {
   test('a freed small block comes back as the same view; stats leave parked blocks out here only', () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, expect, test } from 'vitest';
 
 import { SharedPool } from '../lib/index.js';
-import { expectNoLeftovers, uniqueName, unlinkTestNames } from './helpers/shm-names.js';
+import { expectNoLeftovers, uniqueName, unlinkTestNames } from './helpers/shm.js';
 
 const CHILD = fileURLToPath(new URL('./helpers/shm-stress-child.js', import.meta.url));
 const CHILDREN = 4;

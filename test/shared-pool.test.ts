@@ -1,38 +1,17 @@
-import { fork, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { PoolError, SharedPool, TlsfPool } from '../lib/index.js';
 import { expectCode } from './helpers/pool.js';
-import { expectNoLeftovers, uniqueName, unlinkTestNames } from './helpers/shm-names.js';
+import { SHM_CHILD, exited, expectNoLeftovers, forkWithPool, nextMessage, uniqueName, unlinkTestNames } from './helpers/shm.js';
 
 const MiB = 1024 * 1024;
-const CHILD = fileURLToPath(new URL('./helpers/shm-child.js', import.meta.url));
 
 // Every named segment a test makes is unlinked afterwards, even when the test fails.
 afterEach(unlinkTestNames);
 afterAll(expectNoLeftovers);
-
-/** A forked helper with the pool's descriptor as its fd 4. */
-function forkWithPool(pool: SharedPool, args: string[]): ChildProcess {
-  return fork(CHILD, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
-}
-
-/** The next IPC message of `child`. */
-async function nextMessage<T>(child: ChildProcess): Promise<T> {
-  const [message] = (await once(child, 'message')) as [T];
-  return message;
-}
-
-async function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
-}
 
 describe('single process', () => {
   test('create (anonymous), getters, stats', () => {
@@ -279,7 +258,7 @@ describe('across processes', () => {
     const msg = pool.calloc(1, 64);
     msg.write('by name');
     pool.setRoot('msg', pool.offsetOf(msg));
-    const child = spawnSync(process.execPath, [CHILD, 'named', name], { encoding: 'utf8', timeout: 30_000 });
+    const child = spawnSync(process.execPath, [SHM_CHILD, 'named', name], { encoding: 'utf8', timeout: 30_000 });
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ read: 'by name', name, check: 'ok' });
     expect(msg.toString('utf8', 32, msg.indexOf(0, 32))).toBe('named reply');
@@ -366,7 +345,7 @@ describe('across processes', () => {
   }, 120_000);
 
   test('pools dropped without close() are closed by GC exactly once; a view keeps its mapping alive', () => {
-    const child = spawnSync(process.execPath, ['--expose-gc', CHILD, 'gc'], { encoding: 'utf8', timeout: 60_000 });
+    const child = spawnSync(process.execPath, ['--expose-gc', SHM_CHILD, 'gc'], { encoding: 'utf8', timeout: 60_000 });
     expect(child.signal, child.stderr).toBeNull();
     expect(child.status, child.stderr).toBe(0);
     const r = JSON.parse(child.stdout) as Record<string, unknown>;

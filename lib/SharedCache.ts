@@ -31,14 +31,16 @@ export function limitFor(capacity: number): number {
 
 export class SharedCache {
   readonly #lists = new FreeListCache(CLASS_SIZE);
-  /** The parked set: pages of bits by offset >>> PAGE_SHIFT. */
-  readonly #pages: (Int32Array | undefined)[] = [];
+  /** The parked set: pages of bits by offset >>> PAGE_SHIFT, made on first use. */
+  readonly #pages: (Int32Array | undefined)[];
   readonly #limit: number;
   /** Usable size of the block the last take() returned. */
   popped = 0;
 
-  constructor(limit: number) {
+  /** A cache of at most `limit` bytes for a block area of `areaSize` bytes. */
+  constructor(limit: number, areaSize: number) {
     this.#limit = limit;
+    this.#pages = new Array<Int32Array | undefined>(Math.ceil(areaSize / (1 << PAGE_SHIFT))).fill(undefined);
   }
 
   /** Usable bytes parked. */

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
-import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
 import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
 import { ShmStatus } from './types.js';
@@ -55,6 +55,8 @@ const DEFAULT_SPIN_MS = 0.05;
 const MAX_SPIN_MS = 1000;
 /** Header word bits of a block (see native/tlsf.c): F_FREE | F_CACHED, i.e. not a live block. */
 const NOT_LIVE = 5;
+/** The tag of the views this process's cached path hands out: only their blocks may be parked. */
+const PARKABLE = 1;
 
 /**
  * What flushing a pool's cache needs, without the pool itself: the pool can still
@@ -152,8 +154,10 @@ function attached(result: ShmAttached | number, syscall: (errno: number) => stri
  * every process. close() unmaps in this process and detaches its views.
  *
  * Per-process cache (option `cache`, default on): a small block this process
- * frees is parked in a SharedCache and handed out again by this process's next
- * allocation of its size class, without a native call or a new view. Parked
+ * allocated and frees is parked in a SharedCache and handed out again by this
+ * process's next allocation of its size class, without a native call or a new
+ * view (a block freed through an at() view goes back at once, so no two
+ * processes ever park the same block). Parked
  * blocks stay allocated in the segment: other processes count them as used
  * until this process flushes them (flushCache(), close(), an allocation that
  * found no room, a normal exit, or garbage collection of an unclosed pool); a
@@ -179,6 +183,8 @@ export class SharedPool {
   readonly #record: CacheRecord | null;
   /** The block area as 32-bit words, to read a block's header (the 8 bytes before it; native/tlsf.h). */
   readonly #words: Uint32Array;
+  /** Bytes of the block area (#buffer's byteLength, read once). */
+  readonly #areaSize: number;
   #spinMs: number;
   /** Failures the allocator counted for first attempts that a retry then served (or retried). */
   #retriedFailures = 0;
@@ -188,10 +194,11 @@ export class SharedPool {
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
     this.#name = name;
     this.#spinMs = options.spinMs;
-    this.#words = new Uint32Array(this.#buffer, 0, this.#buffer.byteLength >>> 2);
-    const limit = limitFor(this.#buffer.byteLength);
+    this.#areaSize = this.#buffer.byteLength;
+    this.#words = new Uint32Array(this.#buffer, 0, this.#areaSize >>> 2);
+    const limit = limitFor(this.#areaSize);
     if (options.cache && limit >= 16) {
-      this.#cache = new SharedCache(limit);
+      this.#cache = new SharedCache(limit, this.#areaSize);
       this.#record = { handle: this.#handle, owner: this.#owner, cache: this.#cache };
       trackCache(this.#record, this);
     } else {
@@ -297,7 +304,10 @@ export class SharedPool {
   free(buf: Buffer): void {
     const offset = this.#liveOffsetOf(buf);
     const cache = this.#cache;
-    if (cache !== null) {
+    // Only blocks this process allocated through the cached path (views tagged PARKABLE)
+    // are parked, so no two processes ever park one block; views from at() go back at once.
+    if (cache !== null && viewTag(buf) === PARKABLE) {
+      // the header tells the usable size, and that no other process freed the block already
       const usable = this.#parkable(offset);
       if (usable !== 0 && cache.park(buf as unknown as PoolBuffer, offset, usable)) return;
     }
@@ -330,7 +340,7 @@ export class SharedPool {
     validateInteger(offset, 'offset');
     validateInteger(length, 'length', 0, MAX_LENGTH);
     // a block this process parked was freed: as for a block the allocator holds free
-    if (this.#cache !== null && offset < this.#buffer.byteLength && this.#cache.has(offset)) throw errors.doubleFree();
+    if (this.#cache !== null && offset < this.#areaSize && this.#cache.has(offset)) throw errors.doubleFree();
     const status = native.at(this.#handle, offset, length);
     if (status === ShmStatus.INVALID) throw errors.outOfRange('length', 'within the allocation', length);
     if (status !== ShmStatus.OK) throw fail(status, 'at');
@@ -546,7 +556,7 @@ export class SharedPool {
       }
       // Served at the class size, so that the block goes back to this class when freed.
       const offset = allocNative(this.#handle, SharedCache.classSize(size), zero);
-      if (offset >= 0) return this.#view(offset, size);
+      if (offset >= 0) return this.#view(offset, size, PARKABLE);
       if (offset !== ShmStatus.NOMEM) throw fail(offset, 'alloc', size);
       this.#retriedFailures++;
     }
@@ -568,8 +578,9 @@ export class SharedPool {
    */
   #reuse(parked: PoolBuffer, size: number): Buffer | null {
     const offset = viewOffset(parked);
-    if (this.#parkable(offset) !== this.#cache!.popped) return null;
-    return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size);
+    // its header still says: live, same size (F_PREV_FREE, bit 1, may change under us)
+    if ((this.#words[(offset >>> 2) - 2]! & ~2) !== this.#cache!.popped) return null;
+    return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size, PARKABLE);
   }
 
   /** The usable size of the live block at `offset` if the cache may park it (from its header), else 0. */
@@ -578,7 +589,7 @@ export class SharedPool {
     const word = this.#words[at - 2]!;
     if (this.#words[at - 1] !== 0 || (word & NOT_LIVE) !== 0) return 0;
     const usable = word - (word & 7);
-    return usable >= 16 && usable <= SHARED_CACHE_MAX && offset + usable <= this.#buffer.byteLength ? usable : 0;
+    return usable >= 16 && usable <= SHARED_CACHE_MAX && offset + usable <= this.#areaSize ? usable : 0;
   }
 
   #parkedBytes(): number {
@@ -593,9 +604,9 @@ export class SharedPool {
   }
 
   /** A view of this mapping; a block the C pool placed past the area means a damaged segment. */
-  #view(offset: number, length: number): Buffer {
-    if (offset + length > this.#buffer.byteLength) throw errors.corrupted('a block lies outside the block area');
-    return makeView(this.#buffer, offset, length, this.#token);
+  #view(offset: number, length: number, tag = 0): Buffer {
+    if (offset + length > this.#areaSize) throw errors.corrupted('a block lies outside the block area');
+    return makeView(this.#buffer, offset, length, this.#token, tag);
   }
 
   /**

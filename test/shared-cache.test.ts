@@ -68,6 +68,11 @@ describe('per-process cache', () => {
       const b = pool.alloc(32);
       expectCode(() => pool.free(b.subarray(0, 8)), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
       pool.free(b);
+      // freed in another attachment (through at(): never parked), then here: caught by the header
+      const c = pool.alloc(40);
+      using third = SharedPool.fromFd(pool.fd, { cache });
+      third.free(third.at(pool.offsetOf(c), 40));
+      expectCode(() => pool.free(c), 'ERR_POOL_DOUBLE_FREE', PoolError);
       expect(pool.stats().allocations).toBe(0);
       pool.check();
     }
@@ -116,7 +121,7 @@ describe('per-process cache', () => {
     const block = pool.alloc(200);
     const child = forkWithPool(pool, ['free-exit', String(pool.offsetOf(block)), '200']);
     try {
-      expect(await nextMessage(child)).toEqual({ allocationsHere: 0 });
+      expect(await nextMessage(child)).toEqual({ allocationsHere: 0, parked: true });
       expect(await exited(child)).toBe(0);
     } finally {
       child.kill();
@@ -128,7 +133,7 @@ describe('per-process cache', () => {
 
   test('check() reports a parked block another process freed; the cache does not hand it out', () => {
     using pool = SharedPool.create({ size: MiB });
-    using other = SharedPool.fromFd(pool.fd, { cache: false });
+    using other = SharedPool.fromFd(pool.fd); // its cache is on, but never parks a view from at()
     const a = pool.alloc(64);
     const offset = pool.offsetOf(a);
     pool.free(a); // parked here, still allocated for `other`

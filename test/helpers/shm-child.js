@@ -10,8 +10,9 @@
 //   churn     (fd 4): reports 'ready', then allocates, writes and frees (some under the
 //             user lock) until it is killed
 //   gc        (--expose-gc): pools dropped without close() are closed by GC, exactly once
-//   free-exit <offset> <length> (fd 4): frees the block there (parked in its cache) and
-//             exits without close(): the exit hook gives the parked block back
+//   free-exit <offset> <length> (fd 4): frees the block there (a view from at(): back at
+//             once), allocates and frees a block of its own (parked in its cache) and exits
+//             without close(): the exit hook gives the parked block back
 //   change    <offset> (fd 4): reports 'ready'; on 'go', sets the Int32 at offset to 1
 //             50 ms later, without notify (only a spinning wait sees it)
 // Results go back as IPC messages (forked) or one JSON object on stdout (spawned).
@@ -111,7 +112,9 @@ const modes = {
   'free-exit'() {
     const pool = SharedPool.fromFd(4);
     pool.free(pool.at(Number(args[0]), Number(args[1])));
-    process.send({ allocationsHere: pool.stats().allocations }, () => process.exit(0));
+    const before = pool.stats().allocations;
+    pool.free(pool.alloc(Number(args[1])));
+    process.send({ allocationsHere: before, parked: pool.stats().allocations === before }, () => process.exit(0));
   },
 
   change() {

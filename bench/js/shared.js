@@ -13,8 +13,8 @@
 //               then `ops` × (free a random slot, alloc 64 B, write a byte). Peer "TlsfPool 1
 //               proc": the same in one child on its own TlsfPool (the segment only for the barrier).
 //               ", no cache": the children attach with { cache: false } (every alloc/free a native
-//               call under the allocator lock). The JSON line also has child_ns_per_op: each
-//               child's own rate.
+//               call under the allocator lock). The JSON line also has child_ns_per_op and
+//               child_cpu_ns_per_op: each child's own rate, in wall-clock and in CPU time.
 //   handoff     "1 MiB hand-off", µs per round trip of 1 MiB already in memory, parent -> child
 //               -> parent, one child forked once (serialization 'advanced', i.e. structured clone):
 //                 "process.send copy"          the 1 MiB Buffer sent as a message (copied), a small reply
@@ -149,10 +149,12 @@ function childContention(a) {
     seg.notify(ctl, READY);
     waitChange(seg, ctl, GO, 0, 60_000, ppid);
     const t0 = now();
+    const c0 = process.cpuUsage();
     churn(slots, trace, warmup, warmup + ops, pool);
+    const cpu = process.cpuUsage(c0);
     const t1 = now();
     for (let i = 0; i < WINDOW; i++) pool.free(slots[i]);
-    process.send({ start: String(t0), end: String(t1), ops }, finish);
+    process.send({ start: String(t0), end: String(t1), ops, cpuUs: cpu.user + cpu.system }, finish);
   } finally {
     if (own) own.destroy();
     seg.close();
@@ -208,8 +210,11 @@ async function parentContention(a) {
     const ns = Number(end - start) / ops;
     // each child's own ns/op (its ops over its own timed span): equal to `value` x procs when
     // the children really ran side by side; the gap shows time the scheduler kept one off a CPU
+    // (and its CPU time per op: what the op costs when the scheduler is left out)
     const own = results.map((r) => Number(BigInt(r.end) - BigInt(r.start)) / r.ops);
-    return { value: ns, procs, ops, ops_per_s: 1e9 / ns, child_ns_per_op: own.map((x) => Math.round(x * 10) / 10) };
+    const cpu = results.map((r) => (r.cpuUs * 1000) / r.ops);
+    const round = (x) => Math.round(x * 10) / 10;
+    return { value: ns, procs, ops, ops_per_s: 1e9 / ns, child_ns_per_op: own.map(round), child_cpu_ns_per_op: cpu.map(round) };
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     pool.destroy();

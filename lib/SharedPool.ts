@@ -52,6 +52,9 @@ const WAIT_RESULTS = new Map<number, 'ok' | 'not-equal' | 'timed-out'>([
 const INTERNAL = Symbol('SharedPool');
 /** wait()'s default spin before the futex: 50 µs. */
 const DEFAULT_SPIN_MS = 0.05;
+/** An adapted spin shorter than spinMs / SPIN_FLOOR is no spin; every SPIN_PROBE-th wait then spins spinMs. */
+const SPIN_FLOOR = 32;
+const SPIN_PROBE = 16;
 const MAX_SPIN_MS = 1000;
 /** Header word bits of a block (see native/tlsf.c): F_FREE | F_CACHED, i.e. not a live block. */
 const NOT_LIVE = 5;
@@ -186,6 +189,9 @@ export class SharedPool {
   /** Bytes of the block area (#buffer's byteLength, read once). */
   readonly #areaSize: number;
   #spinMs: number;
+  /** The spin the next wait uses: spinMs, halved after each spin that ended asleep, doubled after a useful one. */
+  #spinNow: number;
+  #waits = 0;
   /** Failures the allocator counted for first attempts that a retry then served (or retried). */
   #retriedFailures = 0;
 
@@ -194,6 +200,7 @@ export class SharedPool {
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
     this.#name = name;
     this.#spinMs = options.spinMs;
+    this.#spinNow = options.spinMs;
     this.#areaSize = this.#buffer.byteLength;
     this.#words = new Uint32Array(this.#buffer, 0, this.#areaSize >>> 2);
     const limit = limitFor(this.#areaSize);
@@ -268,6 +275,7 @@ export class SharedPool {
 
   set spinMs(value: number) {
     this.#spinMs = validateSpin(value, 'spinMs');
+    this.#spinNow = this.#spinMs;
   }
 
   /** `size` bytes, 8-aligned, uninitialised. */
@@ -387,9 +395,9 @@ export class SharedPool {
    * Blocks until notify() on view[index] (any process), unless it does not hold
    * `expected` ('not-equal') or timeoutMs passes ('timed-out'). Spin, then park:
    * it first polls the word with Atomics.load for up to spinMs (default 50 µs,
-   * within timeoutMs) and returns 'ok' as soon as the word changes, so that a
-   * prompt reply costs no sleep and no wake-up (an idle CPU can take ~100 µs to
-   * wake); only then it sleeps on the futex.
+   * within timeoutMs; adaptive, see #spinFor) and returns 'ok' as soon as the word
+   * changes, so that a prompt reply costs no sleep and no wake-up (an idle CPU can
+   * take ~100 µs to wake); only then it sleeps on the futex.
    */
   wait(view: Int32Array, index: number, expected: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
     const offset = this.#wordOffset(view, index);
@@ -402,14 +410,18 @@ export class SharedPool {
     }
     const value = expected | 0;
     if (Atomics.load(view, index) !== value) return 'not-equal';
-    const spin = Math.min(this.#spinMs, limit);
+    const spin = Math.min(this.#spinFor(), limit);
     if (spin > 0) {
       const start = performance.now();
       let spent = 0;
       for (let i = 1; ; i++) {
-        if (Atomics.load(view, index) !== value) return 'ok';
+        if (Atomics.load(view, index) !== value) {
+          this.#spinNow = Math.min(this.#spinMs, Math.max(this.#spinNow * 2, this.#spinMs / SPIN_FLOOR));
+          return 'ok';
+        }
         if ((i & 63) === 0 && (spent = performance.now() - start) >= spin) break;
       }
+      this.#spinNow = this.#spinNow / 2 < this.#spinMs / SPIN_FLOOR ? 0 : this.#spinNow / 2;
       limit -= spent;
     }
     const timeout = limit === Infinity ? -1 : Math.ceil(Math.max(0, limit));
@@ -531,6 +543,18 @@ export class SharedPool {
   /** close(): leaving a `using` block unmaps, and never removes a name other processes may use. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * How long this wait spins. Spinning pays when the other side answers while this
+   * process still has its CPU; when the CPUs are oversubscribed the spin only keeps
+   * the other side off a CPU. So the spin adapts: halved after each spin that found
+   * nothing (down to none), doubled after one that did (up to spinMs); with no spin
+   * left, every SPIN_PROBE-th wait spins spinMs to find out whether it pays again.
+   */
+  #spinFor(): number {
+    if (this.#spinNow > 0) return this.#spinNow;
+    return ++this.#waits % SPIN_PROBE === 0 ? this.#spinMs : 0;
   }
 
   #live(): void {

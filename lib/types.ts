@@ -111,7 +111,8 @@ export interface SharedPoolAttachOptions {
   cache?: boolean;
   /**
    * How long wait() spins on the word (Atomics.load) before it sleeps on the futex, in
-   * milliseconds (0 .. 1000; default 0.05, i.e. 50 µs; 0: no spin).
+   * milliseconds (0 .. 1000; default 0.05, i.e. 50 µs; 0: no spin). The upper bound of an
+   * adaptive spin: shortened while spins end asleep (oversubscribed CPUs), restored when they pay.
    */
   spinMs?: number;
 }

@@ -234,11 +234,16 @@ const TO_PARENT = 1; // child's echo of it
 const OFF = 2; // offset of the data
 const SUM = 3; // what the child read
 
+// --spin-ms X (optional, hand-off): SharedPool's spinMs in both processes; default: the pool's default
+function spinOption(a) {
+  return a['spin-ms'] === undefined ? {} : { spinMs: Number(a['spin-ms']) };
+}
+
 function childHandoff(a) {
   exitWhenOrphaned();
   const ppid = process.ppid;
   const { SharedPool } = require(DIST);
-  const pool = SharedPool.fromFd(CHILD_FD);
+  const pool = SharedPool.fromFd(CHILD_FD, spinOption(a));
   const len = Number(a.len);
   const cleanup = () => pool.close();
   if (a.mode === 'notify') {
@@ -282,7 +287,7 @@ async function parentHandoff(a) {
   const mode = MODES[a.alloc];
   if (!mode) throw new Error(`unknown hand-off mode ${a.alloc}`);
   const len = HANDOFF_BYTES;
-  const pool = SharedPool.create({ size: 4 << 20 });
+  const pool = SharedPool.create({ size: 4 << 20, ...spinOption(a) });
   let child = null;
   try {
     const flagBuf = pool.alloc(64);
@@ -293,7 +298,8 @@ async function parentHandoff(a) {
     data.fill(7);
     const off = mode === 'copy' || mode === 'msg' ? -1 : pool.offsetOf(data);
 
-    child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf))], {
+    const spinArgs = a['spin-ms'] === undefined ? [] : ['--spin-ms', a['spin-ms']];
+    child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf)), ...spinArgs], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
       serialization: 'advanced',
     });

@@ -16,7 +16,8 @@
 //               call under the allocator lock). The JSON line also has child_ns_per_op and
 //               child_cpu_ns_per_op: each child's own rate, in wall-clock and in CPU time.
 //   handoff     "1 MiB hand-off", µs per round trip of 1 MiB already in memory, parent -> child
-//               -> parent, one child forked once (serialization 'advanced', i.e. structured clone):
+//               -> parent, one child forked once (serialization 'advanced', i.e. structured clone,
+//               for the copy; the default 'json' for the small messages of the other modes):
 //                 "process.send copy"          the 1 MiB Buffer sent as a message (copied), a small reply
 //                 "small message alone"        a small message each way, no data, no pool: the floor
 //                                              of the offset-by-message mode
@@ -301,7 +302,9 @@ async function parentHandoff(a) {
     const spinArgs = a['spin-ms'] === undefined ? [] : ['--spin-ms', a['spin-ms']];
     child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf)), ...spinArgs], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
-      serialization: 'advanced',
+      // the copy needs 'advanced' (a Buffer goes as bytes, not as a JSON array); small messages
+      // go faster as JSON (--serialization overrides)
+      serialization: a.serialization ?? (mode === 'copy' ? 'advanced' : 'json'),
     });
     let pending = null;
     const exited = new Promise((resolve, reject) => {

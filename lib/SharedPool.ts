@@ -469,7 +469,9 @@ export class SharedPool {
   /**
    * The segment's figures over every attached process, except that this process's
    * parked blocks count as free (other processes count them as used). peakUsed is
-   * the segment's high-water mark, parked blocks included.
+   * the segment's high-water mark, parked blocks included. failedAllocations leaves
+   * out the first attempts this process retried (class size, then after a flush);
+   * other processes' retried attempts stay in it.
    */
   stats(): SharedPoolStats {
     const [segmentSize, capacity, used, peakUsed, , free, largestFree, allocations, failed, generation] = this.#stats();

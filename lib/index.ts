@@ -12,6 +12,7 @@ export type {
   PoolStats,
   RegionPoolOptions,
   RegionPoolStats,
+  SharedPoolAttachOptions,
   SharedPoolOptions,
   SharedPoolStats,
   TlsfBlock,

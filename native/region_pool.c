@@ -53,42 +53,55 @@ _Static_assert(REGION_POOL_MAX_BLOCK < NONE, "entry counts fit in 32 bits");
 
 /* ---- structures ---------------------------------------------------------- */
 
+/* One allocation of a block: its offset and requested size (| FREED_BIT). */
+typedef struct entry {
+    uint32_t off;
+    uint32_t size;
+} entry_t;
+
 /* One block's side tables and counters. The allocations made since the last
- * rewind are the nstarts starts; nfreed of them were freed since, so
- * live = nstarts - nfreed and live bytes = bytes - freed_bytes. Invariants:
- * live == 0 exactly when last == 0 (a block is rewound the moment its live
- * count drops to 0); the starts bits set are exactly the nstarts starts, all
- * below last (every starts word at or beyond last is zero, so a rewind clears
- * only the words below last); entries[k] belongs to the k-th start in address
- * order and has FREED_BIT set for exactly the freed ones; bytes sums the sizes
- * of all entries, freed_bytes those of the freed ones; rank[g] counts the
- * starts below byte g * GROUP_BYTES for every g < ranked, and
- * (ranked - 1) * GROUP_BYTES <= last (so those counts are final: new starts
- * only go at or beyond last); the newest start, when live, ends exactly at last.
- * The rank slots are written lazily, by the first free (or state query) that
- * needs a group at or beyond ranked: it counts the groups from ranked up to its
- * own, at most block_size / GROUP_BYTES groups of GROUP_WORDS popcounts — a
- * bound fixed by the block size, and each group is counted once per rewind. So
- * allocating never touches the rank table and the fast path's only limits are
- * the block's end and the entries table's capacity.
+ * rewind are the nstarts entries, in address order (strictly increasing off,
+ * all below last); nfreed of them were freed since (FREED_BIT set in exactly
+ * those), so live = nstarts - nfreed. Invariants: live == 0 exactly when
+ * last == 0 (a block is rewound the moment its live count drops to 0); the
+ * newest entry, when live, ends exactly at last.
+ *
+ * Start bits are set lazily: allocating only appends an entry; the bits of
+ * entries[marked..nstarts) are set by the first free or state query that
+ * looks at the block (mark_starts: each entry once per rewind). So the starts
+ * bits set are exactly the offsets of entries[0..marked), and every starts
+ * word beyond the marked entries' is zero (a rewind clears only those words,
+ * none when nothing was marked). rank[g] counts the start bits below byte
+ * g * GROUP_BYTES for every g < ranked, and (ranked - 1) * GROUP_BYTES <= last
+ * (so those counts are final: new entries only go at or beyond last, and
+ * every entry is marked before a rank slot is written). The rank slots are
+ * written lazily too, by the first free (or state query) that needs a group
+ * at or beyond ranked: it counts the groups from ranked up to its own, at most
+ * block_size / GROUP_BYTES groups of GROUP_WORDS popcounts — a bound fixed by
+ * the block size, and each group is counted once per rewind. So the fast path
+ * touches one entry and two counters; its only limits are the block's end and
+ * the entries table's capacity.
  *
  * The pool totals are kept lazily for the fast path: they count each block's
- * last, nstarts and bytes as of the block's snapshot (slast, sn, sbytes), and
- * sync_block folds the difference in. Only the head of the open list may differ
- * from its snapshot between calls (palloc/pnalloc's fast path bumps it); every
- * other entry point syncs it first and keeps every block synced. */
+ * last and its entries below sn (the snapshot: slast, sn); sync_block folds
+ * the rest in (summing the sizes of the new entries). bytes sums the sizes of
+ * entries[0..sn), freed_bytes those of the freed ones. Only the head of the
+ * open list may differ from its snapshot between calls (palloc/pnalloc's fast
+ * path bumps it); every other entry point syncs it first and keeps every block
+ * synced. */
 typedef struct block {
     /* the fast path's fields first */
     size_t last;           /* bump offset */
     uint32_t nstarts;
     uint32_t cap;          /* entries capacity */
     size_t lim;            /* block_size (0 in no_block): an allocation ending at or below lim fits */
-    uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
-    size_t bytes;          /* sizes of all entries */
-    uint64_t *starts;      /* 1 bit per byte */
-    uint32_t *entries;     /* size | FREED_BIT, per start */
+    entry_t *entries;      /* per allocation since the last rewind, in address order */
     unsigned char *base;   /* the block's chunk memory */
+    uint32_t marked;       /* entries below this have their start bits set */
+    uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
+    uint64_t *starts;      /* 1 bit per byte */
     uint32_t *rank;        /* 1 per GROUP_BYTES */
+    size_t bytes;          /* sizes of entries[0..sn) */
     uint32_t nfreed;
     size_t freed_bytes;
     uint64_t gen;
@@ -96,8 +109,8 @@ typedef struct block {
     uint8_t state;
     uint32_t failed;       /* requests it could not fit since it was (re)opened */
     uint32_t prev, next;   /* open list links; next also links the spare stack */
-    size_t slast, sbytes;  /* snapshot of last, bytes, nstarts counted in the pool totals */
-    uint32_t sn;
+    size_t slast;          /* snapshot of last counted in the pool totals */
+    uint32_t sn;           /* entries counted in the pool totals */
 } block_t;
 
 static inline uint32_t block_live(const block_t *b) { return b->nstarts - b->nfreed; }
@@ -346,6 +359,7 @@ static void note_used(region_pool_t *p)
 
 /* Fold a block's changes since its snapshot into the pool totals. */
 static void sync_block(region_pool_t *p, struct block *b);
+static void clear_starts(struct block *b);
 static inline void sync_head(region_pool_t *p)
 {
     if (p->head != &no_block) sync_block(p, p->head);
@@ -633,8 +647,7 @@ static void bound_open(region_pool_t *p, const block_t *keep)
 static void rewind_block(region_pool_t *p, block_t *b)
 {
     sync_block(p, b);
-    /* every start lies below last: clear just those words */
-    memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
+    clear_starts(b);
     b->ranked = 1;
     p->consumed -= b->last;
     p->allocations -= block_live(b);
@@ -642,7 +655,7 @@ static void rewind_block(region_pool_t *p, block_t *b)
     p->used -= b->bytes - b->freed_bytes;
     b->last = b->slast = 0;
     b->nstarts = b->sn = b->nfreed = 0;
-    b->bytes = b->sbytes = b->freed_bytes = 0;
+    b->bytes = b->freed_bytes = 0;
     b->failed = 0;
     b->gen = p->next_gen++;
     p->chunks[b->id].gen = b->gen;
@@ -659,30 +672,31 @@ static void recycle_block(region_pool_t *p, block_t *b)
 }
 
 /* A block's side tables are one allocation: the block_t, the starts bitmap,
- * the rank table and the first entries table (ENTRIES_PER bytes per entry;
- * grown outside when a block holds more allocations). The starts words are
- * kept all zero beyond last, the rank slots are written lazily (rank_of). */
+ * the rank table and the first entries table (one entry per ENTRIES_PER bytes
+ * of block; grown outside when a block holds more allocations). The starts
+ * words are kept all zero beyond the marked entries', the rank slots are
+ * written lazily (rank_of). */
 #define ENTRIES_PER 16u
 
 static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
 static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
-static inline uint32_t *inline_entries(const region_pool_t *p, const block_t *b)
+static inline size_t rank_words(size_t bs) { return (rank_groups(bs) + 1) / 2; } /* uint64 words for the rank table */
+static inline entry_t *inline_entries(const region_pool_t *p, const block_t *b)
 {
-    return (uint32_t *)((uint64_t *)(b + 1) + starts_words(p->block_size)) + rank_groups(p->block_size);
+    return (entry_t *)((uint64_t *)(b + 1) + starts_words(p->block_size) + rank_words(p->block_size));
 }
 
 static inline size_t block_tables_bytes(size_t bs)
 {
-    return sizeof(block_t) + starts_words(bs) * sizeof(uint64_t) + rank_groups(bs) * sizeof(uint32_t) +
-           bs / ENTRIES_PER * sizeof(uint32_t);
+    return sizeof(block_t) + (starts_words(bs) + rank_words(bs)) * sizeof(uint64_t) +
+           bs / ENTRIES_PER * sizeof(entry_t);
 }
 
 static void free_block_tables(region_pool_t *p, block_t *b)
 {
     if (!b) return;
+    clear_starts(b); /* cached tables have an all-zero starts bitmap */
     if (b->entries != inline_entries(p, b)) free(b->entries);
-    /* cached tables have an all-zero starts bitmap: clear the words below last */
-    memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
     if (!cache_put(CK_TABLES, block_tables_bytes(p->block_size), b)) free(b);
 }
 
@@ -707,7 +721,7 @@ static block_t *new_block(region_pool_t *p)
     memset(b, 0, sizeof *b);
     b->starts = (uint64_t *)(b + 1);
     b->rank = (uint32_t *)(b->starts + starts_words(bs));
-    b->entries = b->rank + rank_groups(bs);
+    b->entries = inline_entries(p, b);
     b->cap = (uint32_t)ecap;
     b->lim = bs;
     b->rank[0] = 0;
@@ -735,7 +749,7 @@ static int grow_entries(region_pool_t *p, block_t *b)
     uint32_t most = (uint32_t)p->block_size; /* every allocation consumes >= 1 byte */
     if (b->cap >= most) return 0;
     uint32_t cap = b->cap > most / 2 ? most : b->cap * 2;
-    uint32_t *e;
+    entry_t *e;
     if (b->entries == inline_entries(p, b)) {
         e = malloc((size_t)cap * sizeof *e);
         if (e) memcpy(e, b->entries, (size_t)b->nstarts * sizeof *e);
@@ -746,6 +760,26 @@ static int grow_entries(region_pool_t *p, block_t *b)
     b->entries = e;
     b->cap = cap;
     return 1;
+}
+
+/* Set the start bits of the entries not marked yet (each once per rewind).
+ * Like the rank slots, the bits are a cache outside the chunk, so a const
+ * block (state_at, check) may fill them: blocks are always malloc'd. */
+static void mark_starts(const block_t *cb)
+{
+    block_t *b = (block_t *)cb;
+    for (uint32_t k = b->marked; k < b->nstarts; k++) {
+        uint32_t off = b->entries[k].off;
+        b->starts[off >> 6] |= (uint64_t)1 << (off & 63);
+    }
+    b->marked = b->nstarts;
+}
+
+/* Clear every start bit set (the words up to the newest marked entry's). */
+static void clear_starts(block_t *b)
+{
+    if (b->marked) memset(b->starts, 0, ((size_t)(b->entries[b->marked - 1].off >> 6) + 1) * sizeof(uint64_t));
+    b->marked = 0;
 }
 
 /* Index of the start at `off` (its bit is set, off < last) among the block's
@@ -774,14 +808,15 @@ static uint32_t rank_of(const block_t *cb, size_t off)
 
 static void sync_block(region_pool_t *p, block_t *b)
 {
-    size_t db = b->bytes - b->sbytes;
+    size_t db = 0;
+    for (uint32_t k = b->sn; k < b->nstarts; k++) db += b->entries[k].size & SIZE_BITS;
+    b->bytes += db;
     p->consumed += b->last - b->slast;
     p->allocations += b->nstarts - b->sn;
     p->used_small += db;
     p->used += db;
     b->slast = b->last;
     b->sn = b->nstarts;
-    b->sbytes = b->bytes;
     note_used(p);
 }
 
@@ -802,10 +837,9 @@ static void move_last(region_pool_t *p, block_t *b, size_t last)
 static inline void record(block_t *b, size_t off, size_t size, size_t end)
 {
     uint32_t n = b->nstarts;
-    b->starts[off >> 6] |= (uint64_t)1 << (off & 63);
-    b->entries[n] = (uint32_t)size;
+    b->entries[n].off = (uint32_t)off;
+    b->entries[n].size = (uint32_t)size;
     b->nstarts = n + 1;
-    b->bytes += size;
     b->last = end;
 }
 
@@ -917,13 +951,15 @@ static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64
     block_t *b = c->block;
     if (offset >= p->block_size) return REGION_POOL_ERR_FOREIGN;
     if (gen != b->gen) return REGION_POOL_ERR_DOUBLE_FREE; /* rewound since: all freed */
-    if (offset >= b->last || !test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
+    if (offset >= b->last) return REGION_POOL_ERR_FOREIGN;
+    mark_starts(b);
+    if (!test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
     uint32_t k = rank_of(b, offset);
-    if (k >= b->nstarts) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
-    if (b->entries[k] & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
+    if (k >= b->nstarts || b->entries[k].off != offset) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
+    if (b->entries[k].size & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
     t->block = b;
     t->index = k;
-    t->size = b->entries[k] & SIZE_BITS;
+    t->size = b->entries[k].size & SIZE_BITS;
     return REGION_POOL_OK;
 }
 
@@ -934,7 +970,7 @@ static void free_target(region_pool_t *p, uint32_t chunk, const target_t *t)
         return;
     }
     block_t *b = t->block;
-    b->entries[t->index] |= FREED_BIT;
+    b->entries[t->index].size |= FREED_BIT;
     b->nfreed++;
     b->freed_bytes += t->size;
     p->used_small -= t->size;
@@ -1014,12 +1050,11 @@ int region_pool_destroy(region_pool_t *p)
         if (c->kind == K_FREE) continue;
         block_t *b = c->block;
         if (pairs && b) { /* the default provider: cache the block with its tables */
+            clear_starts(b); /* free_block_tables below has nothing left to clear */
             if (b->entries != inline_entries(p, b)) {
                 free(b->entries);
                 b->entries = inline_entries(p, b);
             }
-            memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
-            b->last = 0; /* zeroed: free_block_tables below has nothing left to clear */
             if (cache_put(block_pair_kind(p), tb + p->block_size, b)) continue; /* b->base == c->base */
         }
         notify_chunk(p, id, c, 0);
@@ -1135,9 +1170,11 @@ static void resize_in_place(region_pool_t *p, const target_t *t, uint32_t chunk,
 {
     if (t->block) {
         block_t *b = t->block;
-        b->entries[t->index] = (uint32_t)size;
+        b->entries[t->index].size = (uint32_t)size; /* the block is synced: fold the change in */
         b->bytes = b->bytes - t->size + size;
-        sync_block(p, b); /* used and peak */
+        p->used_small = p->used_small - t->size + size;
+        p->used = p->used - t->size + size;
+        note_used(p);
     } else {
         p->chunks[chunk].size = size;
         p->used = p->used - t->size + size;
@@ -1241,10 +1278,10 @@ RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t off, 
 static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsigned flags)
 {
     if (!p) return NULL;
-    if (size > p->max_small) return alloc_slow(p, size, flags);
+    if (size - 1 >= p->max_small) return alloc_slow(p, size, flags); /* 0 (it consumes 1 byte) or large */
     block_t *b = p->head; /* &no_block (lim 0) when no block is open: refill_small goes the slow way */
-    size_t off = (b->last + mask) & ~mask, end = off + size + (size == 0);
-    /* off <= block_size + 7 and size <= max_small: no overflow */
+    size_t off = (b->last + mask) & ~mask, end = off + size;
+    /* off <= block_size + 7 and 1 <= size <= max_small: no overflow */
     if (end > b->lim || b->nstarts == b->cap) return refill_small(p, b, off, size, end, flags);
     record(b, off, size, end);
     return b->base + off;
@@ -1339,13 +1376,13 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     size_t block_bytes = p->nblocks * p->block_size;
     out->capacity = SIZE_MAX;
     out->reserved = block_bytes + p->large_bytes;
-    /* the head's changes since its snapshot (the fast path) only add */
-    const block_t *h = p->head;
-    size_t dlast = h ? h->last - h->slast : 0, dbytes = h ? h->bytes - h->sbytes : 0, dn = h ? h->nstarts - h->sn : 0;
-    size_t consumed = p->consumed + dlast, used_small = p->used_small + dbytes;
-    out->used = p->used + dbytes;
-    out->peak_used = out->used > p->peak_used ? out->used : p->peak_used;
-    out->allocations = p->allocations + dn;
+    /* fold in the head's changes since its snapshot (the fast path): amortized
+     * O(1), each entry is summed once; the pool is never a const object */
+    sync_head((region_pool_t *)(uintptr_t)p);
+    size_t consumed = p->consumed, used_small = p->used_small;
+    out->used = p->used;
+    out->peak_used = p->peak_used;
+    out->allocations = p->allocations;
     out->failed_allocations = p->failed;
     out->blocks = p->nblocks;
     out->large_blocks = p->nlarge;
@@ -1367,46 +1404,48 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
 {
     const size_t bs = p->block_size, words = starts_words(bs);
     if (b->last > bs) FAIL("block bump offset beyond the block");
-    if (b->nstarts > b->cap || b->nfreed > b->nstarts || b->freed_bytes > b->bytes) FAIL("block entry counts out of range");
+    if (b->nstarts > b->cap || b->nfreed > b->sn || b->marked > b->nstarts || b->freed_bytes > b->bytes)
+        FAIL("block entry counts out of range");
     if ((block_live(b) == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
-    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
-    if (b->slast > b->last || b->sn > b->nstarts || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
+    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts)) FAIL("block not synced into the pool totals");
+    if (b->slast > b->last || b->sn > b->nstarts) FAIL("block snapshot ahead of the block");
     if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
     if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
-    uint32_t k = 0;
-    size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0, newest = 0;
-    int have_prev = 0;
     if (b->lim != bs) FAIL("block fast-path limit out of range");
     if (b->ranked < 1 || b->ranked > rank_groups(bs) || ((size_t)(b->ranked - 1) << GROUP_SHIFT) > b->last ||
         b->rank[0] != 0)
         FAIL("block rank mark out of range");
+    /* the start bits are exactly the offsets of the marked entries */
+    uint32_t k = 0;
     for (size_t w = 0; w < words; w++) {
-        uint64_t bits = b->starts[w];
-        while (bits) {
+        for (uint64_t bits = b->starts[w]; bits; bits &= bits - 1, k++) {
             size_t off = (w << 6) + find_first_set64(bits);
-            bits &= bits - 1;
-            if (off >= b->last) FAIL("start bit at or beyond the bump offset");
-            if (k >= b->nstarts) FAIL("more start bits than entries");
-            uint32_t e = b->entries[k];
-            size_t size = e & SIZE_BITS, need = size ? size : 1;
-            if (have_prev && off < prev_end) FAIL("live allocations overlap");
-            all_bytes += size;
-            if (!(e & FREED_BIT)) {
-                if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
-                live++;
-                live_bytes += size;
-                prev_end = off + need;
-                have_prev = 1;
-            }
-            newest = off;
-            k++;
+            if (k >= b->marked || b->entries[k].off != off) FAIL("start bits disagree with the marked entries");
         }
     }
-    if (k != b->nstarts) FAIL("fewer start bits than entries");
-    if (live != block_live(b) || live_bytes != b->bytes - b->freed_bytes || all_bytes != b->bytes) FAIL("block live count or bytes disagree with entries");
-    if (k && !(b->entries[k - 1] & FREED_BIT)) {
-        size_t s = b->entries[k - 1] & SIZE_BITS;
-        if (newest + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+    if (k != b->marked) FAIL("fewer start bits than marked entries");
+    /* the entries: in address order below last, live ones apart */
+    size_t live = 0, live_bytes = 0, synced_bytes = 0, prev_end = 0;
+    int have_prev = 0;
+    for (k = 0; k < b->nstarts; k++) {
+        size_t off = b->entries[k].off, size = b->entries[k].size & SIZE_BITS, need = size ? size : 1;
+        int freed = (b->entries[k].size & FREED_BIT) != 0;
+        if (off >= b->last || (k && off <= b->entries[k - 1].off)) FAIL("entries out of address order or beyond the bump offset");
+        if (k < b->sn) synced_bytes += size;
+        else if (freed) FAIL("freed entry not synced into the pool totals");
+        if (freed) continue;
+        if (have_prev && off < prev_end) FAIL("live allocations overlap");
+        if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
+        live++;
+        live_bytes += size;
+        prev_end = off + need;
+        have_prev = 1;
+    }
+    if (live != block_live(b) || synced_bytes != b->bytes || (b->sn == b->nstarts && live_bytes != b->bytes - b->freed_bytes))
+        FAIL("block live count or bytes disagree with entries");
+    if (b->nstarts && !(b->entries[b->nstarts - 1].size & FREED_BIT)) {
+        size_t s = b->entries[b->nstarts - 1].size & SIZE_BITS;
+        if (b->entries[b->nstarts - 1].off + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
     }
     /* rank slots written so far, also of groups holding no start */
     for (size_t g = 0, r = 0, w = 0; g < b->ranked; g++) {
@@ -1454,7 +1493,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
         nblocks++;
         consumed += b->slast;
         live += b->sn - b->nfreed;
-        used_small += b->sbytes - b->freed_bytes;
+        used_small += b->bytes - b->freed_bytes;
         if (b->state != B_OPEN && b == p->head) FAIL("head block not open");
         if (b->state == B_CLOSED) closed += p->block_size - b->last;
         else if (b->state == B_OPEN) nopen++;

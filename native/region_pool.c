@@ -83,9 +83,9 @@ typedef struct entry {
  * the entries table's capacity.
  *
  * The pool totals are kept lazily for the fast path: they count each block's
- * last and its entries below sn (the snapshot: slast, sn); sync_block folds
- * the rest in (summing the sizes of the new entries). bytes sums the sizes of
- * entries[0..sn), freed_bytes those of the freed ones. Only the head of the
+ * last, nstarts and bytes as of the block's snapshot (slast, sn, sbytes), and
+ * sync_block folds the difference in. bytes sums the sizes of all entries,
+ * freed_bytes those of the freed ones. Only the head of the
  * open list may differ from its snapshot between calls (palloc/pnalloc's fast
  * path bumps it); every other entry point syncs it first and keeps every block
  * synced. */
@@ -101,7 +101,7 @@ typedef struct block {
     uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
     uint64_t *starts;      /* 1 bit per byte */
     uint32_t *rank;        /* 1 per GROUP_BYTES */
-    size_t bytes;          /* sizes of entries[0..sn) */
+    size_t bytes;          /* sizes of all entries */
     uint32_t nfreed;
     size_t freed_bytes;
     uint64_t gen;
@@ -109,8 +109,8 @@ typedef struct block {
     uint8_t state;
     uint32_t failed;       /* requests it could not fit since it was (re)opened */
     uint32_t prev, next;   /* open list links; next also links the spare stack */
-    size_t slast;          /* snapshot of last counted in the pool totals */
-    uint32_t sn;           /* entries counted in the pool totals */
+    size_t slast, sbytes;  /* snapshot of last, bytes, nstarts counted in the pool totals */
+    uint32_t sn;
 } block_t;
 
 static inline uint32_t block_live(const block_t *b) { return b->nstarts - b->nfreed; }
@@ -655,7 +655,7 @@ static void rewind_block(region_pool_t *p, block_t *b)
     p->used -= b->bytes - b->freed_bytes;
     b->last = b->slast = 0;
     b->nstarts = b->sn = b->nfreed = 0;
-    b->bytes = b->freed_bytes = 0;
+    b->bytes = b->sbytes = b->freed_bytes = 0;
     b->failed = 0;
     b->gen = p->next_gen++;
     p->chunks[b->id].gen = b->gen;
@@ -808,15 +808,14 @@ static uint32_t rank_of(const block_t *cb, size_t off)
 
 static void sync_block(region_pool_t *p, block_t *b)
 {
-    size_t db = 0;
-    for (uint32_t k = b->sn; k < b->nstarts; k++) db += b->entries[k].size & SIZE_BITS;
-    b->bytes += db;
+    size_t db = b->bytes - b->sbytes;
     p->consumed += b->last - b->slast;
     p->allocations += b->nstarts - b->sn;
     p->used_small += db;
     p->used += db;
     b->slast = b->last;
     b->sn = b->nstarts;
+    b->sbytes = b->bytes;
     note_used(p);
 }
 
@@ -840,6 +839,7 @@ static inline void record(block_t *b, size_t off, size_t size, size_t end)
     b->entries[n].off = (uint32_t)off;
     b->entries[n].size = (uint32_t)size;
     b->nstarts = n + 1;
+    b->bytes += size;
     b->last = end;
 }
 
@@ -1170,11 +1170,9 @@ static void resize_in_place(region_pool_t *p, const target_t *t, uint32_t chunk,
 {
     if (t->block) {
         block_t *b = t->block;
-        b->entries[t->index].size = (uint32_t)size; /* the block is synced: fold the change in */
+        b->entries[t->index].size = (uint32_t)size;
         b->bytes = b->bytes - t->size + size;
-        p->used_small = p->used_small - t->size + size;
-        p->used = p->used - t->size + size;
-        note_used(p);
+        sync_block(p, b); /* used and peak */
     } else {
         p->chunks[chunk].size = size;
         p->used = p->used - t->size + size;
@@ -1376,13 +1374,13 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     size_t block_bytes = p->nblocks * p->block_size;
     out->capacity = SIZE_MAX;
     out->reserved = block_bytes + p->large_bytes;
-    /* fold in the head's changes since its snapshot (the fast path): amortized
-     * O(1), each entry is summed once; the pool is never a const object */
-    sync_head((region_pool_t *)(uintptr_t)p);
-    size_t consumed = p->consumed, used_small = p->used_small;
-    out->used = p->used;
-    out->peak_used = p->peak_used;
-    out->allocations = p->allocations;
+    /* the head's changes since its snapshot (the fast path) only add */
+    const block_t *h = p->head;
+    size_t dlast = h->last - h->slast, dbytes = h->bytes - h->sbytes, dn = h->nstarts - h->sn;
+    size_t consumed = p->consumed + dlast, used_small = p->used_small + dbytes;
+    out->used = p->used + dbytes;
+    out->peak_used = out->used > p->peak_used ? out->used : p->peak_used;
+    out->allocations = p->allocations + dn;
     out->failed_allocations = p->failed;
     out->blocks = p->nblocks;
     out->large_blocks = p->nlarge;
@@ -1407,8 +1405,8 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     if (b->nstarts > b->cap || b->nfreed > b->sn || b->marked > b->nstarts || b->freed_bytes > b->bytes)
         FAIL("block entry counts out of range");
     if ((block_live(b) == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
-    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts)) FAIL("block not synced into the pool totals");
-    if (b->slast > b->last || b->sn > b->nstarts) FAIL("block snapshot ahead of the block");
+    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
+    if (b->slast > b->last || b->sn > b->nstarts || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
     if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
     if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
     if (b->lim != bs) FAIL("block fast-path limit out of range");
@@ -1425,14 +1423,14 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     }
     if (k != b->marked) FAIL("fewer start bits than marked entries");
     /* the entries: in address order below last, live ones apart */
-    size_t live = 0, live_bytes = 0, synced_bytes = 0, prev_end = 0;
+    size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0;
     int have_prev = 0;
     for (k = 0; k < b->nstarts; k++) {
         size_t off = b->entries[k].off, size = b->entries[k].size & SIZE_BITS, need = size ? size : 1;
         int freed = (b->entries[k].size & FREED_BIT) != 0;
         if (off >= b->last || (k && off <= b->entries[k - 1].off)) FAIL("entries out of address order or beyond the bump offset");
-        if (k < b->sn) synced_bytes += size;
-        else if (freed) FAIL("freed entry not synced into the pool totals");
+        all_bytes += size;
+        if (freed && k >= b->sn) FAIL("freed entry not synced into the pool totals");
         if (freed) continue;
         if (have_prev && off < prev_end) FAIL("live allocations overlap");
         if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
@@ -1441,7 +1439,7 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
         prev_end = off + need;
         have_prev = 1;
     }
-    if (live != block_live(b) || synced_bytes != b->bytes || (b->sn == b->nstarts && live_bytes != b->bytes - b->freed_bytes))
+    if (live != block_live(b) || all_bytes != b->bytes || live_bytes != b->bytes - b->freed_bytes)
         FAIL("block live count or bytes disagree with entries");
     if (b->nstarts && !(b->entries[b->nstarts - 1].size & FREED_BIT)) {
         size_t s = b->entries[b->nstarts - 1].size & SIZE_BITS;
@@ -1493,7 +1491,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
         nblocks++;
         consumed += b->slast;
         live += b->sn - b->nfreed;
-        used_small += b->bytes - b->freed_bytes;
+        used_small += b->sbytes - b->freed_bytes;
         if (b->state != B_OPEN && b == p->head) FAIL("head block not open");
         if (b->state == B_CLOSED) closed += p->block_size - b->last;
         else if (b->state == B_OPEN) nopen++;

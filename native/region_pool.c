@@ -44,6 +44,9 @@
 #define CHUNKS_MIN 16u
 #define HASH_MIN 32u
 #define CLEANUPS_MIN 8u
+#define STASH_BLOCKS 8u
+#define STASH_LARGE 4u
+#define STASH_MAX_BYTES ((size_t)256 << 10)
 
 enum chunk_kind { K_FREE = REGION_POOL_CHUNK_NONE, K_BLOCK = REGION_POOL_CHUNK_BLOCK, K_LARGE = REGION_POOL_CHUNK_LARGE };
 enum block_state { B_OPEN = 1, B_SPARE = 2, B_CLOSED = 3 };
@@ -188,6 +191,22 @@ struct region_pool {
     chunk_t chunks0[CHUNKS_MIN];
     uintptr_t hkeys0[HASH_MIN];
     uint32_t hvals0[HASH_MIN];
+
+    /* The stash (default provider only; kept across create when the pool is
+     * parked): idle chunks this pool keeps for its own reuse, so a pool created
+     * and destroyed per request takes the process-wide cache's lock once at
+     * create and once at destroy. Blocks with their side tables (reset: clear
+     * start bits, inline entries table) are stashed when the pool is parked at
+     * destroy and taken by new_block; large chunks are stashed when released
+     * (free, realloc, reset, destroy) and taken by alloc_large for the same
+     * size and alignment. At most STASH_BLOCKS blocks, STASH_LARGE large
+     * chunks and STASH_MAX_BYTES in all; outside the stats (like the cache),
+     * given to the cache or freed when the pool is not parked. */
+    block_t *sblock[STASH_BLOCKS];
+    void *slarge[STASH_LARGE];
+    size_t slarge_bytes[STASH_LARGE];
+    uint32_t nsblock, nslarge;
+    size_t stash_bytes;
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -204,6 +223,29 @@ static inline uint64_t mix64(uint64_t z)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+/* ---- block side-table layout ------------------------------------------------ */
+
+/* A block's side tables are one allocation: the block_t, the starts bitmap,
+ * the rank table and the first entries table (one entry per ENTRIES_PER bytes
+ * of block; grown outside when a block holds more allocations). The starts
+ * words are kept all zero beyond the marked entries', the rank slots are
+ * written lazily (rank_of). */
+#define ENTRIES_PER 16u
+
+static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
+static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
+static inline size_t rank_words(size_t bs) { return (rank_groups(bs) + 1) / 2; } /* uint64 words for the rank table */
+static inline entry_t *inline_entries(const region_pool_t *p, const block_t *b)
+{
+    return (entry_t *)((uint64_t *)(b + 1) + starts_words(p->block_size) + rank_words(p->block_size));
+}
+
+static inline size_t block_tables_bytes(size_t bs)
+{
+    return sizeof(block_t) + (starts_words(bs) + rank_words(bs)) * sizeof(uint64_t) +
+           bs / ENTRIES_PER * sizeof(entry_t);
 }
 
 /* ---- process-wide recycling cache ------------------------------------------ */
@@ -226,14 +268,34 @@ static inline uint64_t mix64(uint64_t z)
 #define CACHE_MAX_BYTES ((size_t)16 << 20)
 /* CK_BLOCK: a default provider's block chunk with its side tables, one entry
  * (the block_t, whose base is the chunk); its kind also holds log2 of the
- * chunk's alignment (CK_BLOCK | log2 << 8) and its bytes are both sizes. */
-enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3, CK_BLOCK = 4 };
+ * chunk's alignment (CK_BLOCK | log2 << 8) and its bytes are both sizes.
+ * CK_PARKED: a destroyed pool of the default provider with the chunks it kept
+ * (its stash, see region_pool); keyed by block size (bytes) and log2 of the
+ * block alignment (kind); its weight is the pool plus everything stashed. */
+enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3, CK_BLOCK = 4, CK_PARKED = 5 };
 
+/* The cache kind of a default provider's block with its tables. */
+static inline uint32_t block_pair_kind(const region_pool_t *p)
+{
+    return CK_BLOCK | (uint32_t)find_last_set64((uint64_t)p->block_align) << 8;
+}
+
+/* The cache kind of a parked pool (keyed by its block size and alignment). */
+static inline uint32_t parked_kind(size_t block_align)
+{
+    return CK_PARKED | (uint32_t)find_last_set64((uint64_t)block_align) << 8;
+}
+
+static void free_stash(void *q);
+
+/* A size class: entries of one (kind, bytes) key; weight[i] is what slot[i]
+ * counts against CACHE_MAX_BYTES (== bytes except for parked pools). */
 typedef struct cache_class {
     size_t bytes;
     uint32_t kind;
     uint32_t n;
     void *slot[CACHE_DEPTH];
+    size_t weight[CACHE_DEPTH];
 } cache_class_t;
 
 static cache_class_t cache_cls[CACHE_CLASSES];
@@ -268,7 +330,7 @@ static void *cache_get(uint32_t kind, size_t bytes, size_t align)
         if (c->bytes != bytes || c->kind != kind) continue;
         if (c->n && !((uintptr_t)c->slot[c->n - 1] & (align - 1))) {
             r = c->slot[--c->n];
-            cache_bytes -= bytes;
+            cache_bytes -= c->weight[c->n];
         }
         break;
     }
@@ -277,17 +339,18 @@ static void *cache_get(uint32_t kind, size_t bytes, size_t align)
 #endif
 }
 
-/* 1 when the cache took q, 0 when the caller must free it. */
-static int cache_put(uint32_t kind, size_t bytes, void *q)
+/* 1 when the cache took q (of key (kind, bytes), counting `weight` bytes),
+ * 0 when the caller must free it. */
+static int cache_put_weighted(uint32_t kind, size_t bytes, size_t weight, void *q)
 {
 #ifdef REGION_POOL_NO_CACHE
-    (void)kind; (void)bytes; (void)q;
+    (void)kind; (void)bytes; (void)weight; (void)q;
     return 0;
 #else
-    if (bytes > CACHE_MAX_ENTRY) return 0;
+    if (weight > CACHE_MAX_ENTRY) return 0;
     int took = 0;
     cache_lock();
-    if (cache_bytes + bytes <= CACHE_MAX_BYTES) {
+    if (cache_bytes + weight <= CACHE_MAX_BYTES) {
         size_t h = cache_home(kind, bytes), i = 0;
         cache_class_t *c = NULL, *empty = NULL;
         for (; i < CACHE_PROBE; i++) {
@@ -300,8 +363,9 @@ static int cache_put(uint32_t kind, size_t bytes, void *q)
             c->kind = kind;
         }
         if (c && c->n < CACHE_DEPTH) {
+            c->weight[c->n] = weight;
             c->slot[c->n++] = q;
-            cache_bytes += bytes;
+            cache_bytes += weight;
             took = 1;
         }
     }
@@ -309,6 +373,8 @@ static int cache_put(uint32_t kind, size_t bytes, void *q)
     return took;
 #endif
 }
+
+static inline int cache_put(uint32_t kind, size_t bytes, void *q) { return cache_put_weighted(kind, bytes, bytes, q); }
 
 size_t region_pool_trim_cache(void)
 {
@@ -321,12 +387,13 @@ size_t region_pool_trim_cache(void)
             if (c->n) {
                 q = c->slot[--c->n];
                 kind = c->kind;
-                cache_bytes -= c->bytes;
-                freed += c->bytes;
+                cache_bytes -= c->weight[c->n];
+                freed += c->weight[c->n];
             }
         cache_unlock();
         if (!q) return freed;
         if ((kind & 0xff) == CK_BLOCK) free(((block_t *)q)->base);
+        if ((kind & 0xff) == CK_PARKED) free_stash(q);
         free(q);
     }
 }
@@ -346,6 +413,57 @@ static void default_unmap(void *ctx, void *p, size_t bytes)
     (void)ctx;
     if (!cache_put(CK_CHUNK, bytes, p)) free(p);
 }
+
+/* ---- the pool's stash (see region_pool) -------------------------------------- */
+
+static inline int has_default_memory(const region_pool_t *p) { return p->mem.map == default_map; }
+
+/* 1 when the stash took the released large chunk (base, bytes). */
+static int stash_large(region_pool_t *p, void *base, size_t bytes)
+{
+    if (!has_default_memory(p) || p->nslarge == STASH_LARGE || bytes > STASH_MAX_BYTES - p->stash_bytes) return 0;
+    p->slarge[p->nslarge] = base;
+    p->slarge_bytes[p->nslarge++] = bytes;
+    p->stash_bytes += bytes;
+    return 1;
+}
+
+/* Chunk memory for a new chunk: a stashed large chunk of that size and
+ * alignment (newest first), else the provider. */
+static void *map_mem(region_pool_t *p, size_t bytes, size_t align)
+{
+    for (uint32_t i = p->nslarge; i-- > 0;) {
+        void *base = p->slarge[i];
+        if (p->slarge_bytes[i] != bytes || ((uintptr_t)base & (align - 1))) continue;
+        p->nslarge--;
+        p->slarge[i] = p->slarge[p->nslarge];
+        p->slarge_bytes[i] = p->slarge_bytes[p->nslarge];
+        p->stash_bytes -= bytes;
+        return base;
+    }
+    return p->mem.map(p->mem.ctx, bytes, align);
+}
+
+/* Empty the stash: blocks and chunks to the process-wide cache (to_cache) or
+ * back to the system. */
+static void drop_stash(region_pool_t *p, int to_cache)
+{
+    const size_t bs = p->block_size, pair = block_tables_bytes(bs) + bs;
+    while (p->nsblock) {
+        block_t *b = p->sblock[--p->nsblock];
+        if (to_cache && cache_put(block_pair_kind(p), pair, b)) continue;
+        free(b->base);
+        free(b);
+    }
+    while (p->nslarge) {
+        p->nslarge--;
+        if (to_cache) default_unmap(NULL, p->slarge[p->nslarge], p->slarge_bytes[p->nslarge]);
+        else free(p->slarge[p->nslarge]);
+    }
+    p->stash_bytes = 0;
+}
+
+static void free_stash(void *q) { drop_stash(q, 0); }
 
 static void notify_chunk(region_pool_t *p, uint32_t id, const chunk_t *c, int created)
 {
@@ -524,7 +642,7 @@ static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind
         release_slot(p, id);
         return NONE;
     }
-    void *base = given ? given : p->mem.map(p->mem.ctx, bytes, align);
+    void *base = given ? given : map_mem(p, bytes, align);
     if (!base) {
         release_slot(p, id);
         return NONE;
@@ -549,7 +667,7 @@ static void unmap_chunk(region_pool_t *p, uint32_t id)
     chunk_t *c = &p->chunks[id];
     notify_chunk(p, id, c, 0);
     remove_hash(p, (uintptr_t)c->base);
-    p->mem.unmap(p->mem.ctx, c->base, c->bytes);
+    if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
     release_slot(p, id);
 }
 
@@ -671,27 +789,6 @@ static void recycle_block(region_pool_t *p, block_t *b)
     bound_open(p, b);
 }
 
-/* A block's side tables are one allocation: the block_t, the starts bitmap,
- * the rank table and the first entries table (one entry per ENTRIES_PER bytes
- * of block; grown outside when a block holds more allocations). The starts
- * words are kept all zero beyond the marked entries', the rank slots are
- * written lazily (rank_of). */
-#define ENTRIES_PER 16u
-
-static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
-static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
-static inline size_t rank_words(size_t bs) { return (rank_groups(bs) + 1) / 2; } /* uint64 words for the rank table */
-static inline entry_t *inline_entries(const region_pool_t *p, const block_t *b)
-{
-    return (entry_t *)((uint64_t *)(b + 1) + starts_words(p->block_size) + rank_words(p->block_size));
-}
-
-static inline size_t block_tables_bytes(size_t bs)
-{
-    return sizeof(block_t) + (starts_words(bs) + rank_words(bs)) * sizeof(uint64_t) +
-           bs / ENTRIES_PER * sizeof(entry_t);
-}
-
 static void free_block_tables(region_pool_t *p, block_t *b)
 {
     if (!b) return;
@@ -700,19 +797,19 @@ static void free_block_tables(region_pool_t *p, block_t *b)
     if (!cache_put(CK_TABLES, block_tables_bytes(p->block_size), b)) free(b);
 }
 
-/* The cache kind of a default provider's block with its tables. */
-static inline uint32_t block_pair_kind(const region_pool_t *p)
-{
-    return CK_BLOCK | (uint32_t)find_last_set64((uint64_t)p->block_align) << 8;
-}
-
 /* A new, empty block (not in any list), or NULL. */
 static block_t *new_block(region_pool_t *p)
 {
     size_t bs = p->block_size, ecap = bs / ENTRIES_PER, tb = block_tables_bytes(bs);
     void *base = NULL;
-    block_t *b = NULL; /* cached tables have an all-zero starts bitmap */
-    if (p->mem.map == default_map && (b = cache_get(block_pair_kind(p), tb + bs, 1)) != NULL) base = b->base;
+    block_t *b = NULL; /* stashed and cached tables have an all-zero starts bitmap */
+    if (p->nsblock) {
+        b = p->sblock[--p->nsblock];
+        p->stash_bytes -= tb + bs;
+        base = b->base;
+    } else if (has_default_memory(p) && (b = cache_get(block_pair_kind(p), tb + bs, 1)) != NULL) {
+        base = b->base;
+    }
     if (!b) b = cache_get(CK_TABLES, tb, 1);
     if (!b) {
         if (!(b = malloc(tb))) return NULL;
@@ -997,15 +1094,21 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     const region_pool_memory_t *m = opt ? opt->memory : NULL;
     if (m && (!m->map || !m->unmap)) return REGION_POOL_ERR_INVALID;
 
-    /* the initial chunk slots are cleared as they are taken; the rest is zeroed */
-    region_pool_t *p = cache_get(CK_POOL, sizeof *p, 1);
-    if (!p && !(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
+    size_t block_align = round_up_pow2(bs);
+    if (block_align < page) block_align = page;
+    /* a parked pool of this block size (with its stash), else a bare one; the
+     * initial chunk slots are cleared as they are taken; the rest is zeroed */
+    region_pool_t *p = m ? NULL : cache_get(parked_kind(block_align), bs, 1);
+    if (!p) {
+        if (!(p = cache_get(CK_POOL, sizeof *p, 1)) && !(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
+        p->nsblock = p->nslarge = 0;
+        p->stash_bytes = 0;
+    }
     memset(p, 0, offsetof(region_pool_t, chunks0));
     memset(p->hkeys0, 0, sizeof p->hkeys0);
     p->block_size = bs;
     p->page = page;
-    p->block_align = round_up_pow2(bs);
-    if (p->block_align < page) p->block_align = page;
+    p->block_align = block_align;
     p->max_small = bs < page - 1 ? bs : page - 1;
     if (m) p->mem = *m;
     else {
@@ -1043,23 +1146,32 @@ int region_pool_destroy(region_pool_t *p)
     if (!p) return REGION_POOL_OK;
     if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
     run_cleanups(p);
-    const int pairs = p->mem.unmap == default_unmap && !p->mem.on_chunk;
-    const size_t tb = block_tables_bytes(p->block_size);
+    const int dflt = has_default_memory(p);
+    const size_t pair = block_tables_bytes(p->block_size) + p->block_size;
     for (uint32_t id = 0; id < p->nchunks; id++) { /* the tables go with the pool: no unregistering */
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
+        notify_chunk(p, id, c, 0);
         block_t *b = c->block;
-        if (pairs && b) { /* the default provider: cache the block with its tables */
+        if (!b) { /* a large block: to the stash or the provider */
+            if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
+            continue;
+        }
+        if (dflt) { /* the default provider: stash or cache the block with its tables */
             clear_starts(b); /* free_block_tables below has nothing left to clear */
             if (b->entries != inline_entries(p, b)) {
                 free(b->entries);
                 b->entries = inline_entries(p, b);
             }
-            if (cache_put(block_pair_kind(p), tb + p->block_size, b)) continue; /* b->base == c->base */
+            if (p->nsblock < STASH_BLOCKS && pair <= STASH_MAX_BYTES - p->stash_bytes) {
+                p->sblock[p->nsblock++] = b;
+                p->stash_bytes += pair;
+                continue;
+            }
+            if (cache_put(block_pair_kind(p), pair, b)) continue; /* b->base == c->base */
         }
-        notify_chunk(p, id, c, 0);
         p->mem.unmap(p->mem.ctx, c->base, c->bytes);
-        free_block_tables(p, c->block);
+        free_block_tables(p, b);
     }
     if (p->chunks != p->chunks0) free(p->chunks);
     if (p->hkeys != p->hkeys0) {
@@ -1067,6 +1179,12 @@ int region_pool_destroy(region_pool_t *p)
         free(p->hvals);
     }
     free(p->cleanups);
+    /* park the pool with its stash for the next create of its block size */
+    if (p->nsblock || p->nslarge) {
+        if (cache_put_weighted(parked_kind(p->block_align), p->block_size, sizeof *p + p->stash_bytes, p))
+            return REGION_POOL_OK;
+        drop_stash(p, 1);
+    }
     if (!cache_put(CK_POOL, sizeof *p, p)) free(p);
     return REGION_POOL_OK;
 }

@@ -95,16 +95,16 @@ typedef struct entry {
 typedef struct block {
     /* the fast path's fields first */
     size_t last;           /* bump offset */
-    uint32_t nstarts;
-    uint32_t cap;          /* entries capacity */
+    entry_t *top;          /* the next entry: entries + nstarts */
+    entry_t *entries_end;  /* entries + capacity */
     size_t lim;            /* block_size (0 in no_block): an allocation ending at or below lim fits */
-    entry_t *entries;      /* per allocation since the last rewind, in address order */
     unsigned char *base;   /* the block's chunk memory */
+    size_t bytes;          /* sizes of all entries */
+    entry_t *entries;      /* per allocation since the last rewind, in address order */
     uint32_t marked;       /* entries below this have their start bits set */
     uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
     uint64_t *starts;      /* 1 bit per byte */
     uint32_t *rank;        /* 1 per GROUP_BYTES */
-    size_t bytes;          /* sizes of all entries */
     uint32_t nfreed;
     size_t freed_bytes;
     uint64_t gen;
@@ -116,7 +116,9 @@ typedef struct block {
     uint32_t sn;
 } block_t;
 
-static inline uint32_t block_live(const block_t *b) { return b->nstarts - b->nfreed; }
+static inline uint32_t nstarts_of(const block_t *b) { return (uint32_t)(b->top - b->entries); }
+static inline uint32_t cap_of(const block_t *b) { return (uint32_t)(b->entries_end - b->entries); }
+static inline uint32_t block_live(const block_t *b) { return nstarts_of(b) - b->nfreed; }
 
 /* The head of a pool whose open list is empty: all zero, so no room (cap 0) and
  * the fast path always goes the slow way. Never written. */
@@ -772,7 +774,8 @@ static void rewind_block(region_pool_t *p, block_t *b)
     p->used_small -= b->bytes - b->freed_bytes;
     p->used -= b->bytes - b->freed_bytes;
     b->last = b->slast = 0;
-    b->nstarts = b->sn = b->nfreed = 0;
+    b->top = b->entries;
+    b->sn = b->nfreed = 0;
     b->bytes = b->sbytes = b->freed_bytes = 0;
     b->failed = 0;
     b->gen = p->next_gen++;
@@ -819,7 +822,8 @@ static block_t *new_block(region_pool_t *p)
     b->starts = (uint64_t *)(b + 1);
     b->rank = (uint32_t *)(b->starts + starts_words(bs));
     b->entries = inline_entries(p, b);
-    b->cap = (uint32_t)ecap;
+    b->top = b->entries;
+    b->entries_end = b->entries + ecap;
     b->lim = bs;
     b->rank[0] = 0;
     b->ranked = 1;
@@ -843,19 +847,20 @@ static block_t *new_block(region_pool_t *p)
 
 static int grow_entries(region_pool_t *p, block_t *b)
 {
-    uint32_t most = (uint32_t)p->block_size; /* every allocation consumes >= 1 byte */
-    if (b->cap >= most) return 0;
-    uint32_t cap = b->cap > most / 2 ? most : b->cap * 2;
+    uint32_t most = (uint32_t)p->block_size, n = nstarts_of(b), cap = cap_of(b); /* every allocation consumes >= 1 byte */
+    if (cap >= most) return 0;
+    cap = cap > most / 2 ? most : cap * 2;
     entry_t *e;
     if (b->entries == inline_entries(p, b)) {
         e = malloc((size_t)cap * sizeof *e);
-        if (e) memcpy(e, b->entries, (size_t)b->nstarts * sizeof *e);
+        if (e) memcpy(e, b->entries, (size_t)n * sizeof *e);
     } else {
         e = realloc(b->entries, (size_t)cap * sizeof *e);
     }
     if (!e) return 0;
     b->entries = e;
-    b->cap = cap;
+    b->top = e + n;
+    b->entries_end = e + cap;
     return 1;
 }
 
@@ -865,11 +870,11 @@ static int grow_entries(region_pool_t *p, block_t *b)
 static void mark_starts(const block_t *cb)
 {
     block_t *b = (block_t *)cb;
-    for (uint32_t k = b->marked; k < b->nstarts; k++) {
+    for (uint32_t k = b->marked; k < nstarts_of(b); k++) {
         uint32_t off = b->entries[k].off;
         b->starts[off >> 6] |= (uint64_t)1 << (off & 63);
     }
-    b->marked = b->nstarts;
+    b->marked = nstarts_of(b);
 }
 
 /* Clear every start bit set (the words up to the newest marked entry's). */
@@ -907,11 +912,11 @@ static void sync_block(region_pool_t *p, block_t *b)
 {
     size_t db = b->bytes - b->sbytes;
     p->consumed += b->last - b->slast;
-    p->allocations += b->nstarts - b->sn;
+    p->allocations += nstarts_of(b) - b->sn;
     p->used_small += db;
     p->used += db;
     b->slast = b->last;
-    b->sn = b->nstarts;
+    b->sn = nstarts_of(b);
     b->sbytes = b->bytes;
     note_used(p);
 }
@@ -932,10 +937,10 @@ static void move_last(region_pool_t *p, block_t *b, size_t last)
  * entry). The pool totals are not updated (sync_block). */
 static inline void record(block_t *b, size_t off, size_t size, size_t end)
 {
-    uint32_t n = b->nstarts;
-    b->entries[n].off = (uint32_t)off;
-    b->entries[n].size = (uint32_t)size;
-    b->nstarts = n + 1;
+    entry_t *e = b->top;
+    e->off = (uint32_t)off;
+    e->size = (uint32_t)size;
+    b->top = e + 1;
     b->bytes += size;
     b->last = end;
 }
@@ -944,7 +949,7 @@ static inline void record(block_t *b, size_t off, size_t size, size_t end)
  * `off + need` fits the block. 0 when the entries table cannot grow. */
 static int bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end)
 {
-    if (b->nstarts == b->cap && !grow_entries(p, b)) return 0;
+    if (b->top == b->entries_end && !grow_entries(p, b)) return 0;
     record(b, off, size, end);
     return 1;
 }
@@ -1052,7 +1057,7 @@ static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64
     mark_starts(b);
     if (!test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
     uint32_t k = rank_of(b, offset);
-    if (k >= b->nstarts || b->entries[k].off != offset) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
+    if (k >= nstarts_of(b) || b->entries[k].off != offset) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
     if (b->entries[k].size & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
     t->block = b;
     t->index = k;
@@ -1315,7 +1320,7 @@ int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint
     } else if (size <= p->max_small) {
         block_t *b = t.block;
         size_t need = size ? size : 1;
-        if (t.index + 1 == b->nstarts && need <= p->block_size - offset) {
+        if (t.index + 1 == nstarts_of(b) && need <= p->block_size - offset) {
             move_last(p, b, offset + need); /* the newest allocation: its end is b->last */
             in_place = 1;
         } else {
@@ -1398,7 +1403,7 @@ static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsig
     block_t *b = p->head; /* &no_block (lim 0) when no block is open: refill_small goes the slow way */
     size_t off = (b->last + mask) & ~mask, end = off + size;
     /* off <= block_size + 7 and 1 <= size <= max_small: no overflow */
-    if (end > b->lim || b->nstarts == b->cap) return refill_small(p, b, off, size, end, flags);
+    if (end > b->lim || b->top == b->entries_end) return refill_small(p, b, off, size, end, flags);
     record(b, off, size, end);
     return b->base + off;
 }
@@ -1494,7 +1499,7 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     out->reserved = block_bytes + p->large_bytes;
     /* the head's changes since its snapshot (the fast path) only add */
     const block_t *h = p->head;
-    size_t dlast = h->last - h->slast, dbytes = h->bytes - h->sbytes, dn = h->nstarts - h->sn;
+    size_t dlast = h->last - h->slast, dbytes = h->bytes - h->sbytes, dn = nstarts_of(h) - h->sn;
     size_t consumed = p->consumed + dlast, used_small = p->used_small + dbytes;
     out->used = p->used + dbytes;
     out->peak_used = out->used > p->peak_used ? out->used : p->peak_used;
@@ -1520,11 +1525,11 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
 {
     const size_t bs = p->block_size, words = starts_words(bs);
     if (b->last > bs) FAIL("block bump offset beyond the block");
-    if (b->nstarts > b->cap || b->nfreed > b->sn || b->marked > b->nstarts || b->freed_bytes > b->bytes)
+    if (b->top < b->entries || b->top > b->entries_end || b->nfreed > b->sn || b->marked > nstarts_of(b) || b->freed_bytes > b->bytes)
         FAIL("block entry counts out of range");
     if ((block_live(b) == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
-    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
-    if (b->slast > b->last || b->sn > b->nstarts || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
+    if (b != p->head && (b->slast != b->last || b->sn != nstarts_of(b) || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
+    if (b->slast > b->last || b->sn > nstarts_of(b) || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
     if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
     if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
     if (b->lim != bs) FAIL("block fast-path limit out of range");
@@ -1543,7 +1548,7 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     /* the entries: in address order below last, live ones apart */
     size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0;
     int have_prev = 0;
-    for (k = 0; k < b->nstarts; k++) {
+    for (k = 0; k < nstarts_of(b); k++) {
         size_t off = b->entries[k].off, size = b->entries[k].size & SIZE_BITS, need = size ? size : 1;
         int freed = (b->entries[k].size & FREED_BIT) != 0;
         if (off >= b->last || (k && off <= b->entries[k - 1].off)) FAIL("entries out of address order or beyond the bump offset");
@@ -1559,9 +1564,9 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     }
     if (live != block_live(b) || all_bytes != b->bytes || live_bytes != b->bytes - b->freed_bytes)
         FAIL("block live count or bytes disagree with entries");
-    if (b->nstarts && !(b->entries[b->nstarts - 1].size & FREED_BIT)) {
-        size_t s = b->entries[b->nstarts - 1].size & SIZE_BITS;
-        if (b->entries[b->nstarts - 1].off + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+    if (nstarts_of(b) && !(b->entries[nstarts_of(b) - 1].size & FREED_BIT)) {
+        size_t s = b->entries[nstarts_of(b) - 1].size & SIZE_BITS;
+        if (b->entries[nstarts_of(b) - 1].off + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
     }
     /* rank slots written so far, also of groups holding no start */
     for (size_t g = 0, r = 0, w = 0; g < b->ranked; g++) {
@@ -1633,7 +1638,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
     }
     if (n != nopen || n != p->open_count || p->open_tail != prev) FAIL("open list count or tail wrong");
     if (p->head != (p->open_head == NONE ? &no_block : block_of(p, p->open_head))) FAIL("open list head pointer wrong");
-    if (no_block.cap || no_block.lim || no_block.last || no_block.nstarts) FAIL("empty head placeholder changed");
+    if (no_block.top || no_block.entries_end || no_block.lim || no_block.last) FAIL("empty head placeholder changed");
     if (n > REGION_POOL_OPEN_MAX) FAIL("open list longer than REGION_POOL_OPEN_MAX");
     n = 0;
     for (uint32_t id = p->spare_head; id != NONE; id = block_of(p, id)->next) {

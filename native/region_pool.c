@@ -1083,16 +1083,27 @@ static void free_target(region_pool_t *p, uint32_t chunk, const target_t *t)
 
 /* ---- public: pool ------------------------------------------------------------------- */
 
+/* sysconf(_SC_PAGESIZE), asked once per process (a pool per request would ask
+ * it every time otherwise). */
+static size_t system_page_size(void)
+{
+    static _Atomic size_t page;
+    size_t ps = atomic_load_explicit(&page, memory_order_relaxed);
+    if (!ps) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        atomic_store_explicit(&page, ps, memory_order_relaxed);
+    }
+    return ps;
+}
+
 int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
 {
     if (!out) return REGION_POOL_ERR_INVALID;
     *out = NULL;
     size_t bs = opt && opt->block_size ? opt->block_size : REGION_POOL_DEFAULT_BLOCK;
     size_t page = opt && opt->page_size ? opt->page_size : 0;
-    if (!page) {
-        long ps = sysconf(_SC_PAGESIZE);
-        page = ps > 0 ? (size_t)ps : 4096;
-    }
+    if (!page) page = system_page_size();
     if (bs < REGION_POOL_MIN_BLOCK || bs > REGION_POOL_MAX_BLOCK || bs % REGION_POOL_BLOCK_GRANULE)
         return REGION_POOL_ERR_INVALID;
     if (!is_pow2(page) || page < 16 || page > ((size_t)1 << 30)) return REGION_POOL_ERR_INVALID;
@@ -1352,10 +1363,14 @@ int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint
 #else
 #define RP_NOINLINE
 #endif
+/* palloc/pnalloc of 0 bytes (from a block) or of more than max_small (a large block). */
 RP_NOINLINE static void *alloc_slow(region_pool_t *p, size_t size, unsigned flags)
 {
     region_pool_ref_t r;
-    return region_pool_alloc_ref(p, size, 0, flags, &r) == REGION_POOL_OK ? r.ptr : NULL;
+    int rc = size ? alloc_large(p, size, 0, &r) : alloc_small(p, 0, (flags & REGION_POOL_UNALIGNED) != 0, &r);
+    if (rc == REGION_POOL_OK) return r.ptr;
+    p->failed++; /* REGION_POOL_ERR_NOMEM */
+    return NULL;
 }
 
 /* A small request the head block cannot serve below its lim: the search. */
@@ -1367,27 +1382,25 @@ RP_NOINLINE static void *small_slow(region_pool_t *p, size_t size, unsigned flag
     return NULL;
 }
 
-/* The fast path's request does not fit the head block, or its entries table
- * is full: the search (inline for the common case of the next open block),
- * else the slow way (which grows the table). */
-RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end,
-                                      unsigned flags)
+/* The fast path's request (size >= 1) does not fit the head block, or its
+ * entries table is full. The search's common case inline: the head fails the
+ * request (and leaves the open list at its failure REGION_POOL_MAX_FAILED + 1,
+ * the skip rule) and the next open block serves it; else the search and the
+ * slow way (which grows entries tables and adds blocks). */
+RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t size, size_t end, unsigned flags)
 {
-    (void)off;
-    size_t bs = p->block_size;
-    if (end > bs) {
-        /* the search: the head fails this request; when it stays open (the skip
-         * rule) and the next open block serves it, do that here */
-        block_t *c;
-        if (b != &no_block && b->failed < REGION_POOL_MAX_FAILED && b->next != NONE &&
-            (c = block_of(p, b->next)) != NULL) {
-            size_t mask = (flags & REGION_POOL_UNALIGNED) ? 0 : REGION_POOL_ALIGNMENT - 1;
-            size_t off2 = (c->last + mask) & ~mask, end2 = off2 + size + (size == 0);
-            if (end2 <= bs && bump(p, c, off2, size, end2)) { /* 0: its entries table cannot grow */
-                b->failed++;
-                sync_block(p, c);
-                return c->base + off2;
+    block_t *c = b != &no_block && b->next != NONE ? block_of(p, b->next) : NULL;
+    if (end > p->block_size && c && c->top != c->entries_end) {
+        size_t mask = (flags & REGION_POOL_UNALIGNED) ? 0 : REGION_POOL_ALIGNMENT - 1;
+        size_t off2 = (c->last + mask) & ~mask, end2 = off2 + size;
+        if (end2 <= p->block_size) {
+            if (++b->failed > REGION_POOL_MAX_FAILED) { /* c becomes the head */
+                unlink_open(p, b);
+                close_block(p, b);
             }
+            record(c, off2, size, end2);
+            if (c != p->head) sync_block(p, c);
+            return c->base + off2;
         }
     }
     return small_slow(p, size, flags);
@@ -1403,7 +1416,7 @@ static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsig
     block_t *b = p->head; /* &no_block (lim 0) when no block is open: refill_small goes the slow way */
     size_t off = (b->last + mask) & ~mask, end = off + size;
     /* off <= block_size + 7 and 1 <= size <= max_small: no overflow */
-    if (end > b->lim || b->top == b->entries_end) return refill_small(p, b, off, size, end, flags);
+    if (end > b->lim || b->top == b->entries_end) return refill_small(p, b, size, end, flags);
     record(b, off, size, end);
     return b->base + off;
 }

@@ -1164,7 +1164,9 @@ int region_pool_destroy(region_pool_t *p)
     run_cleanups(p);
     const int dflt = has_default_memory(p);
     const size_t pair = block_tables_bytes(p->block_size) + p->block_size;
-    for (uint32_t id = 0; id < p->nchunks; id++) { /* the tables go with the pool: no unregistering */
+    /* highest id first, so the stash hands them out lowest id first; the
+     * tables go with the pool: no unregistering */
+    for (uint32_t id = p->nchunks; id-- > 0;) {
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
         notify_chunk(p, id, c, 0);

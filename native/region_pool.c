@@ -13,6 +13,9 @@
  *              requests, at most REGION_POOL_OPEN_MAX long.
  *   spares     stack (by id) of empty blocks outside the open list.
  *   cleanups   stack of (fn, data), run from the top.
+ *   stash      (default memory only) released large chunks, and at destroy the
+ *              blocks with their tables: kept by the pool for its own reuse and
+ *              parked with it in the process-wide cache (see region_pool.h).
  *
  * A block is in exactly one state: OPEN (in the open list), SPARE (on the
  * spare stack; then empty and rewound) or CLOSED (in neither: skipped by the

@@ -45,7 +45,7 @@
 #define GROUP_WORDS (GROUP_BYTES / 64)
 #define ENTRIES_MIN 64u
 #define CHUNKS_MIN 16u
-#define HASH_MIN 32u
+#define HASH_MIN 16u
 #define CLEANUPS_MIN 8u
 #define STASH_BLOCKS 8u
 #define STASH_LARGE 4u
@@ -223,11 +223,11 @@ static size_t round_up_pow2(size_t x) /* 2 <= x <= REGION_POOL_MAX_BLOCK */
     return (size_t)2 << find_last_set64((uint64_t)(x - 1));
 }
 
-static inline uint64_t mix64(uint64_t z)
+/* Hash of a chunk base (aligned to at least 16 bytes): multiplicative, the
+ * product's bits from 32 up (they depend on every address bit below them). */
+static inline size_t hash_addr(uintptr_t key, size_t cap)
 {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
 }
 
 /* ---- block side-table layout ------------------------------------------------ */
@@ -515,8 +515,9 @@ static uint32_t acquire_slot(region_pool_t *p)
         p->chunk_cap = cap;
     }
     uint32_t id = p->nchunks++;
-    memset(&p->chunks[id], 0, sizeof p->chunks[id]);
-    p->chunks[id].next_free = NONE;
+    p->chunks[id].next_free = NONE; /* map_chunk sets the other fields, release_slot clears them */
+    p->chunks[id].kind = K_FREE;
+    p->chunks[id].gen = 0;
     return id;
 }
 
@@ -538,12 +539,12 @@ static void release_slot(region_pool_t *p, uint32_t id)
 
 static inline size_t hash_slot(const region_pool_t *p, uintptr_t key)
 {
-    return (size_t)mix64((uint64_t)key) & (p->hcap - 1);
+    return hash_addr(key, p->hcap);
 }
 
 static void hash_put(uintptr_t *keys, uint32_t *vals, size_t cap, uintptr_t key, uint32_t val)
 {
-    size_t i = (size_t)mix64((uint64_t)key) & (cap - 1);
+    size_t i = hash_addr(key, cap);
     while (keys[i]) i = (i + 1) & (cap - 1);
     keys[i] = key;
     vals[i] = val;
@@ -660,6 +661,9 @@ static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind
     chunk_t *c = &p->chunks[id];
     c->base = base;
     c->bytes = bytes;
+    c->size = 0;
+    c->align = 0;
+    c->block = NULL;
     c->kind = (uint8_t)kind;
     c->gen = p->next_gen++;
     insert_hash(p, (uintptr_t)base, id);

@@ -1674,5 +1674,20 @@ int region_pool_check(const region_pool_t *p, const char **why)
     if (live + nlarge != p->allocations) FAIL("allocation count disagrees");
     if (p->used > p->peak_used) FAIL("used above peak"); /* the head's pending bytes may be above it */
     if (p->ncleanups > p->cleanup_cap || p->reset_gen > p->next_gen) FAIL("counters out of range");
+    /* the stash: within its bounds, its sizes add up, nothing in it is registered */
+    size_t stashed = 0, pair = block_tables_bytes(p->block_size) + p->block_size;
+    if (p->nsblock > STASH_BLOCKS || p->nslarge > STASH_LARGE || ((p->nsblock || p->nslarge) && !has_default_memory(p)))
+        FAIL("stash out of bounds");
+    for (uint32_t i = 0; i < p->nsblock; i++) {
+        uint32_t found;
+        if (find_hash(p, (uintptr_t)p->sblock[i]->base, &found)) FAIL("stashed block still registered");
+        stashed += pair;
+    }
+    for (uint32_t i = 0; i < p->nslarge; i++) {
+        uint32_t found;
+        if (find_hash(p, (uintptr_t)p->slarge[i], &found)) FAIL("stashed large chunk still registered");
+        stashed += p->slarge_bytes[i];
+    }
+    if (stashed != p->stash_bytes || stashed > STASH_MAX_BYTES) FAIL("stash bytes wrong");
     return REGION_POOL_OK;
 }

@@ -15,7 +15,8 @@
  *   cleanups   stack of (fn, data), run from the top.
  *   stash      (default memory only) released large chunks, and at destroy the
  *              blocks with their tables: kept by the pool for its own reuse and
- *              parked with it in the process-wide cache (see region_pool.h).
+ *              parked with it (the thread's own slot, else the process-wide
+ *              cache; see region_pool.h).
  *
  * A block is in exactly one state: OPEN (in the open list), SPARE (on the
  * spare stack; then empty and rewound) or CLOSED (in neither: skipped by the
@@ -29,6 +30,7 @@
 
 #include "bits.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -381,9 +383,25 @@ static int cache_put_weighted(uint32_t kind, size_t bytes, size_t weight, void *
 
 static inline int cache_put(uint32_t kind, size_t bytes, void *q) { return cache_put_weighted(kind, bytes, bytes, q); }
 
+/* The calling thread's parked pool (see park_pool): taken and set without a
+ * lock; a thread that exits gives it to the process-wide cache. */
+#ifndef REGION_POOL_NO_CACHE
+static _Thread_local region_pool_t *own_parked;
+static _Thread_local int own_registered; /* 1: the exit hook knows this thread; -1: it cannot */
+#endif
+
 size_t region_pool_trim_cache(void)
 {
     size_t freed = 0;
+#ifndef REGION_POOL_NO_CACHE
+    region_pool_t *own = own_parked;
+    own_parked = NULL;
+    if (own) {
+        freed += sizeof *own + own->stash_bytes;
+        free_stash(own);
+        free(own);
+    }
+#endif
     for (;;) {
         void *q = NULL;
         uint32_t kind = 0;
@@ -469,6 +487,72 @@ static void drop_stash(region_pool_t *p, int to_cache)
 }
 
 static void free_stash(void *q) { drop_stash(q, 0); }
+
+/* ---- parked pools ------------------------------------------------------------ */
+
+/* A destroyed default-memory pool with its stash goes to the calling thread's
+ * own slot when it is free (no lock: a pool per request on one thread never
+ * touches the shared cache), else to the process-wide cache. At thread exit a
+ * pthread key's destructor moves the slot's pool to the process-wide cache
+ * (the key's value is the address of the thread's slot, set once per thread). */
+#ifndef REGION_POOL_NO_CACHE
+static pthread_key_t own_key;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+static int own_key_ok;
+
+static void give_parked(region_pool_t *p)
+{
+    if (cache_put_weighted(parked_kind(p->block_align), p->block_size, sizeof *p + p->stash_bytes, p)) return;
+    drop_stash(p, 1);
+    if (!cache_put(CK_POOL, sizeof *p, p)) free(p);
+}
+
+static void on_thread_exit(void *slot)
+{
+    region_pool_t **own = slot;
+    region_pool_t *p = *own;
+    *own = NULL;
+    if (p) give_parked(p);
+}
+
+static void create_own_key(void) { own_key_ok = pthread_key_create(&own_key, on_thread_exit) == 0; }
+
+/* 1 when this thread's slot can be used (its exit hook is set). */
+static int own_slot_ready(void)
+{
+    if (own_registered == 0) {
+        pthread_once(&own_once, create_own_key);
+        own_registered = own_key_ok && pthread_setspecific(own_key, &own_parked) == 0 ? 1 : -1;
+    }
+    return own_registered == 1;
+}
+#endif
+
+/* Park p (nothing registered, its stash not empty): 1 when kept. */
+static int park_pool(region_pool_t *p)
+{
+#ifndef REGION_POOL_NO_CACHE
+    if (!own_parked && own_slot_ready()) {
+        own_parked = p;
+        return 1;
+    }
+#endif
+    return cache_put_weighted(parked_kind(p->block_align), p->block_size, sizeof *p + p->stash_bytes, p);
+}
+
+/* A parked pool of this block size and alignment, or NULL: the thread's own
+ * first, then the process-wide cache. */
+static region_pool_t *unpark_pool(size_t block_size, size_t block_align)
+{
+#ifndef REGION_POOL_NO_CACHE
+    region_pool_t *p = own_parked;
+    if (p && p->block_size == block_size && p->block_align == block_align) {
+        own_parked = NULL;
+        return p;
+    }
+#endif
+    return cache_get(parked_kind(block_align), block_size, 1);
+}
 
 static void notify_chunk(region_pool_t *p, uint32_t id, const chunk_t *c, int created)
 {
@@ -1121,7 +1205,7 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     if (block_align < page) block_align = page;
     /* a parked pool of this block size (with its stash), else a bare one; the
      * initial chunk slots are cleared as they are taken; the rest is zeroed */
-    region_pool_t *p = m ? NULL : cache_get(parked_kind(block_align), bs, 1);
+    region_pool_t *p = m ? NULL : unpark_pool(bs, block_align);
     if (!p) {
         if (!(p = cache_get(CK_POOL, sizeof *p, 1)) && !(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
         p->nsblock = p->nslarge = 0;
@@ -1206,8 +1290,7 @@ int region_pool_destroy(region_pool_t *p)
     free(p->cleanups);
     /* park the pool with its stash for the next create of its block size */
     if (p->nsblock || p->nslarge) {
-        if (cache_put_weighted(parked_kind(p->block_align), p->block_size, sizeof *p + p->stash_bytes, p))
-            return REGION_POOL_OK;
+        if (park_pool(p)) return REGION_POOL_OK;
         drop_stash(p, 1);
     }
     if (!cache_put(CK_POOL, sizeof *p, p)) free(p);

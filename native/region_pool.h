@@ -87,13 +87,16 @@
  * the same size and alignment. At destroy, its blocks (with their side tables,
  * start bits cleared) and large chunks go to the stash too (at most 8 blocks,
  * 256 KiB in all with the large chunks), and the pool structure is "parked"
- * with them in the process-wide cache as one entry: the next
- * region_pool_create of the same block size and alignment takes it (one cache
- * lock) and its blocks come back, lowest old id first, as the pool needs new
- * ones. Stashed memory is idle: outside the stats (like the cache), never
- * handed out twice, notified as released by the pool that gave it up and as
- * created by the one that takes it. So a pool per request costs one cache
- * lock at create and one at destroy, no matter how many chunks it used.
+ * with them: in the destroying thread's own slot (one pool per thread, no
+ * lock) or else in the process-wide cache as one entry. The next
+ * region_pool_create of the same block size and alignment takes it (the
+ * thread's own slot first) and its blocks come back, lowest old id first, as
+ * the pool needs new ones. A thread's slot is moved to the process-wide cache
+ * when the thread exits (a pthread key destructor). Stashed memory is idle:
+ * outside the stats (like the cache), never handed out twice, notified as
+ * released by the pool that gave it up and as created by the one that takes
+ * it. So a pool per request on one thread takes no lock at all, no matter how
+ * many chunks it used.
  *
  * ---- Cleanups and reset ---------------------------------------------------------
  * Cleanup handlers run exactly once, newest first, at reset and at destroy; a
@@ -296,8 +299,9 @@ uint32_t region_pool_chunk_limit(const region_pool_t *p);
  * parking" above) as one entry weighing the pool and everything stashed. The
  * notifications are unchanged: a recycled chunk is "created" for
  * the pool that gets it and "released" by the pool that gives it up. This frees
- * everything cached (parked pools with their stashes too; the stashes of live
- * pools stay with them) and returns the bytes freed. */
+ * everything cached (parked pools with their stashes too, the calling
+ * thread's own parked pool included; other threads' own parked pools and the
+ * stashes of live pools stay with them) and returns the bytes freed. */
 size_t region_pool_trim_cache(void);
 
 /* ---- inspection ---------------------------------------------------------------------- */

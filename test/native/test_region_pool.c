@@ -12,6 +12,8 @@
 #include "region_pool.h"
 #include "test_util.h"
 
+#include <pthread.h>
+
 /* ---- tracking memory ------------------------------------------------------- */
 
 #define MAXEV 1024
@@ -1616,6 +1618,49 @@ static void parked_pool_brings_its_chunks_back(void)
     CHECK_EQU(region_pool_trim_cache(), 0);
 }
 
+/* A thread's parked pool is its own (no lock); when the thread exits it goes
+ * to the process-wide cache, where another thread's next pool finds it. */
+static void *pool_in_thread(void *arg)
+{
+    unsigned char **out = arg;
+    region_pool_options_t o = {16384, 4096, NULL};
+    region_pool_t *p;
+    if (region_pool_create(&o, &p) != REGION_POOL_OK) return NULL;
+    out[0] = region_pool_palloc(p, 100);
+    out[1] = region_pool_palloc(p, 8192);
+    region_pool_destroy(p); /* parked in this thread's slot */
+    return NULL;
+}
+static void parked_pool_outlives_its_thread(void)
+{
+    region_pool_trim_cache();
+    unsigned char *got[2] = {NULL, NULL};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, pool_in_thread, got) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(got[0] && got[1]);
+    region_pool_options_t o = {16384, 4096, NULL};
+    region_pool_t *p, *q;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_palloc(p, 10) == got[0]);
+    CHECK(region_pool_palloc(p, 8192) == got[1]);
+    CHECK(check_ok(p));
+    /* this thread's slot holds one pool; a second one goes to the shared cache */
+    CHECK(region_pool_create(&o, &q) == REGION_POOL_OK);
+    unsigned char *x = region_pool_palloc(q, 10);
+    CHECK(x && x != got[0]);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_destroy(q) == REGION_POOL_OK);
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_create(&o, &q) == REGION_POOL_OK);
+    unsigned char *a = region_pool_palloc(p, 10), *b = region_pool_palloc(q, 10);
+    CHECK((a == got[0] && b == x) || (a == x && b == got[0]));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_destroy(q) == REGION_POOL_OK);
+    CHECK(region_pool_trim_cache() >= 2 * (16384 + 8192));
+    CHECK_EQU(region_pool_trim_cache(), 0);
+}
+
 /* With the default provider a released large chunk stays with its pool (at
  * most a few) and serves the next large request of its size and alignment;
  * handles to the released one stay refused. */
@@ -1731,5 +1776,6 @@ int main(int argc, char **argv)
     TU_RUN(start_bits_follow_the_entries);
     TU_RUN(parked_pool_brings_its_chunks_back);
     TU_RUN(pool_reuses_its_large_chunks);
+    TU_RUN(parked_pool_outlives_its_thread);
     return tu_finish("region_pool");
 }

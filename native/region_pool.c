@@ -676,6 +676,15 @@ static int find_hash(const region_pool_t *p, uintptr_t key, uint32_t *id)
     }
 }
 
+/* Zero the slot of a key that is in the table, without moving others: only
+ * when every key is being cleared (destroy), so none is looked up after. */
+static void clear_hash_key(region_pool_t *p, uintptr_t key)
+{
+    size_t i = hash_slot(p, key);
+    while (p->hkeys[i] != key) i = (i + 1) & (p->hcap - 1);
+    p->hkeys[i] = 0;
+}
+
 /* Linear-probing removal with backward shift (no tombstones). */
 static void remove_hash(region_pool_t *p, uintptr_t key)
 {
@@ -909,7 +918,12 @@ static block_t *new_block(region_pool_t *p)
         if (!(b = malloc(tb))) return NULL;
         memset(b + 1, 0, starts_words(bs) * sizeof(uint64_t));
     }
-    memset(b, 0, sizeof *b);
+    /* every field, one by one (no memset) */
+    b->last = b->slast = 0;
+    b->bytes = b->sbytes = b->freed_bytes = 0;
+    b->marked = b->nfreed = b->sn = 0;
+    b->failed = 0;
+    b->state = 0;
     b->starts = (uint64_t *)(b + 1);
     b->rank = (uint32_t *)(b->starts + starts_words(bs));
     b->entries = inline_entries(p, b);
@@ -1205,34 +1219,46 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     if (block_align < page) block_align = page;
     /* a parked pool of this block size (with its stash), else a bare one; the
      * initial chunk slots are cleared as they are taken; the rest is zeroed */
+    /* a parked or cached pool has an all-zero hkeys0 (destroy clears it) */
     region_pool_t *p = m ? NULL : unpark_pool(bs, block_align);
-    if (!p) {
-        if (!(p = cache_get(CK_POOL, sizeof *p, 1)) && !(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
+    if (!p && !(p = cache_get(CK_POOL, sizeof *p, 1))) {
+        if (!(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
+        memset(p->hkeys0, 0, sizeof p->hkeys0);
         p->nsblock = p->nslarge = 0;
         p->stash_bytes = 0;
     }
-    memset(p, 0, offsetof(region_pool_t, chunks0));
-    memset(p->hkeys0, 0, sizeof p->hkeys0);
+    /* every field before chunks0, one by one (small pools per request: no memset) */
     p->block_size = bs;
-    p->page = page;
     p->block_align = block_align;
+    p->page = page;
     p->max_small = bs < page - 1 ? bs : page - 1;
     if (m) p->mem = *m;
     else {
         p->mem.map = default_map;
         p->mem.unmap = default_unmap;
+        p->mem.on_chunk = NULL;
+        p->mem.ctx = NULL;
     }
     p->chunks = p->chunks0;
+    p->nchunks = 0;
     p->chunk_cap = CHUNKS_MIN;
+    p->free_head = NONE;
     p->hkeys = p->hkeys0;
     p->hvals = p->hvals0;
     p->hcap = HASH_MIN;
-    p->free_head = NONE;
+    p->hcount = 0;
     p->open_head = p->open_tail = NONE;
+    p->open_count = 0;
     p->head = &no_block;
     p->spare_head = NONE;
-    p->next_gen = 1;
-    p->reset_gen = 1;
+    p->spare_count = 0;
+    p->nblocks = p->nlarge = p->large_bytes = 0;
+    p->used = p->used_small = p->peak_used = p->allocations = p->failed = 0;
+    p->consumed = p->closed_tails = 0;
+    p->next_gen = p->reset_gen = 1;
+    p->cleanups = NULL;
+    p->ncleanups = p->cleanup_cap = 0;
+    p->running_cleanups = 0;
     *out = p;
     return REGION_POOL_OK;
 }
@@ -1261,6 +1287,7 @@ int region_pool_destroy(region_pool_t *p)
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
         notify_chunk(p, id, c, 0);
+        if (p->hkeys == p->hkeys0) clear_hash_key(p, (uintptr_t)c->base); /* hkeys0 all zero again at the end */
         block_t *b = c->block;
         if (!b) { /* a large block: to the stash or the provider */
             if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
@@ -1286,8 +1313,9 @@ int region_pool_destroy(region_pool_t *p)
     if (p->hkeys != p->hkeys0) {
         free(p->hkeys);
         free(p->hvals);
+        memset(p->hkeys0, 0, sizeof p->hkeys0); /* may hold keys from before it grew */
     }
-    free(p->cleanups);
+    if (p->cleanups) free(p->cleanups);
     /* park the pool with its stash for the next create of its block size */
     if (p->nsblock || p->nslarge) {
         if (park_pool(p)) return REGION_POOL_OK;

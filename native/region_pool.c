@@ -52,6 +52,11 @@
 #define STASH_BLOCKS 8u
 #define STASH_LARGE 4u
 #define STASH_MAX_BYTES ((size_t)256 << 10)
+#ifdef REGION_POOL_NO_CACHE
+#define STASH_ON 0 /* no stash either: every released chunk goes back at once */
+#else
+#define STASH_ON 1
+#endif
 
 enum chunk_kind { K_FREE = REGION_POOL_CHUNK_NONE, K_BLOCK = REGION_POOL_CHUNK_BLOCK, K_LARGE = REGION_POOL_CHUNK_LARGE };
 enum block_state { B_OPEN = 1, B_SPARE = 2, B_CLOSED = 3 };
@@ -267,7 +272,8 @@ static inline size_t block_tables_bytes(size_t bs)
  * spin lock (the critical sections are a few instructions), so pools on
  * different threads share it safely. The cache stores only pointers in this
  * table: nothing is written into cached memory. region_pool_trim_cache()
- * empties it. Defining REGION_POOL_NO_CACHE disables it. */
+ * empties it. Defining REGION_POOL_NO_CACHE disables it, the pools' stashes and
+ * the threads' own parked pools. */
 #define CACHE_CLASSES 16 /* a power of two */
 #define CACHE_PROBE 4
 #define CACHE_DEPTH 32
@@ -444,7 +450,8 @@ static inline int has_default_memory(const region_pool_t *p) { return p->mem.map
 /* 1 when the stash took the released large chunk (base, bytes). */
 static int stash_large(region_pool_t *p, void *base, size_t bytes)
 {
-    if (!has_default_memory(p) || p->nslarge == STASH_LARGE || bytes > STASH_MAX_BYTES - p->stash_bytes) return 0;
+    if (!STASH_ON || !has_default_memory(p) || p->nslarge == STASH_LARGE || bytes > STASH_MAX_BYTES - p->stash_bytes)
+        return 0;
     p->slarge[p->nslarge] = base;
     p->slarge_bytes[p->nslarge++] = bytes;
     p->stash_bytes += bytes;
@@ -1299,7 +1306,7 @@ int region_pool_destroy(region_pool_t *p)
                 free(b->entries);
                 b->entries = inline_entries(p, b);
             }
-            if (p->nsblock < STASH_BLOCKS && pair <= STASH_MAX_BYTES - p->stash_bytes) {
+            if (STASH_ON && p->nsblock < STASH_BLOCKS && pair <= STASH_MAX_BYTES - p->stash_bytes) {
                 p->sblock[p->nsblock++] = b;
                 p->stash_bytes += pair;
                 continue;

@@ -6,7 +6,8 @@
 //                                and bench/results/chart.svg
 //   node bench/run.js --quick    smoke run of a few seconds (fewer ops, 1 run), writes
 //                                bench/results/quick.json and quick.svg (never latest.json)
-// Other options: --runs N, --suite c|js, --no-callgrind, --out FILE
+// Other options: --runs N, --suite c|js|shared (shared: only the SharedPool workloads of
+// bench/js/shared.js), --no-callgrind, --out FILE
 //
 // Allocators and workloads are the tables below (C) and in bench/js/allocators.js (JS);
 // see bench/README.md for how to add one.
@@ -528,8 +529,8 @@ async function main() {
   if (SUITE === 'all' || SUITE === 'js') {
     await runJS();
     await runJSRequests();
-    await runJSShared();
   }
+  if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') await runJSShared();
 
   const rows = buildRows();
   printTable(rows, cAllocs);

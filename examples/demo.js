@@ -3,6 +3,10 @@
 // and destroy detaching the views. Run with `npm run demo`.
 const { TlsfPool, PoolError } = require('..');
 
+// The SharedPool section at the end forks this file as its workers: rows, workers, Int32 per row.
+const SHARED_TABLE = { ROWS: 48, WORKERS: 4, COLS: 5 };
+if (process.argv[2] === 'shared-worker') return sharedTableWorker(Number(process.argv[3]));
+
 const pool = new TlsfPool({ size: 64 * 1024, maxSize: 1024 * 1024 });
 
 // An allocation is a Buffer view into the pool's memory (no copy, no new ArrayBuffer).
@@ -133,30 +137,86 @@ console.log(`  after one free, the next alloc reuses it (LIFO): ${child.alloc(50
 parent.destroy();                                                   // destroys the child first
 console.log(`  parent.destroy(): child.destroyed = ${child.destroyed}, rows[0].byteLength = ${rows[0].byteLength}`);
 
-// ---- SharedPool: one segment, two processes ----------------------------------------
-// An anonymous memfd pool; the child gets the descriptor through the stdio array (as its
-// fd 3 here), attaches with fromFd, finds the parent's note through a root, and leaves a
-// reply it allocated itself, which the parent then frees: offsets mean the same in both.
-const { spawnSync } = require('node:child_process');
-const { SharedPool } = require('..');
+// ---- SharedPool: a parent and 4 forked workers fill one shared table ----------------
+// An anonymous memfd pool; each worker gets the descriptor through fork's stdio array
+// (its fd 4: [stdin, stdout, stderr, ipc, pool.fd]) and attaches with fromFd. The table
+// lives in the segment and its offset is published as the root 'table': offsets mean
+// the same in every process, pointers would not. Workers claim rows with Atomics.add,
+// write their results in place, allocate a note per row (which the parent reads and
+// frees), keep per-worker counts under the process-shared lock, and the last row wakes
+// the parent through notify/wait.
+function sharedTableDemo() {
+  const { fork } = require('node:child_process');
+  const { SharedPool } = require('..');
+  const { ROWS, WORKERS, COLS } = SHARED_TABLE;
 
-const shared = SharedPool.create({ size: 1024 * 1024 });
-const note = shared.calloc(1, 64);
-note.write('hello from the parent');
-shared.setRoot('note', shared.offsetOf(note));
-const childCode = `
-  const { SharedPool } = require(${JSON.stringify(require('node:path').join(__dirname, '..'))});
-  const pool = SharedPool.fromFd(3);
-  const note = pool.at(pool.getRoot('note'), 64);
-  const reply = pool.calloc(1, 64);
-  reply.write('child read: ' + note.toString('utf8', 0, note.indexOf(0)));
-  pool.setRoot('reply', pool.offsetOf(reply));
-  pool.close();`;
-const run = spawnSync(process.execPath, ['-e', childCode], { stdio: ['ignore', 'inherit', 'inherit', shared.fd] });
-const reply = shared.at(shared.getRoot('reply'), 64);
-console.log('SharedPool, parent and child:');
-console.log(`  child exited ${run.status}; its reply: ${JSON.stringify(reply.toString('utf8', 0, reply.indexOf(0)))}`);
-shared.free(reply);                                                 // allocated by the child, freed here
-console.log(`  live allocations after freeing the child's block: ${shared.stats().allocations}`);
-shared.close();
-console.log(`  close(): note.byteLength = ${note.byteLength}`);
+  const shared = SharedPool.create({ size: 1024 * 1024 });
+  // header [next row to claim, rows done, rows per worker x WORKERS], then ROWS x COLS Int32
+  const bytes = (2 + WORKERS + ROWS * COLS) * 4;
+  const tableBuf = shared.calloc(1, bytes);
+  const table = new Int32Array(tableBuf.buffer, tableBuf.byteOffset, bytes / 4);
+  shared.setRoot('table', shared.offsetOf(tableBuf));
+  const before = shared.stats();
+
+  const workers = [];
+  for (let id = 0; id < WORKERS; id++) {
+    workers.push(fork(__filename, ['shared-worker', String(id)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', shared.fd] }));
+  }
+  // block until the last row is done (wait spins ~50 µs, then sleeps on a futex)
+  for (let done = Atomics.load(table, 1); done < ROWS; done = Atomics.load(table, 1)) shared.wait(table, 1, done, 10_000);
+  return Promise.all(workers.map((w) => new Promise((resolve) => w.on('exit', resolve)))).then((codes) => {
+    console.log(`SharedPool, a parent and ${WORKERS} forked workers filling a ${ROWS}-row table:`);
+    console.log(`  worker exit codes ${JSON.stringify(codes)}; rows per worker (counted under lock()): ${JSON.stringify(Array.from(table.subarray(2, 2 + WORKERS)))}`);
+    let primes = 0;
+    const notes = [];
+    for (let row = 0; row < ROWS; row++) {
+      const [worker, pid, n, count, note] = table.subarray(2 + WORKERS + row * COLS, 2 + WORKERS + (row + 1) * COLS);
+      primes += count;
+      const text = shared.at(note, 64);                           // a block a worker allocated, viewed here
+      if (row < 3 || row === ROWS - 1) console.log(`  row ${String(row).padStart(2)}: worker ${worker} (pid ${pid}) counted ${count} primes below ${n}; note ${JSON.stringify(text.toString('utf8', 0, text.indexOf(0)))}`);
+      notes.push(text);
+    }
+    console.log(`  ... ${primes} primes in all rows; stats with the notes: allocations ${shared.stats().allocations}, used ${shared.stats().used}`);
+    for (const text of notes) shared.free(text);                    // allocated by the workers, freed here
+    const after = shared.stats();
+    console.log(`  after freeing the notes: allocations ${after.allocations} (the table), used ${after.used} (${before.used} before the workers),`,
+      `available ${shared.availableCapacity} of ${after.capacity}, crash recoveries ${after.generation}`);
+    shared.check();
+    shared.close();
+    console.log(`  close(): the table view is detached (byteLength ${tableBuf.byteLength})`);
+  });
+}
+
+function sharedTableWorker(id) {
+  const { SharedPool } = require('..');
+  const { ROWS, WORKERS, COLS } = SHARED_TABLE;
+  const pool = SharedPool.fromFd(4);
+  const bytes = (2 + WORKERS + ROWS * COLS) * 4;
+  const view = pool.at(pool.getRoot('table'), bytes);
+  const table = new Int32Array(view.buffer, view.byteOffset, bytes / 4);
+  for (let row = Atomics.add(table, 0, 1); row < ROWS; row = Atomics.add(table, 0, 1)) {
+    const n = 150_000 + row * 2_000;
+    let count = 0;
+    for (let k = 2; k < n; k++) {
+      let prime = true;
+      for (let d = 2; d * d <= k; d++) if (k % d === 0) { prime = false; break; }
+      if (prime) count++;
+    }
+    const note = pool.calloc(1, 64);
+    note.write(`row ${row} by worker ${id}`);
+    table.set([id, process.pid, n, count, pool.offsetOf(note)], 2 + WORKERS + row * COLS);
+    // a plain read-modify-write, made safe by the lock; ownerDied would say a holder crashed
+    pool.withLock((ownerDied) => {
+      if (ownerDied) console.log(`  worker ${id}: a previous holder of the lock died`);
+      table[2 + id] += 1;
+    });
+    if (Atomics.add(table, 1, 1) + 1 === ROWS) pool.notify(table, 1);
+  }
+  pool.close();
+  process.disconnect();
+}
+
+sharedTableDemo().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

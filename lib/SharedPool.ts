@@ -4,10 +4,12 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
-import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
+import type { PoolBuffer } from './PoolBuffer.js';
+import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
 import { destroySharedChildren, registerSegment, sharedChunkOffset } from './sharedParent.js';
 import { ShmStatus } from './types.js';
-import type { SharedPoolOptions, SharedPoolStats } from './types.js';
+import type { SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
 import {
   sizeError,
   validateCallocTotal,
@@ -22,6 +24,21 @@ const native = binding.shm;
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeFree = native.free;
+
+function allocNative(handle: number, size: number, zero: number): number {
+  scratch[0] = handle;
+  scratch[1] = size;
+  scratch[2] = zero;
+  nativeAlloc();
+  return scratch[0]!;
+}
+
+function freeNative(handle: number, offset: number): number {
+  scratch[0] = handle;
+  scratch[1] = offset;
+  nativeFree();
+  return scratch[0]!;
+}
 const { minSize: MIN_SIZE, keyMax: KEY_MAX, nameMax: NAME_MAX, sysBase: SYS_BASE } = native.constants;
 /** The block area is one ArrayBuffer: a segment may be at most buffer.constants.MAX_LENGTH bytes. */
 const MAX_SIZE = Math.min(native.constants.maxSize, bufferConstants.MAX_LENGTH);
@@ -34,6 +51,76 @@ const WAIT_RESULTS = new Map<number, 'ok' | 'not-equal' | 'timed-out'>([
 
 /** Only the static methods construct pools. */
 const INTERNAL = Symbol('SharedPool');
+/** wait()'s default spin before the futex: 50 µs. */
+const DEFAULT_SPIN_MS = 0.05;
+/** An adapted spin shorter than spinMs / SPIN_FLOOR is no spin; every SPIN_PROBE-th wait then spins spinMs. */
+const SPIN_FLOOR = 32;
+const SPIN_PROBE = 16;
+const MAX_SPIN_MS = 1000;
+/** Header word bits of a block (see native/tlsf.c): F_FREE | F_CACHED, i.e. not a live block. */
+const NOT_LIVE = 5;
+/** The tag of the views this process's cached path hands out: only their blocks may be parked. */
+const PARKABLE = 1;
+
+/**
+ * What flushing a pool's cache needs, without the pool itself: the pool can still
+ * be collected, and `owner` keeps its native state (the mapping) alive until the
+ * parked blocks went back. Live while the pool is open.
+ */
+interface CacheRecord {
+  readonly handle: number;
+  readonly owner: object;
+  readonly cache: SharedCache;
+}
+
+/** Gives a cache's parked blocks back; the first failure's status (or OK). */
+function flushRecord(record: CacheRecord): number {
+  let first: number = ShmStatus.OK;
+  record.cache.drain((offset) => {
+    const status = freeNative(record.handle, offset);
+    if (first === ShmStatus.OK) first = status;
+  });
+  return first;
+}
+
+/** Caches of open pools: flushed at a normal process exit, or when their pool is collected unclosed. */
+const openCaches = new Set<CacheRecord>();
+const collected = new FinalizationRegistry<CacheRecord>((record) => {
+  if (openCaches.delete(record)) flushRecord(record);
+});
+let exitHooked = false;
+
+function trackCache(record: CacheRecord, pool: object): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.on('exit', () => {
+      for (const open of openCaches) flushRecord(open);
+      openCaches.clear();
+    });
+  }
+  openCaches.add(record);
+  collected.register(pool, record, record);
+}
+
+function untrackCache(record: CacheRecord): void {
+  openCaches.delete(record);
+  collected.unregister(record);
+}
+
+/** The attach options (cache, spinMs) shared by create, open and fromFd. */
+function attachOptions(options: SharedPoolAttachOptions | undefined, label: string): { cache: boolean; spinMs: number } {
+  if (options === undefined) return { cache: true, spinMs: DEFAULT_SPIN_MS };
+  validateObject(options, label);
+  const { cache = true, spinMs = DEFAULT_SPIN_MS } = options;
+  if (typeof cache !== 'boolean') throw errors.invalidArgType(`${label}.cache`, 'of type boolean', cache);
+  return { cache, spinMs: validateSpin(spinMs, `${label}.spinMs`) };
+}
+
+function validateSpin(spinMs: unknown, label: string): number {
+  if (typeof spinMs !== 'number') throw errors.invalidArgType(label, 'of type number', spinMs);
+  if (!(spinMs >= 0 && spinMs <= MAX_SPIN_MS)) throw errors.outOfRange(label, `>= 0 and <= ${MAX_SPIN_MS}`, spinMs);
+  return spinMs;
+}
 
 function fail(code: number, syscall: string, size = 0): Error {
   return errors.fromShmStatus(code, SYS_BASE, syscall, size);
@@ -69,6 +156,17 @@ function attached(result: ShmAttached | number, syscall: (errno: number) => stri
  * the block area only, as one external ArrayBuffer per mapping; offsets are
  * relative to the area start (= a view's byteOffset) and mean the same in
  * every process. close() unmaps in this process and detaches its views.
+ *
+ * Per-process cache (option `cache`, default on): a small block this process
+ * allocated and frees is parked in a SharedCache and handed out again by this
+ * process's next allocation of its size class, without a native call or a new
+ * view (a block freed through an at() view goes back at once, so no two
+ * processes ever park the same block). Parked
+ * blocks stay allocated in the segment: other processes count them as used
+ * until this process flushes them (flushCache(), close(), an allocation that
+ * found no room, a normal exit, or garbage collection of an unclosed pool); a
+ * SIGKILLed process's parked blocks are lost like its live ones. This process's
+ * stats() leaves its own parked blocks out, as TlsfPool.stats() does.
  */
 export class SharedPool {
   readonly #handle: number;
@@ -83,12 +181,39 @@ export class SharedPool {
   #unlinked = false;
   /** Whether this pool holds the user lock (relocking would deadlock). */
   #locked = false;
+  /** Parked freed blocks of this process (null: option cache false). */
+  readonly #cache: SharedCache | null;
+  /** The cache as the exit hook and the finalizer see it (null without a cache). */
+  readonly #record: CacheRecord | null;
+  /** The block area as 32-bit words, to read a block's header (the 8 bytes before it; native/tlsf.h). */
+  readonly #words: Uint32Array;
+  /** Bytes of the block area (#buffer's byteLength, read once). */
+  readonly #areaSize: number;
+  #spinMs: number;
+  /** The spin the next wait uses: spinMs, halved after each spin that ended asleep, doubled after a useful one. */
+  #spinNow: number;
+  #waits = 0;
+  /** Failures the allocator counted for first attempts that a retry then served (or retried). */
+  #retriedFailures = 0;
 
-  private constructor(key: symbol, result: ShmAttached, name: string | null) {
+  private constructor(key: symbol, result: ShmAttached, name: string | null, options: { cache: boolean; spinMs: number }) {
     if (key !== INTERNAL) throw errors.illegalConstructor('SharedPool.create, SharedPool.open or SharedPool.fromFd');
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
     this.#name = name;
     registerSegment(this, this.#handle, this.#token, () => this.#closed); // for HeapPools with this parent
+    this.#spinMs = options.spinMs;
+    this.#spinNow = options.spinMs;
+    this.#areaSize = this.#buffer.byteLength;
+    this.#words = new Uint32Array(this.#buffer, 0, this.#areaSize >>> 2);
+    const limit = limitFor(this.#areaSize);
+    if (options.cache && limit >= 16) {
+      this.#cache = new SharedCache(limit, this.#areaSize);
+      this.#record = { handle: this.#handle, owner: this.#owner, cache: this.#cache };
+      trackCache(this.#record, this);
+    } else {
+      this.#cache = null;
+      this.#record = null;
+    }
   }
 
   /** A new segment: named (exclusive: ERR_POOL_SYSTEM EEXIST if it exists) or, without a name, an anonymous memfd. */
@@ -97,20 +222,24 @@ export class SharedPool {
     const size = validateInteger(options.size, 'options.size', MIN_SIZE, MAX_SIZE);
     const name = options.name === undefined ? null : validateName(options.name, 'options.name');
     const mode = options.mode === undefined ? 0o600 : validateInteger(options.mode, 'options.mode', 0, 0o777);
+    const use = attachOptions(options, 'options');
     const result = native.create(name, size, mode);
-    return new SharedPool(INTERNAL, attached(result, () => (name === null ? 'memfd_create' : 'shm_open')), name);
+    return new SharedPool(INTERNAL, attached(result, () => (name === null ? 'memfd_create' : 'shm_open')), name, use);
   }
 
   /** Attaches to a named segment (validated: ERR_POOL_CORRUPTED for a bad one). */
-  static open(name: string): SharedPool {
+  static open(name: string, options?: SharedPoolAttachOptions): SharedPool {
     validateName(name, 'name');
-    return new SharedPool(INTERNAL, attached(native.open(name), () => 'shm_open'), name);
+    const use = attachOptions(options, 'options');
+    return new SharedPool(INTERNAL, attached(native.open(name), () => 'shm_open'), name, use);
   }
 
   /** Attaches through a descriptor, e.g. one inherited from the parent (the pool keeps a duplicate). */
-  static fromFd(fd: number): SharedPool {
+  static fromFd(fd: number, options?: SharedPoolAttachOptions): SharedPool {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
-    return new SharedPool(INTERNAL, attached(native.fromFd(fd), (errno) => (errno === osConstants.errno.EBADF ? 'fcntl' : 'mmap')), null);
+    const use = attachOptions(options, 'options');
+    const result = native.fromFd(fd);
+    return new SharedPool(INTERNAL, attached(result, (errno) => (errno === osConstants.errno.EBADF ? 'fcntl' : 'mmap')), null, use);
   }
 
   /** Removes a segment's name without attaching (ERR_POOL_SYSTEM ENOENT when there is none). */
@@ -136,9 +265,19 @@ export class SharedPool {
     return this.#closed;
   }
 
-  /** capacity - used, over every attached process. */
+  /** capacity - used, over every attached process (this process's parked blocks count as available). */
   get availableCapacity(): number {
-    return this.#stats()[4]!;
+    return this.#stats()[4]! + this.#parkedBytes();
+  }
+
+  /** How long wait() spins before it sleeps, in ms (option spinMs); settable, 0 .. 1000. */
+  get spinMs(): number {
+    return this.#spinMs;
+  }
+
+  set spinMs(value: number) {
+    this.#spinMs = validateSpin(value, 'spinMs');
+    this.#spinNow = this.#spinMs;
   }
 
   /** `size` bytes, 8-aligned, uninitialised. */
@@ -161,21 +300,39 @@ export class SharedPool {
 
   /** Keeps min(old, new) bytes; the old view must not be used afterwards; on failure it stays valid. */
   realloc(buf: Buffer, size: number): Buffer {
-    const offset = this.#offsetOfOwn(buf);
+    const offset = this.#liveOffsetOf(buf);
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
     const moved = native.realloc(this.#handle, offset, size);
     if (moved < 0) throw fail(moved, 'realloc', size);
     return this.#view(moved, size);
   }
 
-  /** Gives a block back; any attached process may free a block another one allocated. */
+  /**
+   * Gives a block back; any attached process may free a block another one allocated.
+   * A small block is parked in this process's cache (see the class comment).
+   */
   free(buf: Buffer): void {
-    const offset = this.#offsetOfOwn(buf);
-    scratch[0] = this.#handle;
-    scratch[1] = offset;
-    nativeFree();
-    const status = scratch[0]!;
+    const offset = this.#liveOffsetOf(buf);
+    const cache = this.#cache;
+    // Only blocks this process allocated through the cached path (views tagged PARKABLE)
+    // are parked, so no two processes ever park one block; views from at() go back at once.
+    if (cache !== null && viewTag(buf) === PARKABLE) {
+      // the header tells the usable size, and that no other process freed the block already
+      const usable = this.#parkable(offset);
+      if (usable !== 0 && cache.park(buf as unknown as PoolBuffer, offset, usable)) return;
+    }
+    const status = freeNative(this.#handle, offset);
     if (status !== ShmStatus.OK) throw fail(status, 'free');
+  }
+
+  /**
+   * Gives the blocks parked in this process's cache back to the segment, so that
+   * other processes can use them (close() and an allocation that found no room do
+   * it too). Throws the first failure after giving back every block.
+   */
+  flushCache(): void {
+    this.#live();
+    this.#flush();
   }
 
   /** The area offset of a view over this mapping: the same in every attached process. */
@@ -194,19 +351,26 @@ export class SharedPool {
     this.#live();
     validateInteger(offset, 'offset');
     validateInteger(length, 'length', 0, MAX_LENGTH);
+    // a block this process parked was freed: as for a block the allocator holds free
+    if (this.#cache !== null && offset < this.#areaSize && this.#cache.has(offset)) throw errors.doubleFree();
     const status = native.at(this.#handle, offset, length);
     if (status === ShmStatus.INVALID) throw errors.outOfRange('length', 'within the allocation', length);
     if (status !== ShmStatus.OK) throw fail(status, 'at');
     return this.#view(offset, length);
   }
 
-  /** Takes the process-shared user lock; a lock whose holder died is recovered. Not reentrant. */
-  lock(): void {
+  /**
+   * Takes the process-shared user lock. Not reentrant. Returns true when the
+   * previous holder died holding it (robust mutex, EOWNERDEAD): the lock is then
+   * held and usable, but the data it guards may be half-updated; false otherwise.
+   */
+  lock(): boolean {
     this.#live();
     if (this.#locked) throw errors.invalidState('the lock is already held by this SharedPool');
     const status = native.lock(this.#handle);
     if (status !== ShmStatus.OK && status !== ShmStatus.OWNER_DIED) throw fail(status, 'pthread_mutex_lock');
     this.#locked = true;
+    return status === ShmStatus.OWNER_DIED;
   }
 
   unlock(): void {
@@ -217,28 +381,55 @@ export class SharedPool {
     this.#locked = false;
   }
 
-  /** Runs fn under the lock (synchronously) and returns its result; unlocks even when fn throws. */
-  withLock<T>(fn: () => T): T {
+  /**
+   * Runs fn under the lock (synchronously) and returns its result; unlocks even when
+   * fn throws. fn gets lock()'s result: true when the previous holder died holding it.
+   */
+  withLock<T>(fn: (ownerDied: boolean) => T): T {
     validateFunction(fn, 'fn');
-    this.lock();
+    const ownerDied = this.lock();
     try {
-      return fn();
+      return fn(ownerDied);
     } finally {
       if (this.#locked && !this.#closed) this.unlock();
     }
   }
 
-  /** Blocks until notify() on view[index] (any process), unless it does not hold `expected` or timeoutMs passes. */
+  /**
+   * Blocks until notify() on view[index] (any process), unless it does not hold
+   * `expected` ('not-equal') or timeoutMs passes ('timed-out'). Spin, then park:
+   * it first polls the word with Atomics.load for up to spinMs (default 50 µs,
+   * within timeoutMs; adaptive, see #spinFor) and returns 'ok' as soon as the word
+   * changes, so that a prompt reply costs no sleep and no wake-up (an idle CPU can
+   * take ~100 µs to wake); only then it sleeps on the futex.
+   */
   wait(view: Int32Array, index: number, expected: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
     const offset = this.#wordOffset(view, index);
     if (typeof expected !== 'number') throw errors.invalidArgType('expected', 'of type number', expected);
-    let timeout = -1;
+    let limit = Infinity;
     if (timeoutMs !== undefined) {
       if (typeof timeoutMs !== 'number') throw errors.invalidArgType('timeoutMs', 'of type number', timeoutMs);
       if (!(timeoutMs >= 0)) throw errors.outOfRange('timeoutMs', '>= 0', timeoutMs);
-      timeout = timeoutMs === Infinity ? -1 : Math.ceil(timeoutMs);
+      limit = timeoutMs;
     }
-    const status = native.wait(this.#handle, offset, expected | 0, timeout);
+    const value = expected | 0;
+    if (Atomics.load(view, index) !== value) return 'not-equal';
+    const spin = Math.min(this.#spinFor(), limit);
+    if (spin > 0) {
+      const start = performance.now();
+      let spent = 0;
+      for (let i = 1; ; i++) {
+        if (Atomics.load(view, index) !== value) {
+          this.#spinNow = Math.min(this.#spinMs, Math.max(this.#spinNow * 2, this.#spinMs / SPIN_FLOOR));
+          return 'ok';
+        }
+        if ((i & 63) === 0 && (spent = performance.now() - start) >= spin) break;
+      }
+      this.#spinNow = this.#spinNow / 2 < this.#spinMs / SPIN_FLOOR ? 0 : this.#spinNow / 2;
+      limit -= spent;
+    }
+    const timeout = limit === Infinity ? -1 : Math.ceil(Math.max(0, limit));
+    const status = native.wait(this.#handle, offset, value, timeout);
     const result = WAIT_RESULTS.get(status);
     if (result === undefined) throw fail(status, 'futex');
     return result;
@@ -279,33 +470,54 @@ export class SharedPool {
     if (status !== ShmStatus.OK && status !== ShmStatus.NOT_FOUND) throw fail(status, 'deleteRoot');
   }
 
+  /**
+   * The segment's figures over every attached process, except that this process's
+   * parked blocks count as free (other processes count them as used). peakUsed is
+   * the segment's high-water mark, parked blocks included. failedAllocations leaves
+   * out the first attempts this process retried (class size, then after a flush);
+   * other processes' retried attempts stay in it.
+   */
   stats(): SharedPoolStats {
     const [segmentSize, capacity, used, peakUsed, , free, largestFree, allocations, failed, generation] = this.#stats();
+    const parked = this.#parkedBytes();
     return {
       capacity: capacity!,
       reserved: capacity!,
-      used: used!,
+      used: used! - parked,
       peakUsed: peakUsed!,
-      allocations: allocations!,
-      failedAllocations: failed!,
-      free: free!,
+      allocations: allocations! - (this.#cache?.blocks ?? 0),
+      failedAllocations: Math.max(0, failed! - this.#retriedFailures),
+      free: free! + parked,
       largestFree: largestFree!,
       segmentSize: segmentSize!,
       generation: generation!,
     };
   }
 
-  /** Header, allocator and roots check under the allocator lock; throws ERR_POOL_CORRUPTED with the reason. */
+  /**
+   * Header, allocator and roots check under the allocator lock, and every block
+   * parked in this process's cache still allocated; throws ERR_POOL_CORRUPTED with the reason.
+   */
   check(): void {
     this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
+    this.#cache?.forEach((offset) => {
+      if (this.#parkable(offset) === 0) throw errors.corrupted('a block parked in this process\'s cache was freed elsewhere');
+    });
   }
 
-  /** Unmaps in this process (releasing the user lock if this pool holds it) and detaches every view. Idempotent. */
+  /**
+   * Gives this process's parked blocks back, unmaps in this process (releasing the
+   * user lock if this pool holds it) and detaches every view. Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     destroySharedChildren(this); // HeapPools borrowing chunks first, as a HeapPool destroys its children
+    if (this.#record !== null) {
+      untrackCache(this.#record);
+      flushRecord(this.#record);
+    }
     if (this.#locked) native.unlock(this.#handle);
     this.#locked = false;
     this.#closed = true;
@@ -340,6 +552,18 @@ export class SharedPool {
     this.close();
   }
 
+  /**
+   * How long this wait spins. Spinning pays when the other side answers while this
+   * process still has its CPU; when the CPUs are oversubscribed the spin only keeps
+   * the other side off a CPU. So the spin adapts: halved after each spin that found
+   * nothing (down to none), doubled after one that did (up to spinMs); with no spin
+   * left, every SPIN_PROBE-th wait spins spinMs to find out whether it pays again.
+   */
+  #spinFor(): number {
+    if (this.#spinNow > 0) return this.#spinNow;
+    return ++this.#waits % SPIN_PROBE === 0 ? this.#spinMs : 0;
+  }
+
   #live(): void {
     if (this.#closed) throw errors.destroyed();
   }
@@ -354,37 +578,90 @@ export class SharedPool {
   #allocate(size: number, zero: number, throwing: boolean): Buffer | null {
     this.#live();
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
-    scratch[0] = this.#handle;
-    scratch[1] = size;
-    scratch[2] = zero;
-    nativeAlloc();
-    const offset = scratch[0]!;
+    const cache = this.#cache;
+    if (cache !== null && size <= SHARED_CACHE_MAX) {
+      const parked = cache.take(size);
+      if (parked !== undefined) {
+        const view = this.#reuse(parked, size);
+        if (view !== null) return zero === 0 ? view : view.fill(0);
+      }
+      // Served at the class size, so that the block goes back to this class when freed.
+      const offset = allocNative(this.#handle, SharedCache.classSize(size), zero);
+      if (offset >= 0) return this.#view(offset, size, PARKABLE);
+      if (offset !== ShmStatus.NOMEM) throw fail(offset, 'alloc', size);
+      this.#retriedFailures++;
+    }
+    let offset = allocNative(this.#handle, size, zero);
+    if (offset === ShmStatus.NOMEM && cache !== null && cache.blocks > 0) {
+      this.#flush();
+      this.#retriedFailures++;
+      offset = allocNative(this.#handle, size, zero);
+    }
     if (offset >= 0) return this.#view(offset, size);
     if (offset === ShmStatus.NOMEM && !throwing) return null;
     throw fail(offset, 'alloc', size);
   }
 
-  /** A view of this mapping; a block the C pool placed past the area means a damaged segment. */
-  #view(offset: number, length: number): Buffer {
-    if (offset + length > this.#buffer.byteLength) throw errors.corrupted('a block lies outside the block area');
-    return makeView(this.#buffer, offset, length, this.#token);
+  /**
+   * A parked block taken back: its old view when the length matches, else a new
+   * one; null (the block dropped from the cache) when its header says another
+   * process freed it meanwhile.
+   */
+  #reuse(parked: PoolBuffer, size: number): Buffer | null {
+    const offset = viewOffset(parked);
+    // its header still says: live, same size (F_PREV_FREE, bit 1, may change under us)
+    if ((this.#words[(offset >>> 2) - 2]! & ~2) !== this.#cache!.popped) return null;
+    return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size, PARKABLE);
   }
 
-  /** The offset of a view this pool made (alloc, at, realloc); anything else is foreign. */
-  #offsetOfOwn(buf: Buffer): number {
+  /** The usable size of the live block at `offset` if the cache may park it (from its header), else 0. */
+  #parkable(offset: number): number {
+    const at = offset >>> 2;
+    const word = this.#words[at - 2]!;
+    if (this.#words[at - 1] !== 0 || (word & NOT_LIVE) !== 0) return 0;
+    const usable = word - (word & 7);
+    return usable >= 16 && usable <= SHARED_CACHE_MAX && offset + usable <= this.#areaSize ? usable : 0;
+  }
+
+  #parkedBytes(): number {
+    return this.#cache === null ? 0 : this.#cache.bytes;
+  }
+
+  /** Gives the parked blocks back; throws the first failure after all went back. */
+  #flush(): void {
+    if (this.#record === null) return;
+    const status = flushRecord(this.#record);
+    if (status !== ShmStatus.OK) throw fail(status, 'free');
+  }
+
+  /** A view of this mapping; a block the C pool placed past the area means a damaged segment. */
+  #view(offset: number, length: number, tag = 0): Buffer {
+    if (offset + length > this.#areaSize) throw errors.corrupted('a block lies outside the block area');
+    return makeView(this.#buffer, offset, length, this.#token, tag);
+  }
+
+  /**
+   * The offset of a view this pool made (alloc, at, realloc) whose block is not
+   * parked in this process's cache (that is a double free); anything else is foreign.
+   */
+  #liveOffsetOf(buf: Buffer): number {
     this.#live();
     validateView(buf, 'buf');
     if (viewOwner(buf) !== this.#token) throw errors.foreignBuffer();
-    return viewOffset(buf);
+    const offset = viewOffset(buf);
+    if (this.#cache !== null && this.#cache.has(offset)) throw errors.doubleFree();
+    return offset;
   }
 
   /** The area offset of view[index], an Int32Array over this mapping. */
   #wordOffset(view: Int32Array, index: number): number {
     this.#live();
     if (!(view instanceof Int32Array)) throw errors.invalidArgType('view', 'an instance of Int32Array', view);
-    if (view.buffer !== this.#buffer) throw errors.foreignBuffer();
+    // over the area, or over a chunk a HeapPool child borrowed from it
+    const base = view.buffer === this.#buffer ? view.byteOffset : sharedChunkOffset(view, this.#token);
+    if (base === undefined) throw errors.foreignBuffer();
     validateInteger(index, 'index', 0, Math.max(0, view.length - 1));
     if (index >= view.length) throw errors.outOfRange('index', `< ${view.length}`, index);
-    return view.byteOffset + index * 4;
+    return base + index * 4;
   }
 }

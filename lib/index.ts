@@ -13,6 +13,7 @@ export type {
   PoolStats,
   RegionPoolOptions,
   RegionPoolStats,
+  SharedPoolAttachOptions,
   SharedPoolOptions,
   SharedPoolStats,
   TlsfBlock,

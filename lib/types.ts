@@ -113,7 +113,23 @@ export interface SharedPoolStats extends PoolStats {
   generation: number;
 }
 
-export interface SharedPoolOptions {
+/** How this process uses a segment (SharedPool.create, open and fromFd); each process chooses its own. */
+export interface SharedPoolAttachOptions {
+  /**
+   * Park small freed blocks (usable size <= 4 KiB, at most 256 KiB and 1/16 of the block
+   * area in all) in a per-process cache, for the next allocation of their size class in
+   * this process; default true. Parked blocks count as used for the other processes.
+   */
+  cache?: boolean;
+  /**
+   * How long wait() spins on the word (Atomics.load) before it sleeps on the futex, in
+   * milliseconds (0 .. 1000; default 0.05, i.e. 50 µs; 0: no spin). The upper bound of an
+   * adaptive spin: shortened while spins end asleep (oversubscribed CPUs), restored when they pay.
+   */
+  spinMs?: number;
+}
+
+export interface SharedPoolOptions extends SharedPoolAttachOptions {
   /** Bytes of the segment (header and allocator metadata included). */
   size: number;
   /** A POSIX shared-memory name: '/' then 1..254 bytes without '/'. Absent: an anonymous memfd. */

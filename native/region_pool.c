@@ -13,6 +13,10 @@
  *              requests, at most REGION_POOL_OPEN_MAX long.
  *   spares     stack (by id) of empty blocks outside the open list.
  *   cleanups   stack of (fn, data), run from the top.
+ *   stash      (default memory only) released large chunks, and at destroy the
+ *              blocks with their tables: kept by the pool for its own reuse and
+ *              parked with it (the thread's own slot, else the process-wide
+ *              cache; see region_pool.h).
  *
  * A block is in exactly one state: OPEN (in the open list), SPARE (on the
  * spare stack; then empty and rewound) or CLOSED (in neither: skipped by the
@@ -26,6 +30,7 @@
 
 #include "bits.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -42,8 +47,16 @@
 #define GROUP_WORDS (GROUP_BYTES / 64)
 #define ENTRIES_MIN 64u
 #define CHUNKS_MIN 16u
-#define HASH_MIN 32u
+#define HASH_MIN 16u
 #define CLEANUPS_MIN 8u
+#define STASH_BLOCKS 8u
+#define STASH_LARGE 4u
+#define STASH_MAX_BYTES ((size_t)256 << 10)
+#ifdef REGION_POOL_NO_CACHE
+#define STASH_ON 0 /* no stash either: every released chunk goes back at once */
+#else
+#define STASH_ON 1
+#endif
 
 enum chunk_kind { K_FREE = REGION_POOL_CHUNK_NONE, K_BLOCK = REGION_POOL_CHUNK_BLOCK, K_LARGE = REGION_POOL_CHUNK_LARGE };
 enum block_state { B_OPEN = 1, B_SPARE = 2, B_CLOSED = 3 };
@@ -53,41 +66,54 @@ _Static_assert(REGION_POOL_MAX_BLOCK < NONE, "entry counts fit in 32 bits");
 
 /* ---- structures ---------------------------------------------------------- */
 
+/* One allocation of a block: its offset and requested size (| FREED_BIT). */
+typedef struct entry {
+    uint32_t off;
+    uint32_t size;
+} entry_t;
+
 /* One block's side tables and counters. The allocations made since the last
- * rewind are the nstarts starts; nfreed of them were freed since, so
- * live = nstarts - nfreed and live bytes = bytes - freed_bytes. Invariants:
- * live == 0 exactly when last == 0 (a block is rewound the moment its live
- * count drops to 0); the starts bits set are exactly the nstarts starts, all
- * below last (every starts word at or beyond last is zero, so a rewind clears
- * only the words below last); entries[k] belongs to the k-th start in address
- * order and has FREED_BIT set for exactly the freed ones; bytes sums the sizes
- * of all entries, freed_bytes those of the freed ones; rank[g] counts the
- * starts below byte g * GROUP_BYTES for every g < ranked, and
- * (ranked - 1) * GROUP_BYTES <= last (so those counts are final: new starts
- * only go at or beyond last); the newest start, when live, ends exactly at last.
- * The rank slots are written lazily, by the first free (or state query) that
- * needs a group at or beyond ranked: it counts the groups from ranked up to its
- * own, at most block_size / GROUP_BYTES groups of GROUP_WORDS popcounts — a
- * bound fixed by the block size, and each group is counted once per rewind. So
- * allocating never touches the rank table and the fast path's only limits are
- * the block's end and the entries table's capacity.
+ * rewind are the nstarts entries, in address order (strictly increasing off,
+ * all below last); nfreed of them were freed since (FREED_BIT set in exactly
+ * those), so live = nstarts - nfreed. Invariants: live == 0 exactly when
+ * last == 0 (a block is rewound the moment its live count drops to 0); the
+ * newest entry, when live, ends exactly at last.
+ *
+ * Start bits are set lazily: allocating only appends an entry; the bits of
+ * entries[marked..nstarts) are set by the first free or state query that
+ * looks at the block (mark_starts: each entry once per rewind). So the starts
+ * bits set are exactly the offsets of entries[0..marked), and every starts
+ * word beyond the marked entries' is zero (a rewind clears only those words,
+ * none when nothing was marked). rank[g] counts the start bits below byte
+ * g * GROUP_BYTES for every g < ranked, and (ranked - 1) * GROUP_BYTES <= last
+ * (so those counts are final: new entries only go at or beyond last, and
+ * every entry is marked before a rank slot is written). The rank slots are
+ * written lazily too, by the first free (or state query) that needs a group
+ * at or beyond ranked: it counts the groups from ranked up to its own, at most
+ * block_size / GROUP_BYTES groups of GROUP_WORDS popcounts — a bound fixed by
+ * the block size, and each group is counted once per rewind. So the fast path
+ * touches one entry and two counters; its only limits are the block's end and
+ * the entries table's capacity.
  *
  * The pool totals are kept lazily for the fast path: they count each block's
  * last, nstarts and bytes as of the block's snapshot (slast, sn, sbytes), and
- * sync_block folds the difference in. Only the head of the open list may differ
- * from its snapshot between calls (palloc/pnalloc's fast path bumps it); every
- * other entry point syncs it first and keeps every block synced. */
+ * sync_block folds the difference in. bytes sums the sizes of all entries,
+ * freed_bytes those of the freed ones. Only the head of the
+ * open list may differ from its snapshot between calls (palloc/pnalloc's fast
+ * path bumps it); every other entry point syncs it first and keeps every block
+ * synced. */
 typedef struct block {
     /* the fast path's fields first */
     size_t last;           /* bump offset */
-    uint32_t nstarts;
-    uint32_t cap;          /* entries capacity */
+    entry_t *top;          /* the next entry: entries + nstarts */
+    entry_t *entries_end;  /* entries + capacity */
     size_t lim;            /* block_size (0 in no_block): an allocation ending at or below lim fits */
-    uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
-    size_t bytes;          /* sizes of all entries */
-    uint64_t *starts;      /* 1 bit per byte */
-    uint32_t *entries;     /* size | FREED_BIT, per start */
     unsigned char *base;   /* the block's chunk memory */
+    size_t bytes;          /* sizes of all entries */
+    entry_t *entries;      /* per allocation since the last rewind, in address order */
+    uint32_t marked;       /* entries below this have their start bits set */
+    uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
+    uint64_t *starts;      /* 1 bit per byte */
     uint32_t *rank;        /* 1 per GROUP_BYTES */
     uint32_t nfreed;
     size_t freed_bytes;
@@ -100,7 +126,9 @@ typedef struct block {
     uint32_t sn;
 } block_t;
 
-static inline uint32_t block_live(const block_t *b) { return b->nstarts - b->nfreed; }
+static inline uint32_t nstarts_of(const block_t *b) { return (uint32_t)(b->top - b->entries); }
+static inline uint32_t cap_of(const block_t *b) { return (uint32_t)(b->entries_end - b->entries); }
+static inline uint32_t block_live(const block_t *b) { return nstarts_of(b) - b->nfreed; }
 
 /* The head of a pool whose open list is empty: all zero, so no room (cap 0) and
  * the fast path always goes the slow way. Never written. */
@@ -175,6 +203,22 @@ struct region_pool {
     chunk_t chunks0[CHUNKS_MIN];
     uintptr_t hkeys0[HASH_MIN];
     uint32_t hvals0[HASH_MIN];
+
+    /* The stash (default provider only; kept across create when the pool is
+     * parked): idle chunks this pool keeps for its own reuse, so a pool created
+     * and destroyed per request takes the process-wide cache's lock once at
+     * create and once at destroy. Blocks with their side tables (reset: clear
+     * start bits, inline entries table) are stashed when the pool is parked at
+     * destroy and taken by new_block; large chunks are stashed when released
+     * (free, realloc, reset, destroy) and taken by alloc_large for the same
+     * size and alignment. At most STASH_BLOCKS blocks, STASH_LARGE large
+     * chunks and STASH_MAX_BYTES in all; outside the stats (like the cache),
+     * given to the cache or freed when the pool is not parked. */
+    block_t *sblock[STASH_BLOCKS];
+    void *slarge[STASH_LARGE];
+    size_t slarge_bytes[STASH_LARGE];
+    uint32_t nsblock, nslarge;
+    size_t stash_bytes;
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -186,11 +230,34 @@ static size_t round_up_pow2(size_t x) /* 2 <= x <= REGION_POOL_MAX_BLOCK */
     return (size_t)2 << find_last_set64((uint64_t)(x - 1));
 }
 
-static inline uint64_t mix64(uint64_t z)
+/* Hash of a chunk base (aligned to at least 16 bytes): multiplicative, the
+ * product's bits from 32 up (they depend on every address bit below them). */
+static inline size_t hash_addr(uintptr_t key, size_t cap)
 {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* ---- block side-table layout ------------------------------------------------ */
+
+/* A block's side tables are one allocation: the block_t, the starts bitmap,
+ * the rank table and the first entries table (one entry per ENTRIES_PER bytes
+ * of block; grown outside when a block holds more allocations). The starts
+ * words are kept all zero beyond the marked entries', the rank slots are
+ * written lazily (rank_of). */
+#define ENTRIES_PER 16u
+
+static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
+static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
+static inline size_t rank_words(size_t bs) { return (rank_groups(bs) + 1) / 2; } /* uint64 words for the rank table */
+static inline entry_t *inline_entries(const region_pool_t *p, const block_t *b)
+{
+    return (entry_t *)((uint64_t *)(b + 1) + starts_words(p->block_size) + rank_words(p->block_size));
+}
+
+static inline size_t block_tables_bytes(size_t bs)
+{
+    return sizeof(block_t) + (starts_words(bs) + rank_words(bs)) * sizeof(uint64_t) +
+           bs / ENTRIES_PER * sizeof(entry_t);
 }
 
 /* ---- process-wide recycling cache ------------------------------------------ */
@@ -205,7 +272,8 @@ static inline uint64_t mix64(uint64_t z)
  * spin lock (the critical sections are a few instructions), so pools on
  * different threads share it safely. The cache stores only pointers in this
  * table: nothing is written into cached memory. region_pool_trim_cache()
- * empties it. Defining REGION_POOL_NO_CACHE disables it. */
+ * empties it. Defining REGION_POOL_NO_CACHE disables it, the pools' stashes and
+ * the threads' own parked pools. */
 #define CACHE_CLASSES 16 /* a power of two */
 #define CACHE_PROBE 4
 #define CACHE_DEPTH 32
@@ -213,14 +281,34 @@ static inline uint64_t mix64(uint64_t z)
 #define CACHE_MAX_BYTES ((size_t)16 << 20)
 /* CK_BLOCK: a default provider's block chunk with its side tables, one entry
  * (the block_t, whose base is the chunk); its kind also holds log2 of the
- * chunk's alignment (CK_BLOCK | log2 << 8) and its bytes are both sizes. */
-enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3, CK_BLOCK = 4 };
+ * chunk's alignment (CK_BLOCK | log2 << 8) and its bytes are both sizes.
+ * CK_PARKED: a destroyed pool of the default provider with the chunks it kept
+ * (its stash, see region_pool); keyed by block size (bytes) and log2 of the
+ * block alignment (kind); its weight is the pool plus everything stashed. */
+enum cache_kind { CK_CHUNK = 1, CK_TABLES = 2, CK_POOL = 3, CK_BLOCK = 4, CK_PARKED = 5 };
 
+/* The cache kind of a default provider's block with its tables. */
+static inline uint32_t block_pair_kind(const region_pool_t *p)
+{
+    return CK_BLOCK | (uint32_t)find_last_set64((uint64_t)p->block_align) << 8;
+}
+
+/* The cache kind of a parked pool (keyed by its block size and alignment). */
+static inline uint32_t parked_kind(size_t block_align)
+{
+    return CK_PARKED | (uint32_t)find_last_set64((uint64_t)block_align) << 8;
+}
+
+static void free_stash(void *q);
+
+/* A size class: entries of one (kind, bytes) key; weight[i] is what slot[i]
+ * counts against CACHE_MAX_BYTES (== bytes except for parked pools). */
 typedef struct cache_class {
     size_t bytes;
     uint32_t kind;
     uint32_t n;
     void *slot[CACHE_DEPTH];
+    size_t weight[CACHE_DEPTH];
 } cache_class_t;
 
 static cache_class_t cache_cls[CACHE_CLASSES];
@@ -255,7 +343,7 @@ static void *cache_get(uint32_t kind, size_t bytes, size_t align)
         if (c->bytes != bytes || c->kind != kind) continue;
         if (c->n && !((uintptr_t)c->slot[c->n - 1] & (align - 1))) {
             r = c->slot[--c->n];
-            cache_bytes -= bytes;
+            cache_bytes -= c->weight[c->n];
         }
         break;
     }
@@ -264,17 +352,18 @@ static void *cache_get(uint32_t kind, size_t bytes, size_t align)
 #endif
 }
 
-/* 1 when the cache took q, 0 when the caller must free it. */
-static int cache_put(uint32_t kind, size_t bytes, void *q)
+/* 1 when the cache took q (of key (kind, bytes), counting `weight` bytes),
+ * 0 when the caller must free it. */
+static int cache_put_weighted(uint32_t kind, size_t bytes, size_t weight, void *q)
 {
 #ifdef REGION_POOL_NO_CACHE
-    (void)kind; (void)bytes; (void)q;
+    (void)kind; (void)bytes; (void)weight; (void)q;
     return 0;
 #else
-    if (bytes > CACHE_MAX_ENTRY) return 0;
+    if (weight > CACHE_MAX_ENTRY) return 0;
     int took = 0;
     cache_lock();
-    if (cache_bytes + bytes <= CACHE_MAX_BYTES) {
+    if (cache_bytes + weight <= CACHE_MAX_BYTES) {
         size_t h = cache_home(kind, bytes), i = 0;
         cache_class_t *c = NULL, *empty = NULL;
         for (; i < CACHE_PROBE; i++) {
@@ -287,8 +376,9 @@ static int cache_put(uint32_t kind, size_t bytes, void *q)
             c->kind = kind;
         }
         if (c && c->n < CACHE_DEPTH) {
+            c->weight[c->n] = weight;
             c->slot[c->n++] = q;
-            cache_bytes += bytes;
+            cache_bytes += weight;
             took = 1;
         }
     }
@@ -297,9 +387,27 @@ static int cache_put(uint32_t kind, size_t bytes, void *q)
 #endif
 }
 
+static inline int cache_put(uint32_t kind, size_t bytes, void *q) { return cache_put_weighted(kind, bytes, bytes, q); }
+
+/* The calling thread's parked pool (see park_pool): taken and set without a
+ * lock; a thread that exits gives it to the process-wide cache. */
+#ifndef REGION_POOL_NO_CACHE
+static _Thread_local region_pool_t *own_parked;
+static _Thread_local int own_registered; /* 1: the exit hook knows this thread; -1: it cannot */
+#endif
+
 size_t region_pool_trim_cache(void)
 {
     size_t freed = 0;
+#ifndef REGION_POOL_NO_CACHE
+    region_pool_t *own = own_parked;
+    own_parked = NULL;
+    if (own) {
+        freed += sizeof *own + own->stash_bytes;
+        free_stash(own);
+        free(own);
+    }
+#endif
     for (;;) {
         void *q = NULL;
         uint32_t kind = 0;
@@ -308,12 +416,13 @@ size_t region_pool_trim_cache(void)
             if (c->n) {
                 q = c->slot[--c->n];
                 kind = c->kind;
-                cache_bytes -= c->bytes;
-                freed += c->bytes;
+                cache_bytes -= c->weight[c->n];
+                freed += c->weight[c->n];
             }
         cache_unlock();
         if (!q) return freed;
         if ((kind & 0xff) == CK_BLOCK) free(((block_t *)q)->base);
+        if ((kind & 0xff) == CK_PARKED) free_stash(q);
         free(q);
     }
 }
@@ -334,6 +443,124 @@ static void default_unmap(void *ctx, void *p, size_t bytes)
     if (!cache_put(CK_CHUNK, bytes, p)) free(p);
 }
 
+/* ---- the pool's stash (see region_pool) -------------------------------------- */
+
+static inline int has_default_memory(const region_pool_t *p) { return p->mem.map == default_map; }
+
+/* 1 when the stash took the released large chunk (base, bytes). */
+static int stash_large(region_pool_t *p, void *base, size_t bytes)
+{
+    if (!STASH_ON || !has_default_memory(p) || p->nslarge == STASH_LARGE || bytes > STASH_MAX_BYTES - p->stash_bytes)
+        return 0;
+    p->slarge[p->nslarge] = base;
+    p->slarge_bytes[p->nslarge++] = bytes;
+    p->stash_bytes += bytes;
+    return 1;
+}
+
+/* Chunk memory for a new chunk: a stashed large chunk of that size and
+ * alignment (newest first), else the provider. */
+static void *map_mem(region_pool_t *p, size_t bytes, size_t align)
+{
+    for (uint32_t i = p->nslarge; i-- > 0;) {
+        void *base = p->slarge[i];
+        if (p->slarge_bytes[i] != bytes || ((uintptr_t)base & (align - 1))) continue;
+        p->nslarge--;
+        p->slarge[i] = p->slarge[p->nslarge];
+        p->slarge_bytes[i] = p->slarge_bytes[p->nslarge];
+        p->stash_bytes -= bytes;
+        return base;
+    }
+    return p->mem.map(p->mem.ctx, bytes, align);
+}
+
+/* Empty the stash: blocks and chunks to the process-wide cache (to_cache) or
+ * back to the system. */
+static void drop_stash(region_pool_t *p, int to_cache)
+{
+    const size_t bs = p->block_size, pair = block_tables_bytes(bs) + bs;
+    while (p->nsblock) {
+        block_t *b = p->sblock[--p->nsblock];
+        if (to_cache && cache_put(block_pair_kind(p), pair, b)) continue;
+        free(b->base);
+        free(b);
+    }
+    while (p->nslarge) {
+        p->nslarge--;
+        if (to_cache) default_unmap(NULL, p->slarge[p->nslarge], p->slarge_bytes[p->nslarge]);
+        else free(p->slarge[p->nslarge]);
+    }
+    p->stash_bytes = 0;
+}
+
+static void free_stash(void *q) { drop_stash(q, 0); }
+
+/* ---- parked pools ------------------------------------------------------------ */
+
+/* A destroyed default-memory pool with its stash goes to the calling thread's
+ * own slot when it is free (no lock: a pool per request on one thread never
+ * touches the shared cache), else to the process-wide cache. At thread exit a
+ * pthread key's destructor moves the slot's pool to the process-wide cache
+ * (the key's value is the address of the thread's slot, set once per thread). */
+#ifndef REGION_POOL_NO_CACHE
+static pthread_key_t own_key;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+static int own_key_ok;
+
+static void give_parked(region_pool_t *p)
+{
+    if (cache_put_weighted(parked_kind(p->block_align), p->block_size, sizeof *p + p->stash_bytes, p)) return;
+    drop_stash(p, 1);
+    if (!cache_put(CK_POOL, sizeof *p, p)) free(p);
+}
+
+static void on_thread_exit(void *slot)
+{
+    region_pool_t **own = slot;
+    region_pool_t *p = *own;
+    *own = NULL;
+    if (p) give_parked(p);
+}
+
+static void create_own_key(void) { own_key_ok = pthread_key_create(&own_key, on_thread_exit) == 0; }
+
+/* 1 when this thread's slot can be used (its exit hook is set). */
+static int own_slot_ready(void)
+{
+    if (own_registered == 0) {
+        pthread_once(&own_once, create_own_key);
+        own_registered = own_key_ok && pthread_setspecific(own_key, &own_parked) == 0 ? 1 : -1;
+    }
+    return own_registered == 1;
+}
+#endif
+
+/* Park p (nothing registered, its stash not empty): 1 when kept. */
+static int park_pool(region_pool_t *p)
+{
+#ifndef REGION_POOL_NO_CACHE
+    if (!own_parked && own_slot_ready()) {
+        own_parked = p;
+        return 1;
+    }
+#endif
+    return cache_put_weighted(parked_kind(p->block_align), p->block_size, sizeof *p + p->stash_bytes, p);
+}
+
+/* A parked pool of this block size and alignment, or NULL: the thread's own
+ * first, then the process-wide cache. */
+static region_pool_t *unpark_pool(size_t block_size, size_t block_align)
+{
+#ifndef REGION_POOL_NO_CACHE
+    region_pool_t *p = own_parked;
+    if (p && p->block_size == block_size && p->block_align == block_align) {
+        own_parked = NULL;
+        return p;
+    }
+#endif
+    return cache_get(parked_kind(block_align), block_size, 1);
+}
+
 static void notify_chunk(region_pool_t *p, uint32_t id, const chunk_t *c, int created)
 {
     if (p->mem.on_chunk) p->mem.on_chunk(p->mem.ctx, id, c->base, c->bytes, created);
@@ -346,6 +573,7 @@ static void note_used(region_pool_t *p)
 
 /* Fold a block's changes since its snapshot into the pool totals. */
 static void sync_block(region_pool_t *p, struct block *b);
+static void clear_starts(struct block *b);
 static inline void sync_head(region_pool_t *p)
 {
     if (p->head != &no_block) sync_block(p, p->head);
@@ -378,8 +606,9 @@ static uint32_t acquire_slot(region_pool_t *p)
         p->chunk_cap = cap;
     }
     uint32_t id = p->nchunks++;
-    memset(&p->chunks[id], 0, sizeof p->chunks[id]);
-    p->chunks[id].next_free = NONE;
+    p->chunks[id].next_free = NONE; /* map_chunk sets the other fields, release_slot clears them */
+    p->chunks[id].kind = K_FREE;
+    p->chunks[id].gen = 0;
     return id;
 }
 
@@ -401,12 +630,12 @@ static void release_slot(region_pool_t *p, uint32_t id)
 
 static inline size_t hash_slot(const region_pool_t *p, uintptr_t key)
 {
-    return (size_t)mix64((uint64_t)key) & (p->hcap - 1);
+    return hash_addr(key, p->hcap);
 }
 
 static void hash_put(uintptr_t *keys, uint32_t *vals, size_t cap, uintptr_t key, uint32_t val)
 {
-    size_t i = (size_t)mix64((uint64_t)key) & (cap - 1);
+    size_t i = hash_addr(key, cap);
     while (keys[i]) i = (i + 1) & (cap - 1);
     keys[i] = key;
     vals[i] = val;
@@ -452,6 +681,15 @@ static int find_hash(const region_pool_t *p, uintptr_t key, uint32_t *id)
             return 1;
         }
     }
+}
+
+/* Zero the slot of a key that is in the table, without moving others: only
+ * when every key is being cleared (destroy), so none is looked up after. */
+static void clear_hash_key(region_pool_t *p, uintptr_t key)
+{
+    size_t i = hash_slot(p, key);
+    while (p->hkeys[i] != key) i = (i + 1) & (p->hcap - 1);
+    p->hkeys[i] = 0;
 }
 
 /* Linear-probing removal with backward shift (no tombstones). */
@@ -510,7 +748,7 @@ static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind
         release_slot(p, id);
         return NONE;
     }
-    void *base = given ? given : p->mem.map(p->mem.ctx, bytes, align);
+    void *base = given ? given : map_mem(p, bytes, align);
     if (!base) {
         release_slot(p, id);
         return NONE;
@@ -523,6 +761,9 @@ static uint32_t map_chunk(region_pool_t *p, size_t bytes, size_t align, int kind
     chunk_t *c = &p->chunks[id];
     c->base = base;
     c->bytes = bytes;
+    c->size = 0;
+    c->align = 0;
+    c->block = NULL;
     c->kind = (uint8_t)kind;
     c->gen = p->next_gen++;
     insert_hash(p, (uintptr_t)base, id);
@@ -535,7 +776,7 @@ static void unmap_chunk(region_pool_t *p, uint32_t id)
     chunk_t *c = &p->chunks[id];
     notify_chunk(p, id, c, 0);
     remove_hash(p, (uintptr_t)c->base);
-    p->mem.unmap(p->mem.ctx, c->base, c->bytes);
+    if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
     release_slot(p, id);
 }
 
@@ -633,15 +874,15 @@ static void bound_open(region_pool_t *p, const block_t *keep)
 static void rewind_block(region_pool_t *p, block_t *b)
 {
     sync_block(p, b);
-    /* every start lies below last: clear just those words */
-    memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
+    clear_starts(b);
     b->ranked = 1;
     p->consumed -= b->last;
     p->allocations -= block_live(b);
     p->used_small -= b->bytes - b->freed_bytes;
     p->used -= b->bytes - b->freed_bytes;
     b->last = b->slast = 0;
-    b->nstarts = b->sn = b->nfreed = 0;
+    b->top = b->entries;
+    b->sn = b->nfreed = 0;
     b->bytes = b->sbytes = b->freed_bytes = 0;
     b->failed = 0;
     b->gen = p->next_gen++;
@@ -658,38 +899,12 @@ static void recycle_block(region_pool_t *p, block_t *b)
     bound_open(p, b);
 }
 
-/* A block's side tables are one allocation: the block_t, the starts bitmap,
- * the rank table and the first entries table (ENTRIES_PER bytes per entry;
- * grown outside when a block holds more allocations). The starts words are
- * kept all zero beyond last, the rank slots are written lazily (rank_of). */
-#define ENTRIES_PER 16u
-
-static inline size_t rank_groups(size_t bs) { return (bs + GROUP_BYTES - 1) >> GROUP_SHIFT; }
-static inline size_t starts_words(size_t bs) { return rank_groups(bs) << (GROUP_SHIFT - 6); } /* whole groups */
-static inline uint32_t *inline_entries(const region_pool_t *p, const block_t *b)
-{
-    return (uint32_t *)((uint64_t *)(b + 1) + starts_words(p->block_size)) + rank_groups(p->block_size);
-}
-
-static inline size_t block_tables_bytes(size_t bs)
-{
-    return sizeof(block_t) + starts_words(bs) * sizeof(uint64_t) + rank_groups(bs) * sizeof(uint32_t) +
-           bs / ENTRIES_PER * sizeof(uint32_t);
-}
-
 static void free_block_tables(region_pool_t *p, block_t *b)
 {
     if (!b) return;
+    clear_starts(b); /* cached tables have an all-zero starts bitmap */
     if (b->entries != inline_entries(p, b)) free(b->entries);
-    /* cached tables have an all-zero starts bitmap: clear the words below last */
-    memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
     if (!cache_put(CK_TABLES, block_tables_bytes(p->block_size), b)) free(b);
-}
-
-/* The cache kind of a default provider's block with its tables. */
-static inline uint32_t block_pair_kind(const region_pool_t *p)
-{
-    return CK_BLOCK | (uint32_t)find_last_set64((uint64_t)p->block_align) << 8;
 }
 
 /* A new, empty block (not in any list), or NULL. */
@@ -697,18 +912,30 @@ static block_t *new_block(region_pool_t *p)
 {
     size_t bs = p->block_size, ecap = bs / ENTRIES_PER, tb = block_tables_bytes(bs);
     void *base = NULL;
-    block_t *b = NULL; /* cached tables have an all-zero starts bitmap */
-    if (p->mem.map == default_map && (b = cache_get(block_pair_kind(p), tb + bs, 1)) != NULL) base = b->base;
+    block_t *b = NULL; /* stashed and cached tables have an all-zero starts bitmap */
+    if (p->nsblock) {
+        b = p->sblock[--p->nsblock];
+        p->stash_bytes -= tb + bs;
+        base = b->base;
+    } else if (has_default_memory(p) && (b = cache_get(block_pair_kind(p), tb + bs, 1)) != NULL) {
+        base = b->base;
+    }
     if (!b) b = cache_get(CK_TABLES, tb, 1);
     if (!b) {
         if (!(b = malloc(tb))) return NULL;
         memset(b + 1, 0, starts_words(bs) * sizeof(uint64_t));
     }
-    memset(b, 0, sizeof *b);
+    /* every field, one by one (no memset) */
+    b->last = b->slast = 0;
+    b->bytes = b->sbytes = b->freed_bytes = 0;
+    b->marked = b->nfreed = b->sn = 0;
+    b->failed = 0;
+    b->state = 0;
     b->starts = (uint64_t *)(b + 1);
     b->rank = (uint32_t *)(b->starts + starts_words(bs));
-    b->entries = b->rank + rank_groups(bs);
-    b->cap = (uint32_t)ecap;
+    b->entries = inline_entries(p, b);
+    b->top = b->entries;
+    b->entries_end = b->entries + ecap;
     b->lim = bs;
     b->rank[0] = 0;
     b->ranked = 1;
@@ -732,20 +959,41 @@ static block_t *new_block(region_pool_t *p)
 
 static int grow_entries(region_pool_t *p, block_t *b)
 {
-    uint32_t most = (uint32_t)p->block_size; /* every allocation consumes >= 1 byte */
-    if (b->cap >= most) return 0;
-    uint32_t cap = b->cap > most / 2 ? most : b->cap * 2;
-    uint32_t *e;
+    uint32_t most = (uint32_t)p->block_size, n = nstarts_of(b), cap = cap_of(b); /* every allocation consumes >= 1 byte */
+    if (cap >= most) return 0;
+    cap = cap > most / 2 ? most : cap * 2;
+    entry_t *e;
     if (b->entries == inline_entries(p, b)) {
         e = malloc((size_t)cap * sizeof *e);
-        if (e) memcpy(e, b->entries, (size_t)b->nstarts * sizeof *e);
+        if (e) memcpy(e, b->entries, (size_t)n * sizeof *e);
     } else {
         e = realloc(b->entries, (size_t)cap * sizeof *e);
     }
     if (!e) return 0;
     b->entries = e;
-    b->cap = cap;
+    b->top = e + n;
+    b->entries_end = e + cap;
     return 1;
+}
+
+/* Set the start bits of the entries not marked yet (each once per rewind).
+ * Like the rank slots, the bits are a cache outside the chunk, so a const
+ * block (state_at, check) may fill them: blocks are always malloc'd. */
+static void mark_starts(const block_t *cb)
+{
+    block_t *b = (block_t *)cb;
+    for (uint32_t k = b->marked; k < nstarts_of(b); k++) {
+        uint32_t off = b->entries[k].off;
+        b->starts[off >> 6] |= (uint64_t)1 << (off & 63);
+    }
+    b->marked = nstarts_of(b);
+}
+
+/* Clear every start bit set (the words up to the newest marked entry's). */
+static void clear_starts(block_t *b)
+{
+    if (b->marked) memset(b->starts, 0, ((size_t)(b->entries[b->marked - 1].off >> 6) + 1) * sizeof(uint64_t));
+    b->marked = 0;
 }
 
 /* Index of the start at `off` (its bit is set, off < last) among the block's
@@ -776,11 +1024,11 @@ static void sync_block(region_pool_t *p, block_t *b)
 {
     size_t db = b->bytes - b->sbytes;
     p->consumed += b->last - b->slast;
-    p->allocations += b->nstarts - b->sn;
+    p->allocations += nstarts_of(b) - b->sn;
     p->used_small += db;
     p->used += db;
     b->slast = b->last;
-    b->sn = b->nstarts;
+    b->sn = nstarts_of(b);
     b->sbytes = b->bytes;
     note_used(p);
 }
@@ -801,10 +1049,10 @@ static void move_last(region_pool_t *p, block_t *b, size_t last)
  * entry). The pool totals are not updated (sync_block). */
 static inline void record(block_t *b, size_t off, size_t size, size_t end)
 {
-    uint32_t n = b->nstarts;
-    b->starts[off >> 6] |= (uint64_t)1 << (off & 63);
-    b->entries[n] = (uint32_t)size;
-    b->nstarts = n + 1;
+    entry_t *e = b->top;
+    e->off = (uint32_t)off;
+    e->size = (uint32_t)size;
+    b->top = e + 1;
     b->bytes += size;
     b->last = end;
 }
@@ -813,7 +1061,7 @@ static inline void record(block_t *b, size_t off, size_t size, size_t end)
  * `off + need` fits the block. 0 when the entries table cannot grow. */
 static int bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end)
 {
-    if (b->nstarts == b->cap && !grow_entries(p, b)) return 0;
+    if (b->top == b->entries_end && !grow_entries(p, b)) return 0;
     record(b, off, size, end);
     return 1;
 }
@@ -917,13 +1165,15 @@ static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64
     block_t *b = c->block;
     if (offset >= p->block_size) return REGION_POOL_ERR_FOREIGN;
     if (gen != b->gen) return REGION_POOL_ERR_DOUBLE_FREE; /* rewound since: all freed */
-    if (offset >= b->last || !test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
+    if (offset >= b->last) return REGION_POOL_ERR_FOREIGN;
+    mark_starts(b);
+    if (!test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
     uint32_t k = rank_of(b, offset);
-    if (k >= b->nstarts) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
-    if (b->entries[k] & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
+    if (k >= nstarts_of(b) || b->entries[k].off != offset) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
+    if (b->entries[k].size & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
     t->block = b;
     t->index = k;
-    t->size = b->entries[k] & SIZE_BITS;
+    t->size = b->entries[k].size & SIZE_BITS;
     return REGION_POOL_OK;
 }
 
@@ -934,7 +1184,7 @@ static void free_target(region_pool_t *p, uint32_t chunk, const target_t *t)
         return;
     }
     block_t *b = t->block;
-    b->entries[t->index] |= FREED_BIT;
+    b->entries[t->index].size |= FREED_BIT;
     b->nfreed++;
     b->freed_bytes += t->size;
     p->used_small -= t->size;
@@ -945,48 +1195,77 @@ static void free_target(region_pool_t *p, uint32_t chunk, const target_t *t)
 
 /* ---- public: pool ------------------------------------------------------------------- */
 
+/* sysconf(_SC_PAGESIZE), asked once per process (a pool per request would ask
+ * it every time otherwise). */
+static size_t system_page_size(void)
+{
+    static _Atomic size_t page;
+    size_t ps = atomic_load_explicit(&page, memory_order_relaxed);
+    if (!ps) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        atomic_store_explicit(&page, ps, memory_order_relaxed);
+    }
+    return ps;
+}
+
 int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
 {
     if (!out) return REGION_POOL_ERR_INVALID;
     *out = NULL;
     size_t bs = opt && opt->block_size ? opt->block_size : REGION_POOL_DEFAULT_BLOCK;
     size_t page = opt && opt->page_size ? opt->page_size : 0;
-    if (!page) {
-        long ps = sysconf(_SC_PAGESIZE);
-        page = ps > 0 ? (size_t)ps : 4096;
-    }
+    if (!page) page = system_page_size();
     if (bs < REGION_POOL_MIN_BLOCK || bs > REGION_POOL_MAX_BLOCK || bs % REGION_POOL_BLOCK_GRANULE)
         return REGION_POOL_ERR_INVALID;
     if (!is_pow2(page) || page < 16 || page > ((size_t)1 << 30)) return REGION_POOL_ERR_INVALID;
     const region_pool_memory_t *m = opt ? opt->memory : NULL;
     if (m && (!m->map || !m->unmap)) return REGION_POOL_ERR_INVALID;
 
-    /* the initial chunk slots are cleared as they are taken; the rest is zeroed */
-    region_pool_t *p = cache_get(CK_POOL, sizeof *p, 1);
-    if (!p && !(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
-    memset(p, 0, offsetof(region_pool_t, chunks0));
-    memset(p->hkeys0, 0, sizeof p->hkeys0);
+    size_t block_align = round_up_pow2(bs);
+    if (block_align < page) block_align = page;
+    /* a parked pool of this block size (with its stash), else a bare one; the
+     * initial chunk slots are cleared as they are taken; the rest is zeroed */
+    /* a parked or cached pool has an all-zero hkeys0 (destroy clears it) */
+    region_pool_t *p = m ? NULL : unpark_pool(bs, block_align);
+    if (!p && !(p = cache_get(CK_POOL, sizeof *p, 1))) {
+        if (!(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
+        memset(p->hkeys0, 0, sizeof p->hkeys0);
+        p->nsblock = p->nslarge = 0;
+        p->stash_bytes = 0;
+    }
+    /* every field before chunks0, one by one (small pools per request: no memset) */
     p->block_size = bs;
+    p->block_align = block_align;
     p->page = page;
-    p->block_align = round_up_pow2(bs);
-    if (p->block_align < page) p->block_align = page;
     p->max_small = bs < page - 1 ? bs : page - 1;
     if (m) p->mem = *m;
     else {
         p->mem.map = default_map;
         p->mem.unmap = default_unmap;
+        p->mem.on_chunk = NULL;
+        p->mem.ctx = NULL;
     }
     p->chunks = p->chunks0;
+    p->nchunks = 0;
     p->chunk_cap = CHUNKS_MIN;
+    p->free_head = NONE;
     p->hkeys = p->hkeys0;
     p->hvals = p->hvals0;
     p->hcap = HASH_MIN;
-    p->free_head = NONE;
+    p->hcount = 0;
     p->open_head = p->open_tail = NONE;
+    p->open_count = 0;
     p->head = &no_block;
     p->spare_head = NONE;
-    p->next_gen = 1;
-    p->reset_gen = 1;
+    p->spare_count = 0;
+    p->nblocks = p->nlarge = p->large_bytes = 0;
+    p->used = p->used_small = p->peak_used = p->allocations = p->failed = 0;
+    p->consumed = p->closed_tails = 0;
+    p->next_gen = p->reset_gen = 1;
+    p->cleanups = NULL;
+    p->ncleanups = p->cleanup_cap = 0;
+    p->running_cleanups = 0;
     *out = p;
     return REGION_POOL_OK;
 }
@@ -1007,31 +1286,48 @@ int region_pool_destroy(region_pool_t *p)
     if (!p) return REGION_POOL_OK;
     if (p->running_cleanups) return REGION_POOL_ERR_BUSY;
     run_cleanups(p);
-    const int pairs = p->mem.unmap == default_unmap && !p->mem.on_chunk;
-    const size_t tb = block_tables_bytes(p->block_size);
-    for (uint32_t id = 0; id < p->nchunks; id++) { /* the tables go with the pool: no unregistering */
+    const int dflt = has_default_memory(p);
+    const size_t pair = block_tables_bytes(p->block_size) + p->block_size;
+    /* highest id first, so the stash hands them out lowest id first; the
+     * tables go with the pool: no unregistering */
+    for (uint32_t id = p->nchunks; id-- > 0;) {
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
+        notify_chunk(p, id, c, 0);
+        if (p->hkeys == p->hkeys0) clear_hash_key(p, (uintptr_t)c->base); /* hkeys0 all zero again at the end */
         block_t *b = c->block;
-        if (pairs && b) { /* the default provider: cache the block with its tables */
+        if (!b) { /* a large block: to the stash or the provider */
+            if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
+            continue;
+        }
+        if (dflt) { /* the default provider: stash or cache the block with its tables */
+            clear_starts(b); /* free_block_tables below has nothing left to clear */
             if (b->entries != inline_entries(p, b)) {
                 free(b->entries);
                 b->entries = inline_entries(p, b);
             }
-            memset(b->starts, 0, ((b->last + 63) >> 6) * sizeof(uint64_t));
-            b->last = 0; /* zeroed: free_block_tables below has nothing left to clear */
-            if (cache_put(block_pair_kind(p), tb + p->block_size, b)) continue; /* b->base == c->base */
+            if (STASH_ON && p->nsblock < STASH_BLOCKS && pair <= STASH_MAX_BYTES - p->stash_bytes) {
+                p->sblock[p->nsblock++] = b;
+                p->stash_bytes += pair;
+                continue;
+            }
+            if (cache_put(block_pair_kind(p), pair, b)) continue; /* b->base == c->base */
         }
-        notify_chunk(p, id, c, 0);
         p->mem.unmap(p->mem.ctx, c->base, c->bytes);
-        free_block_tables(p, c->block);
+        free_block_tables(p, b);
     }
     if (p->chunks != p->chunks0) free(p->chunks);
     if (p->hkeys != p->hkeys0) {
         free(p->hkeys);
         free(p->hvals);
+        memset(p->hkeys0, 0, sizeof p->hkeys0); /* may hold keys from before it grew */
     }
-    free(p->cleanups);
+    if (p->cleanups) free(p->cleanups);
+    /* park the pool with its stash for the next create of its block size */
+    if (p->nsblock || p->nslarge) {
+        if (park_pool(p)) return REGION_POOL_OK;
+        drop_stash(p, 1);
+    }
     if (!cache_put(CK_POOL, sizeof *p, p)) free(p);
     return REGION_POOL_OK;
 }
@@ -1135,7 +1431,7 @@ static void resize_in_place(region_pool_t *p, const target_t *t, uint32_t chunk,
 {
     if (t->block) {
         block_t *b = t->block;
-        b->entries[t->index] = (uint32_t)size;
+        b->entries[t->index].size = (uint32_t)size;
         b->bytes = b->bytes - t->size + size;
         sync_block(p, b); /* used and peak */
     } else {
@@ -1162,7 +1458,7 @@ int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint
     } else if (size <= p->max_small) {
         block_t *b = t.block;
         size_t need = size ? size : 1;
-        if (t.index + 1 == b->nstarts && need <= p->block_size - offset) {
+        if (t.index + 1 == nstarts_of(b) && need <= p->block_size - offset) {
             move_last(p, b, offset + need); /* the newest allocation: its end is b->last */
             in_place = 1;
         } else {
@@ -1194,10 +1490,14 @@ int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint
 #else
 #define RP_NOINLINE
 #endif
+/* palloc/pnalloc of 0 bytes (from a block) or of more than max_small (a large block). */
 RP_NOINLINE static void *alloc_slow(region_pool_t *p, size_t size, unsigned flags)
 {
     region_pool_ref_t r;
-    return region_pool_alloc_ref(p, size, 0, flags, &r) == REGION_POOL_OK ? r.ptr : NULL;
+    int rc = size ? alloc_large(p, size, 0, &r) : alloc_small(p, 0, (flags & REGION_POOL_UNALIGNED) != 0, &r);
+    if (rc == REGION_POOL_OK) return r.ptr;
+    p->failed++; /* REGION_POOL_ERR_NOMEM */
+    return NULL;
 }
 
 /* A small request the head block cannot serve below its lim: the search. */
@@ -1209,27 +1509,25 @@ RP_NOINLINE static void *small_slow(region_pool_t *p, size_t size, unsigned flag
     return NULL;
 }
 
-/* The fast path's request does not fit the head block, or its entries table
- * is full: the search (inline for the common case of the next open block),
- * else the slow way (which grows the table). */
-RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t off, size_t size, size_t end,
-                                      unsigned flags)
+/* The fast path's request (size >= 1) does not fit the head block, or its
+ * entries table is full. The search's common case inline: the head fails the
+ * request (and leaves the open list at its failure REGION_POOL_MAX_FAILED + 1,
+ * the skip rule) and the next open block serves it; else the search and the
+ * slow way (which grows entries tables and adds blocks). */
+RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t size, size_t end, unsigned flags)
 {
-    (void)off;
-    size_t bs = p->block_size;
-    if (end > bs) {
-        /* the search: the head fails this request; when it stays open (the skip
-         * rule) and the next open block serves it, do that here */
-        block_t *c;
-        if (b != &no_block && b->failed < REGION_POOL_MAX_FAILED && b->next != NONE &&
-            (c = block_of(p, b->next)) != NULL) {
-            size_t mask = (flags & REGION_POOL_UNALIGNED) ? 0 : REGION_POOL_ALIGNMENT - 1;
-            size_t off2 = (c->last + mask) & ~mask, end2 = off2 + size + (size == 0);
-            if (end2 <= bs && bump(p, c, off2, size, end2)) { /* 0: its entries table cannot grow */
-                b->failed++;
-                sync_block(p, c);
-                return c->base + off2;
+    block_t *c = b != &no_block && b->next != NONE ? block_of(p, b->next) : NULL;
+    if (end > p->block_size && c && c->top != c->entries_end) {
+        size_t mask = (flags & REGION_POOL_UNALIGNED) ? 0 : REGION_POOL_ALIGNMENT - 1;
+        size_t off2 = (c->last + mask) & ~mask, end2 = off2 + size;
+        if (end2 <= p->block_size) {
+            if (++b->failed > REGION_POOL_MAX_FAILED) { /* c becomes the head */
+                unlink_open(p, b);
+                close_block(p, b);
             }
+            record(c, off2, size, end2);
+            if (c != p->head) sync_block(p, c);
+            return c->base + off2;
         }
     }
     return small_slow(p, size, flags);
@@ -1241,11 +1539,11 @@ RP_NOINLINE static void *refill_small(region_pool_t *p, block_t *b, size_t off, 
 static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsigned flags)
 {
     if (!p) return NULL;
-    if (size > p->max_small) return alloc_slow(p, size, flags);
+    if (size - 1 >= p->max_small) return alloc_slow(p, size, flags); /* 0 (it consumes 1 byte) or large */
     block_t *b = p->head; /* &no_block (lim 0) when no block is open: refill_small goes the slow way */
-    size_t off = (b->last + mask) & ~mask, end = off + size + (size == 0);
-    /* off <= block_size + 7 and size <= max_small: no overflow */
-    if (end > b->lim || b->nstarts == b->cap) return refill_small(p, b, off, size, end, flags);
+    size_t off = (b->last + mask) & ~mask, end = off + size;
+    /* off <= block_size + 7 and 1 <= size <= max_small: no overflow */
+    if (end > b->lim || b->top == b->entries_end) return refill_small(p, b, size, end, flags);
     record(b, off, size, end);
     return b->base + off;
 }
@@ -1341,7 +1639,7 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     out->reserved = block_bytes + p->large_bytes;
     /* the head's changes since its snapshot (the fast path) only add */
     const block_t *h = p->head;
-    size_t dlast = h ? h->last - h->slast : 0, dbytes = h ? h->bytes - h->sbytes : 0, dn = h ? h->nstarts - h->sn : 0;
+    size_t dlast = h->last - h->slast, dbytes = h->bytes - h->sbytes, dn = nstarts_of(h) - h->sn;
     size_t consumed = p->consumed + dlast, used_small = p->used_small + dbytes;
     out->used = p->used + dbytes;
     out->peak_used = out->used > p->peak_used ? out->used : p->peak_used;
@@ -1367,46 +1665,48 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
 {
     const size_t bs = p->block_size, words = starts_words(bs);
     if (b->last > bs) FAIL("block bump offset beyond the block");
-    if (b->nstarts > b->cap || b->nfreed > b->nstarts || b->freed_bytes > b->bytes) FAIL("block entry counts out of range");
+    if (b->top < b->entries || b->top > b->entries_end || b->nfreed > b->sn || b->marked > nstarts_of(b) || b->freed_bytes > b->bytes)
+        FAIL("block entry counts out of range");
     if ((block_live(b) == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
-    if (b != p->head && (b->slast != b->last || b->sn != b->nstarts || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
-    if (b->slast > b->last || b->sn > b->nstarts || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
+    if (b != p->head && (b->slast != b->last || b->sn != nstarts_of(b) || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
+    if (b->slast > b->last || b->sn > nstarts_of(b) || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
     if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
     if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
-    uint32_t k = 0;
-    size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0, newest = 0;
-    int have_prev = 0;
     if (b->lim != bs) FAIL("block fast-path limit out of range");
     if (b->ranked < 1 || b->ranked > rank_groups(bs) || ((size_t)(b->ranked - 1) << GROUP_SHIFT) > b->last ||
         b->rank[0] != 0)
         FAIL("block rank mark out of range");
+    /* the start bits are exactly the offsets of the marked entries */
+    uint32_t k = 0;
     for (size_t w = 0; w < words; w++) {
-        uint64_t bits = b->starts[w];
-        while (bits) {
+        for (uint64_t bits = b->starts[w]; bits; bits &= bits - 1, k++) {
             size_t off = (w << 6) + find_first_set64(bits);
-            bits &= bits - 1;
-            if (off >= b->last) FAIL("start bit at or beyond the bump offset");
-            if (k >= b->nstarts) FAIL("more start bits than entries");
-            uint32_t e = b->entries[k];
-            size_t size = e & SIZE_BITS, need = size ? size : 1;
-            if (have_prev && off < prev_end) FAIL("live allocations overlap");
-            all_bytes += size;
-            if (!(e & FREED_BIT)) {
-                if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
-                live++;
-                live_bytes += size;
-                prev_end = off + need;
-                have_prev = 1;
-            }
-            newest = off;
-            k++;
+            if (k >= b->marked || b->entries[k].off != off) FAIL("start bits disagree with the marked entries");
         }
     }
-    if (k != b->nstarts) FAIL("fewer start bits than entries");
-    if (live != block_live(b) || live_bytes != b->bytes - b->freed_bytes || all_bytes != b->bytes) FAIL("block live count or bytes disagree with entries");
-    if (k && !(b->entries[k - 1] & FREED_BIT)) {
-        size_t s = b->entries[k - 1] & SIZE_BITS;
-        if (newest + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+    if (k != b->marked) FAIL("fewer start bits than marked entries");
+    /* the entries: in address order below last, live ones apart */
+    size_t live = 0, live_bytes = 0, all_bytes = 0, prev_end = 0;
+    int have_prev = 0;
+    for (k = 0; k < nstarts_of(b); k++) {
+        size_t off = b->entries[k].off, size = b->entries[k].size & SIZE_BITS, need = size ? size : 1;
+        int freed = (b->entries[k].size & FREED_BIT) != 0;
+        if (off >= b->last || (k && off <= b->entries[k - 1].off)) FAIL("entries out of address order or beyond the bump offset");
+        all_bytes += size;
+        if (freed && k >= b->sn) FAIL("freed entry not synced into the pool totals");
+        if (freed) continue;
+        if (have_prev && off < prev_end) FAIL("live allocations overlap");
+        if (size > p->max_small || off + need > b->last) FAIL("live allocation beyond the bump offset");
+        live++;
+        live_bytes += size;
+        prev_end = off + need;
+        have_prev = 1;
+    }
+    if (live != block_live(b) || all_bytes != b->bytes || live_bytes != b->bytes - b->freed_bytes)
+        FAIL("block live count or bytes disagree with entries");
+    if (nstarts_of(b) && !(b->entries[nstarts_of(b) - 1].size & FREED_BIT)) {
+        size_t s = b->entries[nstarts_of(b) - 1].size & SIZE_BITS;
+        if (b->entries[nstarts_of(b) - 1].off + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
     }
     /* rank slots written so far, also of groups holding no start */
     for (size_t g = 0, r = 0, w = 0; g < b->ranked; g++) {
@@ -1478,7 +1778,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
     }
     if (n != nopen || n != p->open_count || p->open_tail != prev) FAIL("open list count or tail wrong");
     if (p->head != (p->open_head == NONE ? &no_block : block_of(p, p->open_head))) FAIL("open list head pointer wrong");
-    if (no_block.cap || no_block.lim || no_block.last || no_block.nstarts) FAIL("empty head placeholder changed");
+    if (no_block.top || no_block.entries_end || no_block.lim || no_block.last) FAIL("empty head placeholder changed");
     if (n > REGION_POOL_OPEN_MAX) FAIL("open list longer than REGION_POOL_OPEN_MAX");
     n = 0;
     for (uint32_t id = p->spare_head; id != NONE; id = block_of(p, id)->next) {
@@ -1492,5 +1792,20 @@ int region_pool_check(const region_pool_t *p, const char **why)
     if (live + nlarge != p->allocations) FAIL("allocation count disagrees");
     if (p->used > p->peak_used) FAIL("used above peak"); /* the head's pending bytes may be above it */
     if (p->ncleanups > p->cleanup_cap || p->reset_gen > p->next_gen) FAIL("counters out of range");
+    /* the stash: within its bounds, its sizes add up, nothing in it is registered */
+    size_t stashed = 0, pair = block_tables_bytes(p->block_size) + p->block_size;
+    if (p->nsblock > STASH_BLOCKS || p->nslarge > STASH_LARGE || ((p->nsblock || p->nslarge) && !has_default_memory(p)))
+        FAIL("stash out of bounds");
+    for (uint32_t i = 0; i < p->nsblock; i++) {
+        uint32_t found;
+        if (find_hash(p, (uintptr_t)p->sblock[i]->base, &found)) FAIL("stashed block still registered");
+        stashed += pair;
+    }
+    for (uint32_t i = 0; i < p->nslarge; i++) {
+        uint32_t found;
+        if (find_hash(p, (uintptr_t)p->slarge[i], &found)) FAIL("stashed large chunk still registered");
+        stashed += p->slarge_bytes[i];
+    }
+    if (stashed != p->stash_bytes || stashed > STASH_MAX_BYTES) FAIL("stash bytes wrong");
     return REGION_POOL_OK;
 }

@@ -13,7 +13,8 @@
  * Chunk memory (blocks and large blocks — what the Node binding exposes as one
  * external ArrayBuffer each) comes from caller callbacks (region_pool_memory_t);
  * NULL means posix_memalign/free behind a small process-wide cache of freed
- * chunks (region_pool_trim_cache). Every chunk is requested aligned to at least
+ * chunks and destroyed pools (region_pool_trim_cache), and then a pool also
+ * keeps a few released chunks of its own (its stash, below). Every chunk is requested aligned to at least
  * the page size. A block is requested aligned to block_align = max(page size,
  * block_size rounded up to a power of two), so the block holding a pointer is
  * found by masking the pointer (plus one hash probe, below): no scan.
@@ -35,7 +36,7 @@
  *     incarnation of its id.
  *   - generations come from one 64-bit counter of the pool (starting at 1),
  *     so a handle is never reused: exact below 2^53 when carried in a JS number.
- * The *_at entry points take a handle and validate it in bounded time (O(1) amortized, see the rank table) with the side
+ * The *_at entry points take a handle and validate it in bounded time (O(1) amortized, see the side tables) with the side
  * tables only (nothing is read from chunk memory), so a stale, double-freed,
  * interior or made-up handle is refused with a precise status and changes
  * nothing. The pointer entry points (region_pool_free, region_pool_realloc)
@@ -45,21 +46,28 @@
  * newer live allocation (a plain pointer cannot tell those apart; use handles).
  *
  * ---- Per-block side tables (outside the chunk) --------------------------------
+ *   entries: one (uint32 offset, uint32 size | freed bit) per allocation
+ *            since the last rewind, in address order; the first
+ *            block_size / 16 in the tables, then grown by doubling, never
+ *            shrunk. Allocating appends one entry: nothing else.   8 B/alloc
  *   starts:  1 bit per byte of the block, set at the start of every allocation
- *            made since the block was last rewound (live or freed)     12.5 %
+ *            made since the block was last rewound (live or freed). Set
+ *            lazily: the first free or query that looks at the block sets
+ *            the bits of the entries appended since (each entry once per
+ *            rewind)                                                 12.5 %
  *   rank:    one uint32 per 1024 bytes: how many starts lie before that
  *            1024-byte group (the rank of a start is then found with at
- *            most 16 popcounts). Filled lazily: allocating never touches
- *            it; the first free or query needing a group counts the groups
- *            not yet counted up to it (each group once per rewind, at most
- *            block_size / 1024 groups of 16 popcounts in one call)   0.4 %
- *   entries: one uint32 per allocation since the last rewind, in address
- *            order (size | freed bit); grown by doubling, never shrunk 4 B/alloc
- * So a free finds its entry in bounded time, O(block_size / 1024) at worst
- * and O(1) amortized: bit test, rank, entry. A start bit that is
- * clear means interior/foreign; a set bit whose entry has the freed bit means
- * double free. Every allocation consumes at least 1 byte (alloc(0) too), so starts are
- * distinct. Rewinding clears the starts bits up to the bump offset.
+ *            most 16 popcounts). Filled lazily too: the first free or query
+ *            needing a group counts the groups not yet counted up to it
+ *            (each group once per rewind, at most block_size / 1024 groups
+ *            of 16 popcounts in one call)                             0.4 %
+ * So a free finds its entry in bounded time, O(block_size / 1024 + the
+ * entries appended since the block was last looked at) at worst and O(1)
+ * amortized: bit test, rank, entry. A start bit that is clear means
+ * interior/foreign; a set bit whose entry has the freed bit means double
+ * free. Every allocation consumes at least 1 byte (alloc(0) too), so starts
+ * are distinct. Rewinding clears the start bits set (none when no free or
+ * query looked at the block).
  *
  * ---- Search (nginx's skip rule) ---------------------------------------------
  * Blocks that may serve requests form the "open" list, searched from its head.
@@ -72,6 +80,23 @@
  * block with the least room left is closed), so a search visits at most
  * REGION_POOL_OPEN_MAX blocks. Empty blocks never fail (every small request fits
  * an empty block); an empty block pushed out of the list goes to the spare stack.
+ *
+ * ---- Stash and parking (default memory only) ----------------------------------
+ * A pool with the default memory keeps up to 4 released large chunks (free,
+ * moving realloc, reset, destroy) and hands them to the next large request of
+ * the same size and alignment. At destroy, its blocks (with their side tables,
+ * start bits cleared) and large chunks go to the stash too (at most 8 blocks,
+ * 256 KiB in all with the large chunks), and the pool structure is "parked"
+ * with them: in the destroying thread's own slot (one pool per thread, no
+ * lock) or else in the process-wide cache as one entry. The next
+ * region_pool_create of the same block size and alignment takes it (the
+ * thread's own slot first) and its blocks come back, lowest old id first, as
+ * the pool needs new ones. A thread's slot is moved to the process-wide cache
+ * when the thread exits (a pthread key destructor). Stashed memory is idle:
+ * outside the stats (like the cache), never handed out twice, notified as
+ * released by the pool that gave it up and as created by the one that takes
+ * it. So a pool per request on one thread takes no lock at all, no matter how
+ * many chunks it used.
  *
  * ---- Cleanups and reset ---------------------------------------------------------
  * Cleanup handlers run exactly once, newest first, at reset and at destroy; a
@@ -269,9 +294,14 @@ uint32_t region_pool_chunk_limit(const region_pool_t *p);
  * handed to the next map of that size and alignment, so pools created per
  * request reuse memory. Blocks' side tables (all providers) are recycled the
  * same way (with the default provider a block's chunk and its side tables are
- * kept together, as one entry of their combined size). The notifications are unchanged: a recycled chunk is "created" for
+ * kept together, as one entry of their combined size), and so are destroyed
+ * pools: a default-memory pool is parked with its stash (see "Stash and
+ * parking" above) as one entry weighing the pool and everything stashed. The
+ * notifications are unchanged: a recycled chunk is "created" for
  * the pool that gets it and "released" by the pool that gives it up. This frees
- * everything cached and returns the bytes freed. */
+ * everything cached (parked pools with their stashes too, the calling
+ * thread's own parked pool included; other threads' own parked pools and the
+ * stashes of live pools stay with them) and returns the bytes freed. */
 size_t region_pool_trim_cache(void);
 
 /* ---- inspection ---------------------------------------------------------------------- */

@@ -4,11 +4,11 @@ import { fork, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { HeapPool, SharedPool } from '../lib/index.js';
-import { exited, nextMessage } from './helpers/ipc.js';
 import { expectCode } from './helpers/pool.js';
+import { exited, expectNoLeftovers, nextMessage, uniqueName, unlinkTestNames } from './helpers/shm.js';
 
 const MiB = 1024 * 1024;
 const GRANULE = 64 * 1024;
@@ -16,22 +16,17 @@ const CHILD = fileURLToPath(new URL('./helpers/heap-shared-child.js', import.met
 
 /** Every pool and named segment a test makes is closed/unlinked afterwards, even when it fails. */
 const opened: SharedPool[] = [];
-const names: string[] = [];
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
   for (const pool of opened.splice(0)) pool.close();
-  for (const name of names.splice(0)) {
-    try {
-      SharedPool.unlink(name);
-    } catch {
-      // already gone
-    }
-  }
+  unlinkTestNames();
 });
+afterAll(expectNoLeftovers);
 
-function segment(size = 8 * MiB, name?: string): SharedPool {
-  if (name !== undefined) names.push(name);
+/** A segment of `size` bytes; named (a fresh test name, see helpers/shm.ts) when `named`. */
+function segment(size = 8 * MiB, named = false): SharedPool {
+  const name = named ? uniqueName('heap-') : undefined;
   const pool = SharedPool.create(name === undefined ? { size } : { size, name });
   opened.push(pool);
   return pool;
@@ -44,6 +39,19 @@ function forkChild(pool: SharedPool, mode: string): ChildProcess {
 }
 
 describe('in one process', () => {
+  test('wait/notify accept an Int32Array over a heap view (the word is addressed by its area offset)', () => {
+    const shared = segment();
+    const heap = new HeapPool({ parent: shared });
+    const block = heap.alloc(64);
+    const words = new Int32Array(block.buffer, block.byteOffset, 4);
+    words[2] = 5;
+    expect(shared.wait(words, 2, 4, 0)).toBe('not-equal');
+    expect(shared.wait(words, 2, 5, 0)).toBe('timed-out');
+    expect(shared.notify(words, 2)).toBe(0);
+    expectCode(() => shared.notify(new Int32Array(4), 0), 'ERR_POOL_FOREIGN_BUFFER');
+    heap.destroy();
+  });
+
   test('blocks come from 64 KiB chunks lent by the segment; offsets work with at()', () => {
     const shared = segment();
     const heap = new HeapPool({ parent: shared });
@@ -150,7 +158,7 @@ describe('in one process', () => {
   });
 
   test('destroy() of a named segment does the same; a destroyed heap pool leaves the segment usable', () => {
-    const shared = segment(4 * MiB, `/mempools-heap-shared-${process.pid}`);
+    const shared = segment(4 * MiB, true);
     const gone = new HeapPool({ parent: shared });
     const view = gone.alloc(256);
     gone.destroy();

@@ -1,39 +1,17 @@
-import { fork, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { PoolError, SharedPool, TlsfPool } from '../lib/index.js';
-import { exited, nextMessage } from './helpers/ipc.js';
 import { expectCode } from './helpers/pool.js';
+import { SHM_CHILD, exited, expectNoLeftovers, forkWithPool, nextMessage, uniqueName, unlinkTestNames } from './helpers/shm.js';
 
 const MiB = 1024 * 1024;
-const CHILD = fileURLToPath(new URL('./helpers/shm-child.js', import.meta.url));
 
-/** Every named segment a test makes is unlinked afterwards, even when the test fails. */
-const names: string[] = [];
-let serial = 0;
-function uniqueName(): string {
-  const name = `/mempools-test-${process.pid}-${serial++}`;
-  names.push(name);
-  return name;
-}
-afterEach(() => {
-  for (const name of names.splice(0)) {
-    try {
-      SharedPool.unlink(name);
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/** A forked helper with the pool's descriptor as its fd 4. */
-function forkWithPool(pool: SharedPool, args: string[]): ChildProcess {
-  return fork(CHILD, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
-}
+// Every named segment a test makes is unlinked afterwards, even when the test fails.
+afterEach(unlinkTestNames);
+afterAll(expectNoLeftovers);
 
 describe('single process', () => {
   test('create (anonymous), getters, stats', () => {
@@ -176,7 +154,7 @@ describe('single process', () => {
     const a = pool.alloc(16);
     a.write('shared');
     expect(other.at(pool.offsetOf(a), 6).toString()).toBe('shared');
-    other.free(other.at(pool.offsetOf(a), 6));
+    other.free(other.at(pool.offsetOf(a), 6)); // a view from at(): never parked, back at once
     expect(pool.stats().allocations).toBe(0);
     pool.destroy();
     expect(pool.destroyed).toBe(true);
@@ -226,7 +204,7 @@ describe('single process', () => {
     expect(() => pool.withLock(() => {
       throw new Error('boom');
     })).toThrow('boom');
-    pool.lock(); // released by the throw above
+    expect(pool.lock()).toBe(false); // released by the throw above; its holder did not die
     expectCode(() => pool.lock(), 'ERR_INVALID_STATE');
     pool.unlock();
     expectCode(() => pool.unlock(), 'ERR_INVALID_STATE');
@@ -276,7 +254,7 @@ describe('across processes', () => {
     const msg = pool.calloc(1, 64);
     msg.write('by name');
     pool.setRoot('msg', pool.offsetOf(msg));
-    const child = spawnSync(process.execPath, [CHILD, 'named', name], { encoding: 'utf8', timeout: 30_000 });
+    const child = spawnSync(process.execPath, [SHM_CHILD, 'named', name], { encoding: 'utf8', timeout: 30_000 });
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ read: 'by name', name, check: 'ok' });
     expect(msg.toString('utf8', 32, msg.indexOf(0, 32))).toBe('named reply');
@@ -327,7 +305,11 @@ describe('across processes', () => {
       child.kill('SIGKILL');
     }
     await exited(child);
-    expect(pool.withLock(() => 'recovered')).toBe('recovered');
+    // the first locker learns that the holder died (the data it guards may be half-updated)
+    expect(pool.withLock((ownerDied) => ownerDied)).toBe(true);
+    expect(pool.lock()).toBe(false);
+    pool.unlock();
+    expect(pool.withLock((ownerDied) => (ownerDied ? 'died' : 'recovered'))).toBe('recovered');
     pool.check();
   });
 
@@ -359,7 +341,7 @@ describe('across processes', () => {
   }, 120_000);
 
   test('pools dropped without close() are closed by GC exactly once; a view keeps its mapping alive', () => {
-    const child = spawnSync(process.execPath, ['--expose-gc', CHILD, 'gc'], { encoding: 'utf8', timeout: 60_000 });
+    const child = spawnSync(process.execPath, ['--expose-gc', SHM_CHILD, 'gc'], { encoding: 'utf8', timeout: 60_000 });
     expect(child.signal, child.stderr).toBeNull();
     expect(child.status, child.stderr).toBe(0);
     const r = JSON.parse(child.stdout) as Record<string, unknown>;

@@ -12,9 +12,15 @@
 //               Int32Array in the segment: a ready counter and a go flag, SharedPool.wait/notify),
 //               then `ops` × (free a random slot, alloc 64 B, write a byte). Peer "TlsfPool 1
 //               proc": the same in one child on its own TlsfPool (the segment only for the barrier).
+//               ", no cache": the children attach with { cache: false } (every alloc/free a native
+//               call under the allocator lock). The JSON line also has child_ns_per_op and
+//               child_cpu_ns_per_op: each child's own rate, in wall-clock and in CPU time.
 //   handoff     "1 MiB hand-off", µs per round trip of 1 MiB already in memory, parent -> child
-//               -> parent, one child forked once (serialization 'advanced', i.e. structured clone):
+//               -> parent, one child forked once (serialization 'advanced', i.e. structured clone,
+//               for the copy; the default 'json' for the small messages of the other modes):
 //                 "process.send copy"          the 1 MiB Buffer sent as a message (copied), a small reply
+//                 "small message alone"        a small message each way, no data, no pool: the floor
+//                                              of the offset-by-message mode
 //                 "SharedPool + offset msg"    the 1 MiB lives in a SharedPool allocation; the offset
 //                                              goes as a small message, the child (attached at startup)
 //                                              takes at(offset, len), reads it, replies with a small message
@@ -55,7 +61,10 @@ const SHARED_WORKLOADS = [
     name: 'shared 64 B contention',
     unit: 'ns/op (aggregate)',
     peer: 'TlsfPool 1 proc',
-    allocators: ['TlsfPool 1 proc', 'SharedPool 1 proc', 'SharedPool 2 procs', 'SharedPool 4 procs'],
+    allocators: [
+      'TlsfPool 1 proc', 'SharedPool 1 proc', 'SharedPool 2 procs', 'SharedPool 4 procs',
+      'SharedPool 1 proc, no cache', 'SharedPool 2 procs, no cache', 'SharedPool 4 procs, no cache',
+    ],
     // ops per child process (quick: a few thousand)
     args: (quick) => ['--ops', String(quick ? 5_000 : 1_000_000), '--warmup', String(quick ? 2_000 : 100_000), '--warmup-ms', String(quick ? 20 : 200)],
   },
@@ -64,7 +73,7 @@ const SHARED_WORKLOADS = [
     name: '1 MiB hand-off',
     unit: 'µs/round trip',
     peer: 'process.send copy',
-    allocators: ['process.send copy', 'SharedPool + offset msg', 'SharedPool + notify/wait'],
+    allocators: ['process.send copy', 'small message alone', 'SharedPool + offset msg', 'SharedPool + notify/wait'],
     // round trips per timed pass (repeated until min-ms), per mode
     args: (quick) => ['--trips', String(quick ? 200 : 2_000), '--copy-trips', String(quick ? 50 : 300), '--warmup-ms', String(quick ? 20 : 200), '--min-ms', String(quick ? 20 : 500)],
   },
@@ -121,7 +130,7 @@ function childContention(a) {
   exitWhenOrphaned();
   const ppid = process.ppid;
   const { SharedPool, TlsfPool } = require(DIST);
-  const seg = SharedPool.fromFd(CHILD_FD);
+  const seg = SharedPool.fromFd(CHILD_FD, { cache: a.cache !== '0' });
   let own = null;
   try {
     const pool = a.kind === 'tlsf' ? (own = new TlsfPool({ size: 1 << 20 })) : seg;
@@ -141,10 +150,12 @@ function childContention(a) {
     seg.notify(ctl, READY);
     waitChange(seg, ctl, GO, 0, 60_000, ppid);
     const t0 = now();
+    const c0 = process.cpuUsage();
     churn(slots, trace, warmup, warmup + ops, pool);
+    const cpu = process.cpuUsage(c0);
     const t1 = now();
     for (let i = 0; i < WINDOW; i++) pool.free(slots[i]);
-    process.send({ start: String(t0), end: String(t1), ops }, finish);
+    process.send({ start: String(t0), end: String(t1), ops, cpuUs: cpu.user + cpu.system }, finish);
   } finally {
     if (own) own.destroy();
     seg.close();
@@ -153,7 +164,7 @@ function childContention(a) {
 
 async function parentContention(a) {
   const { SharedPool } = require(DIST);
-  const m = /^(SharedPool|TlsfPool) (\d+) procs?$/.exec(a.alloc);
+  const m = /^(SharedPool|TlsfPool) (\d+) procs?(, no cache)?$/.exec(a.alloc);
   if (!m) throw new Error(`unknown contention allocator ${a.alloc}`);
   const kind = m[1] === 'TlsfPool' ? 'tlsf' : 'shared';
   const procs = Number(m[2]);
@@ -168,7 +179,7 @@ async function parentContention(a) {
     for (let id = 0; id < procs; id++) {
       const c = fork(__filename, [
         '--child', 'contention', '--kind', kind, '--ctl', String(pool.offsetOf(ctlBuf)), '--id', String(id),
-        '--ops', a.ops, '--warmup', a.warmup, '--warmup-ms', a['warmup-ms'],
+        '--ops', a.ops, '--warmup', a.warmup, '--warmup-ms', a['warmup-ms'], '--cache', m[3] ? '0' : '1',
       ], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
       children.push(c);
       done.push(new Promise((resolve, reject) => {
@@ -198,7 +209,13 @@ async function parentContention(a) {
     const end = results.reduce((x, r) => (BigInt(r.end) > x ? BigInt(r.end) : x), BigInt(results[0].end));
     const ops = results.reduce((x, r) => x + r.ops, 0);
     const ns = Number(end - start) / ops;
-    return { value: ns, procs, ops, ops_per_s: 1e9 / ns };
+    // each child's own ns/op (its ops over its own timed span): equal to `value` x procs when
+    // the children really ran side by side; the gap shows time the scheduler kept one off a CPU
+    // (and its CPU time per op: what the op costs when the scheduler is left out)
+    const own = results.map((r) => Number(BigInt(r.end) - BigInt(r.start)) / r.ops);
+    const cpu = results.map((r) => (r.cpuUs * 1000) / r.ops);
+    const round = (x) => Math.round(x * 10) / 10;
+    return { value: ns, procs, ops, ops_per_s: 1e9 / ns, child_ns_per_op: own.map(round), child_cpu_ns_per_op: cpu.map(round) };
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     pool.destroy();
@@ -206,18 +223,28 @@ async function parentContention(a) {
 }
 
 // ------------------------------------------------------------------ hand-off
-const MODES = { 'process.send copy': 'copy', 'SharedPool + offset msg': 'offset', 'SharedPool + notify/wait': 'notify' };
+const MODES = {
+  'process.send copy': 'copy',
+  'small message alone': 'msg',
+  'SharedPool + offset msg': 'offset',
+  'SharedPool + notify/wait': 'notify',
+};
 // words of the notify/wait flag block
 const TO_CHILD = 0; // parent's sequence number (-1: stop)
 const TO_PARENT = 1; // child's echo of it
 const OFF = 2; // offset of the data
 const SUM = 3; // what the child read
 
+// --spin-ms X (optional, hand-off): SharedPool's spinMs in both processes; default: the pool's default
+function spinOption(a) {
+  return a['spin-ms'] === undefined ? {} : { spinMs: Number(a['spin-ms']) };
+}
+
 function childHandoff(a) {
   exitWhenOrphaned();
   const ppid = process.ppid;
   const { SharedPool } = require(DIST);
-  const pool = SharedPool.fromFd(CHILD_FD);
+  const pool = SharedPool.fromFd(CHILD_FD, spinOption(a));
   const len = Number(a.len);
   const cleanup = () => pool.close();
   if (a.mode === 'notify') {
@@ -246,6 +273,10 @@ function childHandoff(a) {
       finish();
       return;
     }
+    if (a.mode === 'msg') {
+      process.send({ i: m.i, sum: 1 });
+      return;
+    }
     const v = a.mode === 'copy' ? m.data : pool.at(m.off, len);
     process.send({ i: m.i, sum: v[0] + v[len - 1] });
   });
@@ -257,20 +288,23 @@ async function parentHandoff(a) {
   const mode = MODES[a.alloc];
   if (!mode) throw new Error(`unknown hand-off mode ${a.alloc}`);
   const len = HANDOFF_BYTES;
-  const pool = SharedPool.create({ size: 4 << 20 });
+  const pool = SharedPool.create({ size: 4 << 20, ...spinOption(a) });
   let child = null;
   try {
     const flagBuf = pool.alloc(64);
     flagBuf.fill(0);
     const flag = new Int32Array(flagBuf.buffer, flagBuf.byteOffset, 16);
     // the data, already in memory: a plain Buffer for the copy, a pool allocation otherwise
-    const data = mode === 'copy' ? Buffer.allocUnsafe(len) : pool.alloc(len);
+    const data = mode === 'copy' || mode === 'msg' ? Buffer.allocUnsafe(len) : pool.alloc(len);
     data.fill(7);
-    const off = mode === 'copy' ? -1 : pool.offsetOf(data);
+    const off = mode === 'copy' || mode === 'msg' ? -1 : pool.offsetOf(data);
 
-    child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf))], {
+    const spinArgs = a['spin-ms'] === undefined ? [] : ['--spin-ms', a['spin-ms']];
+    child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf)), ...spinArgs], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
-      serialization: 'advanced',
+      // the copy needs 'advanced' (a Buffer goes as bytes, not as a JSON array); small messages
+      // go faster as JSON (--serialization overrides)
+      serialization: a.serialization ?? (mode === 'copy' ? 'advanced' : 'json'),
     });
     let pending = null;
     const exited = new Promise((resolve, reject) => {
@@ -305,7 +339,7 @@ async function parentHandoff(a) {
       : async () => {
         data[0] = ++seq & 255;
         const r = reply();
-        child.send(mode === 'copy' ? { i: seq, data } : { i: seq, off });
+        child.send(mode === 'copy' ? { i: seq, data } : mode === 'msg' ? { i: seq } : { i: seq, off });
         const m = await r;
         check += m.sum;
       };

@@ -10,6 +10,11 @@
 //   churn     (fd 4): reports 'ready', then allocates, writes and frees (some under the
 //             user lock) until it is killed
 //   gc        (--expose-gc): pools dropped without close() are closed by GC, exactly once
+//   free-exit <offset> <length> (fd 4): frees the block there (a view from at(): back at
+//             once), allocates and frees a block of its own (parked in its cache) and exits
+//             without close(): the exit hook gives the parked block back
+//   change    <offset> (fd 4): reports 'ready'; on 'go', sets the Int32 at offset to 1
+//             50 ms later, without notify (only a spinning wait sees it)
 // Results go back as IPC messages (forked) or one JSON object on stdout (spawned).
 const fs = require('node:fs');
 
@@ -102,6 +107,27 @@ const modes = {
       }
       if (random() < 0.05) pool.withLock(() => pool.stats());
     }
+  },
+
+  'free-exit'() {
+    const pool = SharedPool.fromFd(4);
+    pool.free(pool.at(Number(args[0]), Number(args[1])));
+    const before = pool.stats().allocations;
+    pool.free(pool.alloc(Number(args[1])));
+    process.send({ allocationsHere: before, parked: pool.stats().allocations === before }, () => process.exit(0));
+  },
+
+  change() {
+    const pool = SharedPool.fromFd(4);
+    const flag = word(pool, Number(args[0]));
+    process.on('message', () => {
+      setTimeout(() => {
+        Atomics.store(flag, 0, 1);
+        pool.close();
+        process.disconnect();
+      }, 50);
+    });
+    process.send('ready');
   },
 
   gc() {

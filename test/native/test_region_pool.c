@@ -12,6 +12,8 @@
 #include "region_pool.h"
 #include "test_util.h"
 
+#include <pthread.h>
+
 /* ---- tracking memory ------------------------------------------------------- */
 
 #define MAXEV 1024
@@ -1499,6 +1501,204 @@ static void default_provider_recycles_chunks(void)
     CHECK_EQU(region_pool_trim_cache(), 0);
 }
 
+/* Start bits are set lazily (the fast path only appends an entry): a free or a
+ * query marks every pending entry, entries added after are marked by the next
+ * one, and an unmarked allocation is found, refused and freed all the same. */
+static void start_bits_follow_the_entries(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 4096, 4096);
+    CHECK(p);
+    unsigned char *a[60];
+    for (int i = 0; i < 30; i++) CHECK((a[i] = region_pool_palloc(p, 10 + (size_t)i)) != NULL);
+    region_pool_ref_t r = ref_of(p, a[10]);
+    size_t sz = 0;
+    CHECK_EQ(region_pool_state_at(p, r.chunk, r.offset, r.gen, &sz), REGION_POOL_OK); /* marks 30 */
+    CHECK_EQU(sz, 20);
+    CHECK(check_ok(p));
+    for (int i = 30; i < 60; i++) CHECK((a[i] = i % 2 ? region_pool_pnalloc(p, 7) : region_pool_palloc(p, 9)) != NULL);
+    CHECK(check_ok(p)); /* 30 marked, 30 pending */
+    /* interior and end of a pending allocation: foreign; its start: live */
+    CHECK_EQ(region_pool_free(p, a[45] + 1), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, a[59] + 9), REGION_POOL_ERR_FOREIGN); /* at the bump offset */
+    CHECK(check_ok(p));
+    CHECK_EQ(region_pool_free(p, a[45]), REGION_POOL_OK);
+    CHECK_EQ(region_pool_free(p, a[45]), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free(p, a[3]), REGION_POOL_OK);
+    for (int i = 60; i < 40 + 30; i++) CHECK(region_pool_palloc(p, 1) != NULL); /* pending again */
+    CHECK(check_ok(p));
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.allocations, 58 + 10);
+    /* free everything: the block is rewound, its bits cleared, all stale */
+    for (int i = 0; i < 60; i++)
+        if (i != 3 && i != 45) CHECK_EQ(region_pool_free(p, a[i]), REGION_POOL_OK);
+    CHECK_EQU(stats(p).allocations, 10);
+    CHECK(check_ok(p));
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK(check_ok(p));
+    unsigned char *b = region_pool_palloc(p, 600);
+    CHECK(b == a[0]);
+    for (size_t off = 1; off < 700; off++) CHECK_EQ(region_pool_state_at(p, r.chunk, off, ref_of(p, b).gen, NULL), REGION_POOL_ERR_FOREIGN);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* A destroyed pool of the default provider is parked with its blocks (and
+ * their cleared side tables) and large chunks: the next pool of that block
+ * size gets them back without asking the cache chunk by chunk, starts empty,
+ * and sees nothing of the old allocations. Other block sizes and other
+ * providers do not take it; trim frees all of it. */
+static void parked_pool_brings_its_chunks_back(void)
+{
+    region_pool_trim_cache();
+    region_pool_options_t o = {16384, 4096, NULL}, o2 = {8192, 4096, NULL};
+    enum { N = 202 };
+    unsigned char *first[N], *again[N];
+    void *bases[4];
+    size_t nbases = 0;
+    for (int round = 0; round < 3; round++) {
+        region_pool_t *p;
+        CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+        region_pool_stats_t s = stats(p);
+        CHECK_EQU(s.blocks + s.large_blocks + s.reserved + s.allocations, 0);
+        unsigned char **v = round ? again : first;
+        for (int i = 0; i < N; i++) {
+            size_t n = (i == 50 || i == 150) ? 8192 : 16 + (size_t)(i * 37) % 241;
+            CHECK((v[i] = region_pool_palloc(p, n)) != NULL);
+            *v[i] = (unsigned char)i;
+        }
+        s = stats(p);
+        CHECK_EQU(s.blocks, 2);
+        CHECK_EQU(s.large_blocks, 2);
+        CHECK(check_ok(p));
+        if (round == 0) {
+            for (uint32_t id = 0; id < region_pool_chunk_limit(p); id++) {
+                region_pool_chunk_info_t ci;
+                if (region_pool_chunk_info(p, id, &ci) == REGION_POOL_OK && nbases < 4) bases[nbases++] = ci.base;
+            }
+            CHECK_EQU(nbases, 4);
+            CHECK_EQ(region_pool_free(p, first[7]), REGION_POOL_OK); /* marks start bits */
+        } else {
+            /* the same chunks came back, and no start from before is seen */
+            for (int i = 0; i < N; i++) CHECK(again[i] == first[i]);
+            for (uint32_t id = 0; id < region_pool_chunk_limit(p); id++) {
+                region_pool_chunk_info_t ci;
+                if (region_pool_chunk_info(p, id, &ci) != REGION_POOL_OK) continue;
+                int known = 0;
+                for (size_t k = 0; k < nbases; k++) known |= bases[k] == ci.base;
+                CHECK(known);
+            }
+            region_pool_ref_t r = ref_of(p, again[0]);
+            CHECK_EQ(region_pool_state_at(p, r.chunk, 1, r.gen, NULL), REGION_POOL_ERR_FOREIGN);
+            CHECK_EQ(region_pool_free(p, again[7] + 1), REGION_POOL_ERR_FOREIGN);
+            CHECK_EQ(region_pool_free(p, again[7]), REGION_POOL_OK);
+            CHECK_EQ(region_pool_free(p, again[7]), REGION_POOL_ERR_DOUBLE_FREE);
+        }
+        CHECK(check_ok(p));
+        CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    }
+    /* another block size and a provider of its own leave the parked pool alone */
+    region_pool_t *q;
+    CHECK(region_pool_create(&o2, &q) == REGION_POOL_OK);
+    unsigned char *x = region_pool_palloc(q, 100);
+    CHECK(x && x != first[0]);
+    CHECK(region_pool_destroy(q) == REGION_POOL_OK);
+    tracker_t *t = new_tracker();
+    q = new_pool_with(t, 16384, 4096);
+    CHECK(q);
+    x = region_pool_palloc(q, 100);
+    unsigned char *y = region_pool_palloc(q, 8192);
+    CHECK(x && y && x != first[0] && t->maps == 2);
+    CHECK(destroy_ok(q, t));
+    region_pool_t *p;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_palloc(p, 16) == first[0]);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_trim_cache() >= 2 * 16384 + 2 * 8192);
+    CHECK_EQU(region_pool_trim_cache(), 0);
+}
+
+/* A thread's parked pool is its own (no lock); when the thread exits it goes
+ * to the process-wide cache, where another thread's next pool finds it. */
+static void *pool_in_thread(void *arg)
+{
+    unsigned char **out = arg;
+    region_pool_options_t o = {16384, 4096, NULL};
+    region_pool_t *p;
+    if (region_pool_create(&o, &p) != REGION_POOL_OK) return NULL;
+    out[0] = region_pool_palloc(p, 100);
+    out[1] = region_pool_palloc(p, 8192);
+    region_pool_destroy(p); /* parked in this thread's slot */
+    return NULL;
+}
+static void parked_pool_outlives_its_thread(void)
+{
+    region_pool_trim_cache();
+    unsigned char *got[2] = {NULL, NULL};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, pool_in_thread, got) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(got[0] && got[1]);
+    region_pool_options_t o = {16384, 4096, NULL};
+    region_pool_t *p, *q;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_palloc(p, 10) == got[0]);
+    CHECK(region_pool_palloc(p, 8192) == got[1]);
+    CHECK(check_ok(p));
+    /* this thread's slot holds one pool; a second one goes to the shared cache */
+    CHECK(region_pool_create(&o, &q) == REGION_POOL_OK);
+    unsigned char *x = region_pool_palloc(q, 10);
+    CHECK(x && x != got[0]);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_destroy(q) == REGION_POOL_OK);
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_create(&o, &q) == REGION_POOL_OK);
+    unsigned char *a = region_pool_palloc(p, 10), *b = region_pool_palloc(q, 10);
+    CHECK((a == got[0] && b == x) || (a == x && b == got[0]));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_destroy(q) == REGION_POOL_OK);
+    CHECK(region_pool_trim_cache() >= 2 * (16384 + 8192));
+    CHECK_EQU(region_pool_trim_cache(), 0);
+}
+
+/* With the default provider a released large chunk stays with its pool (at
+ * most a few) and serves the next large request of its size and alignment;
+ * handles to the released one stay refused. */
+static void pool_reuses_its_large_chunks(void)
+{
+    region_pool_trim_cache();
+    region_pool_options_t o = {4096, 4096, NULL};
+    region_pool_t *p;
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    region_pool_ref_t r1, r2, r3;
+    CHECK(region_pool_alloc_ref(p, 10000, 0, 0, &r1) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, r1.chunk, 0, r1.gen) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 10000, 0, 0, &r2) == REGION_POOL_OK);
+    CHECK(r2.ptr == r1.ptr && r2.gen != r1.gen);
+    CHECK_EQ(region_pool_free_at(p, r1.chunk, 0, r1.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    /* a memalign needing more alignment than the chunk has: not that chunk */
+    CHECK(region_pool_free_at(p, r2.chunk, 0, r2.gen) == REGION_POOL_OK);
+    void *m = region_pool_memalign(p, (size_t)1 << 20, 10000);
+    CHECK(m && m != r1.ptr && (uintptr_t)m % ((size_t)1 << 20) == 0);
+    CHECK(region_pool_free(p, m) == REGION_POOL_OK);
+    /* newest first: the memalign's chunk serves too; reset releases into the stash */
+    CHECK(region_pool_alloc_ref(p, 10000, 0, 0, &r3) == REGION_POOL_OK);
+    CHECK(r3.ptr == m);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.large_blocks + s.large_bytes + s.reserved, 0);
+    CHECK_EQ(region_pool_free_at(p, r3.chunk, 0, r3.gen), REGION_POOL_ERR_STALE);
+    void *big[6];
+    for (int i = 0; i < 6; i++) CHECK((big[i] = region_pool_palloc(p, 10000)) != NULL);
+    CHECK(big[0] == r1.ptr || big[1] == r1.ptr);
+    CHECK(check_ok(p));
+    for (int i = 0; i < 6; i++) CHECK(region_pool_free(p, big[i]) == REGION_POOL_OK);
+    CHECK_EQU(stats(p).reserved, 0);
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    region_pool_trim_cache();
+}
+
 /* The fast path defers the pool totals: stats, check and frees see them. */
 static void stats_follow_the_fast_path(void)
 {
@@ -1573,5 +1773,9 @@ int main(int argc, char **argv)
     TU_RUN(default_provider_recycles_chunks);
     TU_RUN(default_provider_caches_blocks_with_tables);
     TU_RUN(stats_follow_the_fast_path);
+    TU_RUN(start_bits_follow_the_entries);
+    TU_RUN(parked_pool_brings_its_chunks_back);
+    TU_RUN(pool_reuses_its_large_chunks);
+    TU_RUN(parked_pool_outlives_its_thread);
     return tu_finish("region_pool");
 }

@@ -22,6 +22,7 @@
         "native/heap_state.cc",
         "native/heap_binding.cc",
         "native/heap_fast.cc",
+        "native/heap_handle.cc",
         "native/shm_state.cc",
         "native/shm_binding.cc"
       ],

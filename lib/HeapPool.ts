@@ -11,8 +11,16 @@ import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from 
 import type { Segment } from './sharedParent.js';
 import { ceilTable } from './sizeClasses.js';
 import { HeapStatus } from './types.js';
-import type { HeapPoolOptions, HeapPoolStats } from './types.js';
-import { sizeError, validateCallocTotal, validateInteger, validateObject, validateView } from './validate.js';
+import type { HeapPoolOptions, HeapPoolStats, NativeBlock } from './types.js';
+import {
+  sizeError,
+  validateCallocTotal,
+  validateInteger,
+  validateNativeBlock,
+  validateObject,
+  validateOptionalBoolean,
+  validateView,
+} from './validate.js';
 
 const native = binding.heap;
 /** The hot calls pass numbers through this array (see native/heap_fast.cc). */
@@ -93,6 +101,9 @@ export class HeapPool {
   #used = 0;
   #peakUsed = 0;
   #allocations = 0;
+  readonly #threadSafe: boolean;
+  /** The nativeHandle external, once asked for. */
+  #nativeHandle: object | undefined;
 
   constructor(options: HeapPoolOptions = {}) {
     validateObject(options, 'options');
@@ -106,7 +117,13 @@ export class HeapPool {
     const segment = shared === undefined ? undefined : segmentOf(shared);
     if ((parent !== undefined && parent.#destroyed) || segment?.closed() === true) throw errors.destroyed();
     const lender = given instanceof SharedPool && segment !== undefined ? segment.handle : -1;
-    const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender);
+    // A child shares its parent's lock, so it is thread-safe exactly when the parent is.
+    const threadSafe = validateOptionalBoolean(options.threadSafe, 'options.threadSafe', parent === undefined ? false : parent.#threadSafe);
+    if (parent !== undefined && threadSafe !== parent.#threadSafe) {
+      throw errors.invalidArgValue('options.threadSafe', `must be ${parent.#threadSafe} (the parent's: a child shares its lock)`, threadSafe);
+    }
+    this.#threadSafe = threadSafe;
+    const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender, threadSafe);
     if (typeof created === 'number') {
       throw created === HeapStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromHeapStatus(created);
     }
@@ -137,6 +154,38 @@ export class HeapPool {
     const raw = native.availableCapacity(this.#handle);
     const available = raw === -1 ? Infinity : raw;
     return this.#shared === undefined ? available : Math.min(available, this.#shared.availableCapacity);
+  }
+
+  /**
+   * The pool for other native addons: a type-tagged N-API external over a
+   * mempools_pool_t (native/mempools.h; see docs/addons.md). Made on first use;
+   * after destroy() every call through it returns MEMPOOLS_ERR_DESTROYED.
+   */
+  get nativeHandle(): object {
+    if (this.#nativeHandle === undefined) {
+      const made = native.nativeHandle(this.#handle);
+      if (made === undefined) throw errors.destroyed();
+      this.#nativeHandle = made;
+    }
+    return this.#nativeHandle;
+  }
+
+  /**
+   * A view of `length` bytes of the live block an addon allocated through
+   * nativeHandle at `where` ({ chunk, offset }), without a copy. The addon may
+   * still free the block; free(view) gives it back from here.
+   */
+  viewOf(where: NativeBlock, length: number): Buffer {
+    if (this.#destroyed) throw errors.destroyed();
+    const { chunk: id, offset } = validateNativeBlock(where, 'where');
+    validateInteger(length, 'length');
+    const usable = native.addonBlock(this.#handle, id, offset);
+    if (usable < 0) throw errors.fromHeapStatus(usable);
+    if (length > usable) throw errors.outOfRange('length', `<= ${usable} (the block's usable size)`, length);
+    let chunk = this.#chunks[id];
+    // An addon may have made the chunk (unknown here) or a new incarnation of its id.
+    if (chunk === undefined || chunk.buffer.byteLength === 0) chunk = this.#adopt(id);
+    return makeView(chunk.buffer, offset, length, chunk);
   }
 
   /** `size` bytes, 16-aligned, uninitialised. */
@@ -201,12 +250,16 @@ export class HeapPool {
     const raw = native.stats(this.#handle);
     if (typeof raw === 'number') throw errors.fromHeapStatus(raw);
     const [capacity, reserved, , , , failed, classChunks, spareChunks, largeBlocks, lentBytes, children, metadata] = raw;
+    const [addonUsed, addonAllocations] = this.#addonStats();
+    // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
+    const used = this.#used + addonUsed;
+    if (used > this.#peakUsed) this.#peakUsed = used;
     return {
       capacity: capacity === -1 ? Infinity : capacity!,
       reserved: reserved!,
-      used: this.#used,
+      used,
       peakUsed: this.#peakUsed,
-      allocations: this.#allocations,
+      allocations: this.#allocations + addonAllocations,
       failedAllocations: failed! - this.#retriedFailures,
       classChunks: classChunks!,
       spareChunks: spareChunks!,
@@ -223,7 +276,9 @@ export class HeapPool {
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     const raw = native.stats(this.#handle);
-    if (typeof raw === 'number' || raw[2] !== this.#used + this.#cache.bytes || raw[4] !== this.#allocations + this.#cache.blocks) {
+    const [addonUsed, addonAllocations] = this.#addonStats();
+    if (typeof raw === 'number' || raw[2] !== this.#used + this.#cache.bytes + addonUsed ||
+        raw[4] !== this.#allocations + this.#cache.blocks + addonAllocations) {
       throw errors.corrupted('the pool\'s accounting disagrees with the heap pool');
     }
   }
@@ -239,6 +294,14 @@ export class HeapPool {
 
   [Symbol.dispose](): void {
     this.destroy();
+  }
+
+  /** [usable bytes, count] of the blocks addons hold through nativeHandle ([0, 0] without one). */
+  #addonStats(): [number, number] {
+    if (this.#nativeHandle === undefined) return [0, 0];
+    const raw = native.addonStats(this.#handle);
+    if (typeof raw === 'number') throw errors.fromHeapStatus(raw);
+    return raw;
   }
 
   #allocate(size: number, flags: number, throwing: boolean): Buffer | null {
@@ -329,8 +392,20 @@ export class HeapPool {
     const chunk = viewOwner(buf) as Partial<Chunk> | undefined;
     if (chunk?.pool !== this.#token) throw errors.foreignBuffer();
     const bit = viewOffset(buf) >>> 4;
-    if ((chunk.live![bit >>> 5]! & (1 << (bit & 31))) === 0) throw errors.doubleFree();
+    if ((chunk.live![bit >>> 5]! & (1 << (bit & 31))) === 0) {
+      // Not one of this side's: a block an addon allocated (viewOf) becomes this pool's, else it was freed.
+      if (this.#nativeHandle === undefined || !this.#takeAddonBlock(chunk as Chunk, viewOffset(buf))) throw errors.doubleFree();
+    }
     return chunk as Chunk;
+  }
+
+  /** Makes the addon block at (chunk, offset) this pool's, as alloc() made it; false when it is none. */
+  #takeAddonBlock(chunk: Chunk, offset: number): boolean {
+    if (native.adopt(this.#handle, chunk.id, offset) < 0) return false;
+    const bit = offset >>> 4;
+    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    this.#account(chunk.usable);
+    return true;
   }
 
   /** Gives every cached block back to the C pool. */

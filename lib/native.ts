@@ -110,7 +110,15 @@ export interface HeapConstants {
 export interface HeapBinding {
   /** [handle, owner] where owner keeps the native state alive, or a negative status. parent: a heap
    *  pool's handle or -1; shared: a SharedPool's handle (chunks lent by its segment) or -1. */
-  create(capacity: number, parent: number, shared: number): [number, object] | number;
+  create(capacity: number, parent: number, shared: number, threadSafe: boolean): [number, object] | number;
+  /** The pool's nativeHandle external (once per pool). */
+  nativeHandle(handle: number): object | undefined;
+  /** Usable size of the block an addon allocated at (chunk, offset), or a negative status. */
+  addonBlock(handle: number, chunk: number, offset: number): number;
+  /** As addonBlock, and the block becomes JavaScript's (no longer an addon's). */
+  adopt(handle: number, chunk: number, offset: number): number;
+  /** [usable bytes, count] of the blocks addons hold through nativeHandle, or a negative status. */
+  addonStats(handle: number): [number, number] | number;
   /** [the chunk's external ArrayBuffer, its class size (0: a large block), its area offset in the
    *  segment (-1: not in a segment)]; once per chunk incarnation. */
   chunkBuffer(handle: number, chunk: number): [ArrayBuffer, number, number] | undefined;

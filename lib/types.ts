@@ -98,6 +98,9 @@ export interface HeapPoolOptions {
   capacity?: number;
   /** The pool the chunks come from (it counts them against its own capacity). */
   parent?: HeapPoolParent;
+  /** A lock in every native call, so other addons may allocate from any thread through nativeHandle.
+   *  A child pool shares its HeapPool parent's lock: it is thread-safe exactly when the parent is. */
+  threadSafe?: boolean;
 }
 
 /** SharedPool statistics: `used`, `allocations` etc. count every attached process's blocks. */

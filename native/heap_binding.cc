@@ -4,9 +4,12 @@
 // exceptions: the TypeScript layer validates before it calls in.
 #include "heap_binding.hh"
 
+#include <mutex>
+
 #include "flat_call.hh"
 
 #include "heap_fast.hh"
+#include "heap_handle.hh"
 #include "heap_state.hh"
 #include "scratch_call.hh"
 
@@ -25,7 +28,7 @@ Napi::Value Number(const Napi::CallbackInfo& info, double value) { return Napi::
 // A size_t as a number; SIZE_MAX (unbounded) as -1.
 double SizeOrUnbounded(size_t value) { return value == SIZE_MAX ? -1 : static_cast<double>(value); }
 
-// create(capacity, parentHandle | -1, sharedPoolHandle | -1) -> [handle, owner] or a negative heap_pool_status.
+// create(capacity, parentHandle | -1, sharedPoolHandle | -1, threadSafe) -> [handle, owner] or a negative heap_pool_status.
 Napi::Value Create(const Napi::CallbackInfo& info) {
   PoolTable* table = TableOf(info);
   double capacity = info[0].As<Napi::Number>().DoubleValue();
@@ -40,7 +43,8 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
     if (shm == nullptr || parent != nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
   }
   if (!IsSize(capacity)) return Number(info, HEAP_POOL_ERR_INVALID);
-  int32_t handle = CreateHeap(table, info.Env(), static_cast<size_t>(capacity), parent, shm);
+  bool thread_safe = info.Length() > 3 && info[3].ToBoolean().Value();
+  int32_t handle = CreateHeap(table, info.Env(), static_cast<size_t>(capacity), parent, shm, thread_safe);
   if (handle < 0) return Number(info, handle);
   napi_value owner;
   if (table->Owner(info.Env(), table->State(handle), &owner) != napi_ok) return info.Env().Undefined();
@@ -58,6 +62,8 @@ Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
   napi_value buffer;
   size_t block = 0;
   double area = -1;
+  std::unique_lock<PoolLock> guard;
+  if (state != nullptr) guard = std::unique_lock<PoolLock>(*state->lock);
   if (state == nullptr || !(id >= 0 && id < HEAP_POOL_NO_CHUNK) ||
       HeapChunkBuffer(info.Env(), state, static_cast<uint32_t>(id), &buffer, &block, &area) != napi_ok) {
     return info.Env().Undefined();
@@ -74,6 +80,7 @@ Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   HeapState* state = StateAt(info, 0);
   if (state == nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
+  PoolGuard guard(*state->lock);
   heap_pool_stats_t s;
   heap_pool_get_stats(state->pool, &s);
   const double values[] = {SizeOrUnbounded(s.capacity),
@@ -98,6 +105,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 Napi::Value AvailableCapacity(const Napi::CallbackInfo& info) {
   HeapState* state = StateAt(info, 0);
   if (state == nullptr) return Number(info, HEAP_POOL_ERR_INVALID - 1);
+  PoolGuard guard(*state->lock);
   return Number(info, SizeOrUnbounded(heap_pool_available_capacity(state->pool)));
 }
 
@@ -105,6 +113,7 @@ Napi::Value AvailableCapacity(const Napi::CallbackInfo& info) {
 Napi::Value Check(const Napi::CallbackInfo& info) {
   HeapState* state = StateAt(info, 0);
   if (state == nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
+  PoolGuard guard(*state->lock);
   const char* why = nullptr;
   if (heap_pool_check(state->pool, &why) == HEAP_POOL_OK) return info.Env().Null();
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
@@ -113,7 +122,10 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
 // destroy(handle): the children first (their chunks detached), then the pool.
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   HeapState* state = StateAt(info, 0);
-  if (state != nullptr) TableOf(info)->Destroy(info.Env(), state);
+  if (state == nullptr) return info.Env().Undefined();
+  // With a nativeHandle (maybe pinned), the children go first explicitly (see heap_handle.hh).
+  if (state->native_handle != nullptr) DestroyHeapChildren(info.Env(), TableOf(info), state);
+  TableOf(info)->Destroy(info.Env(), state);
   return info.Env().Undefined();
 }
 
@@ -123,6 +135,8 @@ void InitHeap(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value 
   static const FlatCall calls[] = {
       {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"stats", Stats},
       {"availableCapacity", AvailableCapacity}, {"check", Check}, {"destroy", Destroy},
+      {"nativeHandle", HeapNativeHandle}, {"addonBlock", HeapAddonBlock}, {"adopt", HeapAdopt},
+      {"addonStats", HeapAddonStats},
   };
   Napi::Object heap = FlatCalls(env, table, calls);
 

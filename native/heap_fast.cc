@@ -44,6 +44,7 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   heap_pool_ref_t ref;
+  PoolGuard guard(*state->lock);
   int status = heap_pool_alloc_ref(state->pool, static_cast<size_t>(s[1]), static_cast<unsigned>(s[2]), &ref);
   Report(state, s, status, ref);
   return nullptr;
@@ -61,6 +62,7 @@ napi_value Realloc(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   heap_pool_ref_t ref;
+  PoolGuard guard(*state->lock);
   int status = heap_pool_realloc_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]),
                                     static_cast<size_t>(s[3]), &ref);
   Report(state, s, status, ref);
@@ -75,6 +77,7 @@ napi_value Free(napi_env env, napi_callback_info info) {
   } else if (!IsChunk(s[1]) || !IsSize(s[2])) {
     s[0] = HEAP_POOL_ERR_FOREIGN;
   } else {
+    PoolGuard guard(*state->lock);
     s[0] = heap_pool_free_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]));
   }
   return nullptr;

@@ -12,7 +12,7 @@ namespace {
 
 void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   HeapState* state = static_cast<HeapState*>(ctx);
-  if (!created) state->table->DetachChunk(state->env, state, id);
+  if (!created && !state->detached) state->table->DetachChunk(state->env, state, id);
 }
 
 // Chunks of a pool with a SharedPool parent: lent by the segment while it is mapped.
@@ -36,13 +36,19 @@ void OnDestroy(void* ctx, heap_pool_t*) {
 }  // namespace
 
 void HeapState::FreeMemory(napi_env) {
+  PoolGuard guard(*lock);  // a thread-safe family's other pools may be in use on other threads
   heap_pool_destroy(pool);  // children first (each marked by OnDestroy); no-op once destroyed
   pool = nullptr;
 }
 
-int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm) {
+int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm,
+                   bool thread_safe) {
   HeapState* state = new (std::nothrow) HeapState(env);
   if (state == nullptr) return HEAP_POOL_ERR_NOMEM;
+  std::shared_ptr<PoolLock> lock = parent != nullptr ? parent->lock : std::make_shared<PoolLock>();
+  if (parent == nullptr && thread_safe) lock->Enable();
+  state->lock = lock;
+  PoolGuard guard(*lock);  // a child is made in its parent's structures
   state->shm = parent != nullptr ? parent->shm : shm;
   heap_pool_memory_t memory = {shm != nullptr ? MapShared : MapChunk, shm != nullptr ? UnmapShared : UnmapChunk,
                                OnChunk, OnDestroy, state};

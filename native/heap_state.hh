@@ -20,7 +20,12 @@
 #ifndef MEMPOOLS_HEAP_STATE_HH
 #define MEMPOOLS_HEAP_STATE_HH
 
+#include <cstdint>
+#include <memory>
+#include <unordered_set>
+
 #include "heap_pool.h"
+#include "pool_lock.hh"
 #include "pool_table.hh"
 #include "shm_state.hh"
 
@@ -34,12 +39,22 @@ struct HeapState : PoolState {
   heap_pool_t* pool = nullptr;  // nullptr once destroyed (directly or through the parent)
   napi_env env;                 // the environment of the table (for on_chunk)
   ShmState* shm = nullptr;      // the segment the chunks come from (own or an ancestor's), else nullptr
+  // The family's lock (threadSafe): a child shares its parent's, since its
+  // calls reach the parent's structures. Enabled or not, never null.
+  std::shared_ptr<PoolLock> lock;
+  // Blocks allocated through nativeHandle, neither freed nor adopted by
+  // JavaScript since, and their usable bytes (JavaScript counts the rest).
+  std::unordered_set<uintptr_t> addon;
+  size_t addon_used = 0;
+  bool detached = false;  // chunks detached already (a pinned destroy): on_chunk does nothing
 };
 
 // Creates a pool of `capacity` bytes (0: unbounded) in `table`, a child of
 // `parent` (a heap pool) or of `shm` (a segment) when not nullptr (not both).
 // Returns its handle, or a negative heap_pool_status.
-int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm);
+// thread_safe: a lock (a child always shares its parent's instead).
+int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm,
+                   bool thread_safe = false);
 // The ArrayBuffer of live chunk `id` (made once per chunk incarnation); *block
 // is the class size of a class chunk, 0 for a large block; *area the chunk's
 // area offset in its segment, -1 for a pool without a segment.

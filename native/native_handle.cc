@@ -98,6 +98,10 @@ int PointerOf(void* ctx, mempools_handle_t where, void** out) {
 int Retain(void* ctx) {
   Call call(ctx);
   if (call.status() != MEMPOOLS_OK) return call.status();
+  if (call.ops()->can_pin != nullptr) {
+    int status = call.ops()->can_pin(call.state());
+    if (status != MEMPOOLS_OK) return status;
+  }
   call.handle()->pins++;
   call.handle()->refs.fetch_add(1, std::memory_order_relaxed);
   return MEMPOOLS_OK;

@@ -40,6 +40,9 @@ struct HandleOps {
   // Frees the C memory of a destroyed state whose chunk ArrayBuffers are all
   // detached already; may run on any thread, so no N-API and no table.
   void (*free_detached)(PoolState* state);
+  // MEMPOOLS_OK when retain() may pin the state's memory, else why not
+  // (MEMPOOLS_ERR_UNSUPPORTED); nullptr: always.
+  int (*can_pin)(PoolState* state);
 };
 
 struct NativeHandle;

@@ -80,7 +80,7 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 void FreeDetached(PoolState* state) { Region(state)->FreeDetachedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached};
+const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached, nullptr};
 
 PoolState* AnyStateOf(const Napi::CallbackInfo& info) {
   PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());

@@ -129,7 +129,7 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 void FreeDetached(PoolState* state) { Tlsf(state)->FreeDetachedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached};
+const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached, nullptr};
 
 // The TLSF state behind argument 0, destroyed or not (nativeHandle is made for either).
 TlsfState* AnyStateOf(const Napi::CallbackInfo& info) {

@@ -24,7 +24,8 @@
         "native/heap_fast.cc",
         "native/heap_handle.cc",
         "native/shm_state.cc",
-        "native/shm_binding.cc"
+        "native/shm_binding.cc",
+        "native/shm_handle.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -9,12 +9,13 @@ import type { PoolBuffer } from './PoolBuffer.js';
 import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
 import { destroySharedChildren, registerSegment, sharedChunkOffset } from './sharedParent.js';
 import { ShmStatus } from './types.js';
-import type { SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
+import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
 import {
   sizeError,
   validateCallocTotal,
   validateFunction,
   validateInteger,
+  validateNativeBlock,
   validateObject,
   validateView,
 } from './validate.js';
@@ -195,6 +196,8 @@ export class SharedPool {
   #waits = 0;
   /** Failures the allocator counted for first attempts that a retry then served (or retried). */
   #retriedFailures = 0;
+  /** The nativeHandle external, once asked for. */
+  #nativeHandle: object | undefined;
 
   private constructor(key: symbol, result: ShmAttached, name: string | null, options: { cache: boolean; spinMs: number }) {
     if (key !== INTERNAL) throw errors.illegalConstructor('SharedPool.create, SharedPool.open or SharedPool.fromFd');
@@ -344,6 +347,31 @@ export class SharedPool {
     if (lent !== undefined) return lent;
     if (buf.buffer !== this.#buffer) throw errors.foreignBuffer();
     return buf.byteOffset;
+  }
+
+  /**
+   * This mapping for other native addons: a type-tagged N-API external over a
+   * mempools_pool_t (native/mempools.h; see docs/addons.md), callable from any
+   * thread. Made on first use; after close() every call returns MEMPOOLS_ERR_DESTROYED.
+   */
+  get nativeHandle(): object {
+    if (this.#nativeHandle === undefined) {
+      const made = native.nativeHandle(this.#handle);
+      if (made === undefined) throw errors.destroyed();
+      this.#nativeHandle = made;
+    }
+    return this.#nativeHandle;
+  }
+
+  /**
+   * A view of `length` bytes of the live block an addon allocated through
+   * nativeHandle: `where` is { chunk: 0, offset: the area offset }, so this is at(offset, length).
+   */
+  viewOf(where: NativeBlock, length: number): Buffer {
+    this.#live();
+    const { chunk, offset } = validateNativeBlock(where, 'where');
+    if (chunk !== 0) throw errors.foreignBuffer();
+    return this.at(offset, length);
   }
 
   /** A view of `length` bytes of the live allocation that starts at `offset` (as offsetOf gave it). */

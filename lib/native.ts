@@ -194,6 +194,8 @@ export interface ShmBinding {
   check(handle: number): string | null;
   /** Detaches the area ArrayBuffer, unmaps, closes the descriptor. */
   close(handle: number): void;
+  /** The pool's nativeHandle external (once per mapping). */
+  nativeHandle(handle: number): object | undefined;
   readonly constants: ShmConstants;
 }
 

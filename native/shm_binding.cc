@@ -11,7 +11,9 @@
 #include <string>
 
 #include "flat_call.hh"
+#include "heap_state.hh"
 #include "scratch_call.hh"
+#include "shm_handle.hh"
 #include "shm_state.hh"
 
 namespace mempools {
@@ -200,7 +202,10 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
 // close(handle): detaches the area ArrayBuffer, unmaps, closes the descriptor.
 Napi::Value Close(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf(info);
-  if (state != nullptr) TableOf(info)->Destroy(info.Env(), state);
+  if (state == nullptr) return info.Env().Undefined();
+  // A pinned nativeHandle defers the unmap: the heap pools over the segment go now (see shm_handle.cc).
+  if (state->native_handle != nullptr) DestroyHeapsOf(info.Env(), TableOf(info), state);
+  TableOf(info)->Destroy(info.Env(), state);
   return info.Env().Undefined();
 }
 
@@ -246,6 +251,7 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
       {"realloc", Realloc}, {"at", At},           {"lock", Lock},             {"unlock", Unlock},
       {"wait", Wait},       {"notify", Notify},   {"setRoot", SetRoot},       {"getRoot", GetRoot},
       {"deleteRoot", DeleteRoot}, {"stats", Stats}, {"check", Check},        {"close", Close},
+      {"nativeHandle", ShmNativeHandle},
   };
   Napi::Object shm = FlatCalls(env, table, calls);
   Napi::Object constants = Napi::Object::New(env);

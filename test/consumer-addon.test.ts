@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { HeapPool, RegionPool, TlsfPool } from '../lib/index.js';
+import { HeapPool, RegionPool, SharedPool, TlsfPool } from '../lib/index.js';
 import { expectCode } from './helpers/pool.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -288,9 +288,11 @@ const kinds: [string, (threadSafe?: boolean) => ViewingPool][] = [
   ['TlsfPool', (threadSafe = false) => new TlsfPool({ size: 1 << 20, threadSafe })],
   ['HeapPool', (threadSafe = false) => new HeapPool({ threadSafe })],
   ['RegionPool', () => new RegionPool({ blockSize: 16384 })],
+  // always thread-safe (the segment's allocator mutex); chunk 0, offset = the area offset
+  ['SharedPool', () => SharedPool.create({ size: 4 << 20 })],
 ];
 
-/** The thread-safe kinds. */
+/** The kinds that can be thread-safe. */
 const threadSafeKinds = kinds.filter(([name]) => name !== 'RegionPool');
 
 describe.each(kinds)('%s through its nativeHandle', (_name, make) => {
@@ -355,10 +357,15 @@ describe.each(kinds)('%s through its nativeHandle', (_name, make) => {
   it('a pool that is not thread-safe refuses calls from another thread with MEMPOOLS_ERR_WRONG_THREAD', () => {
     const pool = make();
     const before = pool.stats();
-    expect(probe.offThread(pool.nativeHandle, 64)).toMatchObject({
-      alloc: MEMPOOLS_ERR_WRONG_THREAD,
-      retain: MEMPOOLS_ERR_WRONG_THREAD,
-    });
+    const made = probe.offThread(pool.nativeHandle, 64);
+    if (pool instanceof SharedPool) {
+      // always thread-safe: served, and the block is the segment's like any other
+      expect(made).toMatchObject({ alloc: 0, retain: 0, chunk: 0 });
+      expect(pool.stats().allocations).toBe(before.allocations + 1);
+      pool.free(pool.viewOf({ chunk: 0, offset: made.offset! }, 64));
+    } else {
+      expect(made).toMatchObject({ alloc: MEMPOOLS_ERR_WRONG_THREAD, retain: MEMPOOLS_ERR_WRONG_THREAD });
+    }
     expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
     pool.destroy();
   });
@@ -385,6 +392,7 @@ describe.each(threadSafeKinds)('a threadSafe %s', (_name, make) => {
     expect(new Set(filled.map((where) => `${where.chunk}:${where.offset}`)).size).toBe(16);
     filled.forEach((where, i) => expect([...pool.viewOf(where, 64)].every((byte) => byte === i)).toBe(true));
     expect(pool.stats().allocations).toBe(16);
+    if (pool instanceof SharedPool) expect(filled.every((where) => where.chunk === 0)).toBe(true);
     pool.destroy();
   });
 
@@ -409,12 +417,13 @@ describe.each(threadSafeKinds)('a threadSafe %s', (_name, make) => {
     pool.destroy();
   });
 
-  it('a block another thread allocated is viewed and freed from JavaScript', () => {
+  it('a block another thread allocated is viewed and freed from JavaScript (SharedPool: offsetOf(view) is its offset)', () => {
     const pool = make(true);
     const made = probe.offThread(pool.nativeHandle, 256);
     expect(made).toMatchObject({ alloc: 0, retain: 0 });
     const view = pool.viewOf({ chunk: made.chunk!, offset: made.offset! }, 256);
     expect(pool.stats().allocations).toBe(1);
+    if (pool instanceof SharedPool) expect(pool.offsetOf(view)).toBe(made.offset);
     pool.free(view);
     expect(pool.stats()).toMatchObject({ allocations: 0, used: 0 });
     pool.destroy();
@@ -467,5 +476,22 @@ describe('destroy() while a worker holds a pin', () => {
     expect(view.byteLength).toBe(0);
     expect(childView.byteLength).toBe(0);
     expect(probe.openGate()).toBe(true); // wrote 4 KiB into the pinned root's block, then released
+  });
+
+  it('a SharedPool closed while pinned: its views and its HeapPools go at once, the mapping at the last release', () => {
+    const pool = SharedPool.create({ size: 5 * 1024 * 1024 + 3 * 65536 });
+    const heap = new HeapPool({ parent: pool });
+    const heapView = heap.alloc(64);
+    expect(() => probe.startPinned(heap.nativeHandle, 64, 1)).toThrow(/MEMPOOLS_ERR_UNSUPPORTED/);
+    const pinned = probe.startPinned(pool.nativeHandle, 1 << 20, 0x77);
+    expect(pinned.chunk).toBe(0);
+    const view = pool.viewOf(pinned, 1 << 20);
+    pool.close();
+    expect(view.byteLength).toBe(0);
+    expect(heap.destroyed).toBe(true);
+    expect(heapView.byteLength).toBe(0);
+    expect(isMapped(pinned.address)).toBe(true);
+    expect(probe.openGate()).toBe(true);
+    expect(isMapped(pinned.address)).toBe(false);
   });
 });

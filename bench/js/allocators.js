@@ -66,6 +66,17 @@ const JS_ALLOCATORS = [
     },
   },
   {
+    // the same with a lock in every native call (other addons may allocate from any thread)
+    name: 'HeapPool threadSafe',
+    available: () =>
+      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    create: async () => {
+      const { HeapPool } = require(DIST);
+      const pool = new HeapPool({ threadSafe: true });
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+    },
+  },
+  {
     name: '@thi.ng/malloc',
     // ESM-only package whose exports map hides package.json: look for it on disk
     available: () =>

@@ -19,12 +19,22 @@
  * the last release(). So work on a worker thread does: retain, use the
  * memory, release (release may be called from any thread).
  *
+ * A HeapPool that has a parent (a HeapPool or a SharedPool) cannot be pinned:
+ * its retain() returns MEMPOOLS_ERR_UNSUPPORTED.
+ *
  * Threads: a pool created with `threadSafe: true` (TlsfPool, HeapPool) takes
- * a lock in every call, from JavaScript and from here, so any thread may call.
- * Without it (the default, and RegionPool/SharedPool's process-local side),
- * the calls are only valid on the JavaScript thread that owns the pool; from
- * another thread they return MEMPOOLS_ERR_WRONG_THREAD and change nothing.
- * `flags & MEMPOOLS_FLAG_THREAD_SAFE` tells which.
+ * a lock in every call, from JavaScript and from here, and a SharedPool takes
+ * its segment's allocator mutex, so any thread may call. Otherwise (the
+ * default, and RegionPool) the calls are only valid on the JavaScript thread
+ * that owns the pool; from another thread they return
+ * MEMPOOLS_ERR_WRONG_THREAD and change nothing. release() is valid from any
+ * thread. `flags & MEMPOOLS_FLAG_THREAD_SAFE` tells which.
+ *
+ * Whose blocks: TlsfPool and HeapPool let free/realloc/usable_size/handle_of/
+ * pointer_of act only on blocks allocated through this struct (JavaScript's
+ * own blocks, some of which it caches, are refused with MEMPOOLS_ERR_INVALID);
+ * once JavaScript frees or reallocs such a block (after pool.viewOf) it is
+ * JavaScript's. RegionPool and SharedPool accept any live block of the pool.
  *
  * Memory a consumer allocates can be viewed from JavaScript without a copy:
  * handle_of turns a pointer into (chunk, offset); hand those two numbers to
@@ -88,7 +98,7 @@ typedef struct mempools_pool {
 
     /* *out = size usable bytes (16-byte aligned for heap pools, 8 otherwise). */
     int (*alloc)(void *ctx, size_t size, void **out);
-    /* Frees a block this pool returned (to JavaScript or to an addon). */
+    /* Frees a live block (see "Whose blocks" above). */
     int (*free)(void *ctx, void *ptr);
     /* Keeps min(old, new) bytes; on failure *out is untouched and ptr stays valid. */
     int (*realloc)(void *ctx, void *ptr, size_t size, void **out);

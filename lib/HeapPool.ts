@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding } from './native.js';
+import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
 import { SharedPool } from './SharedPool.js';
@@ -162,11 +163,7 @@ export class HeapPool {
    * after destroy() every call through it returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {
-    if (this.#nativeHandle === undefined) {
-      const made = native.nativeHandle(this.#handle);
-      if (made === undefined) throw errors.destroyed();
-      this.#nativeHandle = made;
-    }
+    this.#nativeHandle ??= madeHandle(native.nativeHandle(this.#handle));
     return this.#nativeHandle;
   }
 

@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { CleanupStack } from './CleanupStack.js';
 import * as errors from './errors.js';
 import { binding } from './native.js';
+import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import { RegionStatus } from './types.js';
 import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
@@ -101,11 +102,7 @@ export class RegionPool {
    * every call through it returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {
-    if (this.#nativeHandle === undefined) {
-      const made = native.nativeHandle(this.#handle);
-      if (made === undefined) throw errors.destroyed();
-      this.#nativeHandle = made;
-    }
+    this.#nativeHandle ??= madeHandle(native.nativeHandle(this.#handle));
     return this.#nativeHandle;
   }
 

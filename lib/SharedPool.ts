@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
+import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
 import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
@@ -355,11 +356,7 @@ export class SharedPool {
    * thread. Made on first use; after close() every call returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {
-    if (this.#nativeHandle === undefined) {
-      const made = native.nativeHandle(this.#handle);
-      if (made === undefined) throw errors.destroyed();
-      this.#nativeHandle = made;
-    }
+    this.#nativeHandle ??= madeHandle(native.nativeHandle(this.#handle));
     return this.#nativeHandle;
   }
 

@@ -1,6 +1,7 @@
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
+import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
@@ -120,12 +121,7 @@ export class TlsfPool {
    * after destroy() every call through it returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {
-    if (this.#nativeHandle === undefined) {
-      const made = native.nativeHandle(this.#handle);
-      if (typeof made === 'number') throw TlsfPool.#systemError(made);
-      if (made === undefined) throw errors.destroyed();
-      this.#nativeHandle = made;
-    }
+    this.#nativeHandle ??= madeHandle(native.nativeHandle(this.#handle), (code) => TlsfPool.#systemError(code));
     return this.#nativeHandle;
   }
 

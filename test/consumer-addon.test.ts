@@ -52,6 +52,7 @@ interface HandleProbe {
 const MEMPOOLS_ERR_INVALID = -2;
 const MEMPOOLS_ERR_DESTROYED = -3;
 const MEMPOOLS_ERR_WRONG_THREAD = -4;
+const MEMPOOLS_ERR_UNSUPPORTED = -5;
 
 interface FakePool {
   makeHandle(options?: { size?: number; threadSafe?: boolean; abiVersion?: number }): object;
@@ -493,5 +494,52 @@ describe('destroy() while a worker holds a pin', () => {
     expect(isMapped(pinned.address)).toBe(true);
     expect(probe.openGate()).toBe(true);
     expect(isMapped(pinned.address)).toBe(false);
+  });
+});
+
+describe('whose blocks, and the options', () => {
+  it('an addon cannot free a block JavaScript holds or keeps in its free-list cache (TlsfPool); check() stays exact', async () => {
+    const pool = new TlsfPool({ size: 1 << 20 });
+    const held = pool.alloc(64);
+    const cached = pool.alloc(64);
+    pool.free(cached); // parked in the JavaScript cache, still allocated in C
+    for (const view of [held, cached]) {
+      expect(freeError(pool.nativeHandle, { chunk: 0, offset: view.byteOffset })).toMatchObject({ status: MEMPOOLS_ERR_INVALID });
+    }
+    const where = await fill(pool.nativeHandle, 64, 9);
+    const view = pool.viewOf(where, 64);
+    expect(pool.usableSize(view)).toBeGreaterThanOrEqual(64);
+    pool.check();
+    pool.free(view); // now JavaScript's (and maybe cached): the addon may not free it
+    expect(freeError(pool.nativeHandle, where)).toMatchObject({ status: MEMPOOLS_ERR_INVALID });
+    pool.check();
+    expect(pool.stats()).toMatchObject({ allocations: 1 });
+    pool.destroy();
+  });
+
+  it('a large HeapPool block an addon allocated is counted, viewed and freed exactly', async () => {
+    const pool = new HeapPool();
+    const before = pool.stats();
+    const where = await fill(pool.nativeHandle, 3 << 20, 4);
+    expect(pool.stats().largeBlocks).toBe(1);
+    expect(pool.stats().used).toBeGreaterThanOrEqual(3 << 20);
+    const view = pool.viewOf(where, 3 << 20);
+    expect(view[(3 << 20) - 1]).toBe(4);
+    pool.check();
+    pool.free(view);
+    expect(pool.stats()).toMatchObject({ used: before.used, allocations: before.allocations, largeBlocks: 0 });
+    pool.check();
+    pool.destroy();
+  });
+
+  it('threadSafe must be a boolean; a HeapPool child shares its parent\'s lock', () => {
+    expectCode(() => new TlsfPool({ size: 4096, threadSafe: 1 as never }), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expectCode(() => new HeapPool({ threadSafe: 'yes' as never }), 'ERR_INVALID_ARG_TYPE', TypeError);
+    const parent = new HeapPool({ threadSafe: true });
+    expectCode(() => new HeapPool({ parent, threadSafe: false }), 'ERR_INVALID_ARG_VALUE', TypeError);
+    const child = new HeapPool({ parent });
+    expect(probe.offThread(child.nativeHandle, 32)).toMatchObject({ alloc: 0, retain: MEMPOOLS_ERR_UNSUPPORTED });
+    expect(child.stats().allocations).toBe(1);
+    parent.destroy();
   });
 });

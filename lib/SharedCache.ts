@@ -57,8 +57,8 @@ export class SharedCache {
   /** The block area as 32-bit words (the park list is a view of it). */
   readonly #words: Uint32Array;
   readonly #open: ParkOpener;
-  /** This process's park list (a view of #words), or null while none is open. */
-  #list: Uint32Array | null = null;
+  /** This process's park list (a view of the area), or null while none is open. */
+  #list: Int32Array | null = null;
   #listOffset = -1;
   /** Whether opening a list failed since the last drain (no retry until then). */
   #openFailed = false;
@@ -117,7 +117,7 @@ export class SharedCache {
     if (list === null) return false;
     const n = list[COUNTS + c]!;
     if (!this.#lists.push(c, view, usable)) return false;
-    list[SLOTS + c * PARK_DEPTH + n] = offset / 8; // the slot first, then the count
+    list[SLOTS + c * PARK_DEPTH + n] = offset >>> 3; // the slot first, then the count
     list[COUNTS + c] = n + 1;
     this.#flip(offset);
     return true;
@@ -172,7 +172,7 @@ export class SharedCache {
   }
 
   /** Opens this process's park list (null if that failed: no room, no record free). */
-  #openList(): Uint32Array | null {
+  #openList(): Int32Array | null {
     if (this.#openFailed) return null;
     const offset = this.#open(STACKS, PARK_DEPTH);
     if (offset < 0 || offset % 8 !== 0 || offset + LIST_WORDS * 4 > this.#words.byteLength) {
@@ -180,7 +180,7 @@ export class SharedCache {
       return null;
     }
     this.#listOffset = offset;
-    return (this.#list = this.#words.subarray(offset >>> 2, (offset >>> 2) + LIST_WORDS));
+    return (this.#list = new Int32Array(this.#words.buffer, this.#words.byteOffset + offset, LIST_WORDS));
   }
 
   /** Toggles the parked bit of `offset` (8-aligned). */

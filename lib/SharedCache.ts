@@ -5,7 +5,7 @@
 //
 // Park list: so that a process killed with blocks parked loses none of them,
 // the cache records them in the segment too, in a park list (native/shm_pool.h
-// "parked blocks"): one stack of PARK_DEPTH slots per size class, mirroring the
+// "parked blocks"): one stack of parkDepthFor(limit) slots per size class, mirroring the
 // class LIFOs here, opened at the first park and registered with this process's
 // pid. The dead-owner sweep of any process frees the listed blocks of a
 // process that is gone. Stores are kill-safe: park writes the slot, then the
@@ -31,14 +31,20 @@ export const SHARED_CACHE_MAX = 4096;
 /** Most bytes parked per process and pool (less for a small segment: see limitFor). */
 export const SHARED_CACHE_BYTES = 256 * 1024;
 
-/** Slots per size class in the park list: the most blocks a class keeps. */
-export const PARK_DEPTH = 32;
+/**
+ * Slots per size class in the park list (the most blocks a class keeps): 32, fewer
+ * for a small byte limit, so that the list (4 bytes per slot in each of the 48
+ * classes, after 50 words of shape and counts: 6.3 KiB at 32) stays under 1/5 of
+ * the limit (a limit under 2 KiB still gets depth 1: 392 bytes).
+ */
+export function parkDepthFor(limit: number): number {
+  return Math.max(1, Math.min(32, Math.floor((limit / 5 - 4 * SLOTS) / (4 * STACKS))));
+}
 /** Stacks of the park list: the classes up to SHARED_CACHE_MAX. */
 const STACKS = ceilClass(SHARED_CACHE_MAX) + 1;
 /** Park list layout (native/shm_pool.h): the counts from word 2, then the slots. */
 const COUNTS = 2;
 const SLOTS = COUNTS + STACKS;
-const LIST_WORDS = SLOTS + STACKS * PARK_DEPTH;
 
 /** Area bytes covered by one page of the parked set: 64 KiB, i.e. 8192 bits = 256 words. */
 const PAGE_SHIFT = 16;
@@ -53,7 +59,9 @@ export function limitFor(capacity: number): number {
 export type ParkOpener = (stacks: number, depth: number) => number;
 
 export class SharedCache {
-  readonly #lists = new FreeListCache(CLASS_SIZE, PARK_DEPTH);
+  readonly #lists: FreeListCache;
+  /** Slots per class in the park list (parkDepthFor the limit). */
+  readonly #depth: number;
   /** The block area as 32-bit words (the park list is a view of it). */
   readonly #words: Uint32Array;
   readonly #open: ParkOpener;
@@ -71,6 +79,8 @@ export class SharedCache {
   /** A cache of at most `limit` bytes for the block area `words`, opening its park list with `open`. */
   constructor(limit: number, words: Uint32Array, open: ParkOpener) {
     this.#limit = limit;
+    this.#depth = parkDepthFor(limit);
+    this.#lists = new FreeListCache(CLASS_SIZE, this.#depth);
     this.#words = words;
     this.#open = open;
     this.#pages = new Array<Int32Array | undefined>(Math.ceil(words.byteLength / (1 << PAGE_SHIFT))).fill(undefined);
@@ -117,7 +127,7 @@ export class SharedCache {
     if (list === null) return false;
     const n = list[COUNTS + c]!;
     if (!this.#lists.push(c, view, usable)) return false;
-    list[SLOTS + c * PARK_DEPTH + n] = offset >>> 3; // the slot first, then the count
+    list[SLOTS + c * this.#depth + n] = offset >>> 3; // the slot first, then the count
     list[COUNTS + c] = n + 1;
     this.#flip(offset);
     return true;
@@ -145,7 +155,7 @@ export class SharedCache {
     const blocks = this.#lists.blocks;
     this.#lists.drain((view) => this.#flip(viewOffset(view)));
     this.#openFailed = false;
-    if (this.#list === null) return 0;
+    if (this.#list === null) return ShmStatus.OK;
     const list = this.#listOffset;
     this.#list = null;
     this.#listOffset = -1;
@@ -174,13 +184,14 @@ export class SharedCache {
   /** Opens this process's park list (null if that failed: no room, no record free). */
   #openList(): Int32Array | null {
     if (this.#openFailed) return null;
-    const offset = this.#open(STACKS, PARK_DEPTH);
-    if (offset < 0 || offset % 8 !== 0 || offset + LIST_WORDS * 4 > this.#words.byteLength) {
+    const words = SLOTS + STACKS * this.#depth;
+    const offset = this.#open(STACKS, this.#depth);
+    if (offset < 0 || offset % 8 !== 0 || offset + words * 4 > this.#words.byteLength) {
       this.#openFailed = true;
       return null;
     }
     this.#listOffset = offset;
-    return (this.#list = new Int32Array(this.#words.buffer, this.#words.byteOffset + offset, LIST_WORDS));
+    return (this.#list = new Int32Array(this.#words.buffer, this.#words.byteOffset + offset, words));
   }
 
   /** Toggles the parked bit of `offset` (8-aligned). */

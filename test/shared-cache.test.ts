@@ -101,6 +101,19 @@ describe('per-process cache', () => {
     pool.check();
   });
 
+  test('the park list is small next to the cache: at most 1/5 of its byte limit', () => {
+    for (const size of [128 * 1024, 256 * 1024, MiB, 8 * MiB]) {
+      using pool = SharedPool.create({ size });
+      using other = SharedPool.fromFd(pool.fd, { cache: false });
+      pool.free(pool.alloc(16));
+      const limit = Math.min(256 * 1024, Math.floor(pool.stats().capacity / 16));
+      expect(other.stats().allocations).toBe(2); // the parked block and the list
+      expect(other.stats().used - 16).toBeLessThanOrEqual(limit / 5);
+      pool.flushCache();
+      expect(other.stats().allocations).toBe(0);
+    }
+  });
+
   test('cache: false gives every block back at once and makes a new view each time', () => {
     using pool = SharedPool.create({ size: MiB, cache: false });
     const a = pool.alloc(64);

@@ -1108,6 +1108,12 @@ static void test_park_open_close(void)
     }
     const char *why = NULL;
     CHECKF(shm_pool_check(p, &why) == SHM_POOL_OK, "check: %s", why ? why : "?");
+    uint32_t *shape = (uint32_t *)((unsigned char *)shm_pool_base(p) + lists[1]);
+    shape[SHM_POOL_PARK_DEPTH] = 100000; /* a list scribbled on: check says so */
+    CHECK_EQ(shm_pool_check(p, &why), SHM_POOL_ERR_CORRUPTED);
+    CHECK(why && strstr(why, "park list"));
+    shape[SHM_POOL_PARK_DEPTH] = 8;
+    CHECK_EQ(shm_pool_check(p, &why), SHM_POOL_OK);
     size_t blocks = 0;
     CHECK_EQ(shm_pool_park_close(p, lists[0], &blocks), SHM_POOL_OK);
     CHECK_EQU(blocks, 10);

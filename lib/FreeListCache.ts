@@ -26,9 +26,12 @@ export class FreeListCache {
   /** Usable size of the block the last pop() returned. */
   popped = 0;
 
-  /** `classSizes`: the size of each class the pool's blocks are pushed under (ascending). */
-  constructor(classSizes: ArrayLike<number> = CLASS_SIZE) {
-    this.#depth = Int32Array.from(classSizes, depthOf);
+  /**
+   * `classSizes`: the size of each class the pool's blocks are pushed under (ascending);
+   * `maxDepth`: the most blocks any class keeps.
+   */
+  constructor(classSizes: ArrayLike<number> = CLASS_SIZE, maxDepth = 256) {
+    this.#depth = Int32Array.from(classSizes, (size) => Math.min(maxDepth, depthOf(size)));
     this.#views = Array.from(this.#depth, () => []);
     this.#sizes = Array.from(this.#depth, () => []);
   }

@@ -8,6 +8,7 @@ import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
 import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
+import type { ParkOpener } from './SharedCache.js';
 import { destroySharedChildren, registerSegment, sharedChunkOffset } from './sharedParent.js';
 import { ShmStatus } from './types.js';
 import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
@@ -75,14 +76,18 @@ interface CacheRecord {
   readonly cache: SharedCache;
 }
 
-/** Gives a cache's parked blocks back; the first failure's status (or OK). */
+/** Gives a cache's parked blocks and its park list back (one native call); OK or a failure's status. */
 function flushRecord(record: CacheRecord): number {
-  let first: number = ShmStatus.OK;
-  record.cache.drain((offset) => {
-    const status = freeNative(record.handle, offset);
-    if (first === ShmStatus.OK) first = status;
-  });
-  return first;
+  return record.cache.drain((list) => native.parkClose(record.handle, list));
+}
+
+/**
+ * Opens park lists for the pool `handle`. Made out here: a closure made in the
+ * constructor would share its context, which holds the pool, so the record
+ * would keep the pool reachable and the finalizer would never run.
+ */
+function parkOpener(handle: number): ParkOpener {
+  return (stacks, depth) => native.parkOpen(handle, stacks, depth);
 }
 
 /** Caches of open pools: flushed at a normal process exit, or when their pool is collected unclosed. */
@@ -166,9 +171,13 @@ function attached(result: ShmAttached | number, syscall: (errno: number) => stri
  * processes ever park the same block). Parked
  * blocks stay allocated in the segment: other processes count them as used
  * until this process flushes them (flushCache(), close(), an allocation that
- * found no room, a normal exit, or garbage collection of an unclosed pool); a
- * SIGKILLed process's parked blocks are lost like its live ones. This process's
- * stats() leaves its own parked blocks out, as TlsfPool.stats() does.
+ * found no room, a normal exit, or garbage collection of an unclosed pool).
+ * They are also listed in the segment (a park list, see SharedCache), so when
+ * this process dies without flushing (SIGKILL, a crash) any other process's
+ * next dead-owner sweep (an attach, an allocation that finds no room) frees
+ * them; at most one block being parked or taken back at the kill is lost. This
+ * process's stats() leaves its own parked blocks and park list out, as
+ * TlsfPool.stats() leaves its cache out.
  */
 export class SharedPool {
   readonly #handle: number;
@@ -211,7 +220,7 @@ export class SharedPool {
     this.#words = new Uint32Array(this.#buffer, 0, this.#areaSize >>> 2);
     const limit = limitFor(this.#areaSize);
     if (options.cache && limit >= 16) {
-      this.#cache = new SharedCache(limit, this.#areaSize);
+      this.#cache = new SharedCache(limit, this.#words, parkOpener(this.#handle));
       this.#record = { handle: this.#handle, owner: this.#owner, cache: this.#cache };
       trackCache(this.#record, this);
     } else {
@@ -510,7 +519,7 @@ export class SharedPool {
       reserved: capacity!,
       used: used! - parked,
       peakUsed: peakUsed!,
-      allocations: allocations! - (this.#cache?.blocks ?? 0),
+      allocations: allocations! - (this.#cache === null ? 0 : this.#cache.blocks + (this.#cache.listed ? 1 : 0)),
       failedAllocations: Math.max(0, failed! - this.#retriedFailures),
       free: free! + parked,
       largestFree: largestFree!,
@@ -617,7 +626,7 @@ export class SharedPool {
       this.#retriedFailures++;
     }
     let offset = allocNative(this.#handle, size, zero);
-    if (offset === ShmStatus.NOMEM && cache !== null && cache.blocks > 0) {
+    if (offset === ShmStatus.NOMEM && cache !== null && cache.listed) {
       this.#flush();
       this.#retriedFailures++;
       offset = allocNative(this.#handle, size, zero);
@@ -648,11 +657,12 @@ export class SharedPool {
     return usable >= 16 && usable <= SHARED_CACHE_MAX && offset + usable <= this.#areaSize ? usable : 0;
   }
 
+  /** This process's parked bytes and its park list's: counted as free here, as used elsewhere. */
   #parkedBytes(): number {
-    return this.#cache === null ? 0 : this.#cache.bytes;
+    return this.#cache === null ? 0 : this.#cache.bytes + this.#cache.listBytes;
   }
 
-  /** Gives the parked blocks back; throws the first failure after all went back. */
+  /** Gives the parked blocks and the park list back; throws a failure after all went back. */
   #flush(): void {
     if (this.#record === null) return;
     const status = flushRecord(this.#record);

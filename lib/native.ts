@@ -196,6 +196,10 @@ export interface ShmBinding {
   close(handle: number): void;
   /** The pool's nativeHandle external (once per mapping). */
   nativeHandle(handle: number): object | undefined;
+  /** A zeroed park list of `stacks` x `depth` slots registered for this process: its area offset, or a negative code (FULL, NOMEM). */
+  parkOpen(handle: number, stacks: number, depth: number): number;
+  /** Frees the blocks the park list at `list` names, the list and its record: how many blocks, or a negative code. */
+  parkClose(handle: number, list: number): number;
   readonly constants: ShmConstants;
 }
 

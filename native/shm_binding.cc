@@ -8,6 +8,7 @@
 #include "shm_binding.hh"
 
 #include <cerrno>
+#include <cstdint>
 #include <string>
 
 #include "flat_call.hh"
@@ -209,6 +210,29 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// parkOpen(handle, stacks, depth) -> area offset of this process's new park list, or a code
+Napi::Value ParkOpen(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf(info);
+  double stacks = Num(info, 1), depth = Num(info, 2);
+  if (state == nullptr || !(stacks >= 0 && stacks <= UINT32_MAX) || !(depth >= 0 && depth <= UINT32_MAX)) {
+    return Number(info, SHM_POOL_ERR_INVALID);
+  }
+  uint64_t offset = 0;
+  int status = shm_pool_park_open(state->pool, static_cast<uint32_t>(stacks), static_cast<uint32_t>(depth), &offset);
+  return Number(info, Placed(state, status, offset));
+}
+
+// parkClose(handle, list) -> parked blocks it freed (the list, and its record, gone), or a code
+Napi::Value ParkClose(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf(info);
+  uint64_t offset;
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
+  size_t blocks = 0;
+  int status = shm_pool_park_close(state->pool, offset, &blocks);
+  return Number(info, status == SHM_POOL_OK ? static_cast<double>(blocks) : Code(status));
+}
+
 ShmState* ScratchState(napi_env env, napi_callback_info info, double** scratch) {
   PoolTable* table = ScratchTable(env, info);
   *scratch = table->scratch();
@@ -252,6 +276,7 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
       {"wait", Wait},       {"notify", Notify},   {"setRoot", SetRoot},       {"getRoot", GetRoot},
       {"deleteRoot", DeleteRoot}, {"stats", Stats}, {"check", Check},        {"close", Close},
       {"nativeHandle", ShmNativeHandle},
+      {"parkOpen", ParkOpen},     {"parkClose", ParkClose},
   };
   Napi::Object shm = FlatCalls(env, table, calls);
   Napi::Object constants = Napi::Object::New(env);

@@ -42,6 +42,17 @@ typedef struct shm_root {
     uint64_t used;
 } shm_root_t;
 
+/* One park record: the park list of one attached process's cache (see
+ * "parked blocks" in shm_pool.h). Invariant: pid 0 means free, and then list
+ * and reserved are 0; otherwise list is the segment offset of a live block
+ * holding the list. `list` is written before `pid` when a record is taken,
+ * and pid is cleared after the list went back. */
+typedef struct shm_park {
+    uint32_t pid;
+    uint32_t reserved;
+    uint64_t list;
+} shm_park_t;
+
 /* The header at offset 0 of the segment. Invariants (checked on attach):
  * header_size <= control_offset, control + control_size <= bitmap_offset,
  * bitmap + bitmap_size <= lent_offset, lent + lent_size <= area_offset,
@@ -77,6 +88,7 @@ typedef struct shm_header {
     pthread_mutex_t alloc_lock; /* allocator + roots */
     pthread_mutex_t user_lock;  /* shm_pool_lock */
     shm_root_t roots[SHM_POOL_ROOTS];
+    shm_park_t parks[SHM_POOL_PARKS]; /* park records (see shm_park_t) */
 } shm_header_t;
 
 /* A span: one lent block of SPAN_GRANULES granules from which this process
@@ -381,7 +393,7 @@ static int process_gone(uint32_t pid)
 /* Free every chunk lent to a process that no longer exists (allocator mutex
  * held). Returns how many were freed. O(granules) plus one kill(pid, 0) per
  * run of chunks of one pid. */
-static size_t reclaim_dead_locked(shm_pool_t *p)
+static size_t reclaim_lent_locked(shm_pool_t *p)
 {
     uint64_t count = lent_count(p);
     uint32_t self = (uint32_t)getpid(), known = 0;
@@ -406,6 +418,106 @@ static size_t reclaim_dead_locked(shm_pool_t *p)
     return freed;
 }
 
+/* ---- park records (see "parked blocks" in shm_pool.h) ------------------------------ */
+
+/* Words of a park list of `stacks` stacks of `depth` slots; 0 if out of bounds. */
+static uint64_t park_words(uint64_t stacks, uint64_t depth)
+{
+    if (!stacks || !depth || stacks > SHM_POOL_PARK_STACKS_MAX || depth > SHM_POOL_PARK_DEPTH_MAX) return 0;
+    return SHM_POOL_PARK_COUNTS + stacks + stacks * depth; /* < 2^21: no overflow */
+}
+
+/* Does record r name a live block (not a lent chunk) that can hold a list header? */
+static int park_block_sound(const shm_pool_t *p, const shm_park_t *r)
+{
+    size_t usable = live_tlsf_size(p, r->list); /* 0 outside the area */
+    return usable >= SHM_POOL_PARK_COUNTS * sizeof(uint32_t) && is_aligned(r->list, 8) && !lent_entry(p, r->list);
+}
+
+/* The words of record r's list if its block is sound and the shape written in
+ * it (stacks, depth) fits in it, else NULL. Reads only inside the block. */
+static uint32_t *park_list(const shm_pool_t *p, const shm_park_t *r)
+{
+    if (!park_block_sound(p, r)) return NULL;
+    uint32_t *w = (uint32_t *)(p->base + r->list);
+    uint64_t words = park_words(w[SHM_POOL_PARK_STACKS], w[SHM_POOL_PARK_DEPTH]);
+    return words && words <= live_tlsf_size(p, r->list) / sizeof(uint32_t) ? w : NULL;
+}
+
+/* Is `off` the list block of a record? */
+static int is_park_list(const shm_pool_t *p, uint64_t off)
+{
+    for (int i = 0; i < SHM_POOL_PARKS; i++)
+        if (p->h->parks[i].pid && p->h->parks[i].list == off) return 1;
+    return 0;
+}
+
+/* Free the block a park slot names, if it is the start of a live block other
+ * than the list itself and not a lent chunk (a slot is user-writable memory:
+ * anything else, a duplicate included, is skipped). 1 if freed. */
+static size_t free_parked(shm_pool_t *p, uint32_t slot, uint64_t list)
+{
+    uint64_t u = (uint64_t)slot << 3, off = p->h->area_offset + u;
+    if (u >= p->h->area_size || off == list || lent_entry(p, off) || is_park_list(p, off)) return 0;
+    if (tlsf_block_state(p->t, 0, (size_t)u) != TLSF_OK) return 0;
+    return tlsf_free_at(p->t, 0, (size_t)u) == TLSF_OK;
+}
+
+/* Free the blocks record r lists (each count clamped to the depth; none if
+ * the shape is bad), then the list block, then clear the record (allocator mutex held). A holder killed
+ * half-way leaves the record for recovery, which finds the freed blocks free
+ * and skips them. Returns the parked blocks freed. O(listed blocks). */
+static size_t release_park(shm_pool_t *p, shm_park_t *r)
+{
+    size_t freed = 0;
+    uint32_t *w = park_list(p, r);
+    if (w) {
+        uint32_t stacks = w[SHM_POOL_PARK_STACKS], depth = w[SHM_POOL_PARK_DEPTH];
+        const uint32_t *slots = w + SHM_POOL_PARK_COUNTS + stacks;
+        for (uint32_t i = 0; i < stacks; i++) {
+            uint32_t n = w[SHM_POOL_PARK_COUNTS + i] < depth ? w[SHM_POOL_PARK_COUNTS + i] : depth;
+            for (uint32_t j = 0; j < n; j++) freed += free_parked(p, slots[(uint64_t)i * depth + j], r->list);
+        }
+    }
+    if (park_block_sound(p, r)) tlsf_free_at(p->t, 0, (size_t)(r->list - p->h->area_offset));
+    __atomic_store_n(&r->pid, 0, __ATOMIC_RELEASE);
+    r->list = 0;
+    r->reserved = 0;
+    return freed;
+}
+
+/* Clear records a dead writer or damage left inconsistent: a free record with
+ * stray fields, a bad pid, a list that is not a sound live block. */
+static void sanitize_parks(shm_pool_t *p)
+{
+    for (int i = 0; i < SHM_POOL_PARKS; i++) {
+        shm_park_t *r = &p->h->parks[i];
+        if (r->pid && (r->pid > INT32_MAX || r->reserved || !park_block_sound(p, r))) r->pid = 0;
+        if (!r->pid) memset(r, 0, sizeof *r);
+    }
+}
+
+/* Release the park records of processes that no longer exist (allocator mutex
+ * held). Returns the parked blocks freed. O(records + their blocks). */
+static size_t reclaim_parks_locked(shm_pool_t *p)
+{
+    uint32_t self = (uint32_t)getpid();
+    size_t freed = 0;
+    for (int i = 0; i < SHM_POOL_PARKS; i++) {
+        shm_park_t *r = &p->h->parks[i];
+        if (r->pid && r->pid != self && process_gone(r->pid)) freed += release_park(p, r);
+    }
+    return freed;
+}
+
+/* The dead-owner sweep: lent chunks and park records of processes that no
+ * longer exist. Nonzero when it freed anything. */
+static size_t reclaim_dead_locked(shm_pool_t *p)
+{
+    size_t chunks = p->h->lent_chunks ? reclaim_lent_locked(p) : 0;
+    return chunks + reclaim_parks_locked(p);
+}
+
 /* Bring the allocator and roots to a consistent state (allocator mutex held).
  * Nonzero on success; on failure the segment is marked corrupted. */
 static int recover_allocator(shm_pool_t *p)
@@ -416,6 +528,7 @@ static int recover_allocator(shm_pool_t *p)
     }
     sanitize_roots(p);
     repair_lent_map(p);
+    sanitize_parks(p);
     reclaim_dead_locked(p);
     return 1;
 }
@@ -735,9 +848,9 @@ static int give_block(shm_pool_t *p, void *block, uint64_t *offset, void **ptr)
     return SHM_POOL_OK;
 }
 
-/* After an allocation found no room: free the chunks of dead borrowers, if
- * any; nonzero when that freed something (worth one more try). */
-static int reclaimed_some(shm_pool_t *p) { return !tlsf_is_corrupted(p->t) && p->h->lent_chunks && reclaim_dead_locked(p); }
+/* After an allocation found no room: free the chunks and parked blocks of dead
+ * processes, if any; nonzero when that freed something (worth one more try). */
+static int reclaimed_some(shm_pool_t *p) { return !tlsf_is_corrupted(p->t) && reclaim_dead_locked(p); }
 
 /* Status of a failed TLSF allocation. */
 static int alloc_failure(shm_pool_t *p) { return tlsf_is_corrupted(p->t) ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_ERR_NOMEM; }
@@ -1000,10 +1113,56 @@ int shm_pool_reclaim(shm_pool_t *p, size_t *chunks)
     if (!p) return SHM_POOL_ERR_INVALID;
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
-    size_t n = reclaim_dead_locked(p);
+    size_t n = p->h->lent_chunks ? reclaim_lent_locked(p) : 0;
+    reclaim_parks_locked(p);
     unlock_allocator(p);
     if (chunks) *chunks = n;
     return SHM_POOL_OK;
+}
+
+int shm_pool_park_open(shm_pool_t *p, uint32_t stacks, uint32_t depth, uint64_t *offset)
+{
+    uint64_t words = park_words(stacks, depth);
+    if (!p || !offset || !words) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    shm_park_t *r = NULL;
+    for (int pass = 0; pass < 2 && !r; pass++) {
+        if (pass) reclaim_parks_locked(p);
+        for (int i = 0; i < SHM_POOL_PARKS && !r; i++)
+            if (!p->h->parks[i].pid) r = &p->h->parks[i];
+    }
+    uint32_t *w = r ? tlsf_calloc(p->t, (size_t)words, sizeof(uint32_t)) : NULL;
+    if (r && !w && reclaimed_some(p)) w = tlsf_calloc(p->t, (size_t)words, sizeof(uint32_t));
+    if (w) {
+        w[SHM_POOL_PARK_STACKS] = stacks;
+        w[SHM_POOL_PARK_DEPTH] = depth;
+        r->list = (uint64_t)((unsigned char *)w - p->base);
+        __atomic_store_n(&r->pid, (uint32_t)getpid(), __ATOMIC_RELEASE);
+        *offset = r->list;
+    }
+    rc = !r ? SHM_POOL_ERR_FULL : w ? SHM_POOL_OK : alloc_failure(p);
+    unlock_allocator(p);
+    return rc;
+}
+
+int shm_pool_park_close(shm_pool_t *p, uint64_t offset, size_t *blocks)
+{
+    if (blocks) *blocks = 0;
+    if (!p) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    uint32_t self = (uint32_t)getpid();
+    rc = SHM_POOL_ERR_FOREIGN;
+    for (int i = 0; i < SHM_POOL_PARKS && rc != SHM_POOL_OK; i++) {
+        shm_park_t *r = &p->h->parks[i];
+        if (offset == 0 || r->pid != self || r->list != offset) continue;
+        size_t n = release_park(p, r);
+        if (blocks) *blocks = n;
+        rc = SHM_POOL_OK;
+    }
+    unlock_allocator(p);
+    return rc;
 }
 
 /* ---- roots ------------------------------------------------------------------------ */
@@ -1165,6 +1324,19 @@ static const char *check_lent_map(const shm_pool_t *p)
     return NULL;
 }
 
+/* Park record invariants (allocator mutex held, allocator checked). */
+static const char *check_parks(const shm_pool_t *p)
+{
+    for (int i = 0; i < SHM_POOL_PARKS; i++) {
+        const shm_park_t *r = &p->h->parks[i];
+        if (!r->pid && (r->list || r->reserved)) return "free park record has stray fields";
+        if (r->pid && (r->pid > INT32_MAX || r->reserved)) return "park record has a bad pid";
+        if (r->pid && !park_block_sound(p, r)) return "park record names no live block";
+        if (r->pid && !park_list(p, r)) return "park list has a bad shape";
+    }
+    return NULL;
+}
+
 int shm_pool_check(shm_pool_t *p, const char **why)
 {
     const char *reason = NULL;
@@ -1180,6 +1352,7 @@ int shm_pool_check(shm_pool_t *p, const char **why)
     if (!reason && tlsf_check(p->t, &reason) != TLSF_OK && !reason) reason = "allocator check failed";
     if (!reason) reason = check_roots(p);
     if (!reason) reason = check_lent_map(p);
+    if (!reason) reason = check_parks(p);
     unlock_allocator(p);
     if (why) *why = reason;
     return reason ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_OK;

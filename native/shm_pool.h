@@ -12,7 +12,8 @@
  * ---- Layout (offsets from the segment base, all recorded in the header) -------
  *   0              header: magic, version, sizes and offsets, two robust
  *                  process-shared mutexes, roots directory, generation,
- *                  lent-chunk totals and the pending lend/unlend record
+ *                  lent-chunk totals, the pending lend/unlend record and
+ *                  the park records (see "parked blocks" below)
  *   control_offset TLSF control structure (64-aligned, tlsf_control_size())
  *   bitmap_offset  TLSF start bitmap of the one region (64-aligned)
  *   lent_offset    lent map: 8 bytes per 64 KiB granule the area touches
@@ -60,7 +61,7 @@
  * ---- Cost ---------------------------------------------------------------------------
  * alloc/free/at: O(1) under the allocator mutex. Attach and crash recovery:
  * O(blocks + area / 64 KiB) (tlsf_repair, lent map repair and the dead-owner
- * sweep). shm_pool_reclaim: O(area / 64 KiB).
+ * sweep). shm_pool_reclaim: O(area / 64 KiB + parked blocks of dead processes).
  */
 #ifndef MEMPOOLS_SHM_POOL_H
 #define MEMPOOLS_SHM_POOL_H
@@ -90,12 +91,13 @@ enum shm_pool_status {
     SHM_POOL_TIMED_OUT = 3         /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 2u
+#define SHM_POOL_VERSION 3u
 #define SHM_POOL_ROOTS 64           /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63         /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255       /* bytes of a segment name, its leading '/' included */
 #define SHM_POOL_DEFAULT_MODE 0600u
 #define SHM_POOL_MAX_SIZE ((size_t)1 << 39)
+#define SHM_POOL_PARKS 64           /* park records (caches that can be attached at once) */
 
 typedef struct shm_pool_stats {
     size_t segment_size;       /* bytes of the mapping */
@@ -193,9 +195,53 @@ int shm_pool_unlend(shm_pool_t *p, uint64_t offset);
  * one lent block, so lent_chunks/lent_bytes count spans. */
 void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align);
 void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes);
-/* Free the chunks lent to processes that no longer exist; *chunks (if not NULL)
- * = how many. O(area / 64 KiB). */
+/* Free the chunks lent to processes that no longer exist, and release their
+ * park records (see "parked blocks"); *chunks (if not NULL) = how many chunks.
+ * O(area / 64 KiB + their parked blocks). */
 int shm_pool_reclaim(shm_pool_t *p, size_t *chunks);
+
+/* ---- parked blocks (a per-process cache of freed blocks, e.g. SharedPool's) -----
+ * A cache that keeps freed blocks allocated ("parked") to hand them out again
+ * without the allocator records them in a park list in the segment, so that
+ * when its process dies (even SIGKILL) the dead-owner sweep above gives them
+ * back. shm_pool_park_open allocates a zeroed list block, writes its shape and
+ * registers it in one of SHM_POOL_PARKS header records with the caller's pid.
+ * The list is uint32 words, written by its process with plain stores and no
+ * lock:
+ *   [SHM_POOL_PARK_STACKS] stacks S, [SHM_POOL_PARK_DEPTH] depth K (set by open),
+ *   [SHM_POOL_PARK_COUNTS + i] count of stack i (i < S),
+ *   [SHM_POOL_PARK_COUNTS + S + i * K + j] slot j of stack i: area offset / 8
+ *   of a parked block (j < count).
+ * Kill-safe order: to park, write the slot, then increment the count; to take
+ * a block back, decrement the count, then use the block. A process killed
+ * between two stores loses at most one block (like an allocation in flight).
+ * The sweep (shm_pool_reclaim, attach, crash recovery, an allocation that
+ * finds no room) releases the records of processes that no longer exist:
+ * it frees every listed block, the list, and clears the record. The list is
+ * user-writable memory, so the sweep trusts nothing in it: a list whose shape
+ * does not fit in its block is not read (the block is freed); counts are
+ * clamped to K; a slot that is not the start of a live block (out of range,
+ * inside a block, already free, a duplicate), a lent chunk or a park list is
+ * skipped. (A slot naming another live block frees it: the list is the
+ * program's memory, and writing garbage into it is like a wild free.)
+ * O(records + listed blocks). Attach and crash recovery clear records that
+ * are malformed (bad pid, list not a live block), leaving their blocks. */
+#define SHM_POOL_PARK_STACKS 0
+#define SHM_POOL_PARK_DEPTH 1
+#define SHM_POOL_PARK_COUNTS 2
+#define SHM_POOL_PARK_STACKS_MAX 1024u
+#define SHM_POOL_PARK_DEPTH_MAX 1024u
+
+/* Register a park list of `stacks` stacks of `depth` slots (1 .. the maxima
+ * above) for the calling process: *offset = its segment offset (a live block
+ * counted in used/allocations). SHM_POOL_OK, _INVALID, _NOMEM, _FULL (every
+ * record taken by a live process), _CORRUPTED. */
+int shm_pool_park_open(shm_pool_t *p, uint32_t stacks, uint32_t depth, uint64_t *offset);
+/* Release this process's park list at `offset`: free the blocks it lists (as
+ * the sweep does, validated), the list, and the record; *blocks (if not NULL)
+ * = the parked blocks freed. SHM_POOL_OK, _FOREIGN (no record of this process
+ * has that list), _CORRUPTED. */
+int shm_pool_park_close(shm_pool_t *p, uint64_t offset, size_t *blocks);
 
 /* ---- user lock ------------------------------------------------------------- */
 

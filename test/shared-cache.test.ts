@@ -25,8 +25,8 @@ describe('per-process cache', () => {
     // the parked block's usable bytes move from used to free (its 8-byte header stays spent)
     expect(pool.stats().free - other.stats().free).toBe(other.stats().used);
     expect(pool.availableCapacity).toBe(base.capacity);
-    // parked blocks are used for every other process
-    expect(other.stats().allocations).toBe(1);
+    // parked blocks are used for every other process, and so is the park list listing them
+    expect(other.stats().allocations).toBe(2);
     expect(other.stats().used).toBeGreaterThanOrEqual(64);
     expect(pool.alloc(64)).toBe(a); // same class and length: the same view object
     const b = pool.alloc(60); // same class: same block, a new view of the asked length
@@ -42,7 +42,7 @@ describe('per-process cache', () => {
     pool.free(c);
     pool.free(d);
     expect(pool.stats().allocations).toBe(0);
-    expect(other.stats().allocations).toBe(3);
+    expect(other.stats().allocations).toBe(3 + 1);
     pool.check();
     pool.flushCache();
     expect(other.stats()).toMatchObject({ used: 0, allocations: 0 });
@@ -101,6 +101,19 @@ describe('per-process cache', () => {
     pool.check();
   });
 
+  test('the park list is small next to the cache: at most 1/5 of its byte limit', () => {
+    for (const size of [128 * 1024, 256 * 1024, MiB, 8 * MiB]) {
+      using pool = SharedPool.create({ size });
+      using other = SharedPool.fromFd(pool.fd, { cache: false });
+      pool.free(pool.alloc(16));
+      const limit = Math.min(256 * 1024, Math.floor(pool.stats().capacity / 16));
+      expect(other.stats().allocations).toBe(2); // the parked block and the list
+      expect(other.stats().used - 16).toBeLessThanOrEqual(limit / 5);
+      pool.flushCache();
+      expect(other.stats().allocations).toBe(0);
+    }
+  });
+
   test('cache: false gives every block back at once and makes a new view each time', () => {
     using pool = SharedPool.create({ size: MiB, cache: false });
     const a = pool.alloc(64);
@@ -114,7 +127,8 @@ describe('per-process cache', () => {
     using pool = SharedPool.create({ size: MiB, cache: false });
     const attached = SharedPool.fromFd(pool.fd);
     attached.free(attached.alloc(48));
-    expect(pool.stats().allocations).toBe(1);
+    expect(pool.stats().allocations).toBe(2); // the parked block and attached's park list
+    expect(attached.stats().allocations).toBe(0);
     attached.close();
     expect(pool.stats().allocations).toBe(0);
 

@@ -333,12 +333,42 @@ describe('across processes', () => {
     // blocks the children held leak (nobody can free them); a kill inside alloc/free was
     // repaired by the next locker (stats().generation counts those; 3 in a trial run)
     expect(pool.withLock(() => 'free')).toBe('free');
+    // The blocks the children had parked in their caches came back (an attach sweeps
+    // the dead's park lists): what stays is what each held at its death, at most 8
+    // blocks, one being handed out or parked, one in flight in the allocator: <= 10
+    // blocks of <= 2048 usable bytes each.
+    SharedPool.fromFd(pool.fd, { cache: false }).close();
+    const { used, allocations } = pool.stats();
+    expect(allocations - 1).toBeLessThanOrEqual(50 * 10);
+    expect(used).toBeLessThanOrEqual(50 * 10 * 2048 + 112); // + mine
     expect(mine.every((byte) => byte === 1)).toBe(true);
     const more = pool.alloc(1000);
     pool.free(more);
     pool.free(mine);
     pool.check();
   }, 120_000);
+
+  test('a SIGKILLed child\'s parked blocks and park list come back exactly; its live block stays', async () => {
+    using pool = SharedPool.create({ size: MiB });
+    const child = forkWithPool(pool, ['park-die', '200']);
+    try {
+      const { kept } = (await nextMessage(child)) as { kept: number };
+      const before = pool.stats();
+      child.send('park');
+      expect(await nextMessage(child)).toEqual({ allocations: before.allocations }); // its own view: parked left out
+      expect(pool.stats().allocations).toBe(before.allocations + 200 + 1); // + its park list
+      child.kill('SIGKILL');
+      await exited(child);
+      SharedPool.fromFd(pool.fd, { cache: false }).close(); // an attach sweeps the dead's park lists
+      const after = pool.stats();
+      expect(after.allocations).toBe(before.allocations);
+      expect(after.used).toBe(before.used);
+      expect(pool.at(kept, 200).every((byte) => byte === 9)).toBe(true);
+      pool.check();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 
   test('pools dropped without close() are closed by GC exactly once; a view keeps its mapping alive', () => {
     const child = spawnSync(process.execPath, ['--expose-gc', SHM_CHILD, 'gc'], { encoding: 'utf8', timeout: 60_000 });

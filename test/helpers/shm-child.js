@@ -7,8 +7,12 @@
 //             a barrier (the Int32 after it counts arrivals) so that both children overlap
 //   wait      <offset> (fd 4): reports 'ready', then waits for a notify on the Int32 at offset
 //   hold-lock (fd 4): takes the user lock, reports 'locked' and waits to be killed
-//   churn     (fd 4): reports 'ready', then allocates, writes and frees (some under the
-//             user lock) until it is killed
+//   churn     (fd 4): reports 'ready', then allocates (1..2000 bytes, at most 8 blocks
+//             held), writes and frees (some under the user lock) until it is killed
+//   park-die  <n> (fd 4): allocates a 200-byte block filled with 9s and reports
+//             { kept: offset }; on any message, allocates n small blocks of many
+//             classes, frees them all (parked in its cache), reports { allocations }
+//             (its own stats) and waits to be killed
 //   gc        (--expose-gc): pools dropped without close() are closed by GC, exactly once
 //   free-exit <offset> <length> (fd 4): frees the block there (a view from at(): back at
 //             once), allocates and frees a block of its own (parked in its cache) and exits
@@ -99,7 +103,8 @@ const modes = {
     const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
     process.send('ready');
     for (;;) {
-      if (held.length > 0 && (held.length > 32 || random() < 0.5)) {
+      // at most 8 blocks held, so what a killed child leaves is bounded (the test counts on it)
+      if (held.length > 0 && (held.length >= 8 || random() < 0.5)) {
         pool.free(held.splice(Math.floor(random() * held.length), 1)[0]);
       } else {
         const block = pool.tryAlloc(1 + Math.floor(random() * 2000));
@@ -107,6 +112,17 @@ const modes = {
       }
       if (random() < 0.05) pool.withLock(() => pool.stats());
     }
+  },
+
+  'park-die'() {
+    const pool = SharedPool.fromFd(4);
+    const kept = pool.alloc(200).fill(9);
+    process.send({ kept: pool.offsetOf(kept) });
+    process.on('message', () => {
+      const blocks = Array.from({ length: Number(args[0]) }, (_, i) => pool.alloc(16 + (i % 20) * 24));
+      for (const block of blocks) pool.free(block);
+      process.send({ allocations: pool.stats().allocations });
+    });
   },
 
   'free-exit'() {

@@ -862,6 +862,272 @@ static void test_kill_at_random_moments(void)
     shm_pool_close(p);
 }
 
+/* ---- parked blocks (park lists) --------------------------------------------------------- */
+
+/* What a caching process does to its park list (see shm_pool.h "parked
+ * blocks"): the slot first, then the count. `count` false stops between the two
+ * stores, as a kill there would. */
+static void park_push(shm_pool_t *p, uint64_t list, uint32_t stack, uint64_t off, int count)
+{
+    uint64_t aoff;
+    size_t asz;
+    shm_pool_area(p, &aoff, &asz);
+    uint32_t *w = (uint32_t *)((unsigned char *)shm_pool_base(p) + list);
+    uint32_t s = w[SHM_POOL_PARK_STACKS], k = w[SHM_POOL_PARK_DEPTH], n = w[SHM_POOL_PARK_COUNTS + stack];
+    w[SHM_POOL_PARK_COUNTS + s + stack * k + n] = (uint32_t)((off - aoff) >> 3);
+    if (count) w[SHM_POOL_PARK_COUNTS + stack] = n + 1;
+}
+
+/* Take the newest block of a stack back: the count first; the block is then the caller's. */
+static uint64_t park_pop(shm_pool_t *p, uint64_t list, uint32_t stack)
+{
+    uint64_t aoff;
+    size_t asz;
+    shm_pool_area(p, &aoff, &asz);
+    uint32_t *w = (uint32_t *)((unsigned char *)shm_pool_base(p) + list);
+    uint32_t s = w[SHM_POOL_PARK_STACKS], k = w[SHM_POOL_PARK_DEPTH], n = w[SHM_POOL_PARK_COUNTS + stack] - 1;
+    w[SHM_POOL_PARK_COUNTS + stack] = n;
+    return aoff + ((uint64_t)w[SHM_POOL_PARK_COUNTS + s + stack * k + n] << 3);
+}
+
+#define PARK_STACKS 4u
+#define PARK_DEPTH 16u
+#define PARK_BLOCKS 40
+
+/* Child: open a park list, park PARK_BLOCKS blocks over the stacks, take one
+ * back and keep it (in flight), keep 3 live blocks (roots live0..2), and with
+ * a->iterations set, write one more slot without its count (torn, root
+ * "torn"); root "list" = the list; then die by SIGKILL. */
+static int child_parks_and_dies(void *arg)
+{
+    child_args_t *a = arg;
+    shm_pool_t *p = a->pool;
+    uint64_t list, off;
+    if (shm_pool_park_open(p, PARK_STACKS, PARK_DEPTH, &list) != SHM_POOL_OK) return 2;
+    for (int i = 0; i < PARK_BLOCKS; i++) {
+        if (shm_pool_alloc(p, 16 + (size_t)(i % 7) * 40, &off, NULL) != SHM_POOL_OK) return 3;
+        park_push(p, list, (uint32_t)i % PARK_STACKS, off, 1);
+    }
+    uint64_t taken = park_pop(p, list, 1); /* in flight: the process's again */
+    char key[16];
+    for (int i = 0; i < 3; i++) {
+        if (shm_pool_alloc(p, 100, &off, NULL) != SHM_POOL_OK) return 4;
+        snprintf(key, sizeof key, "live%d", i);
+        if (shm_pool_set_root(p, key, off) != SHM_POOL_OK) return 5;
+    }
+    if (shm_pool_set_root(p, "taken", taken) != SHM_POOL_OK) return 5;
+    if (a->iterations) {
+        if (shm_pool_alloc(p, 64, &off, NULL) != SHM_POOL_OK) return 6;
+        park_push(p, list, 2, off, 0);
+        if (shm_pool_set_root(p, "torn", off) != SHM_POOL_OK) return 7;
+    }
+    if (shm_pool_set_root(p, "list", list) != SHM_POOL_OK) return 8;
+    raise(SIGKILL);
+    return 9;
+}
+
+/* Usable bytes of the blocks rooted under `keys` (NULL-terminated). */
+static size_t rooted_usable(shm_pool_t *p, const char *const *keys, size_t *count)
+{
+    size_t bytes = 0;
+    *count = 0;
+    for (; *keys; keys++) {
+        uint64_t off;
+        if (shm_pool_get_root(p, *keys, &off) != SHM_POOL_OK) continue;
+        bytes += shm_pool_usable_size(p, off);
+        ++*count;
+    }
+    return bytes;
+}
+
+/* A SIGKILLed child's parked blocks and list come back at the sweep, exactly:
+ * what stays is its live blocks, the one it took back and (torn) the one it
+ * died parking. */
+static void check_park_sweep(int torn)
+{
+    shm_pool_t *p = anon_pool(4 * MIB);
+    CHECK(p);
+    shm_pool_stats_t s0, s1, s2;
+    CHECK_EQ(shm_pool_stats(p, &s0), SHM_POOL_OK);
+    child_args_t a = { .pool = p, .fd = -1, .iterations = torn };
+    CHECK_EQ(run_child(child_parks_and_dies, &a), 128 + SIGKILL);
+    CHECK_EQ(shm_pool_stats(p, &s1), SHM_POOL_OK);
+    size_t kept = 3 + 1 + (size_t)torn;
+    CHECK_EQU(s1.allocations, s0.allocations + PARK_BLOCKS + 3 + (size_t)torn + 1); /* + the list */
+    size_t chunks = 99;
+    CHECK_EQ(shm_pool_reclaim(p, &chunks), SHM_POOL_OK);
+    CHECK_EQU(chunks, 0);
+    CHECK_EQ(shm_pool_stats(p, &s2), SHM_POOL_OK);
+    static const char *const keys[] = { "live0", "live1", "live2", "taken", "torn", NULL };
+    size_t n = 0, bytes = rooted_usable(p, keys, &n);
+    CHECK_EQU(n, kept);
+    CHECK_EQU(s2.allocations, s0.allocations + kept);
+    CHECK_EQU(s2.used, s0.used + bytes);
+    const char *why = NULL;
+    CHECKF(shm_pool_check(p, &why) == SHM_POOL_OK, "check: %s", why ? why : "?");
+    /* a second sweep finds nothing more */
+    CHECK_EQ(shm_pool_reclaim(p, NULL), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_stats(p, &s1), SHM_POOL_OK);
+    CHECK_EQU(s1.allocations, s2.allocations);
+    shm_pool_close(p);
+}
+
+static void test_park_killed_child_gives_back(void) { check_park_sweep(0); }
+
+/* A kill between the slot store and the count store loses that one block only. */
+static void test_park_kill_between_stores(void) { check_park_sweep(1); }
+
+/* The sweep also runs when another process attaches, and when an allocation finds no room. */
+static void test_park_sweep_on_attach_and_exhaustion(void)
+{
+    for (int how = 0; how < 2; how++) {
+        shm_pool_t *p = anon_pool(MIB);
+        CHECK(p);
+        shm_pool_stats_t s0, s1;
+        CHECK_EQ(shm_pool_stats(p, &s0), SHM_POOL_OK);
+        child_args_t a = { .pool = p, .fd = -1 };
+        CHECK_EQ(run_child(child_parks_and_dies, &a), 128 + SIGKILL);
+        if (how == 0) {
+            shm_pool_t *q = NULL;
+            CHECK_EQ(shm_pool_from_fd(shm_pool_fd(p), &q), SHM_POOL_OK);
+            shm_pool_close(q);
+        } else {
+            /* fill the segment: the last allocations succeed only after the sweep */
+            uint64_t off;
+            size_t got = 0;
+            while (shm_pool_alloc(p, 4096, &off, NULL) == SHM_POOL_OK) got++;
+            CHECK(got > 0);
+            CHECK_EQ(shm_pool_stats(p, &s1), SHM_POOL_OK);
+            CHECK(s1.allocations >= s0.allocations + 4 + got);
+            shm_pool_close(p);
+            continue;
+        }
+        CHECK_EQ(shm_pool_stats(p, &s1), SHM_POOL_OK);
+        CHECK_EQU(s1.allocations, s0.allocations + 4);
+        shm_pool_close(p);
+    }
+}
+
+/* Find the park record {pid, 0, list} in the header: its offset from the base. */
+static size_t find_park_record(shm_pool_t *p, uint32_t pid, uint64_t list)
+{
+    const unsigned char *b = shm_pool_base(p);
+    for (size_t at = 0; at + 16 <= 16384; at += 8) {
+        uint32_t rp, rr;
+        uint64_t rl;
+        memcpy(&rp, b + at, 4);
+        memcpy(&rr, b + at + 4, 4);
+        memcpy(&rl, b + at + 8, 8);
+        if (rp == pid && rr == 0 && rl == list) return at;
+    }
+    return 0;
+}
+
+typedef struct park_damage {
+    const char *what;
+    int in_record;  /* 1: the record's field at `word` (u32 index; 2 = list low half) */
+    uint32_t word;  /* else the list's word (negative from the slots: see below) */
+    int slot;       /* >= 0: slot j of stack 0 instead of `word` */
+    int64_t delta;  /* added, or: */
+    int set;
+    uint32_t value;
+    size_t leaked;  /* blocks that stay besides the child's kept ones (list included) */
+} park_damage_t;
+
+/* Damaged park records and lists are skipped safely: nothing outside the
+ * area or inside a block is followed, no block is freed twice, check passes. */
+static void test_park_damaged_records(void)
+{
+    static const park_damage_t cases[] = {
+        { "none", 0, 0, -1, 0, 0, 0, 0 },
+        { "count beyond depth", 0, SHM_POOL_PARK_COUNTS + 0, -1, 0, 1, 0xffffffffu, 0 },
+        { "slot out of range", 0, 0, 0, 0, 1, 0xffffffffu, 1 },
+        { "slot inside a block", 0, 0, 0, 1, 0, 0, 1 },
+        { "slot zero", 0, 0, 0, 0, 1, 0, 1 },
+        { "slot duplicated", 0, 0, 1, 0, 1, 0xdeadu /* replaced by slot 0 */, 1 },
+        { "stacks huge", 0, SHM_POOL_PARK_STACKS, -1, 0, 1, 0x10000u, PARK_BLOCKS - 1 },
+        { "depth huge", 0, SHM_POOL_PARK_DEPTH, -1, 0, 1, 0xffffffffu, PARK_BLOCKS - 1 },
+        { "shape past the block", 0, SHM_POOL_PARK_DEPTH, -1, 1000, 0, 0, PARK_BLOCKS - 1 },
+        { "record list not a block", 1, 2, -1, 8, 0, 0, PARK_BLOCKS - 1 + 1 },
+        { "record list outside", 1, 2, -1, 0, 1, 0xfffffff8u, PARK_BLOCKS - 1 + 1 },
+        { "record reserved", 1, 1, -1, 0, 1, 1, PARK_BLOCKS - 1 + 1 },
+        { "record pid negative", 1, 0, -1, 0, 1, 0x80000000u, PARK_BLOCKS - 1 + 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const park_damage_t *d = &cases[i];
+        shm_pool_t *p = anon_pool(MIB);
+        CHECK(p);
+        shm_pool_stats_t s0, s1;
+        CHECK_EQ(shm_pool_stats(p, &s0), SHM_POOL_OK);
+        child_args_t a = { .pool = p, .fd = -1 };
+        pid_t pid = spawn(child_parks_and_dies, &a);
+        CHECK_EQ(reap(pid), 128 + SIGKILL);
+        uint64_t list;
+        CHECK_EQ(shm_pool_get_root(p, "list", &list), SHM_POOL_OK);
+        unsigned char *base = shm_pool_base(p);
+        uint32_t *field;
+        if (d->in_record) {
+            size_t rec = find_park_record(p, (uint32_t)pid, list);
+            CHECKF(rec != 0, "%s: no park record found", d->what);
+            field = (uint32_t *)(base + rec) + d->word;
+        } else {
+            uint32_t *w = (uint32_t *)(base + list);
+            field = d->slot >= 0 ? w + SHM_POOL_PARK_COUNTS + PARK_STACKS + d->slot : w + d->word;
+        }
+        if (d->value == 0xdeadu) *field = field[-1];
+        else *field = d->set ? d->value : *field + (uint32_t)d->delta;
+        shm_pool_t *q = NULL;
+        CHECKF(shm_pool_from_fd(shm_pool_fd(p), &q) == SHM_POOL_OK, "%s: attach", d->what);
+        shm_pool_close(q);
+        CHECK_EQ(shm_pool_reclaim(p, NULL), SHM_POOL_OK);
+        CHECK_EQ(shm_pool_stats(p, &s1), SHM_POOL_OK);
+        CHECKF(s1.allocations == s0.allocations + 4 + d->leaked, "%s: %zu allocations, expected %zu", d->what,
+               s1.allocations, s0.allocations + 4 + d->leaked);
+        const char *why = NULL;
+        CHECKF(shm_pool_check(p, &why) == SHM_POOL_OK, "%s: check: %s", d->what, why ? why : "?");
+        shm_pool_close(p);
+    }
+}
+
+/* park_open / park_close in one process: exact stats, records run out, foreign lists refused. */
+static void test_park_open_close(void)
+{
+    shm_pool_t *p = anon_pool(4 * MIB);
+    CHECK(p);
+    shm_pool_stats_t s0, s1;
+    CHECK_EQ(shm_pool_stats(p, &s0), SHM_POOL_OK);
+    uint64_t lists[SHM_POOL_PARKS], off;
+    CHECK_EQ(shm_pool_park_open(p, 0, 4, &off), SHM_POOL_ERR_INVALID);
+    CHECK_EQ(shm_pool_park_open(p, 4, SHM_POOL_PARK_DEPTH_MAX + 1, &off), SHM_POOL_ERR_INVALID);
+    CHECK_EQ(shm_pool_park_open(p, SHM_POOL_PARK_STACKS_MAX + 1, 4, &off), SHM_POOL_ERR_INVALID);
+    for (int i = 0; i < SHM_POOL_PARKS; i++) CHECK_EQ(shm_pool_park_open(p, 2, 8, &lists[i]), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_park_open(p, 2, 8, &off), SHM_POOL_ERR_FULL);
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ(shm_pool_alloc(p, 48, &off, NULL), SHM_POOL_OK);
+        park_push(p, lists[0], (uint32_t)i % 2, off, 1);
+    }
+    const char *why = NULL;
+    CHECKF(shm_pool_check(p, &why) == SHM_POOL_OK, "check: %s", why ? why : "?");
+    uint32_t *shape = (uint32_t *)((unsigned char *)shm_pool_base(p) + lists[1]);
+    shape[SHM_POOL_PARK_DEPTH] = 100000; /* a list scribbled on: check says so */
+    CHECK_EQ(shm_pool_check(p, &why), SHM_POOL_ERR_CORRUPTED);
+    CHECK(why && strstr(why, "park list"));
+    shape[SHM_POOL_PARK_DEPTH] = 8;
+    CHECK_EQ(shm_pool_check(p, &why), SHM_POOL_OK);
+    size_t blocks = 0;
+    CHECK_EQ(shm_pool_park_close(p, lists[0], &blocks), SHM_POOL_OK);
+    CHECK_EQU(blocks, 10);
+    CHECK_EQ(shm_pool_park_close(p, lists[0], &blocks), SHM_POOL_ERR_FOREIGN);
+    CHECK_EQ(shm_pool_park_close(p, 0, NULL), SHM_POOL_ERR_FOREIGN);
+    CHECK_EQ(shm_pool_park_open(p, 2, 8, &lists[0]), SHM_POOL_OK);
+    for (int i = 0; i < SHM_POOL_PARKS; i++) CHECK_EQ(shm_pool_park_close(p, lists[i], NULL), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_stats(p, &s1), SHM_POOL_OK);
+    CHECK_EQU(s1.allocations, s0.allocations);
+    CHECK_EQU(s1.used, s0.used);
+    CHECKF(shm_pool_check(p, &why) == SHM_POOL_OK, "check: %s", why ? why : "?");
+    shm_pool_close(p);
+}
+
 /* ---- tlsf_repair on its own ---------------------------------------------------------------- */
 
 static void test_tlsf_repair_direct(void)
@@ -939,5 +1205,10 @@ int main(void)
     TU_RUN(test_roots);
     TU_RUN(test_futex_wait_notify);
     TU_RUN(test_tlsf_repair_direct);
+    TU_RUN(test_park_open_close);
+    TU_RUN(test_park_killed_child_gives_back);
+    TU_RUN(test_park_kill_between_stores);
+    TU_RUN(test_park_sweep_on_attach_and_exhaustion);
+    TU_RUN(test_park_damaged_records);
     return tu_finish("shm_pool");
 }

@@ -17,7 +17,7 @@ import {
   sizeError,
   validateCallocTotal,
   validateInteger,
-  validateNativeBlock,
+  validateViewOf,
   validateObject,
   validateOptionalBoolean,
   validateView,
@@ -174,8 +174,7 @@ export class HeapPool {
    */
   viewOf(where: NativeBlock, length: number): Buffer {
     if (this.#destroyed) throw errors.destroyed();
-    const { chunk: id, offset } = validateNativeBlock(where, 'where');
-    validateInteger(length, 'length');
+    const { chunk: id, offset } = validateViewOf(where, length);
     const usable = native.addonBlock(this.#handle, id, offset);
     if (usable < 0) throw errors.fromHeapStatus(usable);
     if (length > usable) throw errors.outOfRange('length', `<= ${usable} (the block's usable size)`, length);

@@ -14,7 +14,7 @@ import {
   validateCallocTotal,
   validateFunction,
   validateInteger,
-  validateNativeBlock,
+  validateViewOf,
   validateObject,
   validateView,
 } from './validate.js';
@@ -113,8 +113,7 @@ export class RegionPool {
    */
   viewOf(where: NativeBlock, length: number): Buffer {
     if (this.#destroyed) throw errors.destroyed();
-    const { chunk: id, offset } = validateNativeBlock(where, 'where');
-    validateInteger(length, 'length');
+    const { chunk: id, offset } = validateViewOf(where, length);
     const found = native.blockAt(this.#handle, id, offset);
     if (typeof found === 'number') throw errors.fromRegionStatus(found);
     const [gen, size] = found;

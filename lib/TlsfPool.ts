@@ -12,7 +12,7 @@ import {
   validateAlignment,
   validateCallocTotal,
   validateInteger,
-  validateNativeBlock,
+  validateViewOf,
   validateObject,
   validateOptionalBoolean,
   validateView,
@@ -132,8 +132,7 @@ export class TlsfPool {
    */
   viewOf(where: NativeBlock, length: number): Buffer {
     if (this.#destroyed) throw errors.destroyed();
-    const { chunk, offset } = validateNativeBlock(where, 'where');
-    validateInteger(length, 'length');
+    const { chunk, offset } = validateViewOf(where, length);
     const region = this.#regions[chunk];
     const usable = region === undefined ? Status.FOREIGN : native.addonBlock(this.#handle, chunk, offset);
     if (usable < 0) throw errors.fromStatus(usable);

@@ -64,3 +64,10 @@ export function validateNativeBlock(value: unknown, name: string): { chunk: numb
   const { chunk, offset } = value as { chunk?: unknown; offset?: unknown };
   return { chunk: validateInteger(chunk, `${name}.chunk`), offset: validateInteger(offset, `${name}.offset`) };
 }
+
+/** The arguments of a pool's viewOf(where, length): where's chunk and offset (length checked too). */
+export function validateViewOf(where: unknown, length: unknown): { chunk: number; offset: number } {
+  const block = validateNativeBlock(where, 'where');
+  validateInteger(length, 'length');
+  return block;
+}

@@ -9,6 +9,7 @@
         "native/shm_pool.c",
         "native/binding.cc",
         "native/pool_table.cc",
+        "native/held_memory.cc",
         "native/region_memory.cc",
         "native/tlsf_state.cc",
         "native/tlsf_binding.cc",

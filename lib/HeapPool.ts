@@ -4,6 +4,8 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding } from './native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
@@ -103,6 +105,8 @@ export class HeapPool {
   #peakUsed = 0;
   #allocations = 0;
   readonly #threadSafe: boolean;
+  /** safeReuse: frees waiting for their view to be garbage (keys: chunk * 2**32 + offset). */
+  readonly #deferred: DeferredFrees | null;
   /** The nativeHandle external, once asked for. */
   #nativeHandle: object | undefined;
 
@@ -124,6 +128,9 @@ export class HeapPool {
       throw errors.invalidArgValue('options.threadSafe', `must be ${parent.#threadSafe} (the parent's: a child shares its lock)`, threadSafe);
     }
     this.#threadSafe = threadSafe;
+    this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
+      ? new DeferredFrees((key) => this.#releaseDeferred(key))
+      : null;
     const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender, threadSafe);
     if (typeof created === 'number') {
       throw created === HeapStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromHeapStatus(created);
@@ -180,7 +187,7 @@ export class HeapPool {
     if (length > usable) throw errors.outOfRange('length', `<= ${usable} (the block's usable size)`, length);
     let chunk = this.#chunks[id];
     // An addon may have made the chunk (unknown here) or a new incarnation of its id.
-    if (chunk === undefined || chunk.buffer.byteLength === 0) chunk = this.#adopt(id);
+    if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#adopt(id);
     return makeView(chunk.buffer, offset, length, chunk);
   }
 
@@ -227,11 +234,19 @@ export class HeapPool {
     return this.#handOut(id, size);
   }
 
-  /** Gives the allocation back; small blocks wait on this side for the next request of their class. */
+  /**
+   * Gives the allocation back; small blocks wait on this side for the next
+   * request of their class. safeReuse: the block goes back once `buf` is garbage.
+   */
   free(buf: Buffer): void {
     if (this.#destroyed) throw errors.destroyed();
     const chunk = this.#liveChunkOf(buf);
     const offset = viewOffset(buf);
+    if (this.#deferred !== null) {
+      this.#deferred.defer(buf, chunk.id * 2 ** 32 + offset, chunk.usable);
+      this.#forget(chunk, offset);
+      return;
+    }
     if (chunk.cls >= 0 && this.#cache.push(chunk.cls, buf as unknown as PoolBuffer, chunk.usable)) {
       this.#forget(chunk, offset);
       return;
@@ -241,8 +256,13 @@ export class HeapPool {
     this.#forget(chunk, offset);
   }
 
+  /** After destroy() every figure is 0 but heldBytes/heldChunks (counted at the family's root). */
   stats(): HeapPoolStats {
-    if (this.#destroyed) throw errors.destroyed();
+    if (this.#destroyed) {
+      return { capacity: 0, reserved: 0, used: 0, peakUsed: this.#peakUsed, allocations: 0, failedAllocations: 0,
+        classChunks: 0, spareChunks: 0, largeBlocks: 0, lentBytes: 0, children: 0, metadataBytes: 0, pendingFrees: 0,
+        ...heldStats(this.#handle, true) };
+    }
     const raw = native.stats(this.#handle);
     if (typeof raw === 'number') throw errors.fromHeapStatus(raw);
     const [capacity, reserved, , , , failed, classChunks, spareChunks, largeBlocks, lentBytes, children, metadata] = raw;
@@ -263,6 +283,8 @@ export class HeapPool {
       lentBytes: lentBytes!,
       children: children!,
       metadataBytes: metadata!,
+      pendingFrees: this.#deferred?.blocks ?? 0,
+      ...heldStats(this.#handle, false),
     };
   }
 
@@ -273,23 +295,55 @@ export class HeapPool {
     if (why !== null) throw errors.corrupted(why);
     const raw = native.stats(this.#handle);
     const [addonUsed, addonAllocations] = this.#addonStats();
-    if (typeof raw === 'number' || raw[2] !== this.#used + this.#cache.bytes + addonUsed ||
-        raw[4] !== this.#allocations + this.#cache.blocks + addonAllocations) {
+    const deferredBytes = this.#deferred?.bytes ?? 0;
+    const deferredBlocks = this.#deferred?.blocks ?? 0;
+    if (typeof raw === 'number' || raw[2] !== this.#used + this.#cache.bytes + deferredBytes + addonUsed ||
+        raw[4] !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations) {
       throw errors.corrupted('the pool\'s accounting disagrees with the heap pool');
     }
   }
 
-  /** Destroys the child pools (deepest first), then frees this pool's memory; every view of them is detached. Idempotent. */
-  destroy(): void {
+  /**
+   * Destroys the child pools (deepest first), then this pool: all unusable at
+   * once, and all their memory freed but for the chunks a view can still
+   * reach, which stay mapped (the views keep their bytes) until the views are
+   * garbage. Idempotent. `{ unsafeDetachViews: true }` detaches every view and
+   * frees now: only when no view can be in use by Node (an in-flight write,
+   * zlib, crypto).
+   */
+  destroy(options?: DestroyOptions): void {
+    const detach = detachRequested(options);
     if (this.#destroyed) return;
     this.#markDestroyed();
-    native.destroy(this.#handle);
+    native.destroy(this.#handle, detach);
     if (this.#parent !== undefined) this.#parent.#children.delete(this.#self);
     else if (this.#segment !== undefined) deleteSharedChild(this.#segment, this.#self);
   }
 
   [Symbol.dispose](): void {
     this.destroy();
+  }
+
+  /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  freeAfter(buf: Buffer, completion: Completion): Promise<void> {
+    if (this.#destroyed) throw errors.destroyed();
+    this.#liveChunkOf(buf);
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => {
+      if (!this.#destroyed) this.free(buf);
+    });
+  }
+
+  /** destroy() once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  destroyAfter(completion: Completion): Promise<void> {
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => this.destroy());
+  }
+
+  /** safeReuse: the view of the block `key` names is garbage, so the block goes back now. */
+  #releaseDeferred(key: number): void {
+    if (this.#destroyed) return;
+    freeNative(this.#handle, Math.floor(key / 2 ** 32), key % 2 ** 32);
   }
 
   /** [usable bytes, count] of the blocks addons hold through nativeHandle ([0, 0] without one). */
@@ -366,8 +420,9 @@ export class HeapPool {
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromHeapStatus(HeapStatus.INVALID);
-    const [buffer, block, area] = made;
-    if (area >= 0 && this.#segment !== undefined) recordSharedChunk(buffer, this.#segment, area);
+    const [made0, block, area] = made;
+    const buffer = untransferable(made0);
+    if (area >= 0 && this.#segment !== undefined) recordSharedChunk(buffer, this.#segment, area, this.#handle, id);
     const usable = block === 0 ? buffer.byteLength : block;
     const cls = block !== 0 && block <= CACHE_MAX ? CEIL[block >>> 4]! : -1;
     const live = new Int32Array(block === 0 ? 1 : Math.ceil(buffer.byteLength / 512));
@@ -427,5 +482,6 @@ export class HeapPool {
     this.#destroyed = true;
     this.#chunks.length = 0;
     this.#cache.drain(() => {});
+    this.#deferred?.clear();
   }
 }

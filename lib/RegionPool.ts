@@ -4,6 +4,8 @@ import { constants as osConstants } from 'node:os';
 import { CleanupStack } from './CleanupStack.js';
 import * as errors from './errors.js';
 import { binding } from './native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import { RegionStatus } from './types.js';
@@ -16,6 +18,7 @@ import {
   validateInteger,
   validateViewOf,
   validateObject,
+  validateOptionalBoolean,
   validateView,
 } from './validate.js';
 
@@ -50,12 +53,18 @@ interface Chunk {
  * destroy(). Allocations are Buffer views of the chunk's external ArrayBuffer;
  * each remembers its (chunk, offset, generation) handle, so a view from before
  * a reset is told apart from a newer allocation at the same place.
+ * destroy() frees every chunk no view can reach; the others stay mapped,
+ * untouched, until their views are garbage (docs/lifetime.md).
  */
 export class RegionPool {
-  readonly #handle: number;
+  /** The native pool (a safeReuse reset() moves to a new one). */
+  #handle: number;
   /** Keeps the native state alive for as long as this pool is reachable. */
-  readonly #owner: object;
-  readonly #token = {};
+  #owner: object;
+  /** The owner token of the current native pool's views. */
+  #token = {};
+  /** safeReuse: frees waiting for their view to be garbage (keys: chunk * 2**32 + offset; tag: generation). */
+  readonly #deferred: DeferredFrees | null;
   /** Live chunks by chunk id, as the C pool numbers them (undefined: none). */
   readonly #chunks: (Chunk | undefined)[] = [];
   readonly #cleanups = new CleanupStack();
@@ -74,12 +83,19 @@ export class RegionPool {
         throw errors.outOfRange('options.blockSize', `a multiple of ${GRANULE} >= ${MIN_BLOCK} && <= ${MAX_BLOCK}`, blockSize);
       }
     }
+    this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
+      ? new DeferredFrees((key, gen) => this.#releaseDeferred(key, gen))
+      : null;
+    [this.#handle, this.#owner, this.#maxSmall] = RegionPool.#create(blockSize);
+    this.#blockSize = blockSize;
+  }
+
+  static #create(blockSize: number): [number, object, number] {
     const created = native.create(blockSize);
     if (typeof created === 'number') {
       throw created === RegionStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromRegionStatus(created);
     }
-    [this.#handle, this.#owner, this.#maxSmall] = created;
-    this.#blockSize = blockSize;
+    return created;
   }
 
   get destroyed(): boolean {
@@ -120,7 +136,7 @@ export class RegionPool {
     if (length > size) throw errors.outOfRange('length', `<= ${size} (the allocation's size)`, length);
     let chunk = this.#chunks[id];
     // An addon may have made the chunk (unknown here) or released the one recorded.
-    if (chunk === undefined || chunk.buffer.byteLength === 0) chunk = this.#adopt(id);
+    if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#adopt(id);
     return makeView(chunk.buffer, offset, length, chunk, gen);
   }
 
@@ -170,10 +186,22 @@ export class RegionPool {
     return this.#handOut(size, true)!;
   }
 
-  /** A large block is released at once (its views detached); a block whose allocations are all freed is rewound. */
+  /**
+   * A large block is released at once (its memory stays mapped while views of
+   * it are reachable); a block whose allocations are all freed is rewound.
+   * safeReuse: the allocation is freed once `buf` is garbage.
+   */
   free(buf: Buffer): void {
     if (this.#destroyed) throw errors.destroyed();
     const chunk = this.#chunkOf(buf);
+    if (this.#deferred !== null) {
+      const key = chunk.id * 2 ** 32 + viewOffset(buf);
+      if (this.#deferred.has(key)) throw errors.doubleFree();
+      const found = native.blockAt(this.#handle, chunk.id, viewOffset(buf));
+      if (typeof found === 'number' || found[0] !== viewTag(buf)) throw errors.fromRegionStatus(RegionStatus.STALE);
+      this.#deferred.defer(buf, key, found[1], viewTag(buf));
+      return;
+    }
     scratch[0] = this.#handle;
     scratch[1] = chunk.id;
     scratch[2] = viewOffset(buf);
@@ -185,17 +213,30 @@ export class RegionPool {
   }
 
   /**
-   * Runs the cleanups (newest first), releases every large block (detaching its
-   * views) and rewinds every block. Views of blocks from before stay readable
-   * but are stale: freeing one is ERR_POOL_FOREIGN_BUFFER.
+   * Runs the cleanups (newest first), releases every large block and rewinds
+   * every block. Views of blocks from before stay readable but are stale:
+   * freeing one is ERR_POOL_FOREIGN_BUFFER; a released large block stays
+   * mapped while its views are reachable, a rewound block is reused.
+   * safeReuse: the pool moves to new native memory instead, and the old is
+   * freed chunk by chunk as its views become garbage (a nativeHandle taken
+   * before reports MEMPOOLS_ERR_DESTROYED from then on).
    */
   reset(): void {
     if (this.#destroyed) throw errors.destroyed();
     if (this.#cleanups.running) throw errors.invalidState('reset() cannot be called from a cleanup callback');
     const failure = this.#cleanups.run();
-    const status = native.reset(this.#handle);
-    if (status !== RegionStatus.OK) throw errors.fromRegionStatus(status);
-    for (const chunk of this.#chunks) if (chunk?.large) this.#chunks[chunk.id] = undefined;
+    if (this.#deferred !== null) {
+      const [handle, owner] = RegionPool.#create(this.#blockSize);
+      native.destroy(this.#handle, false);
+      [this.#handle, this.#owner, this.#token] = [handle, owner, {}];
+      this.#chunks.length = 0;
+      this.#deferred.clear();
+      this.#nativeHandle = undefined;
+    } else {
+      const status = native.reset(this.#handle);
+      if (status !== RegionStatus.OK) throw errors.fromRegionStatus(status);
+      for (const chunk of this.#chunks) if (chunk?.large) this.#chunks[chunk.id] = undefined;
+    }
     if (failure !== undefined) throw failure;
   }
 
@@ -206,8 +247,12 @@ export class RegionPool {
     this.#cleanups.push(fn);
   }
 
+  /** After destroy() every figure is 0 but heldBytes/heldChunks: the chunks views still reach. */
   stats(): RegionPoolStats {
-    if (this.#destroyed) throw errors.destroyed();
+    if (this.#destroyed) {
+      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, blocks: 0,
+        largeBlocks: 0, wasted: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
+    }
     const [reserved, used, peakUsed, allocations, failed, blocks, largeBlocks, wasted] = native.stats(this.#handle);
     return {
       capacity: Infinity,
@@ -219,6 +264,8 @@ export class RegionPool {
       blocks: blocks!,
       largeBlocks: largeBlocks!,
       wasted: wasted!,
+      pendingFrees: this.#deferred?.blocks ?? 0,
+      ...heldStats(this.#handle, false),
     };
   }
 
@@ -229,15 +276,48 @@ export class RegionPool {
     if (why !== null) throw errors.corrupted(why);
   }
 
-  /** Runs the cleanups, frees all memory and detaches every view; idempotent. */
-  destroy(): void {
+  /**
+   * Runs the cleanups, makes the pool unusable and frees all its memory, but
+   * for the chunks a view can still reach: those stay mapped (the views keep
+   * their bytes) until the views are garbage. Idempotent.
+   * `{ unsafeDetachViews: true }` detaches every view and frees now: only when
+   * no view can be in use by Node (an in-flight write, zlib, crypto).
+   */
+  destroy(options?: DestroyOptions): void {
+    const detach = detachRequested(options);
     if (this.#destroyed) return;
     if (this.#cleanups.running) throw errors.invalidState('destroy() cannot be called from a cleanup callback');
     const failure = this.#cleanups.run();
     this.#destroyed = true;
-    native.destroy(this.#handle);
     this.#chunks.length = 0;
+    this.#deferred?.clear();
+    native.destroy(this.#handle, detach);
     if (failure !== undefined) throw failure;
+  }
+
+  /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  freeAfter(buf: Buffer, completion: Completion): Promise<void> {
+    if (this.#destroyed) throw errors.destroyed();
+    this.#chunkOf(buf);
+    validateCompletion(completion, 'completion');
+    const token = this.#token;
+    return afterDone(completion, () => {
+      if (!this.#destroyed && token === this.#token) this.free(buf);
+    });
+  }
+
+  /** reset() once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  resetAfter(completion: Completion): Promise<void> {
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => {
+      if (!this.#destroyed) this.reset();
+    });
+  }
+
+  /** destroy() once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  destroyAfter(completion: Completion): Promise<void> {
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => this.destroy());
   }
 
   [Symbol.dispose](): void {
@@ -269,11 +349,24 @@ export class RegionPool {
     return makeView(chunk.buffer, offset, length, chunk, gen);
   }
 
+  /** safeReuse: the view of the allocation `key` names is garbage, so it is freed now (unless reset since). */
+  #releaseDeferred(key: number, gen: number): void {
+    if (this.#destroyed) return;
+    const id = Math.floor(key / 2 ** 32);
+    scratch[0] = this.#handle;
+    scratch[1] = id;
+    scratch[2] = key % 2 ** 32;
+    scratch[3] = gen;
+    nativeFree();
+    const chunk = this.#chunks[id];
+    if (scratch[0] === RegionStatus.OK && chunk?.large === true) this.#chunks[id] = undefined;
+  }
+
   /** Records a chunk the last call made, with its ArrayBuffer. */
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromRegionStatus(RegionStatus.INVALID);
-    const chunk: Chunk = { id, buffer: made[0], large: made[1], pool: this.#token };
+    const chunk: Chunk = { id, buffer: untransferable(made[0]), large: made[1], pool: this.#token };
     this.#chunks[id] = chunk;
     return chunk;
   }

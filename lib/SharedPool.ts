@@ -4,6 +4,8 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
@@ -19,6 +21,7 @@ import {
   validateInteger,
   validateNativeBlock,
   validateObject,
+  validateOptionalBoolean,
   validateView,
 } from './validate.js';
 
@@ -54,6 +57,8 @@ const WAIT_RESULTS = new Map<number, 'ok' | 'not-equal' | 'timed-out'>([
 
 /** Only the static methods construct pools. */
 const INTERNAL = Symbol('SharedPool');
+/** What a closed pool's area is: it keeps no mapping alive. */
+const EMPTY = new ArrayBuffer(0);
 /** wait()'s default spin before the futex: 50 µs. */
 const DEFAULT_SPIN_MS = 0.05;
 /** An adapted spin shorter than spinMs / SPIN_FLOOR is no spin; every SPIN_PROBE-th wait then spins spinMs. */
@@ -115,12 +120,20 @@ function untrackCache(record: CacheRecord): void {
 }
 
 /** The attach options (cache, spinMs) shared by create, open and fromFd. */
-function attachOptions(options: SharedPoolAttachOptions | undefined, label: string): { cache: boolean; spinMs: number } {
-  if (options === undefined) return { cache: true, spinMs: DEFAULT_SPIN_MS };
+function attachOptions(options: SharedPoolAttachOptions | undefined, label: string): AttachUse {
+  if (options === undefined) return { cache: true, spinMs: DEFAULT_SPIN_MS, safeReuse: false };
   validateObject(options, label);
   const { cache = true, spinMs = DEFAULT_SPIN_MS } = options;
   if (typeof cache !== 'boolean') throw errors.invalidArgType(`${label}.cache`, 'of type boolean', cache);
-  return { cache, spinMs: validateSpin(spinMs, `${label}.spinMs`) };
+  const safeReuse = validateOptionalBoolean(options.safeReuse, `${label}.safeReuse`);
+  return { cache, spinMs: validateSpin(spinMs, `${label}.spinMs`), safeReuse };
+}
+
+/** How this process uses a segment, as attachOptions validated it. */
+interface AttachUse {
+  cache: boolean;
+  spinMs: number;
+  safeReuse: boolean;
 }
 
 function validateSpin(spinMs: unknown, label: string): number {
@@ -162,7 +175,8 @@ function attached(result: ShmAttached | number, syscall: (errno: number) => stri
  * block area, usable by every process that maps it at once. JavaScript sees
  * the block area only, as one external ArrayBuffer per mapping; offsets are
  * relative to the area start (= a view's byteOffset) and mean the same in
- * every process. close() unmaps in this process and detaches its views.
+ * every process. close() makes the pool unusable in this process and unmaps
+ * once no view of the mapping is reachable (views keep their bytes until then).
  *
  * Per-process cache (option `cache`, default on): a small block this process
  * allocated and frees is parked in a SharedCache and handed out again by this
@@ -183,7 +197,8 @@ export class SharedPool {
   readonly #handle: number;
   /** Keeps the native state alive for as long as this pool is reachable. */
   readonly #owner: object;
-  readonly #buffer: ArrayBuffer;
+  /** The area (an empty buffer after close(), so the pool keeps no mapping alive). */
+  #buffer: ArrayBuffer;
   readonly #fd: number;
   readonly #name: string | null;
   /** The owner token of this mapping's views. */
@@ -193,11 +208,13 @@ export class SharedPool {
   /** Whether this pool holds the user lock (relocking would deadlock). */
   #locked = false;
   /** Parked freed blocks of this process (null: option cache false). */
-  readonly #cache: SharedCache | null;
+  #cache: SharedCache | null;
   /** The cache as the exit hook and the finalizer see it (null without a cache). */
   readonly #record: CacheRecord | null;
   /** The block area as 32-bit words, to read a block's header (the 8 bytes before it; native/tlsf.h). */
-  readonly #words: Uint32Array;
+  #words: Uint32Array;
+  /** safeReuse: frees waiting for their view to be garbage (keys: area offsets). */
+  readonly #deferred: DeferredFrees | null;
   /** Bytes of the block area (#buffer's byteLength, read once). */
   readonly #areaSize: number;
   #spinMs: number;
@@ -209,9 +226,11 @@ export class SharedPool {
   /** The nativeHandle external, once asked for. */
   #nativeHandle: object | undefined;
 
-  private constructor(key: symbol, result: ShmAttached, name: string | null, options: { cache: boolean; spinMs: number }) {
+  private constructor(key: symbol, result: ShmAttached, name: string | null, options: AttachUse) {
     if (key !== INTERNAL) throw errors.illegalConstructor('SharedPool.create, SharedPool.open or SharedPool.fromFd');
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
+    untransferable(this.#buffer);
+    this.#deferred = options.safeReuse ? new DeferredFrees((offset) => this.#releaseDeferred(offset)) : null;
     this.#name = name;
     registerSegment(this, this.#handle, this.#token, () => this.#closed); // for HeapPools with this parent
     this.#spinMs = options.spinMs;
@@ -326,6 +345,12 @@ export class SharedPool {
    */
   free(buf: Buffer): void {
     const offset = this.#liveOffsetOf(buf);
+    if (this.#deferred !== null) {
+      // safeReuse: the block stays allocated (in every process) until this view is garbage.
+      if (this.#deferred.has(offset)) throw errors.doubleFree();
+      this.#deferred.defer(buf, offset, 0);
+      return;
+    }
     const cache = this.#cache;
     // Only blocks this process allocated through the cached path (views tagged PARKABLE)
     // are parked, so no two processes ever park one block; views from at() go back at once.
@@ -512,6 +537,10 @@ export class SharedPool {
    * other processes' retried attempts stay in it.
    */
   stats(): SharedPoolStats {
+    if (this.#closed) {
+      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, free: 0,
+        largestFree: 0, segmentSize: 0, generation: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
+    }
     const [segmentSize, capacity, used, peakUsed, , free, largestFree, allocations, failed, generation] = this.#stats();
     const parked = this.#parkedBytes();
     return {
@@ -525,6 +554,8 @@ export class SharedPool {
       largestFree: largestFree!,
       segmentSize: segmentSize!,
       generation: generation!,
+      pendingFrees: this.#deferred?.blocks ?? 0,
+      ...heldStats(this.#handle, false),
     };
   }
 
@@ -542,12 +573,18 @@ export class SharedPool {
   }
 
   /**
-   * Gives this process's parked blocks back, unmaps in this process (releasing the
-   * user lock if this pool holds it) and detaches every view. Idempotent.
+   * Gives this process's parked blocks back, destroys the HeapPools over the
+   * segment, releases the user lock if this pool holds it and makes the pool
+   * unusable in this process; the mapping goes once no view of it (or of those
+   * HeapPools' chunks) is reachable: views keep their bytes until then.
+   * Idempotent. `{ unsafeDetachViews: true }` detaches every view and unmaps
+   * now: only when no view can be in use by Node (an in-flight write, zlib,
+   * crypto). Other processes and the segment itself are not affected.
    */
-  close(): void {
+  close(options?: DestroyOptions): void {
+    const detach = detachRequested(options);
     if (this.#closed) return;
-    destroySharedChildren(this); // HeapPools borrowing chunks first, as a HeapPool destroys its children
+    destroySharedChildren(this, detach); // HeapPools borrowing chunks first, as a HeapPool destroys its children
     if (this.#record !== null) {
       untrackCache(this.#record);
       flushRecord(this.#record);
@@ -555,7 +592,37 @@ export class SharedPool {
     if (this.#locked) native.unlock(this.#handle);
     this.#locked = false;
     this.#closed = true;
-    native.close(this.#handle);
+    this.#deferred?.clear();
+    this.#cache = null;
+    this.#buffer = EMPTY;
+    this.#words = new Uint32Array(0);
+    native.close(this.#handle, detach);
+  }
+
+  /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  freeAfter(buf: Buffer, completion: Completion): Promise<void> {
+    this.#liveOffsetOf(buf);
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => {
+      if (!this.#closed) this.free(buf);
+    });
+  }
+
+  /** close() once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  closeAfter(completion: Completion): Promise<void> {
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => this.close());
+  }
+
+  /** destroy() (unlink, then close) once `completion` is over; see whenDone. */
+  destroyAfter(completion: Completion): Promise<void> {
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => this.destroy());
+  }
+
+  /** safeReuse: the view of the block at `offset` is garbage, so the block goes back now. */
+  #releaseDeferred(offset: number): void {
+    if (!this.#closed) freeNative(this.#handle, offset);
   }
 
   /** Removes the segment's name (no-op for an unnamed one); attached processes keep their mapping. */
@@ -567,8 +634,9 @@ export class SharedPool {
     this.#unlinked = true;
   }
 
-  /** unlink() (when named and not yet unlinked; a name already gone is fine), then close(). Idempotent. */
-  destroy(): void {
+  /** unlink() (when named and not yet unlinked; a name already gone is fine), then close(options). Idempotent. */
+  destroy(options?: DestroyOptions): void {
+    detachRequested(options);
     if (this.#closed) return;
     try {
       if (this.#name !== null && !this.#unlinked) {
@@ -577,7 +645,7 @@ export class SharedPool {
         this.#unlinked = true;
       }
     } finally {
-      this.close();
+      this.close(options);
     }
   }
 

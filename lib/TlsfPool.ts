@@ -1,6 +1,8 @@
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
 import type { PoolBuffer } from './PoolBuffer.js';
@@ -67,10 +69,15 @@ function usableAt(region: Region, offset: number): number {
   return word - (word & 7);
 }
 
+/** What #found holds when no region is meant (so the pool keeps no buffer alive after destroy). */
+const NO_REGION: Region = { id: -1, buffer: new ArrayBuffer(0), live: new Int32Array(0), words: new Uint32Array(0) };
+
 /**
  * Two-Level Segregated Fit pool: O(1) alloc/free/memalign/realloc over one or
  * more mmap'd regions. Allocations are Buffer views of the region's external
- * ArrayBuffer; destroy() detaches them all.
+ * ArrayBuffer. destroy() makes the pool unusable and frees every region no
+ * view can reach; a region a view still reaches (in Node's I/O, say) stays
+ * mapped, untouched, until that view is garbage (docs/lifetime.md).
  */
 export class TlsfPool {
   readonly #handle: number;
@@ -80,7 +87,9 @@ export class TlsfPool {
   readonly #regions: (Region | undefined)[] = [];
   readonly #cache = new FreeListCache();
   /** The region #liveOffsetOf found (saves allocating a pair on every free). */
-  #found!: Region;
+  #found: Region = NO_REGION;
+  /** safeReuse: frees waiting for their view to be garbage (keys: region * REGION_FACTOR + offset). */
+  readonly #deferred: DeferredFrees | null;
   readonly #maxSize: number | undefined;
   #reserved = 0;
   #destroyed = false;
@@ -101,12 +110,15 @@ export class TlsfPool {
       this.#maxSize = roundUp(validateInteger(options.maxSize, 'options.maxSize', options.size), 8);
     }
     const threadSafe = validateOptionalBoolean(options.threadSafe, 'options.threadSafe');
+    this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
+      ? new DeferredFrees((key) => this.#releaseDeferred(key))
+      : null;
     const created = native.create(threadSafe);
     if (typeof created === 'number') throw TlsfPool.#systemError(created);
     [this.#handle, this.#owner] = created;
     const id = this.#mapRegion(size);
     if (id < 0) {
-      native.destroy(this.#handle);
+      native.destroy(this.#handle, false);
       throw TlsfPool.#systemError(id);
     }
   }
@@ -189,6 +201,12 @@ export class TlsfPool {
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     const size = usableAt(region, offset);
+    if (this.#deferred !== null) {
+      // safeReuse: the block stays allocated until this view is garbage.
+      this.#deferred.defer(buf, region.id * REGION_FACTOR + offset, size);
+      this.#forget(region, offset, size);
+      return;
+    }
     // Small plain blocks made by this pool stay on this side for the next allocation
     // of their class; memalign blocks (alignment bits in the header's high word) and
     // views rebuilt by the user go back at once.
@@ -255,14 +273,23 @@ export class TlsfPool {
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     const [, used, , , , allocations, , , addonUsed, addonAllocations] = native.stats(this.#handle);
-    if (used !== this.#used + this.#cache.bytes + addonUsed! ||
-        allocations !== this.#allocations + this.#cache.blocks + addonAllocations!) {
+    const deferredBytes = this.#deferred?.bytes ?? 0;
+    const deferredBlocks = this.#deferred?.blocks ?? 0;
+    if (used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed! ||
+        allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations!) {
       throw errors.corrupted('the pool\'s accounting disagrees with the allocator');
     }
   }
 
+  /**
+   * After destroy() every figure is 0 but heldBytes/heldChunks: the regions
+   * kept mapped because views of them can still be reached.
+   */
   stats(): TlsfPoolStats {
-    if (this.#destroyed) throw errors.destroyed();
+    if (this.#destroyed) {
+      return { capacity: 0, reserved: 0, used: 0, peakUsed: this.#peakUsed, allocations: 0, failedAllocations: 0,
+        free: 0, largestFree: 0, regions: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
+    }
     const [reserved, , , free, largestFree, , failed, regions, addonUsed, addonAllocations] = native.stats(this.#handle);
     // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
     const used = this.#used + addonUsed!;
@@ -277,17 +304,44 @@ export class TlsfPool {
       free: free! + this.#cache.bytes,
       largestFree: largestFree!,
       regions: regions!,
+      pendingFrees: this.#deferred?.blocks ?? 0,
+      ...heldStats(this.#handle, false),
     };
   }
 
-  /** Frees all memory and detaches every view; idempotent. */
-  destroy(): void {
+  /**
+   * Makes the pool unusable at once and frees all its memory, but for the
+   * regions a view can still reach: those stay mapped (the views keep their
+   * bytes) until the views are garbage. Idempotent.
+   * `{ unsafeDetachViews: true }` detaches every view and unmaps now: only
+   * when no view can be in use by Node (an in-flight write, zlib, crypto).
+   */
+  destroy(options?: DestroyOptions): void {
+    const detach = detachRequested(options);
     if (this.#destroyed) return;
     this.#destroyed = true;
-    native.destroy(this.#handle);
     this.#regions.length = 0;
+    this.#found = NO_REGION;
     this.#cache.drain(() => {});
+    this.#deferred?.clear();
     this.#reserved = 0;
+    native.destroy(this.#handle, detach);
+  }
+
+  /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  freeAfter(buf: Buffer, completion: Completion): Promise<void> {
+    if (this.#destroyed) throw errors.destroyed();
+    this.#liveOffsetOf(buf, 'buf', false);
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => {
+      if (!this.#destroyed) this.free(buf);
+    });
+  }
+
+  /** destroy() once `completion` (a promise, a stream, a response) is over; see whenDone. */
+  destroyAfter(completion: Completion): Promise<void> {
+    validateCompletion(completion, 'completion');
+    return afterDone(completion, () => this.destroy());
   }
 
   [Symbol.dispose](): void {
@@ -409,6 +463,14 @@ export class TlsfPool {
     return errors.foreignBuffer();
   }
 
+  /** safeReuse: the view of the block `key` names is garbage, so the block goes back now. */
+  #releaseDeferred(key: number): void {
+    if (this.#destroyed) return;
+    const id = (key / REGION_FACTOR) | 0;
+    if (this.#regions[id] === undefined) return;
+    freeNative(this.#handle, id, key - id * REGION_FACTOR);
+  }
+
   /** Gives every cached block back to the allocator. */
   #drainCache(): void {
     this.#cache.drain((view) => {
@@ -461,7 +523,7 @@ export class TlsfPool {
   #mapRegion(area: number): number {
     const id = native.addRegion(this.#handle, area);
     if (id < 0) return id;
-    const buffer: RegionBuffer = native.regionBuffer(this.#handle, id)!;
+    const buffer: RegionBuffer = untransferable(native.regionBuffer(this.#handle, id)!);
     buffer[kRegion] = id;
     const live = new Int32Array(Math.ceil(area / 256));
     this.#regions[id] = { id, buffer, live, words: new Uint32Array(buffer, 0, area >>> 2) };

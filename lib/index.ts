@@ -3,6 +3,8 @@ export { RegionPool } from './RegionPool.js';
 export { HeapPool } from './HeapPool.js';
 export { SharedPool } from './SharedPool.js';
 export { PoolError } from './PoolError.js';
+export { whenDone } from './lifetime.js';
+export type { Completion, DestroyOptions } from './lifetime.js';
 export type { PoolErrorDetails } from './PoolError.js';
 export type {
   HeapPoolOptions,
@@ -13,6 +15,7 @@ export type {
   PoolStats,
   RegionPoolOptions,
   RegionPoolStats,
+  ReuseOptions,
   SharedPoolAttachOptions,
   SharedPoolOptions,
   SharedPoolStats,

@@ -50,7 +50,8 @@ export interface TlsfBinding {
   walk(handle: number): Float64Array | number;
   /** null, or why the heap is corrupted. */
   check(handle: number): string | null;
-  destroy(handle: number): void;
+  /** Destroys; memory views reach is held until they are garbage (detach, unsafe: detach them, free now). */
+  destroy(handle: number, detach: boolean): void;
   readonly constants: TlsfConstants;
 }
 
@@ -79,7 +80,7 @@ export interface RegionBinding {
   free(): void;
   /** The environment's scratch array (the same one as tlsf.scratch). */
   readonly scratch: Float64Array;
-  /** Status; releases large blocks (detached first) and rewinds every block. */
+  /** Status; releases large blocks (held while views reach them) and rewinds every block. */
   reset(handle: number): number;
   /** The pool's nativeHandle external (once per pool). */
   nativeHandle(handle: number): object | undefined;
@@ -89,7 +90,7 @@ export interface RegionBinding {
   stats(handle: number): number[];
   /** null, or why the pool is corrupted. */
   check(handle: number): string | null;
-  destroy(handle: number): void;
+  destroy(handle: number, detach: boolean): void;
   readonly constants: RegionConstants;
 }
 
@@ -138,7 +139,7 @@ export interface HeapBinding {
   /** null, or why the pool (or one of its children) is corrupted. */
   check(handle: number): string | null;
   /** Destroys the children first (detaching their chunks), then the pool. */
-  destroy(handle: number): void;
+  destroy(handle: number, detach: boolean): void;
   readonly constants: HeapConstants;
 }
 
@@ -192,8 +193,8 @@ export interface ShmBinding {
    *   failedAllocations, generation] or a negative code. */
   stats(handle: number): number[] | number;
   check(handle: number): string | null;
-  /** Detaches the area ArrayBuffer, unmaps, closes the descriptor. */
-  close(handle: number): void;
+  /** Unmaps and closes the descriptor once no view reaches the mapping (detach, unsafe: detach them, unmap now). */
+  close(handle: number, detach: boolean): void;
   /** The pool's nativeHandle external (once per mapping). */
   nativeHandle(handle: number): object | undefined;
   /** A zeroed park list of `stacks` x `depth` slots registered for this process: its area offset, or a negative code (FULL, NOMEM). */
@@ -208,6 +209,10 @@ export interface NativeBinding {
   readonly region: RegionBinding;
   readonly heap: HeapBinding;
   readonly shm: ShmBinding;
+  /** [bytes, chunks] of a pool's released memory that views still reach (destroyed or not). */
+  held(handle: number): [number, number];
+  /** Whether `buffer` is the ArrayBuffer of the pool's live chunk `id`. */
+  isChunkBuffer(handle: number, id: number, buffer: ArrayBuffer): boolean;
 }
 
 /** The addon, loaded relative to the package root (lib/ and dist/ are one level down). */

@@ -8,10 +8,11 @@
  * records each chunk ArrayBuffer's area offset, so SharedPool.offsetOf gives
  * the offset every process can pass to at().
  */
+import { binding } from './native.js';
 
 /** What a SharedPool closes before itself. */
 export interface SharedChild {
-  destroy(): void;
+  destroy(options?: { unsafeDetachViews?: boolean }): void;
 }
 
 /** One SharedPool's mapping, as its heap children see it. */
@@ -24,8 +25,14 @@ export interface Segment {
 }
 
 const segments = new WeakMap<object, Segment>();
-/** Area offset and mapping of every chunk ArrayBuffer of a shared-parent HeapPool. */
-const chunks = new WeakMap<ArrayBuffer, { readonly token: object; readonly areaOffset: number }>();
+/** Area offset and mapping of every chunk ArrayBuffer of a shared-parent HeapPool, and whose chunk it is. */
+interface SharedChunk {
+  readonly token: object;
+  readonly areaOffset: number;
+  readonly heap: number;
+  readonly id: number;
+}
+const chunks = new WeakMap<ArrayBuffer, SharedChunk>();
 
 export function registerSegment(pool: object, handle: number, token: object, closed: () => boolean): void {
   segments.set(pool, { handle, token, closed, children: new Set() });
@@ -45,20 +52,27 @@ export function deleteSharedChild(segment: Segment, ref: WeakRef<SharedChild>): 
 }
 
 /** Destroys the heap pools that borrow from the mapping named by `token` (close() calls it first). */
-export function destroySharedChildren(pool: object): void {
+export function destroySharedChildren(pool: object, unsafeDetachViews: boolean): void {
   const segment = segments.get(pool);
   if (segment === undefined) return;
-  for (const ref of [...segment.children]) ref.deref()?.destroy();
+  for (const ref of [...segment.children]) ref.deref()?.destroy({ unsafeDetachViews });
   segment.children.clear();
 }
 
-export function recordSharedChunk(buffer: ArrayBuffer, segment: Segment, areaOffset: number): void {
-  chunks.set(buffer, { token: segment.token, areaOffset });
+/** Records chunk `id` of the heap pool `heap` (a handle), lent by `segment` at `areaOffset`. */
+export function recordSharedChunk(buffer: ArrayBuffer, segment: Segment, areaOffset: number, heap: number, id: number): void {
+  chunks.set(buffer, { token: segment.token, areaOffset, heap, id });
 }
 
-/** The area offset of a view of a heap chunk lent by the mapping `token`, else undefined (also once detached). */
+/**
+ * The area offset of a view of a heap chunk lent by the mapping `token`, else
+ * undefined (also once the chunk went back: its views outlive it, but its
+ * offsets name another block by then).
+ */
 export function sharedChunkOffset(view: ArrayBufferView, token: object): number | undefined {
   const place = chunks.get(view.buffer as ArrayBuffer);
-  if (place === undefined || place.token !== token || view.buffer.byteLength === 0) return undefined;
+  if (place === undefined || place.token !== token || !binding.isChunkBuffer(place.heap, place.id, view.buffer as ArrayBuffer)) {
+    return undefined;
+  }
   return place.areaOffset + view.byteOffset;
 }

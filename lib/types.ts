@@ -15,6 +15,32 @@ export interface PoolStats {
   allocations: number;
   /** Allocations refused for lack of memory. */
   failedAllocations: number;
+  /** True after destroy() (close() for a SharedPool): every other figure is then 0 but the held ones. */
+  destroyed: boolean;
+  /**
+   * Bytes the pool released (destroy, reset, a freed large block, a removed
+   * region, a closed mapping) that stay mapped because views of them can
+   * still be reached, e.g. by Node's asynchronous I/O; they go when those
+   * views are garbage. A HeapPool family counts them at its root.
+   */
+  heldBytes: number;
+  /** How many separate chunks (regions, blocks, mappings) heldBytes is made of. */
+  heldChunks: number;
+  /** safeReuse: freed blocks waiting for their old view to be garbage before they can be handed out again. */
+  pendingFrees: number;
+}
+
+/** Shared by every pool's options. */
+export interface ReuseOptions {
+  /**
+   * A freed block (RegionPool: also every block at reset()) is not handed out
+   * again while its old view can still be reached: the free happens when the
+   * view is garbage. So a free() or reset() that comes too early (while Node
+   * still writes the view to a socket, say) cannot corrupt that output. Costs
+   * a FinalizationRegistry entry per free and memory until the next GC; see
+   * docs/lifetime.md. Default false.
+   */
+  safeReuse?: boolean;
 }
 
 /** TlsfPool statistics. */
@@ -27,7 +53,7 @@ export interface TlsfPoolStats extends PoolStats {
   regions: number;
 }
 
-export interface TlsfPoolOptions {
+export interface TlsfPoolOptions extends ReuseOptions {
   /** Bytes of the first region: a safe integer >= 64, rounded up to a multiple of 8. */
   size: number;
   /** With maxSize the pool grows by adding regions, up to maxSize bytes in all (rounded up to a multiple of 8). */
@@ -65,7 +91,7 @@ export interface RegionPoolStats extends PoolStats {
   wasted: number;
 }
 
-export interface RegionPoolOptions {
+export interface RegionPoolOptions extends ReuseOptions {
   /** Bytes per block: >= 256, <= 2**30, a multiple of 16. Default 16384. */
   blockSize?: number;
 }
@@ -93,7 +119,7 @@ export interface HeapPoolStats extends PoolStats {
  */
 export type HeapPoolParent = HeapPool | SharedPool;
 
-export interface HeapPoolOptions {
+export interface HeapPoolOptions extends ReuseOptions {
   /** Most bytes the pool may hold (chunks, large blocks and chunks lent to children); 0 or absent: unbounded. */
   capacity?: number;
   /** The pool the chunks come from (it counts them against its own capacity). */
@@ -117,7 +143,7 @@ export interface SharedPoolStats extends PoolStats {
 }
 
 /** How this process uses a segment (SharedPool.create, open and fromFd); each process chooses its own. */
-export interface SharedPoolAttachOptions {
+export interface SharedPoolAttachOptions extends ReuseOptions {
   /**
    * Park small freed blocks (usable size <= 4 KiB, at most 256 KiB and 1/16 of the block
    * area in all) in a per-process cache, for the next allocation of their size class in

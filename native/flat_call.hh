@@ -25,6 +25,25 @@ Napi::Object FlatCalls(Napi::Env env, PoolTable* table, const FlatCall (&calls)[
   return target;
 }
 
+// Argument `index` of a destroy/close: true asks for the unsafe destroy
+// (detach every view now); anything else for the default one.
+inline bool DetachArg(const Napi::CallbackInfo& info, size_t index) {
+  return info.Length() > index && info[index].IsBoolean() && info[index].As<Napi::Boolean>().Value();
+}
+
+// Within its scope the table's Destroy detaches views when `detach` (see PoolTable::SetDetaching).
+class DetachScope {
+ public:
+  DetachScope(PoolTable* table, bool detach) : table_(table), was_(table->SetDetaching(detach)) {}
+  ~DetachScope() { table_->SetDetaching(was_); }
+  DetachScope(const DetachScope&) = delete;
+  DetachScope& operator=(const DetachScope&) = delete;
+
+ private:
+  PoolTable* table_;
+  bool was_;
+};
+
 }  // namespace mempools
 
 #endif  // MEMPOOLS_FLAT_CALL_HH

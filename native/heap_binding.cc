@@ -119,10 +119,12 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
 }
 
-// destroy(handle): the children first (their chunks detached), then the pool.
+// destroy(handle, detach): the children first, then the pool; memory views
+// reach is held (detach, unsafe: detaches the views, frees everything now).
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   HeapState* state = StateAt(info, 0);
   if (state == nullptr) return info.Env().Undefined();
+  DetachScope scope(TableOf(info), DetachArg(info, 1));
   // With a nativeHandle (maybe pinned), the children go first explicitly (see heap_handle.hh).
   if (state->native_handle != nullptr) DestroyHeapChildren(info.Env(), TableOf(info), state);
   TableOf(info)->Destroy(info.Env(), state);

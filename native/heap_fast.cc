@@ -33,7 +33,7 @@ void Report(const HeapState* state, double* s, int status, const heap_pool_ref_t
   }
   s[0] = ref.chunk;
   s[1] = static_cast<double>(ref.offset);
-  s[2] = ref.chunk >= state->chunks.size() || state->chunks[ref.chunk] == nullptr ? 1 : 0;
+  s[2] = ref.chunk >= state->chunks.size() || state->chunks[ref.chunk].entry == nullptr ? 1 : 0;
 }
 
 napi_value Alloc(napi_env env, napi_callback_info info) {

@@ -12,8 +12,10 @@ namespace {
 
 void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   HeapState* state = static_cast<HeapState*>(ctx);
-  if (!created && !state->detached) state->table->DetachChunk(state->env, state, id);
+  if (!created && !state->detached) state->table->LetGoChunk(state->env, state, id);
 }
+
+void UnmapChunk(void* ctx, void* p, size_t bytes) { ReleaseChunk(p, bytes, &static_cast<HeapState*>(ctx)->held); }
 
 // Chunks of a pool with a SharedPool parent: lent by the segment while it is mapped.
 void* MapShared(void* ctx, size_t bytes, size_t align) {
@@ -21,12 +23,19 @@ void* MapShared(void* ctx, size_t bytes, size_t align) {
   return state->shm->pool != nullptr ? shm_pool_map_chunk(state->shm->pool, bytes, align) : nullptr;
 }
 
-void UnmapShared(void* ctx, void* p, size_t bytes) {
+// Gives a chunk back to the segment (while the mapping lasts: the segment's own
+// hold keeps it mapped for as long as a view of the chunk lives).
+void GiveBackShared(void* ctx, void* p, size_t bytes) {
   HeapState* state = static_cast<HeapState*>(ctx);
   if (state->shm->pool != nullptr) shm_pool_unmap_chunk(state->shm->pool, p, bytes);
 }
 
-// A child destroyed through its parent: its chunks are detached already.
+void UnmapShared(void* ctx, void* p, size_t bytes) {
+  HeapState* state = static_cast<HeapState*>(ctx);
+  ReleaseWhenUnreachable(p, bytes, GiveBackShared, state, &state->held);
+}
+
+// A child destroyed through its parent: its chunk ArrayBuffers were let go of already.
 void OnDestroy(void* ctx, heap_pool_t*) {
   HeapState* state = static_cast<HeapState*>(ctx);
   state->pool = nullptr;
@@ -51,7 +60,7 @@ int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* p
   PoolGuard guard(*lock);  // a child is made in its parent's structures
   state->shm = parent != nullptr ? parent->shm : shm;
   heap_pool_memory_t memory = {shm != nullptr ? MapShared : MapChunk, shm != nullptr ? UnmapShared : UnmapChunk,
-                               OnChunk, OnDestroy, state};
+                               OnChunk, OnDestroy, static_cast<void*>(state)};
   heap_pool_options_t options = {capacity, 0, parent != nullptr ? parent->pool : nullptr, &memory};
   int status = heap_pool_create(&options, &state->pool);
   if (status != HEAP_POOL_OK) {

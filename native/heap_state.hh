@@ -7,8 +7,10 @@
 // child's come from its parent, which keeps them as "lent" chunks that it
 // never exposes: a lent chunk's ArrayBuffer is the child's. on_chunk(created
 // = 0), called before a chunk is released (a spare released, a large block
-// freed, destroy), detaches its ArrayBuffer first and forgets it, so a chunk
-// with no ArrayBuffer is a new one (heap_fast.cc tells JavaScript so). on_destroy marks a child
+// freed, destroy), lets go of its ArrayBuffer (which lives on and holds the
+// memory: a root's chunk is freed, a segment's chunk given back, only once no
+// view reaches it), so a chunk with no ArrayBuffer is a new one (heap_fast.cc
+// tells JavaScript so). on_destroy marks a child
 // destroyed through its parent. A child state retains its parent's state (see
 // PoolTable::Retain), so the parent's memory outlives every child chunk.
 //
@@ -46,7 +48,7 @@ struct HeapState : PoolState {
   // JavaScript since, and their usable bytes (JavaScript counts the rest).
   std::unordered_set<uintptr_t> addon;
   size_t addon_used = 0;
-  bool detached = false;  // chunks detached already (a pinned destroy): on_chunk does nothing
+  bool detached = false;  // chunk ArrayBuffers let go of already (a pinned destroy): on_chunk does nothing
 };
 
 // Creates a pool of `capacity` bytes (0: unbounded) in `table`, a child of

@@ -3,6 +3,8 @@
 
 #include "native_handle.hh"
 
+#include <new>
+
 namespace mempools {
 
 namespace {
@@ -27,25 +29,59 @@ int32_t PoolTable::Add(PoolState* state) {
   return handle;
 }
 
+namespace {
+
+// The finalizer hint of a chunk ArrayBuffer: whose chunk it was.
+struct ChunkBufferLink {
+  PoolState* state;
+  size_t id;
+  BufferEntry* entry;
+};
+
+}  // namespace
+
 napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
                                    napi_value* result) {
   if (state->destroyed) return napi_invalid_arg;
-  if (id >= state->chunks.size()) state->chunks.resize(id + 1, nullptr);
-  if (state->chunks[id] != nullptr) return napi_invalid_arg;  // made once per chunk
-  napi_status status = napi_create_external_arraybuffer(env, base, bytes, Unref, state, result);
-  if (status != napi_ok) return status;
+  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
+  if (state->chunks[id].entry != nullptr) return napi_invalid_arg;  // made once per chunk
+  BufferEntry* entry = RegisterBuffer(base, bytes);
+  ChunkBufferLink* link = entry != nullptr ? new (std::nothrow) ChunkBufferLink{state, id, entry} : nullptr;
+  if (link == nullptr) {
+    if (entry != nullptr) UnregisterBuffer(entry);
+    return napi_generic_failure;
+  }
+  napi_status status = napi_create_external_arraybuffer(env, base, bytes, FinalizeChunkBuffer, link, result);
+  if (status != napi_ok) {
+    UnregisterBuffer(entry);
+    delete link;
+    return status;
+  }
   state->refs++;  // released by the ArrayBuffer's finalizer, whatever happens later
-  return napi_create_reference(env, *result, 0, &state->chunks[id]);
+  state->chunks[id].entry = entry;
+  return napi_create_reference(env, *result, 0, &state->chunks[id].ref);
+}
+
+void PoolTable::LetGoChunk(napi_env env, PoolState* state, size_t id) {
+  if (detaching_) {
+    DetachChunk(env, state, id);
+    return;
+  }
+  if (id >= state->chunks.size() || state->chunks[id].entry == nullptr) return;
+  if (state->chunks[id].ref != nullptr) napi_delete_reference(env, state->chunks[id].ref);
+  state->chunks[id] = ChunkBufferRef{};
 }
 
 void PoolTable::DetachChunk(napi_env env, PoolState* state, size_t id) {
-  if (id >= state->chunks.size() || state->chunks[id] == nullptr) return;
+  if (id >= state->chunks.size() || state->chunks[id].entry == nullptr) return;
+  ChunkBufferRef& chunk = state->chunks[id];
   napi_value buffer = nullptr;
-  if (napi_get_reference_value(env, state->chunks[id], &buffer) == napi_ok && buffer != nullptr) {
+  if (chunk.ref != nullptr && napi_get_reference_value(env, chunk.ref, &buffer) == napi_ok && buffer != nullptr) {
     napi_detach_arraybuffer(env, buffer);
   }
-  napi_delete_reference(env, state->chunks[id]);
-  state->chunks[id] = nullptr;
+  MarkDetached(chunk.entry);
+  if (chunk.ref != nullptr) napi_delete_reference(env, chunk.ref);
+  chunk = ChunkBufferRef{};
 }
 
 void PoolTable::Retain(PoolState* state, PoolState* other) {
@@ -56,9 +92,13 @@ void PoolTable::Retain(PoolState* state, PoolState* other) {
 void PoolTable::Destroy(napi_env env, PoolState* state) {
   if (state->destroyed) return;
   state->destroyed = true;
-  // A pinned nativeHandle keeps the C memory until its last release; the views go now.
+  // Unsafe: the views go first, so nothing is held.
+  if (detaching_) {
+    for (size_t id = 0; id < state->chunks.size(); id++) DetachChunk(env, state, id);
+  }
+  // A pinned nativeHandle keeps the C memory until its last release.
   if (state->native_handle == nullptr || !NativeHandleDestroyed(state->native_handle)) state->FreeMemory(env);
-  for (size_t id = 0; id < state->chunks.size(); id++) DetachChunk(env, state, id);
+  for (size_t id = 0; id < state->chunks.size(); id++) LetGoChunk(env, state, id);
 }
 
 napi_status PoolTable::Owner(napi_env env, PoolState* state, napi_value* result) {
@@ -75,10 +115,23 @@ napi_status PoolTable::MakeScratch(napi_env env, napi_value* result) {
   return status;
 }
 
-// Finalizer of the owner external (data = state) and of every chunk
-// ArrayBuffer (hint = state): each one drops exactly one reference.
-void PoolTable::Unref(napi_env env, void* data, void* hint) {
-  PoolState* state = static_cast<PoolState*>(hint != nullptr ? hint : data);
+// Finalizer of the owner external (data = state): drops its reference.
+void PoolTable::Unref(napi_env env, void* data, void*) {
+  PoolState* state = static_cast<PoolState*>(data);
+  if (--state->refs == 0) state->table->ReleaseState(env, state);
+}
+
+// Finalizer of a chunk ArrayBuffer: the memory it held may go now (held
+// blocks it was the last holder of are released), then its reference.
+void PoolTable::FinalizeChunkBuffer(napi_env env, void*, void* hint) {
+  ChunkBufferLink* link = static_cast<ChunkBufferLink*>(hint);
+  PoolState* state = link->state;
+  if (link->id < state->chunks.size() && state->chunks[link->id].entry == link->entry) {
+    napi_delete_reference(env, state->chunks[link->id].ref);
+    state->chunks[link->id] = ChunkBufferRef{};
+  }
+  UnregisterBuffer(link->entry);
+  delete link;
   if (--state->refs == 0) state->table->ReleaseState(env, state);
 }
 

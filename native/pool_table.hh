@@ -8,15 +8,19 @@
 //   1 for every chunk ArrayBuffer (a TLSF region, a region-pool block or large
 //   block, a heap-pool chunk) that has not been finalized yet, and
 //   1 for every child pool state that takes its memory from this one (Retain).
-// Every finalizer drops one reference. destroy() frees the C memory at once
-// (detaching every chunk ArrayBuffer first); when the count reaches 0 the
-// memory is freed too if destroy() never ran, then the state and its slot.
-// Memory is therefore freed exactly once, and only when neither the pool nor
-// any view of it is reachable, or on destroy().
+// Every finalizer drops one reference. destroy() frees the C memory at once,
+// except what a chunk ArrayBuffer still covers: that is held until the
+// buffer's finalizer (held_memory.hh), and the buffers are not detached (an
+// unsafe destroy, opt-in, detaches them and frees everything now). When the
+// count reaches 0 the memory is freed too if destroy() never ran, then the
+// state and its slot. Memory is therefore freed exactly once, and never while
+// a view can reach it (unless the caller asked for an unsafe destroy).
 #ifndef MEMPOOLS_POOL_TABLE_HH
 #define MEMPOOLS_POOL_TABLE_HH
 
 #include <node_api.h>
+
+#include "held_memory.hh"
 
 #include <cstddef>
 #include <cstdint>
@@ -29,9 +33,17 @@ struct NativeHandle;
 
 enum class PoolKind { kTlsf = 1, kRegion = 2, kHeap = 3, kShm = 4 };
 
+// A chunk's ArrayBuffer as its state knows it: a weak reference (to detach it
+// on an unsafe destroy) and its entry in the held-memory registry.
+struct ChunkBufferRef {
+  napi_ref ref = nullptr;
+  BufferEntry* entry = nullptr;
+};
+
 // What every pool kind shares. A kind derives from it, sets kKind and frees its
-// C memory in FreeMemory (detaching each chunk with PoolTable::DetachChunk
-// before that chunk's memory goes).
+// C memory in FreeMemory (letting go of each chunk's ArrayBuffer with
+// PoolTable::LetGoChunk before that chunk's memory goes, and releasing memory
+// through ReleaseWhenUnreachable).
 struct PoolState {
   explicit PoolState(PoolKind k) : kind(k) {}
   virtual ~PoolState() = default;
@@ -43,7 +55,8 @@ struct PoolState {
   int32_t handle = -1;
   uint32_t refs = 1;                // the owner external
   bool destroyed = false;
-  std::vector<napi_ref> chunks;     // weak references to chunk ArrayBuffers, by chunk id
+  std::vector<ChunkBufferRef> chunks;  // the live chunks' ArrayBuffers, by chunk id
+  HeldCounters held;                // memory released but held for views (stats)
   // A state this one keeps alive (a child pool's parent, whose memory its
   // chunks come from): holds one of its references, dropped when this state
   // is released. Set with PoolTable::Retain.
@@ -74,13 +87,24 @@ class PoolTable {
   // Makes the external ArrayBuffer of chunk `id` over [base, base + bytes)
   // (takes a reference, dropped by its finalizer) and keeps a weak reference to it.
   napi_status ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes, napi_value* result);
-  // Detaches (when still alive) and forgets chunk `id`'s ArrayBuffer; call it
+  // Forgets chunk `id`'s ArrayBuffer (the chunk is going; the buffer lives on
+  // and holds its memory) or, during an unsafe destroy, detaches it. Call it
   // before the chunk's memory is released. No-op when it has none.
-  void DetachChunk(napi_env env, PoolState* state, size_t id);
+  void LetGoChunk(napi_env env, PoolState* state, size_t id);
   // Makes `state` hold a reference on `other` until `state` is released.
   void Retain(PoolState* state, PoolState* other);
-  // Frees all C memory (FreeMemory) and detaches every chunk ArrayBuffer. Idempotent.
+  // Marks the state destroyed and frees its C memory (FreeMemory), all but
+  // what chunk ArrayBuffers still reach, which is held until they are
+  // finalized. Within SetDetaching(true) (unsafe: an opt-in destroy), every
+  // chunk ArrayBuffer is detached first, so everything goes now. Idempotent.
   void Destroy(napi_env env, PoolState* state);
+  // Sets whether LetGoChunk and Destroy detach (an unsafe destroy in
+  // progress); returns the previous setting, to restore after.
+  bool SetDetaching(bool detaching) {
+    const bool was = detaching_;
+    detaching_ = detaching;
+    return was;
+  }
 
   // The owner external for a state (takes no extra reference: the state starts with one).
   napi_status Owner(napi_env env, PoolState* state, napi_value* result);
@@ -96,12 +120,15 @@ class PoolTable {
 
  private:
   static void Unref(napi_env env, void* data, void* hint);
+  static void FinalizeChunkBuffer(napi_env env, void* data, void* hint);
+  void DetachChunk(napi_env env, PoolState* state, size_t id);
   void ReleaseState(napi_env env, PoolState* state);
   void Unref();
 
   std::vector<PoolState*> slots_;
   std::vector<int32_t> free_slots_;
   uint32_t refs_ = 1;  // the environment + one per pool state
+  bool detaching_ = false;  // inside an unsafe Destroy: LetGoChunk detaches
   double* scratch_ = nullptr;
 };
 

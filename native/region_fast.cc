@@ -34,7 +34,7 @@ void Report(RegionState* state, double* s, int status, const region_pool_ref_t& 
     s[2] = static_cast<double>(ref.gen);
     // New to JavaScript: made by this call, or by an addon through nativeHandle
     // since (no ArrayBuffer for this incarnation of the chunk yet).
-    s[3] = state->created == ref.chunk || ref.chunk >= state->chunks.size() || state->chunks[ref.chunk] == nullptr ? 1 : 0;
+    s[3] = state->created == ref.chunk || ref.chunk >= state->chunks.size() || state->chunks[ref.chunk].entry == nullptr ? 1 : 0;
   }
   state->created = REGION_POOL_NO_CHUNK;
 }

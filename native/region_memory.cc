@@ -23,6 +23,9 @@ size_t PageSize() {
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
+void Unmap(void*, void* base, size_t bytes) { munmap(base, bytes); }
+void Free(void*, void* p, size_t) { free(p); }
+
 size_t BaseAlignment(size_t area) {
   size_t align = PageSize();
   while (align < area && align < kMaxBaseAlign) align <<= 1;
@@ -66,11 +69,19 @@ void UnmapRegion(RegionMemory* mem) {
   *mem = RegionMemory{};
 }
 
+void ReleaseRegion(RegionMemory* mem, HeldCounters* held) {
+  free(mem->bitmap);
+  if (mem->base != nullptr) ReleaseWhenUnreachable(mem->base, mem->mapped, Unmap, nullptr, held);
+  *mem = RegionMemory{};
+}
+
 void* MapChunk(void*, size_t bytes, size_t align) {
   void* p = nullptr;
   return posix_memalign(&p, align, bytes) == 0 ? p : nullptr;
 }
 
-void UnmapChunk(void*, void* p, size_t) { free(p); }
+void ReleaseChunk(void* p, size_t bytes, HeldCounters* held) {
+  if (p != nullptr) ReleaseWhenUnreachable(p, bytes, Free, nullptr, held);
+}
 
 }  // namespace mempools

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 
+#include "held_memory.hh"
+
 namespace mempools {
 
 struct RegionMemory {
@@ -25,13 +27,17 @@ enum class SysCall { kNone = 0, kMmap = 1, kCalloc = 2, kMalloc = 3 };
 int MapRegion(size_t area, RegionMemory* out, SysCall* failed);
 
 // Returns the area to the OS and frees the bitmap. Safe on an empty RegionMemory.
+// For a region no ArrayBuffer was made of (a failed add).
 void UnmapRegion(RegionMemory* mem);
+// Frees the bitmap and returns the area to the OS once no chunk ArrayBuffer
+// reaches it (held_memory.hh; counted in `held` meanwhile).
+void ReleaseRegion(RegionMemory* mem, HeldCounters* held);
 
-// Memory callbacks for the region and heap pools' chunks (their map/unmap
-// signature): `bytes` aligned to `align` (a power of two >= a page) from
-// posix_memalign, and its release.
+// Memory for the region and heap pools' chunks: `bytes` aligned to `align` (a
+// power of two >= a page) from posix_memalign (the map callback's signature),
+// and its release with free once no chunk ArrayBuffer reaches it.
 void* MapChunk(void* ctx, size_t bytes, size_t align);
-void UnmapChunk(void* ctx, void* p, size_t bytes);
+void ReleaseChunk(void* p, size_t bytes, HeldCounters* held);
 
 }  // namespace mempools
 

@@ -15,9 +15,11 @@ void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   if (created) {
     state->created = id;
   } else if (!state->detached) {
-    state->table->DetachChunk(state->env, state, id);
+    state->table->LetGoChunk(state->env, state, id);
   }
 }
+
+void UnmapChunk(void* ctx, void* p, size_t bytes) { ReleaseChunk(p, bytes, &static_cast<RegionState*>(ctx)->held); }
 
 }  // namespace
 
@@ -34,7 +36,7 @@ void RegionState::FreeDetachedMemory() {
 int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size) {
   RegionState* state = new (std::nothrow) RegionState(env);
   if (state == nullptr) return REGION_POOL_ERR_NOMEM;
-  region_pool_memory_t memory = {MapChunk, UnmapChunk, OnChunk, state};
+  region_pool_memory_t memory = {MapChunk, UnmapChunk, OnChunk, static_cast<void*>(state)};
   region_pool_options_t options = {block_size, 0, &memory};
   int status = region_pool_create(&options, &state->pool);
   if (status != REGION_POOL_OK) {

@@ -3,10 +3,10 @@
 // and large blocks) to the pool's chunk ArrayBuffers.
 //
 // Chunk memory comes from posix_memalign (aligned to at least a page, as the C
-// pool asks) and goes back with free. on_chunk(created = 0), which the C pool
-// calls before it releases a chunk (a freed or moved large block, reset,
-// destroy), detaches the chunk's ArrayBuffer first, so no view can reach
-// released memory. on_chunk(created = 1) records that the current call made
+// pool asks) and goes back with free once no view reaches it (held_memory.hh).
+// on_chunk(created = 0), which the C pool calls before it releases a chunk (a
+// freed or moved large block, reset, destroy), lets go of the chunk's
+// ArrayBuffer (PoolTable::LetGoChunk): the buffer lives on and holds the memory. on_chunk(created = 1) records that the current call made
 // a chunk, so JavaScript fetches its ArrayBuffer (ChunkBuffer) once.
 #ifndef MEMPOOLS_REGION_STATE_HH
 #define MEMPOOLS_REGION_STATE_HH
@@ -20,11 +20,11 @@ struct RegionState : PoolState {
   static constexpr PoolKind kKind = PoolKind::kRegion;
   explicit RegionState(napi_env e) : PoolState(kKind), env(e) {}
   void FreeMemory(napi_env env) override;
-  // FreeMemory once every chunk ArrayBuffer is detached (no N-API; any thread).
+  // FreeMemory once every chunk ArrayBuffer was let go of (no N-API; any thread).
   void FreeDetachedMemory();
 
   region_pool_t* pool = nullptr;  // nullptr once destroyed
-  bool detached = false;          // chunks detached already: on_chunk does nothing
+  bool detached = false;          // chunk ArrayBuffers let go of already: on_chunk does nothing
   napi_env env;                   // the environment of the table (for on_chunk)
   uint32_t created = REGION_POOL_NO_CHUNK;  // chunk made by the current call, if any
 };

@@ -200,10 +200,12 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
 }
 
-// close(handle): detaches the area ArrayBuffer, unmaps, closes the descriptor.
+// close(handle, detach): unmaps and closes the descriptor once no view
+// reaches the mapping (detach, unsafe: detaches the views, unmaps now).
 Napi::Value Close(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf(info);
   if (state == nullptr) return info.Env().Undefined();
+  DetachScope scope(TableOf(info), DetachArg(info, 1));
   // A pinned nativeHandle defers the unmap: the heap pools over the segment go now (see shm_handle.cc).
   if (state->native_handle != nullptr) DestroyHeapsOf(info.Env(), TableOf(info), state);
   TableOf(info)->Destroy(info.Env(), state);

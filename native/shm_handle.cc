@@ -83,13 +83,9 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   return status;
 }
 
-// The area ArrayBuffer is detached and the heap pools over the segment are
+// The area ArrayBuffer was let go of and the heap pools over the segment are
 // destroyed already (shm_binding.cc's close): only the mapping is left.
-void FreeDetached(PoolState* state) {
-  ShmState* s = Shm(state);
-  shm_pool_close(s->pool);
-  s->pool = nullptr;
-}
+void FreeDetached(PoolState* state) { Shm(state)->CloseMapping(); }
 
 const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached,
                         nullptr};

@@ -8,11 +8,26 @@
 
 namespace mempools {
 
+namespace {
+
+void CloseNow(void* ctx, void*, size_t) {
+  ShmState* state = static_cast<ShmState*>(ctx);
+  shm_pool_close(state->pool);
+  state->pool = nullptr;
+}
+
+}  // namespace
+
 void ShmState::FreeMemory(napi_env env) {
-  DestroyHeapsOf(env, table, this);  // heap pools borrowing chunks first: their views go too
-  table->DetachChunk(env, this, 0);  // no view may outlive the mapping
-  shm_pool_close(pool);
-  pool = nullptr;
+  DestroyHeapsOf(env, table, this);  // heap pools borrowing chunks first (their chunks held while viewed)
+  table->LetGoChunk(env, this, 0);
+  CloseMapping();
+}
+
+void ShmState::CloseMapping() {
+  if (pool == nullptr || closing) return;
+  closing = true;
+  ReleaseWhenUnreachable(shm_pool_base(pool), shm_pool_size(pool), CloseNow, this, &held);
 }
 
 bool ShmState::ToSegment(double offset, uint64_t* out) const {

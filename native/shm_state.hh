@@ -15,10 +15,15 @@ namespace mempools {
 struct ShmState : PoolState {
   static constexpr PoolKind kKind = PoolKind::kShm;
   ShmState() : PoolState(kKind) {}
-  // Detaches the area ArrayBuffer, then unmaps and closes (shm_pool_close).
+  // Destroys the heap pools over the segment, lets go of the area
+  // ArrayBuffer, then closes the mapping (CloseMapping).
   void FreeMemory(napi_env env) override;
+  // Unmaps and closes (shm_pool_close) once no ArrayBuffer over the mapping
+  // (the area's, a heap pool's chunk) is left; at once when none is. Any thread.
+  void CloseMapping();
 
-  shm_pool_t* pool = nullptr;  // nullptr once closed
+  shm_pool_t* pool = nullptr;  // nullptr once unmapped (the state is destroyed before)
+  bool closing = false;        // CloseMapping ran: the unmap is done or held
   uint64_t area_offset = 0;    // from the header, validated on attach; cached so
   size_t area_size = 0;        // the ArrayBuffer never outgrows the mapping
 

@@ -213,6 +213,7 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   PoolTable* table = TableOf(info);
   PoolState* state = table->State(HandleArg(info));
+  DetachScope scope(table, DetachArg(info, 1));
   if (state != nullptr) table->Destroy(info.Env(), state);
   return info.Env().Undefined();
 }

@@ -9,32 +9,33 @@ namespace mempools {
 
 namespace {
 
-// Returns region `id`'s memory to the OS (its ArrayBuffer detached already).
-void ReleaseRegion(TlsfState* state, int id) {
-  UnmapRegion(&state->regions[id]);
+// Returns region `id`'s memory to the OS, once no view reaches it (its
+// ArrayBuffer let go of already).
+void DropRegionMemory(TlsfState* state, int id) {
+  ReleaseRegion(&state->regions[id], &state->held);
   free(state->addon[id]);
   state->addon[id] = nullptr;
   state->present[id] = false;
 }
 
-// Detaches the region's ArrayBuffer, then returns its memory to the OS.
+// Lets go of the region's ArrayBuffer, then of its memory.
 void DropRegion(napi_env env, TlsfState* state, int id) {
-  state->table->DetachChunk(env, state, static_cast<size_t>(id));
-  ReleaseRegion(state, id);
+  state->table->LetGoChunk(env, state, static_cast<size_t>(id));
+  DropRegionMemory(state, id);
 }
 
 }  // namespace
 
 void TlsfState::FreeMemory(napi_env env) {
   for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
-    if (present[id]) table->DetachChunk(env, this, static_cast<size_t>(id));
+    if (present[id]) table->LetGoChunk(env, this, static_cast<size_t>(id));
   }
   FreeDetachedMemory();
 }
 
 void TlsfState::FreeDetachedMemory() {
   for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
-    if (present[id]) ReleaseRegion(this, id);
+    if (present[id]) DropRegionMemory(this, id);
   }
   free(control);
   control = nullptr;
@@ -70,7 +71,7 @@ int AddRegion(TlsfState* state, size_t area, SysCall* failed) {
   state->present[id] = true;
   if (state->native_handle != nullptr && !AddAddonMap(state, id)) {
     tlsf_remove_region(state->tlsf, id);
-    ReleaseRegion(state, id);
+    DropRegionMemory(state, id);
     *failed = SysCall::kCalloc;
     return -ENOMEM;
   }

@@ -23,7 +23,7 @@ struct TlsfState : PoolState {
   static constexpr PoolKind kKind = PoolKind::kTlsf;
   TlsfState() : PoolState(kKind) {}
   void FreeMemory(napi_env env) override;
-  // FreeMemory for a state whose chunk ArrayBuffers are detached already (no N-API).
+  // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
   void FreeDetachedMemory();
 
   void* control = nullptr;  // tlsf_control_size() bytes, malloc'd
@@ -46,7 +46,7 @@ int AddRegion(TlsfState* state, size_t area, SysCall* failed);
 bool AddAddonMap(TlsfState* state, int id);
 // The region's external ArrayBuffer (made once per region).
 napi_status RegionBuffer(napi_env env, TlsfState* state, int id, napi_value* result);
-// Removes an empty region: detaches its ArrayBuffer, then unmaps it.
+// Removes an empty region: lets go of its ArrayBuffer, then unmaps it once no view reaches it.
 int RemoveRegion(napi_env env, TlsfState* state, int id);
 
 }  // namespace mempools

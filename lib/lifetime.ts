@@ -1,0 +1,173 @@
+// What every pool shares about the lifetime of its memory in Node's I/O
+// (docs/lifetime.md):
+//   - chunk ArrayBuffers are marked untransferable, so a transfer list holding
+//     one fails (Node >= 21) instead of detaching memory the pool owns;
+//   - destroy options (the unsafe immediate release is opt-in by name);
+//   - held memory: what a destroyed (or reset, or shrunk) pool still keeps
+//     because views of it can be reached (native/held_memory.hh);
+//   - whenDone: when an I/O operation, a stream or a response is over, so a
+//     block can be freed or a pool destroyed/reset at the right moment;
+//   - DeferredFrees: the safeReuse mode's frees, done once the freed view is
+//     garbage.
+import { finished } from 'node:stream';
+import { markAsUntransferable } from 'node:worker_threads';
+
+import * as errors from './errors.js';
+import { binding } from './native.js';
+import { validateObject, validateOptionalBoolean } from './validate.js';
+
+/** What a pool's stats() reports of its memory's lifetime. */
+export interface HeldStats {
+  destroyed: boolean;
+  heldBytes: number;
+  heldChunks: number;
+}
+
+/** Marks a chunk ArrayBuffer untransferable and returns it. */
+export function untransferable<T extends ArrayBuffer>(buffer: T): T {
+  markAsUntransferable(buffer);
+  return buffer;
+}
+
+/** Memory of the pool `handle` released but held because views of it are reachable. */
+export function heldStats(handle: number, destroyed: boolean): HeldStats {
+  const [bytes, chunks] = binding.held(handle);
+  return { destroyed, heldBytes: bytes, heldChunks: chunks };
+}
+
+/** Options of destroy()/close(). */
+export interface DestroyOptions {
+  /**
+   * Unsafe: detach every view and release all memory now. Node aborts if a
+   * detached view is in use by an asynchronous operation (zlib, fs, sockets,
+   * crypto); use it only when nothing can still be using a view.
+   */
+  unsafeDetachViews?: boolean;
+}
+
+/** Whether destroy()/close() options ask for the unsafe immediate release. */
+export function detachRequested(options: DestroyOptions | undefined): boolean {
+  if (options === undefined) return false;
+  validateObject(options, 'options');
+  return validateOptionalBoolean(options.unsafeDetachViews, 'options.unsafeDetachViews');
+}
+
+/** What whenDone waits for: a promise, or a stream/emitter (http.ServerResponse, net.Socket, fs and zlib streams). */
+export type Completion = PromiseLike<unknown> | NodeJS.EventEmitter;
+
+interface StreamLike extends NodeJS.EventEmitter {
+  writable?: unknown;
+  readable?: unknown;
+  _writableState?: unknown;
+  _readableState?: unknown;
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null &&
+  typeof (value as { then?: unknown }).then === 'function';
+
+const isEmitter = (value: unknown): value is StreamLike =>
+  typeof value === 'object' && value !== null && typeof (value as { once?: unknown }).once === 'function' &&
+  typeof (value as { removeListener?: unknown }).removeListener === 'function';
+
+/** Whether `value` is something whenDone can wait for (else it throws ERR_INVALID_ARG_TYPE). */
+export function validateCompletion(value: unknown, name: string): asserts value is Completion {
+  if (!isThenable(value) && !isEmitter(value)) {
+    throw errors.invalidArgType(name, 'a Promise, a stream or an EventEmitter', value);
+  }
+}
+
+const EVENTS = ['close', 'finish', 'end', 'error'] as const;
+
+/**
+ * Resolves (never rejects) once `completion` is over: a promise settled
+ * (fulfilled or rejected); a writable stream (http.ServerResponse,
+ * net.Socket, fs.WriteStream, a zlib stream) finished writing, or errored or
+ * closed; a readable-only stream ended, errored or closed; any other emitter
+ * emitted 'close', 'finish', 'end' or 'error'. From then on Node no longer
+ * reads the buffers handed to it.
+ */
+export function whenDone(completion: Completion): Promise<void> {
+  validateCompletion(completion, 'completion');
+  if (isThenable(completion)) return Promise.resolve(completion).then(() => {}, () => {});
+  return new Promise((resolve) => {
+    const stream = completion as StreamLike;
+    if (stream._writableState !== undefined || stream._readableState !== undefined || isOutgoing(stream)) {
+      // A duplex (a socket) counts as done once its writable side is: the
+      // buffers handed to it are written; the readable side may never end.
+      const writable = stream._writableState !== undefined || isOutgoing(stream);
+      const stop = finished(stream as NodeJS.ReadableStream, { readable: !writable, writable }, () => {
+        stop();
+        resolve();
+      });
+      return;
+    }
+    const done = (): void => {
+      for (const event of EVENTS) stream.removeListener(event, done);
+      resolve();
+    };
+    for (const event of EVENTS) stream.once(event, done);
+  });
+}
+
+/** http.OutgoingMessage (ServerResponse, ClientRequest): a legacy stream without _writableState. */
+function isOutgoing(stream: StreamLike): boolean {
+  return typeof (stream as { setHeader?: unknown }).setHeader === 'function' && 'writableFinished' in stream;
+}
+
+/** Runs `action` once `completion` is over; a failure becomes a process warning, never an unhandled rejection. */
+export function afterDone(completion: Completion, action: () => void): Promise<void> {
+  return whenDone(completion).then(() => {
+    try {
+      action();
+    } catch (error) {
+      process.emitWarning(error as Error);
+    }
+  });
+}
+
+/**
+ * The safeReuse mode's frees: a freed view's block stays allocated until the
+ * view is garbage (FinalizationRegistry), then `release(key)` frees it. Keys
+ * name the block (a pool-specific number); `release` must check the pool is
+ * still live and ignore a block that is gone.
+ */
+export class DeferredFrees {
+  readonly #registry: FinalizationRegistry<number>;
+  /** Blocks freed by the user and not yet released, and their usable bytes. */
+  blocks = 0;
+  bytes = 0;
+  /** Per pending key: [usable size, tag]. */
+  readonly #pending = new Map<number, [number, number]>();
+
+  constructor(release: (key: number, tag: number) => void) {
+    this.#registry = new FinalizationRegistry((key: number) => {
+      const entry = this.#pending.get(key);
+      if (entry === undefined) return; // forgotten (the pool was destroyed or reset)
+      this.#pending.delete(key);
+      this.blocks--;
+      this.bytes -= entry[0];
+      release(key, entry[1]);
+    });
+  }
+
+  /** Frees block `key` (of `size` usable bytes; `tag` a pool-specific number) once `view` is garbage. */
+  defer(view: object, key: number, size: number, tag = 0): void {
+    this.#registry.register(view, key);
+    this.#pending.set(key, [size, tag]);
+    this.blocks++;
+    this.bytes += size;
+  }
+
+  /** Whether block `key` is waiting for its view to go. */
+  has(key: number): boolean {
+    return this.#pending.has(key);
+  }
+
+  /** Drops every pending free (the pool is destroyed or reset: its memory goes anyway). */
+  clear(): void {
+    this.#pending.clear();
+    this.blocks = 0;
+    this.bytes = 0;
+  }
+}

@@ -210,7 +210,7 @@ export class SharedPool {
   /** Parked freed blocks of this process (null: option cache false). */
   #cache: SharedCache | null;
   /** The cache as the exit hook and the finalizer see it (null without a cache). */
-  readonly #record: CacheRecord | null;
+  #record: CacheRecord | null;
   /** The block area as 32-bit words, to read a block's header (the 8 bytes before it; native/tlsf.h). */
   #words: Uint32Array;
   /** safeReuse: frees waiting for their view to be garbage (keys: area offsets). */
@@ -594,6 +594,7 @@ export class SharedPool {
     this.#closed = true;
     this.#deferred?.clear();
     this.#cache = null;
+    this.#record = null;
     this.#buffer = EMPTY;
     this.#words = new Uint32Array(0);
     native.close(this.#handle, detach);

@@ -14,6 +14,7 @@ describe('construction', () => {
     expect(pool.stats()).toEqual({
       capacity: Infinity, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
       classChunks: 0, spareChunks: 0, largeBlocks: 0, lentBytes: 0, children: 0, metadataBytes: 0,
+      destroyed: false, heldBytes: 0, heldChunks: 0, pendingFrees: 0,
     });
     using capped = new HeapPool({ capacity: 0 });
     expect(capped.availableCapacity).toBe(Infinity);
@@ -134,7 +135,8 @@ describe('free', () => {
     expectCode(() => pool.free(a), 'ERR_POOL_DOUBLE_FREE', PoolError);
     const big = pool.alloc(3 * 1024 * KiB);
     pool.free(big);
-    expect(big.byteLength).toBe(0); // a large block goes back at once, detached first
+    expect(big.byteLength).toBe(3 * 1024 * KiB); // a large block goes back at once; its memory held while viewed
+    expect(pool.stats().heldChunks).toBe(1);
     expectCode(() => pool.free(big), 'ERR_POOL_DOUBLE_FREE', PoolError);
     pool.check();
   });
@@ -162,7 +164,7 @@ describe('realloc', () => {
     const large = pool.realloc(moved, 3 * 1024 * KiB);
     expect(large.toString('utf8', 0, 3)).toBe('hel');
     const larger = pool.realloc(large, 5 * 1024 * KiB);
-    expect(large.byteLength).toBe(0); // the old large block was released, detached first
+    expect(pool.stats().largeBlocks).toBe(1); // the old large block was released (held while viewed)
     expect(larger.toString('utf8', 0, 3)).toBe('hel');
     expect(pool.realloc(larger, 0).length).toBe(0);
     pool.check();
@@ -257,12 +259,13 @@ describe('parents and children', () => {
     expect(child.alloc(100 * KiB).length).toBe(100 * KiB);
   });
 
-  test('destroying a parent destroys its children (deepest first) and detaches their views', () => {
+  test('destroying a parent destroys its children (deepest first); their views keep their bytes', () => {
     const root = new HeapPool();
     const mid = new HeapPool({ parent: root });
     const leaf = new HeapPool({ parent: mid });
     const sibling = new HeapPool({ parent: root });
     const views = [root.alloc(10), mid.alloc(100), leaf.alloc(1000), leaf.alloc(3 * 1024 * KiB), sibling.alloc(5)];
+    for (const view of views) view.fill(7);
     root.destroy();
     for (const pool of [root, mid, leaf, sibling]) {
       expect(pool.destroyed).toBe(true);
@@ -270,7 +273,9 @@ describe('parents and children', () => {
       expectCode(() => pool.availableCapacity, 'ERR_POOL_DESTROYED', PoolError);
       pool.destroy(); // idempotent
     }
-    expect(views.every((view) => view.byteLength === 0 && view[0] === undefined)).toBe(true);
+    expect(views.every((view) => view.byteLength > 0 && view.every((b) => b === 7))).toBe(true);
+    expect(root.stats()).toMatchObject({ destroyed: true, used: 0 });
+    expect(root.stats().heldChunks).toBeGreaterThanOrEqual(4); // the family's chunks, counted at the root
   });
 
   test('destroying a child gives its chunks back and leaves the parent usable', () => {
@@ -279,8 +284,11 @@ describe('parents and children', () => {
     const kept = root.alloc(50).fill(3);
     const view = child.alloc(5000);
     expect(root.stats().children).toBe(1);
+    view.fill(4);
     child.destroy();
-    expect(view.byteLength).toBe(0);
+    expect(view.byteLength).toBe(5000);
+    expect(view.every((b) => b === 4)).toBe(true);
+    expect(root.stats().heldChunks).toBe(1); // the child's chunk, kept until the view is garbage
     expect(root.stats()).toMatchObject({ children: 0, lentBytes: 0, reserved: 64 * KiB });
     expect(kept.every((b) => b === 3)).toBe(true);
     expect(root.destroyed).toBe(false);
@@ -289,18 +297,19 @@ describe('parents and children', () => {
 });
 
 describe('destroy', () => {
-  test('destroy detaches every view, is idempotent, and Symbol.dispose destroys', () => {
+  test('destroy keeps views readable, is idempotent, and Symbol.dispose destroys', () => {
     const pool = new HeapPool();
     const a = pool.alloc(64);
     const b = pool.alloc(5 * 1024 * KiB);
     pool.free(pool.alloc(64)); // a cached block too
     pool.destroy();
     expect(pool.destroyed).toBe(true);
-    expect(a.byteLength).toBe(0);
-    expect(b.byteLength).toBe(0);
+    expect(a.byteLength).toBe(64);
+    expect(b.byteLength).toBe(5 * 1024 * KiB);
+    expect(pool.stats()).toMatchObject({ destroyed: true, used: 0 });
     for (const call of [
       () => pool.alloc(1), () => pool.tryAlloc(1), () => pool.calloc(1, 1), () => pool.realloc(a, 2),
-      () => pool.free(a), () => pool.stats(), () => pool.check(),
+      () => pool.free(a), () => pool.check(),
     ]) {
       expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     }

@@ -14,7 +14,7 @@ describe('construction', () => {
     expect(pool.destroyed).toBe(false);
     expect(pool.stats()).toEqual({
       capacity: Infinity, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
-      blocks: 0, largeBlocks: 0, wasted: 0,
+      blocks: 0, largeBlocks: 0, wasted: 0, destroyed: false, heldBytes: 0, heldChunks: 0, pendingFrees: 0,
     });
     using small = new RegionPool({ blockSize: 256 });
     expect(small.maxSmall).toBe(256);
@@ -72,7 +72,8 @@ describe('allocation', () => {
     expect(pool.stats().largeBlocks).toBe(2);
     pool.free(unaligned);
     pool.free(large);
-    expect(large.byteLength).toBe(0); // released at once, detached first
+    expect(large.byteLength).toBe(pool.maxSmall + 1); // released at once; its memory held while viewed
+    expect(pool.stats().heldChunks).toBe(2);
     expect(pool.stats().largeBlocks).toBe(0);
     expect(small.byteLength).toBe(pool.maxSmall);
   });
@@ -213,7 +214,7 @@ describe('realloc', () => {
     expect(pool.stats().largeBlocks).toBe(1);
     expect(large.subarray(0, 10).every((b) => b === 1)).toBe(true);
     const larger = pool.realloc(large, 20_000);
-    expect(large.byteLength).toBe(0); // the old large block was released
+    expect(pool.stats().largeBlocks).toBe(1); // the old large block was released (held while viewed)
     expect(larger.subarray(0, 10).every((b) => b === 1)).toBe(true);
     const shrunk = pool.realloc(larger, 5);
     expect(shrunk.length).toBe(5);
@@ -239,17 +240,20 @@ describe('realloc', () => {
 });
 
 describe('reset', () => {
-  test('detaches large views, makes small views stale, keeps blocks, zero used', () => {
+  test('releases large blocks (held while viewed), makes small views stale, keeps blocks, zero used', () => {
     using pool = new RegionPool({ blockSize: 1024 });
     const small = pool.alloc(100).fill(9);
     const large = pool.alloc(5000);
     const aligned = pool.allocAligned(16, 4096);
     const before = pool.stats();
     expect(before.largeBlocks).toBe(2);
+    large.fill(3);
     pool.reset();
-    expect(large.byteLength).toBe(0);
-    expect(aligned.byteLength).toBe(0);
-    expect(large[0]).toBeUndefined();
+    expect(large.byteLength).toBe(5000); // its memory is held while the view lives
+    expect(aligned.byteLength).toBe(16);
+    expect(large[4999]).toBe(3);
+    expect(pool.stats().heldChunks).toBe(2);
+    expectCode(() => pool.free(large), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
     expect(small.byteLength).toBe(100); // still points into a live block
     expect(small[0]).toBe(9);
     const after = pool.stats();
@@ -318,8 +322,9 @@ describe('cleanups', () => {
     expect(caught).toBeInstanceOf(AggregateError);
     expect((caught as AggregateError).errors).toEqual([boom2, boom1]);
     expect(ran).toEqual([4, 3, 2, 1]);
-    expect(large.byteLength).toBe(0); // the reset itself happened
+    expect(pool.stats().largeBlocks).toBe(0); // the reset itself happened
     expect(pool.stats().allocations).toBe(0);
+    expect(large.byteLength).toBe(10_000);
 
     pool.onCleanup(() => {
       throw boom1;
@@ -327,7 +332,7 @@ describe('cleanups', () => {
     const view = pool.alloc(8);
     expect(() => pool.destroy()).toThrow(AggregateError);
     expect(pool.destroyed).toBe(true);
-    expect(view.byteLength).toBe(0);
+    expect(view.byteLength).toBe(8);
     pool.destroy();
   });
 
@@ -355,19 +360,22 @@ describe('cleanups', () => {
 });
 
 describe('destroy', () => {
-  test('detaches every view; every call but destroy throws ERR_POOL_DESTROYED', () => {
+  test('views keep their bytes; every call but destroy and stats throws ERR_POOL_DESTROYED', () => {
     const pool = new RegionPool({ blockSize: 256 });
     const views = [pool.alloc(100), pool.alloc(200), pool.alloc(100), pool.alloc(5000), pool.allocAligned(8, 4096)];
     const floats = new Float64Array(views[0]!.buffer, views[0]!.byteOffset, 8);
+    views[3]!.fill(5);
     pool.destroy();
     expect(pool.destroyed).toBe(true);
-    for (const view of views) expect(view.byteLength).toBe(0);
-    expect(floats.length).toBe(0);
-    expect(views[0]![0]).toBeUndefined();
+    expect(views.map((view) => view.byteLength)).toEqual([100, 200, 100, 5000, 8]);
+    expect(floats.length).toBe(8);
+    expect(views[3]![4999]).toBe(5);
+    expect(pool.stats()).toMatchObject({ destroyed: true, used: 0, blocks: 0 });
+    expect(pool.stats().heldChunks).toBeGreaterThanOrEqual(3);
     const calls: (() => unknown)[] = [
       () => pool.alloc(1), () => pool.tryAlloc(1), () => pool.allocUnaligned(1), () => pool.allocAligned(8, 8),
       () => pool.calloc(1, 1), () => pool.realloc(views[0]!, 1), () => pool.free(views[0]!), () => pool.reset(),
-      () => pool.onCleanup(() => {}), () => pool.stats(), () => pool.check(),
+      () => pool.onCleanup(() => {}), () => pool.check(),
     ];
     for (const call of calls) expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     pool.destroy();
@@ -380,6 +388,14 @@ describe('destroy', () => {
       using pool = new RegionPool();
       view = pool.alloc(10);
     }
-    expect(view.byteLength).toBe(0);
+    expect(view.byteLength).toBe(10);
+  });
+
+  test('destroy({ unsafeDetachViews: true }) detaches every view now', () => {
+    const pool = new RegionPool();
+    const views = [pool.alloc(10), pool.alloc(100_000)];
+    pool.destroy({ unsafeDetachViews: true });
+    expect(views.map((view) => view.byteLength)).toEqual([0, 0]);
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldBytes: 0, heldChunks: 0 });
   });
 });

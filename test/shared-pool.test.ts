@@ -158,23 +158,29 @@ describe('single process', () => {
     expect(pool.stats().allocations).toBe(0);
     pool.destroy();
     expect(pool.destroyed).toBe(true);
-    expect(a.byteLength).toBe(0);
+    expect(a.byteLength).toBe(16); // the mapping stays while the view lives
     pool.destroy();
     expectCode(() => SharedPool.open(name), 'ERR_POOL_SYSTEM', PoolError);
     expect(other.alloc(8).length).toBe(8); // still mapped here
     other.destroy(); // its name is gone already: fine
   });
 
-  test('close detaches views; every call but close/destroy is ERR_POOL_DESTROYED', () => {
+  test('close keeps views readable; every call but close/destroy/stats is ERR_POOL_DESTROYED', () => {
     const pool = SharedPool.create({ size: MiB });
-    const a = pool.alloc(64);
+    const a = pool.alloc(64).fill(6);
     pool.close();
     pool.close();
     pool.destroy();
-    expect(a.byteLength).toBe(0);
-    expect(a[0]).toBe(undefined);
+    expect(a.byteLength).toBe(64);
+    expect(a[63]).toBe(6);
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldChunks: 1, used: 0 });
+    const b = SharedPool.create({ size: MiB });
+    const c = b.alloc(64);
+    b.close({ unsafeDetachViews: true });
+    expect(c.byteLength).toBe(0);
+    expect(b.stats()).toMatchObject({ destroyed: true, heldChunks: 0 });
     for (const call of [
-      () => pool.alloc(1), () => pool.free(a), () => pool.stats(), () => pool.check(), () => pool.fd,
+      () => pool.alloc(1), () => pool.free(a), () => pool.check(), () => pool.fd,
       () => pool.availableCapacity, () => pool.lock(), () => pool.getRoot('k'), () => pool.at(0, 1), () => pool.unlink(),
     ]) {
       expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
@@ -376,7 +382,8 @@ describe('across processes', () => {
     expect(child.status, child.stderr).toBe(0);
     const r = JSON.parse(child.stdout) as Record<string, unknown>;
     expect(r.viewSurvivesPool).toBe(true);
-    expect(r.detachedAfterClose).toBe(true);
+    expect(r.keptAfterClose).toBe(true);
+    expect(r.releasedWhenGarbage).toBe(true);
     expect(r.fdGrowth as number).toBeLessThanOrEqual(2);
   });
 });

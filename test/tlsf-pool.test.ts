@@ -292,7 +292,7 @@ describe('regions', () => {
     expectCode(() => pool.addRegion('1' as never), 'ERR_INVALID_ARG_TYPE', TypeError);
   });
 
-  test('removeRegion: ERR_POOL_IN_USE while live, then detaches views', () => {
+  test('removeRegion: ERR_POOL_IN_USE while live; views outlive the region (held until garbage)', () => {
     using pool = new TlsfPool({ size: 4096 });
     const id = pool.addRegion(64 * KiB);
     const big = pool.alloc(32 * KiB).fill(1);
@@ -301,8 +301,9 @@ describe('regions', () => {
     const stale = big;
     pool.free(big);
     pool.removeRegion(id);
-    expect(stale.byteLength).toBe(0);
-    expect(stale[0]).toBeUndefined();
+    expect(stale.byteLength).toBe(32 * KiB); // (its first bytes hold the allocator's free-list links)
+    expect(pool.stats().heldBytes).toBe(64 * KiB);
+    expect(pool.stats().heldChunks).toBe(1);
     expect(pool.stats().regions).toBe(1);
     expect(pool.stats().reserved).toBe(4096);
     expectCode(() => pool.free(stale), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
@@ -323,7 +324,7 @@ describe('regions', () => {
       buf[0] = i & 0xff;
       pool.free(buf);
       pool.removeRegion(id);
-      expect(buf.byteLength).toBe(0);
+      expect(buf.byteLength).toBe(200 * KiB);
     }
     pool.check();
   });
@@ -422,18 +423,20 @@ describe('walk, check, stats', () => {
 });
 
 describe('destroy', () => {
-  test('detaches every view; reads give undefined; every call throws ERR_POOL_DESTROYED', () => {
+  test('views keep their bytes; every call but stats throws ERR_POOL_DESTROYED', () => {
     const pool = new TlsfPool({ size: 64 * KiB });
     pool.addRegion(4096);
     const a = pool.alloc(100).fill(1);
     const floats = new Float64Array(a.buffer, a.byteOffset, 4);
     pool.destroy();
     expect(pool.destroyed).toBe(true);
-    expect(a.byteLength).toBe(0);
-    expect(a.length).toBe(0);
-    expect(a[0]).toBeUndefined();
-    expect(floats[0]).toBeUndefined();
-    expect(a.buffer.byteLength).toBe(0);
+    expect(a.byteLength).toBe(100);
+    expect(a[99]).toBe(1);
+    expect(floats.length).toBe(4);
+    const after = pool.stats();
+    expect(after.destroyed).toBe(true);
+    expect(after.heldChunks).toBeGreaterThan(0);
+    expect(after.used).toBe(0);
     const calls: Array<() => unknown> = [
       () => pool.alloc(1),
       () => pool.tryAlloc(1),
@@ -446,7 +449,6 @@ describe('destroy', () => {
       () => pool.removeRegion(0),
       () => pool.walk(),
       () => pool.check(),
-      () => pool.stats(),
     ];
     for (const call of calls) expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     pool.destroy();
@@ -464,7 +466,18 @@ describe('destroy', () => {
       expect(scoped.destroyed).toBe(false);
     }
     expect(pool.destroyed).toBe(true);
-    expect(escaped.byteLength).toBe(0);
+    expect(escaped.byteLength).toBe(16);
+  });
+
+  test('destroy({ unsafeDetachViews: true }) detaches every view and holds nothing', () => {
+    const pool = new TlsfPool({ size: 64 * KiB });
+    const a = pool.alloc(100).fill(1);
+    expectCode(() => pool.destroy({ unsafeDetachViews: 1 } as never), 'ERR_INVALID_ARG_TYPE', TypeError);
+    expect(pool.destroyed).toBe(false);
+    pool.destroy({ unsafeDetachViews: true });
+    expect(a.byteLength).toBe(0);
+    expect(a[0]).toBeUndefined();
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldBytes: 0, heldChunks: 0 });
   });
 
   test('PoolError is exported and carries code and name', () => {

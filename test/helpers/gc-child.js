@@ -50,7 +50,7 @@ async function main() {
     kept.push(pool.alloc(10));
     pool.destroy();
   }
-  result.detachedAfterDestroy = kept.every((view) => view.byteLength === 0);
+  result.keptAfterDestroy = kept.every((view) => view.byteLength > 0);
   kept = null;
   await settle();
   result.finished = true;

@@ -46,7 +46,7 @@ async function main() {
     if (i % 2 === 0) child.destroy();
     root.destroy();
   }
-  result.detachedAfterDestroy = kept.every((view) => view.byteLength === 0);
+  result.keptAfterDestroy = kept.every((view) => view.byteLength > 0);
   kept = null;
   await settle();
   result.finished = true;

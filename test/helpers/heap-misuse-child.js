@@ -26,7 +26,7 @@ record('free once', () => pool.free(a));
 record('free twice', () => pool.free(a));
 record('free large once', () => pool.free(large));
 record('free large twice', () => pool.free(large));
-record('large detached on free', () => large.byteLength);
+record('large kept on free', () => large.byteLength === 3 << 20);
 
 // Writes through an enlarged view over a whole chunk reach user data only:
 // no pool metadata lives in chunk memory.
@@ -40,16 +40,16 @@ record('check after misuse', () => pool.check());
 const view = pool.alloc(16);
 pool.destroy();
 record('child destroyed with parent', () => child.destroyed);
-record('child view detached', () => childView.byteLength);
+record('child view kept', () => childView.byteLength > 0);
 record('free after destroy', () => pool.free(view));
 record('child free after destroy', () => child.free(childView));
 record('alloc after destroy', () => pool.alloc(1));
-record('read after destroy', () => String(view[0]));
-record('byteLength after destroy', () => view.byteLength);
+record('read after destroy', () => typeof view[0]);
+record('byteLength after destroy', () => view.byteLength > 0);
 record('write after destroy', () => {
-  view[0] = 1; // writes to a detached view are ignored
+  view[0] = 1; // the memory stays while the view lives
   wide[10] = 1;
-  return wide.byteLength;
+  return view[0];
 });
 record('destroy twice', () => pool.destroy());
 record('child destroy after parent', () => child.destroy());

@@ -40,7 +40,7 @@ const modes = {
     process.on('message', (message) => {
       if (message === 'destroy') {
         heap.destroy();
-        process.send({ destroyed: heap.destroyed, detached: views[0].byteLength === 0 });
+        process.send({ destroyed: heap.destroyed, kept: views[0].byteLength === 64 && views[0][0] === 1 });
         shared.close();
         process.disconnect();
       } else if (message === 'leave') {

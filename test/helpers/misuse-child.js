@@ -44,8 +44,8 @@ record('walk after corruption', () => [...pool.walk()].length);
 
 pool.destroy();
 record('free after destroy', () => pool.free(a));
-record('read after destroy', () => String(a[0]));
-record('byteLength after destroy', () => a.byteLength);
+record('read after destroy', () => typeof a[0]);
+record('byteLength after destroy', () => a.byteLength > 0);
 record('destroy twice', () => pool.destroy());
 other.destroy();
 

@@ -163,11 +163,15 @@ const modes = {
       kept = undefined;
       await settle();
       const closed = SharedPool.create({ size: 1 << 20 });
-      const view = closed.alloc(8);
+      let view = closed.alloc(8).fill(5);
       closed.close();
       closed.close();
       await settle();
-      return { fdGrowth: fds() - before, viewSurvivesPool, detachedAfterClose: view.byteLength === 0 };
+      const keptAfterClose = view.byteLength === 8 && view[7] === 5 && closed.stats().heldChunks === 1;
+      view = undefined;
+      await settle();
+      const releasedWhenGarbage = closed.stats().heldChunks === 0;
+      return { fdGrowth: fds() - before, viewSurvivesPool, keptAfterClose, releasedWhenGarbage };
     });
   },
 };

@@ -15,24 +15,24 @@ for (let i = 0; i < 20; i++) {
   kept.push(pool.alloc(100).fill(i));
   if (i % 2) pool.destroy();
 }
-parentPort.postMessage(kept.filter((view) => view.byteLength === 0).length);
+parentPort.postMessage(kept.filter((view, i) => view.byteLength === 100 && view[99] === i).length);
 `;
 
 async function main() {
   const { TlsfPool } = require(entry);
   const mine = new TlsfPool({ size: 4096 });
   const view = mine.alloc(8).fill(7);
-  let detached = 0;
+  let intact = 0;
   for (let i = 0; i < 10; i++) {
     const worker = new Worker(code, { eval: true });
-    detached += await new Promise((resolve, reject) => {
+    intact += await new Promise((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
     await worker.terminate();
   }
   mine.check();
-  process.stdout.write(JSON.stringify({ detached, mainPoolIntact: view[7] === 7 }));
+  process.stdout.write(JSON.stringify({ intact, mainPoolIntact: view[7] === 7 }));
   mine.destroy();
 }
 

@@ -432,14 +432,27 @@ describe.each(threadSafeKinds)('a threadSafe %s', (_name, make) => {
 });
 
 describe('destroy() while a worker holds a pin', () => {
-  it('detaches the views at once; the worker still writes its block; the memory goes at the last release', () => {
+  it('keeps the views; the memory goes only when the last pin and the last view are gone', () => {
+    const pool = new TlsfPool({ size: 3 * 1024 * 1024 + 12288 });
+    const pinned = probe.startPinned(pool.nativeHandle, 1 << 20, 0x5a);
+    const view = pool.viewOf(pinned, 1 << 20);
+    pool.destroy();
+    expect(view.byteLength).toBe(1 << 20);
+    expect(isMapped(pinned.address)).toBe(true);
+    expect(probe.openGate()).toBe(true); // the worker writes 1 MiB into it, then releases
+    expect(view[(1 << 20) - 1]).toBe(0x5a); // still mapped: the view holds it
+    expect(isMapped(pinned.address)).toBe(true);
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldChunks: 1 });
+  });
+
+  it('unsafeDetachViews: detaches the views at once; the worker still writes its block; the memory goes at the last release', () => {
     // An odd region size, so its mapping is told apart in /proc/self/maps.
     const pool = new TlsfPool({ size: 3 * 1024 * 1024 + 4096 });
     const pinned = probe.startPinned(pool.nativeHandle, 1 << 20, 0x5a);
     const view = pool.viewOf(pinned, 1 << 20);
     const own = pool.alloc(64);
     expect(isMapped(pinned.address)).toBe(true);
-    pool.destroy();
+    pool.destroy({ unsafeDetachViews: true });
     expect(view.byteLength).toBe(0);
     expect(own.byteLength).toBe(0);
     expect(probe.offThread(pool.nativeHandle, 8).alloc).toBe(MEMPOOLS_ERR_WRONG_THREAD);
@@ -459,27 +472,30 @@ describe('destroy() while a worker holds a pin', () => {
   it('a pool dropped without destroy() while pinned keeps its memory until the release', () => {
     let pool: TlsfPool | undefined = new TlsfPool({ size: 3 * 1024 * 1024 + 8192 });
     const pinned = probe.startPinned(pool.nativeHandle, 4096, 7);
-    pool.destroy();
+    pool.destroy({ unsafeDetachViews: true }); // (the pool's own region buffer is not garbage yet)
     pool = undefined;
     expect(probe.openGate()).toBe(true);
     expect(isMapped(pinned.address)).toBe(false);
   });
 
-  it('a HeapPool family: a child cannot be pinned; a pinned root destroyed with a live child detaches both at once', () => {
+  it('a HeapPool family: a child cannot be pinned; a pinned root destroyed with a live child keeps both views', () => {
     const root = new HeapPool();
     const child = new HeapPool({ parent: root });
     expect(() => probe.startPinned(child.nativeHandle, 64, 1)).toThrow(/MEMPOOLS_ERR_UNSUPPORTED/);
     const pinned = probe.startPinned(root.nativeHandle, 4096, 0x33);
     const view = root.viewOf(pinned, 4096);
     const childView = child.alloc(100);
+    childView.fill(8);
     root.destroy();
     expect(child.destroyed).toBe(true);
-    expect(view.byteLength).toBe(0);
-    expect(childView.byteLength).toBe(0);
+    expect(view.byteLength).toBe(4096);
+    expect(childView.byteLength).toBe(100);
     expect(probe.openGate()).toBe(true); // wrote 4 KiB into the pinned root's block, then released
+    expect(view[4095]).toBe(0x33);
+    expect(childView[99]).toBe(8);
   });
 
-  it('a SharedPool closed while pinned: its views and its HeapPools go at once, the mapping at the last release', () => {
+  it('a SharedPool closed (unsafeDetachViews) while pinned: its views and its HeapPools go at once, the mapping at the last release', () => {
     const pool = SharedPool.create({ size: 5 * 1024 * 1024 + 3 * 65536 });
     const heap = new HeapPool({ parent: pool });
     const heapView = heap.alloc(64);
@@ -487,13 +503,28 @@ describe('destroy() while a worker holds a pin', () => {
     const pinned = probe.startPinned(pool.nativeHandle, 1 << 20, 0x77);
     expect(pinned.chunk).toBe(0);
     const view = pool.viewOf(pinned, 1 << 20);
-    pool.close();
+    pool.close({ unsafeDetachViews: true });
     expect(view.byteLength).toBe(0);
     expect(heap.destroyed).toBe(true);
     expect(heapView.byteLength).toBe(0);
     expect(isMapped(pinned.address)).toBe(true);
     expect(probe.openGate()).toBe(true);
     expect(isMapped(pinned.address)).toBe(false);
+  });
+
+  it('a SharedPool closed while pinned keeps its views and its HeapPools\' views; the mapping outlives the release', () => {
+    const pool = SharedPool.create({ size: 5 * 1024 * 1024 + 5 * 65536 });
+    const heap = new HeapPool({ parent: pool });
+    const heapView = heap.alloc(64).fill(3);
+    const pinned = probe.startPinned(pool.nativeHandle, 1 << 20, 0x77);
+    const view = pool.viewOf(pinned, 1 << 20);
+    pool.close();
+    expect(heap.destroyed).toBe(true);
+    expect(heapView[63]).toBe(3);
+    expect(probe.openGate()).toBe(true);
+    expect(view[(1 << 20) - 1]).toBe(0x77);
+    expect(isMapped(pinned.address)).toBe(true); // views still reach it
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldChunks: 1 });
   });
 });
 

@@ -98,6 +98,13 @@ const JS_QUICK_DIVISOR = 50;
 // Request-shaped JS workloads (bench/js/request.js, allocators: JS_REQUEST_ALLOCATORS):
 // `requests` per timed pass (~1 s for Buffer.allocUnsafe on the 2-core CI VM).
 const JS_REQUEST_WORKLOADS = [{ name: 'R1 request', script: 'request.js', requests: 25_000 }];
+// The safeReuse mode's cost (bench/js/reuse.js): turns of 64 alloc + give-back, a yield
+// (setImmediate) after each; allocators: REUSE_ALLOCATORS; peer: JS_PEER.
+const JS_REUSE_WORKLOADS = [
+  { name: 'turns 64 B', size: 64, turns: 4000 },
+  { name: 'turns 4 KiB', size: 4096, turns: 1000 },
+];
+const { REUSE_ALLOCATORS } = require('./js/reuse');
 
 // ---------------------------------------------------------------- helpers
 function run(cmd, args, { timeout = 300_000, cwd = ROOT } = {}) {
@@ -363,6 +370,29 @@ async function runJSRequests() {
   }
 }
 
+// the safeReuse workloads: one child process per allocator x size x run, like runJS
+async function runJSReuse() {
+  const failed = new Set();
+  const distMissing = !fs.existsSync(path.join(ROOT, 'dist', 'index.js'));
+  for (let rep = 0; rep < RUNS; rep++) {
+    log(`JS reuse run ${rep + 1}/${RUNS}`);
+    for (const w of JS_REUSE_WORKLOADS) {
+      const turns = QUICK ? Math.max(20, Math.round(w.turns / JS_QUICK_DIVISOR)) : w.turns;
+      for (let i = 0; i < REUSE_ALLOCATORS.length; i++) {
+        const name = REUSE_ALLOCATORS[(i + rep) % REUSE_ALLOCATORS.length];
+        if (failed.has(`${name}|${w.name}`) || (distMissing && name !== JS_PEER)) continue;
+        const args = [
+          path.join(BENCH, 'js', 'reuse.js'), '--alloc', name, '--size', String(w.size), '--turns', String(turns),
+          '--warmup', String(Math.max(5, Math.round(turns / 10))),
+          '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+        ];
+        const res = await jsSample({ name }, w, args, failed);
+        if (res) addSample('js', w.name, 'ns/op', name, res.ns_per_op);
+      }
+    }
+  }
+}
+
 // SharedPool workloads (bench/js/shared.js): one process per allocator x run, which forks
 // its own children; each workload has its own allocator list and peer (SHARED_WORKLOADS)
 async function runJSShared() {
@@ -406,7 +436,9 @@ function buildRows() {
         ? C_ALLOCATORS.map((a) => a.name)
         : shared
           ? shared.allocators
-          : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map((a) => a.name);
+          : JS_REUSE_WORKLOADS.some((w) => w.name === workload)
+            ? REUSE_ALLOCATORS
+            : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map((a) => a.name);
       for (const allocator of allocNames) {
         if (!by[allocator]) continue;
         const m = median(by[allocator]);
@@ -529,6 +561,7 @@ async function main() {
   if (SUITE === 'all' || SUITE === 'js') {
     await runJS();
     await runJSRequests();
+    await runJSReuse();
   }
   if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') await runJSShared();
 

@@ -259,7 +259,7 @@ export class HeapPool {
   /** After destroy() every figure is 0 but heldBytes/heldChunks (counted at the family's root). */
   stats(): HeapPoolStats {
     if (this.#destroyed) {
-      return { capacity: 0, reserved: 0, used: 0, peakUsed: this.#peakUsed, allocations: 0, failedAllocations: 0,
+      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
         classChunks: 0, spareChunks: 0, largeBlocks: 0, lentBytes: 0, children: 0, metadataBytes: 0, pendingFrees: 0,
         ...heldStats(this.#handle, true) };
     }

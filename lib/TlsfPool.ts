@@ -287,7 +287,7 @@ export class TlsfPool {
    */
   stats(): TlsfPoolStats {
     if (this.#destroyed) {
-      return { capacity: 0, reserved: 0, used: 0, peakUsed: this.#peakUsed, allocations: 0, failedAllocations: 0,
+      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
         free: 0, largestFree: 0, regions: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
     }
     const [reserved, , , free, largestFree, , failed, regions, addonUsed, addonAllocations] = native.stats(this.#handle);

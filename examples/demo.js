@@ -48,9 +48,12 @@ try {
 pool.free(raw);
 pool.free(page);
 
-// destroy() frees the memory and detaches every view: no dangling access possible.
+// destroy() makes the pool unusable and frees what no view reaches; the rest stays mapped,
+// with its bytes, until the views are garbage (safe for I/O still in flight: docs/lifetime.md).
 pool.destroy();
-console.log('after destroy: vector.length =', vector.length, ' grown.byteLength =', grown.byteLength, ' grown[0] =', grown[0]);
+const held = pool.stats();
+console.log('after destroy: vector.length =', vector.length, ' grown.byteLength =', grown.byteLength,
+  ` held: ${held.heldBytes} bytes in ${held.heldChunks} region(s) while views live`);
 try {
   pool.alloc(1);
 } catch (error) {
@@ -85,9 +88,9 @@ function handleRequest(id) {
     fs.writeSync(fd, body, 0, 16);
     fs.writeSync(fd, '\n');
     const scratchpad = pool.allocUnaligned(3);    // no alignment padding
-    pool.free(body);                              // a large block goes back at once (its view is detached)
+    pool.free(body);                              // a large block goes back at once (its memory when the view is garbage)
     const stats = pool.stats();
-    console.log(`  request ${id}: body.byteLength after free = ${body.byteLength}, scratchpad at byte ${scratchpad.byteOffset},`,
+    console.log(`  request ${id}: held after free = ${stats.heldBytes} bytes, scratchpad at byte ${scratchpad.byteOffset},`,
       `stats: used ${stats.used}, allocations ${stats.allocations}, blocks ${stats.blocks}, largeBlocks ${stats.largeBlocks}, wasted ${stats.wasted}`);
   } finally {
     pool.destroy();                               // runs the cleanups, frees everything
@@ -183,7 +186,7 @@ function sharedTableDemo() {
       `available ${shared.availableCapacity} of ${after.capacity}, crash recoveries ${after.generation}`);
     shared.check();
     shared.close();
-    console.log(`  close(): the table view is detached (byteLength ${tableBuf.byteLength})`);
+    console.log(`  close(): the table view keeps its ${tableBuf.byteLength} bytes; the mapping goes when it is garbage (held: ${shared.stats().heldBytes} bytes)`);
   });
 }
 

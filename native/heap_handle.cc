@@ -102,9 +102,9 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   return MEMPOOLS_OK;
 }
 
-void FreeDetached(PoolState* state) {
+void FreePinned(PoolState* state) {
   HeapState* s = Heap(state);
-  s->detached = true;
+  s->chunks_let_go = true;
   heap_pool_destroy(s->pool);  // a root without children (DestroyHeapChildren ran) and without a segment
   s->pool = nullptr;
 }
@@ -115,7 +115,7 @@ int CanPin(PoolState* state) {
 }
 
 const HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,        Free,   Realloc, UsableSize,
-                        HandleOf,          PointerOf,    FreeDetached, CanPin};
+                        HandleOf,          PointerOf,    FreePinned, CanPin};
 
 HeapState* AnyStateOf(const Napi::CallbackInfo& info) {
   PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());

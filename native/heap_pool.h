@@ -103,8 +103,8 @@
  * Every live chunk has a small id (0, 1, 2, ...; a released id is reused, last
  * released first). on_chunk(ctx, id, base, bytes, 1) is called after a class
  * chunk or large block is mapped and registered, before any of it is handed out;
- * on_chunk(..., 0) before it is unmapped, so the binding can detach the chunk's
- * ArrayBuffer first. Callbacks must not call back into the pool (or its family).
+ * on_chunk(..., 0) before it is unmapped, so the binding can let go of the
+ * chunk's ArrayBuffer first. Callbacks must not call back into the pool (or its family).
  *
  * Not thread-safe: callers serialise access (to a pool and all its relatives).
  */

@@ -12,7 +12,7 @@ namespace {
 
 void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   HeapState* state = static_cast<HeapState*>(ctx);
-  if (!created && !state->detached) state->table->LetGoChunk(state->env, state, id);
+  if (!created && !state->chunks_let_go) state->table->LetGoChunk(state->env, state, id);
 }
 
 void UnmapChunk(void* ctx, void* p, size_t bytes) { ReleaseChunk(p, bytes, &static_cast<HeapState*>(ctx)->held); }

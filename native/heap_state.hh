@@ -48,7 +48,7 @@ struct HeapState : PoolState {
   // JavaScript since, and their usable bytes (JavaScript counts the rest).
   std::unordered_set<uintptr_t> addon;
   size_t addon_used = 0;
-  bool detached = false;  // chunk ArrayBuffers let go of already (a pinned destroy): on_chunk does nothing
+  bool chunks_let_go = false;  // chunk ArrayBuffers let go of already (a pinned destroy): on_chunk does nothing
 };
 
 // Creates a pool of `capacity` bytes (0: unbounded) in `table`, a child of

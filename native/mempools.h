@@ -14,10 +14,10 @@
  * on every call returns MEMPOOLS_ERR_DESTROYED and touches nothing. Memory
  * allocated before goes with the pool, unless it is pinned: retain() pins the
  * pool's memory (it fails with MEMPOOLS_ERR_DESTROYED once the pool is
- * destroyed); while a pin is held, destroy()/close() still detaches every
- * JavaScript view and fails every later call, but unmaps the memory only at
- * the last release(). So work on a worker thread does: retain, use the
- * memory, release (release may be called from any thread).
+ * destroyed); while a pin is held, destroy()/close() still fails every later
+ * call, but unmaps the memory only at the last release() (or later, while
+ * JavaScript views of it are reachable). So work on a worker thread does:
+ * retain, use the memory, release (release may be called from any thread).
  *
  * A HeapPool that has a parent (a HeapPool or a SharedPool) cannot be pinned:
  * its retain() returns MEMPOOLS_ERR_UNSUPPORTED.

@@ -116,7 +116,7 @@ void Release(void* ctx) {
     std::lock_guard<std::mutex> guard(handle->mutex);
     if (handle->pins == 0) return;  // an unbalanced release: ignored
     if (--handle->pins == 0 && handle->pending) {
-      handle->ops->free_detached(handle->state);
+      handle->ops->free_pinned(handle->state);
       handle->pending = false;
       if (handle->adopted) {
         orphan = handle->state;

@@ -11,9 +11,10 @@
 //     from any thread;
 //   - the lifecycle: once the pool is destroyed (or its state released) every
 //     call returns MEMPOOLS_ERR_DESTROYED and touches nothing;
-//   - pins: retain() while not destroyed; PoolTable::Destroy then detaches the
-//     chunk ArrayBuffers at once but leaves the C memory to the last release()
-//     (ops->free_detached, which makes no N-API call), and a state released
+//   - pins: retain() while not destroyed; PoolTable::Destroy then lets go of
+//     the chunk ArrayBuffers at once but leaves the C memory to the last
+//     release() (ops->free_pinned, which makes no N-API call; memory views
+//     still reach is held past it, held_memory.hh), and a state released
 //     while pinned is deleted there too.
 // The adapter takes the pool's own PoolLock (when thread-safe) inside each op;
 // the shim's mutex orders the ops against destroy and release.
@@ -37,9 +38,9 @@ struct HandleOps {
   int (*usable_size)(PoolState* state, const void* ptr, size_t* out);
   int (*handle_of)(PoolState* state, const void* ptr, mempools_handle_t* out);
   int (*pointer_of)(PoolState* state, mempools_handle_t handle, void** out);
-  // Frees the C memory of a destroyed state whose chunk ArrayBuffers are all
-  // detached already; may run on any thread, so no N-API and no table.
-  void (*free_detached)(PoolState* state);
+  // Frees the C memory of a destroyed state whose chunk ArrayBuffers were all
+  // let go of already (memory they reach is held); any thread, so no N-API and no table.
+  void (*free_pinned)(PoolState* state);
   // MEMPOOLS_OK when retain() may pin the state's memory, else why not
   // (MEMPOOLS_ERR_UNSUPPORTED); nullptr: always.
   int (*can_pin)(PoolState* state);
@@ -55,12 +56,12 @@ napi_status MakeNativeHandle(napi_env env, PoolState* state, const HandleOps* op
                              napi_value* result);
 
 // Called by PoolTable::Destroy: marks the handle destroyed. True when a pin is
-// held: the caller must then detach the chunks but not free the memory.
+// held: the caller must then let go of the chunks but not free the memory.
 bool NativeHandleDestroyed(NativeHandle* handle);
 
 // Called by PoolTable::ReleaseState: the state goes. True when a pin still
 // holds its memory: the handle then owns the state and deletes it (after
-// free_detached) at the last release; the caller must not delete it.
+// free_pinned) at the last release; the caller must not delete it.
 bool NativeHandleAdopts(NativeHandle* handle);
 
 }  // namespace mempools

@@ -56,7 +56,7 @@ Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// reset(handle) -> region_pool_status. Large blocks are detached (on_chunk) before they go.
+// reset(handle) -> region_pool_status. Large blocks go (held while views reach them).
 Napi::Value Reset(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf(info);
   return Number(info, state == nullptr ? REGION_POOL_ERR_INVALID : region_pool_reset(state->pool));

@@ -78,9 +78,9 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   return status;
 }
 
-void FreeDetached(PoolState* state) { Region(state)->FreeDetachedMemory(); }
+void FreePinned(PoolState* state) { Region(state)->FreePinnedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached, nullptr};
+const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
 
 PoolState* AnyStateOf(const Napi::CallbackInfo& info) {
   PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());

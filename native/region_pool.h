@@ -109,7 +109,7 @@
  * memory->on_chunk(ctx, id, base, bytes, 1) is called after a chunk is mapped
  * and registered, before any of it is handed out; on_chunk(..., 0) is called
  * before a chunk is unmapped (free of a large block, moving realloc, reset,
- * destroy), so the binding can detach the chunk's ArrayBuffer first. Callbacks
+ * destroy), so the binding can let go of the chunk's ArrayBuffer first. Callbacks
  * must not call back into the pool.
  *
  * Not thread-safe: callers serialise access.

@@ -14,7 +14,7 @@ void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   RegionState* state = static_cast<RegionState*>(ctx);
   if (created) {
     state->created = id;
-  } else if (!state->detached) {
+  } else if (!state->chunks_let_go) {
     state->table->LetGoChunk(state->env, state, id);
   }
 }
@@ -28,8 +28,8 @@ void RegionState::FreeMemory(napi_env) {
   pool = nullptr;
 }
 
-void RegionState::FreeDetachedMemory() {
-  detached = true;
+void RegionState::FreePinnedMemory() {
+  chunks_let_go = true;
   FreeMemory(nullptr);
 }
 

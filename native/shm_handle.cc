@@ -85,9 +85,9 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 // The area ArrayBuffer was let go of and the heap pools over the segment are
 // destroyed already (shm_binding.cc's close): only the mapping is left.
-void FreeDetached(PoolState* state) { Shm(state)->CloseMapping(); }
+void FreePinned(PoolState* state) { Shm(state)->CloseMapping(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached,
+const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned,
                         nullptr};
 
 }  // namespace

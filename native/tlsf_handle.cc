@@ -127,9 +127,9 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   return MEMPOOLS_OK;
 }
 
-void FreeDetached(PoolState* state) { Tlsf(state)->FreeDetachedMemory(); }
+void FreePinned(PoolState* state) { Tlsf(state)->FreePinnedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreeDetached, nullptr};
+const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
 
 // The TLSF state behind argument 0, destroyed or not (nativeHandle is made for either).
 TlsfState* AnyStateOf(const Napi::CallbackInfo& info) {

@@ -30,10 +30,10 @@ void TlsfState::FreeMemory(napi_env env) {
   for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
     if (present[id]) table->LetGoChunk(env, this, static_cast<size_t>(id));
   }
-  FreeDetachedMemory();
+  FreePinnedMemory();
 }
 
-void TlsfState::FreeDetachedMemory() {
+void TlsfState::FreePinnedMemory() {
   for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
     if (present[id]) DropRegionMemory(this, id);
   }

@@ -24,7 +24,7 @@ struct TlsfState : PoolState {
   TlsfState() : PoolState(kKind) {}
   void FreeMemory(napi_env env) override;
   // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
-  void FreeDetachedMemory();
+  void FreePinnedMemory();
 
   void* control = nullptr;  // tlsf_control_size() bytes, malloc'd
   tlsf_t* tlsf = nullptr;   // nullptr once destroyed

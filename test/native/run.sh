@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Native (C) tests: builds every test/native/test_*.c against every native/*.c
-# with ASan + UBSan, runs each binary and totals the "ok - " / "not ok - " lines.
+# Native tests: builds every test/native/test_*.c against every native/*.c
+# (and every test/native/test_*.cc, C++17, against the binding's plain C++
+# parts it tests: CXX_SRCS) with ASan + UBSan, runs each binary and totals the "ok - " / "not ok - " lines.
 # A binary that exits nonzero without reporting a failed case, or that does not
 # print its final "# <suite>: done" line (crash, timeout), counts as one more failure.
 # Usage: bash test/native/run.sh [test-name-substring ...]
@@ -12,11 +13,17 @@ CC="${CC:-gcc}"
 CFLAGS=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1
         -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
         -Inative)
+CXX="${CXX:-g++}"
+CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -g -O1
+          -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+          -Inative -pthread)
+# the binding's parts that make no N-API call, tested on their own
+CXX_SRCS=(native/held_memory.cc)
 TIMEOUT="${NATIVE_TEST_TIMEOUT:-600}"
 
 shopt -s nullglob
 srcs=(native/*.c)
-tests=(test/native/test_*.c)
+tests=(test/native/test_*.c test/native/test_*.cc)
 shopt -u nullglob
 
 if [ "${#tests[@]}" -eq 0 ]; then
@@ -32,7 +39,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 passed=0
 failed=0
 for t in "${tests[@]}"; do
-    name="$(basename "$t" .c)"
+    name="$(basename "${t%.*}")"
     if [ "$#" -gt 0 ]; then
         want=0
         for f in "$@"; do
@@ -42,7 +49,12 @@ for t in "${tests[@]}"; do
     fi
     bin="test/native/bin/$name"
     echo "# build $name"
-    if ! "$CC" "${CFLAGS[@]}" "${srcs[@]}" "$t" -o "$bin"; then
+    if [[ "$t" == *.cc ]]; then
+        build=("$CXX" "${CXXFLAGS[@]}" "${CXX_SRCS[@]}" "$t" -o "$bin")
+    else
+        build=("$CC" "${CFLAGS[@]}" "${srcs[@]}" "$t" -o "$bin")
+    fi
+    if ! "${build[@]}"; then
         echo "not ok - $name: build failed"
         failed=$((failed + 1))
         continue

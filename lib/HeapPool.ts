@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
@@ -131,6 +131,7 @@ export class HeapPool {
     this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
       ? new DeferredFrees((key) => this.#releaseDeferred(key))
       : null;
+    if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender, threadSafe);
     if (typeof created === 'number') {
       throw created === HeapStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromHeapStatus(created);
@@ -242,11 +243,6 @@ export class HeapPool {
     if (this.#destroyed) throw errors.destroyed();
     const chunk = this.#liveChunkOf(buf);
     const offset = viewOffset(buf);
-    if (this.#deferred !== null) {
-      this.#deferred.defer(buf, chunk.id * 2 ** 32 + offset, chunk.usable);
-      this.#forget(chunk, offset);
-      return;
-    }
     if (chunk.cls >= 0 && this.#cache.push(chunk.cls, buf as unknown as PoolBuffer, chunk.usable)) {
       this.#forget(chunk, offset);
       return;
@@ -338,6 +334,15 @@ export class HeapPool {
   destroyAfter(completion: Completion): Promise<void> {
     validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.destroy());
+  }
+
+  /** free() of a safeReuse pool (see overrideFree): the block stays allocated until `buf` is garbage. */
+  #freeDeferred(buf: Buffer): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const chunk = this.#liveChunkOf(buf);
+    const offset = viewOffset(buf);
+    this.#deferred!.defer(buf, chunk.id * 2 ** 32 + offset, chunk.usable);
+    this.#forget(chunk, offset);
   }
 
   /** safeReuse: the view of the block `key` names is garbage, so the block goes back now. */

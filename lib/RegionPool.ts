@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { CleanupStack } from './CleanupStack.js';
 import * as errors from './errors.js';
 import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
@@ -86,6 +86,7 @@ export class RegionPool {
     this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
       ? new DeferredFrees((key, gen) => this.#releaseDeferred(key, gen))
       : null;
+    if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     [this.#handle, this.#owner, this.#maxSmall] = RegionPool.#create(blockSize);
     this.#blockSize = blockSize;
   }
@@ -194,14 +195,6 @@ export class RegionPool {
   free(buf: Buffer): void {
     if (this.#destroyed) throw errors.destroyed();
     const chunk = this.#chunkOf(buf);
-    if (this.#deferred !== null) {
-      const key = chunk.id * 2 ** 32 + viewOffset(buf);
-      if (this.#deferred.has(key)) throw errors.doubleFree();
-      const found = native.blockAt(this.#handle, chunk.id, viewOffset(buf));
-      if (typeof found === 'number' || found[0] !== viewTag(buf)) throw errors.fromRegionStatus(RegionStatus.STALE);
-      this.#deferred.defer(buf, key, found[1], viewTag(buf));
-      return;
-    }
     scratch[0] = this.#handle;
     scratch[1] = chunk.id;
     scratch[2] = viewOffset(buf);
@@ -347,6 +340,17 @@ export class RegionPool {
     let chunk = this.#chunks[id];
     if (chunk === undefined || scratch[3] !== 0) chunk = this.#adopt(id);
     return makeView(chunk.buffer, offset, length, chunk, gen);
+  }
+
+  /** free() of a safeReuse pool (see overrideFree): the allocation is freed once `buf` is garbage. */
+  #freeDeferred(buf: Buffer): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const chunk = this.#chunkOf(buf);
+    const key = chunk.id * 2 ** 32 + viewOffset(buf);
+    if (this.#deferred!.has(key)) throw errors.doubleFree();
+    const found = native.blockAt(this.#handle, chunk.id, viewOffset(buf));
+    if (typeof found === 'number' || found[0] !== viewTag(buf)) throw errors.fromRegionStatus(RegionStatus.STALE);
+    this.#deferred!.defer(buf, key, found[1], viewTag(buf));
   }
 
   /** safeReuse: the view of the allocation `key` names is garbage, so it is freed now (unless reset since). */

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
@@ -231,6 +231,7 @@ export class SharedPool {
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
     untransferable(this.#buffer);
     this.#deferred = options.safeReuse ? new DeferredFrees((offset) => this.#releaseDeferred(offset)) : null;
+    if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     this.#name = name;
     registerSegment(this, this.#handle, this.#token, () => this.#closed); // for HeapPools with this parent
     this.#spinMs = options.spinMs;
@@ -345,12 +346,6 @@ export class SharedPool {
    */
   free(buf: Buffer): void {
     const offset = this.#liveOffsetOf(buf);
-    if (this.#deferred !== null) {
-      // safeReuse: the block stays allocated (in every process) until this view is garbage.
-      if (this.#deferred.has(offset)) throw errors.doubleFree();
-      this.#deferred.defer(buf, offset, 0);
-      return;
-    }
     const cache = this.#cache;
     // Only blocks this process allocated through the cached path (views tagged PARKABLE)
     // are parked, so no two processes ever park one block; views from at() go back at once.
@@ -619,6 +614,13 @@ export class SharedPool {
   destroyAfter(completion: Completion): Promise<void> {
     validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.destroy());
+  }
+
+  /** free() of a safeReuse pool (see overrideFree): the block stays allocated (in every process) until `buf` is garbage. */
+  #freeDeferred(buf: Buffer): void {
+    const offset = this.#liveOffsetOf(buf);
+    if (this.#deferred!.has(offset)) throw errors.doubleFree();
+    this.#deferred!.defer(buf, offset, 0);
   }
 
   /** safeReuse: the view of the block at `offset` is garbage, so the block goes back now. */

@@ -1,7 +1,7 @@
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
@@ -113,6 +113,7 @@ export class TlsfPool {
     this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
       ? new DeferredFrees((key) => this.#releaseDeferred(key))
       : null;
+    if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     const created = native.create(threadSafe);
     if (typeof created === 'number') throw TlsfPool.#systemError(created);
     [this.#handle, this.#owner] = created;
@@ -201,12 +202,6 @@ export class TlsfPool {
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     const size = usableAt(region, offset);
-    if (this.#deferred !== null) {
-      // safeReuse: the block stays allocated until this view is garbage.
-      this.#deferred.defer(buf, region.id * REGION_FACTOR + offset, size);
-      this.#forget(region, offset, size);
-      return;
-    }
     // Small plain blocks made by this pool stay on this side for the next allocation
     // of their class; memalign blocks (alignment bits in the header's high word) and
     // views rebuilt by the user go back at once.
@@ -461,6 +456,16 @@ export class TlsfPool {
     if (state === Status.OK || state === Status.DOUBLE_FREE) return errors.doubleFree();
     if (state === Status.CORRUPTED) return errors.fromStatus(state);
     return errors.foreignBuffer();
+  }
+
+  /** free() of a safeReuse pool (see overrideFree): the block stays allocated until `buf` is garbage. */
+  #freeDeferred(buf: Buffer): void {
+    if (this.#destroyed) throw errors.destroyed();
+    const offset = this.#liveOffsetOf(buf, 'buf');
+    const region = this.#found;
+    const size = usableAt(region, offset);
+    this.#deferred!.defer(buf, region.id * REGION_FACTOR + offset, size);
+    this.#forget(region, offset, size);
   }
 
   /** safeReuse: the view of the block `key` names is garbage, so the block goes back now. */

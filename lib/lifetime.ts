@@ -127,6 +127,16 @@ export function afterDone(completion: Completion, action: () => void): Promise<v
 }
 
 /**
+ * Makes `free` an own property of a safeReuse pool, over the class's free().
+ * The plain free() then carries no safeReuse branch at all: in V8 even a
+ * never-taken branch there grows it past what the hot loop inlines (measured
+ * +57 to +77 instructions per alloc/free pair at 64 B).
+ */
+export function overrideFree(pool: object, free: (buf: Buffer) => void): void {
+  Object.defineProperty(pool, 'free', { value: free, writable: true, configurable: true, enumerable: false });
+}
+
+/**
  * The safeReuse mode's frees: a freed view's block stays allocated until the
  * view is garbage (FinalizationRegistry), then `release(key)` frees it. Keys
  * name the block (a pool-specific number); `release` must check the pool is

@@ -97,7 +97,11 @@ const JS_WORKLOADS = [
 const JS_QUICK_DIVISOR = 50;
 // Request-shaped JS workloads (bench/js/request.js, allocators: JS_REQUEST_ALLOCATORS):
 // `requests` per timed pass (~1 s for Buffer.allocUnsafe on the 2-core CI VM).
-const JS_REQUEST_WORKLOADS = [{ name: 'R1 request', script: 'request.js', requests: 25_000 }];
+const JS_REQUEST_WORKLOADS = [
+  { name: 'R1 request', script: 'request.js', requests: 25_000 },
+  // the same with a turn of the event loop after every request (as in a server)
+  { name: 'R1 request, turns', script: 'request.js', requests: 10_000, args: ['--turns', '1'] },
+];
 // The safeReuse mode's cost (bench/js/reuse.js): turns of 64 alloc + give-back, a yield
 // (setImmediate) after each; allocators: REUSE_ALLOCATORS; peer: JS_PEER.
 const JS_REUSE_WORKLOADS = [
@@ -362,6 +366,7 @@ async function runJSRequests() {
           path.join(BENCH, 'js', w.script), '--alloc', a.name, '--requests', String(requests),
           '--warmup', String(Math.max(10, Math.round(requests / 10))),
           '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+          ...(w.args ?? []),
         ];
         const res = await jsSample(a, w, args, failed);
         if (res) addSample('js', w.name, 'ns/request', a.name, res.ns_per_request);

@@ -1,7 +1,7 @@
 'use strict';
 // The request workload R1 in JS, one run in its own process. Usage:
 //   node bench/js/request.js --alloc NAME --requests N [--warmup N] [--warmup-ms MS]
-//                            [--min-ms MS] [--shapes N] [--seed S]
+//                            [--min-ms MS] [--shapes N] [--seed S] [--turns 1]
 // Prints one JSON line: { alloc, requests, ns_per_request }.
 //
 // Each request: begin() (RegionPool: new pool), 200 allocations uniform 16..256 B plus two
@@ -11,6 +11,9 @@
 // shapes used in turn (fixed seed), as in the C version (bench/c/workloads.c, R1).
 // `warmup` requests run untimed first (repeated until `warmup-ms` have passed), then
 // `requests` timed ones (repeated until `min-ms` have passed). Wall time, GC included.
+// --turns 1: a turn of the event loop (setImmediate) after every request, as a server
+// has between requests; memory a destroyed pool's views still reached (docs/lifetime.md)
+// goes back at their finalizers, which need such a turn.
 const { parseArgs } = require('./common');
 const { JS_REQUEST_ALLOCATORS } = require('./allocators');
 
@@ -64,6 +67,16 @@ function runRequests(sizes, shapes, first, count, api, views) {
   return shape;
 }
 
+// as runRequests, with a turn of the event loop after each request
+async function runRequestsWithTurns(sizes, shapes, first, count, api, views) {
+  let shape = first;
+  for (let r = 0; r < count; r++) {
+    shape = runRequests(sizes, shapes, shape, 1, api, views);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return shape;
+}
+
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const requests = Number(a.requests ?? 20000);
@@ -77,12 +90,13 @@ async function main() {
   const api = await entry.create();
   const sizes = makeShapes(shapes, seed);
   const views = new Array(PER).fill(null);
+  const run = Number(a.turns ?? 0) > 0 ? runRequestsWithTurns : runRequests;
 
   let shape = 0;
   const warmupNs = BigInt(Math.round(Number(a['warmup-ms'] ?? 250) * 1e6));
   const w0 = process.hrtime.bigint();
   for (let pass = 0; pass < 10; pass++) {
-    shape = runRequests(sizes, shapes, shape, warmup, api, views);
+    shape = await run(sizes, shapes, shape, warmup, api, views);
     if (process.hrtime.bigint() - w0 >= warmupNs) break;
   }
   const minNs = BigInt(Math.round(Number(a['min-ms'] ?? 300) * 1e6));
@@ -90,7 +104,7 @@ async function main() {
   const t0 = process.hrtime.bigint();
   let t1 = t0;
   do {
-    shape = runRequests(sizes, shapes, shape, requests, api, views);
+    shape = await run(sizes, shapes, shape, requests, api, views);
     passes++;
     t1 = process.hrtime.bigint();
   } while (t1 - t0 < minNs && passes < 1000);

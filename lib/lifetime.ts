@@ -9,7 +9,6 @@
 //     block can be freed or a pool destroyed/reset at the right moment;
 //   - DeferredFrees: the safeReuse mode's frees, done once the freed view is
 //     garbage.
-import { finished } from 'node:stream';
 import { markAsUntransferable } from 'node:worker_threads';
 
 import * as errors from './errors.js';
@@ -56,10 +55,11 @@ export function detachRequested(options: DestroyOptions | undefined): boolean {
 export type Completion = PromiseLike<unknown> | NodeJS.EventEmitter;
 
 interface StreamLike extends NodeJS.EventEmitter {
-  writable?: unknown;
-  readable?: unknown;
-  _writableState?: unknown;
-  _readableState?: unknown;
+  readonly writableFinished?: unknown;
+  readonly readableEnded?: unknown;
+  readonly closed?: unknown;
+  readonly _writableState?: unknown;
+  readonly _readableState?: unknown;
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -77,42 +77,49 @@ export function validateCompletion(value: unknown, name: string): asserts value 
   }
 }
 
-const EVENTS = ['close', 'finish', 'end', 'error'] as const;
+/** The events after which a stream no longer reads what was written to it, and whether it is past them already. */
+function doneEvents(stream: StreamLike): { events: readonly string[]; done: boolean } {
+  // A writable side (a Writable, a Duplex such as a socket or a zlib stream, an
+  // http.ServerResponse): 'finish' once every write's callback ran (the data is
+  // in the kernel or consumed), 'close' once destroyed (nothing in flight any
+  // more). Not 'error': a write may still be in flight then; the 'close' that
+  // follows is the moment. Not stream.finished(): it calls back at once for a
+  // stream already ended (res.end(body)) whose data is still being written.
+  if (stream._writableState !== undefined || 'writableFinished' in stream) {
+    return { events: ['finish', 'close'], done: stream.writableFinished === true || stream.closed === true };
+  }
+  if (stream._readableState !== undefined) {
+    return { events: ['end', 'close'], done: stream.readableEnded === true || stream.closed === true };
+  }
+  return { events: ['close', 'finish', 'end', 'error'], done: false };
+}
 
 /**
  * Resolves (never rejects) once `completion` is over: a promise settled
  * (fulfilled or rejected); a writable stream (http.ServerResponse,
- * net.Socket, fs.WriteStream, a zlib stream) finished writing, or errored or
- * closed; a readable-only stream ended, errored or closed; any other emitter
- * emitted 'close', 'finish', 'end' or 'error'. From then on Node no longer
- * reads the buffers handed to it.
+ * net.Socket, fs.WriteStream, a zlib stream) finished writing or closed; a
+ * readable-only stream ended or closed; any other emitter emitted 'close',
+ * 'finish', 'end' or 'error'. From then on Node no longer reads the buffers
+ * handed to it.
  */
 export function whenDone(completion: Completion): Promise<void> {
   validateCompletion(completion, 'completion');
   if (isThenable(completion)) return Promise.resolve(completion).then(() => {}, () => {});
+  const stream = completion as StreamLike;
+  const { events, done } = doneEvents(stream);
+  if (done) return Promise.resolve();
   return new Promise((resolve) => {
-    const stream = completion as StreamLike;
-    if (stream._writableState !== undefined || stream._readableState !== undefined || isOutgoing(stream)) {
-      // A duplex (a socket) counts as done once its writable side is: the
-      // buffers handed to it are written; the readable side may never end.
-      const writable = stream._writableState !== undefined || isOutgoing(stream);
-      const stop = finished(stream as NodeJS.ReadableStream, { readable: !writable, writable }, () => {
-        stop();
-        resolve();
-      });
-      return;
-    }
-    const done = (): void => {
-      for (const event of EVENTS) stream.removeListener(event, done);
+    // As stream.finished() does, an 'error' is observed (not left to crash the
+    // process) while waiting; for a stream it is not the end: 'close' follows.
+    const observe = events.includes('error') ? undefined : (): void => {};
+    const over = (): void => {
+      for (const event of events) stream.removeListener(event, over);
+      if (observe !== undefined) stream.removeListener('error', observe);
       resolve();
     };
-    for (const event of EVENTS) stream.once(event, done);
+    for (const event of events) stream.once(event, over);
+    if (observe !== undefined) stream.on('error', observe);
   });
-}
-
-/** http.OutgoingMessage (ServerResponse, ClientRequest): a legacy stream without _writableState. */
-function isOutgoing(stream: StreamLike): boolean {
-  return typeof (stream as { setHeader?: unknown }).setHeader === 'function' && 'writableFinished' in stream;
 }
 
 /** Runs `action` once `completion` is over; a failure becomes a process warning, never an unhandled rejection. */

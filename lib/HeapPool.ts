@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
@@ -425,8 +425,7 @@ export class HeapPool {
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromHeapStatus(HeapStatus.INVALID);
-    const [made0, block, area] = made;
-    const buffer = untransferable(made0);
+    const [buffer, block, area] = made;
     if (area >= 0 && this.#segment !== undefined) recordSharedChunk(buffer, this.#segment, area, this.#handle, id);
     const usable = block === 0 ? buffer.byteLength : block;
     const cls = block !== 0 && block <= CACHE_MAX ? CEIL[block >>> 4]! : -1;

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { CleanupStack } from './CleanupStack.js';
 import * as errors from './errors.js';
 import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
@@ -370,7 +370,7 @@ export class RegionPool {
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromRegionStatus(RegionStatus.INVALID);
-    const chunk: Chunk = { id, buffer: untransferable(made[0]), large: made[1], pool: this.#token };
+    const chunk: Chunk = { id, buffer: made[0], large: made[1], pool: this.#token };
     this.#chunks[id] = chunk;
     return chunk;
   }

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
@@ -229,7 +229,6 @@ export class SharedPool {
   private constructor(key: symbol, result: ShmAttached, name: string | null, options: AttachUse) {
     if (key !== INTERNAL) throw errors.illegalConstructor('SharedPool.create, SharedPool.open or SharedPool.fromFd');
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
-    untransferable(this.#buffer);
     this.#deferred = options.safeReuse ? new DeferredFrees((offset) => this.#releaseDeferred(offset)) : null;
     if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     this.#name = name;

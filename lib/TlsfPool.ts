@@ -1,7 +1,7 @@
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, untransferable, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
@@ -528,7 +528,7 @@ export class TlsfPool {
   #mapRegion(area: number): number {
     const id = native.addRegion(this.#handle, area);
     if (id < 0) return id;
-    const buffer: RegionBuffer = untransferable(native.regionBuffer(this.#handle, id)!);
+    const buffer: RegionBuffer = native.regionBuffer(this.#handle, id)!;
     buffer[kRegion] = id;
     const live = new Int32Array(Math.ceil(area / 256));
     this.#regions[id] = { id, buffer, live, words: new Uint32Array(buffer, 0, area >>> 2) };

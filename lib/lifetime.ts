@@ -1,7 +1,5 @@
 // What every pool shares about the lifetime of its memory in Node's I/O
 // (docs/lifetime.md):
-//   - chunk ArrayBuffers are marked untransferable, so a transfer list holding
-//     one fails (Node >= 21) instead of detaching memory the pool owns;
 //   - destroy options (the unsafe immediate release is opt-in by name);
 //   - held memory: what a destroyed (or reset, or shrunk) pool still keeps
 //     because views of it can be reached (native/held_memory.hh);
@@ -9,8 +7,6 @@
 //     block can be freed or a pool destroyed/reset at the right moment;
 //   - DeferredFrees: the safeReuse mode's frees, done once the freed view is
 //     garbage.
-import { markAsUntransferable } from 'node:worker_threads';
-
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import { validateObject, validateOptionalBoolean } from './validate.js';
@@ -20,12 +16,6 @@ export interface HeldStats {
   destroyed: boolean;
   heldBytes: number;
   heldChunks: number;
-}
-
-/** Marks a chunk ArrayBuffer untransferable and returns it. */
-export function untransferable<T extends ArrayBuffer>(buffer: T): T {
-  markAsUntransferable(buffer);
-  return buffer;
 }
 
 /** Memory of the pool `handle` released but held because views of it are reachable. */

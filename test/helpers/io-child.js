@@ -21,7 +21,9 @@ const os = require('node:os');
 const path = require('node:path');
 const zlib = require('node:zlib');
 
-const { HeapPool, RegionPool, SharedPool, TlsfPool } = require('../../dist/index.js');
+// MEMPOOLS_ENTRY: the package to test (the package suite runs this under Node 22 and 24
+// against the installed prebuild); default: this checkout's dist/.
+const { HeapPool, RegionPool, SharedPool, TlsfPool } = require(process.env.MEMPOOLS_ENTRY || '../../dist/index.js');
 const { settle } = require('./child.js');
 
 const KiB = 1024;

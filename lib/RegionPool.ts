@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { CleanupStack } from './CleanupStack.js';
 import * as errors from './errors.js';
 import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
@@ -292,7 +292,6 @@ export class RegionPool {
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
     if (this.#destroyed) throw errors.destroyed();
     this.#chunkOf(buf);
-    validateCompletion(completion, 'completion');
     const token = this.#token;
     return afterDone(completion, () => {
       if (!this.#destroyed && token === this.#token) this.free(buf);
@@ -301,7 +300,6 @@ export class RegionPool {
 
   /** reset() once `completion` (a promise, a stream, a response) is over; see whenDone. */
   resetAfter(completion: Completion): Promise<void> {
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => {
       if (!this.#destroyed) this.reset();
     });
@@ -309,7 +307,6 @@ export class RegionPool {
 
   /** destroy() once `completion` (a promise, a stream, a response) is over; see whenDone. */
   destroyAfter(completion: Completion): Promise<void> {
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.destroy());
   }
 

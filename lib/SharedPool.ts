@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './errors.js';
 import { binding } from './native.js';
 import type { ShmAttached } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
@@ -597,7 +597,6 @@ export class SharedPool {
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
     this.#liveOffsetOf(buf);
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => {
       if (!this.#closed) this.free(buf);
     });
@@ -605,13 +604,11 @@ export class SharedPool {
 
   /** close() once `completion` (a promise, a stream, a response) is over; see whenDone. */
   closeAfter(completion: Completion): Promise<void> {
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.close());
   }
 
   /** destroy() (unlink, then close) once `completion` is over; see whenDone. */
   destroyAfter(completion: Completion): Promise<void> {
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.destroy());
   }
 

@@ -1,7 +1,7 @@
 import * as errors from './errors.js';
 import { FreeListCache } from './FreeListCache.js';
 import { binding, decodeSystemFailure } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree, validateCompletion } from './lifetime.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
@@ -327,7 +327,6 @@ export class TlsfPool {
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
     if (this.#destroyed) throw errors.destroyed();
     this.#liveOffsetOf(buf, 'buf', false);
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => {
       if (!this.#destroyed) this.free(buf);
     });
@@ -335,7 +334,6 @@ export class TlsfPool {
 
   /** destroy() once `completion` (a promise, a stream, a response) is over; see whenDone. */
   destroyAfter(completion: Completion): Promise<void> {
-    validateCompletion(completion, 'completion');
     return afterDone(completion, () => this.destroy());
   }
 

@@ -112,8 +112,13 @@ export function whenDone(completion: Completion): Promise<void> {
   });
 }
 
-/** Runs `action` once `completion` is over; a failure becomes a process warning, never an unhandled rejection. */
-export function afterDone(completion: Completion, action: () => void): Promise<void> {
+/**
+ * Runs `action` once `completion` is over (validated now: ERR_INVALID_ARG_TYPE);
+ * a failure becomes a process warning, never an unhandled rejection. What the
+ * pools' freeAfter/destroyAfter/resetAfter/closeAfter do.
+ */
+export function afterDone(completion: unknown, action: () => void): Promise<void> {
+  validateCompletion(completion, 'completion');
   return whenDone(completion).then(() => {
     try {
       action();

@@ -7,17 +7,17 @@ import { expect, test } from 'vitest';
 
 const POOL_CODES = ['ERR_POOL_CORRUPTED', 'ERR_POOL_DOUBLE_FREE', 'ERR_POOL_FOREIGN_BUFFER', 'ok'];
 
-function runChild(script: string, nodeArgs: string[] = []): Record<string, unknown> {
+function runChild(script: string, nodeArgs: string[] = [], args: string[] = []): Record<string, unknown> {
   const file = fileURLToPath(new URL(`./helpers/${script}`, import.meta.url));
-  const child = spawnSync(process.execPath, [...nodeArgs, file], { encoding: 'utf8', timeout: 120_000 });
+  const child = spawnSync(process.execPath, [...nodeArgs, file, ...args], { encoding: 'utf8', timeout: 120_000 });
   expect(child.signal, child.stderr).toBeNull();
   expect(child.status, child.stderr).toBe(0);
   return JSON.parse(child.stdout) as Record<string, unknown>;
 }
 
-/** Runs a GC child script (--expose-gc) and checks what every one of them reports. */
-function expectFreedByGc(script: string): void {
-  const r = runChild(script, ['--expose-gc']);
+/** Runs the GC child script (--expose-gc) for a pool kind and checks what it reports. */
+function expectFreedByGc(kind: 'tlsf' | 'region' | 'heap'): void {
+  const r = runChild('gc-child.js', ['--expose-gc'], [kind]);
   expect(r.viewSurvivesPool).toBe(true);
   expect(r.rssGrowthMiB as number).toBeLessThan(200);
   expect(r.keptAfterDestroy).toBe(true);
@@ -25,7 +25,7 @@ function expectFreedByGc(script: string): void {
 }
 
 test('misuse never crashes the process and gets the right error codes', () => {
-  const r = runChild('misuse-child.js');
+  const r = runChild('misuse-child.js', [], ['tlsf']);
   expect(r['free foreign Buffer']).toBe('ERR_POOL_FOREIGN_BUFFER');
   expect(r['free sub-view']).toBe('ERR_POOL_FOREIGN_BUFFER');
   expect(r['free other pool view']).toBe('ERR_POOL_FOREIGN_BUFFER');
@@ -48,7 +48,7 @@ test('misuse never crashes the process and gets the right error codes', () => {
 });
 
 test('pools dropped without destroy are freed by GC; views keep memory alive; no double free', () => {
-  expectFreedByGc('gc-child.js');
+  expectFreedByGc('tlsf');
 });
 
 test('pools in terminated worker threads are torn down with their environment', () => {
@@ -58,7 +58,7 @@ test('pools in terminated worker threads are torn down with their environment', 
 });
 
 test('RegionPool misuse never crashes the process and gets the right error codes', () => {
-  const r = runChild('region-misuse-child.js');
+  const r = runChild('misuse-child.js', [], ['region']);
   expect(r).toEqual({
     'free foreign Buffer': 'ERR_POOL_FOREIGN_BUFFER',
     'free sub-view': 'ERR_POOL_FOREIGN_BUFFER',
@@ -91,11 +91,11 @@ test('RegionPool misuse never crashes the process and gets the right error codes
 });
 
 test('RegionPools dropped without destroy are freed by GC; views keep their chunk alive', () => {
-  expectFreedByGc('region-gc-child.js');
+  expectFreedByGc('region');
 });
 
 test('HeapPool misuse never crashes the process and gets the right error codes', () => {
-  const r = runChild('heap-misuse-child.js');
+  const r = runChild('misuse-child.js', [], ['heap']);
   expect(r).toEqual({
     'free foreign Buffer': 'ERR_POOL_FOREIGN_BUFFER',
     'free sub-view': 'ERR_POOL_FOREIGN_BUFFER',
@@ -127,5 +127,5 @@ test('HeapPool misuse never crashes the process and gets the right error codes',
 });
 
 test('HeapPools (parents and children) dropped without destroy are freed by GC; views keep their chunk alive', () => {
-  expectFreedByGc('heap-gc-child.js');
+  expectFreedByGc('heap');
 });

@@ -1,18 +1,18 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
-import * as errors from './errors.js';
-import { FreeListCache } from './FreeListCache.js';
-import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
-import type { PoolBuffer } from './PoolBuffer.js';
+import * as errors from './core/errors.js';
+import { FreeListCache } from './core/FreeListCache.js';
+import { binding } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
+import type { PoolBuffer } from './core/PoolBuffer.js';
 import { SharedPool } from './SharedPool.js';
-import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './sharedParent.js';
-import type { Segment } from './sharedParent.js';
-import { ceilTable } from './sizeClasses.js';
+import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './shared/sharedParent.js';
+import type { Segment } from './shared/sharedParent.js';
+import { ceilTable } from './core/sizeClasses.js';
 import { HeapStatus } from './types.js';
 import type { HeapPoolOptions, HeapPoolStats, NativeBlock } from './types.js';
 import {
@@ -23,7 +23,7 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
 
 const native = binding.heap;
 /** The hot calls pass numbers through this array (see native/heap_fast.cc). */

@@ -1,13 +1,13 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
-import { CleanupStack } from './CleanupStack.js';
-import * as errors from './errors.js';
-import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
+import { CleanupStack } from './core/CleanupStack.js';
+import * as errors from './core/errors.js';
+import { binding } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
 import { RegionStatus } from './types.js';
 import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
 import {
@@ -20,7 +20,7 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
 
 const native = binding.region;
 /** The hot calls pass numbers through this array (see native/region_fast.cc). */

@@ -1,17 +1,17 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
-import * as errors from './errors.js';
-import { binding } from './native.js';
-import type { ShmAttached } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
-import type { ParkOpener } from './SharedCache.js';
-import { destroySharedChildren, registerSegment, sharedChunkOffset } from './sharedParent.js';
+import * as errors from './core/errors.js';
+import { binding } from './core/native.js';
+import type { ShmAttached } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
+import type { PoolBuffer } from './core/PoolBuffer.js';
+import { SHARED_CACHE_MAX, SharedCache, limitFor } from './shared/SharedCache.js';
+import type { ParkOpener } from './shared/SharedCache.js';
+import { destroySharedChildren, registerSegment, sharedChunkOffset } from './shared/sharedParent.js';
 import { ShmStatus } from './types.js';
 import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
 import {
@@ -23,7 +23,7 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
 
 const native = binding.shm;
 /** The hot calls pass numbers through this array (see native/shm_binding.cc). */

@@ -1,12 +1,12 @@
-import * as errors from './errors.js';
-import { FreeListCache } from './FreeListCache.js';
-import { binding, decodeSystemFailure } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
+import * as errors from './core/errors.js';
+import { FreeListCache } from './core/FreeListCache.js';
+import { binding, decodeSystemFailure } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
+import type { PoolBuffer } from './core/PoolBuffer.js';
+import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './core/sizeClasses.js';
 import { Status } from './types.js';
 import type { NativeBlock, TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
 import {
@@ -18,7 +18,7 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
 
 const native = binding.tlsf;
 /** The hot calls pass numbers through this array (see native/tlsf_fast.cc). */

@@ -20,11 +20,11 @@
 //   first use) has a bit set exactly for the offsets of the parked blocks, so a
 //   second free of a parked block, or at()/realloc of one, is a double free.
 // - bytes (usable sizes of the parked blocks) never exceeds the byte limit.
-import { FreeListCache } from './FreeListCache.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { viewOffset } from './PoolBuffer.js';
-import { CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
-import { ShmStatus } from './types.js';
+import { FreeListCache } from '../core/FreeListCache.js';
+import type { PoolBuffer } from '../core/PoolBuffer.js';
+import { viewOffset } from '../core/PoolBuffer.js';
+import { CLASS_SIZE, ceilClass, floorClass } from '../core/sizeClasses.js';
+import { ShmStatus } from '../types.js';
 
 /** Largest usable size a SharedPool parks: small classes only. */
 export const SHARED_CACHE_MAX = 4096;

@@ -9,12 +9,12 @@ import type { Completion, DestroyOptions } from './core/lifetime.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
-import { SharedPool } from './SharedPool.js';
+import type { SharedPool } from './SharedPool.js';
 import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './shared/sharedParent.js';
 import type { Segment } from './shared/sharedParent.js';
 import { ceilTable } from './core/sizeClasses.js';
 import { HeapStatus } from './types.js';
-import type { HeapPoolOptions, HeapPoolStats, NativeBlock } from './types.js';
+import type { HeapPoolStats, NativeBlock, ReuseOptions } from './types.js';
 import {
   sizeError,
   validateCallocTotal,
@@ -71,6 +71,25 @@ interface Chunk {
   readonly pool: object;
 }
 
+// The options types live here, not in types.ts, because they name the pool
+// classes: types.ts imports nothing, so no file's imports lead back to itself.
+/**
+ * What a HeapPool can take its chunks from: another HeapPool, or a SharedPool's
+ * segment (64 KiB chunks lent under the allocator lock; blocks are then served
+ * in this process without locking, and only this process may free them).
+ */
+export type HeapPoolParent = HeapPool | SharedPool;
+
+export interface HeapPoolOptions extends ReuseOptions {
+  /** Most bytes the pool may hold (chunks, large blocks and chunks lent to children); 0 or absent: unbounded. */
+  capacity?: number;
+  /** The pool the chunks come from (it counts them against its own capacity). */
+  parent?: HeapPoolParent;
+  /** A lock in every native call, so other addons may allocate from any thread through nativeHandle.
+   *  A child pool shares its HeapPool parent's lock: it is thread-safe exactly when the parent is. */
+  threadSafe?: boolean;
+}
+
 /**
  * Melon-style heap pool: 34 size classes (16 B .. 2 MiB) with LIFO free lists
  * in 64 KiB-aligned chunks, large blocks above, an optional capacity, and
@@ -114,14 +133,17 @@ export class HeapPool {
     validateObject(options, 'options');
     const capacity = options.capacity === undefined ? 0 : validateInteger(options.capacity, 'options.capacity');
     const given = options.parent;
-    if (given !== undefined && !(given instanceof HeapPool) && !(given instanceof SharedPool)) {
+    const parent = given instanceof HeapPool ? given : undefined;
+    // A SharedPool registers its segment when it is made (shared/sharedParent.ts):
+    // that, not instanceof, tells one, so this file never imports SharedPool's code.
+    const lent = given === undefined || parent !== undefined ? undefined : segmentOf(given);
+    if (given !== undefined && parent === undefined && lent === undefined) {
       throw errors.invalidArgType('options.parent', 'an instance of HeapPool or SharedPool', given);
     }
-    const parent = given instanceof HeapPool ? given : undefined;
-    const shared = given instanceof SharedPool ? given : parent === undefined ? undefined : parent.#shared;
-    const segment = shared === undefined ? undefined : segmentOf(shared);
+    const shared = lent !== undefined ? (given as SharedPool) : parent === undefined ? undefined : parent.#shared;
+    const segment = lent ?? (shared === undefined ? undefined : segmentOf(shared));
     if ((parent !== undefined && parent.#destroyed) || segment?.closed() === true) throw errors.destroyed();
-    const lender = given instanceof SharedPool && segment !== undefined ? segment.handle : -1;
+    const lender = lent !== undefined ? lent.handle : -1;
     // A child shares its parent's lock, so it is thread-safe exactly when the parent is.
     const threadSafe = validateOptionalBoolean(options.threadSafe, 'options.threadSafe', parent === undefined ? false : parent.#threadSafe);
     if (parent !== undefined && threadSafe !== parent.#threadSafe) {

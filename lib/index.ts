@@ -6,9 +6,8 @@ export { PoolError } from './PoolError.js';
 export { whenDone } from './core/lifetime.js';
 export type { Completion, DestroyOptions } from './core/lifetime.js';
 export type { PoolErrorDetails } from './PoolError.js';
+export type { HeapPoolOptions, HeapPoolParent } from './HeapPool.js';
 export type {
-  HeapPoolOptions,
-  HeapPoolParent,
   HeapPoolStats,
   NativeBlock,
   PoolErrorCode,

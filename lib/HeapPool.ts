@@ -6,6 +6,7 @@ import { FreeListCache } from './core/FreeListCache.js';
 import { binding } from './core/native.js';
 import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { clearBit, hasBit, setBit } from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
@@ -412,7 +413,7 @@ export class HeapPool {
     const offset = scratch[1]!;
     const chunk = scratch[2] !== 0 ? this.#adopt(id) : this.#chunks[id]!;
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return makeView(chunk.buffer, offset, length, chunk);
   }
@@ -422,7 +423,7 @@ export class HeapPool {
     const chunk = viewOwner(view) as Chunk;
     const offset = viewOffset(view);
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return view.length === length ? (view as unknown as Buffer) : makeView(chunk.buffer, offset, length, chunk);
   }
@@ -436,7 +437,7 @@ export class HeapPool {
   /** Undoes #handOut / #reuse for a block the user no longer holds. */
   #forget(chunk: Chunk, offset: number): void {
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! &= ~(1 << (bit & 31));
+    clearBit(chunk.live, bit);
     this.#used -= chunk.usable;
     this.#allocations--;
   }
@@ -467,7 +468,7 @@ export class HeapPool {
     const chunk = viewOwner(buf) as Partial<Chunk> | undefined;
     if (chunk?.pool !== this.#token) throw errors.foreignBuffer();
     const bit = viewOffset(buf) >>> 4;
-    if ((chunk.live![bit >>> 5]! & (1 << (bit & 31))) === 0) {
+    if (!hasBit(chunk.live!, bit)) {
       // Not one of this side's: a block an addon allocated (viewOf) becomes this pool's, else it was freed.
       if (this.#nativeHandle === undefined || !this.#takeAddonBlock(chunk as Chunk, viewOffset(buf))) throw errors.doubleFree();
     }
@@ -478,7 +479,7 @@ export class HeapPool {
   #takeAddonBlock(chunk: Chunk, offset: number): boolean {
     if (native.adopt(this.#handle, chunk.id, offset) < 0) return false;
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return true;
   }

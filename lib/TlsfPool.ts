@@ -3,6 +3,7 @@ import { FreeListCache } from './core/FreeListCache.js';
 import { binding, decodeSystemFailure } from './core/native.js';
 import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { clearBit, hasBit, setBit } from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
@@ -373,7 +374,7 @@ export class TlsfPool {
   /** Marks the block at `offset` live, accounts for it and makes its view. */
   #give(region: Region, offset: number, length: number): Buffer {
     const bit = offset >>> 3;
-    region.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(region.live, bit);
     this.#used += usableAt(region, offset);
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
@@ -385,7 +386,7 @@ export class TlsfPool {
     const region = viewOwner(view) as Region;
     const offset = viewOffset(view);
     const bit = offset >>> 3;
-    region.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(region.live, bit);
     this.#used += this.#cache.popped;
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
@@ -395,7 +396,7 @@ export class TlsfPool {
   /** Undoes #give for a block the user no longer holds. */
   #forget(region: Region, offset: number, size: number): void {
     const bit = offset >>> 3;
-    region.live[bit >>> 5]! &= ~(1 << (bit & 31));
+    clearBit(region.live, bit);
     this.#used -= size;
     this.#allocations--;
   }
@@ -420,7 +421,7 @@ export class TlsfPool {
       offset = buf.byteOffset;
     }
     const bit = offset >>> 3;
-    if ((offset & 7) !== 0 || (region.live[bit >>> 5]! & (1 << (bit & 31))) === 0) {
+    if ((offset & 7) !== 0 || !hasBit(region.live, bit)) {
       if (this.#nativeHandle === undefined || !this.#takeAddonBlock(region, offset, freeing)) {
         throw freeing ? this.#notLive(region, offset) : errors.foreignBuffer();
       }
@@ -439,7 +440,7 @@ export class TlsfPool {
     if (usable < 0) return false;
     if (adopt) {
       const bit = offset >>> 3;
-      region.live[bit >>> 5]! |= 1 << (bit & 31);
+      setBit(region.live, bit);
       this.#used += usable;
       if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
       this.#allocations++;

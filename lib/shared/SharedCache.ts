@@ -21,6 +21,7 @@
 //   second free of a parked block, or at()/realloc of one, is a double free.
 // - bytes (usable sizes of the parked blocks) never exceeds the byte limit.
 import { FreeListCache } from '../core/FreeListCache.js';
+import { flipBit, hasBit } from '../core/liveBits.js';
 import type { PoolBuffer } from '../core/PoolBuffer.js';
 import { viewOffset } from '../core/PoolBuffer.js';
 import { CLASS_SIZE, ceilClass, floorClass } from '../core/sizeClasses.js';
@@ -113,7 +114,7 @@ export class SharedCache {
     const page = this.#pages[offset >>> PAGE_SHIFT];
     if (page === undefined) return false;
     const bit = (offset & ((1 << PAGE_SHIFT) - 1)) >>> 3;
-    return (page[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+    return hasBit(page, bit);
   }
 
   /**
@@ -199,6 +200,6 @@ export class SharedCache {
     const index = offset >>> PAGE_SHIFT;
     const page = (this.#pages[index] ??= new Int32Array(PAGE_WORDS));
     const bit = (offset & ((1 << PAGE_SHIFT) - 1)) >>> 3;
-    page[bit >>> 5]! ^= 1 << (bit & 31);
+    flipBit(page, bit);
   }
 }

@@ -182,7 +182,7 @@ export class HeapPool {
    * unbounded); with a SharedPool parent (or ancestor), at most what its segment has left.
    */
   get availableCapacity(): number {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const raw = native.availableCapacity(this.#handle);
     const available = raw === -1 ? Infinity : raw;
     return this.#shared === undefined ? available : Math.min(available, this.#shared.availableCapacity);
@@ -204,7 +204,7 @@ export class HeapPool {
    * still free the block; free(view) gives it back from here.
    */
   viewOf(where: NativeBlock, length: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const { chunk: id, offset } = validateViewOf(where, length);
     const usable = native.addonBlock(this.#handle, id, offset);
     if (usable < 0) throw errors.fromHeapStatus(usable);
@@ -227,7 +227,7 @@ export class HeapPool {
 
   /** Zero-filled count * size bytes, 16-aligned. */
   calloc(count: number, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const total = validateCallocTotal(count, size);
     if (total > MAX_LENGTH) throw errors.outOfRange('count * size', `<= ${MAX_LENGTH}`, total);
     return this.#allocate(total, ZERO, true)!;
@@ -239,7 +239,7 @@ export class HeapPool {
    * afterwards; on failure it stays valid.
    */
   realloc(buf: Buffer, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const chunk = this.#liveChunkOf(buf);
     const offset = viewOffset(buf);
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
@@ -309,7 +309,7 @@ export class HeapPool {
 
   /** Full invariant check of the C pool's metadata (its children's too); throws ERR_POOL_CORRUPTED with the reason. */
   check(): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     const raw = native.stats(this.#handle);
@@ -342,10 +342,15 @@ export class HeapPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+  /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
+  #live(): void {
+    if (this.#destroyed) throw errors.destroyed();
+  }
+
 
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#liveChunkOf(buf);
     return afterDone(completion, () => {
       if (!this.#destroyed) this.free(buf);
@@ -359,7 +364,7 @@ export class HeapPool {
 
   /** free() of a safeReuse pool (see overrideFree): the block stays allocated until `buf` is garbage. */
   #freeDeferred(buf: Buffer): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const chunk = this.#liveChunkOf(buf);
     const offset = viewOffset(buf);
     this.#deferred!.defer(buf, chunk.id * 2 ** 32 + offset, chunk.usable);

@@ -145,7 +145,7 @@ export class TlsfPool {
    * The addon may still free the block; free(view) gives it back from here.
    */
   viewOf(where: NativeBlock, length: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const { chunk, offset } = validateViewOf(where, length);
     const region = this.#regions[chunk];
     const usable = region === undefined ? Status.FOREIGN : native.addonBlock(this.#handle, chunk, offset);
@@ -164,7 +164,7 @@ export class TlsfPool {
   }
 
   calloc(count: number, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const total = validateCallocTotal(count, size);
     const attempt = (): number => native.calloc(this.#handle, count, size);
     const result = attempt();
@@ -173,7 +173,7 @@ export class TlsfPool {
   }
 
   allocAligned(size: number, alignment: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
     validateAlignment(alignment, 'alignment', 8, this.#maxAlignment());
     const attempt = (): number => native.memalign(this.#handle, size, alignment);
@@ -183,7 +183,7 @@ export class TlsfPool {
   }
 
   realloc(buf: Buffer, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
@@ -218,14 +218,14 @@ export class TlsfPool {
 
   /** Usable bytes of a live allocation (>= its length). */
   usableSize(buf: Buffer): number {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf', false);
     return usableAt(this.#found, offset);
   }
 
   /** Adds a region of `size` bytes (>= 64, rounded up to a multiple of 8); returns its id. */
   addRegion(size: number): number {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const room = this.#maxSize === undefined ? MAX_AREA : Math.min(MAX_AREA, this.#maxSize - this.#reserved);
     const area = roundUp(validateInteger(size, 'size', REGION_MIN, Math.max(REGION_MIN, room)), 8);
     if (area > room) throw errors.outOfRange('size', `<= ${room} (the room left under maxSize)`, size);
@@ -237,7 +237,7 @@ export class TlsfPool {
 
   /** Removes an empty region, detaching its ArrayBuffer before its memory is unmapped. */
   removeRegion(id: number): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     validateInteger(id, 'id', 0, MAX_REGIONS - 1);
     const region = this.#regions[id];
     if (region === undefined) throw errors.outOfRange('id', 'the id of a region of this pool', id);
@@ -252,7 +252,7 @@ export class TlsfPool {
 
   /** A snapshot of every block, in address order (regions in id order). */
   walk(): Iterable<TlsfBlock> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#drainCache();
     const raw = native.walk(this.#handle);
     if (typeof raw === 'number') throw errors.fromStatus(raw);
@@ -265,7 +265,7 @@ export class TlsfPool {
 
   /** Full invariant check; throws ERR_POOL_CORRUPTED with the allocator's reason. */
   check(): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     const [, used, , , , allocations, , , addonUsed, addonAllocations] = native.stats(this.#handle);
@@ -326,7 +326,7 @@ export class TlsfPool {
 
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#liveOffsetOf(buf, 'buf', false);
     return afterDone(completion, () => {
       if (!this.#destroyed) this.free(buf);
@@ -341,6 +341,11 @@ export class TlsfPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+  /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
+  #live(): void {
+    if (this.#destroyed) throw errors.destroyed();
+  }
+
 
   #allocate(size: number, throwing: boolean): Buffer | null {
     if (this.#destroyed) throw errors.destroyed();
@@ -459,7 +464,7 @@ export class TlsfPool {
 
   /** free() of a safeReuse pool (see overrideFree): the block stays allocated until `buf` is garbage. */
   #freeDeferred(buf: Buffer): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     const size = usableAt(region, offset);

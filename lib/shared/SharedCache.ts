@@ -21,11 +21,16 @@
 //   second free of a parked block, or at()/realloc of one, is a double free.
 // - bytes (usable sizes of the parked blocks) never exceeds the byte limit.
 import { FreeListCache } from '../core/FreeListCache.js';
-import { flipBit, hasBit } from '../core/liveBits.js';
+import * as liveBits from '../core/liveBits.js';
 import type { PoolBuffer } from '../core/PoolBuffer.js';
 import { viewOffset } from '../core/PoolBuffer.js';
 import { CLASS_SIZE, ceilClass, floorClass } from '../core/sizeClasses.js';
 import { ShmStatus } from '../types.js';
+
+// Local bindings, not `import { setBit } ...`: the CommonJS output calls a named
+// import as `(0, module.fn)(...)`, which V8 inlined worse in HeapPool's alloc/free
+// loop (~50 instructions more per op); a const inlines like the bare expression.
+const { flipBit, hasBit } = liveBits;
 
 /** Largest usable size a SharedPool parks: small classes only. */
 export const SHARED_CACHE_MAX = 4096;

@@ -1,20 +1,21 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
-import * as errors from './errors.js';
-import { FreeListCache } from './FreeListCache.js';
-import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { SharedPool } from './SharedPool.js';
-import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './sharedParent.js';
-import type { Segment } from './sharedParent.js';
-import { ceilTable } from './sizeClasses.js';
+import * as errors from './core/errors.js';
+import { FreeListCache } from './core/FreeListCache.js';
+import { binding } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import * as liveBits from './core/liveBits.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
+import type { PoolBuffer } from './core/PoolBuffer.js';
+import type { SharedPool } from './SharedPool.js';
+import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './shared/sharedParent.js';
+import type { Segment } from './shared/sharedParent.js';
+import { ceilTable } from './core/sizeClasses.js';
 import { HeapStatus } from './types.js';
-import type { HeapPoolOptions, HeapPoolStats, NativeBlock } from './types.js';
+import type { HeapPoolStats, NativeBlock, ReuseOptions } from './types.js';
 import {
   sizeError,
   validateCallocTotal,
@@ -23,7 +24,12 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
+
+// Local bindings, not `import { setBit } ...`: the CommonJS output calls a named
+// import as `(0, module.fn)(...)`, which V8 inlined worse in HeapPool's alloc/free
+// loop (~50 instructions more per op); a const inlines like the bare expression.
+const { clearBit, hasBit, setBit } = liveBits;
 
 const native = binding.heap;
 /** The hot calls pass numbers through this array (see native/heap_fast.cc). */
@@ -71,6 +77,25 @@ interface Chunk {
   readonly pool: object;
 }
 
+// The options types live here, not in types.ts, because they name the pool
+// classes: types.ts imports nothing, so no file's imports lead back to itself.
+/**
+ * What a HeapPool can take its chunks from: another HeapPool, or a SharedPool's
+ * segment (64 KiB chunks lent under the allocator lock; blocks are then served
+ * in this process without locking, and only this process may free them).
+ */
+export type HeapPoolParent = HeapPool | SharedPool;
+
+export interface HeapPoolOptions extends ReuseOptions {
+  /** Most bytes the pool may hold (chunks, large blocks and chunks lent to children); 0 or absent: unbounded. */
+  capacity?: number;
+  /** The pool the chunks come from (it counts them against its own capacity). */
+  parent?: HeapPoolParent;
+  /** A lock in every native call, so other addons may allocate from any thread through nativeHandle.
+   *  A child pool shares its HeapPool parent's lock: it is thread-safe exactly when the parent is. */
+  threadSafe?: boolean;
+}
+
 /**
  * Melon-style heap pool: 34 size classes (16 B .. 2 MiB) with LIFO free lists
  * in 64 KiB-aligned chunks, large blocks above, an optional capacity, and
@@ -114,14 +139,17 @@ export class HeapPool {
     validateObject(options, 'options');
     const capacity = options.capacity === undefined ? 0 : validateInteger(options.capacity, 'options.capacity');
     const given = options.parent;
-    if (given !== undefined && !(given instanceof HeapPool) && !(given instanceof SharedPool)) {
+    const parent = given instanceof HeapPool ? given : undefined;
+    // A SharedPool registers its segment when it is made (shared/sharedParent.ts):
+    // that, not instanceof, tells one, so this file never imports SharedPool's code.
+    const lent = given === undefined || parent !== undefined ? undefined : segmentOf(given);
+    if (given !== undefined && parent === undefined && lent === undefined) {
       throw errors.invalidArgType('options.parent', 'an instance of HeapPool or SharedPool', given);
     }
-    const parent = given instanceof HeapPool ? given : undefined;
-    const shared = given instanceof SharedPool ? given : parent === undefined ? undefined : parent.#shared;
-    const segment = shared === undefined ? undefined : segmentOf(shared);
+    const shared = lent !== undefined ? (given as SharedPool) : parent === undefined ? undefined : parent.#shared;
+    const segment = lent ?? (shared === undefined ? undefined : segmentOf(shared));
     if ((parent !== undefined && parent.#destroyed) || segment?.closed() === true) throw errors.destroyed();
-    const lender = given instanceof SharedPool && segment !== undefined ? segment.handle : -1;
+    const lender = lent !== undefined ? lent.handle : -1;
     // A child shares its parent's lock, so it is thread-safe exactly when the parent is.
     const threadSafe = validateOptionalBoolean(options.threadSafe, 'options.threadSafe', parent === undefined ? false : parent.#threadSafe);
     if (parent !== undefined && threadSafe !== parent.#threadSafe) {
@@ -159,7 +187,7 @@ export class HeapPool {
    * unbounded); with a SharedPool parent (or ancestor), at most what its segment has left.
    */
   get availableCapacity(): number {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const raw = native.availableCapacity(this.#handle);
     const available = raw === -1 ? Infinity : raw;
     return this.#shared === undefined ? available : Math.min(available, this.#shared.availableCapacity);
@@ -181,7 +209,7 @@ export class HeapPool {
    * still free the block; free(view) gives it back from here.
    */
   viewOf(where: NativeBlock, length: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const { chunk: id, offset } = validateViewOf(where, length);
     const usable = native.addonBlock(this.#handle, id, offset);
     if (usable < 0) throw errors.fromHeapStatus(usable);
@@ -204,7 +232,7 @@ export class HeapPool {
 
   /** Zero-filled count * size bytes, 16-aligned. */
   calloc(count: number, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const total = validateCallocTotal(count, size);
     if (total > MAX_LENGTH) throw errors.outOfRange('count * size', `<= ${MAX_LENGTH}`, total);
     return this.#allocate(total, ZERO, true)!;
@@ -216,7 +244,7 @@ export class HeapPool {
    * afterwards; on failure it stays valid.
    */
   realloc(buf: Buffer, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const chunk = this.#liveChunkOf(buf);
     const offset = viewOffset(buf);
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
@@ -286,7 +314,7 @@ export class HeapPool {
 
   /** Full invariant check of the C pool's metadata (its children's too); throws ERR_POOL_CORRUPTED with the reason. */
   check(): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     const raw = native.stats(this.#handle);
@@ -319,10 +347,15 @@ export class HeapPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+  /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
+  #live(): void {
+    if (this.#destroyed) throw errors.destroyed();
+  }
+
 
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#liveChunkOf(buf);
     return afterDone(completion, () => {
       if (!this.#destroyed) this.free(buf);
@@ -336,7 +369,7 @@ export class HeapPool {
 
   /** free() of a safeReuse pool (see overrideFree): the block stays allocated until `buf` is garbage. */
   #freeDeferred(buf: Buffer): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const chunk = this.#liveChunkOf(buf);
     const offset = viewOffset(buf);
     this.#deferred!.defer(buf, chunk.id * 2 ** 32 + offset, chunk.usable);
@@ -390,7 +423,7 @@ export class HeapPool {
     const offset = scratch[1]!;
     const chunk = scratch[2] !== 0 ? this.#adopt(id) : this.#chunks[id]!;
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return makeView(chunk.buffer, offset, length, chunk);
   }
@@ -400,7 +433,7 @@ export class HeapPool {
     const chunk = viewOwner(view) as Chunk;
     const offset = viewOffset(view);
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return view.length === length ? (view as unknown as Buffer) : makeView(chunk.buffer, offset, length, chunk);
   }
@@ -414,7 +447,7 @@ export class HeapPool {
   /** Undoes #handOut / #reuse for a block the user no longer holds. */
   #forget(chunk: Chunk, offset: number): void {
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! &= ~(1 << (bit & 31));
+    clearBit(chunk.live, bit);
     this.#used -= chunk.usable;
     this.#allocations--;
   }
@@ -445,7 +478,7 @@ export class HeapPool {
     const chunk = viewOwner(buf) as Partial<Chunk> | undefined;
     if (chunk?.pool !== this.#token) throw errors.foreignBuffer();
     const bit = viewOffset(buf) >>> 4;
-    if ((chunk.live![bit >>> 5]! & (1 << (bit & 31))) === 0) {
+    if (!hasBit(chunk.live!, bit)) {
       // Not one of this side's: a block an addon allocated (viewOf) becomes this pool's, else it was freed.
       if (this.#nativeHandle === undefined || !this.#takeAddonBlock(chunk as Chunk, viewOffset(buf))) throw errors.doubleFree();
     }
@@ -456,7 +489,7 @@ export class HeapPool {
   #takeAddonBlock(chunk: Chunk, offset: number): boolean {
     if (native.adopt(this.#handle, chunk.id, offset) < 0) return false;
     const bit = offset >>> 4;
-    chunk.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return true;
   }

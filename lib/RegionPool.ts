@@ -1,13 +1,13 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
-import { CleanupStack } from './CleanupStack.js';
-import * as errors from './errors.js';
-import { binding } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
+import { CleanupStack } from './core/CleanupStack.js';
+import * as errors from './core/errors.js';
+import { binding } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
 import { RegionStatus } from './types.js';
 import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
 import {
@@ -20,7 +20,7 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
 
 const native = binding.region;
 /** The hot calls pass numbers through this array (see native/region_fast.cc). */
@@ -129,7 +129,7 @@ export class RegionPool {
    * like a view alloc() returned, free(view) frees it.
    */
   viewOf(where: NativeBlock, length: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const { chunk: id, offset } = validateViewOf(where, length);
     const found = native.blockAt(this.#handle, id, offset);
     if (typeof found === 'number') throw errors.fromRegionStatus(found);
@@ -158,7 +158,7 @@ export class RegionPool {
 
   /** A large block of `size` bytes aligned to `alignment` (a power of two from 8 to 1 MiB; ngx_pmemalign). */
   allocAligned(size: number, alignment: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
     validateAlignment(alignment, 'alignment', 8, MAX_ALIGNMENT);
     return this.#allocate(size, MEMALIGN, alignment, true)!;
@@ -166,7 +166,7 @@ export class RegionPool {
 
   /** Zero-filled count * size bytes, 8-aligned. */
   calloc(count: number, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const total = validateCallocTotal(count, size);
     if (total > MAX_LENGTH) throw errors.outOfRange('count * size', `<= ${MAX_LENGTH}`, total);
     return this.#allocate(total, ZERO, 0, true)!;
@@ -174,7 +174,7 @@ export class RegionPool {
 
   /** Keeps min(old, new) bytes; in place when it can. The old view must not be used afterwards. */
   realloc(buf: Buffer, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const chunk = this.#chunkOf(buf);
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
     scratch[0] = this.#handle;
@@ -215,7 +215,7 @@ export class RegionPool {
    * before reports MEMPOOLS_ERR_DESTROYED from then on).
    */
   reset(): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     if (this.#cleanups.running) throw errors.invalidState('reset() cannot be called from a cleanup callback');
     const failure = this.#cleanups.run();
     if (this.#deferred !== null) {
@@ -235,7 +235,7 @@ export class RegionPool {
 
   /** Adds a callback run exactly once, newest first, at the next reset() or destroy(). */
   onCleanup(fn: () => void): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     validateFunction(fn, 'fn');
     this.#cleanups.push(fn);
   }
@@ -264,7 +264,7 @@ export class RegionPool {
 
   /** Full invariant check of the C pool's metadata; throws ERR_POOL_CORRUPTED with its reason. */
   check(): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
   }
@@ -290,7 +290,7 @@ export class RegionPool {
 
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#chunkOf(buf);
     const token = this.#token;
     return afterDone(completion, () => {
@@ -313,6 +313,11 @@ export class RegionPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+  /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
+  #live(): void {
+    if (this.#destroyed) throw errors.destroyed();
+  }
+
 
   #allocate(size: number, flags: number, alignment: number, throwing: boolean): Buffer | null {
     if (this.#destroyed) throw errors.destroyed();
@@ -341,7 +346,7 @@ export class RegionPool {
 
   /** free() of a safeReuse pool (see overrideFree): the allocation is freed once `buf` is garbage. */
   #freeDeferred(buf: Buffer): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const chunk = this.#chunkOf(buf);
     const key = chunk.id * 2 ** 32 + viewOffset(buf);
     if (this.#deferred!.has(key)) throw errors.doubleFree();

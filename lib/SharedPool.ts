@@ -1,19 +1,14 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
-import * as errors from './errors.js';
-import { binding } from './native.js';
-import type { ShmAttached } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner, viewTag } from './PoolBuffer.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { SHARED_CACHE_MAX, SharedCache, limitFor } from './SharedCache.js';
-import type { ParkOpener } from './SharedCache.js';
-import { destroySharedChildren, registerSegment, sharedChunkOffset } from './sharedParent.js';
-import { ShmStatus } from './types.js';
-import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
+import * as errors from './core/errors.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import { binding } from './core/native.js';
+import type { ShmAttached } from './core/native.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
+import type { PoolBuffer } from './core/PoolBuffer.js';
 import {
   sizeError,
   validateCallocTotal,
@@ -21,9 +16,17 @@ import {
   validateInteger,
   validateNativeBlock,
   validateObject,
-  validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
+import { attached, attachOptions, fail, validateKey, validateName } from './shared/attach.js';
+import type { AttachUse } from './shared/attach.js';
+import { flushRecord, parkOpener, trackCache, untrackCache } from './shared/openCaches.js';
+import type { CacheRecord } from './shared/openCaches.js';
+import { SHARED_CACHE_MAX, SharedCache, limitFor } from './shared/SharedCache.js';
+import { destroySharedChildren, registerSegment, sharedChunkOffset } from './shared/sharedParent.js';
+import { SpinWait, WAIT_RESULTS, validateSpin } from './shared/spinWait.js';
+import { ShmStatus } from './types.js';
+import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
 
 const native = binding.shm;
 /** The hot calls pass numbers through this array (see native/shm_binding.cc). */
@@ -45,129 +48,18 @@ function freeNative(handle: number, offset: number): number {
   nativeFree();
   return scratch[0]!;
 }
-const { minSize: MIN_SIZE, keyMax: KEY_MAX, nameMax: NAME_MAX, sysBase: SYS_BASE } = native.constants;
+const { minSize: MIN_SIZE, sysBase: SYS_BASE } = native.constants;
 /** The block area is one ArrayBuffer: a segment may be at most buffer.constants.MAX_LENGTH bytes. */
 const MAX_SIZE = Math.min(native.constants.maxSize, bufferConstants.MAX_LENGTH);
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;
-const WAIT_RESULTS = new Map<number, 'ok' | 'not-equal' | 'timed-out'>([
-  [ShmStatus.OK, 'ok'],
-  [ShmStatus.NOT_EQUAL, 'not-equal'],
-  [ShmStatus.TIMED_OUT, 'timed-out'],
-]);
-
 /** Only the static methods construct pools. */
 const INTERNAL = Symbol('SharedPool');
 /** What a closed pool's area is: it keeps no mapping alive. */
 const EMPTY = new ArrayBuffer(0);
-/** wait()'s default spin before the futex: 50 µs. */
-const DEFAULT_SPIN_MS = 0.05;
-/** An adapted spin shorter than spinMs / SPIN_FLOOR is no spin; every SPIN_PROBE-th wait then spins spinMs. */
-const SPIN_FLOOR = 32;
-const SPIN_PROBE = 16;
-const MAX_SPIN_MS = 1000;
 /** Header word bits of a block (see native/tlsf.c): F_FREE | F_CACHED, i.e. not a live block. */
 const NOT_LIVE = 5;
 /** The tag of the views this process's cached path hands out: only their blocks may be parked. */
 const PARKABLE = 1;
-
-/**
- * What flushing a pool's cache needs, without the pool itself: the pool can still
- * be collected, and `owner` keeps its native state (the mapping) alive until the
- * parked blocks went back. Live while the pool is open.
- */
-interface CacheRecord {
-  readonly handle: number;
-  readonly owner: object;
-  readonly cache: SharedCache;
-}
-
-/** Gives a cache's parked blocks and its park list back (one native call); OK or a failure's status. */
-function flushRecord(record: CacheRecord): number {
-  return record.cache.drain((list) => native.parkClose(record.handle, list));
-}
-
-/**
- * Opens park lists for the pool `handle`. Made out here: a closure made in the
- * constructor would share its context, which holds the pool, so the record
- * would keep the pool reachable and the finalizer would never run.
- */
-function parkOpener(handle: number): ParkOpener {
-  return (stacks, depth) => native.parkOpen(handle, stacks, depth);
-}
-
-/** Caches of open pools: flushed at a normal process exit, or when their pool is collected unclosed. */
-const openCaches = new Set<CacheRecord>();
-const collected = new FinalizationRegistry<CacheRecord>((record) => {
-  if (openCaches.delete(record)) flushRecord(record);
-});
-let exitHooked = false;
-
-function trackCache(record: CacheRecord, pool: object): void {
-  if (!exitHooked) {
-    exitHooked = true;
-    process.on('exit', () => {
-      for (const open of openCaches) flushRecord(open);
-      openCaches.clear();
-    });
-  }
-  openCaches.add(record);
-  collected.register(pool, record, record);
-}
-
-function untrackCache(record: CacheRecord): void {
-  openCaches.delete(record);
-  collected.unregister(record);
-}
-
-/** The attach options (cache, spinMs) shared by create, open and fromFd. */
-function attachOptions(options: SharedPoolAttachOptions | undefined, label: string): AttachUse {
-  if (options === undefined) return { cache: true, spinMs: DEFAULT_SPIN_MS, safeReuse: false };
-  validateObject(options, label);
-  const { cache = true, spinMs = DEFAULT_SPIN_MS } = options;
-  if (typeof cache !== 'boolean') throw errors.invalidArgType(`${label}.cache`, 'of type boolean', cache);
-  const safeReuse = validateOptionalBoolean(options.safeReuse, `${label}.safeReuse`);
-  return { cache, spinMs: validateSpin(spinMs, `${label}.spinMs`), safeReuse };
-}
-
-/** How this process uses a segment, as attachOptions validated it. */
-interface AttachUse {
-  cache: boolean;
-  spinMs: number;
-  safeReuse: boolean;
-}
-
-function validateSpin(spinMs: unknown, label: string): number {
-  if (typeof spinMs !== 'number') throw errors.invalidArgType(label, 'of type number', spinMs);
-  if (!(spinMs >= 0 && spinMs <= MAX_SPIN_MS)) throw errors.outOfRange(label, `>= 0 and <= ${MAX_SPIN_MS}`, spinMs);
-  return spinMs;
-}
-
-function fail(code: number, syscall: string, size = 0): Error {
-  return errors.fromShmStatus(code, SYS_BASE, syscall, size);
-}
-
-function validateName(name: unknown, label: string): string {
-  if (typeof name !== 'string') throw errors.invalidArgType(label, 'of type string', name);
-  if (!/^\/[^/\0]+$/.test(name) || Buffer.byteLength(name) > NAME_MAX) {
-    throw errors.invalidArgValue(label, `must be '/' followed by 1 to ${NAME_MAX - 1} bytes without '/'`, name);
-  }
-  return name;
-}
-
-function validateKey(key: unknown): string {
-  if (typeof key !== 'string') throw errors.invalidArgType('key', 'of type string', key);
-  if (key.length === 0 || key.includes('\0') || Buffer.byteLength(key) > KEY_MAX) {
-    throw errors.invalidArgValue('key', `must be 1 to ${KEY_MAX} UTF-8 bytes without NUL`, key);
-  }
-  return key;
-}
-
-/** Attaches through `attach`; an OS failure names `syscall` (a function of errno). */
-function attached(result: ShmAttached | number, syscall: (errno: number) => string): ShmAttached {
-  if (typeof result !== 'number') return result;
-  if (result === ShmStatus.NOMEM) throw errors.system(osConstants.errno.ENOMEM, 'malloc');
-  throw fail(result, syscall(-result - SYS_BASE));
-}
 
 /**
  * Melon-style shared-memory pool: one fixed-size segment (a named POSIX
@@ -217,10 +109,8 @@ export class SharedPool {
   readonly #deferred: DeferredFrees | null;
   /** Bytes of the block area (#buffer's byteLength, read once). */
   readonly #areaSize: number;
-  #spinMs: number;
-  /** The spin the next wait uses: spinMs, halved after each spin that ended asleep, doubled after a useful one. */
-  #spinNow: number;
-  #waits = 0;
+  /** wait()'s spin before the futex (option spinMs, adapted per wait). */
+  readonly #spin: SpinWait;
   /** Failures the allocator counted for first attempts that a retry then served (or retried). */
   #retriedFailures = 0;
   /** The nativeHandle external, once asked for. */
@@ -233,8 +123,7 @@ export class SharedPool {
     if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     this.#name = name;
     registerSegment(this, this.#handle, this.#token, () => this.#closed); // for HeapPools with this parent
-    this.#spinMs = options.spinMs;
-    this.#spinNow = options.spinMs;
+    this.#spin = new SpinWait(options.spinMs);
     this.#areaSize = this.#buffer.byteLength;
     this.#words = new Uint32Array(this.#buffer, 0, this.#areaSize >>> 2);
     const limit = limitFor(this.#areaSize);
@@ -304,12 +193,11 @@ export class SharedPool {
 
   /** How long wait() spins before it sleeps, in ms (option spinMs); settable, 0 .. 1000. */
   get spinMs(): number {
-    return this.#spinMs;
+    return this.#spin.spinMs;
   }
 
   set spinMs(value: number) {
-    this.#spinMs = validateSpin(value, 'spinMs');
-    this.#spinNow = this.#spinMs;
+    this.#spin.spinMs = validateSpin(value, 'spinMs');
   }
 
   /** `size` bytes, 8-aligned, uninitialised. */
@@ -452,7 +340,7 @@ export class SharedPool {
    * Blocks until notify() on view[index] (any process), unless it does not hold
    * `expected` ('not-equal') or timeoutMs passes ('timed-out'). Spin, then park:
    * it first polls the word with Atomics.load for up to spinMs (default 50 µs,
-   * within timeoutMs; adaptive, see #spinFor) and returns 'ok' as soon as the word
+   * within timeoutMs; adaptive, see shared/spinWait.ts) and returns 'ok' as soon as the word
    * changes, so that a prompt reply costs no sleep and no wake-up (an idle CPU can
    * take ~100 µs to wake); only then it sleeps on the futex.
    */
@@ -467,20 +355,9 @@ export class SharedPool {
     }
     const value = expected | 0;
     if (Atomics.load(view, index) !== value) return 'not-equal';
-    const spin = Math.min(this.#spinFor(), limit);
-    if (spin > 0) {
-      const start = performance.now();
-      let spent = 0;
-      for (let i = 1; ; i++) {
-        if (Atomics.load(view, index) !== value) {
-          this.#spinNow = Math.min(this.#spinMs, Math.max(this.#spinNow * 2, this.#spinMs / SPIN_FLOOR));
-          return 'ok';
-        }
-        if ((i & 63) === 0 && (spent = performance.now() - start) >= spin) break;
-      }
-      this.#spinNow = this.#spinNow / 2 < this.#spinMs / SPIN_FLOOR ? 0 : this.#spinNow / 2;
-      limit -= spent;
-    }
+    const spent = this.#spin.spin(view, index, value, limit);
+    if (spent < 0) return 'ok';
+    limit -= spent;
     const timeout = limit === Infinity ? -1 : Math.ceil(Math.max(0, limit));
     const status = native.wait(this.#handle, offset, value, timeout);
     const result = WAIT_RESULTS.get(status);
@@ -651,18 +528,6 @@ export class SharedPool {
   /** close(): leaving a `using` block unmaps, and never removes a name other processes may use. */
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  /**
-   * How long this wait spins. Spinning pays when the other side answers while this
-   * process still has its CPU; when the CPUs are oversubscribed the spin only keeps
-   * the other side off a CPU. So the spin adapts: halved after each spin that found
-   * nothing (down to none), doubled after one that did (up to spinMs); with no spin
-   * left, every SPIN_PROBE-th wait spins spinMs to find out whether it pays again.
-   */
-  #spinFor(): number {
-    if (this.#spinNow > 0) return this.#spinNow;
-    return ++this.#waits % SPIN_PROBE === 0 ? this.#spinMs : 0;
   }
 
   #live(): void {

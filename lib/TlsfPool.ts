@@ -1,12 +1,13 @@
-import * as errors from './errors.js';
-import { FreeListCache } from './FreeListCache.js';
-import { binding, decodeSystemFailure } from './native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
-import type { Completion, DestroyOptions } from './lifetime.js';
-import { madeHandle } from './nativeHandle.js';
-import { makeView, viewOffset, viewOwner } from './PoolBuffer.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
+import * as errors from './core/errors.js';
+import { FreeListCache } from './core/FreeListCache.js';
+import { binding, decodeSystemFailure } from './core/native.js';
+import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import type { Completion, DestroyOptions } from './core/lifetime.js';
+import * as liveBits from './core/liveBits.js';
+import { madeHandle } from './core/nativeHandle.js';
+import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
+import type { PoolBuffer } from './core/PoolBuffer.js';
+import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './core/sizeClasses.js';
 import { Status } from './types.js';
 import type { NativeBlock, TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
 import {
@@ -18,7 +19,12 @@ import {
   validateObject,
   validateOptionalBoolean,
   validateView,
-} from './validate.js';
+} from './core/validate.js';
+
+// Local bindings, not `import { setBit } ...`: the CommonJS output calls a named
+// import as `(0, module.fn)(...)`, which V8 inlined worse in HeapPool's alloc/free
+// loop (~50 instructions more per op); a const inlines like the bare expression.
+const { clearBit, hasBit, setBit } = liveBits;
 
 const native = binding.tlsf;
 /** The hot calls pass numbers through this array (see native/tlsf_fast.cc). */
@@ -144,7 +150,7 @@ export class TlsfPool {
    * The addon may still free the block; free(view) gives it back from here.
    */
   viewOf(where: NativeBlock, length: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const { chunk, offset } = validateViewOf(where, length);
     const region = this.#regions[chunk];
     const usable = region === undefined ? Status.FOREIGN : native.addonBlock(this.#handle, chunk, offset);
@@ -163,7 +169,7 @@ export class TlsfPool {
   }
 
   calloc(count: number, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const total = validateCallocTotal(count, size);
     const attempt = (): number => native.calloc(this.#handle, count, size);
     const result = attempt();
@@ -172,7 +178,7 @@ export class TlsfPool {
   }
 
   allocAligned(size: number, alignment: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
     validateAlignment(alignment, 'alignment', 8, this.#maxAlignment());
     const attempt = (): number => native.memalign(this.#handle, size, alignment);
@@ -182,7 +188,7 @@ export class TlsfPool {
   }
 
   realloc(buf: Buffer, size: number): Buffer {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
@@ -217,14 +223,14 @@ export class TlsfPool {
 
   /** Usable bytes of a live allocation (>= its length). */
   usableSize(buf: Buffer): number {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf', false);
     return usableAt(this.#found, offset);
   }
 
   /** Adds a region of `size` bytes (>= 64, rounded up to a multiple of 8); returns its id. */
   addRegion(size: number): number {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const room = this.#maxSize === undefined ? MAX_AREA : Math.min(MAX_AREA, this.#maxSize - this.#reserved);
     const area = roundUp(validateInteger(size, 'size', REGION_MIN, Math.max(REGION_MIN, room)), 8);
     if (area > room) throw errors.outOfRange('size', `<= ${room} (the room left under maxSize)`, size);
@@ -236,7 +242,7 @@ export class TlsfPool {
 
   /** Removes an empty region, detaching its ArrayBuffer before its memory is unmapped. */
   removeRegion(id: number): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     validateInteger(id, 'id', 0, MAX_REGIONS - 1);
     const region = this.#regions[id];
     if (region === undefined) throw errors.outOfRange('id', 'the id of a region of this pool', id);
@@ -251,7 +257,7 @@ export class TlsfPool {
 
   /** A snapshot of every block, in address order (regions in id order). */
   walk(): Iterable<TlsfBlock> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#drainCache();
     const raw = native.walk(this.#handle);
     if (typeof raw === 'number') throw errors.fromStatus(raw);
@@ -264,7 +270,7 @@ export class TlsfPool {
 
   /** Full invariant check; throws ERR_POOL_CORRUPTED with the allocator's reason. */
   check(): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     const [, used, , , , allocations, , , addonUsed, addonAllocations] = native.stats(this.#handle);
@@ -325,7 +331,7 @@ export class TlsfPool {
 
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     this.#liveOffsetOf(buf, 'buf', false);
     return afterDone(completion, () => {
       if (!this.#destroyed) this.free(buf);
@@ -340,6 +346,11 @@ export class TlsfPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+  /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
+  #live(): void {
+    if (this.#destroyed) throw errors.destroyed();
+  }
+
 
   #allocate(size: number, throwing: boolean): Buffer | null {
     if (this.#destroyed) throw errors.destroyed();
@@ -373,7 +384,7 @@ export class TlsfPool {
   /** Marks the block at `offset` live, accounts for it and makes its view. */
   #give(region: Region, offset: number, length: number): Buffer {
     const bit = offset >>> 3;
-    region.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(region.live, bit);
     this.#used += usableAt(region, offset);
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
@@ -385,7 +396,7 @@ export class TlsfPool {
     const region = viewOwner(view) as Region;
     const offset = viewOffset(view);
     const bit = offset >>> 3;
-    region.live[bit >>> 5]! |= 1 << (bit & 31);
+    setBit(region.live, bit);
     this.#used += this.#cache.popped;
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
@@ -395,7 +406,7 @@ export class TlsfPool {
   /** Undoes #give for a block the user no longer holds. */
   #forget(region: Region, offset: number, size: number): void {
     const bit = offset >>> 3;
-    region.live[bit >>> 5]! &= ~(1 << (bit & 31));
+    clearBit(region.live, bit);
     this.#used -= size;
     this.#allocations--;
   }
@@ -420,7 +431,7 @@ export class TlsfPool {
       offset = buf.byteOffset;
     }
     const bit = offset >>> 3;
-    if ((offset & 7) !== 0 || (region.live[bit >>> 5]! & (1 << (bit & 31))) === 0) {
+    if ((offset & 7) !== 0 || !hasBit(region.live, bit)) {
       if (this.#nativeHandle === undefined || !this.#takeAddonBlock(region, offset, freeing)) {
         throw freeing ? this.#notLive(region, offset) : errors.foreignBuffer();
       }
@@ -439,7 +450,7 @@ export class TlsfPool {
     if (usable < 0) return false;
     if (adopt) {
       const bit = offset >>> 3;
-      region.live[bit >>> 5]! |= 1 << (bit & 31);
+      setBit(region.live, bit);
       this.#used += usable;
       if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
       this.#allocations++;
@@ -458,7 +469,7 @@ export class TlsfPool {
 
   /** free() of a safeReuse pool (see overrideFree): the block stays allocated until `buf` is garbage. */
   #freeDeferred(buf: Buffer): void {
-    if (this.#destroyed) throw errors.destroyed();
+    this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf');
     const region = this.#found;
     const size = usableAt(region, offset);

@@ -3,12 +3,11 @@ export { RegionPool } from './RegionPool.js';
 export { HeapPool } from './HeapPool.js';
 export { SharedPool } from './SharedPool.js';
 export { PoolError } from './PoolError.js';
-export { whenDone } from './lifetime.js';
-export type { Completion, DestroyOptions } from './lifetime.js';
+export { whenDone } from './core/lifetime.js';
+export type { Completion, DestroyOptions } from './core/lifetime.js';
 export type { PoolErrorDetails } from './PoolError.js';
+export type { HeapPoolOptions, HeapPoolParent } from './HeapPool.js';
 export type {
-  HeapPoolOptions,
-  HeapPoolParent,
   HeapPoolStats,
   NativeBlock,
   PoolErrorCode,

@@ -1,6 +1,3 @@
-import type { HeapPool } from './HeapPool.js';
-import type { SharedPool } from './SharedPool.js';
-
 /** Statistics every pool reports (see API.md). */
 export interface PoolStats {
   /** Most bytes the pool may ever hold (Infinity when unbounded). */
@@ -110,23 +107,6 @@ export interface HeapPoolStats extends PoolStats {
   children: number;
   /** Bytes of the side tables (live bitmaps and free stacks), outside the chunks. */
   metadataBytes: number;
-}
-
-/**
- * What a HeapPool can take its chunks from: another HeapPool, or a SharedPool's
- * segment (64 KiB chunks lent under the allocator lock; blocks are then served
- * in this process without locking, and only this process may free them).
- */
-export type HeapPoolParent = HeapPool | SharedPool;
-
-export interface HeapPoolOptions extends ReuseOptions {
-  /** Most bytes the pool may hold (chunks, large blocks and chunks lent to children); 0 or absent: unbounded. */
-  capacity?: number;
-  /** The pool the chunks come from (it counts them against its own capacity). */
-  parent?: HeapPoolParent;
-  /** A lock in every native call, so other addons may allocate from any thread through nativeHandle.
-   *  A child pool shares its HeapPool parent's lock: it is thread-safe exactly when the parent is. */
-  threadSafe?: boolean;
 }
 
 /** SharedPool statistics: `used`, `allocations` etc. count every attached process's blocks. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// `npm test`: runs the native C tests (bash test/native/run.sh, when present),
+// `npm test`: runs the lib/ import-cycle check (test/tools/import-cycles.js), the native C tests (bash test/native/run.sh, when present),
 // the vitest suite and the package install test (node test/package/install.js),
 // passes their output through, and ends with exactly one line
 // `N passed, M failed` (totals of all three). Exits nonzero on any failure.
@@ -39,6 +39,9 @@ function runSuite(label, command, args) {
     process.stdout.write(`run-all: ${label} tests exited with ${child.status ?? child.signal}\n`);
   }
 }
+
+// lib/ must import without a circle (type-only imports count too).
+runSuite('import-cycles', process.execPath, [path.join(root, 'test', 'tools', 'import-cycles.js')]);
 
 const nativeRunner = path.join(root, 'test', 'native', 'run.sh');
 if (fs.existsSync(nativeRunner)) {

@@ -143,7 +143,7 @@ function main() {
     ];
     const missing = required.filter((file) => !files.includes(file));
     assert(missing.length === 0, `missing from the tarball: ${missing.join(', ')}`);
-    const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/[^/]+\.(js|d\.ts)|native\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
     const extra = files.filter((file) => !allowed.test(file));
     assert(extra.length === 0, `unexpected in the tarball: ${extra.join(', ')}`);
     process.stdout.write(`package: ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked\n`);

@@ -8,7 +8,7 @@
  * records each chunk ArrayBuffer's area offset, so SharedPool.offsetOf gives
  * the offset every process can pass to at().
  */
-import { binding } from './native.js';
+import { binding } from '../core/native.js';
 
 /** What a SharedPool closes before itself. */
 export interface SharedChild {

@@ -20,11 +20,17 @@
 //   first use) has a bit set exactly for the offsets of the parked blocks, so a
 //   second free of a parked block, or at()/realloc of one, is a double free.
 // - bytes (usable sizes of the parked blocks) never exceeds the byte limit.
-import { FreeListCache } from './FreeListCache.js';
-import type { PoolBuffer } from './PoolBuffer.js';
-import { viewOffset } from './PoolBuffer.js';
-import { CLASS_SIZE, ceilClass, floorClass } from './sizeClasses.js';
-import { ShmStatus } from './types.js';
+import { FreeListCache } from '../core/FreeListCache.js';
+import * as liveBits from '../core/liveBits.js';
+import type { PoolBuffer } from '../core/PoolBuffer.js';
+import { viewOffset } from '../core/PoolBuffer.js';
+import { CLASS_SIZE, ceilClass, floorClass } from '../core/sizeClasses.js';
+import { ShmStatus } from '../types.js';
+
+// Local bindings, not `import { setBit } ...`: the CommonJS output calls a named
+// import as `(0, module.fn)(...)`, which V8 inlined worse in HeapPool's alloc/free
+// loop (~50 instructions more per op); a const inlines like the bare expression.
+const { flipBit, hasBit } = liveBits;
 
 /** Largest usable size a SharedPool parks: small classes only. */
 export const SHARED_CACHE_MAX = 4096;
@@ -113,7 +119,7 @@ export class SharedCache {
     const page = this.#pages[offset >>> PAGE_SHIFT];
     if (page === undefined) return false;
     const bit = (offset & ((1 << PAGE_SHIFT) - 1)) >>> 3;
-    return (page[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+    return hasBit(page, bit);
   }
 
   /**
@@ -199,6 +205,6 @@ export class SharedCache {
     const index = offset >>> PAGE_SHIFT;
     const page = (this.#pages[index] ??= new Int32Array(PAGE_WORDS));
     const bit = (offset & ((1 << PAGE_SHIFT) - 1)) >>> 3;
-    page[bit >>> 5]! ^= 1 << (bit & 31);
+    flipBit(page, bit);
   }
 }

@@ -1,4 +1,4 @@
-// Size classes of the JavaScript-side free-list cache (see FreeListCache.ts):
+// Size classes of the JavaScript-side free-list cache (see FreeListCache.ts, beside this file):
 // 16..128 bytes in steps of 16, then 8 classes per power of two up to
 // CACHE_MAX (16 KiB). A request is served at its class size (at most 12.5 %
 // more than asked), so a freed block always fits every request of its class.

@@ -2,8 +2,8 @@
 // consistent (argument errors follow Node core's wording).
 import { getSystemErrorName } from 'node:util';
 
-import { PoolError } from './PoolError.js';
-import { HeapStatus, RegionStatus, ShmStatus, Status } from './types.js';
+import { PoolError } from '../PoolError.js';
+import { HeapStatus, RegionStatus, ShmStatus, Status } from '../types.js';
 
 type CodedError<E extends Error> = E & { code: string };
 

@@ -215,8 +215,8 @@ export interface NativeBinding {
   isChunkBuffer(handle: number, id: number, buffer: ArrayBuffer): boolean;
 }
 
-/** The addon, loaded relative to the package root (lib/ and dist/ are one level down). */
-export const binding = load(path.join(__dirname, '..')) as NativeBinding;
+/** The addon, loaded relative to the package root (lib/core/ and dist/core/ are two levels down). */
+export const binding = load(path.join(__dirname, '..', '..')) as NativeBinding;
 
 const SYSCALLS = ['', 'mmap', 'calloc', 'malloc'];
 

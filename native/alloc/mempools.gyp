@@ -1,12 +1,13 @@
-# The C allocators as a static library that another addon's binding.gyp can
-# depend on (see docs/addons.md):
+# The C allocators as a static library: the package's own addon (binding.gyp)
+# and any other addon's binding.gyp depend on it (see docs/addons.md):
 #
 #   'dependencies': ["<!(node -p \"require('mempools/gyp').targets\"):allocators"]
 #
-# The dependent target gets native/ on its include path (tlsf.h, region_pool.h,
-# heap_pool.h, shm_pool.h, mempools.h) and links the four allocators in. They
-# are plain C11 with no Node dependency; shm_pool.c is Linux-only (futexes,
-# memfd), like the rest of the package.
+# The dependent target gets native/include on its include path (mempools.h and
+# the allocators' public headers tlsf.h, region_pool.h, heap_pool.h,
+# shm_pool.h) plus native/alloc, and links the four allocators
+# in. They are plain C11 with no Node dependency; shm_pool.c is Linux-only
+# (futexes, memfd), like the rest of the package.
 {
   'targets': [
     {
@@ -15,8 +16,14 @@
       'sources': ['tlsf.c', 'region_pool.c', 'heap_pool.c', 'shm_pool.c'],
       'cflags': ['-Wall', '-Wextra'],
       'cflags_c': ['-std=c11', '-D_GNU_SOURCE'],
+      'configurations': {
+        'Release': {
+          'cflags!': ['-O3'],
+          'cflags': ['-O2'],
+        },
+      },
       'direct_dependent_settings': {
-        'include_dirs': ['.'],
+        'include_dirs': ['../include', '.'],
       },
       'link_settings': {
         'libraries': ['-lpthread'],

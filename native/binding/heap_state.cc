@@ -1,7 +1,7 @@
 // heap_state.cc — see heap_state.hh.
 #include "heap_state.hh"
 
-#include "region_memory.hh"
+#include "os_memory.hh"
 
 #include <cstdlib>
 #include <new>

@@ -1,5 +1,5 @@
-// region_memory.cc — see region_memory.hh.
-#include "region_memory.hh"
+// os_memory.cc — see os_memory.hh.
+#include "os_memory.hh"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -1,8 +1,8 @@
-// region_memory.hh — OS memory: chunks for the region and heap pools, and one TLSF region: an mmap'd area (what JS
+// os_memory.hh — OS memory: chunks for the region and heap pools, and one TLSF region: an mmap'd area (what JS
 // sees through the region's ArrayBuffer) and a calloc'd start bitmap (kept
 // outside the area so no JavaScript view can reach it).
-#ifndef MEMPOOLS_REGION_MEMORY_HH
-#define MEMPOOLS_REGION_MEMORY_HH
+#ifndef MEMPOOLS_OS_MEMORY_HH
+#define MEMPOOLS_OS_MEMORY_HH
 
 #include <cstddef>
 
@@ -41,4 +41,4 @@ void ReleaseChunk(void* p, size_t bytes, HeldCounters* held);
 
 }  // namespace mempools
 
-#endif  // MEMPOOLS_REGION_MEMORY_HH
+#endif  // MEMPOOLS_OS_MEMORY_HH

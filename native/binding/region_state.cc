@@ -1,7 +1,7 @@
 // region_state.cc — see region_state.hh.
 #include "region_state.hh"
 
-#include "region_memory.hh"
+#include "os_memory.hh"
 
 #include <cstdlib>
 #include <new>

@@ -8,7 +8,7 @@
 
 #include "pool_lock.hh"
 #include "pool_table.hh"
-#include "region_memory.hh"
+#include "os_memory.hh"
 #include "tlsf.h"
 
 namespace mempools {

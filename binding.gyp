@@ -14,19 +14,12 @@
         "native/binding/native_handle.cc",
         "native/binding/tlsf_state.cc",
         "native/binding/tlsf_binding.cc",
-        "native/binding/tlsf_fast.cc",
-        "native/binding/tlsf_handle.cc",
         "native/binding/region_state.cc",
         "native/binding/region_binding.cc",
-        "native/binding/region_fast.cc",
-        "native/binding/region_handle.cc",
         "native/binding/heap_state.cc",
         "native/binding/heap_binding.cc",
-        "native/binding/heap_fast.cc",
-        "native/binding/heap_handle.cc",
         "native/binding/shm_state.cc",
-        "native/binding/shm_binding.cc",
-        "native/binding/shm_handle.cc"
+        "native/binding/shm_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

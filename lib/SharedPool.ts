@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 
 import * as errors from './errors.js';
 import { binding } from './native.js';
-import type { ShmAttached } from './native.js';
+import type { ShmAttached, ShmStats } from './native.js';
 import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
 import { madeHandle } from './nativeHandle.js';
@@ -65,8 +65,9 @@ const DEFAULT_SPIN_MS = 0.05;
 const SPIN_FLOOR = 32;
 const SPIN_PROBE = 16;
 const MAX_SPIN_MS = 1000;
-/** Header word bits of a block (see native/tlsf.c): F_FREE | F_CACHED, i.e. not a live block. */
-const NOT_LIVE = 5;
+/** Block header words and bits (native/alloc/tlsf.h "Block layout", from the binding). */
+const { sizeWord: SIZE_WORD, alignWord: ALIGN_WORD, flagBits: FLAG_BITS, flagPrevFree: PREV_FREE, notLive: NOT_LIVE } =
+  binding.layout;
 /** The tag of the views this process's cached path hands out: only their blocks may be parked. */
 const PARKABLE = 1;
 
@@ -143,7 +144,7 @@ function validateSpin(spinMs: unknown, label: string): number {
 }
 
 function fail(code: number, syscall: string, size = 0): Error {
-  return errors.fromShmStatus(code, SYS_BASE, syscall, size);
+  return errors.fromStatus(code, size, 'shm', syscall);
 }
 
 function validateName(name: unknown, label: string): string {
@@ -299,7 +300,7 @@ export class SharedPool {
 
   /** capacity - used, over every attached process (this process's parked blocks count as available). */
   get availableCapacity(): number {
-    return this.#stats()[4]! + this.#parkedBytes();
+    return this.#stats().available + this.#parkedBytes();
   }
 
   /** How long wait() spins before it sleeps, in ms (option spinMs); settable, 0 .. 1000. */
@@ -535,7 +536,7 @@ export class SharedPool {
       return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, free: 0,
         largestFree: 0, segmentSize: 0, generation: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
     }
-    const [segmentSize, capacity, used, peakUsed, , free, largestFree, allocations, failed, generation] = this.#stats();
+    const { segmentSize, capacity, used, peakUsed, free, largestFree, allocations, failedAllocations: failed, generation } = this.#stats();
     const parked = this.#parkedBytes();
     return {
       capacity: capacity!,
@@ -669,7 +670,7 @@ export class SharedPool {
     if (this.#closed) throw errors.destroyed();
   }
 
-  #stats(): number[] {
+  #stats(): ShmStats {
     this.#live();
     const raw = native.stats(this.#handle);
     if (typeof raw === 'number') throw fail(raw, 'stats');
@@ -711,16 +712,16 @@ export class SharedPool {
   #reuse(parked: PoolBuffer, size: number): Buffer | null {
     const offset = viewOffset(parked);
     // its header still says: live, same size (F_PREV_FREE, bit 1, may change under us)
-    if ((this.#words[(offset >>> 2) - 2]! & ~2) !== this.#cache!.popped) return null;
+    if ((this.#words[(offset >>> 2) + SIZE_WORD]! & ~PREV_FREE) !== this.#cache!.popped) return null;
     return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size, PARKABLE);
   }
 
   /** The usable size of the live block at `offset` if the cache may park it (from its header), else 0. */
   #parkable(offset: number): number {
     const at = offset >>> 2;
-    const word = this.#words[at - 2]!;
-    if (this.#words[at - 1] !== 0 || (word & NOT_LIVE) !== 0) return 0;
-    const usable = word - (word & 7);
+    const word = this.#words[at + SIZE_WORD]!;
+    if (this.#words[at + ALIGN_WORD] !== 0 || (word & NOT_LIVE) !== 0) return 0;
+    const usable = word - (word & FLAG_BITS);
     return usable >= 16 && usable <= SHARED_CACHE_MAX && offset + usable <= this.#areaSize ? usable : 0;
   }
 

@@ -1,4 +1,5 @@
 import type { HeapPool } from './HeapPool.js';
+import { binding } from './native.js';
 import type { SharedPool } from './SharedPool.js';
 
 /** Statistics every pool reports (see API.md). */
@@ -176,55 +177,15 @@ export type PoolErrorCode =
   | 'ERR_POOL_CORRUPTED'
   | 'ERR_POOL_SYSTEM';
 
-/** The C allocator's return codes (enum tlsf_status in native/tlsf.h). */
-export const Status = {
-  OK: 0,
-  INVALID: -1,
-  FOREIGN: -2,
-  DOUBLE_FREE: -3,
-  IN_USE: -4,
-  CORRUPTED: -5,
-  NOMEM: -6,
-  FULL: -7,
-} as const;
+/**
+ * The return codes of every C allocator: one table (native/alloc/pool_status.h),
+ * read from the binding at load time. Each pool returns the codes its header lists.
+ */
+export const Status = binding.status;
 
-/** The region pool's return codes (enum region_pool_status in native/region_pool.h). */
-export const RegionStatus = {
-  OK: 0,
-  INVALID: -1,
-  FOREIGN: -2,
-  DOUBLE_FREE: -3,
-  STALE: -4,
-  NOMEM: -5,
-  RANGE: -6,
-  BUSY: -7,
-  CORRUPTED: -8,
-} as const;
-
-/** The heap pool's return codes (enum heap_pool_status in native/heap_pool.h). */
-export const HeapStatus = {
-  OK: 0,
-  INVALID: -1,
-  FOREIGN: -2,
-  DOUBLE_FREE: -3,
-  NOMEM: -4,
-  RANGE: -5,
-  CORRUPTED: -6,
-} as const;
-
-/** The shared pool's return codes (enum shm_pool_status in native/shm_pool.h). */
-export const ShmStatus = {
-  OK: 0,
-  INVALID: -1,
-  SYSTEM: -2,
-  CORRUPTED: -3,
-  NOMEM: -4,
-  FOREIGN: -5,
-  DOUBLE_FREE: -6,
-  NOT_FOUND: -7,
-  FULL: -8,
-  LENT: -9,
-  OWNER_DIED: 1,
-  NOT_EQUAL: 2,
-  TIMED_OUT: 3,
-} as const;
+/** The region pool's return codes: the one table (kept as a name for the pool classes). */
+export const RegionStatus = Status;
+/** The heap pool's return codes: the one table. */
+export const HeapStatus = Status;
+/** The shared pool's return codes: the one table. */
+export const ShmStatus = Status;

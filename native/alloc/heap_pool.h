@@ -114,6 +114,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -122,13 +124,13 @@ typedef struct heap_pool heap_pool_t;
 
 /* Return codes. Every function that returns int uses these. */
 enum heap_pool_status {
-    HEAP_POOL_OK = 0,
-    HEAP_POOL_ERR_INVALID = -1,     /* bad argument (options, NULL, unknown chunk id) */
-    HEAP_POOL_ERR_FOREIGN = -2,     /* not the start of a live or freed block of this pool */
-    HEAP_POOL_ERR_DOUBLE_FREE = -3, /* a block of this pool that is already free */
-    HEAP_POOL_ERR_NOMEM = -4,       /* capacity reached, the source refused, size too large, metadata malloc failed */
-    HEAP_POOL_ERR_RANGE = -5,       /* calloc: count * size overflows */
-    HEAP_POOL_ERR_CORRUPTED = -6    /* heap_pool_check found a broken invariant */
+    HEAP_POOL_OK = POOL_OK,
+    HEAP_POOL_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument (options, NULL, unknown chunk id) */
+    HEAP_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of a live or freed block of this pool */
+    HEAP_POOL_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* a block of this pool that is already free */
+    HEAP_POOL_ERR_NOMEM = POOL_ERR_NOMEM,       /* capacity reached, the source refused, size too large, metadata malloc failed */
+    HEAP_POOL_ERR_RANGE = POOL_ERR_RANGE,       /* calloc: count * size overflows */
+    HEAP_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED    /* heap_pool_check found a broken invariant */
 };
 
 #define HEAP_POOL_ALIGNMENT 16u                    /* every allocation is 16-aligned */

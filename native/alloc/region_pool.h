@@ -120,6 +120,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -128,15 +130,15 @@ typedef struct region_pool region_pool_t;
 
 /* Return codes. Every function that returns int uses these. */
 enum region_pool_status {
-    REGION_POOL_OK = 0,
-    REGION_POOL_ERR_INVALID = -1,     /* bad argument (block size, alignment, NULL, unknown chunk id) */
-    REGION_POOL_ERR_FOREIGN = -2,     /* not the start of an allocation of this pool (interior, foreign) */
-    REGION_POOL_ERR_DOUBLE_FREE = -3, /* an allocation of this pool that was already freed */
-    REGION_POOL_ERR_STALE = -4,       /* a handle from before the last reset */
-    REGION_POOL_ERR_NOMEM = -5,       /* the memory callback or a metadata malloc failed, or size too large */
-    REGION_POOL_ERR_RANGE = -6,       /* calloc: count * size overflows */
-    REGION_POOL_ERR_BUSY = -7,        /* reset/destroy called from a cleanup handler */
-    REGION_POOL_ERR_CORRUPTED = -8    /* region_pool_check found a broken invariant */
+    REGION_POOL_OK = POOL_OK,
+    REGION_POOL_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument (block size, alignment, NULL, unknown chunk id) */
+    REGION_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of an allocation of this pool (interior, foreign) */
+    REGION_POOL_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* an allocation of this pool that was already freed */
+    REGION_POOL_ERR_STALE = POOL_ERR_STALE,       /* a handle from before the last reset */
+    REGION_POOL_ERR_NOMEM = POOL_ERR_NOMEM,       /* the memory callback or a metadata malloc failed, or size too large */
+    REGION_POOL_ERR_RANGE = POOL_ERR_RANGE,       /* calloc: count * size overflows */
+    REGION_POOL_ERR_BUSY = POOL_ERR_BUSY,        /* reset/destroy called from a cleanup handler */
+    REGION_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED    /* region_pool_check found a broken invariant */
 };
 
 #define REGION_POOL_ALIGNMENT 8u                 /* palloc alignment */

@@ -49,10 +49,10 @@ enum {
 #define MIN_BLOCK ((uint64_t)TLSF_MIN_BLOCK)
 #define SPLIT_MIN (MIN_BLOCK + OVERHEAD)     /* smallest remainder worth splitting off */
 
-#define F_FREE ((uint64_t)1)                 /* this block is free */
-#define F_PREV_FREE ((uint64_t)2)            /* the physically previous block is free */
-#define F_CACHED ((uint64_t)4)               /* freed, parked in the front cache (not F_FREE) */
-#define ALIGN_SHIFT 58                       /* bits 58..63: log2 of a memalign alignment */
+#define F_FREE ((uint64_t)TLSF_BLOCK_FREE)           /* this block is free */
+#define F_PREV_FREE ((uint64_t)TLSF_BLOCK_PREV_FREE) /* the physically previous block is free */
+#define F_CACHED ((uint64_t)TLSF_BLOCK_CACHED)       /* freed, parked in the front cache (not F_FREE) */
+#define ALIGN_SHIFT TLSF_BLOCK_ALIGN_SHIFT           /* bits 58..63: log2 of a memalign alignment */
 #define SIZE_MASK ((((uint64_t)1 << ALIGN_SHIFT) - 1) & ~(uint64_t)7)
 
 #define LINK_SHIFT 48

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,14 +40,14 @@ typedef struct tlsf tlsf_t;
 
 /* Return codes. Every function that returns int uses these. */
 enum tlsf_status {
-    TLSF_OK = 0,
-    TLSF_ERR_INVALID = -1,     /* bad argument: misaligned/too small region, bad alignment, bad id */
-    TLSF_ERR_FOREIGN = -2,     /* not the start of a block of this pool */
-    TLSF_ERR_DOUBLE_FREE = -3, /* the start of a block of this pool that is already free */
-    TLSF_ERR_IN_USE = -4,      /* the region still holds live blocks */
-    TLSF_ERR_CORRUPTED = -5,   /* an invariant is broken; the pool refuses to go on */
-    TLSF_ERR_NOMEM = -6,       /* no free block large enough */
-    TLSF_ERR_FULL = -7         /* the region table is full */
+    TLSF_OK = POOL_OK,
+    TLSF_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument: misaligned/too small region, bad alignment, bad id */
+    TLSF_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of a block of this pool */
+    TLSF_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* the start of a block of this pool that is already free */
+    TLSF_ERR_IN_USE = POOL_ERR_IN_USE,      /* the region still holds live blocks */
+    TLSF_ERR_CORRUPTED = POOL_ERR_CORRUPTED,   /* an invariant is broken; the pool refuses to go on */
+    TLSF_ERR_NOMEM = POOL_ERR_NOMEM,       /* no free block large enough */
+    TLSF_ERR_FULL = POOL_ERR_FULL         /* the region table is full */
 };
 
 #define TLSF_ALIGN_SIZE 8u       /* every block and every user pointer is 8-aligned */
@@ -85,10 +87,17 @@ typedef struct tlsf_block_info {
 /* Return nonzero to stop the walk early. */
 typedef int (*tlsf_walker)(const tlsf_block_info_t *block, void *user);
 
-/* Block layout (stable; the Node binding's TypeScript layer reads it): the 8
- * bytes before a user pointer hold the block's usable size in bits 3..57 (a
+/* Block layout (stable; the Node binding's TypeScript layer reads it, through
+ * the constants the binding exports as `layout`): the TLSF_HEADER_BYTES bytes
+ * before a user pointer hold the block's usable size in bits 3..57 (a
  * multiple of 8), flags in bits 0..2 and, for memalign blocks, log2 of the
- * alignment in bits 58..63, little-endian as the host. */
+ * alignment in bits TLSF_BLOCK_ALIGN_SHIFT..63, little-endian as the host. */
+#define TLSF_HEADER_BYTES 8u
+#define TLSF_BLOCK_FREE 1u         /* flag: this block is free */
+#define TLSF_BLOCK_PREV_FREE 2u    /* flag: the physically previous block is free */
+#define TLSF_BLOCK_CACHED 4u       /* flag: freed, parked in the front cache (not free) */
+#define TLSF_BLOCK_FLAGS 7u        /* every flag bit */
+#define TLSF_BLOCK_ALIGN_SHIFT 58  /* bits 58..63: log2 of a memalign alignment */
 
 /* ---- pool ---------------------------------------------------------------- */
 

@@ -4,11 +4,13 @@
 // functions registered under its own export.
 #include <napi.h>
 
-#include "heap_binding.hh"
+#include "binding.hh"
+#include "os_memory.hh"
+#include "heap_pool.h"
+#include "pool_status.h"
+#include "shm_pool.h"
+#include "tlsf.h"
 #include "pool_table.hh"
-#include "region_binding.hh"
-#include "shm_binding.hh"
-#include "tlsf_binding.hh"
 
 namespace {
 
@@ -41,6 +43,52 @@ Napi::Value IsChunkBuffer(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), same);
 }
 
+// status: { OK: 0, INVALID: -1, ... }, the one table of return codes every
+// allocator uses (pool_status.h), frozen.
+Napi::Object StatusTable(Napi::Env env) {
+  Napi::Object table = Napi::Object::New(env);
+#define MEMPOOLS_STATUS_ENTRY(name, value) table.Set(#name, Napi::Number::New(env, value));
+  POOL_STATUS_TABLE(MEMPOOLS_STATUS_ENTRY)
+#undef MEMPOOLS_STATUS_ENTRY
+  table.Freeze();
+  return table;
+}
+
+// syscalls: the names of the calls an OS failure code -(errno + call * sysBase) names, by call index.
+Napi::Array SysCallTable(Napi::Env env) {
+  Napi::Array names = Napi::Array::New(env, mempools::kSysCallCount);
+  for (uint32_t i = 0; i < mempools::kSysCallCount; i++) names.Set(i, mempools::kSysCallNames[i]);
+  names.Freeze();
+  return names;
+}
+
+// layout: the C memory layouts TypeScript reads directly, by name (see
+// lib/native.ts Layout). TLSF block headers (tlsf.h "Block layout"; SharedPool's
+// area is a TLSF pool too), as 32-bit little-endian words relative to a block's
+// offset / 4; live bitmaps (1 bit per alignment unit); the shm park list.
+Napi::Object LayoutTable(Napi::Env env) {
+  static_assert(TLSF_HEADER_BYTES == 8, "the size word is the low half of the 8-byte header");
+  const mempools::Field fields[] = {
+      {"sizeWord", -static_cast<double>(TLSF_HEADER_BYTES / 4)},      // usable size | flags (sizes < 2**32 here)
+      {"alignWord", -static_cast<double>(TLSF_HEADER_BYTES / 4) + 1},  // 0 for a block without a memalign alignment
+      {"flagBits", TLSF_BLOCK_FLAGS},
+      {"flagFree", TLSF_BLOCK_FREE},
+      {"flagPrevFree", TLSF_BLOCK_PREV_FREE},
+      {"flagCached", TLSF_BLOCK_CACHED},
+      {"notLive", TLSF_BLOCK_FREE | TLSF_BLOCK_CACHED},
+      {"tlsfLiveShift", 3},  // log2(TLSF_ALIGN_SIZE): 1 live bit per 8 bytes
+      {"heapLiveShift", 4},  // log2(HEAP_POOL_ALIGNMENT): 1 live bit per 16 bytes
+      {"parkStacks", SHM_POOL_PARK_STACKS},
+      {"parkDepth", SHM_POOL_PARK_DEPTH},
+      {"parkCounts", SHM_POOL_PARK_COUNTS},
+  };
+  static_assert(TLSF_ALIGN_SIZE == 1u << 3, "tlsfLiveShift");
+  static_assert(HEAP_POOL_ALIGNMENT == 1u << 4, "heapLiveShift");
+  Napi::Object table = mempools::Fields(env, fields);
+  table.Freeze();
+  return table;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mempools::PoolTable* table = new mempools::PoolTable();
   napi_set_instance_data(env, table, mempools::PoolTable::EnvFinalize, nullptr);
@@ -50,6 +98,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mempools::InitRegion(env, exports, table, scratch);
   mempools::InitHeap(env, exports, table, scratch);
   mempools::InitShm(env, exports, table, scratch);
+  exports.Set("status", StatusTable(env));
+  exports.Set("syscalls", SysCallTable(env));
+  exports.Set("layout", LayoutTable(env));
+  exports.Set("sysBase", Napi::Number::New(env, mempools::kSysBase));
   exports.Set("held", Napi::Function::New(env, Held, "held", table));
   exports.Set("isChunkBuffer", Napi::Function::New(env, IsChunkBuffer, "isChunkBuffer", table));
   return exports;

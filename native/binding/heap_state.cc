@@ -73,13 +73,6 @@ int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* p
   return handle;
 }
 
-void DestroyHeapsOf(napi_env env, PoolTable* table, ShmState* shm) {
-  for (int32_t handle = 0; handle < table->Limit(); handle++) {
-    HeapState* state = table->Live<HeapState>(handle);
-    if (state != nullptr && state->shm == shm && state->retained == shm) table->Destroy(env, state);
-  }
-}
-
 napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block,
                             double* area) {
   heap_pool_chunk_info_t info;

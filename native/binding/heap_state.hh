@@ -9,7 +9,7 @@
 // = 0), called before a chunk is released (a spare released, a large block
 // freed, destroy), lets go of its ArrayBuffer (which lives on and holds the
 // memory: a root's chunk is freed, a segment's chunk given back, only once no
-// view reaches it), so a chunk with no ArrayBuffer is a new one (heap_fast.cc
+// view reaches it), so a chunk with no ArrayBuffer is a new one (heap_binding.cc
 // tells JavaScript so). on_destroy marks a child
 // destroyed through its parent. A child state retains its parent's state (see
 // PoolTable::Retain), so the parent's memory outlives every child chunk.
@@ -18,7 +18,8 @@
 // (shm_pool_map_chunk / shm_pool_unmap_chunk: "lent" chunks, 64 KiB-aligned
 // in the segment and in this mapping) and retains the ShmState; its heap
 // children inherit `shm`. Closing the segment (ShmState::FreeMemory) destroys
-// such pools first, so no chunk ArrayBuffer outlives the mapping.
+// such pools first (PoolTable::DestroyRetainers), so no chunk ArrayBuffer
+// outlives the mapping.
 #ifndef MEMPOOLS_HEAP_STATE_HH
 #define MEMPOOLS_HEAP_STATE_HH
 
@@ -27,7 +28,7 @@
 #include <unordered_set>
 
 #include "heap_pool.h"
-#include "pool_lock.hh"
+#include "binding.hh"
 #include "pool_table.hh"
 #include "shm_state.hh"
 
@@ -62,8 +63,6 @@ int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* p
 // area offset in its segment, -1 for a pool without a segment.
 napi_status HeapChunkBuffer(napi_env env, HeapState* state, uint32_t id, napi_value* result, size_t* block,
                             double* area);
-// Destroys every live heap pool whose chunks come from `shm` (children with their parents).
-void DestroyHeapsOf(napi_env env, PoolTable* table, ShmState* shm);
 
 }  // namespace mempools
 

@@ -5,6 +5,7 @@
 #define MEMPOOLS_OS_MEMORY_HH
 
 #include <cstddef>
+#include <cstdint>
 
 #include "held_memory.hh"
 
@@ -19,6 +20,13 @@ struct RegionMemory {
 
 // Which call failed, for ERR_POOL_SYSTEM's `syscall`.
 enum class SysCall { kNone = 0, kMmap = 1, kCalloc = 2, kMalloc = 3 };
+
+// OS failures cross to JavaScript as -(errno + call * kSysBase), for every
+// pool kind (SysFailure); binding.syscalls names the calls by index.
+constexpr int kSysBase = 1000;
+constexpr const char* kSysCallNames[] = {"", "mmap", "calloc", "malloc"};
+constexpr uint32_t kSysCallCount = sizeof kSysCallNames / sizeof kSysCallNames[0];
+inline double SysFailure(SysCall call, int error) { return -(error + static_cast<int>(call) * kSysBase); }
 
 // Maps `area` bytes (a multiple of 8, validated by the caller) at an address
 // aligned to min(next power of two >= area, 2 MiB) and at least a page, so an

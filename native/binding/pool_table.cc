@@ -89,6 +89,13 @@ void PoolTable::Retain(PoolState* state, PoolState* other) {
   state->retained = other;
 }
 
+void PoolTable::DestroyRetainers(napi_env env, PoolState* state) {
+  for (int32_t handle = 0; handle < Limit(); handle++) {
+    PoolState* other = State(handle);
+    if (other != nullptr && !other->destroyed && other->retained == state) Destroy(env, other);
+  }
+}
+
 void PoolTable::Destroy(napi_env env, PoolState* state) {
   if (state->destroyed) return;
   state->destroyed = true;

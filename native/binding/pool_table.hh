@@ -93,6 +93,11 @@ class PoolTable {
   void LetGoChunk(napi_env env, PoolState* state, size_t id);
   // Makes `state` hold a reference on `other` until `state` is released.
   void Retain(PoolState* state, PoolState* other);
+  // Destroys every live state that retains `state` (a heap pool's children; the
+  // heap pools over a segment), each with its own children: done before
+  // `state`'s memory goes (a segment closed, a pinned pool destroyed), so that
+  // no chunk of theirs outlives its views.
+  void DestroyRetainers(napi_env env, PoolState* state);
   // Marks the state destroyed and frees its C memory (FreeMemory), all but
   // what chunk ArrayBuffers still reach, which is held until they are
   // finalized. Within SetDetaching(true) (unsafe: an opt-in destroy), every
@@ -109,7 +114,7 @@ class PoolTable {
   // The owner external for a state (takes no extra reference: the state starts with one).
   napi_status Owner(napi_env env, PoolState* state, napi_value* result);
 
-  // The environment's scratch array (see tlsf_fast.cc): one Float64Array per
+  // The environment's scratch array (see the hot calls in tlsf_binding.cc): one Float64Array per
   // environment, shared by every pool kind's hot calls. The exports object
   // holds it, so it lives as long as the addon is loaded.
   napi_status MakeScratch(napi_env env, napi_value* result);

@@ -1,40 +1,132 @@
-// shm_binding.cc — the shared-memory pool's flat N-API functions. Offsets are
+// shm_binding.cc — everything SharedPool calls in the addon: its
+// nativeHandle adapter, its flat calls and its hot calls (alloc, free
+// through the scratch array; InitShm). State: shm_state.hh.
+//
+// The nativeHandle adapter (see native_handle.hh). Blocks are the segment's: an addon frees
+// any live block (as any attached process may), SharedPool's stats (the
+// segment's) count them, and this process's parked blocks are SharedPool's
+// business as they are against other processes (see lib/SharedCache.ts).
+//
+// Flat calls: the shared-memory pool's flat N-API functions. Offsets are
 // area offsets (see shm_state.hh). Results are numbers: an area offset or a
 // count (>= 0), a shm_pool_status, or -(kSysBase + errno) for an OS failure.
-// The hot calls go through the scratch array (see tlsf_fast.cc):
+// The hot calls go through the scratch array (see the hot calls of tlsf_binding.cc):
 //   alloc(): scratch = [handle, size, zero] -> [area offset | negative code]
 //   free():  scratch = [handle, offset]     -> [status]
 // No C++ exceptions: the TypeScript layer validates before it calls in.
-#include "shm_binding.hh"
-
 #include <cerrno>
 #include <cstdint>
 #include <string>
 
-#include "flat_call.hh"
-#include "heap_state.hh"
-#include "scratch_call.hh"
-#include "shm_handle.hh"
+#include "binding.hh"
+#include "native_handle.hh"
+#include "os_memory.hh"
+#include "mempools.h"
 #include "shm_state.hh"
 
 namespace mempools {
 
+// ======================================================== nativeHandle adapter
 namespace {
 
-constexpr int kSysBase = 1000;
+ShmState* Shm(PoolState* state) { return static_cast<ShmState*>(state); }
+
+int StatusOf(int shm_status) {
+  if (shm_status == SHM_POOL_OK) return MEMPOOLS_OK;
+  return shm_status == SHM_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
+}
+
+// The segment offset of a live block's start at `ptr` (in the area).
+int LiveOffsetOf(const ShmState* s, const void* ptr, uint64_t* offset) {
+  if (shm_pool_offset_of(s->pool, ptr, offset) != SHM_POOL_OK || s->ToArea(*offset) < 0 ||
+      shm_pool_usable_size(s->pool, *offset) == 0) {
+    return MEMPOOLS_ERR_INVALID;
+  }
+  return MEMPOOLS_OK;
+}
+
+// A block the C pool placed at segment offset `offset`, if it lies in the area.
+int Placed(const ShmState* s, int status, uint64_t offset, void* ptr, void** out) {
+  if (status != MEMPOOLS_OK) return status;
+  if (s->ToArea(offset) < 0) return MEMPOOLS_ERR_INVALID;
+  *out = ptr;
+  return MEMPOOLS_OK;
+}
+
+int Alloc(PoolState* state, size_t size, void** out) {
+  ShmState* s = Shm(state);
+  uint64_t offset = 0;
+  void* ptr = nullptr;
+  int status = StatusOf(shm_pool_alloc(s->pool, size, &offset, &ptr));
+  return Placed(s, status, offset, ptr, out);
+}
+
+int Free(PoolState* state, void* ptr) { return StatusOf(shm_pool_free(Shm(state)->pool, ptr)); }
+
+int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
+  ShmState* s = Shm(state);
+  uint64_t offset, moved = 0;
+  void* moved_ptr = nullptr;
+  int status = LiveOffsetOf(s, ptr, &offset);
+  if (status != MEMPOOLS_OK) return status;
+  status = StatusOf(shm_pool_realloc(s->pool, offset, size, &moved, &moved_ptr));
+  return Placed(s, status, moved, moved_ptr, out);
+}
+
+int UsableSize(PoolState* state, const void* ptr, size_t* out) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  int status = LiveOffsetOf(s, ptr, &offset);
+  if (status == MEMPOOLS_OK) *out = shm_pool_usable_size(s->pool, offset);
+  return status;
+}
+
+int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  int status = LiveOffsetOf(s, ptr, &offset);
+  if (status == MEMPOOLS_OK) *out = {0, offset - s->area_offset};
+  return status;
+}
+
+int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  void* ptr = nullptr;
+  if (where.chunk != 0 || where.offset >= s->area_size) return MEMPOOLS_ERR_INVALID;
+  offset = s->area_offset + where.offset;
+  int status = StatusOf(shm_pool_at(s->pool, offset, 0, &ptr));
+  if (status == MEMPOOLS_OK) *out = ptr;
+  return status;
+}
+
+// The area ArrayBuffer was let go of and the heap pools over the segment are
+// destroyed already (shm_binding.cc's close): only the mapping is left.
+void FreePinned(PoolState* state) { Shm(state)->CloseMapping(); }
+
+const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned,
+                        nullptr};
+
+}  // namespace
+
+Napi::Value ShmNativeHandle(const Napi::CallbackInfo& info) {
+  PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());
+  napi_value handle;
+  if (state == nullptr || state->kind != ShmState::kKind ||
+      MakeNativeHandle(info.Env(), state, &kOps, true, &handle) != napi_ok) {
+    return info.Env().Undefined();
+  }
+  return Napi::Value(info.Env(), handle);
+}
+
+// ======================================================== flat calls
+namespace {
 
 // A shm_pool_status as a number JavaScript decodes; SYSTEM carries errno.
 double Code(int status) { return status == SHM_POOL_ERR_SYSTEM ? -(kSysBase + errno) : status; }
 
-PoolTable* TableOf(const Napi::CallbackInfo& info) { return static_cast<PoolTable*>(info.Data()); }
-
-ShmState* StateOf(const Napi::CallbackInfo& info) {
-  return TableOf(info)->Live<ShmState>(info[0].As<Napi::Number>().Int32Value());
-}
-
 double Num(const Napi::CallbackInfo& info, size_t index) { return info[index].As<Napi::Number>().DoubleValue(); }
 
-Napi::Value Number(const Napi::CallbackInfo& info, double value) { return Napi::Number::New(info.Env(), value); }
 
 // An allocating call's outcome: the area offset of the new block, or a code.
 double Placed(const ShmState* state, int status, uint64_t offset) {
@@ -93,7 +185,7 @@ Napi::Value Unlink(const Napi::CallbackInfo& info) {
 
 // realloc(handle, offset, size) -> new area offset or a code
 Napi::Value Realloc(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   uint64_t offset, moved = 0;
   double size = Num(info, 2);
   if (state == nullptr || !IsSize(size)) return Number(info, SHM_POOL_ERR_INVALID);
@@ -104,7 +196,7 @@ Napi::Value Realloc(const Napi::CallbackInfo& info) {
 
 // at(handle, offset, length) -> status (OK: a live block holds length bytes there)
 Napi::Value At(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   uint64_t offset;
   double length = Num(info, 2);
   void* ptr;
@@ -115,18 +207,18 @@ Napi::Value At(const Napi::CallbackInfo& info) {
 
 // lock(handle) -> status (OWNER_DIED: taken, the previous holder died); unlock(handle) -> status
 Napi::Value Lock(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_lock(state->pool)));
 }
 
 Napi::Value Unlock(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool)));
 }
 
 // wait(handle, offset, expected (int32), timeoutMs (< 0: forever)) -> status
 Napi::Value Wait(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   uint64_t offset;
   if (state == nullptr || !state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
   uint32_t expected = static_cast<uint32_t>(info[2].As<Napi::Number>().Int32Value());
@@ -137,7 +229,7 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
 
 // notify(handle, offset, count (< 0: all)) -> woken count or a code
 Napi::Value Notify(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   uint64_t offset;
   if (state == nullptr || !state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
   double count = Num(info, 2);
@@ -149,7 +241,7 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
 
 // setRoot(handle, key, offset) -> status
 Napi::Value SetRoot(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   uint64_t offset;
   if (state == nullptr || !state->ToSegment(Num(info, 2), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
   std::string key = info[1].As<Napi::String>().Utf8Value();
@@ -158,7 +250,7 @@ Napi::Value SetRoot(const Napi::CallbackInfo& info) {
 
 // getRoot(handle, key) -> area offset, or a code (NOT_FOUND; CORRUPTED for a root outside the area)
 Napi::Value GetRoot(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
   std::string key = info[1].As<Napi::String>().Utf8Value();
   uint64_t offset = 0;
@@ -168,7 +260,7 @@ Napi::Value GetRoot(const Napi::CallbackInfo& info) {
 
 // deleteRoot(handle, key) -> status
 Napi::Value DeleteRoot(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
   std::string key = info[1].As<Napi::String>().Utf8Value();
   return Number(info, Code(shm_pool_delete_root(state->pool, key.c_str())));
@@ -177,24 +269,26 @@ Napi::Value DeleteRoot(const Napi::CallbackInfo& info) {
 // stats(handle) -> [segmentSize, capacity, used, peakUsed, available, free, largestFree,
 //                   allocations, failedAllocations, generation] or a code
 Napi::Value Stats(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   shm_pool_stats_t s;
   int status = state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_stats(state->pool, &s);
   if (status != SHM_POOL_OK) return Number(info, Code(status));
-  const double values[] = {static_cast<double>(s.segment_size), static_cast<double>(s.capacity),
-                           static_cast<double>(s.used), static_cast<double>(s.peak_used),
-                           static_cast<double>(s.available), static_cast<double>(s.free),
-                           static_cast<double>(s.largest_free), static_cast<double>(s.allocations),
-                           static_cast<double>(s.failed_allocations), static_cast<double>(s.generation)};
-  constexpr uint32_t count = sizeof values / sizeof values[0];
-  Napi::Array result = Napi::Array::New(info.Env(), count);
-  for (uint32_t i = 0; i < count; i++) result.Set(i, Number(info, values[i]));
-  return result;
+  const Field fields[] = {{"segmentSize", AsDouble(s.segment_size)},
+                          {"capacity", AsDouble(s.capacity)},
+                          {"used", AsDouble(s.used)},
+                          {"peakUsed", AsDouble(s.peak_used)},
+                          {"available", AsDouble(s.available)},
+                          {"free", AsDouble(s.free)},
+                          {"largestFree", AsDouble(s.largest_free)},
+                          {"allocations", AsDouble(s.allocations)},
+                          {"failedAllocations", AsDouble(s.failed_allocations)},
+                          {"generation", AsDouble(s.generation)}};
+  return Fields(info.Env(), fields);
 }
 
 // check(handle) -> null, or why the segment is corrupted
 Napi::Value Check(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   const char* why = nullptr;
   if (state != nullptr && shm_pool_check(state->pool, &why) == SHM_POOL_OK) return info.Env().Null();
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
@@ -203,18 +297,18 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
 // close(handle, detach): unmaps and closes the descriptor once no view
 // reaches the mapping (detach, unsafe: detaches the views, unmaps now).
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   if (state == nullptr) return info.Env().Undefined();
   DetachScope scope(TableOf(info), DetachArg(info, 1));
-  // A pinned nativeHandle defers the unmap: the heap pools over the segment go now (see shm_handle.cc).
-  if (state->native_handle != nullptr) DestroyHeapsOf(info.Env(), TableOf(info), state);
+  // A pinned nativeHandle defers the unmap: the heap pools over the segment go now (see the adapter above).
+  if (state->native_handle != nullptr) TableOf(info)->DestroyRetainers(info.Env(), state);
   TableOf(info)->Destroy(info.Env(), state);
   return info.Env().Undefined();
 }
 
 // parkOpen(handle, stacks, depth) -> area offset of this process's new park list, or a code
 Napi::Value ParkOpen(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   double stacks = Num(info, 1), depth = Num(info, 2);
   if (state == nullptr || !(stacks >= 0 && stacks <= UINT32_MAX) || !(depth >= 0 && depth <= UINT32_MAX)) {
     return Number(info, SHM_POOL_ERR_INVALID);
@@ -226,7 +320,7 @@ Napi::Value ParkOpen(const Napi::CallbackInfo& info) {
 
 // parkClose(handle, list) -> parked blocks it freed (the list, and its record, gone), or a code
 Napi::Value ParkClose(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf(info);
+  ShmState* state = StateOf<ShmState>(info);
   uint64_t offset;
   if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
   if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);

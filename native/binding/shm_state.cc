@@ -3,8 +3,7 @@
 
 #include <new>
 
-#include "heap_state.hh"
-#include "scratch_call.hh"
+#include "binding.hh"
 
 namespace mempools {
 
@@ -19,7 +18,7 @@ void CloseNow(void* ctx, void*, size_t) {
 }  // namespace
 
 void ShmState::FreeMemory(napi_env env) {
-  DestroyHeapsOf(env, table, this);  // heap pools borrowing chunks first (their chunks held while viewed)
+  table->DestroyRetainers(env, this);  // heap pools borrowing chunks first (their chunks held while viewed)
   table->LetGoChunk(env, this, 0);
   CloseMapping();
 }

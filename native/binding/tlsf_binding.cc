@@ -1,4 +1,27 @@
-// tlsf_binding.cc — the TLSF pool's flat N-API functions.
+// tlsf_binding.cc — everything TlsfPool calls in the addon, in three parts:
+// its nativeHandle adapter (HandleOps + the flat calls that make, view and
+// adopt addon blocks), its hot calls (alloc, free through the scratch array)
+// and its flat calls (one function per operation, InitTlsf). State: tlsf_state.hh.
+//
+// The nativeHandle adapter (see native_handle.hh). Addons get only blocks they allocated
+// through the handle (the addon bitmap): a block JavaScript holds or keeps in
+// its free-list cache is never theirs to free, so the JavaScript side's
+// counters and cache stay exact.
+//
+// Hot calls: the TLSF hot path: alloc and free through a scratch array.
+//
+// Reading number arguments through napi_get_cb_info/napi_get_value_double and
+// returning a number costs 40–70 ns here, twice a bare N-API call (≈ 20 ns). So
+// the hot functions take no arguments: JavaScript writes them into `scratch`, a
+// Float64Array over memory the PoolTable owns (one per environment, so workers
+// each have their own; the region pool's hot calls share it), calls, and reads
+// the result from scratch[0]:
+//   alloc():  scratch = [handle, size]           -> [region * 2**40 + offset | negative tlsf_status]
+//   free():   scratch = [handle, region, offset] -> [tlsf_status]
+// The TypeScript layer validates arguments before it writes them; values that
+// are still out of range here are refused with TLSF_ERR_INVALID / TLSF_ERR_FOREIGN.
+//
+// Flat calls: the TLSF pool's flat N-API functions.
 //
 // Every function takes numbers: (handle[, region, offset][, size...]).
 // Results are numbers too:
@@ -9,37 +32,246 @@
 // a pending JavaScript exception and the function returns early; the
 // TypeScript layer validates everything before it calls in, so that path is
 // only a safety net.
-#include "tlsf_binding.hh"
-
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
-#include "flat_call.hh"
+#include "binding.hh"
+#include "native_handle.hh"
+#include "mempools.h"
 #include "tlsf.h"
-#include "tlsf_fast.hh"
-#include "tlsf_handle.hh"
 #include "tlsf_state.hh"
 
 namespace mempools {
 
+// ======================================================== flat calls
 namespace {
 
-constexpr double kRegionFactor = 1099511627776.0;  // 2**40: region * 2**40 + offset
-constexpr double kMaxSafe = 9007199254740991.0;
-constexpr int kSysBase = 1000;  // -(errno + syscall * kSysBase) for OS failures
+TlsfState* Tlsf(PoolState* state) { return static_cast<TlsfState*>(state); }
 
-PoolTable* TableOf(const Napi::CallbackInfo& info) { return static_cast<PoolTable*>(info.Data()); }
+// Whether an addon holds the block at (region, offset). Lock held.
+bool IsAddonBlock(const TlsfState* s, int region, size_t offset) {
+  if (region < 0 || region >= TLSF_MAX_REGIONS || !s->present[region] || s->addon[region] == nullptr ||
+      offset >= s->regions[region].area || (offset & 7) != 0) {
+    return false;
+  }
+  size_t bit = offset >> 3;
+  return (s->addon[region][bit >> 5] >> (bit & 31) & 1u) != 0;
+}
+
+void MarkAddonBlock(TlsfState* s, int region, size_t offset, bool held) {
+  size_t bit = offset >> 3;
+  uint32_t mask = 1u << (bit & 31);
+  if (held) {
+    s->addon[region][bit >> 5] |= mask;
+  } else {
+    s->addon[region][bit >> 5] &= ~mask;
+  }
+}
+
+// The (region, offset) of an addon block at `ptr`; false when it is none.
+bool LocateAddonBlock(const TlsfState* s, const void* ptr, int* region, size_t* offset) {
+  return tlsf_locate(s->tlsf, ptr, region, offset) == TLSF_OK && IsAddonBlock(s, *region, *offset);
+}
+
+// Records a block tlsf just handed out to an addon.
+int GiveAddonBlock(TlsfState* s, void* ptr, void** out) {
+  int region;
+  size_t offset;
+  if (ptr == nullptr || tlsf_locate(s->tlsf, ptr, &region, &offset) != TLSF_OK) return MEMPOOLS_ERR_NOMEM;
+  MarkAddonBlock(s, region, offset, true);
+  s->addon_used += tlsf_usable_size(s->tlsf, ptr);
+  s->addon_allocations++;
+  *out = ptr;
+  return MEMPOOLS_OK;
+}
+
+// Forgets an addon block (freed, moved or adopted).
+void TakeAddonBlock(TlsfState* s, int region, size_t offset, size_t usable) {
+  MarkAddonBlock(s, region, offset, false);
+  s->addon_used -= usable;
+  s->addon_allocations--;
+}
+
+int Alloc(PoolState* state, size_t size, void** out) {
+  TlsfState* s = Tlsf(state);
+  PoolGuard guard(s->lock);
+  return GiveAddonBlock(s, tlsf_malloc(s->tlsf, size), out);
+}
+
+int Free(PoolState* state, void* ptr) {
+  TlsfState* s = Tlsf(state);
+  PoolGuard guard(s->lock);
+  int region;
+  size_t offset;
+  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
+  size_t usable = tlsf_usable_size(s->tlsf, ptr);
+  if (tlsf_free_at(s->tlsf, region, offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
+  TakeAddonBlock(s, region, offset, usable);
+  return MEMPOOLS_OK;
+}
+
+int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
+  TlsfState* s = Tlsf(state);
+  PoolGuard guard(s->lock);
+  int region;
+  size_t offset;
+  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
+  size_t usable = tlsf_usable_size(s->tlsf, ptr);
+  void* moved = nullptr;
+  int status = tlsf_realloc(s->tlsf, ptr, size, &moved);
+  if (status == TLSF_ERR_NOMEM) return MEMPOOLS_ERR_NOMEM;
+  if (status != TLSF_OK) return MEMPOOLS_ERR_INVALID;
+  TakeAddonBlock(s, region, offset, usable);
+  return GiveAddonBlock(s, moved, out);
+}
+
+int UsableSize(PoolState* state, const void* ptr, size_t* out) {
+  TlsfState* s = Tlsf(state);
+  PoolGuard guard(s->lock);
+  int region;
+  size_t offset;
+  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
+  *out = tlsf_usable_size(s->tlsf, ptr);
+  return MEMPOOLS_OK;
+}
+
+int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
+  TlsfState* s = Tlsf(state);
+  PoolGuard guard(s->lock);
+  int region;
+  size_t offset;
+  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
+  *out = {static_cast<uint32_t>(region), offset};
+  return MEMPOOLS_OK;
+}
+
+int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
+  TlsfState* s = Tlsf(state);
+  PoolGuard guard(s->lock);
+  if (where.chunk >= TLSF_MAX_REGIONS || where.offset > SIZE_MAX ||
+      !IsAddonBlock(s, static_cast<int>(where.chunk), static_cast<size_t>(where.offset))) {
+    return MEMPOOLS_ERR_INVALID;
+  }
+  *out = tlsf_pointer(s->tlsf, static_cast<int>(where.chunk), static_cast<size_t>(where.offset));
+  return MEMPOOLS_OK;
+}
+
+void FreePinned(PoolState* state) { Tlsf(state)->FreePinnedMemory(); }
+
+const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
+
+// The usable size of the addon block at arguments (handle, region, offset),
+// or why there is none; `adopt`: it becomes JavaScript's.
+Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
+  TlsfState* s = StateOf<TlsfState>(info);
+  if (s == nullptr) return Napi::Number::New(info.Env(), TLSF_ERR_INVALID);
+  int region = info[1].As<Napi::Number>().Int32Value();
+  double at = info[2].As<Napi::Number>().DoubleValue();
+  PoolGuard guard(s->lock);
+  if (!(at >= 0 && at < 4294967296.0) || !IsAddonBlock(s, region, static_cast<size_t>(at))) {
+    int status = TLSF_ERR_FOREIGN;
+    if (at >= 0 && at < 4294967296.0 && region >= 0 && region < TLSF_MAX_REGIONS) {
+      status = tlsf_block_state(s->tlsf, region, static_cast<size_t>(at));
+    }
+    // A live block that is not an addon's belongs to JavaScript: foreign here.
+    return Napi::Number::New(info.Env(), status == TLSF_ERR_DOUBLE_FREE ? status : TLSF_ERR_FOREIGN);
+  }
+  size_t offset = static_cast<size_t>(at);
+  size_t usable = tlsf_usable_size(s->tlsf, tlsf_pointer(s->tlsf, region, offset));
+  if (adopt) TakeAddonBlock(s, region, offset, usable);
+  return Napi::Number::New(info.Env(), static_cast<double>(usable));
+}
+
+}  // namespace
+
+Napi::Value TlsfNativeHandle(const Napi::CallbackInfo& info) {
+  TlsfState* s = AnyStateOf<TlsfState>(info);
+  if (s == nullptr) return info.Env().Undefined();
+  {
+    PoolGuard guard(s->lock);
+    for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
+      if (s->present[id] && !AddAddonMap(s, id)) return Napi::Number::New(info.Env(), -(ENOMEM + static_cast<int>(SysCall::kCalloc) * kSysBase));
+    }
+  }
+  napi_value handle;
+  if (MakeNativeHandle(info.Env(), s, &kOps, s->lock.enabled(), &handle) != napi_ok) return info.Env().Undefined();
+  return Napi::Value(info.Env(), handle);
+}
+
+Napi::Value TlsfAddonBlock(const Napi::CallbackInfo& info) { return AddonBlock(info, false); }
+
+Napi::Value TlsfAdopt(const Napi::CallbackInfo& info) { return AddonBlock(info, true); }
+
+// ======================================================== from the hot calls of tlsf_binding.cc
+namespace {
+
+constexpr double kRegionFactor = 1099511627776.0;  // 2**40
+
+// The live state's allocator, its lock (threadSafe pools) held by `guard`.
+tlsf_t* AllocatorOf(PoolTable* table, double handle, std::unique_lock<PoolLock>* guard) {
+  TlsfState* state = table->Live<TlsfState>(static_cast<int32_t>(handle));
+  if (state == nullptr) return nullptr;
+  *guard = std::unique_lock<PoolLock>(state->lock);
+  return state->tlsf;
+}
+
+napi_value Alloc(napi_env env, napi_callback_info info) {
+  PoolTable* table = ScratchTable(env, info);
+  double* s = table->scratch();
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(table, s[0], &guard);
+  if (t == nullptr || !IsSize(s[1])) {
+    s[0] = TLSF_ERR_INVALID;
+    return nullptr;
+  }
+  void* ptr = tlsf_malloc(t, static_cast<size_t>(s[1]));
+  int region;
+  size_t offset;
+  if (ptr == nullptr) {
+    s[0] = tlsf_is_corrupted(t) ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
+  } else if (tlsf_locate(t, ptr, &region, &offset) != TLSF_OK) {
+    s[0] = TLSF_ERR_CORRUPTED;
+  } else {
+    s[0] = region * kRegionFactor + static_cast<double>(offset);
+  }
+  return nullptr;
+}
+
+napi_value Free(napi_env env, napi_callback_info info) {
+  PoolTable* table = ScratchTable(env, info);
+  double* s = table->scratch();
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(table, s[0], &guard);
+  if (t == nullptr) {
+    s[0] = TLSF_ERR_INVALID;
+  } else if (!(s[1] >= 0 && s[1] < TLSF_MAX_REGIONS) || !IsSize(s[2])) {
+    s[0] = TLSF_ERR_FOREIGN;
+  } else {
+    s[0] = tlsf_free_at(t, static_cast<int>(s[1]), static_cast<size_t>(s[2]));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+napi_status InitTlsfFast(napi_env env, napi_value tlsf, PoolTable* table, napi_value scratch) {
+  static const HotCall calls[] = {{"alloc", Alloc}, {"free", Free}};
+  return DefineHotCalls(env, tlsf, table, scratch, calls);
+}
+
+// ======================================================== flat calls
+namespace {
+
+constexpr double kMaxSafe = 9007199254740991.0;
 
 int32_t HandleArg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
-
-TlsfState* StateOf(const Napi::CallbackInfo& info) { return TableOf(info)->Live<TlsfState>(HandleArg(info)); }
 
 // The live state's allocator, with its lock (threadSafe pools) held by
 // `guard` until the caller returns; nullptr when there is none.
 tlsf_t* AllocatorOf(const Napi::CallbackInfo& info, std::unique_lock<PoolLock>* guard) {
-  TlsfState* state = StateOf(info);
+  TlsfState* state = StateOf<TlsfState>(info);
   if (state == nullptr) return nullptr;
   *guard = std::unique_lock<PoolLock>(state->lock);
   return state->tlsf;
@@ -90,7 +322,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AddRegion(const Napi::CallbackInfo& info) {
-  TlsfState* state = StateOf(info);
+  TlsfState* state = StateOf<TlsfState>(info);
   size_t area;
   if (state == nullptr || !SizeArg(info, 1, &area)) return Status(info, TLSF_ERR_INVALID);
   SysCall failed = SysCall::kNone;
@@ -101,7 +333,7 @@ Napi::Value AddRegion(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
-  TlsfState* state = StateOf(info);
+  TlsfState* state = StateOf<TlsfState>(info);
   napi_value buffer;
   if (state == nullptr ||
       RegionBuffer(info.Env(), state, info[1].As<Napi::Number>().Int32Value(), &buffer) != napi_ok) {
@@ -111,7 +343,7 @@ Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
-  TlsfState* state = StateOf(info);
+  TlsfState* state = StateOf<TlsfState>(info);
   if (state == nullptr) return Status(info, TLSF_ERR_INVALID);
   PoolGuard guard(state->lock);
   return Status(info, RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
@@ -167,15 +399,20 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
   tlsf_t* t = AllocatorOf(info, &guard);
   if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
-  const TlsfState* state = StateOf(info);
+  const TlsfState* state = StateOf<TlsfState>(info);
   tlsf_stats_t s;
   tlsf_get_stats(t, &s);
-  const size_t values[] = {s.area, s.used, s.peak_used, s.free, s.largest_free,
-                           s.allocations, s.failed_allocations, s.regions,
-                           state->addon_used, state->addon_allocations};
-  Napi::Array result = Napi::Array::New(info.Env(), 10);
-  for (uint32_t i = 0; i < 10; i++) result.Set(i, Napi::Number::New(info.Env(), static_cast<double>(values[i])));
-  return result;
+  const Field fields[] = {{"reserved", AsDouble(s.area)},
+                          {"used", AsDouble(s.used)},
+                          {"peakUsed", AsDouble(s.peak_used)},
+                          {"free", AsDouble(s.free)},
+                          {"largestFree", AsDouble(s.largest_free)},
+                          {"allocations", AsDouble(s.allocations)},
+                          {"failedAllocations", AsDouble(s.failed_allocations)},
+                          {"regions", AsDouble(s.regions)},
+                          {"addonUsed", AsDouble(state->addon_used)},
+                          {"addonAllocations", AsDouble(state->addon_allocations)}};
+  return Fields(info.Env(), fields);
 }
 
 int CollectBlock(const tlsf_block_info_t* block, void* user) {

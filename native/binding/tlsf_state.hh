@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "pool_lock.hh"
+#include "binding.hh"
 #include "pool_table.hh"
 #include "os_memory.hh"
 #include "tlsf.h"

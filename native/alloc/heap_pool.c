@@ -6,7 +6,7 @@
  *   chunks[]   table indexed by chunk id: a class chunk, a large block, a chunk
  *              lent to a child, or a free slot (free slots form a LIFO list
  *              through `next`).
- *   hash       open-addressing table: key (granule << 1) | 1 -> id for every
+ *   hash       address map (chunk_map.h): key (granule << 1) | 1 -> id for every
  *              64 KiB granule of every class chunk, key base address (page-
  *              aligned, so even) -> id for large and lent chunks.
  *   classes[]  per size class: geometry, head of the partial list (class
@@ -37,6 +37,7 @@
 #include "heap_pool.h"
 
 #include "bits.h"
+#include "chunk_map.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,20 +118,13 @@ typedef struct centry {
     uint32_t id, idx;
 } centry_t;
 
-/* One address-hash slot: key and chunk id together (one cache line read). */
-typedef struct hslot {
-    uintptr_t key;
-    uint32_t id;
-} hslot_t;
-
 /* The pool. Invariants: reserved == bytes of all chunks (class + large + lent)
  * <= capacity; used == sum of live * bsize over class chunks + large_bytes;
- * allocations == sum of live + nlarge; hcount == number of keys in the hash. */
+ * allocations == sum of live + nlarge; hash.count == number of keys in the hash. */
 struct heap_pool {
     /* hot: every malloc/free reads or writes these (one cache line) */
     chunk_t *chunks;
-    hslot_t *hash;         /* open addressing; key 0 = empty slot */
-    size_t hcap;           /* power of two, > 0 */
+    chunk_map_t hash;      /* address -> chunk id (chunk_map.h); cap > 0 */
     uint32_t nchunks;      /* ids >= nchunks were never used */
     uint32_t chunk_cap;
     size_t used;
@@ -138,7 +132,6 @@ struct heap_pool {
     size_t allocations;
     size_t nspares;
 
-    size_t hcount;
     uint32_t free_head;
     size_t capacity;       /* SIZE_MAX: unbounded */
     size_t page;
@@ -308,78 +301,21 @@ static void release_slot(heap_pool_t *p, uint32_t id)
 
 /* ---- address hash -------------------------------------------------------------- */
 
-/* Fibonacci hashing: keys are granule numbers (consecutive within a chunk) or
- * page-aligned addresses; the multiply spreads both, the top bits are taken. */
-HOT size_t hash_slot(size_t cap, uintptr_t key)
-{
-    uint64_t h = ((uint64_t)key ^ ((uint64_t)key >> 29)) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 32) & (cap - 1);
-}
-
-static void hash_put(hslot_t *h, size_t cap, uintptr_t key, uint32_t id)
-{
-    size_t i = hash_slot(cap, key);
-    while (h[i].key) i = (i + 1) & (cap - 1);
-    h[i].key = key;
-    h[i].id = id;
-}
-
-/* Room for n more keys (load <= 1/2). 0 when out of memory. */
-static int reserve_hash(heap_pool_t *p, size_t n)
-{
-    if ((p->hcount + n) * 2 <= p->hcap) return 1;
-    size_t cap = p->hcap ? p->hcap : HASH_MIN;
-    while ((p->hcount + n) * 2 > cap) cap *= 2;
-    hslot_t *h = calloc(cap, sizeof *h);
-    if (!h) return 0;
-    for (size_t i = 0; i < p->hcap; i++)
-        if (p->hash[i].key) hash_put(h, cap, p->hash[i].key, p->hash[i].id);
-    free(p->hash);
-    p->hash = h;
-    p->hcap = cap;
-    return 1;
-}
+/* The address map (chunk_map.h): keys are granule numbers (consecutive
+ * within a chunk, tagged with bit 0) or page-aligned addresses. */
+static int reserve_hash(heap_pool_t *p, size_t n) { return chunk_map_reserve(&p->hash, n, HASH_MIN, NULL); }
 
 static void insert_hash(heap_pool_t *p, uintptr_t key, uint32_t id) /* after reserve_hash */
 {
-    hash_put(p->hash, p->hcap, key, id);
-    p->hcount++;
+    chunk_map_insert(&p->hash, key, id);
 }
 
-HOT int find_hash(const heap_pool_t *p, uintptr_t key, uint32_t *id) /* hcap > 0 */
+HOT int find_hash(const heap_pool_t *p, uintptr_t key, uint32_t *id) /* hash.cap > 0 */
 {
-    size_t mask = p->hcap - 1;
-    for (size_t i = hash_slot(p->hcap, key);; i = (i + 1) & mask) {
-        const hslot_t *h = &p->hash[i];
-        if (LIKELY(h->key == key)) {
-            *id = h->id;
-            return 1;
-        }
-        if (!h->key) return 0;
-    }
+    return chunk_map_find(&p->hash, key, id);
 }
 
-/* Linear-probing removal with backward shift (no tombstones). */
-static void remove_hash(heap_pool_t *p, uintptr_t key)
-{
-    size_t mask = p->hcap - 1, i = hash_slot(p->hcap, key);
-    while (p->hash[i].key != key) {
-        if (!p->hash[i].key) return;
-        i = (i + 1) & mask;
-    }
-    size_t hole = i;
-    for (size_t j = (hole + 1) & mask; p->hash[j].key; j = (j + 1) & mask) {
-        size_t home = hash_slot(p->hcap, p->hash[j].key);
-        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!stays) {
-            p->hash[hole] = p->hash[j];
-            hole = j;
-        }
-    }
-    p->hash[hole].key = 0;
-    p->hash[hole].id = 0;
-    p->hcount--;
-}
+static void remove_hash(heap_pool_t *p, uintptr_t key) { chunk_map_remove(&p->hash, key); }
 
 /* Chunk id and offset of an address: a class chunk containing it, or a large
  * or lent chunk starting at it. 0 when neither. O(1). */
@@ -847,7 +783,7 @@ void heap_pool_destroy(heap_pool_t *p)
         p->parent->nchildren--;
     }
     free(p->chunks);
-    free(p->hash);
+    free(p->hash.slots);
     free(p);
 }
 
@@ -989,7 +925,7 @@ int heap_pool_free(heap_pool_t *p, void *ptr)
     if (!ptr) return HEAP_POOL_OK;
     if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
     uintptr_t a = (uintptr_t)ptr, key = granule_key(a);
-    const hslot_t *h = &p->hash[hash_slot(p->hcap, key)];
+    const chunk_map_slot_t *h = &p->hash.slots[chunk_map_home(p->hash.cap, key)];
     if (LIKELY(h->key == key)) {
         uint32_t id = h->id;
         chunk_t *c = &p->chunks[id];
@@ -1171,7 +1107,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
     if (why) *why = NULL;
     if (!p) return HEAP_POOL_ERR_INVALID;
     if (p->nchunks > p->chunk_cap) FAIL("chunk count above table capacity");
-    if (p->hcap && (!is_pow2(p->hcap) || p->hcount * 2 > p->hcap)) FAIL("hash capacity/load");
+    if (p->hash.cap && (!is_pow2(p->hash.cap) || p->hash.count * 2 > p->hash.cap)) FAIL("hash capacity/load");
     seen = malloc((HEAP_POOL_GRANULE / HEAP_POOL_MIN_CLASS / 64) * sizeof *seen);
     if (!seen) FAIL("check: out of memory");
     {
@@ -1251,7 +1187,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
             }
         }
         if (spares != p->nspares) FAIL("spare count");
-        if (keys != p->hcount) FAIL("hash holds other keys than the chunks'");
+        if (keys != p->hash.count) FAIL("hash holds other keys than the chunks'");
         if (reserved != p->reserved) FAIL("reserved differs from the chunks");
         if (p->capacity != SIZE_MAX && p->reserved > p->capacity) FAIL("reserved above capacity");
         if (used != p->used) FAIL("used differs from the chunks");

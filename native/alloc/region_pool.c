@@ -5,7 +5,7 @@
  *
  *   chunks[]   table indexed by chunk id: a block, a large block or a free slot
  *              (free slots form a LIFO list through next_free).
- *   hash       open-addressing table chunk base address -> chunk id, so a
+ *   hash       address map (chunk_map.h) chunk base address -> chunk id, so a
  *              pointer is resolved with at most two probes: its own address
  *              (a large block, or offset 0 of a block) and the address masked
  *              down to block_align (a block).
@@ -29,6 +29,7 @@
 #include "region_pool.h"
 
 #include "bits.h"
+#include "chunk_map.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -171,10 +172,7 @@ struct region_pool {
     uint32_t chunk_cap;
     uint32_t free_head;
 
-    uintptr_t *hkeys;      /* 0 = empty slot */
-    uint32_t *hvals;
-    size_t hcap;           /* power of two */
-    size_t hcount;
+    chunk_map_t hash;      /* chunk base -> id (chunk_map.h) */
 
     uint32_t open_head, open_tail, open_count;
     struct block *head;    /* the block of open_head, &none when the list is empty */
@@ -201,8 +199,7 @@ struct region_pool {
 
     /* initial chunk table and address hash, inside the pool allocation */
     chunk_t chunks0[CHUNKS_MIN];
-    uintptr_t hkeys0[HASH_MIN];
-    uint32_t hvals0[HASH_MIN];
+    chunk_map_slot_t hslots0[HASH_MIN];
 
     /* The stash (default provider only; kept across create when the pool is
      * parked): idle chunks this pool keeps for its own reuse, so a pool created
@@ -228,13 +225,6 @@ static inline int is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 static size_t round_up_pow2(size_t x) /* 2 <= x <= REGION_POOL_MAX_BLOCK */
 {
     return (size_t)2 << find_last_set64((uint64_t)(x - 1));
-}
-
-/* Hash of a chunk base (aligned to at least 16 bytes): multiplicative, the
- * product's bits from 32 up (they depend on every address bit below them). */
-static inline size_t hash_addr(uintptr_t key, size_t cap)
-{
-    return (size_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
 }
 
 /* ---- block side-table layout ------------------------------------------------ */
@@ -628,94 +618,25 @@ static void release_slot(region_pool_t *p, uint32_t id)
 
 /* ---- address hash -------------------------------------------------------------- */
 
-static inline size_t hash_slot(const region_pool_t *p, uintptr_t key)
+/* The address map (chunk_map.h): chunk base -> id. Starts in hslots0, inside
+ * the pool allocation. */
+static int reserve_hash(region_pool_t *p) /* room for one more key; 0 when out of memory */
 {
-    return hash_addr(key, p->hcap);
-}
-
-static void hash_put(uintptr_t *keys, uint32_t *vals, size_t cap, uintptr_t key, uint32_t val)
-{
-    size_t i = hash_addr(key, cap);
-    while (keys[i]) i = (i + 1) & (cap - 1);
-    keys[i] = key;
-    vals[i] = val;
-}
-
-/* Room for one more key (load <= 1/2). 0 when out of memory. */
-static int reserve_hash(region_pool_t *p)
-{
-    if ((p->hcount + 1) * 2 <= p->hcap) return 1;
-    size_t cap = p->hcap ? p->hcap * 2 : HASH_MIN;
-    uintptr_t *keys = calloc(cap, sizeof *keys);
-    uint32_t *vals = calloc(cap, sizeof *vals);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return 0;
-    }
-    for (size_t i = 0; i < p->hcap; i++)
-        if (p->hkeys[i]) hash_put(keys, vals, cap, p->hkeys[i], p->hvals[i]);
-    if (p->hkeys != p->hkeys0) {
-        free(p->hkeys);
-        free(p->hvals);
-    }
-    p->hkeys = keys;
-    p->hvals = vals;
-    p->hcap = cap;
-    return 1;
+    return chunk_map_reserve(&p->hash, 1, HASH_MIN, p->hslots0);
 }
 
 static void insert_hash(region_pool_t *p, uintptr_t key, uint32_t id) /* after reserve_hash */
 {
-    hash_put(p->hkeys, p->hvals, p->hcap, key, id);
-    p->hcount++;
+    chunk_map_insert(&p->hash, key, id);
 }
 
-static int find_hash(const region_pool_t *p, uintptr_t key, uint32_t *id)
+static inline int find_hash(const region_pool_t *p, uintptr_t key, uint32_t *id)
 {
-    if (!p->hcap || !key) return 0;
-    for (size_t i = hash_slot(p, key);; i = (i + 1) & (p->hcap - 1)) {
-        if (!p->hkeys[i]) return 0;
-        if (p->hkeys[i] == key) {
-            *id = p->hvals[i];
-            return 1;
-        }
-    }
+    if (!p->hash.cap || !key) return 0;
+    return chunk_map_find(&p->hash, key, id);
 }
 
-/* Zero the slot of a key that is in the table, without moving others: only
- * when every key is being cleared (destroy), so none is looked up after. */
-static void clear_hash_key(region_pool_t *p, uintptr_t key)
-{
-    size_t i = hash_slot(p, key);
-    while (p->hkeys[i] != key) i = (i + 1) & (p->hcap - 1);
-    p->hkeys[i] = 0;
-}
-
-/* Linear-probing removal with backward shift (no tombstones). */
-static void remove_hash(region_pool_t *p, uintptr_t key)
-{
-    if (!p->hcap) return;
-    size_t mask = p->hcap - 1, i = hash_slot(p, key);
-    while (p->hkeys[i] != key) {
-        if (!p->hkeys[i]) return;
-        i = (i + 1) & mask;
-    }
-    size_t hole = i;
-    for (size_t j = (hole + 1) & mask; p->hkeys[j]; j = (j + 1) & mask) {
-        size_t home = hash_slot(p, p->hkeys[j]);
-        /* move j into the hole unless its home lies cyclically in (hole, j] */
-        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!stays) {
-            p->hkeys[hole] = p->hkeys[j];
-            p->hvals[hole] = p->hvals[j];
-            hole = j;
-        }
-    }
-    p->hkeys[hole] = 0;
-    p->hvals[hole] = 0;
-    p->hcount--;
-}
+static void remove_hash(region_pool_t *p, uintptr_t key) { chunk_map_remove(&p->hash, key); }
 
 /* Chunk id and offset of an address: O(1). 0 when it lies in no chunk (or
  * inside a large block but not at its start). */
@@ -1226,11 +1147,11 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     if (block_align < page) block_align = page;
     /* a parked pool of this block size (with its stash), else a bare one; the
      * initial chunk slots are cleared as they are taken; the rest is zeroed */
-    /* a parked or cached pool has an all-zero hkeys0 (destroy clears it) */
+    /* a parked or cached pool has an all-zero hslots0 (destroy clears it) */
     region_pool_t *p = m ? NULL : unpark_pool(bs, block_align);
     if (!p && !(p = cache_get(CK_POOL, sizeof *p, 1))) {
         if (!(p = malloc(sizeof *p))) return REGION_POOL_ERR_NOMEM;
-        memset(p->hkeys0, 0, sizeof p->hkeys0);
+        memset(p->hslots0, 0, sizeof p->hslots0);
         p->nsblock = p->nslarge = 0;
         p->stash_bytes = 0;
     }
@@ -1250,10 +1171,7 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     p->nchunks = 0;
     p->chunk_cap = CHUNKS_MIN;
     p->free_head = NONE;
-    p->hkeys = p->hkeys0;
-    p->hvals = p->hvals0;
-    p->hcap = HASH_MIN;
-    p->hcount = 0;
+    chunk_map_init(&p->hash, p->hslots0, HASH_MIN);
     p->open_head = p->open_tail = NONE;
     p->open_count = 0;
     p->head = &no_block;
@@ -1294,7 +1212,7 @@ int region_pool_destroy(region_pool_t *p)
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
         notify_chunk(p, id, c, 0);
-        if (p->hkeys == p->hkeys0) clear_hash_key(p, (uintptr_t)c->base); /* hkeys0 all zero again at the end */
+        if (p->hash.slots == p->hslots0) chunk_map_clear_key(&p->hash, (uintptr_t)c->base); /* hslots0 all zero again at the end */
         block_t *b = c->block;
         if (!b) { /* a large block: to the stash or the provider */
             if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
@@ -1317,10 +1235,9 @@ int region_pool_destroy(region_pool_t *p)
         free_block_tables(p, b);
     }
     if (p->chunks != p->chunks0) free(p->chunks);
-    if (p->hkeys != p->hkeys0) {
-        free(p->hkeys);
-        free(p->hvals);
-        memset(p->hkeys0, 0, sizeof p->hkeys0); /* may hold keys from before it grew */
+    if (p->hash.slots != p->hslots0) {
+        free(p->hash.slots);
+        memset(p->hslots0, 0, sizeof p->hslots0); /* may hold keys from before it grew */
     }
     if (p->cleanups) free(p->cleanups);
     /* park the pool with its stash for the next create of its block size */
@@ -1764,7 +1681,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
         } else FAIL("block in no state");
     }
     if (free_slots != nfree) FAIL("free slots not all on the free list");
-    if (p->hcount != p->nchunks - free_slots || p->hcount * 2 > p->hcap) FAIL("address hash count wrong");
+    if (p->hash.count != p->nchunks - free_slots || p->hash.count * 2 > p->hash.cap) FAIL("address hash count wrong");
     /* open list: doubly linked, all OPEN, failed counts within the rule */
     size_t n = 0;
     uint32_t prev = NONE;

@@ -2,7 +2,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
 import * as errors from './errors.js';
-import { binding } from './native.js';
+import { binding, decodeSystemFailure } from './native.js';
 import type { ShmAttached, ShmStats } from './native.js';
 import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './lifetime.js';
 import type { Completion, DestroyOptions } from './lifetime.js';
@@ -163,11 +163,11 @@ function validateKey(key: unknown): string {
   return key;
 }
 
-/** Attaches through `attach`; an OS failure names `syscall` (a function of errno). */
-function attached(result: ShmAttached | number, syscall: (errno: number) => string): ShmAttached {
+/** An attach's result, or its error (an OS failure names the call the binding reports). */
+function attached(result: ShmAttached | number): ShmAttached {
   if (typeof result !== 'number') return result;
   if (result === ShmStatus.NOMEM) throw errors.system(osConstants.errno.ENOMEM, 'malloc');
-  throw fail(result, syscall(-result - SYS_BASE));
+  throw fail(result, 'attach');
 }
 
 /**
@@ -257,14 +257,14 @@ export class SharedPool {
     const mode = options.mode === undefined ? 0o600 : validateInteger(options.mode, 'options.mode', 0, 0o777);
     const use = attachOptions(options, 'options');
     const result = native.create(name, size, mode);
-    return new SharedPool(INTERNAL, attached(result, () => (name === null ? 'memfd_create' : 'shm_open')), name, use);
+    return new SharedPool(INTERNAL, attached(result), name, use);
   }
 
   /** Attaches to a named segment (validated: ERR_POOL_CORRUPTED for a bad one). */
   static open(name: string, options?: SharedPoolAttachOptions): SharedPool {
     validateName(name, 'name');
     const use = attachOptions(options, 'options');
-    return new SharedPool(INTERNAL, attached(native.open(name), () => 'shm_open'), name, use);
+    return new SharedPool(INTERNAL, attached(native.open(name)), name, use);
   }
 
   /** Attaches through a descriptor, e.g. one inherited from the parent (the pool keeps a duplicate). */
@@ -272,7 +272,7 @@ export class SharedPool {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const use = attachOptions(options, 'options');
     const result = native.fromFd(fd);
-    return new SharedPool(INTERNAL, attached(result, (errno) => (errno === osConstants.errno.EBADF ? 'fcntl' : 'mmap')), null, use);
+    return new SharedPool(INTERNAL, attached(result), null, use);
   }
 
   /** Removes a segment's name without attaching (ERR_POOL_SYSTEM ENOENT when there is none). */
@@ -641,7 +641,7 @@ export class SharedPool {
     try {
       if (this.#name !== null && !this.#unlinked) {
         const status = native.unlink(this.#name);
-        if (status !== ShmStatus.OK && status !== -(SYS_BASE + osConstants.errno.ENOENT)) throw fail(status, 'shm_unlink');
+        if (status !== ShmStatus.OK && decodeSystemFailure(status, SYS_BASE)?.errno !== osConstants.errno.ENOENT) throw fail(status, 'shm_unlink');
         this.#unlinked = true;
       }
     } finally {

@@ -123,14 +123,14 @@ const BROKEN: Record<StatusSource, string> = {
 /**
  * The error for a negative status (binding.status, one table for every pool) of an
  * operation on `size` bytes in a pool of kind `source`. An OS failure code
- * -(errno + call * sysBase) becomes ERR_POOL_SYSTEM naming `syscall`, or, without it,
- * the call the code names (binding.syscalls).
+ * -(errno + call * sysBase) becomes ERR_POOL_SYSTEM naming the call the code names
+ * (binding.syscalls), or `syscall` (the operation) when the binding names none.
  */
 export function fromStatus(status: number, size = 0, source: StatusSource = 'tlsf', syscall?: string): Error {
   if (status <= -binding.sysBase) {
     const call = Math.floor(-status / binding.sysBase);
     const errno = -status - call * binding.sysBase;
-    return system(errno, syscall ?? (binding.syscalls[call] || 'unknown'));
+    return system(errno, binding.syscalls[call] || syscall || 'unknown');
   }
   if (status === Status.NOMEM) return exhausted(size);
   if (status === Status.FOREIGN || (status === Status.STALE && source === 'region')) return foreignBuffer();

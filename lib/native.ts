@@ -7,7 +7,7 @@ import load from 'node-gyp-build';
 export interface TlsfConstants {
   /** Allocation results are region * regionFactor + offset. */
   readonly regionFactor: number;
-  /** OS failures come back as -(errno + syscall * sysBase); syscall 1 mmap, 2 calloc, 3 malloc. */
+  /** OS failures come back as -(errno + call * sysBase); binding.syscalls[call] names the call. */
   readonly sysBase: number;
   readonly maxRegions: number;
   readonly maxRequest: number;
@@ -205,7 +205,7 @@ export interface ShmConstants {
   readonly keyMax: number;
   /** Most bytes of a segment name, its leading '/' included. */
   readonly nameMax: number;
-  /** OS failures come back as -(sysBase + errno). */
+  /** OS failures come back as -(errno + call * sysBase), as for every pool (binding.syscalls[call]). */
   readonly sysBase: number;
 }
 
@@ -215,7 +215,7 @@ export type ShmAttached = [number, object, ArrayBuffer, number];
 /**
  * The shared-memory pool (native/binding/shm_binding.cc). Offsets are relative to the
  * block area (= a view's byteOffset). Number results: >= 0 a value, else a
- * negative shm_pool_status or -(sysBase + errno).
+ * negative status or an OS failure -(errno + call * sysBase).
  */
 export interface ShmBinding {
   create(name: string | null, size: number, mode: number): ShmAttached | number;

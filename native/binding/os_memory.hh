@@ -18,13 +18,31 @@ struct RegionMemory {
   void* bitmap = nullptr;   // tlsf_bitmap_size(area) bytes
 };
 
-// Which call failed, for ERR_POOL_SYSTEM's `syscall`.
-enum class SysCall { kNone = 0, kMmap = 1, kCalloc = 2, kMalloc = 3 };
+// Which call failed, for ERR_POOL_SYSTEM's `syscall`: the index into
+// kSysCallNames (exported as binding.syscalls). kOperation: the allocator
+// does not say which call failed (TypeScript names the operation).
+enum class SysCall {
+  kNone = 0,
+  kMmap = 1,
+  kCalloc = 2,
+  kMalloc = 3,
+  kShmOpen = 4,
+  kMemfdCreate = 5,
+  kFcntl = 6,
+  kShmUnlink = 7,
+  kMutexLock = 8,
+  kMutexUnlock = 9,
+  kFutex = 10,
+  kOperation = 11,
+};
 
 // OS failures cross to JavaScript as -(errno + call * kSysBase), for every
 // pool kind (SysFailure); binding.syscalls names the calls by index.
 constexpr int kSysBase = 1000;
-constexpr const char* kSysCallNames[] = {"", "mmap", "calloc", "malloc"};
+constexpr const char* kSysCallNames[] = {"",           "mmap",       "calloc",
+                                         "malloc",     "shm_open",   "memfd_create",
+                                         "fcntl",      "shm_unlink", "pthread_mutex_lock",
+                                         "pthread_mutex_unlock", "futex", ""};
 constexpr uint32_t kSysCallCount = sizeof kSysCallNames / sizeof kSysCallNames[0];
 inline double SysFailure(SysCall call, int error) { return -(error + static_cast<int>(call) * kSysBase); }
 

@@ -9,7 +9,8 @@
 //
 // Flat calls: the shared-memory pool's flat N-API functions. Offsets are
 // area offsets (see shm_state.hh). Results are numbers: an area offset or a
-// count (>= 0), a shm_pool_status, or -(kSysBase + errno) for an OS failure.
+// count (>= 0), a shm_pool_status, or -(errno + call * kSysBase) for an OS
+// failure (SysFailure; call kOperation when the allocator does not say which).
 // The hot calls go through the scratch array (see the hot calls of tlsf_binding.cc):
 //   alloc(): scratch = [handle, size, zero] -> [area offset | negative code]
 //   free():  scratch = [handle, offset]     -> [status]
@@ -122,8 +123,10 @@ Napi::Value ShmNativeHandle(const Napi::CallbackInfo& info) {
 // ======================================================== flat calls
 namespace {
 
-// A shm_pool_status as a number JavaScript decodes; SYSTEM carries errno.
-double Code(int status) { return status == SHM_POOL_ERR_SYSTEM ? -(kSysBase + errno) : status; }
+// A shm_pool_status as a number; SYSTEM becomes -(errno + call * kSysBase) (SysFailure).
+double Code(int status, SysCall call = SysCall::kOperation) {
+  return status == SHM_POOL_ERR_SYSTEM ? SysFailure(call, errno) : status;
+}
 
 double Num(const Napi::CallbackInfo& info, size_t index) { return info[index].As<Napi::Number>().DoubleValue(); }
 
@@ -136,12 +139,13 @@ double Placed(const ShmState* state, int status, uint64_t offset) {
 }
 
 // [handle, owner, area ArrayBuffer, fd] for an attached pool, else a code.
-Napi::Value Adopt(const Napi::CallbackInfo& info, int status, shm_pool_t* pool) {
-  if (status != SHM_POOL_OK) return Number(info, Code(status));
+// `call`: the system call that attaching makes and may fail in.
+Napi::Value Adopt(const Napi::CallbackInfo& info, int status, shm_pool_t* pool, SysCall call) {
+  if (status != SHM_POOL_OK) return Number(info, Code(status, call));
   int32_t handle;
   napi_value owner, buffer;
   if (AdoptShm(TableOf(info), info.Env(), pool, &handle, &owner, &buffer) != napi_ok) {
-    return Number(info, -(kSysBase + ENOMEM));
+    return Number(info, SysFailure(call, ENOMEM));
   }
   Napi::Array result = Napi::Array::New(info.Env(), 4);
   result.Set(uint32_t{0}, Number(info, handle));
@@ -159,7 +163,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
   int status = shm_pool_create(info[0].IsString() ? name.c_str() : nullptr, static_cast<size_t>(size),
                                static_cast<unsigned>(mode), &pool);
-  return Adopt(info, status, pool);
+  return Adopt(info, status, pool, info[0].IsString() ? SysCall::kShmOpen : SysCall::kMemfdCreate);
 }
 
 // open(name)
@@ -167,20 +171,20 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   shm_pool_t* pool = nullptr;
   int status = shm_pool_open(name.c_str(), &pool);
-  return Adopt(info, status, pool);
+  return Adopt(info, status, pool, SysCall::kShmOpen);
 }
 
 // fromFd(fd)
 Napi::Value FromFd(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
   int status = shm_pool_from_fd(info[0].As<Napi::Number>().Int32Value(), &pool);
-  return Adopt(info, status, pool);
+  return Adopt(info, status, pool, status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
 }
 
 // unlink(name) -> status
 Napi::Value Unlink(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
-  return Number(info, Code(shm_pool_unlink(name.c_str())));
+  return Number(info, Code(shm_pool_unlink(name.c_str()), SysCall::kShmUnlink));
 }
 
 // realloc(handle, offset, size) -> new area offset or a code
@@ -208,12 +212,12 @@ Napi::Value At(const Napi::CallbackInfo& info) {
 // lock(handle) -> status (OWNER_DIED: taken, the previous holder died); unlock(handle) -> status
 Napi::Value Lock(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
-  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_lock(state->pool)));
+  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_lock(state->pool), SysCall::kMutexLock));
 }
 
 Napi::Value Unlock(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
-  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool)));
+  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool), SysCall::kMutexUnlock));
 }
 
 // wait(handle, offset, expected (int32), timeoutMs (< 0: forever)) -> status
@@ -224,7 +228,7 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
   uint32_t expected = static_cast<uint32_t>(info[2].As<Napi::Number>().Int32Value());
   double timeout = Num(info, 3);
   int64_t ms = timeout >= 0 && timeout <= kMaxSafeInteger ? static_cast<int64_t>(timeout) : -1;
-  return Number(info, Code(shm_pool_wait(state->pool, offset, expected, ms)));
+  return Number(info, Code(shm_pool_wait(state->pool, offset, expected, ms), SysCall::kFutex));
 }
 
 // notify(handle, offset, count (< 0: all)) -> woken count or a code
@@ -236,7 +240,7 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
   int woken = 0;
   int status = shm_pool_notify(state->pool, offset, count >= 0 && count < 2147483647.0 ? static_cast<int>(count) : -1,
                                &woken);
-  return Number(info, status == SHM_POOL_OK ? woken : Code(status));
+  return Number(info, status == SHM_POOL_OK ? woken : Code(status, SysCall::kFutex));
 }
 
 // setRoot(handle, key, offset) -> status

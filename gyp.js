@@ -12,8 +12,8 @@ function fromHere(target) {
 }
 
 module.exports = {
-  /** The public C headers (tlsf.h, region_pool.h, heap_pool.h, shm_pool.h, mempools.h). */
-  include_dir: fromHere(nativeDir),
+  /** The public C headers: mempools.h and the allocators' (tlsf.h, region_pool.h, heap_pool.h, shm_pool.h). */
+  include_dir: fromHere(path.join(nativeDir, 'include')),
   /** The gyp file; depend on its target as `<targets>:allocators`. */
-  targets: fromHere(path.join(nativeDir, 'mempools.gyp')),
+  targets: fromHere(path.join(nativeDir, 'alloc', 'mempools.gyp')),
 };

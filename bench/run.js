@@ -49,14 +49,14 @@ const C_ALLOCATORS = [
   { name: 'glibc', define: 'ALLOC_GLIBC', sources: [], libs: [] },
   { name: 'jemalloc', define: 'ALLOC_JEMALLOC', sources: [], libs: ['-ljemalloc'], system: true },
   { name: 'mimalloc', define: 'ALLOC_MIMALLOC', sources: [], libs: ['-lmimalloc'], system: true },
-  { name: 'tlsf', define: 'ALLOC_TLSF', sources: ['native/tlsf.c'], libs: [] },
+  { name: 'tlsf', define: 'ALLOC_TLSF', sources: ['native/alloc/tlsf.c'], libs: [] },
   // the same TLSF with its optional front cache (tlsf_set_cache) at depth 64
-  { name: 'tlsf-cache', define: 'ALLOC_TLSF', defines: ['BENCH_TLSF_CACHE=64'], sources: ['native/tlsf.c'], libs: [] },
-  // HeapPool's C core (native/heap_pool.c): one unbounded pool, default memory callbacks; no fixed region (W4 n/a)
-  { name: 'heap', define: 'ALLOC_HEAP', sources: ['native/heap_pool.c'], libs: [], only: ['W1', 'W2', 'W3', 'W4'] },
+  { name: 'tlsf-cache', define: 'ALLOC_TLSF', defines: ['BENCH_TLSF_CACHE=64'], sources: ['native/alloc/tlsf.c'], libs: [] },
+  // HeapPool's C core (native/alloc/heap_pool.c): one unbounded pool, default memory callbacks; no fixed region (W4 n/a)
+  { name: 'heap', define: 'ALLOC_HEAP', sources: ['native/alloc/heap_pool.c', 'native/alloc/chunk_map.c'], libs: [], only: ['W1', 'W2', 'W3', 'W4'] },
   // RegionPool's C core: a pool created and destroyed per request, and one pool reset per request
-  { name: 'region', define: 'ALLOC_REGION', sources: ['native/region_pool.c'], libs: [], only: ['R1'] },
-  { name: 'region-reset', define: 'ALLOC_REGION', defines: ['BENCH_REGION_RESET=1'], sources: ['native/region_pool.c'], libs: [], only: ['R1'] },
+  { name: 'region', define: 'ALLOC_REGION', sources: ['native/alloc/region_pool.c', 'native/alloc/chunk_map.c'], libs: [], only: ['R1'] },
+  { name: 'region-reset', define: 'ALLOC_REGION', defines: ['BENCH_REGION_RESET=1'], sources: ['native/alloc/region_pool.c', 'native/alloc/chunk_map.c'], libs: [], only: ['R1'] },
   // yardstick for R1: a minimal nginx-style pool (bench/c/ngx_ref.h), no side tables
   { name: 'ngx-ref', define: 'ALLOC_NGX_REF', sources: [], libs: [], only: ['R1'] },
 ];
@@ -183,7 +183,7 @@ async function buildC() {
       const out = path.join(BIN, a.name);
       const args = [
         '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', `-D${a.define}`, ...(a.defines ?? []).map((d) => `-D${d}`),
-        '-I', path.join(BENCH, 'c'), '-I', path.join(ROOT, 'native'),
+        '-I', path.join(BENCH, 'c'), '-I', path.join(ROOT, 'native', 'alloc'),
         path.join(BENCH, 'c', 'workloads.c'),
         ...a.sources.map((s) => path.join(ROOT, s)),
         '-o', out, ...a.libs, '-lm',

@@ -14,7 +14,7 @@ import type { SharedPool } from './SharedPool.js';
 import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './shared/sharedParent.js';
 import type { Segment } from './shared/sharedParent.js';
 import { ceilTable } from './core/sizeClasses.js';
-import { HeapStatus } from './types.js';
+import { Status } from './core/status.js';
 import type { HeapPoolStats, NativeBlock, ReuseOptions } from './types.js';
 import {
   sizeError,
@@ -37,6 +37,7 @@ const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeRealloc = native.realloc;
 const nativeFree = native.free;
+const { heapLiveShift: LIVE_SHIFT } = binding.layout;
 const { classSizes: CLASS_SIZES, zero: ZERO, maxRequest: MAX_REQUEST } = native.constants;
 /** Largest allocation: a large block is one ArrayBuffer, at most buffer.constants.MAX_LENGTH bytes. */
 const MAX_LENGTH = Math.min(bufferConstants.MAX_LENGTH, MAX_REQUEST);
@@ -162,7 +163,7 @@ export class HeapPool {
     if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender, threadSafe);
     if (typeof created === 'number') {
-      throw created === HeapStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromHeapStatus(created);
+      throw created === Status.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromStatus(created, 0, 'heap');
     }
     [this.#handle, this.#owner] = created;
     this.#parent = parent;
@@ -212,7 +213,7 @@ export class HeapPool {
     this.#live();
     const { chunk: id, offset } = validateViewOf(where, length);
     const usable = native.addonBlock(this.#handle, id, offset);
-    if (usable < 0) throw errors.fromHeapStatus(usable);
+    if (usable < 0) throw errors.fromStatus(usable, 0, 'heap');
     if (length > usable) throw errors.outOfRange('length', `<= ${usable} (the block's usable size)`, length);
     let chunk = this.#chunks[id];
     // An addon may have made the chunk (unknown here) or a new incarnation of its id.
@@ -258,7 +259,7 @@ export class HeapPool {
       return scratch[0]!;
     };
     const id = this.#retried(attempt(), attempt);
-    if (id < 0) throw errors.fromHeapStatus(id, size);
+    if (id < 0) throw errors.fromStatus(id, size, 'heap');
     this.#forget(chunk, offset);
     return this.#handOut(id, size);
   }
@@ -276,7 +277,7 @@ export class HeapPool {
       return;
     }
     const status = freeNative(this.#handle, chunk.id, offset);
-    if (status !== HeapStatus.OK) throw errors.fromHeapStatus(status);
+    if (status !== Status.OK) throw errors.fromStatus(status, 0, 'heap');
     this.#forget(chunk, offset);
   }
 
@@ -288,8 +289,8 @@ export class HeapPool {
         ...heldStats(this.#handle, true) };
     }
     const raw = native.stats(this.#handle);
-    if (typeof raw === 'number') throw errors.fromHeapStatus(raw);
-    const [capacity, reserved, , , , failed, classChunks, spareChunks, largeBlocks, lentBytes, children, metadata] = raw;
+    if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'heap');
+    const { capacity, reserved, failedAllocations: failed, classChunks, spareChunks, largeBlocks, lentBytes, children, metadataBytes: metadata } = raw;
     const [addonUsed, addonAllocations] = this.#addonStats();
     // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
     const used = this.#used + addonUsed;
@@ -321,8 +322,8 @@ export class HeapPool {
     const [addonUsed, addonAllocations] = this.#addonStats();
     const deferredBytes = this.#deferred?.bytes ?? 0;
     const deferredBlocks = this.#deferred?.blocks ?? 0;
-    if (typeof raw === 'number' || raw[2] !== this.#used + this.#cache.bytes + deferredBytes + addonUsed ||
-        raw[4] !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations) {
+    if (typeof raw === 'number' || raw.used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed ||
+        raw.allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations) {
       throw errors.corrupted('the pool\'s accounting disagrees with the heap pool');
     }
   }
@@ -386,7 +387,7 @@ export class HeapPool {
   #addonStats(): [number, number] {
     if (this.#nativeHandle === undefined) return [0, 0];
     const raw = native.addonStats(this.#handle);
-    if (typeof raw === 'number') throw errors.fromHeapStatus(raw);
+    if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'heap');
     return raw;
   }
 
@@ -399,13 +400,13 @@ export class HeapPool {
     }
     const id = this.#retried(allocNative(this.#handle, size, flags), () => allocNative(this.#handle, size, flags));
     if (id >= 0) return this.#handOut(id, size);
-    if (id === HeapStatus.NOMEM && !throwing) return null;
-    throw errors.fromHeapStatus(id, size);
+    if (id === Status.NOMEM && !throwing) return null;
+    throw errors.fromStatus(id, size, 'heap');
   }
 
   /** On NOMEM, gives the cached blocks of this pool and its ancestors back and retries once. */
   #retried(status: number, attempt: () => number): number {
-    if (status !== HeapStatus.NOMEM) return status;
+    if (status !== Status.NOMEM) return status;
     let drained = false;
     for (let pool: HeapPool | undefined = this; pool !== undefined; pool = pool.#parent) {
       if (pool.#cache.blocks > 0) {
@@ -422,7 +423,7 @@ export class HeapPool {
   #handOut(id: number, length: number): Buffer {
     const offset = scratch[1]!;
     const chunk = scratch[2] !== 0 ? this.#adopt(id) : this.#chunks[id]!;
-    const bit = offset >>> 4;
+    const bit = offset >>> LIVE_SHIFT;
     setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return makeView(chunk.buffer, offset, length, chunk);
@@ -432,7 +433,7 @@ export class HeapPool {
   #reuse(view: PoolBuffer, length: number): Buffer {
     const chunk = viewOwner(view) as Chunk;
     const offset = viewOffset(view);
-    const bit = offset >>> 4;
+    const bit = offset >>> LIVE_SHIFT;
     setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return view.length === length ? (view as unknown as Buffer) : makeView(chunk.buffer, offset, length, chunk);
@@ -446,7 +447,7 @@ export class HeapPool {
 
   /** Undoes #handOut / #reuse for a block the user no longer holds. */
   #forget(chunk: Chunk, offset: number): void {
-    const bit = offset >>> 4;
+    const bit = offset >>> LIVE_SHIFT;
     clearBit(chunk.live, bit);
     this.#used -= chunk.usable;
     this.#allocations--;
@@ -455,7 +456,7 @@ export class HeapPool {
   /** Records a chunk that has no ArrayBuffer yet, with its ArrayBuffer. */
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
-    if (made === undefined) throw errors.fromHeapStatus(HeapStatus.INVALID);
+    if (made === undefined) throw errors.fromStatus(Status.INVALID, 0, 'heap');
     const [buffer, block, area] = made;
     if (area >= 0 && this.#segment !== undefined) recordSharedChunk(buffer, this.#segment, area, this.#handle, id);
     const usable = block === 0 ? buffer.byteLength : block;
@@ -477,7 +478,7 @@ export class HeapPool {
     validateView(buf, 'buf');
     const chunk = viewOwner(buf) as Partial<Chunk> | undefined;
     if (chunk?.pool !== this.#token) throw errors.foreignBuffer();
-    const bit = viewOffset(buf) >>> 4;
+    const bit = viewOffset(buf) >>> LIVE_SHIFT;
     if (!hasBit(chunk.live!, bit)) {
       // Not one of this side's: a block an addon allocated (viewOf) becomes this pool's, else it was freed.
       if (this.#nativeHandle === undefined || !this.#takeAddonBlock(chunk as Chunk, viewOffset(buf))) throw errors.doubleFree();
@@ -488,7 +489,7 @@ export class HeapPool {
   /** Makes the addon block at (chunk, offset) this pool's, as alloc() made it; false when it is none. */
   #takeAddonBlock(chunk: Chunk, offset: number): boolean {
     if (native.adopt(this.#handle, chunk.id, offset) < 0) return false;
-    const bit = offset >>> 4;
+    const bit = offset >>> LIVE_SHIFT;
     setBit(chunk.live, bit);
     this.#account(chunk.usable);
     return true;
@@ -498,7 +499,7 @@ export class HeapPool {
   #drainCache(): void {
     this.#cache.drain((view) => {
       const status = freeNative(this.#handle, (viewOwner(view) as Chunk).id, viewOffset(view));
-      if (status !== HeapStatus.OK) throw errors.fromHeapStatus(status);
+      if (status !== Status.OK) throw errors.fromStatus(status, 0, 'heap');
     });
   }
 

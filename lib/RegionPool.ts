@@ -8,7 +8,7 @@ import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } fr
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
-import { RegionStatus } from './types.js';
+import { Status } from './core/status.js';
 import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
 import {
   sizeError,
@@ -94,7 +94,7 @@ export class RegionPool {
   static #create(blockSize: number): [number, object, number] {
     const created = native.create(blockSize);
     if (typeof created === 'number') {
-      throw created === RegionStatus.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromRegionStatus(created);
+      throw created === Status.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromStatus(created, 0, 'region');
     }
     return created;
   }
@@ -132,7 +132,7 @@ export class RegionPool {
     this.#live();
     const { chunk: id, offset } = validateViewOf(where, length);
     const found = native.blockAt(this.#handle, id, offset);
-    if (typeof found === 'number') throw errors.fromRegionStatus(found);
+    if (typeof found === 'number') throw errors.fromStatus(found, 0, 'region');
     const [gen, size] = found;
     if (length > size) throw errors.outOfRange('length', `<= ${size} (the allocation's size)`, length);
     let chunk = this.#chunks[id];
@@ -201,7 +201,7 @@ export class RegionPool {
     scratch[3] = viewTag(buf);
     nativeFree();
     const status = scratch[0]!;
-    if (status !== RegionStatus.OK) throw errors.fromRegionStatus(status);
+    if (status !== Status.OK) throw errors.fromStatus(status, 0, 'region');
     if (chunk.large) this.#chunks[chunk.id] = undefined;
   }
 
@@ -227,7 +227,7 @@ export class RegionPool {
       this.#nativeHandle = undefined;
     } else {
       const status = native.reset(this.#handle);
-      if (status !== RegionStatus.OK) throw errors.fromRegionStatus(status);
+      if (status !== Status.OK) throw errors.fromStatus(status, 0, 'region');
       for (const chunk of this.#chunks) if (chunk?.large) this.#chunks[chunk.id] = undefined;
     }
     if (failure !== undefined) throw failure;
@@ -246,7 +246,7 @@ export class RegionPool {
       return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, blocks: 0,
         largeBlocks: 0, wasted: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
     }
-    const [reserved, used, peakUsed, allocations, failed, blocks, largeBlocks, wasted] = native.stats(this.#handle);
+    const { reserved, used, peakUsed, allocations, failedAllocations: failed, blocks, largeBlocks, wasted } = native.stats(this.#handle);
     return {
       capacity: Infinity,
       reserved: reserved!,
@@ -334,8 +334,8 @@ export class RegionPool {
   #handOut(length: number, throwing: boolean): Buffer | null {
     const id = scratch[0]!;
     if (id < 0) {
-      if (id === RegionStatus.NOMEM && !throwing) return null;
-      throw errors.fromRegionStatus(id, length);
+      if (id === Status.NOMEM && !throwing) return null;
+      throw errors.fromStatus(id, length, 'region');
     }
     const offset = scratch[1]!;
     const gen = scratch[2]!;
@@ -351,7 +351,7 @@ export class RegionPool {
     const key = chunk.id * 2 ** 32 + viewOffset(buf);
     if (this.#deferred!.has(key)) throw errors.doubleFree();
     const found = native.blockAt(this.#handle, chunk.id, viewOffset(buf));
-    if (typeof found === 'number' || found[0] !== viewTag(buf)) throw errors.fromRegionStatus(RegionStatus.STALE);
+    if (typeof found === 'number' || found[0] !== viewTag(buf)) throw errors.fromStatus(Status.STALE, 0, 'region');
     this.#deferred!.defer(buf, key, found[1], viewTag(buf));
   }
 
@@ -365,13 +365,13 @@ export class RegionPool {
     scratch[3] = gen;
     nativeFree();
     const chunk = this.#chunks[id];
-    if (scratch[0] === RegionStatus.OK && chunk?.large === true) this.#chunks[id] = undefined;
+    if (scratch[0] === Status.OK && chunk?.large === true) this.#chunks[id] = undefined;
   }
 
   /** Records a chunk the last call made, with its ArrayBuffer. */
   #adopt(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
-    if (made === undefined) throw errors.fromRegionStatus(RegionStatus.INVALID);
+    if (made === undefined) throw errors.fromStatus(Status.INVALID, 0, 'region');
     const chunk: Chunk = { id, buffer: made[0], large: made[1], pool: this.#token };
     this.#chunks[id] = chunk;
     return chunk;

@@ -4,8 +4,8 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './core/errors.js';
 import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
-import { binding } from './core/native.js';
-import type { ShmAttached } from './core/native.js';
+import { binding, decodeSystemFailure } from './core/native.js';
+import type { ShmAttached, ShmStats } from './core/native.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
@@ -25,7 +25,7 @@ import type { CacheRecord } from './shared/openCaches.js';
 import { SHARED_CACHE_MAX, SharedCache, limitFor } from './shared/SharedCache.js';
 import { destroySharedChildren, registerSegment, sharedChunkOffset } from './shared/sharedParent.js';
 import { SpinWait, WAIT_RESULTS, validateSpin } from './shared/spinWait.js';
-import { ShmStatus } from './types.js';
+import { Status } from './core/status.js';
 import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
 
 const native = binding.shm;
@@ -56,8 +56,9 @@ const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 const INTERNAL = Symbol('SharedPool');
 /** What a closed pool's area is: it keeps no mapping alive. */
 const EMPTY = new ArrayBuffer(0);
-/** Header word bits of a block (see native/tlsf.c): F_FREE | F_CACHED, i.e. not a live block. */
-const NOT_LIVE = 5;
+/** Block header words and bits (native/alloc/tlsf.h "Block layout", from the binding). */
+const { sizeWord: SIZE_WORD, alignWord: ALIGN_WORD, flagBits: FLAG_BITS, flagPrevFree: PREV_FREE, notLive: NOT_LIVE } =
+  binding.layout;
 /** The tag of the views this process's cached path hands out: only their blocks may be parked. */
 const PARKABLE = 1;
 
@@ -145,14 +146,14 @@ export class SharedPool {
     const mode = options.mode === undefined ? 0o600 : validateInteger(options.mode, 'options.mode', 0, 0o777);
     const use = attachOptions(options, 'options');
     const result = native.create(name, size, mode);
-    return new SharedPool(INTERNAL, attached(result, () => (name === null ? 'memfd_create' : 'shm_open')), name, use);
+    return new SharedPool(INTERNAL, attached(result), name, use);
   }
 
   /** Attaches to a named segment (validated: ERR_POOL_CORRUPTED for a bad one). */
   static open(name: string, options?: SharedPoolAttachOptions): SharedPool {
     validateName(name, 'name');
     const use = attachOptions(options, 'options');
-    return new SharedPool(INTERNAL, attached(native.open(name), () => 'shm_open'), name, use);
+    return new SharedPool(INTERNAL, attached(native.open(name)), name, use);
   }
 
   /** Attaches through a descriptor, e.g. one inherited from the parent (the pool keeps a duplicate). */
@@ -160,14 +161,14 @@ export class SharedPool {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const use = attachOptions(options, 'options');
     const result = native.fromFd(fd);
-    return new SharedPool(INTERNAL, attached(result, (errno) => (errno === osConstants.errno.EBADF ? 'fcntl' : 'mmap')), null, use);
+    return new SharedPool(INTERNAL, attached(result), null, use);
   }
 
   /** Removes a segment's name without attaching (ERR_POOL_SYSTEM ENOENT when there is none). */
   static unlink(name: string): void {
     validateName(name, 'name');
     const status = native.unlink(name);
-    if (status !== ShmStatus.OK) throw fail(status, 'shm_unlink');
+    if (status !== Status.OK) throw fail(status, 'shm_unlink');
   }
 
   /** This process's descriptor of the segment (close-on-exec): hand it to children through fork's `stdio`. */
@@ -188,7 +189,7 @@ export class SharedPool {
 
   /** capacity - used, over every attached process (this process's parked blocks count as available). */
   get availableCapacity(): number {
-    return this.#stats()[4]! + this.#parkedBytes();
+    return this.#stats().available + this.#parkedBytes();
   }
 
   /** How long wait() spins before it sleeps, in ms (option spinMs); settable, 0 .. 1000. */
@@ -242,7 +243,7 @@ export class SharedPool {
       if (usable !== 0 && cache.park(buf as unknown as PoolBuffer, offset, usable)) return;
     }
     const status = freeNative(this.#handle, offset);
-    if (status !== ShmStatus.OK) throw fail(status, 'free');
+    if (status !== Status.OK) throw fail(status, 'free');
   }
 
   /**
@@ -295,8 +296,8 @@ export class SharedPool {
     // a block this process parked was freed: as for a block the allocator holds free
     if (this.#cache !== null && offset < this.#areaSize && this.#cache.has(offset)) throw errors.doubleFree();
     const status = native.at(this.#handle, offset, length);
-    if (status === ShmStatus.INVALID) throw errors.outOfRange('length', 'within the allocation', length);
-    if (status !== ShmStatus.OK) throw fail(status, 'at');
+    if (status === Status.INVALID) throw errors.outOfRange('length', 'within the allocation', length);
+    if (status !== Status.OK) throw fail(status, 'at');
     return this.#view(offset, length);
   }
 
@@ -309,16 +310,16 @@ export class SharedPool {
     this.#live();
     if (this.#locked) throw errors.invalidState('the lock is already held by this SharedPool');
     const status = native.lock(this.#handle);
-    if (status !== ShmStatus.OK && status !== ShmStatus.OWNER_DIED) throw fail(status, 'pthread_mutex_lock');
+    if (status !== Status.OK && status !== Status.OWNER_DIED) throw fail(status, 'pthread_mutex_lock');
     this.#locked = true;
-    return status === ShmStatus.OWNER_DIED;
+    return status === Status.OWNER_DIED;
   }
 
   unlock(): void {
     this.#live();
     if (!this.#locked) throw errors.invalidState('the lock is not held by this SharedPool');
     const status = native.unlock(this.#handle);
-    if (status !== ShmStatus.OK) throw fail(status, 'pthread_mutex_unlock');
+    if (status !== Status.OK) throw fail(status, 'pthread_mutex_unlock');
     this.#locked = false;
   }
 
@@ -380,14 +381,14 @@ export class SharedPool {
     validateKey(key);
     validateInteger(offset, 'offset', 0, this.#buffer.byteLength - 1);
     const status = native.setRoot(this.#handle, key, offset);
-    if (status !== ShmStatus.OK) throw fail(status, 'setRoot');
+    if (status !== Status.OK) throw fail(status, 'setRoot');
   }
 
   getRoot(key: string): number | undefined {
     this.#live();
     validateKey(key);
     const offset = native.getRoot(this.#handle, key);
-    if (offset === ShmStatus.NOT_FOUND) return undefined;
+    if (offset === Status.NOT_FOUND) return undefined;
     if (offset < 0) throw fail(offset, 'getRoot');
     return offset;
   }
@@ -397,7 +398,7 @@ export class SharedPool {
     this.#live();
     validateKey(key);
     const status = native.deleteRoot(this.#handle, key);
-    if (status !== ShmStatus.OK && status !== ShmStatus.NOT_FOUND) throw fail(status, 'deleteRoot');
+    if (status !== Status.OK && status !== Status.NOT_FOUND) throw fail(status, 'deleteRoot');
   }
 
   /**
@@ -412,7 +413,7 @@ export class SharedPool {
       return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, free: 0,
         largestFree: 0, segmentSize: 0, generation: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
     }
-    const [segmentSize, capacity, used, peakUsed, , free, largestFree, allocations, failed, generation] = this.#stats();
+    const { segmentSize, capacity, used, peakUsed, free, largestFree, allocations, failedAllocations: failed, generation } = this.#stats();
     const parked = this.#parkedBytes();
     return {
       capacity: capacity!,
@@ -506,7 +507,7 @@ export class SharedPool {
     this.#live();
     if (this.#name === null) return;
     const status = native.unlink(this.#name);
-    if (status !== ShmStatus.OK) throw fail(status, 'shm_unlink');
+    if (status !== Status.OK) throw fail(status, 'shm_unlink');
     this.#unlinked = true;
   }
 
@@ -517,7 +518,7 @@ export class SharedPool {
     try {
       if (this.#name !== null && !this.#unlinked) {
         const status = native.unlink(this.#name);
-        if (status !== ShmStatus.OK && status !== -(SYS_BASE + osConstants.errno.ENOENT)) throw fail(status, 'shm_unlink');
+        if (status !== Status.OK && decodeSystemFailure(status, SYS_BASE)?.errno !== osConstants.errno.ENOENT) throw fail(status, 'shm_unlink');
         this.#unlinked = true;
       }
     } finally {
@@ -534,7 +535,7 @@ export class SharedPool {
     if (this.#closed) throw errors.destroyed();
   }
 
-  #stats(): number[] {
+  #stats(): ShmStats {
     this.#live();
     const raw = native.stats(this.#handle);
     if (typeof raw === 'number') throw fail(raw, 'stats');
@@ -554,17 +555,17 @@ export class SharedPool {
       // Served at the class size, so that the block goes back to this class when freed.
       const offset = allocNative(this.#handle, SharedCache.classSize(size), zero);
       if (offset >= 0) return this.#view(offset, size, PARKABLE);
-      if (offset !== ShmStatus.NOMEM) throw fail(offset, 'alloc', size);
+      if (offset !== Status.NOMEM) throw fail(offset, 'alloc', size);
       this.#retriedFailures++;
     }
     let offset = allocNative(this.#handle, size, zero);
-    if (offset === ShmStatus.NOMEM && cache !== null && cache.listed) {
+    if (offset === Status.NOMEM && cache !== null && cache.listed) {
       this.#flush();
       this.#retriedFailures++;
       offset = allocNative(this.#handle, size, zero);
     }
     if (offset >= 0) return this.#view(offset, size);
-    if (offset === ShmStatus.NOMEM && !throwing) return null;
+    if (offset === Status.NOMEM && !throwing) return null;
     throw fail(offset, 'alloc', size);
   }
 
@@ -576,16 +577,16 @@ export class SharedPool {
   #reuse(parked: PoolBuffer, size: number): Buffer | null {
     const offset = viewOffset(parked);
     // its header still says: live, same size (F_PREV_FREE, bit 1, may change under us)
-    if ((this.#words[(offset >>> 2) - 2]! & ~2) !== this.#cache!.popped) return null;
+    if ((this.#words[(offset >>> 2) + SIZE_WORD]! & ~PREV_FREE) !== this.#cache!.popped) return null;
     return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size, PARKABLE);
   }
 
   /** The usable size of the live block at `offset` if the cache may park it (from its header), else 0. */
   #parkable(offset: number): number {
     const at = offset >>> 2;
-    const word = this.#words[at - 2]!;
-    if (this.#words[at - 1] !== 0 || (word & NOT_LIVE) !== 0) return 0;
-    const usable = word - (word & 7);
+    const word = this.#words[at + SIZE_WORD]!;
+    if (this.#words[at + ALIGN_WORD] !== 0 || (word & NOT_LIVE) !== 0) return 0;
+    const usable = word - (word & FLAG_BITS);
     return usable >= 16 && usable <= SHARED_CACHE_MAX && offset + usable <= this.#areaSize ? usable : 0;
   }
 
@@ -598,7 +599,7 @@ export class SharedPool {
   #flush(): void {
     if (this.#record === null) return;
     const status = flushRecord(this.#record);
-    if (status !== ShmStatus.OK) throw fail(status, 'free');
+    if (status !== Status.OK) throw fail(status, 'free');
   }
 
   /** A view of this mapping; a block the C pool placed past the area means a damaged segment. */

@@ -8,7 +8,7 @@ import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './core/sizeClasses.js';
-import { Status } from './types.js';
+import { Status } from './core/status.js';
 import type { NativeBlock, TlsfBlock, TlsfPoolOptions, TlsfPoolStats } from './types.js';
 import {
   sizeError,
@@ -46,6 +46,7 @@ function freeNative(handle: number, region: number, offset: number): number {
   nativeFree();
   return scratch[0]!;
 }
+const { sizeWord: SIZE_WORD, alignWord: ALIGN_WORD, flagBits: FLAG_BITS, tlsfLiveShift: LIVE_SHIFT } = binding.layout;
 const { regionFactor: REGION_FACTOR, sysBase: SYS_BASE, maxRegions: MAX_REGIONS, regionMin: REGION_MIN } =
   native.constants;
 /** Largest region area: what the allocator accepts, and offsets stay below 2**32. */
@@ -71,8 +72,8 @@ const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
 /** Usable size of the block at `offset`, from its header (sizes are below 2**32 here). */
 function usableAt(region: Region, offset: number): number {
-  const word = region.words[(offset >>> 2) - 2]!;
-  return word - (word & 7);
+  const word = region.words[(offset >>> 2) + SIZE_WORD]!;
+  return word - (word & FLAG_BITS);
 }
 
 /** What #found holds when no region is meant (so the pool keeps no buffer alive after destroy). */
@@ -211,7 +212,7 @@ export class TlsfPool {
     // Small plain blocks made by this pool stay on this side for the next allocation
     // of their class; memalign blocks (alignment bits in the header's high word) and
     // views rebuilt by the user go back at once.
-    if (size <= CACHE_MAX && region.words[(offset >>> 2) - 1] === 0 && viewOwner(buf) === region &&
+    if (size <= CACHE_MAX && region.words[(offset >>> 2) + ALIGN_WORD] === 0 && viewOwner(buf) === region &&
         this.#cache.push(floorClass(size), buf as unknown as PoolBuffer, size)) {
       this.#forget(region, offset, size);
       return;
@@ -273,7 +274,7 @@ export class TlsfPool {
     this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
-    const [, used, , , , allocations, , , addonUsed, addonAllocations] = native.stats(this.#handle);
+    const { used, allocations, addonUsed, addonAllocations } = native.stats(this.#handle);
     const deferredBytes = this.#deferred?.bytes ?? 0;
     const deferredBlocks = this.#deferred?.blocks ?? 0;
     if (used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed! ||
@@ -291,7 +292,7 @@ export class TlsfPool {
       return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
         free: 0, largestFree: 0, regions: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
     }
-    const [reserved, , , free, largestFree, , failed, regions, addonUsed, addonAllocations] = native.stats(this.#handle);
+    const { reserved, free, largestFree, failedAllocations: failed, regions, addonUsed, addonAllocations } = native.stats(this.#handle);
     // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
     const used = this.#used + addonUsed!;
     if (used > this.#peakUsed) this.#peakUsed = used;
@@ -383,7 +384,7 @@ export class TlsfPool {
 
   /** Marks the block at `offset` live, accounts for it and makes its view. */
   #give(region: Region, offset: number, length: number): Buffer {
-    const bit = offset >>> 3;
+    const bit = offset >>> LIVE_SHIFT;
     setBit(region.live, bit);
     this.#used += usableAt(region, offset);
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
@@ -395,7 +396,7 @@ export class TlsfPool {
   #reuse(view: PoolBuffer, length: number): Buffer {
     const region = viewOwner(view) as Region;
     const offset = viewOffset(view);
-    const bit = offset >>> 3;
+    const bit = offset >>> LIVE_SHIFT;
     setBit(region.live, bit);
     this.#used += this.#cache.popped;
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
@@ -405,7 +406,7 @@ export class TlsfPool {
 
   /** Undoes #give for a block the user no longer holds. */
   #forget(region: Region, offset: number, size: number): void {
-    const bit = offset >>> 3;
+    const bit = offset >>> LIVE_SHIFT;
     clearBit(region.live, bit);
     this.#used -= size;
     this.#allocations--;
@@ -430,7 +431,7 @@ export class TlsfPool {
       if (region === undefined || region.buffer !== buf.buffer) throw errors.foreignBuffer();
       offset = buf.byteOffset;
     }
-    const bit = offset >>> 3;
+    const bit = offset >>> LIVE_SHIFT;
     if ((offset & 7) !== 0 || !hasBit(region.live, bit)) {
       if (this.#nativeHandle === undefined || !this.#takeAddonBlock(region, offset, freeing)) {
         throw freeing ? this.#notLive(region, offset) : errors.foreignBuffer();
@@ -449,7 +450,7 @@ export class TlsfPool {
     const usable = adopt ? native.adopt(this.#handle, region.id, offset) : native.addonBlock(this.#handle, region.id, offset);
     if (usable < 0) return false;
     if (adopt) {
-      const bit = offset >>> 3;
+      const bit = offset >>> LIVE_SHIFT;
       setBit(region.live, bit);
       this.#used += usable;
       if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;

@@ -4,7 +4,7 @@
       'target_name': 'consumer',
       'sources': ['src/consumer.c'],
       # mempools' C allocators, compiled into this addon; the dependency also
-      # puts mempools' native/ (tlsf.h, heap_pool.h, mempools.h, ...) on the
+      # puts mempools' native/include (tlsf.h, heap_pool.h, mempools.h, ...) on the
       # include path.
       'dependencies': ["<!(node -p \"require('mempools/gyp').targets\"):allocators"],
       'defines': ['NAPI_VERSION=8'],

@@ -3,7 +3,8 @@
 import { getSystemErrorName } from 'node:util';
 
 import { PoolError } from '../PoolError.js';
-import { HeapStatus, RegionStatus, ShmStatus, Status } from '../types.js';
+import { binding } from './native.js';
+import { Status } from './status.js';
 
 type CodedError<E extends Error> = E & { code: string };
 
@@ -109,46 +110,37 @@ export function system(errno: number, syscall: string): PoolError {
   return new PoolError('ERR_POOL_SYSTEM', `${syscall} failed: ${name}`, { errno: -errno, syscall });
 }
 
-/** The codes of one C allocator's status enum that map to pool errors. */
-interface StatusCodes {
-  readonly NOMEM: number;
-  readonly FOREIGN: number;
-  readonly DOUBLE_FREE: number;
-  readonly CORRUPTED: number;
-  /** A handle from before the last reset (region pool): a foreign buffer (API.md: "stale after reset"). */
-  readonly STALE?: number;
-}
+/** Which pool a status came from: only ERR_POOL_CORRUPTED's message differs. */
+export type StatusSource = 'tlsf' | 'region' | 'heap' | 'shm';
 
-/** The error for a negative `status` of an allocator whose codes are `codes`, for an operation on `size` bytes. */
-function statusError(codes: StatusCodes, status: number, size: number, brokenWhy: string): Error {
-  if (status === codes.NOMEM) return exhausted(size);
-  if (status === codes.FOREIGN || status === codes.STALE) return foreignBuffer();
-  if (status === codes.DOUBLE_FREE) return doubleFree();
-  if (status === codes.CORRUPTED) return corrupted(brokenWhy);
-  return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
-}
+const BROKEN: Record<StatusSource, string> = {
+  tlsf: 'the allocator found broken metadata and refuses to go on',
+  region: 'the region pool found broken metadata',
+  heap: 'the heap pool found broken metadata',
+  shm: 'the shared segment failed validation or its allocator is broken',
+};
 
-/** The error for a negative tlsf_status of an operation on `size` bytes. */
-export function fromStatus(status: number, size = 0): Error {
-  return statusError(Status, status, size, 'the allocator found broken metadata and refuses to go on');
-}
-
-/** The error for a negative region_pool_status of an operation on `size` bytes. */
-export function fromRegionStatus(status: number, size = 0): Error {
-  return statusError(RegionStatus, status, size, 'the region pool found broken metadata');
-}
-
-/** The error for a negative heap_pool_status of an operation on `size` bytes. */
-export function fromHeapStatus(status: number, size = 0): Error {
-  return statusError(HeapStatus, status, size, 'the heap pool found broken metadata');
-}
-
-/** The error for a negative shm_pool_status (or -(sysBase + errno), made by `syscall`) of an operation on `size` bytes. */
-export function fromShmStatus(status: number, sysBase: number, syscall: string, size = 0): Error {
-  if (status <= -sysBase) return system(-status - sysBase, syscall);
-  if (status === ShmStatus.FULL) return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
-  if (status === ShmStatus.LENT) {
-    return new PoolError('ERR_POOL_FOREIGN_BUFFER', 'The buffer lies in a chunk a HeapPool borrowed from this segment: only that HeapPool frees it');
+/**
+ * The error for a negative status (binding.status, one table for every pool) of an
+ * operation on `size` bytes in a pool of kind `source`. An OS failure code
+ * -(errno + call * sysBase) becomes ERR_POOL_SYSTEM naming the call the code names
+ * (binding.syscalls), or `syscall` (the operation) when the binding names none.
+ */
+export function fromStatus(status: number, size = 0, source: StatusSource = 'tlsf', syscall?: string): Error {
+  if (status <= -binding.sysBase) {
+    const call = Math.floor(-status / binding.sysBase);
+    const errno = -status - call * binding.sysBase;
+    return system(errno, binding.syscalls[call] || syscall || 'unknown');
   }
-  return statusError(ShmStatus, status, size, 'the shared segment failed validation or its allocator is broken');
+  if (status === Status.NOMEM) return exhausted(size);
+  if (status === Status.FOREIGN || (status === Status.STALE && source === 'region')) return foreignBuffer();
+  if (status === Status.DOUBLE_FREE) return doubleFree();
+  if (status === Status.CORRUPTED) return corrupted(BROKEN[source]);
+  if (source === 'shm') {
+    if (status === Status.FULL) return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
+    if (status === Status.LENT) {
+      return new PoolError('ERR_POOL_FOREIGN_BUFFER', 'The buffer lies in a chunk a HeapPool borrowed from this segment: only that HeapPool frees it');
+    }
+  }
+  return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');
 }

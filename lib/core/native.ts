@@ -1,5 +1,5 @@
-// The typed interface of the N-API binding (native/*.cc). Every function takes
-// numbers; see native/tlsf_binding.cc for the encodings.
+// The typed interface of the N-API binding (native/binding/*.cc). Every function takes
+// numbers; see native/binding/tlsf_binding.cc for the encodings.
 import * as path from 'node:path';
 
 import load from 'node-gyp-build';
@@ -7,13 +7,69 @@ import load from 'node-gyp-build';
 export interface TlsfConstants {
   /** Allocation results are region * regionFactor + offset. */
   readonly regionFactor: number;
-  /** OS failures come back as -(errno + syscall * sysBase); syscall 1 mmap, 2 calloc, 3 malloc. */
+  /** OS failures come back as -(errno + call * sysBase); binding.syscalls[call] names the call. */
   readonly sysBase: number;
   readonly maxRegions: number;
   readonly maxRequest: number;
   readonly regionMin: number;
   readonly blockOverhead: number;
   readonly minBlock: number;
+}
+
+/** What each pool's native stats() returns: named fields, as the C stats structs have them. */
+export interface TlsfStats {
+  /** Bytes of region area (tlsf_stats_t.area). */
+  readonly reserved: number;
+  readonly used: number;
+  readonly peakUsed: number;
+  readonly free: number;
+  readonly largestFree: number;
+  readonly allocations: number;
+  readonly failedAllocations: number;
+  readonly regions: number;
+  /** Usable bytes and count of the blocks other addons hold through nativeHandle. */
+  readonly addonUsed: number;
+  readonly addonAllocations: number;
+}
+
+export interface RegionStats {
+  readonly reserved: number;
+  readonly used: number;
+  readonly peakUsed: number;
+  readonly allocations: number;
+  readonly failedAllocations: number;
+  readonly blocks: number;
+  readonly largeBlocks: number;
+  readonly wasted: number;
+}
+
+export interface HeapStats {
+  /** -1: unbounded. */
+  readonly capacity: number;
+  readonly reserved: number;
+  readonly used: number;
+  readonly peakUsed: number;
+  readonly allocations: number;
+  readonly failedAllocations: number;
+  readonly classChunks: number;
+  readonly spareChunks: number;
+  readonly largeBlocks: number;
+  readonly lentBytes: number;
+  readonly children: number;
+  readonly metadataBytes: number;
+}
+
+export interface ShmStats {
+  readonly segmentSize: number;
+  readonly capacity: number;
+  readonly used: number;
+  readonly peakUsed: number;
+  readonly available: number;
+  readonly free: number;
+  readonly largestFree: number;
+  readonly allocations: number;
+  readonly failedAllocations: number;
+  readonly generation: number;
 }
 
 export interface TlsfBinding {
@@ -31,15 +87,13 @@ export interface TlsfBinding {
   realloc(handle: number, region: number, offset: number, size: number): number;
   /** scratch = [handle, region, offset] -> scratch[0] = status. */
   free(): void;
-  /** Arguments and results of the hot calls (alloc, free): see native/tlsf_fast.cc. */
+  /** Arguments and results of the hot calls (alloc, free): see native/binding/tlsf_binding.cc. */
   readonly scratch: Float64Array;
   /** Usable size of a live block, 0 when (region, offset) is not one. */
   usableSize(handle: number, region: number, offset: number): number;
   /** What (region, offset) is: OK live, DOUBLE_FREE a freed block, FOREIGN anything else. */
   blockState(handle: number, region: number, offset: number): number;
-  /** [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions,
-   *   addonUsed, addonAllocations] (the last two: blocks other addons hold through nativeHandle). */
-  stats(handle: number): number[];
+  stats(handle: number): TlsfStats;
   /** The pool's nativeHandle external (once per pool), or a negative OS failure. */
   nativeHandle(handle: number): object | number | undefined;
   /** Usable size of the block an addon allocated at (region, offset), or a negative status. */
@@ -66,7 +120,7 @@ export interface RegionConstants {
   readonly memalign: number;
 }
 
-/** The region pool (native/region_binding.cc, native/region_fast.cc). */
+/** The region pool (native/binding/region_binding.cc). */
 export interface RegionBinding {
   /** [handle, owner, maxSmall] where owner keeps the native state alive, or a negative status. */
   create(blockSize: number): [number, object, number] | number;
@@ -86,8 +140,7 @@ export interface RegionBinding {
   nativeHandle(handle: number): object | undefined;
   /** [generation, size] of the live allocation starting at (chunk, offset), or a negative status. */
   blockAt(handle: number, chunk: number, offset: number): [number, number] | number;
-  /** [reserved, used, peakUsed, allocations, failedAllocations, blocks, largeBlocks, wasted]. */
-  stats(handle: number): number[];
+  stats(handle: number): RegionStats;
   /** null, or why the pool is corrupted. */
   check(handle: number): string | null;
   destroy(handle: number, detach: boolean): void;
@@ -107,7 +160,7 @@ export interface HeapConstants {
   readonly zero: number;
 }
 
-/** The heap pool (native/heap_binding.cc, native/heap_fast.cc). */
+/** The heap pool (native/binding/heap_binding.cc). */
 export interface HeapBinding {
   /** [handle, owner] where owner keeps the native state alive, or a negative status. parent: a heap
    *  pool's handle or -1; shared: a SharedPool's handle (chunks lent by its segment) or -1. */
@@ -131,9 +184,8 @@ export interface HeapBinding {
   free(): void;
   /** The environment's scratch array (the same one as tlsf.scratch). */
   readonly scratch: Float64Array;
-  /** [capacity (-1: unbounded), reserved, used, peakUsed, allocations, failedAllocations,
-   *   classChunks, spareChunks, largeBlocks, lentBytes, children, metadataBytes], or a negative status. */
-  stats(handle: number): number[] | number;
+  /** The C pool's figures, or a negative status. */
+  stats(handle: number): HeapStats | number;
   /** capacity - reserved; -1 when unbounded. */
   availableCapacity(handle: number): number;
   /** null, or why the pool (or one of its children) is corrupted. */
@@ -153,7 +205,7 @@ export interface ShmConstants {
   readonly keyMax: number;
   /** Most bytes of a segment name, its leading '/' included. */
   readonly nameMax: number;
-  /** OS failures come back as -(sysBase + errno). */
+  /** OS failures come back as -(errno + call * sysBase), as for every pool (binding.syscalls[call]). */
   readonly sysBase: number;
 }
 
@@ -161,9 +213,9 @@ export interface ShmConstants {
 export type ShmAttached = [number, object, ArrayBuffer, number];
 
 /**
- * The shared-memory pool (native/shm_binding.cc). Offsets are relative to the
+ * The shared-memory pool (native/binding/shm_binding.cc). Offsets are relative to the
  * block area (= a view's byteOffset). Number results: >= 0 a value, else a
- * negative shm_pool_status or -(sysBase + errno).
+ * negative status or an OS failure -(errno + call * sysBase).
  */
 export interface ShmBinding {
   create(name: string | null, size: number, mode: number): ShmAttached | number;
@@ -189,9 +241,8 @@ export interface ShmBinding {
   /** The root's area offset or a negative code (NOT_FOUND). */
   getRoot(handle: number, key: string): number;
   deleteRoot(handle: number, key: string): number;
-  /** [segmentSize, capacity, used, peakUsed, available, free, largestFree, allocations,
-   *   failedAllocations, generation] or a negative code. */
-  stats(handle: number): number[] | number;
+  /** The segment's figures (every process), or a negative code. */
+  stats(handle: number): ShmStats | number;
   check(handle: number): string | null;
   /** Unmaps and closes the descriptor once no view reaches the mapping (detach, unsafe: detach them, unmap now). */
   close(handle: number, detach: boolean): void;
@@ -204,7 +255,58 @@ export interface ShmBinding {
   readonly constants: ShmConstants;
 }
 
+/** The one table of return codes every allocator uses (native/alloc/pool_status.h). */
+export interface StatusTable {
+  readonly OK: 0;
+  readonly INVALID: number;
+  readonly FOREIGN: number;
+  readonly DOUBLE_FREE: number;
+  readonly NOMEM: number;
+  readonly CORRUPTED: number;
+  readonly IN_USE: number;
+  readonly FULL: number;
+  readonly STALE: number;
+  readonly RANGE: number;
+  readonly BUSY: number;
+  readonly SYSTEM: number;
+  readonly NOT_FOUND: number;
+  readonly LENT: number;
+  readonly OWNER_DIED: number;
+  readonly NOT_EQUAL: number;
+  readonly TIMED_OUT: number;
+}
+
+/**
+ * The C memory layouts TypeScript reads directly (native/binding/binding.cc LayoutTable).
+ * Block headers (TLSF's, also SharedPool's area): 32-bit words at `(offset >>> 2) + sizeWord`
+ * (usable size | flag bits) and `+ alignWord` (0 unless a memalign block).
+ */
+export interface Layout {
+  readonly sizeWord: number;
+  readonly alignWord: number;
+  readonly flagBits: number;
+  readonly flagFree: number;
+  readonly flagPrevFree: number;
+  readonly flagCached: number;
+  /** flagFree | flagCached: a header with either is not a live block. */
+  readonly notLive: number;
+  /** Live bitmaps: one bit per 1 << shift bytes (TLSF 8, heap 16). */
+  readonly tlsfLiveShift: number;
+  readonly heapLiveShift: number;
+  /** Park list words (native/alloc/shm_pool.h "parked blocks"): shape, then counts, then slots. */
+  readonly parkStacks: number;
+  readonly parkDepth: number;
+  readonly parkCounts: number;
+}
+
 export interface NativeBinding {
+  /** C layouts TypeScript reads (frozen). */
+  readonly layout: Layout;
+  /** Return codes, one table for every pool kind (frozen). */
+  readonly status: StatusTable;
+  /** OS failures come back as -(errno + call * sysBase); syscalls[call] names the call. */
+  readonly sysBase: number;
+  readonly syscalls: readonly string[];
   readonly tlsf: TlsfBinding;
   readonly region: RegionBinding;
   readonly heap: HeapBinding;
@@ -218,11 +320,9 @@ export interface NativeBinding {
 /** The addon, loaded relative to the package root (lib/core/ and dist/core/ are two levels down). */
 export const binding = load(path.join(__dirname, '..', '..')) as NativeBinding;
 
-const SYSCALLS = ['', 'mmap', 'calloc', 'malloc'];
-
 /** Splits a native OS failure code into errno and syscall; undefined for a plain status. */
 export function decodeSystemFailure(code: number, sysBase: number): { errno: number; syscall: string } | undefined {
   if (code > -sysBase) return undefined;
   const call = Math.floor(-code / sysBase);
-  return { errno: -code - call * sysBase, syscall: SYSCALLS[call] ?? 'unknown' };
+  return { errno: -code - call * sysBase, syscall: binding.syscalls[call] || 'unknown' };
 }

@@ -25,7 +25,8 @@ import * as liveBits from '../core/liveBits.js';
 import type { PoolBuffer } from '../core/PoolBuffer.js';
 import { viewOffset } from '../core/PoolBuffer.js';
 import { CLASS_SIZE, ceilClass, floorClass } from '../core/sizeClasses.js';
-import { ShmStatus } from '../types.js';
+import { binding } from '../core/native.js';
+import { Status } from '../core/status.js';
 
 // Local bindings, not `import { setBit } ...`: the CommonJS output calls a named
 // import as `(0, module.fn)(...)`, which V8 inlined worse in HeapPool's alloc/free
@@ -48,8 +49,8 @@ export function parkDepthFor(limit: number): number {
 }
 /** Stacks of the park list: the classes up to SHARED_CACHE_MAX. */
 const STACKS = ceilClass(SHARED_CACHE_MAX) + 1;
-/** Park list layout (native/shm_pool.h): the counts from word 2, then the slots. */
-const COUNTS = 2;
+/** Park list layout (native/alloc/shm_pool.h): the counts from word parkCounts, then the slots; block headers. */
+const { parkCounts: COUNTS, sizeWord: SIZE_WORD, flagBits: FLAG_BITS, tlsfLiveShift: SLOT_SHIFT } = binding.layout;
 const SLOTS = COUNTS + STACKS;
 
 /** Area bytes covered by one page of the parked set: 64 KiB, i.e. 8192 bits = 256 words. */
@@ -95,8 +96,8 @@ export class SharedCache {
   /** Usable bytes of the open park list's block (0 if none): cache overhead, allocated in the segment. */
   get listBytes(): number {
     if (this.#listOffset < 0) return 0;
-    const word = this.#words[(this.#listOffset >>> 2) - 2]!;
-    return word - (word & 7);
+    const word = this.#words[(this.#listOffset >>> 2) + SIZE_WORD]!;
+    return word - (word & FLAG_BITS);
   }
 
   /** Whether a park list is open (a block of this process's in the segment). */
@@ -133,7 +134,7 @@ export class SharedCache {
     if (list === null) return false;
     const n = list[COUNTS + c]!;
     if (!this.#lists.push(c, view, usable)) return false;
-    list[SLOTS + c * this.#depth + n] = offset >>> 3; // the slot first, then the count
+    list[SLOTS + c * this.#depth + n] = offset >>> SLOT_SHIFT; // the slot first, then the count
     list[COUNTS + c] = n + 1;
     this.#flip(offset);
     return true;
@@ -161,12 +162,12 @@ export class SharedCache {
     const blocks = this.#lists.blocks;
     this.#lists.drain((view) => this.#flip(viewOffset(view)));
     this.#openFailed = false;
-    if (this.#list === null) return ShmStatus.OK;
+    if (this.#list === null) return Status.OK;
     const list = this.#listOffset;
     this.#list = null;
     this.#listOffset = -1;
     const freed = close(list);
-    return freed < 0 ? freed : freed < blocks ? ShmStatus.DOUBLE_FREE : ShmStatus.OK;
+    return freed < 0 ? freed : freed < blocks ? Status.DOUBLE_FREE : Status.OK;
   }
 
   /** Calls `visit` with the offset of every parked block. */

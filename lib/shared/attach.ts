@@ -7,11 +7,11 @@ import * as errors from '../core/errors.js';
 import { binding } from '../core/native.js';
 import type { ShmAttached } from '../core/native.js';
 import { validateObject, validateOptionalBoolean } from '../core/validate.js';
-import { ShmStatus } from '../types.js';
+import { Status } from '../core/status.js';
 import type { SharedPoolAttachOptions } from '../types.js';
 import { DEFAULT_SPIN_MS, validateSpin } from './spinWait.js';
 
-const { keyMax: KEY_MAX, nameMax: NAME_MAX, sysBase: SYS_BASE } = binding.shm.constants;
+const { keyMax: KEY_MAX, nameMax: NAME_MAX } = binding.shm.constants;
 
 /** How this process uses a segment, as attachOptions validated it. */
 export interface AttachUse {
@@ -32,7 +32,7 @@ export function attachOptions(options: SharedPoolAttachOptions | undefined, labe
 
 /** The error of a native shared-pool call that returned `code` (an OS failure names `syscall`). */
 export function fail(code: number, syscall: string, size = 0): Error {
-  return errors.fromShmStatus(code, SYS_BASE, syscall, size);
+  return errors.fromStatus(code, size, 'shm', syscall);
 }
 
 export function validateName(name: unknown, label: string): string {
@@ -51,9 +51,9 @@ export function validateKey(key: unknown): string {
   return key;
 }
 
-/** Attaches through `attach`; an OS failure names `syscall` (a function of errno). */
-export function attached(result: ShmAttached | number, syscall: (errno: number) => string): ShmAttached {
+/** An attach's result, or its error (an OS failure names the call the binding reports). */
+export function attached(result: ShmAttached | number): ShmAttached {
   if (typeof result !== 'number') return result;
-  if (result === ShmStatus.NOMEM) throw errors.system(osConstants.errno.ENOMEM, 'malloc');
-  throw fail(result, syscall(-result - SYS_BASE));
+  if (result === Status.NOMEM) throw errors.system(osConstants.errno.ENOMEM, 'malloc');
+  throw fail(result, 'attach');
 }

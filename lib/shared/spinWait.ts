@@ -2,7 +2,7 @@
 // Atomics.load for a while, so that a prompt reply costs no sleep and no
 // wake-up (an idle CPU can take ~100 µs to wake); only then it sleeps.
 import * as errors from '../core/errors.js';
-import { ShmStatus } from '../types.js';
+import { Status } from '../core/status.js';
 
 /** wait()'s default spin before the futex: 50 µs. */
 export const DEFAULT_SPIN_MS = 0.05;
@@ -13,9 +13,9 @@ const MAX_SPIN_MS = 1000;
 
 /** What the native wait returns, as wait() names it (any other status is a failure). */
 export const WAIT_RESULTS = new Map<number, 'ok' | 'not-equal' | 'timed-out'>([
-  [ShmStatus.OK, 'ok'],
-  [ShmStatus.NOT_EQUAL, 'not-equal'],
-  [ShmStatus.TIMED_OUT, 'timed-out'],
+  [Status.OK, 'ok'],
+  [Status.NOT_EQUAL, 'not-equal'],
+  [Status.TIMED_OUT, 'timed-out'],
 ]);
 
 /** A spin in ms (option spinMs, the spinMs setter): a number, 0 .. 1000. */

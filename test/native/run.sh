@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Native tests: builds every test/native/test_*.c against every native/*.c
+# Native tests: builds every test/native/test_*.c against every native/alloc/*.c
 # (and every test/native/test_*.cc, C++17, against the binding's plain C++
 # parts it tests: CXX_SRCS) with ASan + UBSan, runs each binary and totals the "ok - " / "not ok - " lines.
 # A binary that exits nonzero without reporting a failed case, or that does not
@@ -12,17 +12,17 @@ cd "$(dirname "$0")/../.."
 CC="${CC:-gcc}"
 CFLAGS=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1
         -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-        -Inative)
+        -Inative/alloc)
 CXX="${CXX:-g++}"
 CXXFLAGS=(-std=c++17 -Wall -Wextra -Werror -g -O1
           -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-          -Inative -pthread)
+          -Inative/binding -pthread)
 # the binding's parts that make no N-API call, tested on their own
-CXX_SRCS=(native/held_memory.cc)
+CXX_SRCS=(native/binding/held_memory.cc)
 TIMEOUT="${NATIVE_TEST_TIMEOUT:-600}"
 
 shopt -s nullglob
-srcs=(native/*.c)
+srcs=(native/alloc/*.c)
 tests=(test/native/test_*.c test/native/test_*.cc)
 shopt -u nullglob
 

@@ -1,5 +1,5 @@
 /*
- * test_heap_pool.c: tests of native/heap_pool.c against native/heap_pool.h.
+ * test_heap_pool.c: tests of native/alloc/heap_pool.c against native/alloc/heap_pool.h.
  *
  * A tracking memory provider (posix_memalign underneath, so ASan/LSan see every
  * chunk) checks that every released notification comes before its unmap, that

@@ -1,4 +1,4 @@
-// test_held_memory.cc — the held-memory registry (native/held_memory.hh) under
+// test_held_memory.cc — the held-memory registry (native/binding/held_memory.hh) under
 // ASan + UBSan: a release waits for the last registered buffer inside it, runs
 // exactly once, in the order held; detached buffers hold nothing; containment,
 // not overlap, decides; releases from many threads at once.

@@ -1,5 +1,5 @@
 /*
- * test_region_pool.c: tests of native/region_pool.c against native/region_pool.h.
+ * test_region_pool.c: tests of native/alloc/region_pool.c against native/alloc/region_pool.h.
  *
  * A tracking memory provider (posix_memalign underneath, so ASan/LSan see every
  * chunk) logs map / created / released / unmap events and verifies that every

@@ -1,5 +1,5 @@
 /*
- * test_tlsf.c: unit tests for native/tlsf.c against the contract in native/tlsf.h.
+ * test_tlsf.c: unit tests for native/alloc/tlsf.c against the contract in native/alloc/tlsf.h.
  *
  * Layout facts the corruption tests rely on (see tlsf.c): a block's header is two
  * 8-byte words before the user pointer u: prev_size at u-16, size|flags at u-8

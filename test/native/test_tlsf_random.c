@@ -1,5 +1,5 @@
 /*
- * test_tlsf_random.c: seeded random stress test of native/tlsf.c.
+ * test_tlsf_random.c: seeded random stress test of native/alloc/tlsf.c.
  *
  * usage: test_tlsf_random [seed] [ops]     (defaults: seed 1, 1000000 ops)
  *

@@ -136,14 +136,16 @@ function main() {
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
     tarball = path.join(temp, info.filename);
     const files = info.files.map((entry) => entry.path);
-    const nativeSources = fs.readdirSync(path.join(root, 'native')).map((name) => `native/${name}`);
+    const nativeSources = fs.readdirSync(path.join(root, 'native'), { recursive: true })
+      .filter((name) => fs.statSync(path.join(root, 'native', name)).isFile())
+      .map((name) => `native/${name.split(path.sep).join('/')}`);
     const required = [
       'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'gyp.js', 'gyp.d.ts', 'dist/index.js', 'dist/index.d.ts',
-      'native/mempools.gyp', 'native/mempools.h', PREBUILD.split(path.sep).join('/'), ...nativeSources,
+      'native/alloc/mempools.gyp', 'native/include/mempools.h', PREBUILD.split(path.sep).join('/'), ...nativeSources,
     ];
     const missing = required.filter((file) => !files.includes(file));
     assert(missing.length === 0, `missing from the tarball: ${missing.join(', ')}`);
-    const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
     const extra = files.filter((file) => !allowed.test(file));
     assert(extra.length === 0, `unexpected in the tarball: ${extra.join(', ')}`);
     process.stdout.write(`package: ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked\n`);

@@ -3,10 +3,10 @@
  * docs/addons.md describes:
  *
  *  (i)  the C allocators compiled into it (the `allocators` target of
- *       mempools' native/mempools.gyp): tlsfChecksum and heapChecksum build a
+ *       mempools' native/alloc/mempools.gyp): tlsfChecksum and heapChecksum build a
  *       private pool in C, fill blocks, hash them back and free them;
  *  (ii) a live pool that JavaScript created, through its `nativeHandle`
- *       (native/mempools.h): fill() allocates from it, fills the memory on a
+ *       (native/include/mempools.h): fill() allocates from it, fills the memory on a
  *       libuv worker thread (holding a pin, retain/release, so a pool
  *       destroyed meanwhile cannot unmap the memory under it) and calls back
  *       with { chunk, offset }; JavaScript then views the bytes with

@@ -1,0 +1,1268 @@
+/*
+ * tlsf.c — Two-Level Segregated Fit allocator. See tlsf.h for the contract.
+ *
+ * Layout of a region of `area` bytes (offsets from its base):
+ *
+ *   0                16                                 area-16     area
+ *   | prev | size    | user bytes ...  | prev | size    | ... | prev | size=0 |
+ *   '-- first block header              '-- next header       '-- sentinel
+ *
+ * A block header is two 8-byte words: `prev_size`, which physically lies in the
+ * last 8 bytes of the previous block and is meaningful only while that block is
+ * free, and `size_flags`. The user pointer follows the header, so a block of
+ * usable size s at header offset h is followed by the next header at h + s + 8
+ * (8 bytes of overhead per block). A free block keeps its two free-list links in
+ * its first 16 user bytes.
+ *
+ * Links are region-relative: ((region + 1) << 48) | header offset, 0 = none.
+ * Nothing the allocator stores is a pointer, so the control structure and its
+ * regions work wherever they are mapped.
+ *
+ * Every region has a start bitmap (1 bit per 8 bytes, outside the area): the bit
+ * of a block's user offset is set exactly while a block (free or used) starts
+ * there. It makes free() of a foreign or interior pointer an O(1) rejection and
+ * lets every link be validated before it is followed.
+ */
+#include "tlsf.h"
+
+#include "bits.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+/* ---- configuration ------------------------------------------------------- */
+
+enum {
+    ALIGN_LOG2 = 3,
+    SL_LOG2 = 5,
+    SL_COUNT = 1 << SL_LOG2,                 /* second-level lists per first level */
+    FL_SHIFT = SL_LOG2 + ALIGN_LOG2,         /* sizes below 1 << FL_SHIFT are "small" */
+    FL_MAX = 40,                             /* every block size is below 1 << FL_MAX */
+    FL_COUNT = FL_MAX - FL_SHIFT + 1,
+    HEADER = 16,                             /* header bytes before a user pointer */
+    OVERHEAD = 8,                            /* bytes a used block costs beyond its size */
+    FALLBACK_PROBES = 8,                     /* see find_free() */
+    CACHE_CLASSES = FL_COUNT * SL_COUNT      /* one LIFO per size class of the free lists */
+};
+
+#define SMALL_BLOCK ((uint64_t)1 << FL_SHIFT)
+#define MIN_BLOCK ((uint64_t)TLSF_MIN_BLOCK)
+#define SPLIT_MIN (MIN_BLOCK + OVERHEAD)     /* smallest remainder worth splitting off */
+
+#define F_FREE ((uint64_t)TLSF_BLOCK_FREE)           /* this block is free */
+#define F_PREV_FREE ((uint64_t)TLSF_BLOCK_PREV_FREE) /* the physically previous block is free */
+#define F_CACHED ((uint64_t)TLSF_BLOCK_CACHED)       /* freed, parked in the front cache (not F_FREE) */
+#define ALIGN_SHIFT TLSF_BLOCK_ALIGN_SHIFT           /* bits 58..63: log2 of a memalign alignment */
+#define SIZE_MASK ((((uint64_t)1 << ALIGN_SHIFT) - 1) & ~(uint64_t)7)
+
+#define LINK_SHIFT 48
+#define OFFSET_MASK (((uint64_t)1 << LINK_SHIFT) - 1)
+#define TLSF_MAGIC ((uint64_t)0x544c5346706f6f6cULL) /* "TLSFpool" */
+
+_Static_assert(FL_COUNT <= 64, "first-level bitmap is 64 bits");
+_Static_assert(SL_COUNT <= 32, "second-level bitmaps are 32 bits");
+_Static_assert(TLSF_MAX_REQUEST <= ((uint64_t)1 << (FL_MAX - 1)), "rounded requests stay below 1 << FL_MAX");
+
+/* ---- structures ---------------------------------------------------------- */
+
+/* A block header in region memory. Invariants: `size_flags & SIZE_MASK` is a
+ * multiple of 8 and >= MIN_BLOCK (0 for the sentinel); F_PREV_FREE mirrors the
+ * previous block's F_FREE; a free block's next block has prev_size == its size. */
+typedef struct block {
+    uint64_t prev_size;
+    uint64_t size_flags;
+    uint64_t next_free; /* free blocks only: links in the segregated list */
+    uint64_t prev_free;
+} block_t;
+
+/* One region. Invariant: area == 0 exactly when the slot is unused; base_off and
+ * bitmap_off are the area's and bitmap's addresses minus the control's address. */
+typedef struct region {
+    uint64_t base_off;
+    uint64_t bitmap_off;
+    uint64_t area;
+    uint64_t live; /* used blocks in this region */
+} region_t;
+
+/* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
+ * sl_bitmap[fl] != 0; bit sl of sl_bitmap[fl] exactly when heads[fl][sl] != 0;
+ * every free block is in the list its size maps to; the counters equal what a
+ * walk of the regions finds. */
+struct tlsf {
+    uint64_t magic;
+    uint64_t fl_bitmap;
+    uint32_t sl_bitmap[FL_COUNT];
+    uint64_t heads[FL_COUNT][SL_COUNT];
+    region_t regions[TLSF_MAX_REGIONS];
+    uint32_t region_count;
+    uint32_t region_hwm;  /* slots >= hwm are unused */
+    uint32_t region_hint; /* the region the last pointer lookup found (< TLSF_MAX_REGIONS) */
+    uint64_t area;
+    uint64_t used;
+    uint64_t peak_used;
+    uint64_t free_bytes;
+    uint64_t allocations;
+    uint64_t failed;
+    /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
+     * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
+     * cache_count[c] <= cache_depth; cached_bytes <= cache_budget = area / 4. */
+    uint64_t cache[CACHE_CLASSES];
+    uint32_t cache_count[CACHE_CLASSES];
+    uint32_t cache_depth;
+    uint64_t cached_bytes;
+    uint64_t cache_budget;
+    int corrupted;
+};
+
+/* A region resolved to this process's addresses, for the duration of one call. */
+typedef struct rview {
+    unsigned index;
+    uintptr_t base;
+    uint64_t *bits;
+    uint64_t area;
+    region_t *region;
+} rview_t;
+
+/* Hot-path helpers are forced inline: the allocator's speed is in them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT static inline __attribute__((always_inline))
+#define SLOW static __attribute__((noinline))
+#else
+#define HOT static inline
+#define SLOW static
+#endif
+
+/* ---- size classes -------------------------------------------------------- */
+
+/* The list a free block of `size` belongs to. */
+static inline void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    if (size < SMALL_BLOCK) {
+        *fl = 0;
+        *sl = (unsigned)(size >> ALIGN_LOG2);
+    } else {
+        unsigned f = find_last_set64(size);
+        *sl = (unsigned)(size >> (f - SL_LOG2)) ^ SL_COUNT;
+        *fl = f - (FL_SHIFT - 1);
+    }
+}
+
+/* The first list whose every block is >= size (good fit). */
+static inline void map_search(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    if (size >= SMALL_BLOCK) size += ((uint64_t)1 << (find_last_set64(size) - SL_LOG2)) - 1;
+    map_insert(size, fl, sl);
+}
+
+/* Usable size for a request, or 0 when the request is too large. */
+static inline uint64_t adjust_request(size_t size)
+{
+    if (size > TLSF_MAX_REQUEST) return 0;
+    uint64_t a = ((uint64_t)size + 7) & ~(uint64_t)7;
+    return a < MIN_BLOCK ? MIN_BLOCK : a;
+}
+
+/* ---- regions and blocks -------------------------------------------------- */
+
+static inline uint64_t make_link(unsigned region, uint64_t h) { return ((uint64_t)(region + 1) << LINK_SHIFT) | h; }
+static inline unsigned link_region(uint64_t link) { return (unsigned)(link >> LINK_SHIFT) - 1u; }
+
+static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
+{
+    if (index >= TLSF_MAX_REGIONS || t->regions[index].area == 0) return 0;
+    region_t *r = &t->regions[index];
+    v->index = index;
+    v->base = (uintptr_t)t + (uintptr_t)r->base_off;
+    v->bits = (uint64_t *)((uintptr_t)t + (uintptr_t)r->bitmap_off);
+    v->area = r->area;
+    v->region = r;
+    return 1;
+}
+
+static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t *)(v->base + (uintptr_t)h); }
+static inline uint64_t block_size(const block_t *b) { return b->size_flags & SIZE_MASK; }
+/* Bit index of the block whose header is at h. */
+static inline uint64_t start_index(uint64_t h) { return (h + HEADER) >> ALIGN_LOG2; }
+
+/* The block a link names. Only for links the allocator itself keeps (the list
+ * heads) or has validated with link_is_sane. */
+static inline block_t *link_block(const tlsf_t *t, uint64_t link)
+{
+    const region_t *r = &t->regions[link_region(link)];
+    return (block_t *)((uintptr_t)t + (uintptr_t)r->base_off + (uintptr_t)(link & OFFSET_MASK));
+}
+
+/* Does a block of `size` at h end inside the region (next header <= sentinel)? */
+static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
+{
+    return size >= MIN_BLOCK && size <= v->area && h + size + OVERHEAD <= v->area - HEADER;
+}
+
+/* May a link read from block memory (which stale views can overwrite) be
+ * followed? It must name an 8-aligned header room for a block inside a live
+ * region, whose free flag is set: following it never leaves the region. (A
+ * forged link that passes is still caught by tlsf_check, which also checks
+ * the start bitmap; the hot path skips that extra cache line.) */
+HOT int link_in_range(const tlsf_t *t, uint64_t link)
+{
+    unsigned ri = link_region(link);
+    uint64_t h = link & OFFSET_MASK;
+    return ri < t->region_hwm && !(h & 7) && h + HEADER + HEADER + MIN_BLOCK <= t->regions[ri].area + OVERHEAD;
+}
+
+HOT int link_is_sane(const tlsf_t *t, uint64_t link, uint64_t flag)
+{
+    return link_in_range(t, link) && (link_block(t, link)->size_flags & (F_FREE | F_CACHED)) == flag;
+}
+
+/* Record that metadata is broken; every later mutation refuses to run. */
+static int fail_corrupted(tlsf_t *t)
+{
+    t->corrupted = 1;
+    return 0;
+}
+
+/* ---- free lists ---------------------------------------------------------- */
+
+/* Push the free block b (link `link`, its size already written) on its list. */
+HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
+{
+    unsigned fl, sl;
+    map_insert(block_size(b), &fl, &sl);
+    uint64_t head = t->heads[fl][sl];
+    b->next_free = head;
+    b->prev_free = 0;
+    if (head) link_block(t, head)->prev_free = link;
+    t->heads[fl][sl] = link;
+    t->sl_bitmap[fl] |= (uint32_t)1 << sl;
+    t->fl_bitmap |= (uint64_t)1 << fl;
+}
+
+/* Unlink the free block b from its list, validating its links first. */
+HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
+{
+    unsigned fl, sl;
+    uint64_t next = b->next_free, prev = b->prev_free;
+    if ((next && !link_is_sane(t, next, F_FREE)) || (prev && !link_is_sane(t, prev, F_FREE))) return fail_corrupted(t);
+    if (prev) {
+        block_t *pb = link_block(t, prev);
+        if (pb->next_free != link) return fail_corrupted(t);
+        pb->next_free = next;
+    } else {
+        map_insert(block_size(b), &fl, &sl);
+        if (t->heads[fl][sl] != link) return fail_corrupted(t);
+        t->heads[fl][sl] = next;
+        if (!next) {
+            t->sl_bitmap[fl] &= ~((uint32_t)1 << sl);
+            if (!t->sl_bitmap[fl]) t->fl_bitmap &= ~((uint64_t)1 << fl);
+        }
+    }
+    if (next) link_block(t, next)->prev_free = prev;
+    return 1;
+}
+
+/* The fallback of find_free: the first of a few blocks of size's own list that fits. */
+static uint64_t probe_own_class(tlsf_t *t, uint64_t size)
+{
+    unsigned fl, sl;
+    map_insert(size, &fl, &sl);
+    uint64_t link = t->heads[fl][sl];
+    for (int probes = 0; link && probes < FALLBACK_PROBES; probes++) {
+        const block_t *b = link_block(t, link);
+        if (block_size(b) >= size) return link;
+        link = b->next_free;
+        if (link && !link_is_sane(t, link, F_FREE)) return (uint64_t)fail_corrupted(t);
+    }
+    return 0;
+}
+
+/* A link to a free block of at least `size`, or 0. Good fit through the bitmaps;
+ * when the rounding of map_search skips every list, the request's own list may
+ * still hold a block that fits (the classic TLSF misses it, so after freeing a
+ * block of n bytes in a full pool, malloc(n) fails): probe its first few blocks. */
+HOT uint64_t find_free(tlsf_t *t, uint64_t size)
+{
+    unsigned fl, sl;
+    map_search(size, &fl, &sl);
+    if (fl < FL_COUNT) {
+        uint32_t slmap = t->sl_bitmap[fl] & (~(uint32_t)0 << sl);
+        if (!slmap) {
+            uint64_t flmap = t->fl_bitmap & (~(uint64_t)0 << (fl + 1));
+            if (flmap) {
+                fl = find_first_set64(flmap);
+                slmap = t->sl_bitmap[fl];
+            }
+        }
+        if (slmap) return t->heads[fl][find_first_set64(slmap)];
+    }
+    return probe_own_class(t, size);
+}
+
+/* ---- block surgery ------------------------------------------------------- */
+
+/* The block at h (size `size`, in no list) keeps `keep` bytes; the rest, if
+ * large enough, becomes a free block merged with a free successor. Leaves the
+ * next block's F_PREV_FREE/prev_size right. Returns 0 on corruption. */
+HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
+{
+    block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    uint64_t nh = h + size + OVERHEAD;
+    block_t *next = block_at(v, nh);
+    if (size - keep < SPLIT_MIN) {
+        next->size_flags &= ~F_PREV_FREE;
+        return 1;
+    }
+    uint64_t rh = h + keep + OVERHEAD, rsize = size - keep - OVERHEAD;
+    if (next->size_flags & F_FREE) {
+        if (!remove_free(t, make_link(v->index, nh), next)) return 0;
+        clear_bit(v->bits, start_index(nh));
+        rsize += block_size(next) + OVERHEAD;
+        t->free_bytes -= block_size(next);
+    }
+    /* The remainder's header (inside b) is written before b shrinks, so the
+     * physical chain is intact at every store: a process killed here leaves a
+     * pool tlsf_repair can rebuild. */
+    block_t *r = block_at(v, rh);
+    r->size_flags = rsize | F_FREE;
+    atomic_signal_fence(memory_order_seq_cst);
+    b->size_flags = (b->size_flags & ~SIZE_MASK) | keep;
+    set_bit(v->bits, start_index(rh));
+    block_t *after = block_at(v, rh + rsize + OVERHEAD);
+    after->prev_size = rsize;
+    after->size_flags |= F_PREV_FREE;
+    t->free_bytes += rsize;
+    insert_free(t, make_link(v->index, rh), r);
+    return 1;
+}
+
+/* Account for a block that just became live. */
+HOT void *hand_out(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t size)
+{
+    v->region->live++;
+    t->allocations++;
+    t->used += size;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(v->base + (uintptr_t)h + HEADER);
+}
+
+/* Take the free block behind the list link `link` for a request of `size` bytes
+ * aligned to 1 << align_log2 (<= 8 means plain). Returns the user pointer or NULL. */
+HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log2)
+{
+    rview_t v;
+    uint64_t h = link & OFFSET_MASK;
+    if (!view_region(t, link_region(link), &v)) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    block_t *b = block_at(&v, h);
+    uint64_t bsize = block_size(b);
+    if (!(b->size_flags & F_FREE) || bsize < size || !size_in_range(&v, h, bsize) || !remove_free(t, link, b)) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    t->free_bytes -= bsize;
+
+    if (align_log2 > ALIGN_LOG2) {
+        /* Split off a leading free block so the user pointer lands aligned. */
+        uint64_t align = (uint64_t)1 << align_log2;
+        uint64_t addr = v.base + h + HEADER;
+        uint64_t gap = ((addr + align - 1) & ~(align - 1)) - addr;
+        if (gap && gap < SPLIT_MIN) gap = ((addr + SPLIT_MIN + align - 1) & ~(align - 1)) - addr;
+        if (gap) {
+            /* The aligned block's header (inside b) is written, free, before b
+             * shrinks to the gap, so the physical chain is intact at every
+             * store: a process killed here leaves b whole, or two adjacent free
+             * blocks that tlsf_repair merges. */
+            uint64_t lsize = gap - OVERHEAD;
+            block_t *a = block_at(&v, h + gap);
+            a->prev_size = lsize;
+            a->size_flags = (bsize - gap) | F_FREE | F_PREV_FREE;
+            atomic_signal_fence(memory_order_seq_cst);
+            b->size_flags = lsize | F_FREE | (b->size_flags & F_PREV_FREE);
+            t->free_bytes += lsize;
+            insert_free(t, link, b);
+            h += gap;
+            bsize -= gap;
+            b = a;
+            set_bit(v.bits, start_index(h));
+        }
+    }
+    /* The block stays marked free while its tail is split off and is marked used
+     * only once it has its final size: a process killed in between leaves a
+     * free block (or two adjacent ones) that tlsf_repair merges back, never the
+     * whole untrimmed block leaked as used. */
+    uint64_t mark = (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
+    b->size_flags = bsize | F_FREE | (b->size_flags & F_PREV_FREE);
+    if (!trim_block(t, &v, h, size)) return NULL;
+    atomic_signal_fence(memory_order_seq_cst);
+    b->size_flags = block_size(b) | mark;
+    return hand_out(t, &v, h, block_size(b));
+}
+
+/* ---- front cache --------------------------------------------------------- */
+
+HOT unsigned cache_class(uint64_t size)
+{
+    /* Below 2 * SMALL_BLOCK the lists are 8 bytes apart: list index = size / 8. */
+    if (size < 2 * SMALL_BLOCK) return (unsigned)(size >> ALIGN_LOG2);
+    unsigned fl, sl;
+    map_insert(size, &fl, &sl);
+    return fl * SL_COUNT + sl;
+}
+
+/* With the cache on, a request is served at the lower bound of the first class
+ * whose blocks all fit it, so a block always returns to the class it came from. */
+HOT uint64_t round_to_class(uint64_t size)
+{
+    if (size < SMALL_BLOCK) return size;
+    uint64_t mask = ((uint64_t)1 << (find_last_set64(size) - SL_LOG2)) - 1;
+    return (size + mask) & ~mask;
+}
+
+/* Take the newest parked block of class c, which must hold at least `size`
+ * bytes, off its list (F_CACHED cleared): its region and header offset, or 0
+ * on corruption. */
+HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t *hout)
+{
+    uint64_t link = t->cache[c], h = link & OFFSET_MASK;
+    if (!view_region(t, link_region(link), v)) return fail_corrupted(t);
+    block_t *b = block_at(v, h);
+    uint64_t next = b->next_free, bsize = block_size(b);
+    /* The next block's own flags are checked when it is popped in turn. */
+    if ((b->size_flags & (F_FREE | F_CACHED)) != F_CACHED || bsize < size || !size_in_range(v, h, bsize) ||
+        (next && !link_in_range(t, next)))
+        return fail_corrupted(t);
+    t->cache[c] = next;
+    t->cache_count[c]--;
+    t->cached_bytes -= bsize;
+    b->size_flags &= ~F_CACHED;
+    *hout = h;
+    return 1;
+}
+
+/* May a freed block of `size` be parked rather than merged? */
+HOT int cache_accepts(const tlsf_t *t, uint64_t size)
+{
+    return size <= TLSF_CACHE_MAX && t->cache_count[cache_class(size)] < t->cache_depth &&
+           t->cached_bytes + size <= t->cache_budget;
+}
+
+/* Park the validated live block at h on the list of its class. */
+HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_t size)
+{
+    unsigned c = cache_class(size);
+    b->size_flags = (b->size_flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
+    b->next_free = t->cache[c];
+    t->cache[c] = make_link(v->index, h);
+    t->cache_count[c]++;
+    t->cached_bytes += size;
+    t->used -= size;
+    t->allocations--;
+    v->region->live--;
+}
+
+static int flush_cache(tlsf_t *t);
+
+/* ---- allocation ---------------------------------------------------------- */
+
+/* The size a plain request is served at: adjusted, and rounded to its class
+ * when the cache is on. 0 when the request is too large. */
+HOT uint64_t serve_size(const tlsf_t *t, size_t request)
+{
+    uint64_t size = adjust_request(request);
+    return t->cache_depth && size <= TLSF_CACHE_MAX ? round_to_class(size) : size;
+}
+
+/* Allocation from the free lists (and the path every memalign takes). */
+SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
+{
+    if (t->corrupted) return NULL;
+    uint64_t size = align_log2 ? adjust_request(request) : serve_size(t, request);
+    uint64_t search = size;
+    if (size && align_log2 > ALIGN_LOG2) {
+        uint64_t extra = ((uint64_t)1 << align_log2) + SPLIT_MIN;
+        search = extra <= TLSF_MAX_REQUEST && size <= TLSF_MAX_REQUEST - extra ? size + extra : 0;
+    }
+    uint64_t link = search ? find_free(t, search) : 0;
+    if (!link && search && t->cached_bytes && !t->corrupted && flush_cache(t) == TLSF_OK) link = find_free(t, search);
+    if (!link) {
+        if (!t->corrupted) t->failed++;
+        return NULL;
+    }
+    return take_block(t, link, size, align_log2);
+}
+
+/* ---- validation of a user pointer ---------------------------------------- */
+
+/* Find the region holding ptr: the last one found, else a scan of the region
+ * table (at most TLSF_MAX_REGIONS entries). */
+HOT int find_region(tlsf_t *t, const void *ptr, rview_t *v)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    const region_t *hint = &t->regions[t->region_hint];
+    if (p - ((uintptr_t)t + (uintptr_t)hint->base_off) < hint->area) return view_region(t, t->region_hint, v);
+    for (unsigned i = 0; i < t->region_hwm; i++) {
+        const region_t *r = &t->regions[i];
+        if (p - ((uintptr_t)t + (uintptr_t)r->base_off) < r->area) { /* area 0 never matches */
+            t->region_hint = i;
+            return view_region(t, i, v);
+        }
+    }
+    return 0;
+}
+
+/* Validate that `u` is the user offset of a live block in v: TLSF_OK and its header
+ * offset, or the reason it is not. O(1). Checks the neighbours it will touch. */
+HOT int validate_own(const rview_t *v, uint64_t u, uint64_t *hout)
+{
+    if ((u & 7) || u < HEADER || u >= v->area - HEADER || !test_bit(v->bits, u >> ALIGN_LOG2)) return TLSF_ERR_FOREIGN;
+    uint64_t h = u - HEADER;
+    block_t *b = block_at(v, h);
+    if (!size_in_range(v, h, block_size(b))) return TLSF_ERR_CORRUPTED;
+    if (b->size_flags & (F_FREE | F_CACHED)) return TLSF_ERR_DOUBLE_FREE;
+    *hout = h;
+    return TLSF_OK;
+}
+
+/* Validate the headers around the live block at h that a merge or an in-place
+ * resize will read and write. O(1). */
+HOT int validate_neighbours(const rview_t *v, uint64_t h)
+{
+    const block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    uint64_t nh = h + size + OVERHEAD;
+    block_t *next = block_at(v, nh);
+    int sentinel = nh == v->area - HEADER;
+    if ((next->size_flags & F_PREV_FREE) || (!sentinel && !test_bit(v->bits, start_index(nh))) ||
+        (sentinel && block_size(next) != 0) ||
+        (!sentinel && (next->size_flags & F_FREE) && !size_in_range(v, nh, block_size(next))))
+        return TLSF_ERR_CORRUPTED;
+    if (b->size_flags & F_PREV_FREE) {
+        uint64_t ps = b->prev_size;
+        if (ps < MIN_BLOCK || (ps & 7) || ps + OVERHEAD > h || !test_bit(v->bits, start_index(h - ps - OVERHEAD)))
+            return TLSF_ERR_CORRUPTED;
+        const block_t *prev = block_at(v, h - ps - OVERHEAD);
+        if (!(prev->size_flags & F_FREE) || block_size(prev) != ps) return TLSF_ERR_CORRUPTED;
+    }
+    return TLSF_OK;
+}
+
+/* Validate that `u` is the user offset of a live block in v whose neighbours
+ * are intact: TLSF_OK and its header offset, or the reason it is not. O(1). */
+HOT int validate_live(const rview_t *v, uint64_t u, uint64_t *hout)
+{
+    int rc = validate_own(v, u, hout);
+    return rc != TLSF_OK ? rc : validate_neighbours(v, *hout);
+}
+
+/* Free the validated live block at h, merging with free neighbours. */
+HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
+{
+    block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    t->used -= size;
+    t->allocations--;
+    v->region->live--;
+    if (b->size_flags & F_PREV_FREE) {
+        uint64_t ph = h - b->prev_size - OVERHEAD;
+        block_t *prev = block_at(v, ph);
+        if (!remove_free(t, make_link(v->index, ph), prev)) return TLSF_ERR_CORRUPTED;
+        clear_bit(v->bits, start_index(h));
+        t->free_bytes -= block_size(prev);
+        size += block_size(prev) + OVERHEAD;
+        h = ph;
+        b = prev;
+    }
+    uint64_t nh = h + size + OVERHEAD;
+    block_t *next = block_at(v, nh);
+    if (next->size_flags & F_FREE) {
+        if (!remove_free(t, make_link(v->index, nh), next)) return TLSF_ERR_CORRUPTED;
+        clear_bit(v->bits, start_index(nh));
+        t->free_bytes -= block_size(next);
+        size += block_size(next) + OVERHEAD;
+        next = block_at(v, h + size + OVERHEAD);
+    }
+    b->size_flags = size | F_FREE;
+    next->prev_size = size;
+    next->size_flags |= F_PREV_FREE;
+    t->free_bytes += size;
+    insert_free(t, make_link(v->index, h), b);
+    return TLSF_OK;
+}
+
+/* Free the block at user offset u of region v: park it or merge it. */
+/* The part of a free that merges: validate the neighbours, then release. */
+SLOW int merge_free(tlsf_t *t, const rview_t *v, uint64_t h)
+{
+    int rc = validate_neighbours(v, h);
+    if (rc == TLSF_OK) return release_block(t, v, h);
+    fail_corrupted(t);
+    return rc;
+}
+
+SLOW int reject_free(tlsf_t *t, int rc)
+{
+    if (rc == TLSF_ERR_CORRUPTED) fail_corrupted(t);
+    return rc;
+}
+
+/* Free the block at user offset u of region v: park it or merge it. */
+HOT int free_block(tlsf_t *t, const rview_t *v, uint64_t u)
+{
+    uint64_t h;
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
+    int rc = validate_own(v, u, &h);
+    if (rc != TLSF_OK) return reject_free(t, rc);
+    block_t *b = block_at(v, h);
+    uint64_t size = block_size(b);
+    if (cache_accepts(t, size)) {
+        park_block(t, v, h, b, size); /* touches no neighbour: nothing more to check */
+        return TLSF_OK;
+    }
+    return merge_free(t, v, h);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+size_t tlsf_control_size(void) { return sizeof(struct tlsf); }
+
+tlsf_t *tlsf_create(void *mem, size_t bytes)
+{
+    if (!mem || ((uintptr_t)mem & 7) || bytes < sizeof(struct tlsf)) return NULL;
+    tlsf_t *t = (tlsf_t *)mem;
+    memset(t, 0, sizeof *t);
+    t->magic = TLSF_MAGIC;
+    return t;
+}
+
+size_t tlsf_bitmap_size(size_t area)
+{
+    if (area < TLSF_REGION_MIN || (area & 7)) return 0;
+    return (size_t)((((uint64_t)area >> ALIGN_LOG2) + 63) >> 6) * 8;
+}
+
+size_t tlsf_region_max_alloc(size_t area)
+{
+    if (area < TLSF_REGION_MIN || (area & 7) || area - HEADER - OVERHEAD > TLSF_MAX_REQUEST) return 0;
+    return area - HEADER - OVERHEAD;
+}
+
+int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
+{
+    if (!t || !mem || !bitmap || ((uintptr_t)mem & (TLSF_REGION_ALIGN - 1)) || ((uintptr_t)bitmap & 7) ||
+        tlsf_region_max_alloc(area) == 0)
+        return TLSF_ERR_INVALID;
+    uintptr_t lo = (uintptr_t)mem;
+    if (lo + area < lo) return TLSF_ERR_INVALID;
+    int slot = -1;
+    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+        region_t *r = &t->regions[i];
+        if (!r->area) {
+            if (slot < 0) slot = (int)i;
+            continue;
+        }
+        uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+        if (lo < base + r->area && base < lo + area) return TLSF_ERR_INVALID; /* overlaps */
+    }
+    if (slot < 0) return TLSF_ERR_FULL;
+
+    region_t *r = &t->regions[slot];
+    r->base_off = (uint64_t)(lo - (uintptr_t)t);
+    r->bitmap_off = (uint64_t)((uintptr_t)bitmap - (uintptr_t)t);
+    r->area = area;
+    r->live = 0;
+    rview_t v;
+    if (!view_region(t, (unsigned)slot, &v)) return TLSF_ERR_INVALID;
+    memset(v.bits, 0, tlsf_bitmap_size(area));
+
+    uint64_t size = area - HEADER - OVERHEAD;
+    block_t *first = block_at(&v, 0);
+    first->prev_size = 0;
+    first->size_flags = size | F_FREE;
+    set_bit(v.bits, start_index(0));
+    block_t *sentinel = block_at(&v, area - HEADER);
+    sentinel->prev_size = size;
+    sentinel->size_flags = F_PREV_FREE;
+
+    insert_free(t, make_link((unsigned)slot, 0), first);
+    t->region_count++;
+    if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1;
+    t->area += area;
+    t->cache_budget = t->area / 4;
+    t->free_bytes += size;
+    return slot;
+}
+
+int tlsf_remove_region(tlsf_t *t, int region)
+{
+    rview_t v;
+    if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
+    if (v.region->live) return TLSF_ERR_IN_USE;
+    if (t->cached_bytes) {
+        int rc = tlsf_flush_cache(t);
+        if (rc != TLSF_OK) return rc;
+    }
+    block_t *first = block_at(&v, 0);
+    uint64_t size = v.area - HEADER - OVERHEAD;
+    if (first->size_flags != (size | F_FREE) || !test_bit(v.bits, start_index(0))) return TLSF_ERR_CORRUPTED;
+    if (!remove_free(t, make_link((unsigned)region, 0), first)) return TLSF_ERR_CORRUPTED;
+    t->area -= v.area;
+    t->cache_budget = t->area / 4;
+    t->free_bytes -= size;
+    t->region_count--;
+    memset(v.region, 0, sizeof *v.region);
+    while (t->region_hwm && !t->regions[t->region_hwm - 1].area) t->region_hwm--;
+    return TLSF_OK;
+}
+
+int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
+{
+    if (!t || region < 0 || region >= TLSF_MAX_REGIONS || !t->regions[region].area) return TLSF_ERR_INVALID;
+    const region_t *r = &t->regions[region];
+    out->base = (void *)((uintptr_t)t + (uintptr_t)r->base_off);
+    out->area = (size_t)r->area;
+    out->live = (int)r->live;
+    return TLSF_OK;
+}
+
+/* ---- the small-block fast paths (front cache on, sizes below 512) ----------
+ * Below 2 * SMALL_BLOCK every list holds one exact size, so a parked block's
+ * size word must equal its class's size with F_CACHED set: one comparison
+ * checks size and flags together. These do what unpark_block/hand_out and
+ * free_block/park_block do, without building a region view. */
+
+/* Pop the newest parked block of exact size `size` (< 512); NULL when it is
+ * damaged (the pool is then marked corrupted). */
+HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
+{
+    region_t *r = &t->regions[link_region(link)];
+    uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+    uint64_t h = link & OFFSET_MASK;
+    block_t *b = (block_t *)(base + (uintptr_t)h);
+    uint64_t flags = b->size_flags, next = b->next_free;
+    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED) || h + size + OVERHEAD > r->area - HEADER ||
+        (next && !link_in_range(t, next))) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    unsigned c = (unsigned)(size >> ALIGN_LOG2);
+    t->cache[c] = next;
+    t->cache_count[c]--;
+    t->cached_bytes -= size;
+    b->size_flags = flags & ~F_CACHED;
+    r->live++;
+    t->allocations++;
+    t->used += size;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(base + (uintptr_t)h + HEADER);
+}
+
+/* Park ptr if it is a live block below 512 bytes in the hint region and its
+ * class has room: TLSF_OK; otherwise 1, and the caller takes the general path
+ * (which also produces every error). */
+HOT int park_small(tlsf_t *t, const void *ptr)
+{
+    region_t *r = &t->regions[t->region_hint];
+    uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+    uint64_t u = (uint64_t)((uintptr_t)ptr - base);
+    if (u >= r->area || (u & 7) || u < HEADER) return 1;
+    const uint64_t *bits = (const uint64_t *)((uintptr_t)t + (uintptr_t)r->bitmap_off);
+    if (!test_bit(bits, u >> ALIGN_LOG2)) return 1;
+    block_t *b = (block_t *)(base + (uintptr_t)u - HEADER);
+    uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
+    unsigned c = (unsigned)(size >> ALIGN_LOG2);
+    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK || size < MIN_BLOCK ||
+        u + size + OVERHEAD > r->area || t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget)
+        return 1;
+    b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
+    b->next_free = t->cache[c];
+    t->cache[c] = make_link(t->region_hint, u - HEADER);
+    t->cache_count[c]++;
+    t->cached_bytes += size;
+    t->used -= size;
+    t->allocations--;
+    r->live--;
+    return TLSF_OK;
+}
+
+void *tlsf_malloc(tlsf_t *t, size_t request)
+{
+    if (t->cache_depth && !t->corrupted) {
+        if (request < 2 * SMALL_BLOCK) {
+            uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
+            uint64_t link = size < 2 * SMALL_BLOCK ? t->cache[size >> ALIGN_LOG2] : 0;
+            return link ? pop_small(t, size, link) : allocate(t, request, 0);
+        }
+        uint64_t size = serve_size(t, request);
+        unsigned c = cache_class(size);
+        if (size && size <= TLSF_CACHE_MAX && t->cache[c]) {
+            rview_t v;
+            uint64_t h;
+            return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
+        }
+    }
+    return allocate(t, request, 0);
+}
+
+void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size) {
+        t->failed++;
+        return NULL;
+    }
+    void *p = allocate(t, count * size, 0);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+void *tlsf_memalign(tlsf_t *t, size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1))) return NULL;
+    unsigned log2 = find_last_set64(align);
+    if (log2 >= 48) {
+        t->failed++;
+        return NULL;
+    }
+    return allocate(t, size, log2 <= ALIGN_LOG2 ? 0 : log2);
+}
+
+/* tlsf_free without the small-block fast path. */
+SLOW int free_general(tlsf_t *t, void *ptr)
+{
+    rview_t v;
+    if (!find_region(t, ptr, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    return free_block(t, &v, (uint64_t)((uintptr_t)ptr - v.base));
+}
+
+int tlsf_free(tlsf_t *t, void *ptr)
+{
+    if (!ptr) return TLSF_OK;
+    if (t->cache_depth && !t->corrupted && park_small(t, ptr) == TLSF_OK) return TLSF_OK;
+    return free_general(t, ptr);
+}
+
+int tlsf_free_at(tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    if (region < 0 || !view_region(t, (unsigned)region, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    return free_block(t, &v, offset);
+}
+
+/* Merge every parked block back, as if it were freed now with no cache. */
+static int flush_cache(tlsf_t *t)
+{
+    for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+        while (t->cache[c]) {
+            rview_t v;
+            uint64_t h;
+            if (!unpark_block(t, c, 0, &v, &h)) return TLSF_ERR_CORRUPTED;
+            int rc = validate_live(&v, h + HEADER, &h);
+            if (rc != TLSF_OK) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
+            v.region->live++; /* release_block takes back what a live block holds */
+            t->allocations++;
+            t->used += block_size(block_at(&v, h));
+            rc = release_block(t, &v, h);
+            if (rc != TLSF_OK) return rc;
+        }
+    }
+    return TLSF_OK;
+}
+
+int tlsf_flush_cache(tlsf_t *t) { return t->corrupted ? TLSF_ERR_CORRUPTED : flush_cache(t); }
+
+int tlsf_set_cache(tlsf_t *t, unsigned depth)
+{
+    if (depth > TLSF_CACHE_DEPTH_MAX) return TLSF_ERR_INVALID;
+    if (depth < t->cache_depth) {
+        int rc = tlsf_flush_cache(t);
+        if (rc != TLSF_OK) return rc;
+    }
+    t->cache_depth = depth;
+    return TLSF_OK;
+}
+
+int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
+{
+    if (!ptr) {
+        *out = tlsf_malloc(t, request);
+        return *out ? TLSF_OK : t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
+    }
+    rview_t v;
+    uint64_t h;
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
+    if (!find_region(t, ptr, &v)) return TLSF_ERR_FOREIGN;
+    int rc = validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h);
+    if (rc != TLSF_OK) return rc == TLSF_ERR_CORRUPTED ? (fail_corrupted(t), rc) : rc;
+    uint64_t size = adjust_request(request);
+    if (!size) {
+        t->failed++;
+        return TLSF_ERR_NOMEM;
+    }
+    block_t *b = block_at(&v, h);
+    uint64_t cur = block_size(b);
+    uint64_t nh = h + cur + OVERHEAD;
+    block_t *next = block_at(&v, nh);
+    if (size > cur && (next->size_flags & F_FREE) && cur + OVERHEAD + block_size(next) >= size) {
+        /* Grow in place by absorbing the free successor. */
+        if (!remove_free(t, make_link(v.index, nh), next)) return TLSF_ERR_CORRUPTED;
+        clear_bit(v.bits, start_index(nh));
+        t->free_bytes -= block_size(next);
+        b->size_flags += block_size(next) + OVERHEAD;
+        block_at(&v, h + block_size(b) + OVERHEAD)->size_flags &= ~F_PREV_FREE;
+    }
+    if (size <= block_size(b)) {
+        if (!trim_block(t, &v, h, size)) return TLSF_ERR_CORRUPTED;
+        t->used = t->used - cur + block_size(b);
+        if (t->used > t->peak_used) t->peak_used = t->used;
+        *out = ptr;
+        return TLSF_OK;
+    }
+    unsigned align_log2 = (unsigned)(b->size_flags >> ALIGN_SHIFT);
+    void *moved = allocate(t, request, align_log2);
+    if (!moved) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_NOMEM;
+    memcpy(moved, ptr, (size_t)cur);
+    rc = release_block(t, &v, h);
+    if (rc != TLSF_OK) return rc;
+    *out = moved;
+    return TLSF_OK;
+}
+
+size_t tlsf_usable_size(const tlsf_t *t, const void *ptr)
+{
+    rview_t v;
+    uint64_t h;
+    if (!ptr || !find_region((tlsf_t *)t, ptr, &v)) return 0;
+    return validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h) == TLSF_OK ? (size_t)block_size(block_at(&v, h)) : 0;
+}
+
+int tlsf_block_state(const tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    uint64_t h;
+    if (region < 0 || !view_region((tlsf_t *)t, (unsigned)region, &v)) return TLSF_ERR_FOREIGN;
+    return validate_own(&v, offset, &h);
+}
+
+int tlsf_locate(const tlsf_t *t, const void *ptr, int *region, size_t *offset)
+{
+    rview_t v;
+    if (!find_region((tlsf_t *)t, ptr, &v)) return TLSF_ERR_FOREIGN;
+    *region = (int)v.index;
+    *offset = (size_t)((uintptr_t)ptr - v.base);
+    return TLSF_OK;
+}
+
+void *tlsf_pointer(const tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    if (region < 0 || !view_region((tlsf_t *)t, (unsigned)region, &v) || offset >= v.area) return NULL;
+    return (void *)(v.base + offset);
+}
+
+int tlsf_is_corrupted(const tlsf_t *t) { return t->corrupted; }
+
+/* ---- inspection ---------------------------------------------------------- */
+
+void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
+{
+    out->area = (size_t)t->area;
+    out->used = (size_t)t->used;
+    out->peak_used = (size_t)t->peak_used;
+    out->free = (size_t)(t->free_bytes + t->cached_bytes);
+    out->cached = (size_t)t->cached_bytes;
+    out->allocations = (size_t)t->allocations;
+    out->failed_allocations = (size_t)t->failed;
+    out->regions = t->region_count;
+    out->largest_free = 0;
+    if (!t->fl_bitmap) return;
+    unsigned fl = find_last_set64(t->fl_bitmap);
+    if (fl >= FL_COUNT || !t->sl_bitmap[fl]) return;
+    uint64_t link = t->heads[fl][find_last_set64(t->sl_bitmap[fl])];
+    /* Bounded by the number of free blocks the pool can hold. */
+    for (uint64_t steps = 0; link && steps <= t->area / SPLIT_MIN; steps++) {
+        if (!link_is_sane(t, link, F_FREE)) break;
+        const block_t *b = link_block(t, link);
+        if (block_size(b) > out->largest_free) out->largest_free = (size_t)block_size(b);
+        link = b->next_free;
+    }
+}
+
+/* What a walk of the physical chains adds up. */
+typedef struct walk_totals {
+    uint64_t used, free, cached, used_blocks, free_blocks, cached_blocks, blocks;
+} walk_totals_t;
+
+/* Walk one region's physical chain, bounds-checking every step; `walker` sees
+ * every block. Returns why the chain is broken, or NULL when it is intact. */
+static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker, void *user, walk_totals_t *sum,
+                               int *stopped)
+{
+    rview_t v;
+    if (!view_region((tlsf_t *)t, ri, &v)) return "region slot is empty";
+    uint64_t h = 0, prev_free = 0, prev_size = 0, blocks = 0, live = 0;
+    const uint64_t sentinel = v.area - HEADER;
+    while (h < sentinel) {
+        const block_t *b = block_at(&v, h);
+        uint64_t size = block_size(b);
+        int is_free = (int)(b->size_flags & F_FREE), is_cached = (b->size_flags & F_CACHED) != 0;
+        if (!size_in_range(&v, h, size)) return "block size out of range";
+        if (!test_bit(v.bits, start_index(h))) return "block start missing from the start bitmap";
+        if (!!(b->size_flags & F_PREV_FREE) != !!prev_free) return "previous-free flag disagrees with the previous block";
+        if (prev_free && b->prev_size != prev_size) return "prev_size disagrees with the previous free block";
+        if (prev_free && is_free) return "two adjacent free blocks";
+        if (is_free && (b->size_flags >> ALIGN_SHIFT)) return "free block with alignment bits";
+        if (is_free && is_cached) return "block both free and cached";
+        if (is_free) {
+            sum->free += size;
+            sum->free_blocks++;
+        } else if (is_cached) {
+            sum->cached += size;
+            sum->cached_blocks++;
+        } else {
+            sum->used += size;
+            sum->used_blocks++;
+            live++;
+        }
+        blocks++;
+        if (walker && !*stopped) {
+            tlsf_block_info_t info = { (int)ri, (size_t)(h + HEADER), (size_t)size, !is_free && !is_cached };
+            if (walker(&info, user)) *stopped = 1;
+        }
+        prev_free = (uint64_t)is_free;
+        prev_size = size;
+        h += size + OVERHEAD;
+    }
+    if (h != sentinel) return "physical chain overruns the sentinel";
+    const block_t *s = block_at(&v, sentinel);
+    if (block_size(s) != 0 || (s->size_flags & F_FREE)) return "sentinel damaged";
+    if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
+    if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
+    if (live != v.region->live) return "region live count disagrees with the walk";
+    uint64_t words = tlsf_bitmap_size((size_t)v.area) / 8, bits = 0;
+    for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
+    if (bits != blocks) return "start bitmap has bits that start no block";
+    sum->blocks += blocks;
+    return NULL;
+}
+
+int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user)
+{
+    walk_totals_t sum = { 0 };
+    int stopped = 0;
+    for (unsigned i = 0; i < t->region_hwm && !stopped; i++)
+        if (t->regions[i].area && walk_region(t, i, walker, user, &sum, &stopped)) return TLSF_ERR_CORRUPTED;
+    return TLSF_OK;
+}
+
+static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
+{
+    uint64_t listed = 0;
+    if (t->fl_bitmap >> FL_COUNT) return "first-level bitmap has bits beyond the last list";
+    for (unsigned fl = 0; fl < FL_COUNT; fl++) {
+        if (!!(t->fl_bitmap & ((uint64_t)1 << fl)) != !!t->sl_bitmap[fl]) return "first-level bitmap disagrees with second level";
+        for (unsigned sl = 0; sl < SL_COUNT; sl++) {
+            uint64_t link = t->heads[fl][sl], prev = 0;
+            if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link) return "second-level bitmap disagrees with a list head";
+            while (link) {
+                if (!link_is_sane(t, link, F_FREE)) return "free-list link points at no free block";
+                const block_t *b = link_block(t, link);
+                unsigned bfl, bsl;
+                map_insert(block_size(b), &bfl, &bsl);
+                if (bfl != fl || bsl != sl) return "free block in the wrong list";
+                if (b->prev_free != prev) return "free-list back link is wrong";
+                if (++listed > free_blocks) return "free lists hold more blocks than the regions (a cycle?)";
+                prev = link;
+                link = b->next_free;
+            }
+        }
+    }
+    if (listed != free_blocks) return "a free block is missing from the free lists";
+    return NULL;
+}
+
+static const char *check_cache(const tlsf_t *t, const walk_totals_t *sum)
+{
+    uint64_t listed = 0, bytes = 0;
+    for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+        uint64_t count = 0;
+        for (uint64_t link = t->cache[c]; link; count++) {
+            if (!link_is_sane(t, link, F_CACHED)) return "cache link points at no cached block";
+            const block_t *b = link_block(t, link);
+            if (cache_class(block_size(b)) != c) return "cached block in the wrong cache list";
+            if (++listed > sum->cached_blocks) return "cache lists hold more blocks than the regions (a cycle?)";
+            bytes += block_size(b);
+            link = b->next_free;
+        }
+        if (count != t->cache_count[c] || count > t->cache_depth) return "cache count disagrees with its list";
+    }
+    if (listed != sum->cached_blocks) return "a cached block is missing from the cache lists";
+    if (bytes != t->cached_bytes || sum->cached != bytes) return "cached-bytes statistics disagree with the walk";
+    if (bytes > t->cache_budget || t->cache_budget != t->area / 4) return "cache holds more than its budget";
+    return NULL;
+}
+
+int tlsf_check(const tlsf_t *t, const char **why)
+{
+    const char *reason = NULL;
+    walk_totals_t sum = { 0 };
+    int stopped = 0;
+    uint64_t area = 0, regions = 0;
+    if (!t || t->magic != TLSF_MAGIC) reason = "not a TLSF control structure";
+    for (unsigned i = 0; !reason && i < TLSF_MAX_REGIONS; i++) {
+        if (!t->regions[i].area) continue;
+        if (i >= t->region_hwm) reason = "region beyond the high-water mark";
+        else reason = walk_region(t, i, NULL, NULL, &sum, &stopped);
+        area += t->regions[i].area;
+        regions++;
+    }
+    if (!reason) reason = check_free_lists(t, sum.free_blocks);
+    if (!reason) reason = check_cache(t, &sum);
+    if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations)) reason = "used-bytes statistics disagree with the walk";
+    if (!reason && sum.free != t->free_bytes) reason = "free-bytes statistics disagree with the walk";
+    if (!reason && (area != t->area || regions != t->region_count)) reason = "region statistics disagree with the region table";
+    if (!reason && t->peak_used < t->used) reason = "peak below current use";
+    if (why) *why = reason;
+    return reason ? TLSF_ERR_CORRUPTED : TLSF_OK;
+}
+
+/* ---- repair ---------------------------------------------------------------- */
+
+/* Is [off, off + len) inside (control end, span] without wrapping? */
+static int span_holds(uint64_t off, uint64_t len, uint64_t span)
+{
+    return off >= sizeof(struct tlsf) && off <= span && len <= span - off;
+}
+
+/* Do [a, a + alen) and [b, b + blen) overlap? */
+static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) { return a < b + blen && b < a + alen; }
+
+/* Check that every used region slot names memory inside the span, aligned,
+ * overlapping nothing else. Reads the region table only. */
+static int validate_region_table(const tlsf_t *t, uint64_t span)
+{
+    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+        const region_t *r = &t->regions[i];
+        if (!r->area) continue;
+        uint64_t bm = tlsf_bitmap_size((size_t)r->area);
+        if (tlsf_region_max_alloc((size_t)r->area) == 0 || !span_holds(r->base_off, r->area, span) ||
+            !span_holds(r->bitmap_off, bm, span) || (r->bitmap_off & 7) ||
+            (((uintptr_t)t + (uintptr_t)r->base_off) & (TLSF_REGION_ALIGN - 1)) ||
+            ranges_overlap(r->base_off, r->area, r->bitmap_off, bm))
+            return 0;
+        for (unsigned j = 0; j < i; j++) {
+            const region_t *q = &t->regions[j];
+            if (!q->area) continue;
+            uint64_t qbm = tlsf_bitmap_size((size_t)q->area);
+            if (ranges_overlap(r->base_off, r->area, q->base_off, q->area) ||
+                ranges_overlap(r->base_off, r->area, q->bitmap_off, qbm) ||
+                ranges_overlap(r->bitmap_off, bm, q->base_off, q->area) ||
+                ranges_overlap(r->bitmap_off, bm, q->bitmap_off, qbm))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Close the run of free blocks [run_h, run_h + run_size + OVERHEAD) whose
+ * physical successor is at nh: one free block, listed. */
+static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t run_size, uint64_t nh)
+{
+    block_t *b = block_at(v, run_h);
+    b->size_flags = run_size | F_FREE;
+    set_bit(v->bits, start_index(run_h));
+    block_t *next = block_at(v, nh);
+    next->prev_size = run_size;
+    next->size_flags |= F_PREV_FREE;
+    t->free_bytes += run_size;
+    insert_free(t, make_link(v->index, run_h), b);
+}
+
+/* Rebuild one region from its physical chain (see tlsf_repair). 0 when the
+ * chain is broken. */
+static int repair_region(tlsf_t *t, unsigned ri)
+{
+    rview_t v;
+    if (!view_region(t, ri, &v)) return 0;
+    const uint64_t sentinel = v.area - HEADER;
+    /* First pass: the chain must be intact before anything is rewritten. */
+    uint64_t h = 0;
+    while (h < sentinel) {
+        uint64_t size = block_size(block_at(&v, h));
+        if (!size_in_range(&v, h, size)) return 0;
+        h += size + OVERHEAD;
+    }
+    if (h != sentinel) return 0;
+    memset(v.bits, 0, tlsf_bitmap_size((size_t)v.area));
+    v.region->live = 0;
+    uint64_t run_h = 0, run_size = 0;
+    int in_run = 0;
+    for (h = 0; h < sentinel;) {
+        block_t *b = block_at(&v, h);
+        uint64_t size = block_size(b), nh = h + size + OVERHEAD;
+        if (b->size_flags & (F_FREE | F_CACHED)) {
+            if (in_run) {
+                run_size += size + OVERHEAD; /* merged into the run: starts no block */
+            } else {
+                in_run = 1;
+                run_h = h;
+                run_size = size;
+            }
+        } else {
+            b->size_flags &= ~(F_FREE | F_CACHED | F_PREV_FREE);
+            if (in_run) {
+                close_free_run(t, &v, run_h, run_size, h); /* sets b's F_PREV_FREE */
+                in_run = 0;
+            }
+            set_bit(v.bits, start_index(h));
+            v.region->live++;
+            t->allocations++;
+            t->used += size;
+        }
+        h = nh;
+    }
+    block_t *s = block_at(&v, sentinel);
+    s->size_flags = 0;
+    if (in_run) close_free_run(t, &v, run_h, run_size, sentinel);
+    return 1;
+}
+
+int tlsf_repair(tlsf_t *t, size_t span)
+{
+    if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
+    if (!validate_region_table(t, span)) {
+        t->corrupted = 1;
+        return TLSF_ERR_CORRUPTED;
+    }
+    t->fl_bitmap = 0;
+    memset(t->sl_bitmap, 0, sizeof t->sl_bitmap);
+    memset(t->heads, 0, sizeof t->heads);
+    memset(t->cache, 0, sizeof t->cache);
+    memset(t->cache_count, 0, sizeof t->cache_count);
+    if (t->cache_depth > TLSF_CACHE_DEPTH_MAX) t->cache_depth = 0;
+    t->cached_bytes = 0;
+    t->region_count = 0;
+    t->region_hwm = 0;
+    t->region_hint = 0;
+    t->area = 0;
+    t->used = 0;
+    t->free_bytes = 0;
+    t->allocations = 0;
+    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+        if (!t->regions[i].area) continue;
+        t->region_count++;
+        t->region_hwm = i + 1;
+        t->area += t->regions[i].area;
+    }
+    t->cache_budget = t->area / 4;
+    for (unsigned i = 0; i < t->region_hwm; i++) {
+        if (t->regions[i].area && !repair_region(t, i)) {
+            t->corrupted = 1;
+            return TLSF_ERR_CORRUPTED;
+        }
+    }
+    if (t->peak_used < t->used) t->peak_used = t->used;
+    t->corrupted = 0;
+    return TLSF_OK;
+}

@@ -1,0 +1,220 @@
+/*
+ * tlsf.h — Two-Level Segregated Fit allocator (plain C11, no Node dependency).
+ *
+ * malloc, free, calloc, memalign and realloc run in O(1) (realloc plus the copy
+ * when it has to move). Free blocks are kept in 33 x 32 segregated lists found
+ * through two levels of bitmaps; a freed block is merged at once with its free
+ * physical neighbours.
+ *
+ * Position independence: every link the allocator stores (free-list links, the
+ * region table) is an offset, never a pointer, so a control structure and its
+ * regions that live together in one shared mapping work at any address.
+ *
+ * Memory ownership: the caller provides all memory — the control structure
+ * (tlsf_control_size() bytes) and, for each region, the block area plus a
+ * separate start bitmap (tlsf_bitmap_size(area) bytes, 1 bit per 8 bytes of
+ * area, i.e. 1/64 = 1.6 % of the area). The allocator never calls malloc.
+ *
+ * Safety: a free or realloc of anything that is not the start of a live block
+ * (double free, interior pointer, other pool's pointer) is detected in O(1)
+ * through the start bitmap and rejected without changing anything. Every link
+ * or size read from memory the user could have scribbled on is range-checked
+ * before it is followed; a broken one marks the pool corrupted (every later
+ * allocation fails with TLSF_ERR_CORRUPTED) instead of being followed.
+ *
+ * Not thread-safe: callers serialise access.
+ */
+#ifndef MEMPOOLS_TLSF_H
+#define MEMPOOLS_TLSF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tlsf tlsf_t;
+
+/* Return codes. Every function that returns int uses these. */
+enum tlsf_status {
+    TLSF_OK = POOL_OK,
+    TLSF_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument: misaligned/too small region, bad alignment, bad id */
+    TLSF_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of a block of this pool */
+    TLSF_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* the start of a block of this pool that is already free */
+    TLSF_ERR_IN_USE = POOL_ERR_IN_USE,      /* the region still holds live blocks */
+    TLSF_ERR_CORRUPTED = POOL_ERR_CORRUPTED,   /* an invariant is broken; the pool refuses to go on */
+    TLSF_ERR_NOMEM = POOL_ERR_NOMEM,       /* no free block large enough */
+    TLSF_ERR_FULL = POOL_ERR_FULL         /* the region table is full */
+};
+
+#define TLSF_ALIGN_SIZE 8u       /* every block and every user pointer is 8-aligned */
+#define TLSF_REGION_ALIGN 16u    /* a region's area must start 16-aligned */
+#define TLSF_REGION_MIN 64u      /* smallest region area accepted */
+#define TLSF_MAX_REGIONS 64      /* region ids are 0 .. TLSF_MAX_REGIONS-1 */
+#define TLSF_BLOCK_OVERHEAD 8u   /* bytes of header per live block */
+#define TLSF_MIN_BLOCK 24u       /* smallest usable size of any block */
+#define TLSF_MAX_REQUEST ((size_t)1 << 39) /* requests above this fail with NULL */
+
+typedef struct tlsf_stats {
+    size_t area;               /* bytes of all regions' areas */
+    size_t used;               /* usable bytes of live blocks */
+    size_t peak_used;          /* high-water mark of used; never decreases */
+    size_t free;               /* usable bytes of free blocks, cached ones included */
+    size_t cached;             /* usable bytes of blocks parked in the front cache */
+    size_t largest_free;       /* usable size of the largest free block */
+    size_t allocations;        /* live blocks */
+    size_t failed_allocations; /* malloc/memalign/calloc/realloc that found no room */
+    size_t regions;            /* regions currently added */
+} tlsf_stats_t;
+
+typedef struct tlsf_region_info {
+    void *base;   /* start of the area (user offsets are relative to it) */
+    size_t area;  /* bytes of the area */
+    int live;     /* live blocks in this region */
+} tlsf_region_info_t;
+
+/* One block as reported by tlsf_walk, in address order within each region. */
+typedef struct tlsf_block_info {
+    int region;
+    size_t offset;  /* user pointer - region base */
+    size_t size;    /* usable size */
+    int used;       /* 0 for free and for cached (parked) blocks */
+} tlsf_block_info_t;
+
+/* Return nonzero to stop the walk early. */
+typedef int (*tlsf_walker)(const tlsf_block_info_t *block, void *user);
+
+/* Block layout (stable; the Node binding's TypeScript layer reads it, through
+ * the constants the binding exports as `layout`): the TLSF_HEADER_BYTES bytes
+ * before a user pointer hold the block's usable size in bits 3..57 (a
+ * multiple of 8), flags in bits 0..2 and, for memalign blocks, log2 of the
+ * alignment in bits TLSF_BLOCK_ALIGN_SHIFT..63, little-endian as the host. */
+#define TLSF_HEADER_BYTES 8u
+#define TLSF_BLOCK_FREE 1u         /* flag: this block is free */
+#define TLSF_BLOCK_PREV_FREE 2u    /* flag: the physically previous block is free */
+#define TLSF_BLOCK_CACHED 4u       /* flag: freed, parked in the front cache (not free) */
+#define TLSF_BLOCK_FLAGS 7u        /* every flag bit */
+#define TLSF_BLOCK_ALIGN_SHIFT 58  /* bits 58..63: log2 of a memalign alignment */
+
+/* ---- pool ---------------------------------------------------------------- */
+
+size_t tlsf_control_size(void);
+/* Initialise a pool in caller memory (>= tlsf_control_size() bytes, 8-aligned).
+ * Returns NULL if mem is NULL, misaligned or bytes too small. */
+tlsf_t *tlsf_create(void *mem, size_t bytes);
+
+/* ---- front cache (optional, off by default) -------------------------------
+ * With a depth > 0, a freed block of usable size <= TLSF_CACHE_MAX is parked on
+ * a LIFO list of its size class (the class of the free lists; at most `depth`
+ * blocks per class, at most a quarter of the pool's area in all) instead of
+ * being merged at once, and a malloc of that class takes it back in O(1) — what
+ * glibc's tcache does, and far kinder to the CPU caches than list surgery. With
+ * the cache on, requests of 256 bytes or more are rounded up to their class's
+ * lower bound (at most 1/32 = 3.1 % more), so blocks cycle within a class.
+ * A parked block still counts as freed: freeing it again is a double free, and
+ * stats and walk report it free. Parked blocks are merged back (flushed) when
+ * an allocation finds no room, when a region is removed, when the depth is
+ * lowered, and by tlsf_flush_cache. Depth 0 (the default) is pure TLSF: every
+ * free merges with its free neighbours at once. memalign never uses the cache. */
+#define TLSF_CACHE_MAX ((size_t)256 * 1024)
+#define TLSF_CACHE_DEPTH_MAX 4096u
+/* TLSF_OK, or TLSF_ERR_INVALID for a depth above TLSF_CACHE_DEPTH_MAX. Lowering
+ * the depth flushes the cache. */
+int tlsf_set_cache(tlsf_t *t, unsigned depth);
+/* Merge every parked block back into the free lists. TLSF_OK or TLSF_ERR_CORRUPTED. */
+int tlsf_flush_cache(tlsf_t *t);
+
+/* ---- regions ------------------------------------------------------------- */
+
+/* Bytes of start bitmap a region of `area` bytes needs (0 if area is invalid). */
+size_t tlsf_bitmap_size(size_t area);
+/* Largest single allocation a fresh region of `area` bytes can serve: area - 24. */
+size_t tlsf_region_max_alloc(size_t area);
+/* Add a region. `mem` must be TLSF_REGION_ALIGN-aligned, `area` a multiple of 8,
+ * >= TLSF_REGION_MIN and <= TLSF_MAX_REQUEST + 24; `bitmap` 8-aligned, of
+ * tlsf_bitmap_size(area) bytes (its contents are overwritten). Returns the region id
+ * (>= 0, the lowest free slot) or TLSF_ERR_INVALID / TLSF_ERR_FULL. */
+int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap);
+/* Remove a region that holds no live block: TLSF_OK, TLSF_ERR_IN_USE or
+ * TLSF_ERR_INVALID (no such region). The caller then owns the memory again. */
+int tlsf_remove_region(tlsf_t *t, int region);
+int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out);
+
+/* ---- allocation (NULL on failure; tlsf_is_corrupted tells why) ------------ */
+
+void *tlsf_malloc(tlsf_t *t, size_t size);            /* size 0 gives a minimum block */
+void *tlsf_calloc(tlsf_t *t, size_t count, size_t size); /* NULL if count*size overflows */
+/* align: a power of two >= 1. Alignments up to 8 are plain malloc. The
+ * alignment is remembered in the block so a moving realloc keeps it. */
+void *tlsf_memalign(tlsf_t *t, size_t align, size_t size);
+/* Resize ptr (NULL ptr: malloc). Keeps min(old, new) bytes; grows or shrinks in
+ * place when it can. On success *out is the block (maybe == ptr) and TLSF_OK is
+ * returned; on failure ptr stays valid and untouched and the return code says why
+ * (TLSF_ERR_NOMEM, TLSF_ERR_FOREIGN, TLSF_ERR_DOUBLE_FREE, TLSF_ERR_CORRUPTED). */
+int tlsf_realloc(tlsf_t *t, void *ptr, size_t size, void **out);
+/* TLSF_OK, TLSF_ERR_FOREIGN, TLSF_ERR_DOUBLE_FREE or TLSF_ERR_CORRUPTED. free(NULL) is TLSF_OK. */
+int tlsf_free(tlsf_t *t, void *ptr);
+/* tlsf_free by (region, offset from the region base): O(1), no region lookup. */
+int tlsf_free_at(tlsf_t *t, int region, size_t offset);
+/* What (region, offset) is, without changing anything: TLSF_OK for a live block,
+ * TLSF_ERR_DOUBLE_FREE for the start of a freed (free or cached) block,
+ * TLSF_ERR_FOREIGN for anything else, TLSF_ERR_CORRUPTED for a broken header. */
+int tlsf_block_state(const tlsf_t *t, int region, size_t offset);
+/* Usable size of a live block, or 0 when ptr is not one. */
+size_t tlsf_usable_size(const tlsf_t *t, const void *ptr);
+
+/* ---- (region, offset) handles, as the Node binding uses them -------------- */
+
+/* Where a pointer lies: its region and offset from the region base.
+ * TLSF_OK, or TLSF_ERR_FOREIGN if it lies in no region. */
+int tlsf_locate(const tlsf_t *t, const void *ptr, int *region, size_t *offset);
+/* The pointer at (region, offset), or NULL if outside every region. */
+void *tlsf_pointer(const tlsf_t *t, int region, size_t offset);
+
+/* ---- inspection ---------------------------------------------------------- */
+
+/* O(1) except largest_free, which walks the one highest non-empty free list. */
+void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out);
+/* Every block of every region in address order (regions in id order). Bounds-checked:
+ * returns TLSF_ERR_CORRUPTED instead of following a broken chain, TLSF_OK otherwise. */
+int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user);
+/* Full invariant check: physical chains, sentinels, start bitmaps, free lists against
+ * the bitmaps, no two adjacent free blocks, stats against the walk. Every read is
+ * bounds-checked. Returns TLSF_OK or TLSF_ERR_CORRUPTED with *why (if why != NULL)
+ * set to a static description. Never crashes on a damaged heap. */
+int tlsf_check(const tlsf_t *t, const char **why);
+/* Nonzero once an operation found broken metadata (check() does not set it). */
+int tlsf_is_corrupted(const tlsf_t *t);
+
+/* ---- repair --------------------------------------------------------------- */
+
+/* Rebuild every derived structure of a pool from its physical block chains, for
+ * a pool whose last mutator may have stopped half-way (a process killed inside
+ * an operation on a pool in shared memory). Every region slot's area and
+ * start bitmap must lie inside the `span` bytes that start at t, after the
+ * control structure, and not overlap each other: a slot that does not is
+ * TLSF_ERR_CORRUPTED before anything is written (so a damaged control structure
+ * never makes repair write outside [t, t + span)). Then, per region, the chain
+ * is walked with every step bounds-checked; a size that leaves the region or a
+ * chain that misses the sentinel is TLSF_ERR_CORRUPTED (the pool is left marked
+ * corrupted). Otherwise the start bitmap, the flags and prev_size fields, the
+ * sentinel, the free lists and their bitmaps, the region counters and the stats
+ * are rewritten; cached blocks become free, adjacent free blocks are merged, a
+ * used block keeps its size and alignment (a block that was being handed out
+ * when its process died stays used: leaked, not lost). peak_used is kept (raised
+ * to used if below), failed_allocations kept, the corrupted flag cleared. O(area
+ * / 512 + blocks). Returns TLSF_OK, after which tlsf_check passes.
+ * Every store sequence of malloc/calloc/realloc/free keeps the physical chain
+ * walkable (a split writes the remainder's header before shrinking the block),
+ * so a pool whose mutator died inside one of them is always repairable; the
+ * leading split of a memalign is not ordered that way. */
+int tlsf_repair(tlsf_t *t, size_t span);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMPOOLS_TLSF_H */

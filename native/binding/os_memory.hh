@@ -1,0 +1,70 @@
+// os_memory.hh — OS memory: chunks for the region and heap pools, and one TLSF region: an mmap'd area (what JS
+// sees through the region's ArrayBuffer) and a calloc'd start bitmap (kept
+// outside the area so no JavaScript view can reach it).
+#ifndef MEMPOOLS_OS_MEMORY_HH
+#define MEMPOOLS_OS_MEMORY_HH
+
+#include <cstddef>
+#include <cstdint>
+
+#include "held_memory.hh"
+
+namespace mempools {
+
+struct RegionMemory {
+  void* base = nullptr;     // start of the area; aligned to `alignment`
+  size_t area = 0;          // bytes the allocator and the ArrayBuffer use
+  size_t mapped = 0;        // bytes mapped (area rounded up to whole pages)
+  void* bitmap = nullptr;   // tlsf_bitmap_size(area) bytes
+};
+
+// Which call failed, for ERR_POOL_SYSTEM's `syscall`: the index into
+// kSysCallNames (exported as binding.syscalls). kOperation: the allocator
+// does not say which call failed (TypeScript names the operation).
+enum class SysCall {
+  kNone = 0,
+  kMmap = 1,
+  kCalloc = 2,
+  kMalloc = 3,
+  kShmOpen = 4,
+  kMemfdCreate = 5,
+  kFcntl = 6,
+  kShmUnlink = 7,
+  kMutexLock = 8,
+  kMutexUnlock = 9,
+  kFutex = 10,
+  kOperation = 11,
+};
+
+// OS failures cross to JavaScript as -(errno + call * kSysBase), for every
+// pool kind (SysFailure); binding.syscalls names the calls by index.
+constexpr int kSysBase = 1000;
+constexpr const char* kSysCallNames[] = {"",           "mmap",       "calloc",
+                                         "malloc",     "shm_open",   "memfd_create",
+                                         "fcntl",      "shm_unlink", "pthread_mutex_lock",
+                                         "pthread_mutex_unlock", "futex", ""};
+constexpr uint32_t kSysCallCount = sizeof kSysCallNames / sizeof kSysCallNames[0];
+inline double SysFailure(SysCall call, int error) { return -(error + static_cast<int>(call) * kSysBase); }
+
+// Maps `area` bytes (a multiple of 8, validated by the caller) at an address
+// aligned to min(next power of two >= area, 2 MiB) and at least a page, so an
+// alignment up to that holds for offsets as for addresses. Returns 0, or the
+// errno of the failing call with *failed saying which call it was.
+int MapRegion(size_t area, RegionMemory* out, SysCall* failed);
+
+// Returns the area to the OS and frees the bitmap. Safe on an empty RegionMemory.
+// For a region no ArrayBuffer was made of (a failed add).
+void UnmapRegion(RegionMemory* mem);
+// Frees the bitmap and returns the area to the OS once no chunk ArrayBuffer
+// reaches it (held_memory.hh; counted in `held` meanwhile).
+void ReleaseRegion(RegionMemory* mem, HeldCounters* held);
+
+// Memory for the region and heap pools' chunks: `bytes` aligned to `align` (a
+// power of two >= a page) from posix_memalign (the map callback's signature),
+// and its release with free once no chunk ArrayBuffer reaches it.
+void* MapChunk(void* ctx, size_t bytes, size_t align);
+void ReleaseChunk(void* p, size_t bytes, HeldCounters* held);
+
+}  // namespace mempools
+
+#endif  // MEMPOOLS_OS_MEMORY_HH

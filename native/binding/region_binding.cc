@@ -1,0 +1,312 @@
+// region_binding.cc — everything RegionPool calls in the addon: its
+// nativeHandle adapter, its hot calls (alloc, realloc, free through the
+// scratch array) and its flat calls (InitRegion). State: region_state.hh.
+//
+// The nativeHandle adapter (see native_handle.hh). The region pool counts every
+// allocation itself (RegionPool keeps no counters or cache), so an addon's
+// blocks are plain blocks of the pool: JavaScript may free them by handle and
+// the addon may free JavaScript's by pointer (a stale one is refused as the C
+// pool refuses it). reset() and destroy() take addon blocks with the rest.
+//
+// Hot calls: the region pool's hot path through the scratch array (see
+// the hot calls of tlsf_binding.cc for why: number arguments cost more than the call itself).
+//   alloc():   scratch = [handle, size, flags, align]       -> [chunk, offset, gen, created]
+//   realloc(): scratch = [handle, chunk, offset, gen, size] -> [chunk, offset, gen, created]
+//   free():    scratch = [handle, chunk, offset, gen]       -> [status]
+// On failure scratch[0] is a negative region_pool_status. `created` is 1 when
+// the call made the returned chunk (JavaScript then fetches its ArrayBuffer).
+// flags are REGION_POOL_UNALIGNED / _ZERO / _MEMALIGN; align is read only with
+// _MEMALIGN. Out-of-range values are refused with _INVALID / _FOREIGN.
+//
+// Flat calls: the region pool's flat N-API functions (the allocating
+// calls and free are the hot calls above). Every function takes numbers:
+// (handle[, chunk]); results are numbers or small arrays of numbers. No C++
+// exceptions: the TypeScript layer validates before it calls in.
+#include "binding.hh"
+#include "native_handle.hh"
+#include "mempools.h"
+#include "region_state.hh"
+
+namespace mempools {
+
+// ======================================================== nativeHandle adapter
+namespace {
+
+RegionState* Region(PoolState* state) { return static_cast<RegionState*>(state); }
+
+int StatusOf(int region_status) {
+  if (region_status == REGION_POOL_OK) return MEMPOOLS_OK;
+  return region_status == REGION_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
+}
+
+// The live allocation starting at `ptr` (its handle in *ref, size included).
+int FindBlock(const RegionState* s, const void* ptr, region_pool_ref_t* ref) {
+  if (region_pool_locate(s->pool, ptr, ref) != REGION_POOL_OK) return MEMPOOLS_ERR_INVALID;
+  return StatusOf(region_pool_state_at(s->pool, ref->chunk, ref->offset, ref->gen, &ref->size));
+}
+
+// The live allocation starting at (chunk, offset).
+int FindBlockAt(const RegionState* s, uint32_t chunk, uint64_t offset, region_pool_ref_t* ref) {
+  region_pool_chunk_info_t info;
+  if (region_pool_chunk_info(s->pool, chunk, &info) != REGION_POOL_OK || offset >= info.bytes) {
+    return MEMPOOLS_ERR_INVALID;
+  }
+  int status = FindBlock(s, static_cast<char*>(info.base) + offset, ref);
+  return status == MEMPOOLS_OK && ref->chunk == chunk ? MEMPOOLS_OK : MEMPOOLS_ERR_INVALID;
+}
+
+int Alloc(PoolState* state, size_t size, void** out) {
+  RegionState* s = Region(state);
+  region_pool_ref_t ref;
+  int status = StatusOf(region_pool_alloc_ref(s->pool, size, 0, 0, &ref));
+  s->created = REGION_POOL_NO_CHUNK;  // JavaScript finds an unknown chunk by its missing buffer
+  if (status == MEMPOOLS_OK) *out = ref.ptr;
+  return status;
+}
+
+int Free(PoolState* state, void* ptr) { return StatusOf(region_pool_free(Region(state)->pool, ptr)); }
+
+int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
+  RegionState* s = Region(state);
+  region_pool_ref_t ref;
+  int status = FindBlock(s, ptr, &ref);
+  if (status == MEMPOOLS_OK) status = StatusOf(region_pool_realloc_at(s->pool, ref.chunk, ref.offset, ref.gen, size, &ref));
+  s->created = REGION_POOL_NO_CHUNK;
+  if (status == MEMPOOLS_OK) *out = ref.ptr;
+  return status;
+}
+
+int UsableSize(PoolState* state, const void* ptr, size_t* out) {
+  region_pool_ref_t ref;
+  int status = FindBlock(Region(state), ptr, &ref);
+  if (status == MEMPOOLS_OK) *out = ref.size;
+  return status;
+}
+
+int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
+  region_pool_ref_t ref;
+  int status = FindBlock(Region(state), ptr, &ref);
+  if (status == MEMPOOLS_OK) *out = {ref.chunk, ref.offset};
+  return status;
+}
+
+int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
+  region_pool_ref_t ref;
+  int status = FindBlockAt(Region(state), where.chunk, where.offset, &ref);
+  if (status == MEMPOOLS_OK) *out = ref.ptr;
+  return status;
+}
+
+void FreePinned(PoolState* state) { Region(state)->FreePinnedMemory(); }
+
+const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
+
+
+}  // namespace
+
+Napi::Value RegionNativeHandle(const Napi::CallbackInfo& info) {
+  PoolState* state = AnyStateOf<RegionState>(info);
+  napi_value handle;
+  if (state == nullptr || MakeNativeHandle(info.Env(), state, &kOps, false, &handle) != napi_ok) {
+    return info.Env().Undefined();
+  }
+  return Napi::Value(info.Env(), handle);
+}
+
+Napi::Value RegionBlockAt(const Napi::CallbackInfo& info) {
+  PoolState* state = AnyStateOf<RegionState>(info);
+  double chunk = info[1].As<Napi::Number>().DoubleValue();
+  double offset = info[2].As<Napi::Number>().DoubleValue();
+  region_pool_ref_t ref;
+  if (state == nullptr || state->destroyed) return Napi::Number::New(info.Env(), REGION_POOL_ERR_INVALID);
+  if (!(chunk >= 0 && chunk < REGION_POOL_NO_CHUNK && offset >= 0 && offset < 9007199254740992.0) ||
+      FindBlockAt(Region(state), static_cast<uint32_t>(chunk), static_cast<uint64_t>(offset), &ref) != MEMPOOLS_OK) {
+    return Napi::Number::New(info.Env(), REGION_POOL_ERR_FOREIGN);
+  }
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(uint32_t{0}, Napi::Number::New(info.Env(), static_cast<double>(ref.gen)));
+  result.Set(uint32_t{1}, Napi::Number::New(info.Env(), static_cast<double>(ref.size)));
+  return result;
+}
+
+// ======================================================== hot calls (scratch array)
+namespace {
+
+bool IsChunk(double value) { return value >= 0 && value < REGION_POOL_NO_CHUNK; }
+
+RegionState* HotStateOf(napi_env env, napi_callback_info info, double** scratch) {
+  PoolTable* table = ScratchTable(env, info);
+  *scratch = table->scratch();
+  return table->Live<RegionState>(static_cast<int32_t>((*scratch)[0]));
+}
+
+// Writes an allocating call's outcome into the scratch array.
+void Report(RegionState* state, double* s, int status, const region_pool_ref_t& ref) {
+  if (status != REGION_POOL_OK) {
+    s[0] = status;
+  } else {
+    s[0] = ref.chunk;
+    s[1] = static_cast<double>(ref.offset);
+    s[2] = static_cast<double>(ref.gen);
+    // New to JavaScript: made by this call, or by an addon through nativeHandle
+    // since (no ArrayBuffer for this incarnation of the chunk yet).
+    s[3] = state->created == ref.chunk || ref.chunk >= state->chunks.size() || state->chunks[ref.chunk].entry == nullptr ? 1 : 0;
+  }
+  state->created = REGION_POOL_NO_CHUNK;
+}
+
+napi_value Alloc(napi_env env, napi_callback_info info) {
+  double* s;
+  RegionState* state = HotStateOf(env, info, &s);
+  if (state == nullptr || !IsSize(s[1]) || !(s[2] >= 0 && s[2] < 8) || !IsSize(s[3])) {
+    s[0] = REGION_POOL_ERR_INVALID;
+    return nullptr;
+  }
+  region_pool_ref_t ref;
+  int status = region_pool_alloc_ref(state->pool, static_cast<size_t>(s[1]), static_cast<size_t>(s[3]),
+                                     static_cast<unsigned>(s[2]), &ref);
+  Report(state, s, status, ref);
+  return nullptr;
+}
+
+napi_value Realloc(napi_env env, napi_callback_info info) {
+  double* s;
+  RegionState* state = HotStateOf(env, info, &s);
+  if (state == nullptr || !IsSize(s[4])) {
+    s[0] = REGION_POOL_ERR_INVALID;
+    return nullptr;
+  }
+  if (!IsChunk(s[1]) || !IsSize(s[2]) || !IsSize(s[3])) {
+    s[0] = REGION_POOL_ERR_FOREIGN;
+    return nullptr;
+  }
+  region_pool_ref_t ref;
+  int status = region_pool_realloc_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]),
+                                      static_cast<uint64_t>(s[3]), static_cast<size_t>(s[4]), &ref);
+  Report(state, s, status, ref);
+  return nullptr;
+}
+
+napi_value Free(napi_env env, napi_callback_info info) {
+  double* s;
+  RegionState* state = HotStateOf(env, info, &s);
+  if (state == nullptr) {
+    s[0] = REGION_POOL_ERR_INVALID;
+  } else if (!IsChunk(s[1]) || !IsSize(s[2]) || !IsSize(s[3])) {
+    s[0] = REGION_POOL_ERR_FOREIGN;
+  } else {
+    s[0] = region_pool_free_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]),
+                               static_cast<uint64_t>(s[3]));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+napi_status InitRegionFast(napi_env env, napi_value region, PoolTable* table, napi_value scratch) {
+  static const HotCall calls[] = {{"alloc", Alloc}, {"realloc", Realloc}, {"free", Free}};
+  return DefineHotCalls(env, region, table, scratch, calls);
+}
+
+// ======================================================== flat calls
+namespace {
+
+
+// create(blockSize) -> [handle, owner, maxSmall] or a negative region_pool_status.
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  double block = info[0].As<Napi::Number>().DoubleValue();
+  if (!(block >= 0 && block <= REGION_POOL_MAX_BLOCK)) return Number(info, REGION_POOL_ERR_INVALID);
+  int32_t handle = CreateRegion(table, info.Env(), static_cast<size_t>(block));
+  if (handle < 0) return Number(info, handle);
+  RegionState* state = table->Live<RegionState>(handle);
+  napi_value owner;
+  if (table->Owner(info.Env(), state, &owner) != napi_ok) return info.Env().Undefined();
+  Napi::Array result = Napi::Array::New(info.Env(), 3);
+  result.Set(uint32_t{0}, Number(info, handle));
+  result.Set(uint32_t{1}, Napi::Value(info.Env(), owner));
+  result.Set(uint32_t{2}, Number(info, static_cast<double>(region_pool_max_small(state->pool))));
+  return result;
+}
+
+// chunkBuffer(handle, chunk) -> [ArrayBuffer, isLarge] for a live chunk, else undefined.
+Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
+  RegionState* state = StateOf<RegionState>(info);
+  double id = info[1].As<Napi::Number>().DoubleValue();
+  region_pool_chunk_info_t chunk;
+  napi_value buffer;
+  if (state == nullptr || !(id >= 0 && id < REGION_POOL_NO_CHUNK) ||
+      region_pool_chunk_info(state->pool, static_cast<uint32_t>(id), &chunk) != REGION_POOL_OK ||
+      RegionChunkBuffer(info.Env(), state, static_cast<uint32_t>(id), &buffer) != napi_ok) {
+    return info.Env().Undefined();
+  }
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(uint32_t{0}, Napi::Value(info.Env(), buffer));
+  result.Set(uint32_t{1}, Napi::Boolean::New(info.Env(), chunk.kind == REGION_POOL_CHUNK_LARGE));
+  return result;
+}
+
+// reset(handle) -> region_pool_status. Large blocks go (held while views reach them).
+Napi::Value Reset(const Napi::CallbackInfo& info) {
+  RegionState* state = StateOf<RegionState>(info);
+  return Number(info, state == nullptr ? REGION_POOL_ERR_INVALID : region_pool_reset(state->pool));
+}
+
+// stats(handle) -> [reserved, used, peakUsed, allocations, failedAllocations, blocks, largeBlocks, wasted]
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  RegionState* state = StateOf<RegionState>(info);
+  if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  region_pool_stats_t s;
+  region_pool_get_stats(state->pool, &s);
+  const Field fields[] = {{"reserved", AsDouble(s.reserved)},
+                          {"used", AsDouble(s.used)},
+                          {"peakUsed", AsDouble(s.peak_used)},
+                          {"allocations", AsDouble(s.allocations)},
+                          {"failedAllocations", AsDouble(s.failed_allocations)},
+                          {"blocks", AsDouble(s.blocks)},
+                          {"largeBlocks", AsDouble(s.large_blocks)},
+                          {"wasted", AsDouble(s.wasted)}};
+  return Fields(info.Env(), fields);
+}
+
+// check(handle) -> null when every invariant holds, else the pool's description.
+Napi::Value Check(const Napi::CallbackInfo& info) {
+  RegionState* state = StateOf<RegionState>(info);
+  if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  const char* why = nullptr;
+  if (region_pool_check(state->pool, &why) == REGION_POOL_OK) return info.Env().Null();
+  return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
+}
+
+Napi::Value Destroy(const Napi::CallbackInfo& info) {
+  PoolTable* table = TableOf(info);
+  RegionState* state = StateOf<RegionState>(info);
+  DetachScope scope(table, DetachArg(info, 1));
+  if (state != nullptr) table->Destroy(info.Env(), state);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
+  static const FlatCall calls[] = {
+      {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"reset", Reset},
+      {"stats", Stats},   {"check", Check},             {"destroy", Destroy},
+      {"nativeHandle", RegionNativeHandle}, {"blockAt", RegionBlockAt},
+  };
+  Napi::Object region = FlatCalls(env, table, calls);
+
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("minBlock", Napi::Number::New(env, REGION_POOL_MIN_BLOCK));
+  constants.Set("blockGranule", Napi::Number::New(env, REGION_POOL_BLOCK_GRANULE));
+  constants.Set("maxBlock", Napi::Number::New(env, static_cast<double>(REGION_POOL_MAX_BLOCK)));
+  constants.Set("defaultBlock", Napi::Number::New(env, REGION_POOL_DEFAULT_BLOCK));
+  constants.Set("unaligned", Napi::Number::New(env, REGION_POOL_UNALIGNED));
+  constants.Set("zero", Napi::Number::New(env, REGION_POOL_ZERO));
+  constants.Set("memalign", Napi::Number::New(env, REGION_POOL_MEMALIGN));
+  region.Set("constants", constants);
+  InitRegionFast(env, region, table, scratch);  // alloc, realloc and free, in raw N-API
+  exports.Set("region", region);
+}
+
+}  // namespace mempools

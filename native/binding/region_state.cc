@@ -1,0 +1,55 @@
+// region_state.cc — see region_state.hh.
+#include "region_state.hh"
+
+#include "os_memory.hh"
+
+#include <cstdlib>
+#include <new>
+
+namespace mempools {
+
+namespace {
+
+void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
+  RegionState* state = static_cast<RegionState*>(ctx);
+  if (created) {
+    state->created = id;
+  } else if (!state->chunks_let_go) {
+    state->table->LetGoChunk(state->env, state, id);
+  }
+}
+
+void UnmapChunk(void* ctx, void* p, size_t bytes) { ReleaseChunk(p, bytes, &static_cast<RegionState*>(ctx)->held); }
+
+}  // namespace
+
+void RegionState::FreeMemory(napi_env) {
+  region_pool_destroy(pool);  // no C cleanups are registered, so this never fails
+  pool = nullptr;
+}
+
+void RegionState::FreePinnedMemory() {
+  chunks_let_go = true;
+  FreeMemory(nullptr);
+}
+
+int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size) {
+  RegionState* state = new (std::nothrow) RegionState(env);
+  if (state == nullptr) return REGION_POOL_ERR_NOMEM;
+  region_pool_memory_t memory = {MapChunk, UnmapChunk, OnChunk, static_cast<void*>(state)};
+  region_pool_options_t options = {block_size, 0, &memory};
+  int status = region_pool_create(&options, &state->pool);
+  if (status != REGION_POOL_OK) {
+    delete state;
+    return status;
+  }
+  return table->Add(state);
+}
+
+napi_status RegionChunkBuffer(napi_env env, RegionState* state, uint32_t id, napi_value* result) {
+  region_pool_chunk_info_t info;
+  if (region_pool_chunk_info(state->pool, id, &info) != REGION_POOL_OK) return napi_invalid_arg;
+  return state->table->ChunkBuffer(env, state, id, info.base, info.bytes, result);
+}
+
+}  // namespace mempools

@@ -1,0 +1,395 @@
+// shm_binding.cc — everything SharedPool calls in the addon: its
+// nativeHandle adapter, its flat calls and its hot calls (alloc, free
+// through the scratch array; InitShm). State: shm_state.hh.
+//
+// The nativeHandle adapter (see native_handle.hh). Blocks are the segment's: an addon frees
+// any live block (as any attached process may), SharedPool's stats (the
+// segment's) count them, and this process's parked blocks are SharedPool's
+// business as they are against other processes (see lib/SharedCache.ts).
+//
+// Flat calls: the shared-memory pool's flat N-API functions. Offsets are
+// area offsets (see shm_state.hh). Results are numbers: an area offset or a
+// count (>= 0), a shm_pool_status, or -(errno + call * kSysBase) for an OS
+// failure (SysFailure; call kOperation when the allocator does not say which).
+// The hot calls go through the scratch array (see the hot calls of tlsf_binding.cc):
+//   alloc(): scratch = [handle, size, zero] -> [area offset | negative code]
+//   free():  scratch = [handle, offset]     -> [status]
+// No C++ exceptions: the TypeScript layer validates before it calls in.
+#include <cerrno>
+#include <cstdint>
+#include <string>
+
+#include "binding.hh"
+#include "native_handle.hh"
+#include "os_memory.hh"
+#include "mempools.h"
+#include "shm_state.hh"
+
+namespace mempools {
+
+// ======================================================== nativeHandle adapter
+namespace {
+
+ShmState* Shm(PoolState* state) { return static_cast<ShmState*>(state); }
+
+int StatusOf(int shm_status) {
+  if (shm_status == SHM_POOL_OK) return MEMPOOLS_OK;
+  return shm_status == SHM_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
+}
+
+// The segment offset of a live block's start at `ptr` (in the area).
+int LiveOffsetOf(const ShmState* s, const void* ptr, uint64_t* offset) {
+  if (shm_pool_offset_of(s->pool, ptr, offset) != SHM_POOL_OK || s->ToArea(*offset) < 0 ||
+      shm_pool_usable_size(s->pool, *offset) == 0) {
+    return MEMPOOLS_ERR_INVALID;
+  }
+  return MEMPOOLS_OK;
+}
+
+// A block the C pool placed at segment offset `offset`, if it lies in the area.
+int Placed(const ShmState* s, int status, uint64_t offset, void* ptr, void** out) {
+  if (status != MEMPOOLS_OK) return status;
+  if (s->ToArea(offset) < 0) return MEMPOOLS_ERR_INVALID;
+  *out = ptr;
+  return MEMPOOLS_OK;
+}
+
+int Alloc(PoolState* state, size_t size, void** out) {
+  ShmState* s = Shm(state);
+  uint64_t offset = 0;
+  void* ptr = nullptr;
+  int status = StatusOf(shm_pool_alloc(s->pool, size, &offset, &ptr));
+  return Placed(s, status, offset, ptr, out);
+}
+
+int Free(PoolState* state, void* ptr) { return StatusOf(shm_pool_free(Shm(state)->pool, ptr)); }
+
+int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
+  ShmState* s = Shm(state);
+  uint64_t offset, moved = 0;
+  void* moved_ptr = nullptr;
+  int status = LiveOffsetOf(s, ptr, &offset);
+  if (status != MEMPOOLS_OK) return status;
+  status = StatusOf(shm_pool_realloc(s->pool, offset, size, &moved, &moved_ptr));
+  return Placed(s, status, moved, moved_ptr, out);
+}
+
+int UsableSize(PoolState* state, const void* ptr, size_t* out) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  int status = LiveOffsetOf(s, ptr, &offset);
+  if (status == MEMPOOLS_OK) *out = shm_pool_usable_size(s->pool, offset);
+  return status;
+}
+
+int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  int status = LiveOffsetOf(s, ptr, &offset);
+  if (status == MEMPOOLS_OK) *out = {0, offset - s->area_offset};
+  return status;
+}
+
+int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  void* ptr = nullptr;
+  if (where.chunk != 0 || where.offset >= s->area_size) return MEMPOOLS_ERR_INVALID;
+  offset = s->area_offset + where.offset;
+  int status = StatusOf(shm_pool_at(s->pool, offset, 0, &ptr));
+  if (status == MEMPOOLS_OK) *out = ptr;
+  return status;
+}
+
+// The area ArrayBuffer was let go of and the heap pools over the segment are
+// destroyed already (shm_binding.cc's close): only the mapping is left.
+void FreePinned(PoolState* state) { Shm(state)->CloseMapping(); }
+
+const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned,
+                        nullptr};
+
+}  // namespace
+
+Napi::Value ShmNativeHandle(const Napi::CallbackInfo& info) {
+  PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());
+  napi_value handle;
+  if (state == nullptr || state->kind != ShmState::kKind ||
+      MakeNativeHandle(info.Env(), state, &kOps, true, &handle) != napi_ok) {
+    return info.Env().Undefined();
+  }
+  return Napi::Value(info.Env(), handle);
+}
+
+// ======================================================== flat calls
+namespace {
+
+// A shm_pool_status as a number; SYSTEM becomes -(errno + call * kSysBase) (SysFailure).
+double Code(int status, SysCall call = SysCall::kOperation) {
+  return status == SHM_POOL_ERR_SYSTEM ? SysFailure(call, errno) : status;
+}
+
+double Num(const Napi::CallbackInfo& info, size_t index) { return info[index].As<Napi::Number>().DoubleValue(); }
+
+
+// An allocating call's outcome: the area offset of the new block, or a code.
+double Placed(const ShmState* state, int status, uint64_t offset) {
+  if (status != SHM_POOL_OK) return Code(status);
+  double area = state->ToArea(offset);
+  return area >= 0 ? area : static_cast<double>(SHM_POOL_ERR_CORRUPTED);
+}
+
+// [handle, owner, area ArrayBuffer, fd] for an attached pool, else a code.
+// `call`: the system call that attaching makes and may fail in.
+Napi::Value Adopt(const Napi::CallbackInfo& info, int status, shm_pool_t* pool, SysCall call) {
+  if (status != SHM_POOL_OK) return Number(info, Code(status, call));
+  int32_t handle;
+  napi_value owner, buffer;
+  if (AdoptShm(TableOf(info), info.Env(), pool, &handle, &owner, &buffer) != napi_ok) {
+    return Number(info, SysFailure(call, ENOMEM));
+  }
+  Napi::Array result = Napi::Array::New(info.Env(), 4);
+  result.Set(uint32_t{0}, Number(info, handle));
+  result.Set(uint32_t{1}, Napi::Value(info.Env(), owner));
+  result.Set(uint32_t{2}, Napi::Value(info.Env(), buffer));
+  result.Set(uint32_t{3}, Number(info, shm_pool_fd(pool)));
+  return result;
+}
+
+// create(name | null, size, mode)
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  double size = Num(info, 1), mode = Num(info, 2);
+  if (!IsSize(size) || !(mode >= 0 && mode <= 0777)) return Number(info, SHM_POOL_ERR_INVALID);
+  std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+  shm_pool_t* pool = nullptr;
+  int status = shm_pool_create(info[0].IsString() ? name.c_str() : nullptr, static_cast<size_t>(size),
+                               static_cast<unsigned>(mode), &pool);
+  return Adopt(info, status, pool, info[0].IsString() ? SysCall::kShmOpen : SysCall::kMemfdCreate);
+}
+
+// open(name)
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  shm_pool_t* pool = nullptr;
+  int status = shm_pool_open(name.c_str(), &pool);
+  return Adopt(info, status, pool, SysCall::kShmOpen);
+}
+
+// fromFd(fd)
+Napi::Value FromFd(const Napi::CallbackInfo& info) {
+  shm_pool_t* pool = nullptr;
+  int status = shm_pool_from_fd(info[0].As<Napi::Number>().Int32Value(), &pool);
+  return Adopt(info, status, pool, status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
+}
+
+// unlink(name) -> status
+Napi::Value Unlink(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  return Number(info, Code(shm_pool_unlink(name.c_str()), SysCall::kShmUnlink));
+}
+
+// realloc(handle, offset, size) -> new area offset or a code
+Napi::Value Realloc(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  uint64_t offset, moved = 0;
+  double size = Num(info, 2);
+  if (state == nullptr || !IsSize(size)) return Number(info, SHM_POOL_ERR_INVALID);
+  if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
+  int status = shm_pool_realloc(state->pool, offset, static_cast<size_t>(size), &moved, nullptr);
+  return Number(info, Placed(state, status, moved));
+}
+
+// at(handle, offset, length) -> status (OK: a live block holds length bytes there)
+Napi::Value At(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  uint64_t offset;
+  double length = Num(info, 2);
+  void* ptr;
+  if (state == nullptr || !IsSize(length)) return Number(info, SHM_POOL_ERR_INVALID);
+  if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
+  return Number(info, Code(shm_pool_at(state->pool, offset, static_cast<size_t>(length), &ptr)));
+}
+
+// lock(handle) -> status (OWNER_DIED: taken, the previous holder died); unlock(handle) -> status
+Napi::Value Lock(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_lock(state->pool), SysCall::kMutexLock));
+}
+
+Napi::Value Unlock(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool), SysCall::kMutexUnlock));
+}
+
+// wait(handle, offset, expected (int32), timeoutMs (< 0: forever)) -> status
+Napi::Value Wait(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  uint64_t offset;
+  if (state == nullptr || !state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
+  uint32_t expected = static_cast<uint32_t>(info[2].As<Napi::Number>().Int32Value());
+  double timeout = Num(info, 3);
+  int64_t ms = timeout >= 0 && timeout <= kMaxSafeInteger ? static_cast<int64_t>(timeout) : -1;
+  return Number(info, Code(shm_pool_wait(state->pool, offset, expected, ms), SysCall::kFutex));
+}
+
+// notify(handle, offset, count (< 0: all)) -> woken count or a code
+Napi::Value Notify(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  uint64_t offset;
+  if (state == nullptr || !state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
+  double count = Num(info, 2);
+  int woken = 0;
+  int status = shm_pool_notify(state->pool, offset, count >= 0 && count < 2147483647.0 ? static_cast<int>(count) : -1,
+                               &woken);
+  return Number(info, status == SHM_POOL_OK ? woken : Code(status, SysCall::kFutex));
+}
+
+// setRoot(handle, key, offset) -> status
+Napi::Value SetRoot(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  uint64_t offset;
+  if (state == nullptr || !state->ToSegment(Num(info, 2), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  return Number(info, Code(shm_pool_set_root(state->pool, key.c_str(), offset)));
+}
+
+// getRoot(handle, key) -> area offset, or a code (NOT_FOUND; CORRUPTED for a root outside the area)
+Napi::Value GetRoot(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  uint64_t offset = 0;
+  int status = shm_pool_get_root(state->pool, key.c_str(), &offset);
+  return Number(info, Placed(state, status, offset));
+}
+
+// deleteRoot(handle, key) -> status
+Napi::Value DeleteRoot(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  return Number(info, Code(shm_pool_delete_root(state->pool, key.c_str())));
+}
+
+// stats(handle) -> [segmentSize, capacity, used, peakUsed, available, free, largestFree,
+//                   allocations, failedAllocations, generation] or a code
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  shm_pool_stats_t s;
+  int status = state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_stats(state->pool, &s);
+  if (status != SHM_POOL_OK) return Number(info, Code(status));
+  const Field fields[] = {{"segmentSize", AsDouble(s.segment_size)},
+                          {"capacity", AsDouble(s.capacity)},
+                          {"used", AsDouble(s.used)},
+                          {"peakUsed", AsDouble(s.peak_used)},
+                          {"available", AsDouble(s.available)},
+                          {"free", AsDouble(s.free)},
+                          {"largestFree", AsDouble(s.largest_free)},
+                          {"allocations", AsDouble(s.allocations)},
+                          {"failedAllocations", AsDouble(s.failed_allocations)},
+                          {"generation", AsDouble(s.generation)}};
+  return Fields(info.Env(), fields);
+}
+
+// check(handle) -> null, or why the segment is corrupted
+Napi::Value Check(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  const char* why = nullptr;
+  if (state != nullptr && shm_pool_check(state->pool, &why) == SHM_POOL_OK) return info.Env().Null();
+  return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
+}
+
+// close(handle, detach): unmaps and closes the descriptor once no view
+// reaches the mapping (detach, unsafe: detaches the views, unmaps now).
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  if (state == nullptr) return info.Env().Undefined();
+  DetachScope scope(TableOf(info), DetachArg(info, 1));
+  // A pinned nativeHandle defers the unmap: the heap pools over the segment go now (see the adapter above).
+  if (state->native_handle != nullptr) TableOf(info)->DestroyRetainers(info.Env(), state);
+  TableOf(info)->Destroy(info.Env(), state);
+  return info.Env().Undefined();
+}
+
+// parkOpen(handle, stacks, depth) -> area offset of this process's new park list, or a code
+Napi::Value ParkOpen(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  double stacks = Num(info, 1), depth = Num(info, 2);
+  if (state == nullptr || !(stacks >= 0 && stacks <= UINT32_MAX) || !(depth >= 0 && depth <= UINT32_MAX)) {
+    return Number(info, SHM_POOL_ERR_INVALID);
+  }
+  uint64_t offset = 0;
+  int status = shm_pool_park_open(state->pool, static_cast<uint32_t>(stacks), static_cast<uint32_t>(depth), &offset);
+  return Number(info, Placed(state, status, offset));
+}
+
+// parkClose(handle, list) -> parked blocks it freed (the list, and its record, gone), or a code
+Napi::Value ParkClose(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  uint64_t offset;
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
+  size_t blocks = 0;
+  int status = shm_pool_park_close(state->pool, offset, &blocks);
+  return Number(info, status == SHM_POOL_OK ? static_cast<double>(blocks) : Code(status));
+}
+
+ShmState* ScratchState(napi_env env, napi_callback_info info, double** scratch) {
+  PoolTable* table = ScratchTable(env, info);
+  *scratch = table->scratch();
+  return table->Live<ShmState>(static_cast<int32_t>((*scratch)[0]));
+}
+
+napi_value AllocFast(napi_env env, napi_callback_info info) {
+  double* s;
+  ShmState* state = ScratchState(env, info, &s);
+  if (state == nullptr || !IsSize(s[1])) {
+    s[0] = SHM_POOL_ERR_INVALID;
+    return nullptr;
+  }
+  uint64_t offset = 0;
+  int status = s[2] != 0 ? shm_pool_calloc(state->pool, 1, static_cast<size_t>(s[1]), &offset, nullptr)
+                         : shm_pool_alloc(state->pool, static_cast<size_t>(s[1]), &offset, nullptr);
+  s[0] = Placed(state, status, offset);
+  return nullptr;
+}
+
+napi_value FreeFast(napi_env env, napi_callback_info info) {
+  double* s;
+  ShmState* state = ScratchState(env, info, &s);
+  uint64_t offset;
+  if (state == nullptr) {
+    s[0] = SHM_POOL_ERR_INVALID;
+  } else if (!state->ToSegment(s[1], &offset)) {
+    s[0] = SHM_POOL_ERR_FOREIGN;
+  } else {
+    s[0] = Code(shm_pool_free_at(state->pool, offset));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
+  static const FlatCall calls[] = {
+      {"create", Create},   {"open", Open},       {"fromFd", FromFd},         {"unlink", Unlink},
+      {"realloc", Realloc}, {"at", At},           {"lock", Lock},             {"unlock", Unlock},
+      {"wait", Wait},       {"notify", Notify},   {"setRoot", SetRoot},       {"getRoot", GetRoot},
+      {"deleteRoot", DeleteRoot}, {"stats", Stats}, {"check", Check},        {"close", Close},
+      {"nativeHandle", ShmNativeHandle},
+      {"parkOpen", ParkOpen},     {"parkClose", ParkClose},
+  };
+  Napi::Object shm = FlatCalls(env, table, calls);
+  Napi::Object constants = Napi::Object::New(env);
+  constants.Set("minSize", Napi::Number::New(env, static_cast<double>(shm_pool_min_size())));
+  constants.Set("maxSize", Napi::Number::New(env, static_cast<double>(SHM_POOL_MAX_SIZE)));
+  constants.Set("roots", Napi::Number::New(env, SHM_POOL_ROOTS));
+  constants.Set("keyMax", Napi::Number::New(env, SHM_POOL_KEY_MAX));
+  constants.Set("nameMax", Napi::Number::New(env, SHM_POOL_NAME_MAX));
+  constants.Set("sysBase", Napi::Number::New(env, kSysBase));
+  shm.Set("constants", constants);
+  static const HotCall hot[] = {{"alloc", AllocFast}, {"free", FreeFast}};
+  DefineHotCalls(env, shm, table, scratch, hot);
+  exports.Set("shm", shm);
+}
+
+}  // namespace mempools

@@ -1,0 +1,64 @@
+// shm_state.cc — see shm_state.hh.
+#include "shm_state.hh"
+
+#include <new>
+
+#include "binding.hh"
+
+namespace mempools {
+
+namespace {
+
+void CloseNow(void* ctx, void*, size_t) {
+  ShmState* state = static_cast<ShmState*>(ctx);
+  shm_pool_close(state->pool);
+  state->pool = nullptr;
+}
+
+}  // namespace
+
+void ShmState::FreeMemory(napi_env env) {
+  table->DestroyRetainers(env, this);  // heap pools borrowing chunks first (their chunks held while viewed)
+  table->LetGoChunk(env, this, 0);
+  CloseMapping();
+}
+
+void ShmState::CloseMapping() {
+  if (pool == nullptr || closing) return;
+  closing = true;
+  ReleaseWhenUnreachable(shm_pool_base(pool), shm_pool_size(pool), CloseNow, this, &held);
+}
+
+bool ShmState::ToSegment(double offset, uint64_t* out) const {
+  if (!IsSize(offset) || offset >= static_cast<double>(area_size)) return false;
+  *out = area_offset + static_cast<uint64_t>(offset);
+  return true;
+}
+
+double ShmState::ToArea(uint64_t offset) const {
+  if (offset < area_offset || offset - area_offset >= area_size) return -1;
+  return static_cast<double>(offset - area_offset);
+}
+
+napi_status AdoptShm(PoolTable* table, napi_env env, shm_pool_t* pool, int32_t* handle, napi_value* owner,
+                     napi_value* buffer) {
+  ShmState* state = new (std::nothrow) ShmState();
+  if (state == nullptr) {
+    shm_pool_close(pool);
+    return napi_generic_failure;
+  }
+  state->pool = pool;
+  shm_pool_area(pool, &state->area_offset, &state->area_size);
+  *handle = table->Add(state);
+  napi_status status = table->Owner(env, state, owner);
+  if (status != napi_ok) {  // unmaps; the state itself stays in its slot (no owner to release it)
+    table->Destroy(env, state);
+    return status;
+  }
+  void* base = static_cast<unsigned char*>(shm_pool_base(pool)) + state->area_offset;
+  status = table->ChunkBuffer(env, state, 0, base, state->area_size, buffer);
+  if (status != napi_ok) table->Destroy(env, state);  // the owner's finalizer frees the state
+  return status;
+}
+
+}  // namespace mempools

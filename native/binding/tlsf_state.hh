@@ -1,0 +1,54 @@
+// tlsf_state.hh — the native state of one TlsfPool: the TLSF control
+// structure and its mmap'd regions (chunk id = region id), its optional lock,
+// and the bookkeeping of blocks other addons allocated through nativeHandle.
+#ifndef MEMPOOLS_TLSF_STATE_HH
+#define MEMPOOLS_TLSF_STATE_HH
+
+#include <cstdint>
+
+#include "binding.hh"
+#include "pool_table.hh"
+#include "os_memory.hh"
+#include "tlsf.h"
+
+namespace mempools {
+
+// Invariant: with `lock` enabled (threadSafe), every call that reads or
+// changes `tlsf`, the regions or the addon fields holds it. A bit of
+// `addon[r]` (1 per 8 bytes of region r) is set exactly while the block
+// starting there was allocated through the nativeHandle and neither freed
+// nor adopted by JavaScript since; addon_used / addon_allocations are the
+// usable bytes and count of those blocks (JavaScript counts the rest).
+struct TlsfState : PoolState {
+  static constexpr PoolKind kKind = PoolKind::kTlsf;
+  TlsfState() : PoolState(kKind) {}
+  void FreeMemory(napi_env env) override;
+  // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
+  void FreePinnedMemory();
+
+  void* control = nullptr;  // tlsf_control_size() bytes, malloc'd
+  tlsf_t* tlsf = nullptr;   // nullptr once destroyed
+  RegionMemory regions[TLSF_MAX_REGIONS];
+  bool present[TLSF_MAX_REGIONS] = {};
+  PoolLock lock;
+  uint32_t* addon[TLSF_MAX_REGIONS] = {};  // made for every region once the nativeHandle exists
+  size_t addon_used = 0;
+  size_t addon_allocations = 0;
+};
+
+// Creates a pool with no region in `table` (with a lock when thread_safe).
+// Returns its handle, or -1 when out of memory.
+int32_t CreateTlsf(PoolTable* table, bool thread_safe);
+// Adds a region of `area` bytes. Returns its id (>= 0), a negative
+// tlsf_status, or -errno with *failed set when the OS refused memory.
+int AddRegion(TlsfState* state, size_t area, SysCall* failed);
+// Makes region `id`'s addon bitmap. False when calloc failed.
+bool AddAddonMap(TlsfState* state, int id);
+// The region's external ArrayBuffer (made once per region).
+napi_status RegionBuffer(napi_env env, TlsfState* state, int id, napi_value* result);
+// Removes an empty region: lets go of its ArrayBuffer, then unmaps it once no view reaches it.
+int RemoveRegion(napi_env env, TlsfState* state, int id);
+
+}  // namespace mempools
+
+#endif  // MEMPOOLS_TLSF_STATE_HH

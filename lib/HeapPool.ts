@@ -32,7 +32,7 @@ import {
 const { clearBit, hasBit, setBit } = liveBits;
 
 const native = binding.heap;
-/** The hot calls pass numbers through this array (see native/heap_fast.cc). */
+/** The hot calls pass numbers through this array (see native/binding/heap_binding.cc). */
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeRealloc = native.realloc;
@@ -196,7 +196,7 @@ export class HeapPool {
 
   /**
    * The pool for other native addons: a type-tagged N-API external over a
-   * mempools_pool_t (native/mempools.h; see docs/addons.md). Made on first use;
+   * mempools_pool_t (native/include/mempools.h; see docs/addons.md). Made on first use;
    * after destroy() every call through it returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {
@@ -217,7 +217,7 @@ export class HeapPool {
     if (length > usable) throw errors.outOfRange('length', `<= ${usable} (the block's usable size)`, length);
     let chunk = this.#chunks[id];
     // An addon may have made the chunk (unknown here) or a new incarnation of its id.
-    if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#adopt(id);
+    if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#recordChunk(id);
     return makeView(chunk.buffer, offset, length, chunk);
   }
 
@@ -422,7 +422,7 @@ export class HeapPool {
   /** The view of `length` bytes for chunk `id` an allocating native call left in the scratch array. */
   #handOut(id: number, length: number): Buffer {
     const offset = scratch[1]!;
-    const chunk = scratch[2] !== 0 ? this.#adopt(id) : this.#chunks[id]!;
+    const chunk = scratch[2] !== 0 ? this.#recordChunk(id) : this.#chunks[id]!;
     const bit = offset >>> LIVE_SHIFT;
     setBit(chunk.live, bit);
     this.#account(chunk.usable);
@@ -454,7 +454,7 @@ export class HeapPool {
   }
 
   /** Records a chunk that has no ArrayBuffer yet, with its ArrayBuffer. */
-  #adopt(id: number): Chunk {
+  #recordChunk(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromStatus(Status.INVALID, 0, 'heap');
     const [buffer, block, area] = made;

@@ -7,7 +7,7 @@ export interface PoolErrorDetails {
   syscall?: string;
 }
 
-/** An error of a pool (see the error table in API.md). Built only by lib/core/errors.ts. */
+/** An error of a pool (see the error table in docs/api.md). Built only by lib/core/errors.ts. */
 export class PoolError extends Error {
   readonly code: PoolErrorCode;
   declare readonly errno?: number;

@@ -23,7 +23,7 @@ import {
 } from './core/validate.js';
 
 const native = binding.region;
-/** The hot calls pass numbers through this array (see native/region_fast.cc). */
+/** The hot calls pass numbers through this array (see native/binding/region_binding.cc). */
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeRealloc = native.realloc;
@@ -114,7 +114,7 @@ export class RegionPool {
   }
 
   /**
-   * The pool for other native addons (native/mempools.h; docs/addons.md), on
+   * The pool for other native addons (native/include/mempools.h; docs/addons.md), on
    * this pool's JavaScript thread only. Made on first use; after destroy()
    * every call through it returns MEMPOOLS_ERR_DESTROYED.
    */
@@ -137,7 +137,7 @@ export class RegionPool {
     if (length > size) throw errors.outOfRange('length', `<= ${size} (the allocation's size)`, length);
     let chunk = this.#chunks[id];
     // An addon may have made the chunk (unknown here) or released the one recorded.
-    if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#adopt(id);
+    if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#recordChunk(id);
     return makeView(chunk.buffer, offset, length, chunk, gen);
   }
 
@@ -340,7 +340,7 @@ export class RegionPool {
     const offset = scratch[1]!;
     const gen = scratch[2]!;
     let chunk = this.#chunks[id];
-    if (chunk === undefined || scratch[3] !== 0) chunk = this.#adopt(id);
+    if (chunk === undefined || scratch[3] !== 0) chunk = this.#recordChunk(id);
     return makeView(chunk.buffer, offset, length, chunk, gen);
   }
 
@@ -369,7 +369,7 @@ export class RegionPool {
   }
 
   /** Records a chunk the last call made, with its ArrayBuffer. */
-  #adopt(id: number): Chunk {
+  #recordChunk(id: number): Chunk {
     const made = native.chunkBuffer(this.#handle, id);
     if (made === undefined) throw errors.fromStatus(Status.INVALID, 0, 'region');
     const chunk: Chunk = { id, buffer: made[0], large: made[1], pool: this.#token };

@@ -29,7 +29,7 @@ import { Status } from './core/status.js';
 import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
 
 const native = binding.shm;
-/** The hot calls pass numbers through this array (see native/shm_binding.cc). */
+/** The hot calls pass numbers through this array (see native/binding/shm_binding.cc). */
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeFree = native.free;
@@ -104,7 +104,7 @@ export class SharedPool {
   #cache: SharedCache | null;
   /** The cache as the exit hook and the finalizer see it (null without a cache). */
   #record: CacheRecord | null;
-  /** The block area as 32-bit words, to read a block's header (the 8 bytes before it; native/tlsf.h). */
+  /** The block area as 32-bit words, to read a block's header (the 8 bytes before it; native/alloc/tlsf.h). */
   #words: Uint32Array;
   /** safeReuse: frees waiting for their view to be garbage (keys: area offsets). */
   readonly #deferred: DeferredFrees | null;
@@ -269,7 +269,7 @@ export class SharedPool {
 
   /**
    * This mapping for other native addons: a type-tagged N-API external over a
-   * mempools_pool_t (native/mempools.h; see docs/addons.md), callable from any
+   * mempools_pool_t (native/include/mempools.h; see docs/addons.md), callable from any
    * thread. Made on first use; after close() every call returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {

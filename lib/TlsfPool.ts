@@ -27,7 +27,7 @@ import {
 const { clearBit, hasBit, setBit } = liveBits;
 
 const native = binding.tlsf;
-/** The hot calls pass numbers through this array (see native/tlsf_fast.cc). */
+/** The hot calls pass numbers through this array (see native/binding/tlsf_binding.cc). */
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeFree = native.free;
@@ -64,7 +64,7 @@ interface Region {
   /** One bit per 8 bytes, set while an allocation the user holds starts there. */
   readonly live: Int32Array;
   /** The region as 32-bit words, to read a block's usable size from its header
-   *  (the word 8 bytes before it; see "Block layout" in native/tlsf.h). */
+   *  (the word 8 bytes before it; see "Block layout" in native/alloc/tlsf.h). */
   readonly words: Uint32Array;
 }
 
@@ -137,7 +137,7 @@ export class TlsfPool {
 
   /**
    * The pool for other native addons: a type-tagged N-API external over a
-   * mempools_pool_t (native/mempools.h; see docs/addons.md). Made on first use;
+   * mempools_pool_t (native/include/mempools.h; see docs/addons.md). Made on first use;
    * after destroy() every call through it returns MEMPOOLS_ERR_DESTROYED.
    */
   get nativeHandle(): object {

@@ -1,4 +1,4 @@
-/** Statistics every pool reports (see API.md). */
+/** Statistics every pool reports (docs/api.md). */
 export interface PoolStats {
   /** Most bytes the pool may ever hold (Infinity when unbounded). */
   capacity: number;

@@ -40,6 +40,9 @@ function runSuite(label, command, args) {
   }
 }
 
+// The formatters (Biome, clang-format) have nothing to change.
+runSuite('format', process.execPath, [path.join(root, 'test', 'tools', 'format-check.js')]);
+
 // lib/ must import without a circle (type-only imports count too).
 runSuite('import-cycles', process.execPath, [path.join(root, 'test', 'tools', 'import-cycles.js')]);
 

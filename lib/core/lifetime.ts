@@ -2,7 +2,7 @@
 // (docs/lifetime.md):
 //   - destroy options (the unsafe immediate release is opt-in by name);
 //   - held memory: what a destroyed (or reset, or shrunk) pool still keeps
-//     because views of it can be reached (native/held_memory.hh);
+//     because views of it can be reached (native/binding/held_memory.hh);
 //   - whenDone: when an I/O operation, a stream or a response is over, so a
 //     block can be freed or a pool destroyed/reset at the right moment;
 //   - DeferredFrees: the safeReuse mode's frees, done once the freed view is

@@ -1,5 +1,5 @@
 // What every pool's `nativeHandle` getter shares: the binding makes the
-// external once per pool (native/native_handle.cc); the pool keeps it.
+// external once per pool (native/binding/native_handle.cc); the pool keeps it.
 import * as errors from './errors.js';
 
 /**

@@ -4,7 +4,7 @@
 // this process takes it back without a native call or a new view object.
 //
 // Park list: so that a process killed with blocks parked loses none of them,
-// the cache records them in the segment too, in a park list (native/shm_pool.h
+// the cache records them in the segment too, in a park list (native/alloc/shm_pool.h
 // "parked blocks"): one stack of parkDepthFor(limit) slots per size class, mirroring the
 // class LIFOs here, opened at the first park and registered with this process's
 // pid. The dead-owner sweep of any process frees the listed blocks of a

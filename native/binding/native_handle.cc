@@ -12,7 +12,7 @@ namespace mempools {
 // Invariant: `refs` counts the holders of this struct (the state until it is
 // released, the external until finalized, one per pin); the last one deletes
 // it. `mutex` guards the fields below it. `state` is the pool's state while
-// it exists or, once `adopted`, until the last release deletes it; `pending`:
+// it exists or, once `taken_over`, until the last release deletes it; `pending`:
 // destroyed while pinned, so the C memory is still to be freed.
 struct NativeHandle {
   mempools_pool_t api;  // first: the external's data points here
@@ -25,7 +25,7 @@ struct NativeHandle {
   uint32_t pins = 0;
   bool destroyed = false;
   bool pending = false;
-  bool adopted = false;
+  bool taken_over = false;
 };
 
 namespace {
@@ -118,7 +118,7 @@ void Release(void* ctx) {
     if (--handle->pins == 0 && handle->pending) {
       handle->ops->free_pinned(handle->state);
       handle->pending = false;
-      if (handle->adopted) {
+      if (handle->taken_over) {
         orphan = handle->state;
         handle->state = nullptr;
       }
@@ -164,12 +164,12 @@ bool NativeHandleDestroyed(NativeHandle* handle) {
   return handle->pending;
 }
 
-bool NativeHandleAdopts(NativeHandle* handle) {
+bool NativeHandleTakesOver(NativeHandle* handle) {
   {
     std::lock_guard<std::mutex> guard(handle->mutex);
     handle->destroyed = true;
     if (handle->pending) {
-      handle->adopted = true;
+      handle->taken_over = true;
       return true;
     }
     handle->state = nullptr;

@@ -62,7 +62,7 @@ bool NativeHandleDestroyed(NativeHandle* handle);
 // Called by PoolTable::ReleaseState: the state goes. True when a pin still
 // holds its memory: the handle then owns the state and deletes it (after
 // free_pinned) at the last release; the caller must not delete it.
-bool NativeHandleAdopts(NativeHandle* handle);
+bool NativeHandleTakesOver(NativeHandle* handle);
 
 }  // namespace mempools
 

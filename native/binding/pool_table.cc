@@ -147,7 +147,7 @@ void PoolTable::ReleaseState(napi_env env, PoolState* state) {
   PoolState* retained = state->retained;
   slots_[state->handle] = nullptr;
   free_slots_.push_back(state->handle);
-  if (state->native_handle == nullptr || !NativeHandleAdopts(state->native_handle)) delete state;
+  if (state->native_handle == nullptr || !NativeHandleTakesOver(state->native_handle)) delete state;
   if (retained != nullptr && --retained->refs == 0) ReleaseState(env, retained);
   Unref();
 }

@@ -140,11 +140,11 @@ double Placed(const ShmState* state, int status, uint64_t offset) {
 
 // [handle, owner, area ArrayBuffer, fd] for an attached pool, else a code.
 // `call`: the system call that attaching makes and may fail in.
-Napi::Value Adopt(const Napi::CallbackInfo& info, int status, shm_pool_t* pool, SysCall call) {
+Napi::Value Registered(const Napi::CallbackInfo& info, int status, shm_pool_t* pool, SysCall call) {
   if (status != SHM_POOL_OK) return Number(info, Code(status, call));
   int32_t handle;
   napi_value owner, buffer;
-  if (AdoptShm(TableOf(info), info.Env(), pool, &handle, &owner, &buffer) != napi_ok) {
+  if (RegisterShm(TableOf(info), info.Env(), pool, &handle, &owner, &buffer) != napi_ok) {
     return Number(info, SysFailure(call, ENOMEM));
   }
   Napi::Array result = Napi::Array::New(info.Env(), 4);
@@ -163,7 +163,7 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
   int status = shm_pool_create(info[0].IsString() ? name.c_str() : nullptr, static_cast<size_t>(size),
                                static_cast<unsigned>(mode), &pool);
-  return Adopt(info, status, pool, info[0].IsString() ? SysCall::kShmOpen : SysCall::kMemfdCreate);
+  return Registered(info, status, pool, info[0].IsString() ? SysCall::kShmOpen : SysCall::kMemfdCreate);
 }
 
 // open(name)
@@ -171,14 +171,14 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   shm_pool_t* pool = nullptr;
   int status = shm_pool_open(name.c_str(), &pool);
-  return Adopt(info, status, pool, SysCall::kShmOpen);
+  return Registered(info, status, pool, SysCall::kShmOpen);
 }
 
 // fromFd(fd)
 Napi::Value FromFd(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
   int status = shm_pool_from_fd(info[0].As<Napi::Number>().Int32Value(), &pool);
-  return Adopt(info, status, pool, status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
+  return Registered(info, status, pool, status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
 }
 
 // unlink(name) -> status

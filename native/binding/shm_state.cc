@@ -40,7 +40,7 @@ double ShmState::ToArea(uint64_t offset) const {
   return static_cast<double>(offset - area_offset);
 }
 
-napi_status AdoptShm(PoolTable* table, napi_env env, shm_pool_t* pool, int32_t* handle, napi_value* owner,
+napi_status RegisterShm(PoolTable* table, napi_env env, shm_pool_t* pool, int32_t* handle, napi_value* owner,
                      napi_value* buffer) {
   ShmState* state = new (std::nothrow) ShmState();
   if (state == nullptr) {

@@ -1,5 +1,5 @@
 /*
- * fake_pool.c — a stand-in for a pool's nativeHandle (native/mempools.h),
+ * fake_pool.c — a stand-in for a pool's nativeHandle (native/include/mempools.h),
  * for test/consumer-addon.test.ts: a bump allocator over one malloc'd area,
  * behind a type-tagged external exactly as the header describes. The real
  * pools cannot make a handle of another ABI version, so this is what checks

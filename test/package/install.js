@@ -137,7 +137,7 @@ function main() {
     tarball = path.join(temp, info.filename);
     const files = info.files.map((entry) => entry.path);
     const nativeSources = fs.readdirSync(path.join(root, 'native'), { recursive: true })
-      .filter((name) => fs.statSync(path.join(root, 'native', name)).isFile())
+      .filter((name) => fs.statSync(path.join(root, 'native', name)).isFile() && !name.endsWith('.clang-format'))
       .map((name) => `native/${name.split(path.sep).join('/')}`);
     const required = [
       'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'gyp.js', 'gyp.d.ts', 'dist/index.js', 'dist/index.d.ts',

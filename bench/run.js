@@ -35,7 +35,10 @@ const RUNS = Number(opt('--runs') ?? (QUICK ? 1 : 5));
 const SUITE = opt('--suite') ?? 'all';
 const CALLGRIND = !argv.includes('--no-callgrind');
 const OUT = opt('--out') ?? path.join(RESULTS, QUICK ? 'quick.json' : 'latest.json');
-const SVG = OUT.replace(/\.json$/, '') === path.join(RESULTS, 'latest') ? path.join(RESULTS, 'chart.svg') : OUT.replace(/\.json$/, '.svg');
+const SVG =
+  OUT.replace(/\.json$/, '') === path.join(RESULTS, 'latest')
+    ? path.join(RESULTS, 'chart.svg')
+    : OUT.replace(/\.json$/, '.svg');
 
 // ---------------------------------------------------------------- C tables
 // One binary per allocator, from bench/c/workloads.c with -D<define>; adapters in
@@ -51,12 +54,37 @@ const C_ALLOCATORS = [
   { name: 'mimalloc', define: 'ALLOC_MIMALLOC', sources: [], libs: ['-lmimalloc'], system: true },
   { name: 'tlsf', define: 'ALLOC_TLSF', sources: ['native/alloc/tlsf.c'], libs: [] },
   // the same TLSF with its optional front cache (tlsf_set_cache) at depth 64
-  { name: 'tlsf-cache', define: 'ALLOC_TLSF', defines: ['BENCH_TLSF_CACHE=64'], sources: ['native/alloc/tlsf.c'], libs: [] },
+  {
+    name: 'tlsf-cache',
+    define: 'ALLOC_TLSF',
+    defines: ['BENCH_TLSF_CACHE=64'],
+    sources: ['native/alloc/tlsf.c'],
+    libs: [],
+  },
   // HeapPool's C core (native/alloc/heap_pool.c): one unbounded pool, default memory callbacks; no fixed region (W4 n/a)
-  { name: 'heap', define: 'ALLOC_HEAP', sources: ['native/alloc/heap_pool.c', 'native/alloc/chunk_map.c'], libs: [], only: ['W1', 'W2', 'W3', 'W4'] },
+  {
+    name: 'heap',
+    define: 'ALLOC_HEAP',
+    sources: ['native/alloc/heap_pool.c', 'native/alloc/chunk_map.c'],
+    libs: [],
+    only: ['W1', 'W2', 'W3', 'W4'],
+  },
   // RegionPool's C core: a pool created and destroyed per request, and one pool reset per request
-  { name: 'region', define: 'ALLOC_REGION', sources: ['native/alloc/region_pool.c', 'native/alloc/chunk_map.c'], libs: [], only: ['R1'] },
-  { name: 'region-reset', define: 'ALLOC_REGION', defines: ['BENCH_REGION_RESET=1'], sources: ['native/alloc/region_pool.c', 'native/alloc/chunk_map.c'], libs: [], only: ['R1'] },
+  {
+    name: 'region',
+    define: 'ALLOC_REGION',
+    sources: ['native/alloc/region_pool.c', 'native/alloc/chunk_map.c'],
+    libs: [],
+    only: ['R1'],
+  },
+  {
+    name: 'region-reset',
+    define: 'ALLOC_REGION',
+    defines: ['BENCH_REGION_RESET=1'],
+    sources: ['native/alloc/region_pool.c', 'native/alloc/chunk_map.c'],
+    libs: [],
+    only: ['R1'],
+  },
   // yardstick for R1: a minimal nginx-style pool (bench/c/ngx_ref.h), no side tables
   { name: 'ngx-ref', define: 'ALLOC_NGX_REF', sources: [], libs: [], only: ['R1'] },
 ];
@@ -76,7 +104,10 @@ const C_WORKLOADS = [
   { name: 'W3', args: ['--workload', 'W3'], ops: 1_000_000, quickOps: 20_000 },
   // requests (--ops = requests): 200 x 16..256 B + 2 x 8 KiB each, then free all / destroy / reset
   {
-    name: 'R1', args: ['--workload', 'R1'], ops: 100_000, quickOps: 2_000,
+    name: 'R1',
+    args: ['--workload', 'R1'],
+    ops: 100_000,
+    quickOps: 2_000,
     callgrind: { fn: 'bench_timed_requests', unit: 'instr/request', ops: 2_000, quickOps: 200 },
   },
 ];
@@ -129,15 +160,24 @@ function median(xs) {
   if (n === 0) return NaN;
   return n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
-const firstLine = (s) => (String(s).trim().split('\n').find((l) => /error|cannot|not found/i.test(l)) ?? String(s).trim().split('\n')[0] ?? '').slice(0, 200);
+const firstLine = (s) =>
+  (
+    String(s)
+      .trim()
+      .split('\n')
+      .find((l) => /error|cannot|not found/i.test(l)) ??
+    String(s).trim().split('\n')[0] ??
+    ''
+  ).slice(0, 200);
 const log = (...a) => console.log(...a);
 
 function meta() {
   let commit = 'uncommitted';
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim() || 'uncommitted';
+    commit =
+      execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim() || 'uncommitted';
   } catch {}
   const cpus = os.cpus();
   return {
@@ -182,15 +222,29 @@ async function buildC() {
       }
       const out = path.join(BIN, a.name);
       const args = [
-        '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', `-D${a.define}`, ...(a.defines ?? []).map((d) => `-D${d}`),
-        '-I', path.join(BENCH, 'c'), '-I', path.join(ROOT, 'native', 'alloc'),
+        '-O2',
+        '-std=c11',
+        '-D_GNU_SOURCE',
+        '-Wall',
+        `-D${a.define}`,
+        ...(a.defines ?? []).map((d) => `-D${d}`),
+        '-I',
+        path.join(BENCH, 'c'),
+        '-I',
+        path.join(ROOT, 'native', 'alloc'),
         path.join(BENCH, 'c', 'workloads.c'),
         ...a.sources.map((s) => path.join(ROOT, s)),
-        '-o', out, ...a.libs, '-lm',
+        '-o',
+        out,
+        ...a.libs,
+        '-lm',
       ];
       const r = await run(process.env.CC || 'cc', args);
       if (!r.ok) {
-        if (a.system) note(`C ${a.name}: skipped, build failed (library missing? bash bench/setup.sh installs it): ${firstLine(r.stderr)}`);
+        if (a.system)
+          note(
+            `C ${a.name}: skipped, build failed (library missing? bash bench/setup.sh installs it): ${firstLine(r.stderr)}`,
+          );
         else fail(`C ${a.name}: build failed: ${firstLine(r.stderr)}`);
         return;
       }
@@ -226,7 +280,8 @@ async function runC(allocs) {
         }
         for (const l of jsonLines(r.stdout)) {
           if (l.info) {
-            if (!loggedClock) log(`  W3 clock: ${l.clock}, ${l.ticks_per_ns} ticks/ns, timer overhead ${l.value} ns (subtracted)`);
+            if (!loggedClock)
+              log(`  W3 clock: ${l.clock}, ${l.ticks_per_ns} ticks/ns, timer overhead ${l.value} ns (subtracted)`);
             loggedClock = true;
             continue;
           }
@@ -254,7 +309,8 @@ async function runC(allocs) {
       const seeds = lines.filter((l) => l.seed != null);
       if (seeds.length) {
         const by = {};
-        for (const l of seeds) (by[l.workload] ??= []).push(`seed ${l.seed}: ${l.value.toFixed(2)}% (${l.blocks} blocks)`);
+        for (const l of seeds)
+          (by[l.workload] ??= []).push(`seed ${l.seed}: ${l.value.toFixed(2)}% (${l.blocks} blocks)`);
         for (const [wl, s] of Object.entries(by)) log(`  ${a.name} ${wl}: ${s.join(', ')}`);
       }
     }
@@ -270,10 +326,20 @@ async function runCallgrind(allocs) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mempools-cg-'));
   const total = async (bin, w, ops) => {
     const out = path.join(tmp, `cg.${path.basename(bin)}.${w.name}.${ops}`);
-    const r = await run('valgrind', [
-      '--tool=callgrind', `--callgrind-out-file=${out}`, '--collect-atstart=no',
-      `--toggle-collect=${w.callgrind.fn}`, bin, ...w.args, '--ops', String(ops),
-    ], { timeout: 600_000 });
+    const r = await run(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${out}`,
+        '--collect-atstart=no',
+        `--toggle-collect=${w.callgrind.fn}`,
+        bin,
+        ...w.args,
+        '--ops',
+        String(ops),
+      ],
+      { timeout: 600_000 },
+    );
     if (!r.ok) throw new Error(firstLine(r.stderr) || r.err.message);
     const text = fs.readFileSync(out, 'utf8');
     const m = text.match(/^totals:\s+(\d+)/m) ?? text.match(/^summary:\s+(\d+)/m);
@@ -340,9 +406,21 @@ async function runJS() {
         const a = allocs[(i + rep) % allocs.length];
         if (failed.has(`${a.name}|${w.name}`)) continue;
         const args = [
-          worker, '--alloc', a.name, '--size', String(w.size), '--window', String(w.window),
-          '--ops', String(ops), '--warmup', String(warmup),
-          '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+          worker,
+          '--alloc',
+          a.name,
+          '--size',
+          String(w.size),
+          '--window',
+          String(w.window),
+          '--ops',
+          String(ops),
+          '--warmup',
+          String(warmup),
+          '--warmup-ms',
+          String(QUICK ? 50 : 250),
+          '--min-ms',
+          String(QUICK ? 20 : 300),
         ];
         const res = await jsSample(a, w, args, failed);
         if (res) addSample('js', w.name, 'ns/op', a.name, res.ns_per_op);
@@ -363,9 +441,17 @@ async function runJSRequests() {
         const a = allocs[(i + rep) % allocs.length];
         if (failed.has(`${a.name}|${w.name}`)) continue;
         const args = [
-          path.join(BENCH, 'js', w.script), '--alloc', a.name, '--requests', String(requests),
-          '--warmup', String(Math.max(10, Math.round(requests / 10))),
-          '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+          path.join(BENCH, 'js', w.script),
+          '--alloc',
+          a.name,
+          '--requests',
+          String(requests),
+          '--warmup',
+          String(Math.max(10, Math.round(requests / 10))),
+          '--warmup-ms',
+          String(QUICK ? 50 : 250),
+          '--min-ms',
+          String(QUICK ? 20 : 300),
           ...(w.args ?? []),
         ];
         const res = await jsSample(a, w, args, failed);
@@ -387,9 +473,19 @@ async function runJSReuse() {
         const name = REUSE_ALLOCATORS[(i + rep) % REUSE_ALLOCATORS.length];
         if (failed.has(`${name}|${w.name}`) || (distMissing && name !== JS_PEER)) continue;
         const args = [
-          path.join(BENCH, 'js', 'reuse.js'), '--alloc', name, '--size', String(w.size), '--turns', String(turns),
-          '--warmup', String(Math.max(5, Math.round(turns / 10))),
-          '--warmup-ms', String(QUICK ? 50 : 250), '--min-ms', String(QUICK ? 20 : 300),
+          path.join(BENCH, 'js', 'reuse.js'),
+          '--alloc',
+          name,
+          '--size',
+          String(w.size),
+          '--turns',
+          String(turns),
+          '--warmup',
+          String(Math.max(5, Math.round(turns / 10))),
+          '--warmup-ms',
+          String(QUICK ? 50 : 250),
+          '--min-ms',
+          String(QUICK ? 20 : 300),
         ];
         const res = await jsSample({ name }, w, args, failed);
         if (res) addSample('js', w.name, 'ns/op', name, res.ns_per_op);
@@ -414,7 +510,9 @@ async function runJSShared() {
       for (let i = 0; i < w.allocators.length; i++) {
         const a = w.allocators[(i + rep) % w.allocators.length];
         if (failed.has(`${a}|${w.name}`)) continue;
-        const r = await run(process.execPath, [script, '--workload', w.key, '--alloc', a, ...w.args(QUICK)], { timeout: 120_000 });
+        const r = await run(process.execPath, [script, '--workload', w.key, '--alloc', a, ...w.args(QUICK)], {
+          timeout: 120_000,
+        });
         const res = r.ok ? jsonLines(r.stdout)[0] : null;
         if (!res) {
           failed.add(`${a}|${w.name}`);
@@ -437,13 +535,16 @@ function buildRows() {
       const shared = suite === 'js' ? SHARED_WORKLOADS.find((w) => w.name === workload) : null;
       const peer = shared ? shared.peer : suite === 'js' ? JS_PEER : workload.startsWith('W4') ? C_REGION_PEER : C_PEER;
       const peerMedian = by[peer] ? median(by[peer]) : null;
-      const allocNames = suite === 'c'
-        ? C_ALLOCATORS.map((a) => a.name)
-        : shared
-          ? shared.allocators
-          : JS_REUSE_WORKLOADS.some((w) => w.name === workload)
-            ? REUSE_ALLOCATORS
-            : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map((a) => a.name);
+      const allocNames =
+        suite === 'c'
+          ? C_ALLOCATORS.map((a) => a.name)
+          : shared
+            ? shared.allocators
+            : JS_REUSE_WORKLOADS.some((w) => w.name === workload)
+              ? REUSE_ALLOCATORS
+              : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map(
+                  (a) => a.name,
+                );
       for (const allocator of allocNames) {
         if (!by[allocator]) continue;
         const m = median(by[allocator]);
@@ -472,19 +573,33 @@ function fmt(x) {
 }
 
 function printTable(rows, cAllocs) {
-  const table = rows.map((r) => [r.suite, r.workload, r.allocator, fmt(r.median), r.unit,
-    r.ratio == null ? 'n/a' : `${r.ratio.toFixed(2)}x ${r.peer}`]);
+  const table = rows.map((r) => [
+    r.suite,
+    r.workload,
+    r.allocator,
+    fmt(r.median),
+    r.unit,
+    r.ratio == null ? 'n/a' : `${r.ratio.toFixed(2)}x ${r.peer}`,
+  ]);
   // W4 on allocators without a fixed region: say so in the table
   if (cAllocs && rows.some((r) => r.workload.startsWith('W4'))) {
     const at = rows.findLastIndex((r) => r.workload.startsWith('W4'));
     const na = cAllocs
-      .filter((a) => runsOn(a, 'W4') && !rows.some((r) => r.suite === 'c' && r.allocator === a.name && r.workload.startsWith('W4')))
+      .filter(
+        (a) =>
+          runsOn(a, 'W4') &&
+          !rows.some((r) => r.suite === 'c' && r.allocator === a.name && r.workload.startsWith('W4')),
+      )
       .map((a) => ['c', 'W4', a.name, 'n/a', '', 'no fixed region']);
     table.splice(at + 1, 0, ...na);
   }
   const head = ['suite', 'workload', 'allocator', 'median', 'unit', 'ratio vs peer'];
   const w = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-  const line = (r) => r.map((c, i) => (i === 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ').trimEnd();
+  const line = (r) =>
+    r
+      .map((c, i) => (i === 3 ? c.padStart(w[i]) : c.padEnd(w[i])))
+      .join('  ')
+      .trimEnd();
   log('');
   log(line(head));
   log(w.map((n) => '-'.repeat(n)).join('  '));
@@ -508,7 +623,14 @@ async function renderChart(rows, m, file) {
       label: r.unit.startsWith('instr/') ? `${r.workload} instr` : r.workload,
     }));
   const group = {
-    x: { field: 'label', type: 'nominal', sort: null, title: null, scale: { type: 'band', paddingInner: 0.25 }, axis: { labelAngle: -30, labelFontSize: 11 } },
+    x: {
+      field: 'label',
+      type: 'nominal',
+      sort: null,
+      title: null,
+      scale: { type: 'band', paddingInner: 0.25 },
+      axis: { labelAngle: -30, labelFontSize: 11 },
+    },
     xOffset: { field: 'allocator', type: 'nominal', scale: { type: 'band', paddingInner: 0.1 } },
     color: { field: 'allocator', type: 'nominal', legend: { title: 'allocator', orient: 'right' } },
   };
@@ -520,7 +642,9 @@ async function renderChart(rows, m, file) {
       fontSize: 13,
     },
     data: { values },
-    facet: { row: { field: 'suite', type: 'nominal', title: null, header: { labelFontSize: 13, labelFontWeight: 'bold' } } },
+    facet: {
+      row: { field: 'suite', type: 'nominal', title: null, header: { labelFontSize: 13, labelFontWeight: 'bold' } },
+    },
     resolve: { scale: { x: 'independent', xOffset: 'independent', y: 'independent', color: 'independent' } },
     spec: {
       width: 960,
@@ -536,7 +660,10 @@ async function renderChart(rows, m, file) {
           },
         },
         // a tick at the ratio so the peer's own (zero-height) bar shows too
-        { mark: { type: 'tick', thickness: 2, bandSize: 14 }, encoding: { ...group, y: { field: 'ratio', type: 'quantitative' } } },
+        {
+          mark: { type: 'tick', thickness: 2, bandSize: 14 },
+          encoding: { ...group, y: { field: 'ratio', type: 'quantitative' } },
+        },
         { mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { y: { datum: 1 } } },
       ],
     },
@@ -552,7 +679,11 @@ async function renderChart(rows, m, file) {
 async function main() {
   const t0 = Date.now();
   const m = meta();
-  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = () =>
+    os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   log(`mempools bench${QUICK ? ' --quick' : ''}: ${RUNS} run(s); ${m.machine}; commit ${m.commit}; load ${load()}`);
   let cAllocs = null;
   if (SUITE === 'all' || SUITE === 'c') {
@@ -588,7 +719,9 @@ async function main() {
     process.exitCode = 1;
   }
   if (failures) process.exitCode = 1;
-  log(`total ${((Date.now() - t0) / 1000).toFixed(1)} s; load average now ${load()} (other work on the machine skews timings)`);
+  log(
+    `total ${((Date.now() - t0) / 1000).toFixed(1)} s; load average now ${load()} (other work on the machine skews timings)`,
+  );
 }
 
 main().catch((e) => {

@@ -152,9 +152,17 @@ export class HeapPool {
     if ((parent !== undefined && parent.#destroyed) || segment?.closed() === true) throw errors.destroyed();
     const lender = lent !== undefined ? lent.handle : -1;
     // A child shares its parent's lock, so it is thread-safe exactly when the parent is.
-    const threadSafe = validateOptionalBoolean(options.threadSafe, 'options.threadSafe', parent === undefined ? false : parent.#threadSafe);
+    const threadSafe = validateOptionalBoolean(
+      options.threadSafe,
+      'options.threadSafe',
+      parent === undefined ? false : parent.#threadSafe,
+    );
     if (parent !== undefined && threadSafe !== parent.#threadSafe) {
-      throw errors.invalidArgValue('options.threadSafe', `must be ${parent.#threadSafe} (the parent's: a child shares its lock)`, threadSafe);
+      throw errors.invalidArgValue(
+        'options.threadSafe',
+        `must be ${parent.#threadSafe} (the parent's: a child shares its lock)`,
+        threadSafe,
+      );
     }
     this.#threadSafe = threadSafe;
     this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
@@ -163,7 +171,9 @@ export class HeapPool {
     if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
     const created = native.create(capacity, parent === undefined ? -1 : parent.#handle, lender, threadSafe);
     if (typeof created === 'number') {
-      throw created === Status.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromStatus(created, 0, 'heap');
+      throw created === Status.NOMEM
+        ? errors.system(osConstants.errno.ENOMEM, 'malloc')
+        : errors.fromStatus(created, 0, 'heap');
     }
     [this.#handle, this.#owner] = created;
     this.#parent = parent;
@@ -284,13 +294,36 @@ export class HeapPool {
   /** After destroy() every figure is 0 but heldBytes/heldChunks (counted at the family's root). */
   stats(): HeapPoolStats {
     if (this.#destroyed) {
-      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
-        classChunks: 0, spareChunks: 0, largeBlocks: 0, lentBytes: 0, children: 0, metadataBytes: 0, pendingFrees: 0,
-        ...heldStats(this.#handle, true) };
+      return {
+        capacity: 0,
+        reserved: 0,
+        used: 0,
+        peakUsed: 0,
+        allocations: 0,
+        failedAllocations: 0,
+        classChunks: 0,
+        spareChunks: 0,
+        largeBlocks: 0,
+        lentBytes: 0,
+        children: 0,
+        metadataBytes: 0,
+        pendingFrees: 0,
+        ...heldStats(this.#handle, true),
+      };
     }
     const raw = native.stats(this.#handle);
     if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'heap');
-    const { capacity, reserved, failedAllocations: failed, classChunks, spareChunks, largeBlocks, lentBytes, children, metadataBytes: metadata } = raw;
+    const {
+      capacity,
+      reserved,
+      failedAllocations: failed,
+      classChunks,
+      spareChunks,
+      largeBlocks,
+      lentBytes,
+      children,
+      metadataBytes: metadata,
+    } = raw;
     const [addonUsed, addonAllocations] = this.#addonStats();
     // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
     const used = this.#used + addonUsed;
@@ -322,9 +355,12 @@ export class HeapPool {
     const [addonUsed, addonAllocations] = this.#addonStats();
     const deferredBytes = this.#deferred?.bytes ?? 0;
     const deferredBlocks = this.#deferred?.blocks ?? 0;
-    if (typeof raw === 'number' || raw.used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed ||
-        raw.allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations) {
-      throw errors.corrupted('the pool\'s accounting disagrees with the heap pool');
+    if (
+      typeof raw === 'number' ||
+      raw.used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed ||
+      raw.allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations
+    ) {
+      throw errors.corrupted("the pool's accounting disagrees with the heap pool");
     }
   }
 
@@ -352,7 +388,6 @@ export class HeapPool {
   #live(): void {
     if (this.#destroyed) throw errors.destroyed();
   }
-
 
   /** Frees `buf` once `completion` (a promise, a stream, a response) is over; see whenDone. */
   freeAfter(buf: Buffer, completion: Completion): Promise<void> {
@@ -481,7 +516,8 @@ export class HeapPool {
     const bit = viewOffset(buf) >>> LIVE_SHIFT;
     if (!hasBit(chunk.live!, bit)) {
       // Not one of this side's: a block an addon allocated (viewOf) becomes this pool's, else it was freed.
-      if (this.#nativeHandle === undefined || !this.#takeAddonBlock(chunk as Chunk, viewOffset(buf))) throw errors.doubleFree();
+      if (this.#nativeHandle === undefined || !this.#takeAddonBlock(chunk as Chunk, viewOffset(buf)))
+        throw errors.doubleFree();
     }
     return chunk as Chunk;
   }

@@ -28,8 +28,12 @@ const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeRealloc = native.realloc;
 const nativeFree = native.free;
-const { minBlock: MIN_BLOCK, maxBlock: MAX_BLOCK, blockGranule: GRANULE, defaultBlock: DEFAULT_BLOCK } =
-  native.constants;
+const {
+  minBlock: MIN_BLOCK,
+  maxBlock: MAX_BLOCK,
+  blockGranule: GRANULE,
+  defaultBlock: DEFAULT_BLOCK,
+} = native.constants;
 const { unaligned: UNALIGNED, zero: ZERO, memalign: MEMALIGN } = native.constants;
 /** Largest allocation: a large block is one ArrayBuffer, at most buffer.constants.MAX_LENGTH bytes. */
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;
@@ -80,7 +84,11 @@ export class RegionPool {
     if (options.blockSize !== undefined) {
       blockSize = validateInteger(options.blockSize, 'options.blockSize', MIN_BLOCK, MAX_BLOCK);
       if (blockSize % GRANULE !== 0) {
-        throw errors.outOfRange('options.blockSize', `a multiple of ${GRANULE} >= ${MIN_BLOCK} && <= ${MAX_BLOCK}`, blockSize);
+        throw errors.outOfRange(
+          'options.blockSize',
+          `a multiple of ${GRANULE} >= ${MIN_BLOCK} && <= ${MAX_BLOCK}`,
+          blockSize,
+        );
       }
     }
     this.#deferred = validateOptionalBoolean(options.safeReuse, 'options.safeReuse')
@@ -94,7 +102,9 @@ export class RegionPool {
   static #create(blockSize: number): [number, object, number] {
     const created = native.create(blockSize);
     if (typeof created === 'number') {
-      throw created === Status.NOMEM ? errors.system(osConstants.errno.ENOMEM, 'malloc') : errors.fromStatus(created, 0, 'region');
+      throw created === Status.NOMEM
+        ? errors.system(osConstants.errno.ENOMEM, 'malloc')
+        : errors.fromStatus(created, 0, 'region');
     }
     return created;
   }
@@ -243,10 +253,30 @@ export class RegionPool {
   /** After destroy() every figure is 0 but heldBytes/heldChunks: the chunks views still reach. */
   stats(): RegionPoolStats {
     if (this.#destroyed) {
-      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, blocks: 0,
-        largeBlocks: 0, wasted: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
+      return {
+        capacity: 0,
+        reserved: 0,
+        used: 0,
+        peakUsed: 0,
+        allocations: 0,
+        failedAllocations: 0,
+        blocks: 0,
+        largeBlocks: 0,
+        wasted: 0,
+        pendingFrees: 0,
+        ...heldStats(this.#handle, true),
+      };
     }
-    const { reserved, used, peakUsed, allocations, failedAllocations: failed, blocks, largeBlocks, wasted } = native.stats(this.#handle);
+    const {
+      reserved,
+      used,
+      peakUsed,
+      allocations,
+      failedAllocations: failed,
+      blocks,
+      largeBlocks,
+      wasted,
+    } = native.stats(this.#handle);
     return {
       capacity: Infinity,
       reserved: reserved!,
@@ -317,7 +347,6 @@ export class RegionPool {
   #live(): void {
     if (this.#destroyed) throw errors.destroyed();
   }
-
 
   #allocate(size: number, flags: number, alignment: number, throwing: boolean): Buffer | null {
     if (this.#destroyed) throw errors.destroyed();

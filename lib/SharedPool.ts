@@ -57,8 +57,13 @@ const INTERNAL = Symbol('SharedPool');
 /** What a closed pool's area is: it keeps no mapping alive. */
 const EMPTY = new ArrayBuffer(0);
 /** Block header words and bits (native/alloc/tlsf.h "Block layout", from the binding). */
-const { sizeWord: SIZE_WORD, alignWord: ALIGN_WORD, flagBits: FLAG_BITS, flagPrevFree: PREV_FREE, notLive: NOT_LIVE } =
-  binding.layout;
+const {
+  sizeWord: SIZE_WORD,
+  alignWord: ALIGN_WORD,
+  flagBits: FLAG_BITS,
+  flagPrevFree: PREV_FREE,
+  notLive: NOT_LIVE,
+} = binding.layout;
 /** The tag of the views this process's cached path hands out: only their blocks may be parked. */
 const PARKABLE = 1;
 
@@ -259,7 +264,8 @@ export class SharedPool {
   /** The area offset of a view over this mapping: the same in every attached process. */
   offsetOf(buf: ArrayBufferView): number {
     this.#live();
-    if (!ArrayBuffer.isView(buf)) throw errors.invalidArgType('buf', 'an instance of Buffer, TypedArray, or DataView', buf);
+    if (!ArrayBuffer.isView(buf))
+      throw errors.invalidArgType('buf', 'an instance of Buffer, TypedArray, or DataView', buf);
     if (viewOwner(buf as Uint8Array) === this.#token) return viewOffset(buf as Uint8Array);
     const lent = sharedChunkOffset(buf, this.#token); // a view of a HeapPool child's chunk
     if (lent !== undefined) return lent;
@@ -410,10 +416,32 @@ export class SharedPool {
    */
   stats(): SharedPoolStats {
     if (this.#closed) {
-      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0, free: 0,
-        largestFree: 0, segmentSize: 0, generation: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
+      return {
+        capacity: 0,
+        reserved: 0,
+        used: 0,
+        peakUsed: 0,
+        allocations: 0,
+        failedAllocations: 0,
+        free: 0,
+        largestFree: 0,
+        segmentSize: 0,
+        generation: 0,
+        pendingFrees: 0,
+        ...heldStats(this.#handle, true),
+      };
     }
-    const { segmentSize, capacity, used, peakUsed, free, largestFree, allocations, failedAllocations: failed, generation } = this.#stats();
+    const {
+      segmentSize,
+      capacity,
+      used,
+      peakUsed,
+      free,
+      largestFree,
+      allocations,
+      failedAllocations: failed,
+      generation,
+    } = this.#stats();
     const parked = this.#parkedBytes();
     return {
       capacity: capacity!,
@@ -440,7 +468,8 @@ export class SharedPool {
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
     this.#cache?.forEach((offset) => {
-      if (this.#parkable(offset) === 0) throw errors.corrupted('a block parked in this process\'s cache was freed elsewhere');
+      if (this.#parkable(offset) === 0)
+        throw errors.corrupted("a block parked in this process's cache was freed elsewhere");
     });
   }
 
@@ -518,7 +547,8 @@ export class SharedPool {
     try {
       if (this.#name !== null && !this.#unlinked) {
         const status = native.unlink(this.#name);
-        if (status !== Status.OK && decodeSystemFailure(status, SYS_BASE)?.errno !== osConstants.errno.ENOENT) throw fail(status, 'shm_unlink');
+        if (status !== Status.OK && decodeSystemFailure(status, SYS_BASE)?.errno !== osConstants.errno.ENOENT)
+          throw fail(status, 'shm_unlink');
         this.#unlinked = true;
       }
     } finally {

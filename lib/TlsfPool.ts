@@ -47,8 +47,12 @@ function freeNative(handle: number, region: number, offset: number): number {
   return scratch[0]!;
 }
 const { sizeWord: SIZE_WORD, alignWord: ALIGN_WORD, flagBits: FLAG_BITS, tlsfLiveShift: LIVE_SHIFT } = binding.layout;
-const { regionFactor: REGION_FACTOR, sysBase: SYS_BASE, maxRegions: MAX_REGIONS, regionMin: REGION_MIN } =
-  native.constants;
+const {
+  regionFactor: REGION_FACTOR,
+  sysBase: SYS_BASE,
+  maxRegions: MAX_REGIONS,
+  regionMin: REGION_MIN,
+} = native.constants;
 /** Largest region area: what the allocator accepts, and offsets stay below 2**32. */
 const MAX_AREA = Math.min(native.constants.maxRequest + 24, 2 ** 32);
 const PAGE = 4096;
@@ -212,8 +216,12 @@ export class TlsfPool {
     // Small plain blocks made by this pool stay on this side for the next allocation
     // of their class; memalign blocks (alignment bits in the header's high word) and
     // views rebuilt by the user go back at once.
-    if (size <= CACHE_MAX && region.words[(offset >>> 2) + ALIGN_WORD] === 0 && viewOwner(buf) === region &&
-        this.#cache.push(floorClass(size), buf as unknown as PoolBuffer, size)) {
+    if (
+      size <= CACHE_MAX &&
+      region.words[(offset >>> 2) + ALIGN_WORD] === 0 &&
+      viewOwner(buf) === region &&
+      this.#cache.push(floorClass(size), buf as unknown as PoolBuffer, size)
+    ) {
       this.#forget(region, offset, size);
       return;
     }
@@ -277,9 +285,11 @@ export class TlsfPool {
     const { used, allocations, addonUsed, addonAllocations } = native.stats(this.#handle);
     const deferredBytes = this.#deferred?.bytes ?? 0;
     const deferredBlocks = this.#deferred?.blocks ?? 0;
-    if (used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed! ||
-        allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations!) {
-      throw errors.corrupted('the pool\'s accounting disagrees with the allocator');
+    if (
+      used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed! ||
+      allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations!
+    ) {
+      throw errors.corrupted("the pool's accounting disagrees with the allocator");
     }
   }
 
@@ -289,10 +299,29 @@ export class TlsfPool {
    */
   stats(): TlsfPoolStats {
     if (this.#destroyed) {
-      return { capacity: 0, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
-        free: 0, largestFree: 0, regions: 0, pendingFrees: 0, ...heldStats(this.#handle, true) };
+      return {
+        capacity: 0,
+        reserved: 0,
+        used: 0,
+        peakUsed: 0,
+        allocations: 0,
+        failedAllocations: 0,
+        free: 0,
+        largestFree: 0,
+        regions: 0,
+        pendingFrees: 0,
+        ...heldStats(this.#handle, true),
+      };
     }
-    const { reserved, free, largestFree, failedAllocations: failed, regions, addonUsed, addonAllocations } = native.stats(this.#handle);
+    const {
+      reserved,
+      free,
+      largestFree,
+      failedAllocations: failed,
+      regions,
+      addonUsed,
+      addonAllocations,
+    } = native.stats(this.#handle);
     // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
     const used = this.#used + addonUsed!;
     if (used > this.#peakUsed) this.#peakUsed = used;
@@ -351,7 +380,6 @@ export class TlsfPool {
   #live(): void {
     if (this.#destroyed) throw errors.destroyed();
   }
-
 
   #allocate(size: number, throwing: boolean): Buffer | null {
     if (this.#destroyed) throw errors.destroyed();
@@ -447,7 +475,9 @@ export class TlsfPool {
    * for free/realloc; the addon can no longer free it.
    */
   #takeAddonBlock(region: Region, offset: number, adopt: boolean): boolean {
-    const usable = adopt ? native.adopt(this.#handle, region.id, offset) : native.addonBlock(this.#handle, region.id, offset);
+    const usable = adopt
+      ? native.adopt(this.#handle, region.id, offset)
+      : native.addonBlock(this.#handle, region.id, offset);
     if (usable < 0) return false;
     if (adopt) {
       const bit = offset >>> LIVE_SHIFT;

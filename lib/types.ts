@@ -155,4 +155,3 @@ export type PoolErrorCode =
   | 'ERR_POOL_IN_USE'
   | 'ERR_POOL_CORRUPTED'
   | 'ERR_POOL_SYSTEM';
-

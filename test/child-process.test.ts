@@ -37,7 +37,9 @@ test('misuse never crashes the process and gets the right error codes', () => {
   expect(r['check message']).toBe('has reason');
   // after the damage every call either works or reports a pool error, never crashes
   for (const name of ['free of the damaged neighbour', 'free before the damage', 'walk after corruption']) {
-    expect(typeof r[name] === 'number' || POOL_CODES.includes(r[name] as string), `${name}: ${String(r[name])}`).toBe(true);
+    expect(typeof r[name] === 'number' || POOL_CODES.includes(r[name] as string), `${name}: ${String(r[name])}`).toBe(
+      true,
+    );
   }
   expect(['ERR_POOL_CORRUPTED', 'ERR_POOL_EXHAUSTED']).toContain(r['alloc after corruption']);
   expect(['ERR_POOL_CORRUPTED', 'null']).toContain(r['tryAlloc after corruption']);

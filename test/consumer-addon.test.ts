@@ -32,7 +32,12 @@ interface Report {
 interface ConsumerAddon {
   tlsfChecksum(count: number, seed: number): Report;
   heapChecksum(count: number, seed: number): Report;
-  fill(nativeHandle: unknown, size: number, byte: number, callback: (error: Error | null, result: unknown) => void): void;
+  fill(
+    nativeHandle: unknown,
+    size: number,
+    byte: number,
+    callback: (error: Error | null, result: unknown) => void,
+  ): void;
   free(nativeHandle: unknown, block: unknown): void;
 }
 
@@ -167,13 +172,21 @@ function expectedChecksum(count: number, seed: number): number {
 describe('the C allocators compiled into another addon', () => {
   it('a TLSF pool made in C serves, keeps apart and takes back 1000 blocks', () => {
     for (const seed of [0, 7, 123456]) {
-      expect(consumer.tlsfChecksum(1000, seed)).toEqual({ checksum: expectedChecksum(1000, seed), live: 0, check: null });
+      expect(consumer.tlsfChecksum(1000, seed)).toEqual({
+        checksum: expectedChecksum(1000, seed),
+        live: 0,
+        check: null,
+      });
     }
   });
 
   it('a heap pool made in C does the same', () => {
     for (const seed of [0, 7, 123456]) {
-      expect(consumer.heapChecksum(1000, seed)).toEqual({ checksum: expectedChecksum(1000, seed), live: 0, check: null });
+      expect(consumer.heapChecksum(1000, seed)).toEqual({
+        checksum: expectedChecksum(1000, seed),
+        live: 0,
+        check: null,
+      });
     }
   });
 
@@ -315,7 +328,10 @@ describe.each(kinds)('%s through its nativeHandle', (_name, make) => {
     expect(again[0]).toBe(1);
     pool.free(view);
     expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
-    expect(freeError(pool.nativeHandle, where)).toMatchObject({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_INVALID });
+    expect(freeError(pool.nativeHandle, where)).toMatchObject({
+      code: 'ERR_MEMPOOLS_STATUS',
+      status: MEMPOOLS_ERR_INVALID,
+    });
     pool.destroy();
   });
 
@@ -512,7 +528,7 @@ describe('destroy() while a worker holds a pin', () => {
     expect(isMapped(pinned.address)).toBe(false);
   });
 
-  it('a SharedPool closed while pinned keeps its views and its HeapPools\' views; the mapping outlives the release', () => {
+  it("a SharedPool closed while pinned keeps its views and its HeapPools' views; the mapping outlives the release", () => {
     const pool = SharedPool.create({ size: 5 * 1024 * 1024 + 5 * 65536 });
     const heap = new HeapPool({ parent: pool });
     const heapView = heap.alloc(64).fill(3);
@@ -535,7 +551,9 @@ describe('whose blocks, and the options', () => {
     const cached = pool.alloc(64);
     pool.free(cached); // parked in the JavaScript cache, still allocated in C
     for (const view of [held, cached]) {
-      expect(freeError(pool.nativeHandle, { chunk: 0, offset: view.byteOffset })).toMatchObject({ status: MEMPOOLS_ERR_INVALID });
+      expect(freeError(pool.nativeHandle, { chunk: 0, offset: view.byteOffset })).toMatchObject({
+        status: MEMPOOLS_ERR_INVALID,
+      });
     }
     const where = await fill(pool.nativeHandle, 64, 9);
     const view = pool.viewOf(where, 64);
@@ -563,7 +581,7 @@ describe('whose blocks, and the options', () => {
     pool.destroy();
   });
 
-  it('threadSafe must be a boolean; a HeapPool child shares its parent\'s lock', () => {
+  it("threadSafe must be a boolean; a HeapPool child shares its parent's lock", () => {
     expectCode(() => new TlsfPool({ size: 4096, threadSafe: 1 as never }), 'ERR_INVALID_ARG_TYPE', TypeError);
     expectCode(() => new HeapPool({ threadSafe: 'yes' as never }), 'ERR_INVALID_ARG_TYPE', TypeError);
     const parent = new HeapPool({ threadSafe: true });

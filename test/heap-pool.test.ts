@@ -12,9 +12,22 @@ describe('construction', () => {
     expect(pool.parent).toBe(null);
     expect(pool.availableCapacity).toBe(Infinity);
     expect(pool.stats()).toEqual({
-      capacity: Infinity, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
-      classChunks: 0, spareChunks: 0, largeBlocks: 0, lentBytes: 0, children: 0, metadataBytes: 0,
-      destroyed: false, heldBytes: 0, heldChunks: 0, pendingFrees: 0,
+      capacity: Infinity,
+      reserved: 0,
+      used: 0,
+      peakUsed: 0,
+      allocations: 0,
+      failedAllocations: 0,
+      classChunks: 0,
+      spareChunks: 0,
+      largeBlocks: 0,
+      lentBytes: 0,
+      children: 0,
+      metadataBytes: 0,
+      destroyed: false,
+      heldBytes: 0,
+      heldChunks: 0,
+      pendingFrees: 0,
     });
     using capped = new HeapPool({ capacity: 0 });
     expect(capped.availableCapacity).toBe(Infinity);
@@ -308,8 +321,12 @@ describe('destroy', () => {
     expect(b.byteLength).toBe(5 * 1024 * KiB);
     expect(pool.stats()).toMatchObject({ destroyed: true, used: 0 });
     for (const call of [
-      () => pool.alloc(1), () => pool.tryAlloc(1), () => pool.calloc(1, 1), () => pool.realloc(a, 2),
-      () => pool.free(a), () => pool.check(),
+      () => pool.alloc(1),
+      () => pool.tryAlloc(1),
+      () => pool.calloc(1, 1),
+      () => pool.realloc(a, 2),
+      () => pool.free(a),
+      () => pool.check(),
     ]) {
       expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     }

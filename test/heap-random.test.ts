@@ -94,14 +94,17 @@ test('60,000 random operations on a pool and a capped child match a shadow model
     const roll = random();
     if (roll < 0.4 || live.length === 0) {
       const n = size();
-      const view = p === 0 || int(2) === 0 ? pool.tryAlloc(n) : (() => {
-        try {
-          return pool.alloc(n);
-        } catch (error) {
-          expect((error as { code?: string }).code).toBe('ERR_POOL_EXHAUSTED');
-          return null;
-        }
-      })();
+      const view =
+        p === 0 || int(2) === 0
+          ? pool.tryAlloc(n)
+          : (() => {
+              try {
+                return pool.alloc(n);
+              } catch (error) {
+                expect((error as { code?: string }).code).toBe('ERR_POOL_EXHAUSTED');
+                return null;
+              }
+            })();
       if (view === null) failed[p]!++;
       else add(p, view, false);
     } else if (roll < 0.45) {

@@ -247,12 +247,14 @@ describe('across processes', () => {
     const base = shared.stats().allocations;
     for (let round = 0; round < 6; round++) {
       const churning = [forkChild(shared, 'churn'), forkChild(shared, 'churn')];
-      await Promise.all(churning.map(async (child, i) => {
-        expect(await nextMessage(child)).toBe('ready');
-        await new Promise((resolve) => setTimeout(resolve, 20 + ((round * 2 + i) * 37) % 120));
-        child.kill('SIGKILL');
-        await exited(child);
-      }));
+      await Promise.all(
+        churning.map(async (child, i) => {
+          expect(await nextMessage(child)).toBe('ready');
+          await new Promise((resolve) => setTimeout(resolve, 20 + (((round * 2 + i) * 37) % 120)));
+          child.kill('SIGKILL');
+          await exited(child);
+        }),
+      );
       shared.check();
       SharedPool.fromFd(shared.fd).close(); // an attach sweeps the dead borrowers' chunks
       expect(shared.stats().allocations).toBe(base);

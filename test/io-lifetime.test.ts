@@ -202,8 +202,14 @@ describe.each(KINDS)('$release', ({ kind, release, make }) => {
       pool.alloc(100);
       const stats = pool.stats();
       expect(stats.destroyed).toBe(false);
-      expect(Number.isSafeInteger(stats.heldBytes) && (stats.heldBytes as number) >= 0, `heldBytes ${String(stats.heldBytes)}`).toBe(true);
-      expect(Number.isSafeInteger(stats.heldChunks) && (stats.heldChunks as number) >= 0, `heldChunks ${String(stats.heldChunks)}`).toBe(true);
+      expect(
+        Number.isSafeInteger(stats.heldBytes) && (stats.heldBytes as number) >= 0,
+        `heldBytes ${String(stats.heldBytes)}`,
+      ).toBe(true);
+      expect(
+        Number.isSafeInteger(stats.heldChunks) && (stats.heldChunks as number) >= 0,
+        `heldChunks ${String(stats.heldChunks)}`,
+      ).toBe(true);
     } finally {
       pool.release();
     }
@@ -221,7 +227,9 @@ describe.each(KINDS)('$release', ({ kind, release, make }) => {
     expect(after.heldBytes as number).toBeGreaterThanOrEqual(views[0]!.length + views[1]!.length);
     expect(Number.isSafeInteger(after.heldChunks), `heldChunks ${String(after.heldChunks)}`).toBe(true);
     expect(after.heldChunks as number).toBeGreaterThanOrEqual(1);
-    const others = Object.fromEntries(Object.entries(after).filter(([key]) => !['destroyed', 'heldBytes', 'heldChunks'].includes(key)));
+    const others = Object.fromEntries(
+      Object.entries(after).filter(([key]) => !['destroyed', 'heldBytes', 'heldChunks'].includes(key)),
+    );
     expect(others).toEqual(Object.fromEntries(Object.keys(others).map((key) => [key, 0])));
     expectIntact(views, copies); // held until here
   });
@@ -288,7 +296,7 @@ describe.each(KINDS)('$release', ({ kind, release, make }) => {
 });
 
 describe('HeapPool families', () => {
-  test('destroying a parent leaves its children\'s views readable; the children are destroyed', () => {
+  test("destroying a parent leaves its children's views readable; the children are destroyed", () => {
     const parent = new HeapPool();
     const child = new HeapPool({ parent });
     const { views, copies } = patterned(child);

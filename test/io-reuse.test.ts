@@ -29,7 +29,9 @@ function expectAllOk(results: Record<string, string>, names: string[]): void {
   expect(results).toEqual(expected);
 }
 
-test('safeReuse: free()/reset()/destroy() right after res.end(body) leaves 64 concurrent responses intact', { timeout: 300_000 }, () => {
+test('safeReuse: free()/reset()/destroy() right after res.end(body) leaves 64 concurrent responses intact', {
+  timeout: 300_000,
+}, () => {
   // Bodies of 1 KiB .. 1 MiB, four rounds of 64 requests (127.0.0.1 and a Unix
   // socket), every block scribbled over by new allocations of its size at once.
   expectAllOk(runGroup('safe-reuse'), [
@@ -38,12 +40,15 @@ test('safeReuse: free()/reset()/destroy() right after res.end(body) leaves 64 co
     'shared safeReuse through open(name): free(body) right after res.end(body)',
     'region safeReuse (one pool for all requests): free(body) or reset() right after res.end(body)',
     ...KINDS.map(
-      (kind) => `${kind} safeReuse (a pool per request): ${kind === 'shared' ? 'close' : 'destroy'}() right after res.end(body)`,
+      (kind) =>
+        `${kind} safeReuse (a pool per request): ${kind === 'shared' ? 'close' : 'destroy'}() right after res.end(body)`,
     ),
   ]);
 });
 
-test('freeAfter / destroyAfter / resetAfter hold memory until http, fs and zlib I/O is done', { timeout: 300_000 }, () => {
+test('freeAfter / destroyAfter / resetAfter hold memory until http, fs and zlib I/O is done', {
+  timeout: 300_000,
+}, () => {
   // Normal pools (no safeReuse): the helpers alone keep the bytes intact, and
   // every deferred free runs (no live allocations left afterwards).
   expectAllOk(runGroup('helpers'), [
@@ -60,7 +65,9 @@ test('freeAfter / destroyAfter / resetAfter hold memory until http, fs and zlib 
   ]);
 });
 
-test('whenDone and the helpers: act after settle/finish/close/error, exactly once, never throw asynchronously', { timeout: 120_000 }, () => {
+test('whenDone and the helpers: act after settle/finish/close/error, exactly once, never throw asynchronously', {
+  timeout: 120_000,
+}, () => {
   expectAllOk(runGroup('when-done'), [
     'whenDone is exported from mempools',
     'whenDone(promise): pending until it resolves, then resolves to undefined',
@@ -86,7 +93,9 @@ test('whenDone and the helpers: act after settle/finish/close/error, exactly onc
   ]);
 });
 
-test('control: without safeReuse or a helper, the same harness sees the damage of a premature free/reset', { timeout: 120_000 }, () => {
+test('control: without safeReuse or a helper, the same harness sees the damage of a premature free/reset', {
+  timeout: 120_000,
+}, () => {
   // Guards the tests above against passing vacuously (e.g. every write completing synchronously).
   expectAllOk(runGroup('control'), [
     'tlsf without safeReuse: free(body) right after res.end(body) damages bodies (the harness sees it)',

@@ -16,7 +16,11 @@ test('the README has examples', () => {
 });
 
 examples.forEach((code, i) => {
-  const title = code.split('\n').find((line) => line.includes('require('))?.trim() ?? '';
+  const title =
+    code
+      .split('\n')
+      .find((line) => line.includes('require('))
+      ?.trim() ?? '';
   test(`README example ${i + 1} runs (${title})`, () => {
     const dir = path.join(root, '.tmp', 'readme');
     fs.mkdirSync(dir, { recursive: true });

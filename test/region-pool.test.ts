@@ -13,8 +13,19 @@ describe('construction', () => {
     expect(pool.maxSmall).toBe(4095); // min(blockSize, pageSize - 1)
     expect(pool.destroyed).toBe(false);
     expect(pool.stats()).toEqual({
-      capacity: Infinity, reserved: 0, used: 0, peakUsed: 0, allocations: 0, failedAllocations: 0,
-      blocks: 0, largeBlocks: 0, wasted: 0, destroyed: false, heldBytes: 0, heldChunks: 0, pendingFrees: 0,
+      capacity: Infinity,
+      reserved: 0,
+      used: 0,
+      peakUsed: 0,
+      allocations: 0,
+      failedAllocations: 0,
+      blocks: 0,
+      largeBlocks: 0,
+      wasted: 0,
+      destroyed: false,
+      heldBytes: 0,
+      heldChunks: 0,
+      pendingFrees: 0,
     });
     using small = new RegionPool({ blockSize: 256 });
     expect(small.maxSmall).toBe(256);
@@ -373,9 +384,16 @@ describe('destroy', () => {
     expect(pool.stats()).toMatchObject({ destroyed: true, used: 0, blocks: 0 });
     expect(pool.stats().heldChunks).toBeGreaterThanOrEqual(3);
     const calls: (() => unknown)[] = [
-      () => pool.alloc(1), () => pool.tryAlloc(1), () => pool.allocUnaligned(1), () => pool.allocAligned(8, 8),
-      () => pool.calloc(1, 1), () => pool.realloc(views[0]!, 1), () => pool.free(views[0]!), () => pool.reset(),
-      () => pool.onCleanup(() => {}), () => pool.check(),
+      () => pool.alloc(1),
+      () => pool.tryAlloc(1),
+      () => pool.allocUnaligned(1),
+      () => pool.allocAligned(8, 8),
+      () => pool.calloc(1, 1),
+      () => pool.realloc(views[0]!, 1),
+      () => pool.free(views[0]!),
+      () => pool.reset(),
+      () => pool.onCleanup(() => {}),
+      () => pool.check(),
     ];
     for (const call of calls) expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     pool.destroy();

@@ -118,7 +118,9 @@ test('60,000 random operations with resets match a shadow model', () => {
     }
     const stats = pool.stats();
     if (stats.used !== used || stats.allocations !== live.length || stats.peakUsed !== peak) {
-      throw new Error(`op ${op}: stats ${JSON.stringify(stats)} vs model used ${used} allocations ${live.length} peak ${peak}`);
+      throw new Error(
+        `op ${op}: stats ${JSON.stringify(stats)} vs model used ${used} allocations ${live.length} peak ${peak}`,
+      );
     }
     if (op % 97 === 0 && stats.largeBlocks !== live.filter((b) => b.large).length) {
       throw new Error(`op ${op}: largeBlocks ${stats.largeBlocks}`);

@@ -171,9 +171,13 @@ describe('per-process cache', () => {
     expect(pool.spinMs).toBe(0);
     pool.spinMs = 0.02;
     expect(pool.spinMs).toBe(0.02);
-    expectCode(() => {
-      pool.spinMs = Number.NaN;
-    }, 'ERR_OUT_OF_RANGE', RangeError);
+    expectCode(
+      () => {
+        pool.spinMs = Number.NaN;
+      },
+      'ERR_OUT_OF_RANGE',
+      RangeError,
+    );
     expect(SharedPool.fromFd(pool.fd).spinMs).toBe(0.05);
   });
 });

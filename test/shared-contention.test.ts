@@ -47,7 +47,8 @@ for (const cache of [true, false]) {
     const children = Array.from({ length: CHILDREN }, (_, id) =>
       fork(CHILD, ['stress', String(id), String(OPS), String(pool.offsetOf(barrier)), cache ? '1' : '0'], {
         stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
-      }));
+      }),
+    );
     try {
       const reports = await Promise.all(children.map(run));
       for (const report of reports) {

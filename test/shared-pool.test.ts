@@ -5,7 +5,15 @@ import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { PoolError, SharedPool, TlsfPool } from '../lib/index.js';
 import { expectCode } from './helpers/pool.js';
-import { SHM_CHILD, exited, expectNoLeftovers, forkWithPool, nextMessage, uniqueName, unlinkTestNames } from './helpers/shm.js';
+import {
+  SHM_CHILD,
+  exited,
+  expectNoLeftovers,
+  forkWithPool,
+  nextMessage,
+  uniqueName,
+  unlinkTestNames,
+} from './helpers/shm.js';
 
 const MiB = 1024 * 1024;
 
@@ -180,8 +188,15 @@ describe('single process', () => {
     expect(c.byteLength).toBe(0);
     expect(b.stats()).toMatchObject({ destroyed: true, heldChunks: 0 });
     for (const call of [
-      () => pool.alloc(1), () => pool.free(a), () => pool.check(), () => pool.fd,
-      () => pool.availableCapacity, () => pool.lock(), () => pool.getRoot('k'), () => pool.at(0, 1), () => pool.unlink(),
+      () => pool.alloc(1),
+      () => pool.free(a),
+      () => pool.check(),
+      () => pool.fd,
+      () => pool.availableCapacity,
+      () => pool.lock(),
+      () => pool.getRoot('k'),
+      () => pool.at(0, 1),
+      () => pool.unlink(),
     ]) {
       expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     }
@@ -207,9 +222,11 @@ describe('single process', () => {
   test('lock/unlock/withLock', () => {
     using pool = SharedPool.create({ size: MiB });
     expect(pool.withLock(() => 42)).toBe(42);
-    expect(() => pool.withLock(() => {
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      pool.withLock(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(pool.lock()).toBe(false); // released by the throw above; its holder did not die
     expectCode(() => pool.lock(), 'ERR_INVALID_STATE');
     pool.unlock();
@@ -325,12 +342,14 @@ describe('across processes', () => {
     for (let batch = 0; batch < 5; batch++) {
       const children = Array.from({ length: 10 }, () => forkWithPool(pool, ['churn']));
       try {
-        await Promise.all(children.map(async (child, i) => {
-          expect(await nextMessage(child)).toBe('ready');
-          await new Promise((resolve) => setTimeout(resolve, 20 + ((batch * 10 + i) * 37) % 100));
-          child.kill('SIGKILL');
-          await exited(child);
-        }));
+        await Promise.all(
+          children.map(async (child, i) => {
+            expect(await nextMessage(child)).toBe('ready');
+            await new Promise((resolve) => setTimeout(resolve, 20 + (((batch * 10 + i) * 37) % 100)));
+            child.kill('SIGKILL');
+            await exited(child);
+          }),
+        );
       } finally {
         for (const child of children) child.kill('SIGKILL');
       }
@@ -354,7 +373,7 @@ describe('across processes', () => {
     pool.check();
   }, 120_000);
 
-  test('a SIGKILLed child\'s parked blocks and park list come back exactly; its live block stays', async () => {
+  test("a SIGKILLed child's parked blocks and park list come back exactly; its live block stays", async () => {
     using pool = SharedPool.create({ size: MiB });
     const child = forkWithPool(pool, ['park-die', '200']);
     try {

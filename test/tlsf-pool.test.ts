@@ -41,7 +41,9 @@ describe('construction and options', () => {
       `The "options.size" property must be of type number. Received type string ('x')`,
     );
     using pool = new TlsfPool({ size: 4096 });
-    expect(() => pool.alloc(-1)).toThrow('The value of "size" is out of range. It must be >= 0 && <= 9007199254740991. Received -1');
+    expect(() => pool.alloc(-1)).toThrow(
+      'The value of "size" is out of range. It must be >= 0 && <= 9007199254740991. Received -1',
+    );
     expect(() => pool.free({} as never)).toThrow(
       'The "buf" argument must be an instance of Buffer or Uint8Array. Received an instance of Object',
     );

@@ -40,16 +40,22 @@ test('examples/worker-threads.js: a worker opens the SharedPool by name and writ
 
 // The throw needs Node >= 21: Node 20 copies an ArrayBuffer it cannot transfer
 // (found in the transfer list) instead of refusing it (the next test checks that copy).
-test.skipIf(NODE_MAJOR < 21)('postMessage(view, [view.buffer]) of a pool view throws a DataCloneError (Node >= 21)', () => {
-  expect(lastJson(run([TRANSFER]).stdout)).toMatchObject({ threw: true, error: 'DataCloneError', viewIntact: true });
-});
+test.skipIf(NODE_MAJOR < 21)(
+  'postMessage(view, [view.buffer]) of a pool view throws a DataCloneError (Node >= 21)',
+  () => {
+    expect(lastJson(run([TRANSFER]).stdout)).toMatchObject({ threw: true, error: 'DataCloneError', viewIntact: true });
+  },
+);
 
-test.runIf(NODE_MAJOR < 21)('Node 20: postMessage(view, [view.buffer]) sends a copy of the chunk (documented); the view keeps its memory', () => {
-  const result = lastJson(run([TRANSFER]).stdout);
-  expect(result).toMatchObject({ threw: false, viewIntact: true });
-  // TlsfPool({ size: 1 << 16 }): the whole region went, and writing to the copy left the pool alone
-  expect(result.received).toEqual({ length: 100, chunkBytes: 1 << 16, independent: true });
-});
+test.runIf(NODE_MAJOR < 21)(
+  'Node 20: postMessage(view, [view.buffer]) sends a copy of the chunk (documented); the view keeps its memory',
+  () => {
+    const result = lastJson(run([TRANSFER]).stdout);
+    expect(result).toMatchObject({ threw: false, viewIntact: true });
+    // TlsfPool({ size: 1 << 16 }): the whole region went, and writing to the copy left the pool alone
+    expect(result.received).toEqual({ length: 100, chunkBytes: 1 << 16, independent: true });
+  },
+);
 
 test('structuredClone(view) and postMessage(view) copy the whole chunk; Buffer.from(view) copies the view', () => {
   const code = `

@@ -36,8 +36,7 @@ const JS_ALLOCATORS = [
   },
   {
     name: 'TlsfPool',
-    available: () =>
-      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    available: () => (fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)'),
     create: async (size, window) => {
       const { TlsfPool } = require(DIST);
       const pool = new TlsfPool({ size: poolBytes(size, window) });
@@ -47,8 +46,7 @@ const JS_ALLOCATORS = [
   {
     // the same with a lock in every native call (other addons may allocate from any thread)
     name: 'TlsfPool threadSafe',
-    available: () =>
-      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    available: () => (fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)'),
     create: async (size, window) => {
       const { TlsfPool } = require(DIST);
       const pool = new TlsfPool({ size: poolBytes(size, window), threadSafe: true });
@@ -57,8 +55,7 @@ const JS_ALLOCATORS = [
   },
   {
     name: 'HeapPool',
-    available: () =>
-      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    available: () => (fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)'),
     create: async () => {
       const { HeapPool } = require(DIST);
       const pool = new HeapPool(); // unbounded: chunks come from the system as the window needs
@@ -68,8 +65,7 @@ const JS_ALLOCATORS = [
   {
     // the same with a lock in every native call (other addons may allocate from any thread)
     name: 'HeapPool threadSafe',
-    available: () =>
-      fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)',
+    available: () => (fs.existsSync(path.join(DIST, 'index.js')) ? null : 'dist/index.js missing (run npm run build)'),
     create: async () => {
       const { HeapPool } = require(DIST);
       const pool = new HeapPool({ threadSafe: true });

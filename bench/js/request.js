@@ -24,7 +24,6 @@ const LARGE_SIZE = 8192;
 const SMALL_MIN = 16;
 const SMALL_MAX = 256;
 
-
 // xorshift32 (Marsaglia)
 function makeShapes(shapes, seed) {
   let x = seed >>> 0 || 1;

@@ -29,13 +29,23 @@ const REUSE_ALLOCATORS = {
 function tlsf(safeReuse) {
   const { TlsfPool } = require(DIST);
   const pool = new TlsfPool({ size: 4 * MiB, maxSize: 1024 * MiB, safeReuse });
-  return { alloc: (n) => pool.alloc(n), release: (views) => { for (const v of views) pool.free(v); } };
+  return {
+    alloc: (n) => pool.alloc(n),
+    release: (views) => {
+      for (const v of views) pool.free(v);
+    },
+  };
 }
 
 function heap(safeReuse) {
   const { HeapPool } = require(DIST);
   const pool = new HeapPool({ safeReuse });
-  return { alloc: (n) => pool.alloc(n), release: (views) => { for (const v of views) pool.free(v); } };
+  return {
+    alloc: (n) => pool.alloc(n),
+    release: (views) => {
+      for (const v of views) pool.free(v);
+    },
+  };
 }
 
 function region(safeReuse) {

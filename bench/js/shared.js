@@ -62,11 +62,23 @@ const SHARED_WORKLOADS = [
     unit: 'ns/op (aggregate)',
     peer: 'TlsfPool 1 proc',
     allocators: [
-      'TlsfPool 1 proc', 'SharedPool 1 proc', 'SharedPool 2 procs', 'SharedPool 4 procs',
-      'SharedPool 1 proc, no cache', 'SharedPool 2 procs, no cache', 'SharedPool 4 procs, no cache',
+      'TlsfPool 1 proc',
+      'SharedPool 1 proc',
+      'SharedPool 2 procs',
+      'SharedPool 4 procs',
+      'SharedPool 1 proc, no cache',
+      'SharedPool 2 procs, no cache',
+      'SharedPool 4 procs, no cache',
     ],
     // ops per child process (quick: a few thousand)
-    args: (quick) => ['--ops', String(quick ? 5_000 : 1_000_000), '--warmup', String(quick ? 2_000 : 100_000), '--warmup-ms', String(quick ? 20 : 200)],
+    args: (quick) => [
+      '--ops',
+      String(quick ? 5_000 : 1_000_000),
+      '--warmup',
+      String(quick ? 2_000 : 100_000),
+      '--warmup-ms',
+      String(quick ? 20 : 200),
+    ],
   },
   {
     key: 'handoff',
@@ -75,7 +87,16 @@ const SHARED_WORKLOADS = [
     peer: 'process.send copy',
     allocators: ['process.send copy', 'small message alone', 'SharedPool + offset msg', 'SharedPool + notify/wait'],
     // round trips per timed pass (repeated until min-ms), per mode
-    args: (quick) => ['--trips', String(quick ? 200 : 2_000), '--copy-trips', String(quick ? 50 : 300), '--warmup-ms', String(quick ? 20 : 200), '--min-ms', String(quick ? 20 : 500)],
+    args: (quick) => [
+      '--trips',
+      String(quick ? 200 : 2_000),
+      '--copy-trips',
+      String(quick ? 50 : 300),
+      '--warmup-ms',
+      String(quick ? 20 : 200),
+      '--min-ms',
+      String(quick ? 20 : 500),
+    ],
   },
 ];
 
@@ -114,7 +135,6 @@ function finish() {
 // ------------------------------------------------------------------ contention
 const READY = 0;
 const GO = 1;
-
 
 function churn(slots, trace, from, to, pool) {
   for (let i = from; i < to; i++) {
@@ -177,16 +197,38 @@ async function parentContention(a) {
     const results = [];
     const done = [];
     for (let id = 0; id < procs; id++) {
-      const c = fork(__filename, [
-        '--child', 'contention', '--kind', kind, '--ctl', String(pool.offsetOf(ctlBuf)), '--id', String(id),
-        '--ops', a.ops, '--warmup', a.warmup, '--warmup-ms', a['warmup-ms'], '--cache', m[3] ? '0' : '1',
-      ], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] });
+      const c = fork(
+        __filename,
+        [
+          '--child',
+          'contention',
+          '--kind',
+          kind,
+          '--ctl',
+          String(pool.offsetOf(ctlBuf)),
+          '--id',
+          String(id),
+          '--ops',
+          a.ops,
+          '--warmup',
+          a.warmup,
+          '--warmup-ms',
+          a['warmup-ms'],
+          '--cache',
+          m[3] ? '0' : '1',
+        ],
+        { stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd] },
+      );
       children.push(c);
-      done.push(new Promise((resolve, reject) => {
-        c.on('message', (msg) => results.push(msg));
-        c.on('error', reject);
-        c.on('exit', (code, sig) => (code === 0 ? resolve() : reject(new Error(`child ${id} exited with ${code ?? sig}`))));
-      }));
+      done.push(
+        new Promise((resolve, reject) => {
+          c.on('message', (msg) => results.push(msg));
+          c.on('error', reject);
+          c.on('exit', (code, sig) =>
+            code === 0 ? resolve() : reject(new Error(`child ${id} exited with ${code ?? sig}`)),
+          );
+        }),
+      );
     }
     // barrier: every child has attached, filled its window and warmed up
     const failedEarly = Promise.race(done.map((p) => p.then(() => new Promise(() => {}))));
@@ -215,7 +257,14 @@ async function parentContention(a) {
     const own = results.map((r) => Number(BigInt(r.end) - BigInt(r.start)) / r.ops);
     const cpu = results.map((r) => (r.cpuUs * 1000) / r.ops);
     const round = (x) => Math.round(x * 10) / 10;
-    return { value: ns, procs, ops, ops_per_s: 1e9 / ns, child_ns_per_op: own.map(round), child_cpu_ns_per_op: cpu.map(round) };
+    return {
+      value: ns,
+      procs,
+      ops,
+      ops_per_s: 1e9 / ns,
+      child_ns_per_op: own.map(round),
+      child_cpu_ns_per_op: cpu.map(round),
+    };
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     pool.destroy();
@@ -300,12 +349,26 @@ async function parentHandoff(a) {
     const off = mode === 'copy' || mode === 'msg' ? -1 : pool.offsetOf(data);
 
     const spinArgs = a['spin-ms'] === undefined ? [] : ['--spin-ms', a['spin-ms']];
-    child = fork(__filename, ['--child', 'handoff', '--mode', mode, '--len', String(len), '--flag', String(pool.offsetOf(flagBuf)), ...spinArgs], {
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
-      // the copy needs 'advanced' (a Buffer goes as bytes, not as a JSON array); small messages
-      // go faster as JSON (--serialization overrides)
-      serialization: a.serialization ?? (mode === 'copy' ? 'advanced' : 'json'),
-    });
+    child = fork(
+      __filename,
+      [
+        '--child',
+        'handoff',
+        '--mode',
+        mode,
+        '--len',
+        String(len),
+        '--flag',
+        String(pool.offsetOf(flagBuf)),
+        ...spinArgs,
+      ],
+      {
+        stdio: ['inherit', 'inherit', 'inherit', 'ipc', pool.fd],
+        // the copy needs 'advanced' (a Buffer goes as bytes, not as a JSON array); small messages
+        // go faster as JSON (--serialization overrides)
+        serialization: a.serialization ?? (mode === 'copy' ? 'advanced' : 'json'),
+      },
+    );
     let pending = null;
     const exited = new Promise((resolve, reject) => {
       child.on('exit', (code, sig) => {
@@ -326,23 +389,24 @@ async function parentHandoff(a) {
 
     let seq = 0;
     let check = 0;
-    const trip = mode === 'notify'
-      ? () => {
-        data[0] = ++seq & 255;
-        Atomics.store(flag, OFF, off);
-        Atomics.store(flag, TO_CHILD, seq);
-        pool.notify(flag, TO_CHILD, 1);
-        let cur = Atomics.load(flag, TO_PARENT);
-        while (cur !== seq) cur = waitChange(pool, flag, TO_PARENT, cur, 60_000);
-        check += Atomics.load(flag, SUM);
-      }
-      : async () => {
-        data[0] = ++seq & 255;
-        const r = reply();
-        child.send(mode === 'copy' ? { i: seq, data } : mode === 'msg' ? { i: seq } : { i: seq, off });
-        const m = await r;
-        check += m.sum;
-      };
+    const trip =
+      mode === 'notify'
+        ? () => {
+            data[0] = ++seq & 255;
+            Atomics.store(flag, OFF, off);
+            Atomics.store(flag, TO_CHILD, seq);
+            pool.notify(flag, TO_CHILD, 1);
+            let cur = Atomics.load(flag, TO_PARENT);
+            while (cur !== seq) cur = waitChange(pool, flag, TO_PARENT, cur, 60_000);
+            check += Atomics.load(flag, SUM);
+          }
+        : async () => {
+            data[0] = ++seq & 255;
+            const r = reply();
+            child.send(mode === 'copy' ? { i: seq, data } : mode === 'msg' ? { i: seq } : { i: seq, off });
+            const m = await r;
+            check += m.sum;
+          };
     const runTrips = async (n) => {
       if (mode === 'notify') for (let i = 0; i < n; i++) trip();
       else for (let i = 0; i < n; i++) await trip();

@@ -14,8 +14,6 @@
 const { makeTrace, parseArgs } = require('./common');
 const { JS_ALLOCATORS } = require('./allocators');
 
-
-
 function runFree(slots, trace, from, to, size, alloc, free) {
   for (let i = from; i < to; i++) {
     const s = trace[i];

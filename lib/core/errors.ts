@@ -44,7 +44,8 @@ export function invalidArgType(name: string, expected: string, value: unknown): 
 /** TypeError ERR_INVALID_ARG_VALUE, e.g. reason "must be a '/' followed by ...". */
 export function invalidArgValue(name: string, reason: string, value: unknown): CodedError<TypeError> {
   const what = name.includes('.') ? 'property' : 'argument';
-  const shown = typeof value === 'string' ? `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'` : String(value);
+  const shown =
+    typeof value === 'string' ? `'${value.length > 40 ? `${value.slice(0, 40)}...` : value}'` : String(value);
   return withCode(new TypeError(`The ${what} '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
 }
 
@@ -137,9 +138,13 @@ export function fromStatus(status: number, size = 0, source: StatusSource = 'tls
   if (status === Status.DOUBLE_FREE) return doubleFree();
   if (status === Status.CORRUPTED) return corrupted(BROKEN[source]);
   if (source === 'shm') {
-    if (status === Status.FULL) return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
+    if (status === Status.FULL)
+      return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
     if (status === Status.LENT) {
-      return new PoolError('ERR_POOL_FOREIGN_BUFFER', 'The buffer lies in a chunk a HeapPool borrowed from this segment: only that HeapPool frees it');
+      return new PoolError(
+        'ERR_POOL_FOREIGN_BUFFER',
+        'The buffer lies in a chunk a HeapPool borrowed from this segment: only that HeapPool frees it',
+      );
     }
   }
   return withCode(new Error(`mempools: unexpected native status ${status}`), 'ERR_INTERNAL_ASSERTION');

@@ -53,11 +53,14 @@ interface StreamLike extends NodeJS.EventEmitter {
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  (typeof value === 'object' || typeof value === 'function') && value !== null &&
+  (typeof value === 'object' || typeof value === 'function') &&
+  value !== null &&
   typeof (value as { then?: unknown }).then === 'function';
 
 const isEmitter = (value: unknown): value is StreamLike =>
-  typeof value === 'object' && value !== null && typeof (value as { once?: unknown }).once === 'function' &&
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { once?: unknown }).once === 'function' &&
   typeof (value as { removeListener?: unknown }).removeListener === 'function';
 
 /** Whether `value` is something whenDone can wait for (else it throws ERR_INVALID_ARG_TYPE). */
@@ -94,7 +97,11 @@ function doneEvents(stream: StreamLike): { events: readonly string[]; done: bool
  */
 export function whenDone(completion: Completion): Promise<void> {
   validateCompletion(completion, 'completion');
-  if (isThenable(completion)) return Promise.resolve(completion).then(() => {}, () => {});
+  if (isThenable(completion))
+    return Promise.resolve(completion).then(
+      () => {},
+      () => {},
+    );
   const stream = completion as StreamLike;
   const { events, done } = doneEvents(stream);
   if (done) return Promise.resolve();

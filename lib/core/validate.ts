@@ -50,7 +50,6 @@ export function validateFunction(value: unknown, name: string): asserts value is
   if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
 }
 
-
 /** An optional boolean (undefined: `fallback`). */
 export function validateOptionalBoolean(value: unknown, name: string, fallback = false): boolean {
   if (value === undefined) return fallback;

@@ -60,7 +60,13 @@ export function destroySharedChildren(pool: object, unsafeDetachViews: boolean):
 }
 
 /** Records chunk `id` of the heap pool `heap` (a handle), lent by `segment` at `areaOffset`. */
-export function recordSharedChunk(buffer: ArrayBuffer, segment: Segment, areaOffset: number, heap: number, id: number): void {
+export function recordSharedChunk(
+  buffer: ArrayBuffer,
+  segment: Segment,
+  areaOffset: number,
+  heap: number,
+  id: number,
+): void {
   chunks.set(buffer, { token: segment.token, areaOffset, heap, id });
 }
 
@@ -71,7 +77,11 @@ export function recordSharedChunk(buffer: ArrayBuffer, segment: Segment, areaOff
  */
 export function sharedChunkOffset(view: ArrayBufferView, token: object): number | undefined {
   const place = chunks.get(view.buffer as ArrayBuffer);
-  if (place === undefined || place.token !== token || !binding.isChunkBuffer(place.heap, place.id, view.buffer as ArrayBuffer)) {
+  if (
+    place === undefined ||
+    place.token !== token ||
+    !binding.isChunkBuffer(place.heap, place.id, view.buffer as ArrayBuffer)
+  ) {
     return undefined;
   }
   return place.areaOffset + view.byteOffset;

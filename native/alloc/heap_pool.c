@@ -90,9 +90,9 @@ typedef struct chunk {
     uint16_t *stack;
     size_t bytes;
     uint16_t top, carved, live, nblocks; /* a chunk holds at most 4096 blocks */
-    uint32_t prev, next;   /* partial list; next also links free slots */
-    uint32_t bsize;        /* class chunks: block size */
-    uint32_t magic;        /* class chunks: ceil(2^32 / bsize), see block_index() */
+    uint32_t prev, next;                 /* partial list; next also links free slots */
+    uint32_t bsize;                      /* class chunks: block size */
+    uint32_t magic;                      /* class chunks: ceil(2^32 / bsize), see block_index() */
     uint8_t cls, kind;
 } chunk_t;
 
@@ -108,7 +108,7 @@ typedef struct size_class {
     uint32_t head;
     uint32_t spare;
     uint32_t bsize, nblocks;
-    uint32_t magic;        /* ceil(2^32 / bsize) */
+    uint32_t magic; /* ceil(2^32 / bsize) */
     uint32_t ncache;
     size_t chunk_bytes;
 } size_class_t;
@@ -124,8 +124,8 @@ typedef struct centry {
 struct heap_pool {
     /* hot: every malloc/free reads or writes these (one cache line) */
     chunk_t *chunks;
-    chunk_map_t hash;      /* address -> chunk id (chunk_map.h); cap > 0 */
-    uint32_t nchunks;      /* ids >= nchunks were never used */
+    chunk_map_t hash; /* address -> chunk id (chunk_map.h); cap > 0 */
+    uint32_t nchunks; /* ids >= nchunks were never used */
     uint32_t chunk_cap;
     size_t used;
     size_t peak_used;
@@ -133,7 +133,7 @@ struct heap_pool {
     size_t nspares;
 
     uint32_t free_head;
-    size_t capacity;       /* SIZE_MAX: unbounded */
+    size_t capacity; /* SIZE_MAX: unbounded */
     size_t page;
     size_t reserved;
     size_t failed;
@@ -158,7 +158,7 @@ struct heap_pool {
 
 /* A live allocation resolved from (chunk, offset). */
 typedef struct target {
-    uint32_t idx;          /* class chunks: block index */
+    uint32_t idx; /* class chunks: block index */
     size_t usable;
 } target_t;
 
@@ -207,12 +207,12 @@ HOT unsigned class_index(size_t n)
 }
 
 /* Class of a request n <= 1024: small_class[(n + 15) >> 4] (== class_index(n)). */
-static const uint8_t small_class[65] = {0, 0, 1, 2, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11};
+static const uint8_t small_class[65] = {0,  0,  1,  2,  3,  4,  4,  5,  5,  6,  6,  6,  6,  7,  7,  7,  7,
+                                        8,  8,  8,  8,  8,  8,  8,  8,  9,  9,  9,  9,  9,  9,  9,  9,  10,
+                                        10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11,
+                                        11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11};
 
-HOT unsigned class_index_fast(size_t n)
-{
-    return LIKELY(n <= 1024) ? small_class[(n + 15) >> 4] : class_index(n);
-}
+HOT unsigned class_index_fast(size_t n) { return LIKELY(n <= 1024) ? small_class[(n + 15) >> 4] : class_index(n); }
 
 static void class_geometry(unsigned i, size_class_t *c)
 {
@@ -229,7 +229,8 @@ static void class_geometry(unsigned i, size_class_t *c)
     }
     size_t b = (size_t)(three ? 3u : 1u) << shift;
     size_t bytes;
-    if (b <= SMALL_CHUNK_MAX_BLOCK) bytes = HEAP_POOL_GRANULE;
+    if (b <= SMALL_CHUNK_MAX_BLOCK)
+        bytes = HEAP_POOL_GRANULE;
     else {
         size_t n = BIG_CHUNK_TARGET / b;
         bytes = round_up(b * (n ? n : 1), HEAP_POOL_GRANULE);
@@ -243,10 +244,7 @@ static void class_geometry(unsigned i, size_class_t *c)
     c->chunk_bytes = bytes;
 }
 
-int heap_pool_class_of(size_t size)
-{
-    return size > HEAP_POOL_MAX_CLASS ? -1 : (int)class_index(size);
-}
+int heap_pool_class_of(size_t size) { return size > HEAP_POOL_MAX_CLASS ? -1 : (int)class_index(size); }
 
 size_t heap_pool_class_size(unsigned i)
 {
@@ -411,8 +409,10 @@ static void return_from_child(void *ctx, void *base, size_t bytes)
 
 static void unlink_partial(heap_pool_t *p, size_class_t *sc, chunk_t *c)
 {
-    if (c->prev != NONE) p->chunks[c->prev].next = c->next;
-    else sc->head = c->next;
+    if (c->prev != NONE)
+        p->chunks[c->prev].next = c->next;
+    else
+        sc->head = c->next;
     if (c->next != NONE) p->chunks[c->next].prev = c->prev;
     c->prev = c->next = NONE;
 }
@@ -716,8 +716,10 @@ HOT int resolve(const heap_pool_t *p, uint32_t id, size_t off, target_t *t)
 
 HOT void free_target(heap_pool_t *p, uint32_t id, const target_t *t)
 {
-    if (LIKELY(p->chunks[id].kind == K_CLASS)) free_class(p, id, t->idx);
-    else free_large(p, id);
+    if (LIKELY(p->chunks[id].kind == K_CLASS))
+        free_class(p, id, t->idx);
+    else
+        free_large(p, id);
 }
 
 /* ---- pool ---------------------------------------------------------------------------------- */
@@ -777,8 +779,10 @@ void heap_pool_destroy(heap_pool_t *p)
     }
     if (p->mem.on_destroy) p->mem.on_destroy(p->mem.ctx, p);
     if (p->parent) {
-        if (p->prev_sibling) p->prev_sibling->next_sibling = p->next_sibling;
-        else p->parent->first_child = p->next_sibling;
+        if (p->prev_sibling)
+            p->prev_sibling->next_sibling = p->next_sibling;
+        else
+            p->parent->first_child = p->next_sibling;
         if (p->next_sibling) p->next_sibling->prev_sibling = p->prev_sibling;
         p->parent->nchildren--;
     }
@@ -1037,11 +1041,11 @@ void heap_pool_get_stats(const heap_pool_t *p, heap_pool_stats_t *out)
     out->metadata_bytes = p->meta_bytes;
 }
 
-#define FAIL(msg)                 \
-    do {                          \
-        if (why) *why = (msg);    \
-        rc = HEAP_POOL_ERR_CORRUPTED; \
-        goto done;                \
+#define FAIL(msg)                                                                                                      \
+    do {                                                                                                               \
+        if (why) *why = (msg);                                                                                         \
+        rc = HEAP_POOL_ERR_CORRUPTED;                                                                                  \
+        goto done;                                                                                                     \
     } while (0)
 
 static int hash_has(const heap_pool_t *p, uintptr_t key, uint32_t id)
@@ -1056,8 +1060,7 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
     const chunk_t *c = &p->chunks[id];
     if (c->cls >= HEAP_POOL_CLASSES) return "class chunk: bad class";
     const size_class_t *sc = &p->classes[c->cls];
-    if (c->bytes != sc->chunk_bytes || c->nblocks != sc->nblocks || c->bsize != sc->bsize ||
-        c->magic != sc->magic)
+    if (c->bytes != sc->chunk_bytes || c->nblocks != sc->nblocks || c->bsize != sc->bsize || c->magic != sc->magic)
         return "class chunk: geometry differs from its class";
     if ((uintptr_t)c->base & (HEAP_POOL_GRANULE - 1)) return "class chunk: base not granule-aligned";
     if (!c->live_bits || c->stack != (uint16_t *)(c->live_bits + ((size_t)c->nblocks + 63) / 64))
@@ -1093,7 +1096,8 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
         seen[b >> 6] |= (uint64_t)1 << (b & 63);
         cached++;
     }
-    if ((uint32_t)c->top + cached != (uint32_t)c->carved - c->live) return "class chunk: free blocks missing from stack and cache";
+    if ((uint32_t)c->top + cached != (uint32_t)c->carved - c->live)
+        return "class chunk: free blocks missing from stack and cache";
     if ((c->live == 0) != (sc->spare == id)) return "class chunk: empty chunk is not the spare (or spare not empty)";
     for (size_t g = 0; g < c->bytes; g += HEAP_POOL_GRANULE)
         if (!hash_has(p, granule_key((uintptr_t)c->base + g), id)) return "class chunk: granule missing from hash";
@@ -1111,8 +1115,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
     seen = malloc((HEAP_POOL_GRANULE / HEAP_POOL_MIN_CLASS / 64) * sizeof *seen);
     if (!seen) FAIL("check: out of memory");
     {
-        size_t nfree = 0, reserved = 0, used = 0, allocs = 0, nclass = 0, nlarge = 0, lbytes = 0, nlent = 0,
-               lent = 0, keys = 0, meta = 0, listed[HEAP_POOL_CLASSES] = {0};
+        size_t nfree = 0, reserved = 0, used = 0, allocs = 0, nclass = 0, nlarge = 0, lbytes = 0, nlent = 0, lent = 0,
+               keys = 0, meta = 0, listed[HEAP_POOL_CLASSES] = {0};
         for (uint32_t id = 0; id < p->nchunks; id++) {
             const chunk_t *c = &p->chunks[id];
             switch (c->kind) {
@@ -1134,7 +1138,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
             }
             case K_LARGE:
             case K_LENT:
-                if (!c->base || ((uintptr_t)c->base & (p->page - 1)) || !c->bytes) FAIL("large/lent chunk: bad base or size");
+                if (!c->base || ((uintptr_t)c->base & (p->page - 1)) || !c->bytes)
+                    FAIL("large/lent chunk: bad base or size");
                 if (!hash_has(p, (uintptr_t)c->base, id)) FAIL("large/lent chunk: base missing from hash");
                 if (c->live_bits) FAIL("large/lent chunk: has side tables");
                 reserved += c->bytes;
@@ -1204,7 +1209,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
             prevk = k;
         }
         if (kids != p->nchildren) FAIL("children count");
-        if (p->parent && (p->src_ctx != p->parent || p->src_map != lend_to_child)) FAIL("child not sourced by its parent");
+        if (p->parent && (p->src_ctx != p->parent || p->src_map != lend_to_child))
+            FAIL("child not sourced by its parent");
     }
 done:
     free(seen);

@@ -125,20 +125,21 @@ typedef struct heap_pool heap_pool_t;
 /* Return codes. Every function that returns int uses these. */
 enum heap_pool_status {
     HEAP_POOL_OK = POOL_OK,
-    HEAP_POOL_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument (options, NULL, unknown chunk id) */
-    HEAP_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of a live or freed block of this pool */
+    HEAP_POOL_ERR_INVALID = POOL_ERR_INVALID,         /* bad argument (options, NULL, unknown chunk id) */
+    HEAP_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,         /* not the start of a live or freed block of this pool */
     HEAP_POOL_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* a block of this pool that is already free */
-    HEAP_POOL_ERR_NOMEM = POOL_ERR_NOMEM,       /* capacity reached, the source refused, size too large, metadata malloc failed */
-    HEAP_POOL_ERR_RANGE = POOL_ERR_RANGE,       /* calloc: count * size overflows */
-    HEAP_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED    /* heap_pool_check found a broken invariant */
+    HEAP_POOL_ERR_NOMEM =
+        POOL_ERR_NOMEM, /* capacity reached, the source refused, size too large, metadata malloc failed */
+    HEAP_POOL_ERR_RANGE = POOL_ERR_RANGE,        /* calloc: count * size overflows */
+    HEAP_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED /* heap_pool_check found a broken invariant */
 };
 
-#define HEAP_POOL_ALIGNMENT 16u                    /* every allocation is 16-aligned */
+#define HEAP_POOL_ALIGNMENT 16u /* every allocation is 16-aligned */
 #define HEAP_POOL_MIN_CLASS 16u
-#define HEAP_POOL_MAX_CLASS ((size_t)2 << 20)      /* 2 MiB: larger requests get a large block */
+#define HEAP_POOL_MAX_CLASS ((size_t)2 << 20) /* 2 MiB: larger requests get a large block */
 #define HEAP_POOL_CLASSES 34u
-#define HEAP_POOL_GRANULE ((size_t)64 << 10)       /* class chunks: aligned to and a multiple of this */
-#define HEAP_POOL_MAX_REQUEST ((size_t)1 << 46)    /* larger requests fail cleanly (NOMEM) */
+#define HEAP_POOL_GRANULE ((size_t)64 << 10)    /* class chunks: aligned to and a multiple of this */
+#define HEAP_POOL_MAX_REQUEST ((size_t)1 << 46) /* larger requests fail cleanly (NOMEM) */
 #define HEAP_POOL_NO_CHUNK UINT32_MAX
 
 /* Chunk memory. map returns `bytes` bytes aligned to `align` (a power of two >=
@@ -155,18 +156,18 @@ typedef struct heap_pool_memory {
 } heap_pool_memory_t;
 
 typedef struct heap_pool_options {
-    size_t capacity;                  /* 0: unbounded */
-    size_t page_size;                 /* 0: the parent's, else sysconf(_SC_PAGESIZE); else a power of two in [16, 64 KiB] */
-    heap_pool_t *parent;              /* NULL: memory from `memory` (or posix_memalign) */
+    size_t capacity;     /* 0: unbounded */
+    size_t page_size;    /* 0: the parent's, else sysconf(_SC_PAGESIZE); else a power of two in [16, 64 KiB] */
+    heap_pool_t *parent; /* NULL: memory from `memory` (or posix_memalign) */
     const heap_pool_memory_t *memory; /* copied; may be NULL */
 } heap_pool_options_t;
 
 /* An allocation's handle (and its address in this process). */
 typedef struct heap_pool_ref {
-    void *ptr;       /* chunk base + offset */
-    uint32_t chunk;  /* chunk id */
-    size_t offset;   /* byte offset from the chunk base (a multiple of 16) */
-    size_t size;     /* usable size: the class size, or a large block's bytes */
+    void *ptr;      /* chunk base + offset */
+    uint32_t chunk; /* chunk id */
+    size_t offset;  /* byte offset from the chunk base (a multiple of 16) */
+    size_t size;    /* usable size: the class size, or a large block's bytes */
 } heap_pool_ref_t;
 
 enum heap_pool_chunk_kind {
@@ -199,10 +200,10 @@ typedef struct heap_pool_stats {
     size_t spare_chunks;       /* empty class chunks kept (at most one per class) */
     size_t large_blocks;
     size_t large_bytes;
-    size_t lent_chunks;        /* chunks lent to children */
+    size_t lent_chunks; /* chunks lent to children */
     size_t lent_bytes;
-    size_t children;           /* live child pools */
-    size_t metadata_bytes;     /* side tables of the class chunks (live bitmaps + free stacks) */
+    size_t children;       /* live child pools */
+    size_t metadata_bytes; /* side tables of the class chunks (live bitmaps + free stacks) */
 } heap_pool_stats_t;
 
 /* ---- pool ------------------------------------------------------------------ */

@@ -36,12 +36,25 @@ enum pool_status {
 };
 
 /* X(name, value) for every code, in the order above: the binding's export. */
-#define POOL_STATUS_TABLE(X)                                                                   \
-    X(OK, POOL_OK) X(INVALID, POOL_ERR_INVALID) X(FOREIGN, POOL_ERR_FOREIGN)                   \
-    X(DOUBLE_FREE, POOL_ERR_DOUBLE_FREE) X(NOMEM, POOL_ERR_NOMEM) X(CORRUPTED, POOL_ERR_CORRUPTED) \
-    X(IN_USE, POOL_ERR_IN_USE) X(FULL, POOL_ERR_FULL) X(STALE, POOL_ERR_STALE)                 \
-    X(RANGE, POOL_ERR_RANGE) X(BUSY, POOL_ERR_BUSY) X(SYSTEM, POOL_ERR_SYSTEM)                 \
-    X(NOT_FOUND, POOL_ERR_NOT_FOUND) X(LENT, POOL_ERR_LENT) X(OWNER_DIED, POOL_OWNER_DIED)     \
-    X(NOT_EQUAL, POOL_NOT_EQUAL) X(TIMED_OUT, POOL_TIMED_OUT)
+/* clang-format off */
+#define POOL_STATUS_TABLE(X)                 \
+    X(OK, POOL_OK)                           \
+    X(INVALID, POOL_ERR_INVALID)             \
+    X(FOREIGN, POOL_ERR_FOREIGN)             \
+    X(DOUBLE_FREE, POOL_ERR_DOUBLE_FREE)     \
+    X(NOMEM, POOL_ERR_NOMEM)                 \
+    X(CORRUPTED, POOL_ERR_CORRUPTED)         \
+    X(IN_USE, POOL_ERR_IN_USE)               \
+    X(FULL, POOL_ERR_FULL)                   \
+    X(STALE, POOL_ERR_STALE)                 \
+    X(RANGE, POOL_ERR_RANGE)                 \
+    X(BUSY, POOL_ERR_BUSY)                   \
+    X(SYSTEM, POOL_ERR_SYSTEM)               \
+    X(NOT_FOUND, POOL_ERR_NOT_FOUND)         \
+    X(LENT, POOL_ERR_LENT)                   \
+    X(OWNER_DIED, POOL_OWNER_DIED)           \
+    X(NOT_EQUAL, POOL_NOT_EQUAL)             \
+    X(TIMED_OUT, POOL_TIMED_OUT)
+/* clang-format on */
 
 #endif /* MEMPOOLS_POOL_STATUS_H */

@@ -41,9 +41,9 @@
 /* ---- configuration ------------------------------------------------------- */
 
 #define NONE UINT32_MAX
-#define FREED_BIT ((uint32_t)1 << 31)  /* entries: the allocation was freed */
-#define SIZE_BITS (FREED_BIT - 1)      /* entries: its requested size */
-#define GROUP_SHIFT 10                 /* rank groups of 1024 bytes = 16 bitmap words */
+#define FREED_BIT ((uint32_t)1 << 31) /* entries: the allocation was freed */
+#define SIZE_BITS (FREED_BIT - 1)     /* entries: its requested size */
+#define GROUP_SHIFT 10                /* rank groups of 1024 bytes = 16 bitmap words */
 #define GROUP_BYTES ((size_t)1 << GROUP_SHIFT)
 #define GROUP_WORDS (GROUP_BYTES / 64)
 #define ENTRIES_MIN 64u
@@ -59,7 +59,11 @@
 #define STASH_ON 1
 #endif
 
-enum chunk_kind { K_FREE = REGION_POOL_CHUNK_NONE, K_BLOCK = REGION_POOL_CHUNK_BLOCK, K_LARGE = REGION_POOL_CHUNK_LARGE };
+enum chunk_kind {
+    K_FREE = REGION_POOL_CHUNK_NONE,
+    K_BLOCK = REGION_POOL_CHUNK_BLOCK,
+    K_LARGE = REGION_POOL_CHUNK_LARGE
+};
 enum block_state { B_OPEN = 1, B_SPARE = 2, B_CLOSED = 3 };
 
 _Static_assert(REGION_POOL_MAX_BLOCK <= SIZE_BITS, "sizes fit in an entry");
@@ -105,25 +109,25 @@ typedef struct entry {
  * synced. */
 typedef struct block {
     /* the fast path's fields first */
-    size_t last;           /* bump offset */
-    entry_t *top;          /* the next entry: entries + nstarts */
-    entry_t *entries_end;  /* entries + capacity */
-    size_t lim;            /* block_size (0 in no_block): an allocation ending at or below lim fits */
-    unsigned char *base;   /* the block's chunk memory */
-    size_t bytes;          /* sizes of all entries */
-    entry_t *entries;      /* per allocation since the last rewind, in address order */
-    uint32_t marked;       /* entries below this have their start bits set */
-    uint32_t ranked;       /* rank slots below this are written (>= 1: rank[0] == 0) */
-    uint64_t *starts;      /* 1 bit per byte */
-    uint32_t *rank;        /* 1 per GROUP_BYTES */
+    size_t last;          /* bump offset */
+    entry_t *top;         /* the next entry: entries + nstarts */
+    entry_t *entries_end; /* entries + capacity */
+    size_t lim;           /* block_size (0 in no_block): an allocation ending at or below lim fits */
+    unsigned char *base;  /* the block's chunk memory */
+    size_t bytes;         /* sizes of all entries */
+    entry_t *entries;     /* per allocation since the last rewind, in address order */
+    uint32_t marked;      /* entries below this have their start bits set */
+    uint32_t ranked;      /* rank slots below this are written (>= 1: rank[0] == 0) */
+    uint64_t *starts;     /* 1 bit per byte */
+    uint32_t *rank;       /* 1 per GROUP_BYTES */
     uint32_t nfreed;
     size_t freed_bytes;
     uint64_t gen;
     uint32_t id;
     uint8_t state;
-    uint32_t failed;       /* requests it could not fit since it was (re)opened */
-    uint32_t prev, next;   /* open list links; next also links the spare stack */
-    size_t slast, sbytes;  /* snapshot of last, bytes, nstarts counted in the pool totals */
+    uint32_t failed;      /* requests it could not fit since it was (re)opened */
+    uint32_t prev, next;  /* open list links; next also links the spare stack */
+    size_t slast, sbytes; /* snapshot of last, bytes, nstarts counted in the pool totals */
     uint32_t sn;
 } block_t;
 
@@ -140,10 +144,10 @@ static block_t no_block;
 typedef struct chunk {
     unsigned char *base;
     size_t bytes;
-    size_t size;           /* large: requested size */
-    size_t align;          /* large: memalign alignment, 0 for plain large */
-    uint64_t gen;          /* large: generation of this incarnation */
-    block_t *block;        /* blocks */
+    size_t size;    /* large: requested size */
+    size_t align;   /* large: memalign alignment, 0 for plain large */
+    uint64_t gen;   /* large: generation of this incarnation */
+    block_t *block; /* blocks */
     uint32_t next_free;
     uint8_t kind;
 } chunk_t;
@@ -168,14 +172,14 @@ struct region_pool {
     region_pool_memory_t mem;
 
     chunk_t *chunks;
-    uint32_t nchunks;      /* ids >= nchunks were never used */
+    uint32_t nchunks; /* ids >= nchunks were never used */
     uint32_t chunk_cap;
     uint32_t free_head;
 
-    chunk_map_t hash;      /* chunk base -> id (chunk_map.h) */
+    chunk_map_t hash; /* chunk base -> id (chunk_map.h) */
 
     uint32_t open_head, open_tail, open_count;
-    struct block *head;    /* the block of open_head, &none when the list is empty */
+    struct block *head; /* the block of open_head, &none when the list is empty */
     uint32_t spare_head;
     size_t spare_count;
 
@@ -313,8 +317,7 @@ static inline size_t cache_home(uint32_t kind, size_t bytes)
 
 static inline void cache_lock(void)
 {
-    while (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) {
-    }
+    while (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) {}
 }
 static inline void cache_unlock(void) { atomic_flag_clear_explicit(&cache_busy, memory_order_release); }
 
@@ -322,7 +325,9 @@ static inline void cache_unlock(void) { atomic_flag_clear_explicit(&cache_busy, 
 static void *cache_get(uint32_t kind, size_t bytes, size_t align)
 {
 #ifdef REGION_POOL_NO_CACHE
-    (void)kind; (void)bytes; (void)align;
+    (void)kind;
+    (void)bytes;
+    (void)align;
     return NULL;
 #else
     void *r = NULL;
@@ -347,7 +352,10 @@ static void *cache_get(uint32_t kind, size_t bytes, size_t align)
 static int cache_put_weighted(uint32_t kind, size_t bytes, size_t weight, void *q)
 {
 #ifdef REGION_POOL_NO_CACHE
-    (void)kind; (void)bytes; (void)weight; (void)q;
+    (void)kind;
+    (void)bytes;
+    (void)weight;
+    (void)q;
     return 0;
 #else
     if (weight > CACHE_MAX_ENTRY) return 0;
@@ -477,8 +485,10 @@ static void drop_stash(region_pool_t *p, int to_cache)
     }
     while (p->nslarge) {
         p->nslarge--;
-        if (to_cache) default_unmap(NULL, p->slarge[p->nslarge], p->slarge_bytes[p->nslarge]);
-        else free(p->slarge[p->nslarge]);
+        if (to_cache)
+            default_unmap(NULL, p->slarge[p->nslarge], p->slarge_bytes[p->nslarge]);
+        else
+            free(p->slarge[p->nslarge]);
     }
     p->stash_bytes = 0;
 }
@@ -710,13 +720,16 @@ static inline block_t *block_of(const region_pool_t *p, uint32_t id) { return p-
 static void unlink_open(region_pool_t *p, block_t *b)
 {
     if (b == p->head) sync_block(p, b);
-    if (b->prev != NONE) block_of(p, b->prev)->next = b->next;
+    if (b->prev != NONE)
+        block_of(p, b->prev)->next = b->next;
     else {
         p->open_head = b->next;
         p->head = b->next != NONE ? block_of(p, b->next) : &no_block;
     }
-    if (b->next != NONE) block_of(p, b->next)->prev = b->prev;
-    else p->open_tail = b->prev;
+    if (b->next != NONE)
+        block_of(p, b->next)->prev = b->prev;
+    else
+        p->open_tail = b->prev;
     b->prev = b->next = NONE;
     p->open_count--;
 }
@@ -728,14 +741,17 @@ static void push_open(region_pool_t *p, block_t *b, int at_head)
         if (p->head != &no_block) sync_block(p, p->head);
         b->prev = NONE;
         b->next = p->open_head;
-        if (p->open_head != NONE) block_of(p, p->open_head)->prev = b->id;
-        else p->open_tail = b->id;
+        if (p->open_head != NONE)
+            block_of(p, p->open_head)->prev = b->id;
+        else
+            p->open_tail = b->id;
         p->open_head = b->id;
         p->head = b;
     } else {
         b->next = NONE;
         b->prev = p->open_tail;
-        if (p->open_tail != NONE) block_of(p, p->open_tail)->next = b->id;
+        if (p->open_tail != NONE)
+            block_of(p, p->open_tail)->next = b->id;
         else {
             p->open_head = b->id;
             p->head = b;
@@ -813,8 +829,10 @@ static void rewind_block(region_pool_t *p, block_t *b)
 /* The live count just reached 0: rewind and make it the first block searched. */
 static void recycle_block(region_pool_t *p, block_t *b)
 {
-    if (b->state == B_CLOSED) p->closed_tails -= p->block_size - b->last;
-    else if (b->state == B_OPEN) unlink_open(p, b);
+    if (b->state == B_CLOSED)
+        p->closed_tails -= p->block_size - b->last;
+    else if (b->state == B_OPEN)
+        unlink_open(p, b);
     rewind_block(p, b);
     push_open(p, b, 1);
     bound_open(p, b);
@@ -880,7 +898,8 @@ static block_t *new_block(region_pool_t *p)
 
 static int grow_entries(region_pool_t *p, block_t *b)
 {
-    uint32_t most = (uint32_t)p->block_size, n = nstarts_of(b), cap = cap_of(b); /* every allocation consumes >= 1 byte */
+    uint32_t most = (uint32_t)p->block_size, n = nstarts_of(b),
+             cap = cap_of(b); /* every allocation consumes >= 1 byte */
     if (cap >= most) return 0;
     cap = cap > most / 2 ? most : cap * 2;
     entry_t *e;
@@ -987,8 +1006,7 @@ static int bump(region_pool_t *p, block_t *b, size_t off, size_t size, size_t en
     return 1;
 }
 
-static int serve_block(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need,
-                       region_pool_ref_t *out)
+static int serve_block(region_pool_t *p, block_t *b, size_t off, size_t size, size_t need, region_pool_ref_t *out)
 {
     if (!bump(p, b, off, size, off + need)) return REGION_POOL_ERR_NOMEM;
     sync_block(p, b);
@@ -1063,8 +1081,8 @@ static void release_large(region_pool_t *p, uint32_t id)
 
 /* What a handle names, resolved without reading chunk memory. */
 typedef struct target {
-    block_t *block;  /* NULL for a large block */
-    uint32_t index;  /* entry index in the block */
+    block_t *block; /* NULL for a large block */
+    uint32_t index; /* entry index in the block */
     size_t size;
 } target_t;
 
@@ -1090,7 +1108,8 @@ static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64
     mark_starts(b);
     if (!test_bit(b->starts, offset)) return REGION_POOL_ERR_FOREIGN;
     uint32_t k = rank_of(b, offset);
-    if (k >= nstarts_of(b) || b->entries[k].off != offset) return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
+    if (k >= nstarts_of(b) || b->entries[k].off != offset)
+        return REGION_POOL_ERR_FOREIGN; /* unreachable with intact tables */
     if (b->entries[k].size & FREED_BIT) return REGION_POOL_ERR_DOUBLE_FREE;
     t->block = b;
     t->index = k;
@@ -1160,7 +1179,8 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     p->block_align = block_align;
     p->page = page;
     p->max_small = bs < page - 1 ? bs : page - 1;
-    if (m) p->mem = *m;
+    if (m)
+        p->mem = *m;
     else {
         p->mem.map = default_map;
         p->mem.unmap = default_unmap;
@@ -1212,13 +1232,14 @@ int region_pool_destroy(region_pool_t *p)
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) continue;
         notify_chunk(p, id, c, 0);
-        if (p->hash.slots == p->hslots0) chunk_map_clear_key(&p->hash, (uintptr_t)c->base); /* hslots0 all zero again at the end */
+        if (p->hash.slots == p->hslots0)
+            chunk_map_clear_key(&p->hash, (uintptr_t)c->base); /* hslots0 all zero again at the end */
         block_t *b = c->block;
         if (!b) { /* a large block: to the stash or the provider */
             if (!stash_large(p, c->base, c->bytes)) p->mem.unmap(p->mem.ctx, c->base, c->bytes);
             continue;
         }
-        if (dflt) { /* the default provider: stash or cache the block with its tables */
+        if (dflt) {          /* the default provider: stash or cache the block with its tables */
             clear_starts(b); /* free_block_tables below has nothing left to clear */
             if (b->entries != inline_entries(p, b)) {
                 free(b->entries);
@@ -1297,8 +1318,7 @@ size_t region_pool_page_size(const region_pool_t *p) { return p ? p->page : 0; }
 
 /* ---- public: allocation ---------------------------------------------------------------- */
 
-int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned flags,
-                          region_pool_ref_t *out)
+int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned flags, region_pool_ref_t *out)
 {
     if (!p || !out) return REGION_POOL_ERR_INVALID;
     if (flags & ~(REGION_POOL_UNALIGNED | REGION_POOL_ZERO | REGION_POOL_MEMALIGN)) return REGION_POOL_ERR_INVALID;
@@ -1311,8 +1331,10 @@ int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned 
     } else {
         rc = alloc_large(p, size, 0, out);
     }
-    if (rc == REGION_POOL_ERR_NOMEM) p->failed++;
-    else if (rc == REGION_POOL_OK && (flags & REGION_POOL_ZERO) && size) memset(out->ptr, 0, size);
+    if (rc == REGION_POOL_ERR_NOMEM)
+        p->failed++;
+    else if (rc == REGION_POOL_OK && (flags & REGION_POOL_ZERO) && size)
+        memset(out->ptr, 0, size);
     return rc;
 }
 
@@ -1465,15 +1487,9 @@ static inline void *fast_small(region_pool_t *p, size_t size, size_t mask, unsig
     return b->base + off;
 }
 
-void *region_pool_palloc(region_pool_t *p, size_t size)
-{
-    return fast_small(p, size, REGION_POOL_ALIGNMENT - 1, 0);
-}
+void *region_pool_palloc(region_pool_t *p, size_t size) { return fast_small(p, size, REGION_POOL_ALIGNMENT - 1, 0); }
 
-void *region_pool_pnalloc(region_pool_t *p, size_t size)
-{
-    return fast_small(p, size, 0, REGION_POOL_UNALIGNED);
-}
+void *region_pool_pnalloc(region_pool_t *p, size_t size) { return fast_small(p, size, 0, REGION_POOL_UNALIGNED); }
 
 void *region_pool_calloc(region_pool_t *p, size_t count, size_t size)
 {
@@ -1516,7 +1532,8 @@ int region_pool_realloc(region_pool_t *p, void *ptr, size_t size, void **out)
     if (!p || !out) return REGION_POOL_ERR_INVALID;
     region_pool_ref_t r, n;
     int rc;
-    if (!ptr) rc = region_pool_alloc_ref(p, size, 0, 0, &n);
+    if (!ptr)
+        rc = region_pool_alloc_ref(p, size, 0, 0, &n);
     else if ((rc = region_pool_locate(p, ptr, &r)) == REGION_POOL_OK)
         rc = region_pool_realloc_at(p, r.chunk, r.offset, r.gen, size, &n);
     if (rc == REGION_POOL_OK) *out = n.ptr;
@@ -1571,10 +1588,10 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     out->cleanups = p->ncleanups;
 }
 
-#define FAIL(msg)                                                                             \
-    do {                                                                                      \
-        if (why) *why = (msg);                                                                \
-        return REGION_POOL_ERR_CORRUPTED;                                                     \
+#define FAIL(msg)                                                                                                      \
+    do {                                                                                                               \
+        if (why) *why = (msg);                                                                                         \
+        return REGION_POOL_ERR_CORRUPTED;                                                                              \
     } while (0)
 
 /* One block's side tables against its counters. */
@@ -1582,10 +1599,12 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
 {
     const size_t bs = p->block_size, words = starts_words(bs);
     if (b->last > bs) FAIL("block bump offset beyond the block");
-    if (b->top < b->entries || b->top > b->entries_end || b->nfreed > b->sn || b->marked > nstarts_of(b) || b->freed_bytes > b->bytes)
+    if (b->top < b->entries || b->top > b->entries_end || b->nfreed > b->sn || b->marked > nstarts_of(b) ||
+        b->freed_bytes > b->bytes)
         FAIL("block entry counts out of range");
     if ((block_live(b) == 0) != (b->last == 0)) FAIL("block live count and bump offset disagree (not rewound)");
-    if (b != p->head && (b->slast != b->last || b->sn != nstarts_of(b) || b->sbytes != b->bytes)) FAIL("block not synced into the pool totals");
+    if (b != p->head && (b->slast != b->last || b->sn != nstarts_of(b) || b->sbytes != b->bytes))
+        FAIL("block not synced into the pool totals");
     if (b->slast > b->last || b->sn > nstarts_of(b) || b->sbytes > b->bytes) FAIL("block snapshot ahead of the block");
     if (b->gen == 0 || b->gen >= p->next_gen || b->gen < p->reset_gen) FAIL("block generation out of range");
     if (p->chunks[b->id].block != b) FAIL("block id does not name the block");
@@ -1608,7 +1627,8 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
     for (k = 0; k < nstarts_of(b); k++) {
         size_t off = b->entries[k].off, size = b->entries[k].size & SIZE_BITS, need = size ? size : 1;
         int freed = (b->entries[k].size & FREED_BIT) != 0;
-        if (off >= b->last || (k && off <= b->entries[k - 1].off)) FAIL("entries out of address order or beyond the bump offset");
+        if (off >= b->last || (k && off <= b->entries[k - 1].off))
+            FAIL("entries out of address order or beyond the bump offset");
         all_bytes += size;
         if (freed && k >= b->sn) FAIL("freed entry not synced into the pool totals");
         if (freed) continue;
@@ -1623,7 +1643,8 @@ static int check_block(const region_pool_t *p, const block_t *b, const char **wh
         FAIL("block live count or bytes disagree with entries");
     if (nstarts_of(b) && !(b->entries[nstarts_of(b) - 1].size & FREED_BIT)) {
         size_t s = b->entries[nstarts_of(b) - 1].size & SIZE_BITS;
-        if (b->entries[nstarts_of(b) - 1].off + (s ? s : 1) != b->last) FAIL("newest live allocation does not end at the bump offset");
+        if (b->entries[nstarts_of(b) - 1].off + (s ? s : 1) != b->last)
+            FAIL("newest live allocation does not end at the bump offset");
     }
     /* rank slots written so far, also of groups holding no start */
     for (size_t g = 0, r = 0, w = 0; g < b->ranked; g++) {
@@ -1654,9 +1675,11 @@ int region_pool_check(const region_pool_t *p, const char **why)
             continue;
         }
         uint32_t found;
-        if (!c->base || !find_hash(p, (uintptr_t)c->base, &found) || found != id) FAIL("chunk missing from the address hash");
+        if (!c->base || !find_hash(p, (uintptr_t)c->base, &found) || found != id)
+            FAIL("chunk missing from the address hash");
         if (c->kind == K_LARGE) {
-            if (c->size > c->bytes || c->gen == 0 || c->gen >= p->next_gen || c->gen < p->reset_gen) FAIL("large block fields out of range");
+            if (c->size > c->bytes || c->gen == 0 || c->gen >= p->next_gen || c->gen < p->reset_gen)
+                FAIL("large block fields out of range");
             nlarge++;
             large_bytes += c->bytes;
             large_used += c->size;
@@ -1673,12 +1696,15 @@ int region_pool_check(const region_pool_t *p, const char **why)
         live += b->sn - b->nfreed;
         used_small += b->sbytes - b->freed_bytes;
         if (b->state != B_OPEN && b == p->head) FAIL("head block not open");
-        if (b->state == B_CLOSED) closed += p->block_size - b->last;
-        else if (b->state == B_OPEN) nopen++;
+        if (b->state == B_CLOSED)
+            closed += p->block_size - b->last;
+        else if (b->state == B_OPEN)
+            nopen++;
         else if (b->state == B_SPARE) {
             nspare++;
             if (block_live(b)) FAIL("spare block holds live allocations");
-        } else FAIL("block in no state");
+        } else
+            FAIL("block in no state");
     }
     if (free_slots != nfree) FAIL("free slots not all on the free list");
     if (p->hash.count != p->nchunks - free_slots || p->hash.count * 2 > p->hash.cap) FAIL("address hash count wrong");
@@ -1699,7 +1725,8 @@ int region_pool_check(const region_pool_t *p, const char **why)
     if (n > REGION_POOL_OPEN_MAX) FAIL("open list longer than REGION_POOL_OPEN_MAX");
     n = 0;
     for (uint32_t id = p->spare_head; id != NONE; id = block_of(p, id)->next) {
-        if (id >= p->nchunks || p->chunks[id].kind != K_BLOCK || block_of(p, id)->state != B_SPARE) FAIL("spare stack holds a non-spare");
+        if (id >= p->nchunks || p->chunks[id].kind != K_BLOCK || block_of(p, id)->state != B_SPARE)
+            FAIL("spare stack holds a non-spare");
         if (++n > nspare) FAIL("spare stack cycles");
     }
     if (n != nspare || n != p->spare_count) FAIL("spare count wrong");

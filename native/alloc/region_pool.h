@@ -131,24 +131,24 @@ typedef struct region_pool region_pool_t;
 /* Return codes. Every function that returns int uses these. */
 enum region_pool_status {
     REGION_POOL_OK = POOL_OK,
-    REGION_POOL_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument (block size, alignment, NULL, unknown chunk id) */
-    REGION_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of an allocation of this pool (interior, foreign) */
+    REGION_POOL_ERR_INVALID = POOL_ERR_INVALID, /* bad argument (block size, alignment, NULL, unknown chunk id) */
+    REGION_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN, /* not the start of an allocation of this pool (interior, foreign) */
     REGION_POOL_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* an allocation of this pool that was already freed */
-    REGION_POOL_ERR_STALE = POOL_ERR_STALE,       /* a handle from before the last reset */
-    REGION_POOL_ERR_NOMEM = POOL_ERR_NOMEM,       /* the memory callback or a metadata malloc failed, or size too large */
-    REGION_POOL_ERR_RANGE = POOL_ERR_RANGE,       /* calloc: count * size overflows */
-    REGION_POOL_ERR_BUSY = POOL_ERR_BUSY,        /* reset/destroy called from a cleanup handler */
-    REGION_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED    /* region_pool_check found a broken invariant */
+    REGION_POOL_ERR_STALE = POOL_ERR_STALE,             /* a handle from before the last reset */
+    REGION_POOL_ERR_NOMEM = POOL_ERR_NOMEM, /* the memory callback or a metadata malloc failed, or size too large */
+    REGION_POOL_ERR_RANGE = POOL_ERR_RANGE, /* calloc: count * size overflows */
+    REGION_POOL_ERR_BUSY = POOL_ERR_BUSY,   /* reset/destroy called from a cleanup handler */
+    REGION_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED /* region_pool_check found a broken invariant */
 };
 
-#define REGION_POOL_ALIGNMENT 8u                 /* palloc alignment */
-#define REGION_POOL_MIN_BLOCK 256u               /* block_size >= this ... */
-#define REGION_POOL_BLOCK_GRANULE 16u            /* ... and a multiple of this */
-#define REGION_POOL_MAX_BLOCK ((size_t)1 << 30)  /* ... and <= this */
+#define REGION_POOL_ALIGNMENT 8u                /* palloc alignment */
+#define REGION_POOL_MIN_BLOCK 256u              /* block_size >= this ... */
+#define REGION_POOL_BLOCK_GRANULE 16u           /* ... and a multiple of this */
+#define REGION_POOL_MAX_BLOCK ((size_t)1 << 30) /* ... and <= this */
 #define REGION_POOL_DEFAULT_BLOCK 16384u
 #define REGION_POOL_MAX_REQUEST ((size_t)1 << 46) /* larger requests/alignments fail cleanly */
-#define REGION_POOL_MAX_FAILED 4u                /* a block failing more requests than this is skipped */
-#define REGION_POOL_OPEN_MAX 8u                  /* most blocks a search visits */
+#define REGION_POOL_MAX_FAILED 4u                 /* a block failing more requests than this is skipped */
+#define REGION_POOL_OPEN_MAX 8u                   /* most blocks a search visits */
 #define REGION_POOL_NO_CHUNK UINT32_MAX
 
 /* Chunk memory. map returns `bytes` bytes aligned to `align` (a power of two >=
@@ -169,22 +169,22 @@ typedef struct region_pool_options {
 
 /* An allocation's handle (and its address in this process). */
 typedef struct region_pool_ref {
-    void *ptr;        /* chunk base + offset */
-    uint32_t chunk;   /* chunk id */
-    size_t offset;    /* byte offset from the chunk base */
-    uint64_t gen;     /* generation of the chunk when allocated */
-    size_t size;      /* requested size */
+    void *ptr;      /* chunk base + offset */
+    uint32_t chunk; /* chunk id */
+    size_t offset;  /* byte offset from the chunk base */
+    uint64_t gen;   /* generation of the chunk when allocated */
+    size_t size;    /* requested size */
 } region_pool_ref_t;
 
 enum region_pool_chunk_kind { REGION_POOL_CHUNK_NONE = 0, REGION_POOL_CHUNK_BLOCK = 1, REGION_POOL_CHUNK_LARGE = 2 };
 
 typedef struct region_pool_chunk_info {
     void *base;
-    size_t bytes;     /* block_size for a block; the mapped size of a large block */
-    int kind;         /* REGION_POOL_CHUNK_BLOCK or REGION_POOL_CHUNK_LARGE */
-    uint64_t gen;     /* current generation */
-    size_t live;      /* live allocations in it (0 or 1 for a large block) */
-    size_t used;      /* block: bump offset (bytes consumed since the last rewind); large: size */
+    size_t bytes; /* block_size for a block; the mapped size of a large block */
+    int kind;     /* REGION_POOL_CHUNK_BLOCK or REGION_POOL_CHUNK_LARGE */
+    uint64_t gen; /* current generation */
+    size_t live;  /* live allocations in it (0 or 1 for a large block) */
+    size_t used;  /* block: bump offset (bytes consumed since the last rewind); large: size */
 } region_pool_chunk_info_t;
 
 /* Stats. Every byte of every block is exactly one of: used by a live small
@@ -205,9 +205,9 @@ typedef struct region_pool_stats {
      * or shrunk small allocations whose block has not been rewound yet, and the
      * unused tails of closed blocks (skipped by the search). */
     size_t wasted;
-    size_t available;          /* bytes at the tails of open and spare blocks */
-    size_t spare_blocks;       /* empty blocks outside the open list */
-    size_t cleanups;           /* pending cleanup handlers */
+    size_t available;    /* bytes at the tails of open and spare blocks */
+    size_t spare_blocks; /* empty blocks outside the open list */
+    size_t cleanups;     /* pending cleanup handlers */
 } region_pool_stats_t;
 
 typedef void (*region_pool_cleanup_fn)(void *data);
@@ -243,8 +243,7 @@ size_t region_pool_page_size(const region_pool_t *p);
  * REGION_POOL_MEMALIGN (a power of two; the chunk is aligned to max(align, page)).
  * size 0 gives a valid zero-length allocation (it consumes 1 byte of a block).
  * REGION_POOL_OK and *out filled, or _INVALID (bad align/flags), _NOMEM. */
-int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned flags,
-                          region_pool_ref_t *out);
+int region_pool_alloc_ref(region_pool_t *p, size_t size, size_t align, unsigned flags, region_pool_ref_t *out);
 /* Zero-filled count * size bytes, 8-aligned: _RANGE when count * size overflows. */
 int region_pool_calloc_ref(region_pool_t *p, size_t count, size_t size, region_pool_ref_t *out);
 /* Free by handle, bounded (O(1) amortized): REGION_POOL_OK, _FOREIGN (not the start of an
@@ -255,22 +254,21 @@ int region_pool_calloc_ref(region_pool_t *p, size_t count, size_t size, region_p
 int region_pool_free_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen);
 /* What a handle is, changing nothing: REGION_POOL_OK for a live allocation (then
  * *size, if not NULL, is its requested size) or the code free_at would return. */
-int region_pool_state_at(const region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen,
-                         size_t *size);
+int region_pool_state_at(const region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, size_t *size);
 /* Resize by handle; keeps min(old, new) bytes. In place when: the new size is not
  * larger (a small allocation staying small, or any large block); or the
  * allocation is the last one of its block and the block has room. Otherwise
  * allocates (8-aligned, or the same memalign alignment), copies and frees the old
  * one. On success *out is the new handle (== old one when in place); on failure
  * the old allocation is untouched: the codes of free_at, or _NOMEM. */
-int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen,
-                           size_t size, region_pool_ref_t *out);
+int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, size_t size,
+                           region_pool_ref_t *out);
 
 /* ---- allocation with pointers (nginx-like; NULL on failure) --------------------- */
 
-void *region_pool_palloc(region_pool_t *p, size_t size);               /* ngx_palloc */
-void *region_pool_pnalloc(region_pool_t *p, size_t size);              /* ngx_pnalloc */
-void *region_pool_calloc(region_pool_t *p, size_t count, size_t size); /* ngx_pcalloc + overflow check */
+void *region_pool_palloc(region_pool_t *p, size_t size);                 /* ngx_palloc */
+void *region_pool_pnalloc(region_pool_t *p, size_t size);                /* ngx_pnalloc */
+void *region_pool_calloc(region_pool_t *p, size_t count, size_t size);   /* ngx_pcalloc + overflow check */
 void *region_pool_memalign(region_pool_t *p, size_t align, size_t size); /* ngx_pmemalign */
 /* Free by pointer (NULL: OK). Codes as region_pool_free_at. */
 int region_pool_free(region_pool_t *p, void *ptr);

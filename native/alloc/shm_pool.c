@@ -25,13 +25,13 @@
 
 #define SHM_MAGIC ((uint64_t)0x4c4f4f504d485321ULL) /* "!SHMPOOL" */
 #define LAYOUT_ALIGN 64u
-#define AREA_ALIGN 4096u                     /* the block area starts page-aligned */
-#define GRANULE_SHIFT 16                     /* lent chunks: 64 KiB granules (HEAP_POOL_GRANULE) */
+#define AREA_ALIGN 4096u /* the block area starts page-aligned */
+#define GRANULE_SHIFT 16 /* lent chunks: 64 KiB granules (HEAP_POOL_GRANULE) */
 #define GRANULE ((uint64_t)1 << GRANULE_SHIFT)
-#define LENT_BACK_SHIFT 32                   /* lent map entry: pid in bits 0..31, back distance above */
+#define LENT_BACK_SHIFT 32 /* lent map entry: pid in bits 0..31, back distance above */
 #define INIT_WAIT_MS 2000
 #define PENDING_LEND 1u
-#define PENDING_UNLEND 2u                    /* open: how long to wait for a creator still formatting */
+#define PENDING_UNLEND 2u /* open: how long to wait for a creator still formatting */
 
 /* One roots entry. Invariant: used is 0 or 1; a used entry's key is a
  * NUL-terminated string of 1..SHM_POOL_KEY_MAX bytes and offset < segment size.
@@ -82,8 +82,8 @@ typedef struct shm_header {
     uint64_t lent_chunks, lent_bytes; /* totals of the lent map (rebuilt on recovery) */
     uint64_t pending_op;              /* PENDING_LEND / PENDING_UNLEND while marks change, else 0 */
     uint64_t pending_offset;          /* the chunk they concern (written before pending_op) */
-    uint64_t generation; /* recoveries of the allocator mutex */
-    uint32_t corrupted;  /* sticky: an unrepairable state was found */
+    uint64_t generation;              /* recoveries of the allocator mutex */
+    uint32_t corrupted;               /* sticky: an unrepairable state was found */
     uint32_t reserved;
     pthread_mutex_t alloc_lock; /* allocator + roots */
     pthread_mutex_t user_lock;  /* shm_pool_lock */
@@ -131,12 +131,18 @@ static int is_aligned(uint64_t x, uint64_t a) { return (x & (a - 1)) == 0; }
 static int map_tlsf(int rc)
 {
     switch (rc) {
-    case TLSF_OK: return SHM_POOL_OK;
-    case TLSF_ERR_FOREIGN: return SHM_POOL_ERR_FOREIGN;
-    case TLSF_ERR_DOUBLE_FREE: return SHM_POOL_ERR_DOUBLE_FREE;
-    case TLSF_ERR_NOMEM: return SHM_POOL_ERR_NOMEM;
-    case TLSF_ERR_INVALID: return SHM_POOL_ERR_INVALID;
-    default: return SHM_POOL_ERR_CORRUPTED;
+    case TLSF_OK:
+        return SHM_POOL_OK;
+    case TLSF_ERR_FOREIGN:
+        return SHM_POOL_ERR_FOREIGN;
+    case TLSF_ERR_DOUBLE_FREE:
+        return SHM_POOL_ERR_DOUBLE_FREE;
+    case TLSF_ERR_NOMEM:
+        return SHM_POOL_ERR_NOMEM;
+    case TLSF_ERR_INVALID:
+        return SHM_POOL_ERR_INVALID;
+    default:
+        return SHM_POOL_ERR_CORRUPTED;
     }
 }
 
@@ -218,7 +224,8 @@ static const char *validate_header(const shm_header_t *h, uint64_t map_size)
         return "misaligned offset";
     if (h->control_offset < h->header_size || !range_inside(h->control_offset, h->control_size, map_size))
         return "control structure out of range";
-    if (h->bitmap_offset < h->control_offset + h->control_size || !range_inside(h->bitmap_offset, h->bitmap_size, map_size))
+    if (h->bitmap_offset < h->control_offset + h->control_size ||
+        !range_inside(h->bitmap_offset, h->bitmap_size, map_size))
         return "bitmap out of range";
     if (h->lent_offset < h->bitmap_offset + h->bitmap_size || !range_inside(h->lent_offset, h->lent_size, map_size))
         return "lent map out of range";
@@ -522,7 +529,8 @@ static size_t reclaim_dead_locked(shm_pool_t *p)
  * Nonzero on success; on failure the segment is marked corrupted. */
 static int recover_allocator(shm_pool_t *p)
 {
-    if (!region_table_matches(p) || tlsf_repair(p->t, (size_t)(p->h->area_offset + p->h->area_size - p->h->control_offset)) != TLSF_OK) {
+    if (!region_table_matches(p) ||
+        tlsf_repair(p->t, (size_t)(p->h->area_offset + p->h->area_size - p->h->control_offset)) != TLSF_OK) {
         p->h->corrupted = 1;
         return 0;
     }
@@ -714,8 +722,10 @@ int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **o
     if (!p) return SHM_POOL_ERR_NOMEM;
     p->size = size;
     int named = name != NULL;
-    if (named) p->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, (mode_t)mode);
-    else p->fd = memfd_create("mempools-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (named)
+        p->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, (mode_t)mode);
+    else
+        p->fd = memfd_create("mempools-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (p->fd < 0) {
         discard_handle(p);
         return SHM_POOL_ERR_SYSTEM;
@@ -853,7 +863,10 @@ static int give_block(shm_pool_t *p, void *block, uint64_t *offset, void **ptr)
 static int reclaimed_some(shm_pool_t *p) { return !tlsf_is_corrupted(p->t) && reclaim_dead_locked(p); }
 
 /* Status of a failed TLSF allocation. */
-static int alloc_failure(shm_pool_t *p) { return tlsf_is_corrupted(p->t) ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_ERR_NOMEM; }
+static int alloc_failure(shm_pool_t *p)
+{
+    return tlsf_is_corrupted(p->t) ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_ERR_NOMEM;
+}
 
 int shm_pool_alloc(shm_pool_t *p, size_t size, uint64_t *offset, void **ptr)
 {
@@ -897,7 +910,8 @@ int shm_pool_realloc(shm_pool_t *p, uint64_t offset, size_t size, uint64_t *new_
     if (rc != SHM_POOL_OK) return rc;
     void *moved = NULL;
     rc = lent_entry(p, offset) ? SHM_POOL_ERR_LENT : map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
-    if (rc == SHM_POOL_ERR_NOMEM && reclaimed_some(p)) rc = map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
+    if (rc == SHM_POOL_ERR_NOMEM && reclaimed_some(p))
+        rc = map_tlsf(tlsf_realloc(p->t, p->base + offset, size, &moved));
     if (rc == SHM_POOL_OK) give_block(p, moved, new_offset, new_ptr);
     unlock_allocator(p);
     return rc;
@@ -1014,8 +1028,10 @@ int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
     uint64_t e = lent_entry(p, offset);
-    if (!e || e >> LENT_BACK_SHIFT) rc = SHM_POOL_ERR_FOREIGN;
-    else if ((uint32_t)e != (uint32_t)getpid()) rc = SHM_POOL_ERR_LENT;
+    if (!e || e >> LENT_BACK_SHIFT)
+        rc = SHM_POOL_ERR_FOREIGN;
+    else if ((uint32_t)e != (uint32_t)getpid())
+        rc = SHM_POOL_ERR_LENT;
     else {
         set_pending(p, PENDING_UNLEND, offset);
         p->h->lent_chunks--;
@@ -1239,7 +1255,8 @@ int shm_pool_delete_root(shm_pool_t *p, const char *key)
 /* The futex word at a segment offset inside the area, or NULL. */
 static uint32_t *futex_word(shm_pool_t *p, uint64_t offset)
 {
-    if (!p || (offset & 3) || offset < p->h->area_offset || !range_inside(offset - p->h->area_offset, 4, p->h->area_size))
+    if (!p || (offset & 3) || offset < p->h->area_offset ||
+        !range_inside(offset - p->h->area_offset, 4, p->h->area_size))
         return NULL;
     return (uint32_t *)(p->base + offset);
 }

@@ -79,27 +79,28 @@ typedef struct shm_pool shm_pool_t;
 
 enum shm_pool_status {
     SHM_POOL_OK = POOL_OK,
-    SHM_POOL_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument: name, size, mode, key, offset out of range */
-    SHM_POOL_ERR_SYSTEM = POOL_ERR_SYSTEM,      /* a system call failed; errno says why (EEXIST, ENOENT, ...) */
-    SHM_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED,   /* bad header, broken allocator, unrepairable after a crash */
-    SHM_POOL_ERR_NOMEM = POOL_ERR_NOMEM,       /* no free block large enough (or calloc overflow) */
-    SHM_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of a live block of this pool */
+    SHM_POOL_ERR_INVALID = POOL_ERR_INVALID,         /* bad argument: name, size, mode, key, offset out of range */
+    SHM_POOL_ERR_SYSTEM = POOL_ERR_SYSTEM,           /* a system call failed; errno says why (EEXIST, ENOENT, ...) */
+    SHM_POOL_ERR_CORRUPTED = POOL_ERR_CORRUPTED,     /* bad header, broken allocator, unrepairable after a crash */
+    SHM_POOL_ERR_NOMEM = POOL_ERR_NOMEM,             /* no free block large enough (or calloc overflow) */
+    SHM_POOL_ERR_FOREIGN = POOL_ERR_FOREIGN,         /* not the start of a live block of this pool */
     SHM_POOL_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* the start of a block that is already free */
-    SHM_POOL_ERR_NOT_FOUND = POOL_ERR_NOT_FOUND,   /* no such root */
-    SHM_POOL_ERR_FULL = POOL_ERR_FULL,        /* the roots directory is full */
-    SHM_POOL_ERR_LENT = POOL_ERR_LENT,        /* inside a chunk lent to a heap pool (free/realloc), or (unlend) lent to another process */
-    SHM_POOL_OWNER_DIED = POOL_OWNER_DIED,       /* user lock taken; its previous holder died holding it */
-    SHM_POOL_NOT_EQUAL = POOL_NOT_EQUAL,        /* wait: the word did not hold the expected value */
-    SHM_POOL_TIMED_OUT = POOL_TIMED_OUT         /* wait: the timeout expired */
+    SHM_POOL_ERR_NOT_FOUND = POOL_ERR_NOT_FOUND,     /* no such root */
+    SHM_POOL_ERR_FULL = POOL_ERR_FULL,               /* the roots directory is full */
+    SHM_POOL_ERR_LENT =
+        POOL_ERR_LENT, /* inside a chunk lent to a heap pool (free/realloc), or (unlend) lent to another process */
+    SHM_POOL_OWNER_DIED = POOL_OWNER_DIED, /* user lock taken; its previous holder died holding it */
+    SHM_POOL_NOT_EQUAL = POOL_NOT_EQUAL,   /* wait: the word did not hold the expected value */
+    SHM_POOL_TIMED_OUT = POOL_TIMED_OUT    /* wait: the timeout expired */
 };
 
 #define SHM_POOL_VERSION 3u
-#define SHM_POOL_ROOTS 64           /* entries in the roots directory */
-#define SHM_POOL_KEY_MAX 63         /* bytes of a root key (plus the NUL) */
-#define SHM_POOL_NAME_MAX 255       /* bytes of a segment name, its leading '/' included */
+#define SHM_POOL_ROOTS 64     /* entries in the roots directory */
+#define SHM_POOL_KEY_MAX 63   /* bytes of a root key (plus the NUL) */
+#define SHM_POOL_NAME_MAX 255 /* bytes of a segment name, its leading '/' included */
 #define SHM_POOL_DEFAULT_MODE 0600u
 #define SHM_POOL_MAX_SIZE ((size_t)1 << 39)
-#define SHM_POOL_PARKS 64           /* park records (caches that can be attached at once) */
+#define SHM_POOL_PARKS 64 /* park records (caches that can be attached at once) */
 
 typedef struct shm_pool_stats {
     size_t segment_size;       /* bytes of the mapping */

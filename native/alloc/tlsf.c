@@ -35,19 +35,19 @@
 enum {
     ALIGN_LOG2 = 3,
     SL_LOG2 = 5,
-    SL_COUNT = 1 << SL_LOG2,                 /* second-level lists per first level */
-    FL_SHIFT = SL_LOG2 + ALIGN_LOG2,         /* sizes below 1 << FL_SHIFT are "small" */
-    FL_MAX = 40,                             /* every block size is below 1 << FL_MAX */
+    SL_COUNT = 1 << SL_LOG2,         /* second-level lists per first level */
+    FL_SHIFT = SL_LOG2 + ALIGN_LOG2, /* sizes below 1 << FL_SHIFT are "small" */
+    FL_MAX = 40,                     /* every block size is below 1 << FL_MAX */
     FL_COUNT = FL_MAX - FL_SHIFT + 1,
-    HEADER = 16,                             /* header bytes before a user pointer */
-    OVERHEAD = 8,                            /* bytes a used block costs beyond its size */
-    FALLBACK_PROBES = 8,                     /* see find_free() */
-    CACHE_CLASSES = FL_COUNT * SL_COUNT      /* one LIFO per size class of the free lists */
+    HEADER = 16,                        /* header bytes before a user pointer */
+    OVERHEAD = 8,                       /* bytes a used block costs beyond its size */
+    FALLBACK_PROBES = 8,                /* see find_free() */
+    CACHE_CLASSES = FL_COUNT * SL_COUNT /* one LIFO per size class of the free lists */
 };
 
 #define SMALL_BLOCK ((uint64_t)1 << FL_SHIFT)
 #define MIN_BLOCK ((uint64_t)TLSF_MIN_BLOCK)
-#define SPLIT_MIN (MIN_BLOCK + OVERHEAD)     /* smallest remainder worth splitting off */
+#define SPLIT_MIN (MIN_BLOCK + OVERHEAD) /* smallest remainder worth splitting off */
 
 #define F_FREE ((uint64_t)TLSF_BLOCK_FREE)           /* this block is free */
 #define F_PREV_FREE ((uint64_t)TLSF_BLOCK_PREV_FREE) /* the physically previous block is free */
@@ -393,7 +393,8 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
      * only once it has its final size: a process killed in between leaves a
      * free block (or two adjacent ones) that tlsf_repair merges back, never the
      * whole untrimmed block leaked as used. */
-    uint64_t mark = (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
+    uint64_t mark =
+        (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
     b->size_flags = bsize | F_FREE | (b->size_flags & F_PREV_FREE);
     if (!trim_block(t, &v, h, size)) return NULL;
     atomic_signal_fence(memory_order_seq_cst);
@@ -773,8 +774,8 @@ HOT int park_small(tlsf_t *t, const void *ptr)
     block_t *b = (block_t *)(base + (uintptr_t)u - HEADER);
     uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
     unsigned c = (unsigned)(size >> ALIGN_LOG2);
-    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK || size < MIN_BLOCK ||
-        u + size + OVERHEAD > r->area || t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget)
+    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK || size < MIN_BLOCK || u + size + OVERHEAD > r->area ||
+        t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget)
         return 1;
     b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
     b->next_free = t->cache[c];
@@ -846,7 +847,8 @@ int tlsf_free(tlsf_t *t, void *ptr)
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)
 {
     rview_t v;
-    if (region < 0 || !view_region(t, (unsigned)region, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    if (region < 0 || !view_region(t, (unsigned)region, &v))
+        return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
     return free_block(t, &v, offset);
 }
 
@@ -934,7 +936,8 @@ size_t tlsf_usable_size(const tlsf_t *t, const void *ptr)
     rview_t v;
     uint64_t h;
     if (!ptr || !find_region((tlsf_t *)t, ptr, &v)) return 0;
-    return validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h) == TLSF_OK ? (size_t)block_size(block_at(&v, h)) : 0;
+    return validate_live(&v, (uint64_t)((uintptr_t)ptr - v.base), &h) == TLSF_OK ? (size_t)block_size(block_at(&v, h))
+                                                                                 : 0;
 }
 
 int tlsf_block_state(const tlsf_t *t, int region, size_t offset)
@@ -1009,7 +1012,8 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
         int is_free = (int)(b->size_flags & F_FREE), is_cached = (b->size_flags & F_CACHED) != 0;
         if (!size_in_range(&v, h, size)) return "block size out of range";
         if (!test_bit(v.bits, start_index(h))) return "block start missing from the start bitmap";
-        if (!!(b->size_flags & F_PREV_FREE) != !!prev_free) return "previous-free flag disagrees with the previous block";
+        if (!!(b->size_flags & F_PREV_FREE) != !!prev_free)
+            return "previous-free flag disagrees with the previous block";
         if (prev_free && b->prev_size != prev_size) return "prev_size disagrees with the previous free block";
         if (prev_free && is_free) return "two adjacent free blocks";
         if (is_free && (b->size_flags >> ALIGN_SHIFT)) return "free block with alignment bits";
@@ -1027,7 +1031,7 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
         }
         blocks++;
         if (walker && !*stopped) {
-            tlsf_block_info_t info = { (int)ri, (size_t)(h + HEADER), (size_t)size, !is_free && !is_cached };
+            tlsf_block_info_t info = {(int)ri, (size_t)(h + HEADER), (size_t)size, !is_free && !is_cached};
             if (walker(&info, user)) *stopped = 1;
         }
         prev_free = (uint64_t)is_free;
@@ -1049,7 +1053,7 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
 
 int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user)
 {
-    walk_totals_t sum = { 0 };
+    walk_totals_t sum = {0};
     int stopped = 0;
     for (unsigned i = 0; i < t->region_hwm && !stopped; i++)
         if (t->regions[i].area && walk_region(t, i, walker, user, &sum, &stopped)) return TLSF_ERR_CORRUPTED;
@@ -1061,10 +1065,12 @@ static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
     uint64_t listed = 0;
     if (t->fl_bitmap >> FL_COUNT) return "first-level bitmap has bits beyond the last list";
     for (unsigned fl = 0; fl < FL_COUNT; fl++) {
-        if (!!(t->fl_bitmap & ((uint64_t)1 << fl)) != !!t->sl_bitmap[fl]) return "first-level bitmap disagrees with second level";
+        if (!!(t->fl_bitmap & ((uint64_t)1 << fl)) != !!t->sl_bitmap[fl])
+            return "first-level bitmap disagrees with second level";
         for (unsigned sl = 0; sl < SL_COUNT; sl++) {
             uint64_t link = t->heads[fl][sl], prev = 0;
-            if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link) return "second-level bitmap disagrees with a list head";
+            if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link)
+                return "second-level bitmap disagrees with a list head";
             while (link) {
                 if (!link_is_sane(t, link, F_FREE)) return "free-list link points at no free block";
                 const block_t *b = link_block(t, link);
@@ -1106,22 +1112,26 @@ static const char *check_cache(const tlsf_t *t, const walk_totals_t *sum)
 int tlsf_check(const tlsf_t *t, const char **why)
 {
     const char *reason = NULL;
-    walk_totals_t sum = { 0 };
+    walk_totals_t sum = {0};
     int stopped = 0;
     uint64_t area = 0, regions = 0;
     if (!t || t->magic != TLSF_MAGIC) reason = "not a TLSF control structure";
     for (unsigned i = 0; !reason && i < TLSF_MAX_REGIONS; i++) {
         if (!t->regions[i].area) continue;
-        if (i >= t->region_hwm) reason = "region beyond the high-water mark";
-        else reason = walk_region(t, i, NULL, NULL, &sum, &stopped);
+        if (i >= t->region_hwm)
+            reason = "region beyond the high-water mark";
+        else
+            reason = walk_region(t, i, NULL, NULL, &sum, &stopped);
         area += t->regions[i].area;
         regions++;
     }
     if (!reason) reason = check_free_lists(t, sum.free_blocks);
     if (!reason) reason = check_cache(t, &sum);
-    if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations)) reason = "used-bytes statistics disagree with the walk";
+    if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations))
+        reason = "used-bytes statistics disagree with the walk";
     if (!reason && sum.free != t->free_bytes) reason = "free-bytes statistics disagree with the walk";
-    if (!reason && (area != t->area || regions != t->region_count)) reason = "region statistics disagree with the region table";
+    if (!reason && (area != t->area || regions != t->region_count))
+        reason = "region statistics disagree with the region table";
     if (!reason && t->peak_used < t->used) reason = "peak below current use";
     if (why) *why = reason;
     return reason ? TLSF_ERR_CORRUPTED : TLSF_OK;

@@ -41,21 +41,21 @@ typedef struct tlsf tlsf_t;
 /* Return codes. Every function that returns int uses these. */
 enum tlsf_status {
     TLSF_OK = POOL_OK,
-    TLSF_ERR_INVALID = POOL_ERR_INVALID,     /* bad argument: misaligned/too small region, bad alignment, bad id */
-    TLSF_ERR_FOREIGN = POOL_ERR_FOREIGN,     /* not the start of a block of this pool */
+    TLSF_ERR_INVALID = POOL_ERR_INVALID,         /* bad argument: misaligned/too small region, bad alignment, bad id */
+    TLSF_ERR_FOREIGN = POOL_ERR_FOREIGN,         /* not the start of a block of this pool */
     TLSF_ERR_DOUBLE_FREE = POOL_ERR_DOUBLE_FREE, /* the start of a block of this pool that is already free */
-    TLSF_ERR_IN_USE = POOL_ERR_IN_USE,      /* the region still holds live blocks */
-    TLSF_ERR_CORRUPTED = POOL_ERR_CORRUPTED,   /* an invariant is broken; the pool refuses to go on */
-    TLSF_ERR_NOMEM = POOL_ERR_NOMEM,       /* no free block large enough */
-    TLSF_ERR_FULL = POOL_ERR_FULL         /* the region table is full */
+    TLSF_ERR_IN_USE = POOL_ERR_IN_USE,           /* the region still holds live blocks */
+    TLSF_ERR_CORRUPTED = POOL_ERR_CORRUPTED,     /* an invariant is broken; the pool refuses to go on */
+    TLSF_ERR_NOMEM = POOL_ERR_NOMEM,             /* no free block large enough */
+    TLSF_ERR_FULL = POOL_ERR_FULL                /* the region table is full */
 };
 
-#define TLSF_ALIGN_SIZE 8u       /* every block and every user pointer is 8-aligned */
-#define TLSF_REGION_ALIGN 16u    /* a region's area must start 16-aligned */
-#define TLSF_REGION_MIN 64u      /* smallest region area accepted */
-#define TLSF_MAX_REGIONS 64      /* region ids are 0 .. TLSF_MAX_REGIONS-1 */
-#define TLSF_BLOCK_OVERHEAD 8u   /* bytes of header per live block */
-#define TLSF_MIN_BLOCK 24u       /* smallest usable size of any block */
+#define TLSF_ALIGN_SIZE 8u                 /* every block and every user pointer is 8-aligned */
+#define TLSF_REGION_ALIGN 16u              /* a region's area must start 16-aligned */
+#define TLSF_REGION_MIN 64u                /* smallest region area accepted */
+#define TLSF_MAX_REGIONS 64                /* region ids are 0 .. TLSF_MAX_REGIONS-1 */
+#define TLSF_BLOCK_OVERHEAD 8u             /* bytes of header per live block */
+#define TLSF_MIN_BLOCK 24u                 /* smallest usable size of any block */
 #define TLSF_MAX_REQUEST ((size_t)1 << 39) /* requests above this fail with NULL */
 
 typedef struct tlsf_stats {
@@ -71,17 +71,17 @@ typedef struct tlsf_stats {
 } tlsf_stats_t;
 
 typedef struct tlsf_region_info {
-    void *base;   /* start of the area (user offsets are relative to it) */
-    size_t area;  /* bytes of the area */
-    int live;     /* live blocks in this region */
+    void *base;  /* start of the area (user offsets are relative to it) */
+    size_t area; /* bytes of the area */
+    int live;    /* live blocks in this region */
 } tlsf_region_info_t;
 
 /* One block as reported by tlsf_walk, in address order within each region. */
 typedef struct tlsf_block_info {
     int region;
-    size_t offset;  /* user pointer - region base */
-    size_t size;    /* usable size */
-    int used;       /* 0 for free and for cached (parked) blocks */
+    size_t offset; /* user pointer - region base */
+    size_t size;   /* usable size */
+    int used;      /* 0 for free and for cached (parked) blocks */
 } tlsf_block_info_t;
 
 /* Return nonzero to stop the walk early. */
@@ -93,11 +93,11 @@ typedef int (*tlsf_walker)(const tlsf_block_info_t *block, void *user);
  * multiple of 8), flags in bits 0..2 and, for memalign blocks, log2 of the
  * alignment in bits TLSF_BLOCK_ALIGN_SHIFT..63, little-endian as the host. */
 #define TLSF_HEADER_BYTES 8u
-#define TLSF_BLOCK_FREE 1u         /* flag: this block is free */
-#define TLSF_BLOCK_PREV_FREE 2u    /* flag: the physically previous block is free */
-#define TLSF_BLOCK_CACHED 4u       /* flag: freed, parked in the front cache (not free) */
-#define TLSF_BLOCK_FLAGS 7u        /* every flag bit */
-#define TLSF_BLOCK_ALIGN_SHIFT 58  /* bits 58..63: log2 of a memalign alignment */
+#define TLSF_BLOCK_FREE 1u        /* flag: this block is free */
+#define TLSF_BLOCK_PREV_FREE 2u   /* flag: the physically previous block is free */
+#define TLSF_BLOCK_CACHED 4u      /* flag: freed, parked in the front cache (not free) */
+#define TLSF_BLOCK_FLAGS 7u       /* every flag bit */
+#define TLSF_BLOCK_ALIGN_SHIFT 58 /* bits 58..63: log2 of a memalign alignment */
 
 /* ---- pool ---------------------------------------------------------------- */
 
@@ -145,7 +145,7 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out);
 
 /* ---- allocation (NULL on failure; tlsf_is_corrupted tells why) ------------ */
 
-void *tlsf_malloc(tlsf_t *t, size_t size);            /* size 0 gives a minimum block */
+void *tlsf_malloc(tlsf_t *t, size_t size);               /* size 0 gives a minimum block */
 void *tlsf_calloc(tlsf_t *t, size_t count, size_t size); /* NULL if count*size overflows */
 /* align: a power of two >= 1. Alignments up to 8 are plain malloc. The
  * alignment is remembered in the block so a moving realloc keeps it. */

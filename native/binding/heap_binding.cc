@@ -40,9 +40,7 @@ namespace {
 
 HeapState* Heap(PoolState* state) { return static_cast<HeapState*>(state); }
 
-bool IsAddonBlock(const HeapState* s, const void* ptr) {
-  return s->addon.count(reinterpret_cast<uintptr_t>(ptr)) != 0;
-}
+bool IsAddonBlock(const HeapState* s, const void* ptr) { return s->addon.count(reinterpret_cast<uintptr_t>(ptr)) != 0; }
 
 // Records a block the heap pool just handed out to an addon.
 int GiveAddonBlock(HeapState* s, void* ptr, void** out) {
@@ -137,8 +135,7 @@ int CanPin(PoolState* state) {
   return s->retained == nullptr && s->shm == nullptr ? MEMPOOLS_OK : MEMPOOLS_ERR_UNSUPPORTED;
 }
 
-const HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,        Free,   Realloc, UsableSize,
-                        HandleOf,          PointerOf,    FreePinned, CanPin};
+const HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, CanPin};
 
 // The live state behind argument 0 whose pool was not destroyed through its parent, or nullptr.
 HeapState* LiveStateOf(const Napi::CallbackInfo& info) {
@@ -157,7 +154,8 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   void* ptr = AddressOf(s, chunk, offset);
   if (ptr == nullptr || !IsAddonBlock(s, ptr)) {
     int status = HEAP_POOL_ERR_FOREIGN;
-    if (ptr != nullptr) status = heap_pool_state_at(s->pool, static_cast<uint32_t>(chunk), static_cast<size_t>(offset), nullptr);
+    if (ptr != nullptr)
+      status = heap_pool_state_at(s->pool, static_cast<uint32_t>(chunk), static_cast<size_t>(offset), nullptr);
     // A live block that is not an addon's belongs to JavaScript: foreign here.
     return Napi::Number::New(info.Env(), status == HEAP_POOL_ERR_DOUBLE_FREE ? status : HEAP_POOL_ERR_FOREIGN);
   }
@@ -190,7 +188,6 @@ Napi::Value HeapAddonStats(const Napi::CallbackInfo& info) {
   result.Set(uint32_t{1}, Napi::Number::New(info.Env(), static_cast<double>(s->addon.size())));
   return result;
 }
-
 
 // ======================================================== hot calls (scratch array)
 namespace {
@@ -270,7 +267,6 @@ napi_status InitHeapFast(napi_env env, napi_value heap, PoolTable* table, napi_v
 
 // ======================================================== flat calls
 namespace {
-
 
 // A size_t as a number; SIZE_MAX (unbounded) as -1.
 double SizeOrUnbounded(size_t value) { return value == SIZE_MAX ? -1 : static_cast<double>(value); }
@@ -379,9 +375,15 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 
 void InitHeap(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
   static const FlatCall calls[] = {
-      {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"stats", Stats},
-      {"availableCapacity", AvailableCapacity}, {"check", Check}, {"destroy", Destroy},
-      {"nativeHandle", HeapNativeHandle}, {"addonBlock", HeapAddonBlock}, {"adopt", HeapAdopt},
+      {"create", Create},
+      {"chunkBuffer", ChunkBuffer},
+      {"stats", Stats},
+      {"availableCapacity", AvailableCapacity},
+      {"check", Check},
+      {"destroy", Destroy},
+      {"nativeHandle", HeapNativeHandle},
+      {"addonBlock", HeapAddonBlock},
+      {"adopt", HeapAdopt},
       {"addonStats", HeapAddonStats},
   };
   Napi::Object heap = FlatCalls(env, table, calls);

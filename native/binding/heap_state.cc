@@ -45,7 +45,7 @@ void OnDestroy(void* ctx, heap_pool_t*) {
 }  // namespace
 
 void HeapState::FreeMemory(napi_env) {
-  PoolGuard guard(*lock);  // a thread-safe family's other pools may be in use on other threads
+  PoolGuard guard(*lock);   // a thread-safe family's other pools may be in use on other threads
   heap_pool_destroy(pool);  // children first (each marked by OnDestroy); no-op once destroyed
   pool = nullptr;
 }

@@ -140,9 +140,19 @@ napi_status MakeNativeHandle(napi_env env, PoolState* state, const HandleOps* op
   if (state->native_handle != nullptr) return napi_invalid_arg;
   NativeHandle* handle = new (std::nothrow) NativeHandle();
   if (handle == nullptr) return napi_generic_failure;
-  handle->api = {MEMPOOLS_ABI_VERSION, sizeof(mempools_pool_t), ops->kind,
-                 thread_safe ? MEMPOOLS_FLAG_THREAD_SAFE : 0u, handle,
-                 Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, Retain, Release};
+  handle->api = {MEMPOOLS_ABI_VERSION,
+                 sizeof(mempools_pool_t),
+                 ops->kind,
+                 thread_safe ? MEMPOOLS_FLAG_THREAD_SAFE : 0u,
+                 handle,
+                 Alloc,
+                 Free,
+                 Realloc,
+                 UsableSize,
+                 HandleOf,
+                 PointerOf,
+                 Retain,
+                 Release};
   handle->ops = ops;
   handle->js_thread = pthread_self();
   handle->thread_safe = thread_safe;

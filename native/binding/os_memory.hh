@@ -12,10 +12,10 @@
 namespace mempools {
 
 struct RegionMemory {
-  void* base = nullptr;     // start of the area; aligned to `alignment`
-  size_t area = 0;          // bytes the allocator and the ArrayBuffer use
-  size_t mapped = 0;        // bytes mapped (area rounded up to whole pages)
-  void* bitmap = nullptr;   // tlsf_bitmap_size(area) bytes
+  void* base = nullptr;    // start of the area; aligned to `alignment`
+  size_t area = 0;         // bytes the allocator and the ArrayBuffer use
+  size_t mapped = 0;       // bytes mapped (area rounded up to whole pages)
+  void* bitmap = nullptr;  // tlsf_bitmap_size(area) bytes
 };
 
 // Which call failed, for ERR_POOL_SYSTEM's `syscall`: the index into
@@ -39,10 +39,18 @@ enum class SysCall {
 // OS failures cross to JavaScript as -(errno + call * kSysBase), for every
 // pool kind (SysFailure); binding.syscalls names the calls by index.
 constexpr int kSysBase = 1000;
-constexpr const char* kSysCallNames[] = {"",           "mmap",       "calloc",
-                                         "malloc",     "shm_open",   "memfd_create",
-                                         "fcntl",      "shm_unlink", "pthread_mutex_lock",
-                                         "pthread_mutex_unlock", "futex", ""};
+constexpr const char* kSysCallNames[] = {"",
+                                         "mmap",
+                                         "calloc",
+                                         "malloc",
+                                         "shm_open",
+                                         "memfd_create",
+                                         "fcntl",
+                                         "shm_unlink",
+                                         "pthread_mutex_lock",
+                                         "pthread_mutex_unlock",
+                                         "futex",
+                                         ""};
 constexpr uint32_t kSysCallCount = sizeof kSysCallNames / sizeof kSysCallNames[0];
 inline double SysFailure(SysCall call, int error) { return -(error + static_cast<int>(call) * kSysBase); }
 

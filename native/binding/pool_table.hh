@@ -53,10 +53,10 @@ struct PoolState {
   const PoolKind kind;
   PoolTable* table = nullptr;
   int32_t handle = -1;
-  uint32_t refs = 1;                // the owner external
+  uint32_t refs = 1;  // the owner external
   bool destroyed = false;
   std::vector<ChunkBufferRef> chunks;  // the live chunks' ArrayBuffers, by chunk id
-  HeldCounters held;                // memory released but held for views (stats)
+  HeldCounters held;                   // memory released but held for views (stats)
   // A state this one keeps alive (a child pool's parent, whose memory its
   // chunks come from): holds one of its references, dropped when this state
   // is released. Set with PoolTable::Retain.
@@ -132,7 +132,7 @@ class PoolTable {
 
   std::vector<PoolState*> slots_;
   std::vector<int32_t> free_slots_;
-  uint32_t refs_ = 1;  // the environment + one per pool state
+  uint32_t refs_ = 1;       // the environment + one per pool state
   bool detaching_ = false;  // inside an unsafe Destroy: LetGoChunk detaches
   double* scratch_ = nullptr;
 };

@@ -70,7 +70,8 @@ int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   RegionState* s = Region(state);
   region_pool_ref_t ref;
   int status = FindBlock(s, ptr, &ref);
-  if (status == MEMPOOLS_OK) status = StatusOf(region_pool_realloc_at(s->pool, ref.chunk, ref.offset, ref.gen, size, &ref));
+  if (status == MEMPOOLS_OK)
+    status = StatusOf(region_pool_realloc_at(s->pool, ref.chunk, ref.offset, ref.gen, size, &ref));
   s->created = REGION_POOL_NO_CHUNK;
   if (status == MEMPOOLS_OK) *out = ref.ptr;
   return status;
@@ -99,8 +100,8 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 void FreePinned(PoolState* state) { Region(state)->FreePinnedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
-
+const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
+                        FreePinned,           nullptr};
 
 }  // namespace
 
@@ -150,7 +151,9 @@ void Report(RegionState* state, double* s, int status, const region_pool_ref_t& 
     s[2] = static_cast<double>(ref.gen);
     // New to JavaScript: made by this call, or by an addon through nativeHandle
     // since (no ArrayBuffer for this incarnation of the chunk yet).
-    s[3] = state->created == ref.chunk || ref.chunk >= state->chunks.size() || state->chunks[ref.chunk].entry == nullptr ? 1 : 0;
+    s[3] = state->created == ref.chunk || ref.chunk >= state->chunks.size() || state->chunks[ref.chunk].entry == nullptr
+               ? 1
+               : 0;
   }
   state->created = REGION_POOL_NO_CHUNK;
 }
@@ -210,7 +213,6 @@ napi_status InitRegionFast(napi_env env, napi_value region, PoolTable* table, na
 
 // ======================================================== flat calls
 namespace {
-
 
 // create(blockSize) -> [handle, owner, maxSmall] or a negative region_pool_status.
 Napi::Value Create(const Napi::CallbackInfo& info) {
@@ -290,9 +292,14 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 
 void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
   static const FlatCall calls[] = {
-      {"create", Create}, {"chunkBuffer", ChunkBuffer}, {"reset", Reset},
-      {"stats", Stats},   {"check", Check},             {"destroy", Destroy},
-      {"nativeHandle", RegionNativeHandle}, {"blockAt", RegionBlockAt},
+      {"create", Create},
+      {"chunkBuffer", ChunkBuffer},
+      {"reset", Reset},
+      {"stats", Stats},
+      {"check", Check},
+      {"destroy", Destroy},
+      {"nativeHandle", RegionNativeHandle},
+      {"blockAt", RegionBlockAt},
   };
   Napi::Object region = FlatCalls(env, table, calls);
 

@@ -105,8 +105,8 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 // destroyed already (shm_binding.cc's close): only the mapping is left.
 void FreePinned(PoolState* state) { Shm(state)->CloseMapping(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned,
-                        nullptr};
+const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
+                        FreePinned,           nullptr};
 
 }  // namespace
 
@@ -129,7 +129,6 @@ double Code(int status, SysCall call = SysCall::kOperation) {
 }
 
 double Num(const Napi::CallbackInfo& info, size_t index) { return info[index].As<Napi::Number>().DoubleValue(); }
-
 
 // An allocating call's outcome: the area offset of the new block, or a code.
 double Placed(const ShmState* state, int status, uint64_t offset) {
@@ -178,7 +177,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 Napi::Value FromFd(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
   int status = shm_pool_from_fd(info[0].As<Napi::Number>().Int32Value(), &pool);
-  return Registered(info, status, pool, status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
+  return Registered(info, status, pool,
+                    status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
 }
 
 // unlink(name) -> status
@@ -217,7 +217,8 @@ Napi::Value Lock(const Napi::CallbackInfo& info) {
 
 Napi::Value Unlock(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
-  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool), SysCall::kMutexUnlock));
+  return Number(info,
+                Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool), SysCall::kMutexUnlock));
 }
 
 // wait(handle, offset, expected (int32), timeoutMs (< 0: forever)) -> status
@@ -238,8 +239,8 @@ Napi::Value Notify(const Napi::CallbackInfo& info) {
   if (state == nullptr || !state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_INVALID);
   double count = Num(info, 2);
   int woken = 0;
-  int status = shm_pool_notify(state->pool, offset, count >= 0 && count < 2147483647.0 ? static_cast<int>(count) : -1,
-                               &woken);
+  int status =
+      shm_pool_notify(state->pool, offset, count >= 0 && count < 2147483647.0 ? static_cast<int>(count) : -1, &woken);
   return Number(info, status == SHM_POOL_OK ? woken : Code(status, SysCall::kFutex));
 }
 
@@ -371,12 +372,25 @@ napi_value FreeFast(napi_env env, napi_callback_info info) {
 
 void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
   static const FlatCall calls[] = {
-      {"create", Create},   {"open", Open},       {"fromFd", FromFd},         {"unlink", Unlink},
-      {"realloc", Realloc}, {"at", At},           {"lock", Lock},             {"unlock", Unlock},
-      {"wait", Wait},       {"notify", Notify},   {"setRoot", SetRoot},       {"getRoot", GetRoot},
-      {"deleteRoot", DeleteRoot}, {"stats", Stats}, {"check", Check},        {"close", Close},
+      {"create", Create},
+      {"open", Open},
+      {"fromFd", FromFd},
+      {"unlink", Unlink},
+      {"realloc", Realloc},
+      {"at", At},
+      {"lock", Lock},
+      {"unlock", Unlock},
+      {"wait", Wait},
+      {"notify", Notify},
+      {"setRoot", SetRoot},
+      {"getRoot", GetRoot},
+      {"deleteRoot", DeleteRoot},
+      {"stats", Stats},
+      {"check", Check},
+      {"close", Close},
       {"nativeHandle", ShmNativeHandle},
-      {"parkOpen", ParkOpen},     {"parkClose", ParkClose},
+      {"parkOpen", ParkOpen},
+      {"parkClose", ParkClose},
   };
   Napi::Object shm = FlatCalls(env, table, calls);
   Napi::Object constants = Napi::Object::New(env);

@@ -41,7 +41,7 @@ double ShmState::ToArea(uint64_t offset) const {
 }
 
 napi_status RegisterShm(PoolTable* table, napi_env env, shm_pool_t* pool, int32_t* handle, napi_value* owner,
-                     napi_value* buffer) {
+                        napi_value* buffer) {
   ShmState* state = new (std::nothrow) ShmState();
   if (state == nullptr) {
     shm_pool_close(pool);

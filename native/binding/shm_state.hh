@@ -36,7 +36,7 @@ struct ShmState : PoolState {
 // Wraps an attached pool in a new state of `table` with its owner external and
 // area ArrayBuffer. On failure the pool is closed and the result is not napi_ok.
 napi_status RegisterShm(PoolTable* table, napi_env env, shm_pool_t* pool, int32_t* handle, napi_value* owner,
-                     napi_value* buffer);
+                        napi_value* buffer);
 
 }  // namespace mempools
 

@@ -192,7 +192,8 @@ Napi::Value TlsfNativeHandle(const Napi::CallbackInfo& info) {
   {
     PoolGuard guard(s->lock);
     for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
-      if (s->present[id] && !AddAddonMap(s, id)) return Napi::Number::New(info.Env(), -(ENOMEM + static_cast<int>(SysCall::kCalloc) * kSysBase));
+      if (s->present[id] && !AddAddonMap(s, id))
+        return Napi::Number::New(info.Env(), -(ENOMEM + static_cast<int>(SysCall::kCalloc) * kSysBase));
     }
   }
   napi_value handle;
@@ -285,9 +286,7 @@ bool SizeArg(const Napi::CallbackInfo& info, size_t index, size_t* out) {
   return true;
 }
 
-Napi::Value Status(const Napi::CallbackInfo& info, int status) {
-  return Napi::Number::New(info.Env(), status);
-}
+Napi::Value Status(const Napi::CallbackInfo& info, int status) { return Napi::Number::New(info.Env(), status); }
 
 // The live block at (handle, region, offset) arguments 0..2, or nullptr.
 void* BlockArg(const Napi::CallbackInfo& info, tlsf_t* t) {
@@ -459,12 +458,22 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 
 void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
   static const FlatCall calls[] = {
-      {"create", Create},   {"addRegion", AddRegion}, {"regionBuffer", RegionBuffer},
-      {"removeRegion", RemoveRegion}, {"calloc", Calloc},
-      {"memalign", Memalign}, {"realloc", Realloc},
-      {"usableSize", UsableSize}, {"blockState", BlockState}, {"stats", Stats}, {"walk", Walk},
-      {"check", Check},     {"destroy", Destroy},
-      {"nativeHandle", TlsfNativeHandle}, {"addonBlock", TlsfAddonBlock}, {"adopt", TlsfAdopt},
+      {"create", Create},
+      {"addRegion", AddRegion},
+      {"regionBuffer", RegionBuffer},
+      {"removeRegion", RemoveRegion},
+      {"calloc", Calloc},
+      {"memalign", Memalign},
+      {"realloc", Realloc},
+      {"usableSize", UsableSize},
+      {"blockState", BlockState},
+      {"stats", Stats},
+      {"walk", Walk},
+      {"check", Check},
+      {"destroy", Destroy},
+      {"nativeHandle", TlsfNativeHandle},
+      {"addonBlock", TlsfAddonBlock},
+      {"adopt", TlsfAdopt},
   };
   Napi::Object tlsf = FlatCalls(env, table, calls);
 

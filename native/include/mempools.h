@@ -117,14 +117,20 @@ typedef struct mempools_pool {
 static inline const char *mempools_status_text(int status)
 {
     switch (status) {
-    case MEMPOOLS_OK: return "MEMPOOLS_OK";
-    case MEMPOOLS_ERR_NOMEM: return "MEMPOOLS_ERR_NOMEM: the pool cannot serve the request";
-    case MEMPOOLS_ERR_INVALID: return "MEMPOOLS_ERR_INVALID: not a live block of this pool";
-    case MEMPOOLS_ERR_DESTROYED: return "MEMPOOLS_ERR_DESTROYED: the pool was destroyed";
+    case MEMPOOLS_OK:
+        return "MEMPOOLS_OK";
+    case MEMPOOLS_ERR_NOMEM:
+        return "MEMPOOLS_ERR_NOMEM: the pool cannot serve the request";
+    case MEMPOOLS_ERR_INVALID:
+        return "MEMPOOLS_ERR_INVALID: not a live block of this pool";
+    case MEMPOOLS_ERR_DESTROYED:
+        return "MEMPOOLS_ERR_DESTROYED: the pool was destroyed";
     case MEMPOOLS_ERR_WRONG_THREAD:
         return "MEMPOOLS_ERR_WRONG_THREAD: the pool is not thread-safe and this is not its JavaScript thread";
-    case MEMPOOLS_ERR_UNSUPPORTED: return "MEMPOOLS_ERR_UNSUPPORTED: this pool does not offer the call";
-    default: return "mempools: unknown status";
+    case MEMPOOLS_ERR_UNSUPPORTED:
+        return "MEMPOOLS_ERR_UNSUPPORTED: this pool does not offer the call";
+    default:
+        return "mempools: unknown status";
     }
 }
 
@@ -135,7 +141,7 @@ static inline const char *mempools_status_text(int status)
  * status). */
 static inline napi_status mempools_pool_from_value(napi_env env, napi_value value, const mempools_pool_t **out)
 {
-    static const napi_type_tag tag = { MEMPOOLS_TYPE_TAG_LOWER, MEMPOOLS_TYPE_TAG_UPPER };
+    static const napi_type_tag tag = {MEMPOOLS_TYPE_TAG_LOWER, MEMPOOLS_TYPE_TAG_UPPER};
     napi_valuetype type;
     bool tagged = false;
     void *data = NULL;

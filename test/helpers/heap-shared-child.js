@@ -114,7 +114,8 @@ const modes = {
 
       let view = (() => new HeapPool({ parent: shared }).alloc(256).fill(7))();
       await settle();
-      result.viewSurvivesPool = view.byteLength === 256 && view.every((b) => b === 7) && shared.stats().allocations === 1;
+      result.viewSurvivesPool =
+        view.byteLength === 256 && view.every((b) => b === 7) && shared.stats().allocations === 1;
       const offset = shared.offsetOf(view);
       result.offsetWorks = shared.at(offset, 256)[255] === 7;
       view = null;

@@ -135,7 +135,8 @@ function scribbleOver(name, bytes, seed) {
       for (let i = 0; i < views.length && problem === 'ok'; i++) {
         const view = views[i];
         if (view.length !== lengths[i]) problem = `scribble view ${i} shrank to ${view.length} bytes`;
-        else if (!view.equals(expected.subarray(0, view.length))) problem = `scribble view ${i} (${view.length} bytes) was overwritten`;
+        else if (!view.equals(expected.subarray(0, view.length)))
+          problem = `scribble view ${i} (${view.length} bytes) was overwritten`;
       }
       release(pool);
       return problem;
@@ -209,13 +210,10 @@ function startFsWrite(buf, expected, file) {
 }
 
 function startWriteFile(buf, expected, file) {
-  const done = fs.promises.writeFile(file, buf).then(
-    () => {
-      const got = sha256(fs.readFileSync(file));
-      return got === expected ? 'ok' : `file sha256 ${got}, expected ${expected}`;
-    },
-    errorText,
-  );
+  const done = fs.promises.writeFile(file, buf).then(() => {
+    const got = sha256(fs.readFileSync(file));
+    return got === expected ? 'ok' : `file sha256 ${got}, expected ${expected}`;
+  }, errorText);
   return { done };
 }
 
@@ -427,7 +425,8 @@ async function main() {
   const held = await heldAfterGc();
   if (held.error !== undefined) results['heldBytes 0 after gc'] = held.error;
   else if (held.heldBytes !== 0 || held.heldChunks !== 0) {
-    results['heldBytes 0 after gc'] = `${held.heldBytes} bytes in ${held.heldChunks} chunks still held: ${JSON.stringify(held.stillHeld)}`;
+    results['heldBytes 0 after gc'] =
+      `${held.heldBytes} bytes in ${held.heldChunks} chunks still held: ${JSON.stringify(held.stillHeld)}`;
   } else results['heldBytes 0 after gc'] = 'ok';
   return { kind, results, heldAfterGc: held, elapsedMs: Date.now() - started };
 }

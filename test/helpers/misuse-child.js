@@ -13,7 +13,13 @@ const { recorder } = require('./child.js');
 const KINDS = {
   tlsf: { create: () => new TlsfPool({ size: 64 * 1024 }), other: () => new TlsfPool({ size: 4096 }), subOffset: 8 },
   // chunk: what the pool calls the piece of memory an allocation lives in
-  region: { create: () => new RegionPool({ blockSize: 1024 }), other: () => new RegionPool(), subOffset: 8, large: 8000, chunk: 'block' },
+  region: {
+    create: () => new RegionPool({ blockSize: 1024 }),
+    other: () => new RegionPool(),
+    subOffset: 8,
+    large: 8000,
+    chunk: 'block',
+  },
   heap: { create: () => new HeapPool(), other: () => new HeapPool(), subOffset: 16, large: 3 << 20, chunk: 'chunk' },
 };
 
@@ -24,20 +30,55 @@ const CHUNKED = ['region', 'heap']; // pools whose metadata lives outside their 
 
 /** @type {{ name?: string, only?: string[], run: (c: Record<string, any>) => unknown }[]} */
 const STEPS = [
-  { run: (c) => { c.pool = kind.create(); c.a = c.pool.alloc(64); } },
-  { only: CHUNKED, run: (c) => { c.keep = c.pool.alloc(64).fill(9); c.large = c.pool.alloc(kind.large); } },
+  {
+    run: (c) => {
+      c.pool = kind.create();
+      c.a = c.pool.alloc(64);
+    },
+  },
+  {
+    only: CHUNKED,
+    run: (c) => {
+      c.keep = c.pool.alloc(64).fill(9);
+      c.large = c.pool.alloc(kind.large);
+    },
+  },
   { name: 'free foreign Buffer', run: (c) => c.pool.free(Buffer.alloc(64)) },
   { name: 'free sub-view', run: (c) => c.pool.free(c.a.subarray(kind.subOffset)) },
-  { name: 'free rebuilt view', only: CHUNKED, run: (c) => c.pool.free(Buffer.from(c.a.buffer, c.a.byteOffset, c.a.length)) },
-  { run: (c) => { c.other = kind.other(); } },
+  {
+    name: 'free rebuilt view',
+    only: CHUNKED,
+    run: (c) => c.pool.free(Buffer.from(c.a.buffer, c.a.byteOffset, c.a.length)),
+  },
+  {
+    run: (c) => {
+      c.other = kind.other();
+    },
+  },
   { name: 'free other pool view', run: (c) => c.pool.free(c.other.alloc(8)) },
-  { only: CHUNKED, run: (c) => { c.tlsf = new TlsfPool({ size: 4096 }); } },
+  {
+    only: CHUNKED,
+    run: (c) => {
+      c.tlsf = new TlsfPool({ size: 4096 });
+    },
+  },
   { name: 'free TLSF view', only: CHUNKED, run: (c) => c.pool.free(c.tlsf.alloc(8)) },
-  { only: ['heap'], run: (c) => { c.child = new HeapPool({ parent: c.pool }); c.childView = c.child.alloc(32); } },
+  {
+    only: ['heap'],
+    run: (c) => {
+      c.child = new HeapPool({ parent: c.pool });
+      c.childView = c.child.alloc(32);
+    },
+  },
   { name: 'free child view through parent', only: ['heap'], run: (c) => c.pool.free(c.childView) },
   { name: 'free parent view through child', only: ['heap'], run: (c) => c.child.free(c.keep) },
   // keep a live neighbour so the freed block is not merged away
-  { only: ['tlsf'], run: (c) => { c.pool.alloc(64); } },
+  {
+    only: ['tlsf'],
+    run: (c) => {
+      c.pool.alloc(64);
+    },
+  },
   { name: 'free once', run: (c) => c.pool.free(c.a) },
   { name: 'free twice', run: (c) => c.pool.free(c.a) },
   { name: 'free large once', only: CHUNKED, run: (c) => c.pool.free(c.large) },
@@ -59,7 +100,14 @@ const STEPS = [
   { name: 'free after overwrite', only: CHUNKED, run: (c) => c.pool.free(c.keep) },
 
   // Views from before a reset are stale, even where a new allocation starts at the same byte.
-  { only: ['region'], run: (c) => { c.stale = c.pool.alloc(32); c.staleLarge = c.pool.allocAligned(64, 4096); c.pool.reset(); } },
+  {
+    only: ['region'],
+    run: (c) => {
+      c.stale = c.pool.alloc(32);
+      c.staleLarge = c.pool.allocAligned(64, 4096);
+      c.pool.reset();
+    },
+  },
   { name: 'free stale after reset', only: ['region'], run: (c) => c.pool.free(c.stale) },
   { name: 'free stale large after reset', only: ['region'], run: (c) => c.pool.free(c.staleLarge) },
   { name: 'stale large kept', only: ['region'], run: (c) => c.staleLarge.byteLength === 64 },
@@ -105,7 +153,9 @@ const STEPS = [
         c.pool.check();
         return 'no error';
       } catch (error) {
-        return typeof error.message === 'string' && error.message.length > 'Pool corrupted: '.length ? 'has reason' : error.message;
+        return typeof error.message === 'string' && error.message.length > 'Pool corrupted: '.length
+          ? 'has reason'
+          : error.message;
       }
     },
   },
@@ -123,8 +173,18 @@ const STEPS = [
   { name: 'walk after corruption', only: ['tlsf'], run: (c) => [...c.pool.walk()].length },
 
   // After destroy(): calls are refused, views keep their memory.
-  { only: ['tlsf'], run: (c) => { c.view = c.a; } }, // the corrupted pool may not allocate again
-  { only: CHUNKED, run: (c) => { c.view = c.pool.alloc(16); } },
+  {
+    only: ['tlsf'],
+    run: (c) => {
+      c.view = c.a;
+    },
+  }, // the corrupted pool may not allocate again
+  {
+    only: CHUNKED,
+    run: (c) => {
+      c.view = c.pool.alloc(16);
+    },
+  },
   { run: (c) => c.pool.destroy() },
   { name: 'child destroyed with parent', only: ['heap'], run: (c) => c.child.destroyed },
   { name: 'child view kept', only: ['heap'], run: (c) => c.childView.byteLength > 0 },
@@ -144,7 +204,12 @@ const STEPS = [
   },
   { name: 'destroy twice', run: (c) => c.pool.destroy() },
   { name: 'child destroy after parent', only: ['heap'], run: (c) => c.child.destroy() },
-  { run: (c) => { c.other.destroy(); c.tlsf?.destroy(); } },
+  {
+    run: (c) => {
+      c.other.destroy();
+      c.tlsf?.destroy();
+    },
+  },
 ];
 
 const { results, record } = recorder();

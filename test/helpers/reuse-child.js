@@ -178,7 +178,9 @@ function get(target, agent, id) {
         setTimeout(() => res.resume(), 15);
       }
       res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode, encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }),
+      );
       res.on('error', reject);
     });
     request.setTimeout(30_000, () => request.destroy(new Error('no response within 30 s')));
@@ -191,7 +193,8 @@ let socketSerial = 0;
 /** An http server with `listener` on 127.0.0.1 (TCP) or on a Unix socket: { target, close() }. */
 async function listen(listener, transport) {
   const server = http.createServer(listener);
-  const socketPath = transport === 'unix' ? path.join(os.tmpdir(), `mempools-reuse-${process.pid}-${socketSerial++}.sock`) : null;
+  const socketPath =
+    transport === 'unix' ? path.join(os.tmpdir(), `mempools-reuse-${process.pid}-${socketSerial++}.sock`) : null;
   if (socketPath === null) server.listen(0, '127.0.0.1');
   else server.listen(socketPath);
   await once(server, 'listening');
@@ -263,7 +266,12 @@ async function httpScenario(handler, { afterRound, rounds = ROUNDS } = {}) {
  * write(buf, file) -> { completion, done } and handed to release(buf, completion)
  * (by default pool.freeAfter) before blocks of its size are scribbled over.
  */
-async function fileScenario(pool, kind, write, { count = 16, release = (buf, completion) => pool.freeAfter(buf, completion) } = {}) {
+async function fileScenario(
+  pool,
+  kind,
+  write,
+  { count = 16, release = (buf, completion) => pool.freeAfter(buf, completion) } = {},
+) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mempools-reuse-${kind}-`));
   const t = tally(count);
   try {
@@ -274,7 +282,12 @@ async function fileScenario(pool, kind, write, { count = 16, release = (buf, com
       fillBody(buf, id);
       const file = path.join(dir, String(id));
       const { completion, done } = write(buf, file);
-      jobs.push(done.then(() => t.check(compareBody(fs.readFileSync(file), id)), (error) => t.fail(`body ${id}: ${describe(error)}`)));
+      jobs.push(
+        done.then(
+          () => t.check(compareBody(fs.readFileSync(file), id)),
+          (error) => t.fail(`body ${id}: ${describe(error)}`),
+        ),
+      );
       try {
         release(buf, completion);
         scribble(pool, size);
@@ -300,7 +313,12 @@ async function gzipScenario(pool, compress, count = 16) {
     const buf = pool.alloc(size);
     fillBody(buf, id);
     const { completion, done } = compress(buf);
-    jobs.push(done.then((gz) => t.check(compareBody(zlib.gunzipSync(gz), id)), (error) => t.fail(`body ${id}: ${describe(error)}`)));
+    jobs.push(
+      done.then(
+        (gz) => t.check(compareBody(zlib.gunzipSync(gz), id)),
+        (error) => t.fail(`body ${id}: ${describe(error)}`),
+      ),
+    );
     try {
       pool.freeAfter(buf, completion);
       scribble(pool, size);
@@ -415,25 +433,28 @@ async function safeReuseGroup(scenario) {
     }
   });
 
-  await scenario('region safeReuse (one pool for all requests): free(body) or reset() right after res.end(body)', async () => {
-    const pool = makePool('region', { safeReuse: true });
-    try {
-      const result = await httpScenario((res, id) => {
-        const parts = respond(pool, res, id);
-        if (id % 2 === 0) {
-          for (const part of parts) pool.free(part);
-          for (const part of parts) scribble(pool, part.length);
-        } else {
-          pool.reset();
-          for (const part of parts) scribble(pool, part.length, { free: false });
-        }
-      });
-      pool.check();
-      return result;
-    } finally {
-      pool.destroy();
-    }
-  });
+  await scenario(
+    'region safeReuse (one pool for all requests): free(body) or reset() right after res.end(body)',
+    async () => {
+      const pool = makePool('region', { safeReuse: true });
+      try {
+        const result = await httpScenario((res, id) => {
+          const parts = respond(pool, res, id);
+          if (id % 2 === 0) {
+            for (const part of parts) pool.free(part);
+            for (const part of parts) scribble(pool, part.length);
+          } else {
+            pool.reset();
+            for (const part of parts) scribble(pool, part.length, { free: false });
+          }
+        });
+        pool.check();
+        return result;
+      } finally {
+        pool.destroy();
+      }
+    },
+  );
 
   for (const kind of KINDS) {
     const release = kind === 'shared' ? 'close' : 'destroy';
@@ -551,7 +572,9 @@ async function helpersGroup(scenario) {
           afterRound: async () => {
             // every request reset two pools: its own (resetAfter) and the scribbled one
             for (let i = 0; i < 50 && resets < 2 * requests; i++) await delay(10);
-            return resets === 2 * requests ? 'ok' : `${resets} resets for ${requests} requests (expected ${2 * requests})`;
+            return resets === 2 * requests
+              ? 'ok'
+              : `${resets} resets for ${requests} requests (expected ${2 * requests})`;
           },
         },
       );
@@ -631,7 +654,9 @@ async function pending(promise) {
 }
 
 async function whenDoneGroup(scenario) {
-  await scenario('whenDone is exported from mempools', () => (typeof whenDone === 'function' ? 'ok' : `whenDone is ${typeof whenDone}`));
+  await scenario('whenDone is exported from mempools', () =>
+    typeof whenDone === 'function' ? 'ok' : `whenDone is ${typeof whenDone}`,
+  );
 
   await scenario('whenDone(promise): pending until it resolves, then resolves to undefined', async () => {
     const source = deferred();
@@ -864,7 +889,9 @@ async function whenDoneGroup(scenario) {
       source.resolve();
       await turns();
       if (!pool.destroyed) return 'not closed after the promise settled';
-      return view.length === 100 && view.every((byte) => byte === 9) ? 'ok' : `the view reads ${view.length} bytes after close`;
+      return view.length === 100 && view.every((byte) => byte === 9)
+        ? 'ok'
+        : `the view reads ${view.length} bytes after close`;
     } finally {
       pool.close();
     }
@@ -881,61 +908,70 @@ async function whenDoneGroup(scenario) {
     );
   });
 
-  await scenario('never throws asynchronously: freeAfter of a view freed meanwhile; helpers of a destroyed pool', async () => {
-    const pool = new TlsfPool({ size: 1 << 16 });
-    const region = new RegionPool();
-    const heap = new HeapPool();
-    const shared = SharedPool.create({ size: MiB });
-    const source = deferred();
-    const view = pool.alloc(64);
-    pool.freeAfter(view, source.promise);
-    pool.free(view); // freed twice once the promise settles
-    const other = pool.alloc(32);
-    pool.freeAfter(other, source.promise);
-    pool.destroyAfter(source.promise);
-    pool.destroy(); // destroyed before the free and the destroy run
-    heap.freeAfter(heap.alloc(64), source.promise);
-    heap.destroy();
-    region.alloc(10);
-    region.resetAfter(source.promise);
-    region.destroyAfter(source.promise);
-    region.destroy();
-    shared.freeAfter(shared.alloc(64), source.promise);
-    shared.closeAfter(source.promise);
-    shared.close();
-    source.reject(new Error('the I/O failed'));
-    await settle();
-    return 'ok'; // an error thrown or left unhandled meanwhile replaces this 'ok' (see scenario())
-  });
+  await scenario(
+    'never throws asynchronously: freeAfter of a view freed meanwhile; helpers of a destroyed pool',
+    async () => {
+      const pool = new TlsfPool({ size: 1 << 16 });
+      const region = new RegionPool();
+      const heap = new HeapPool();
+      const shared = SharedPool.create({ size: MiB });
+      const source = deferred();
+      const view = pool.alloc(64);
+      pool.freeAfter(view, source.promise);
+      pool.free(view); // freed twice once the promise settles
+      const other = pool.alloc(32);
+      pool.freeAfter(other, source.promise);
+      pool.destroyAfter(source.promise);
+      pool.destroy(); // destroyed before the free and the destroy run
+      heap.freeAfter(heap.alloc(64), source.promise);
+      heap.destroy();
+      region.alloc(10);
+      region.resetAfter(source.promise);
+      region.destroyAfter(source.promise);
+      region.destroy();
+      shared.freeAfter(shared.alloc(64), source.promise);
+      shared.closeAfter(source.promise);
+      shared.close();
+      source.reject(new Error('the I/O failed'));
+      await settle();
+      return 'ok'; // an error thrown or left unhandled meanwhile replaces this 'ok' (see scenario())
+    },
+  );
 }
 
 async function controlGroup(scenario) {
-  await scenario('tlsf without safeReuse: free(body) right after res.end(body) damages bodies (the harness sees it)', async () => {
-    const pool = makePool('tlsf');
-    try {
-      const result = await httpScenario((res, id) => {
-        const parts = respond(pool, res, id);
-        for (const part of parts) pool.free(part);
-        for (const part of parts) scribble(pool, part.length);
-      });
-      return result === 'ok' ? 'no body was damaged: a premature free goes unnoticed by this harness' : 'ok';
-    } finally {
-      pool.destroy();
-    }
-  });
-  await scenario('region without safeReuse: reset() right after res.end(body) damages bodies (the harness sees it)', async () => {
-    const pool = makePool('region');
-    try {
-      const result = await httpScenario((res, id) => {
-        const parts = respond(pool, res, id);
-        pool.reset();
-        for (const part of parts) scribble(pool, part.length, { free: false });
-      });
-      return result === 'ok' ? 'no body was damaged: a premature reset goes unnoticed by this harness' : 'ok';
-    } finally {
-      pool.destroy();
-    }
-  });
+  await scenario(
+    'tlsf without safeReuse: free(body) right after res.end(body) damages bodies (the harness sees it)',
+    async () => {
+      const pool = makePool('tlsf');
+      try {
+        const result = await httpScenario((res, id) => {
+          const parts = respond(pool, res, id);
+          for (const part of parts) pool.free(part);
+          for (const part of parts) scribble(pool, part.length);
+        });
+        return result === 'ok' ? 'no body was damaged: a premature free goes unnoticed by this harness' : 'ok';
+      } finally {
+        pool.destroy();
+      }
+    },
+  );
+  await scenario(
+    'region without safeReuse: reset() right after res.end(body) damages bodies (the harness sees it)',
+    async () => {
+      const pool = makePool('region');
+      try {
+        const result = await httpScenario((res, id) => {
+          const parts = respond(pool, res, id);
+          pool.reset();
+          for (const part of parts) scribble(pool, part.length, { free: false });
+        });
+        return result === 'ok' ? 'no body was damaged: a premature reset goes unnoticed by this harness' : 'ok';
+      } finally {
+        pool.destroy();
+      }
+    },
+  );
   await scenario('tlsf without safeReuse: free(buf) right after fs.promises.writeFile damages files', async () => {
     const pool = makePool('tlsf');
     try {

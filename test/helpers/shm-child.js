@@ -100,7 +100,7 @@ const modes = {
     const pool = SharedPool.fromFd(4);
     const held = [];
     let seed = process.pid;
-    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     process.send('ready');
     for (;;) {
       // at most 8 blocks held, so what a killed child leaves is bounded (the test counts on it)

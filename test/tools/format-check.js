@@ -48,6 +48,7 @@ const clang = check('native/ is formatted (clang-format --dry-run --Werror)', 'c
   '--Werror',
   ...nativeSources(),
 ]);
-if (clang !== null) process.stdout.write(`note: clang-format not found (${clang.code}): native/ formatting not checked\n`);
+if (clang !== null)
+  process.stdout.write(`note: clang-format not found (${clang.code}): native/ formatting not checked\n`);
 process.stdout.write(`format: ${passed} passed, ${failed} failed\n`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -4,7 +4,14 @@ import { constants as osConstants } from 'node:os';
 import * as errors from './core/errors.js';
 import { FreeListCache } from './core/FreeListCache.js';
 import { binding } from './core/native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import {
+  afterDone,
+  DeferredFrees,
+  destroyedStats,
+  detachRequested,
+  lifetimeStats,
+  overrideFree,
+} from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import * as liveBits from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
@@ -293,24 +300,15 @@ export class HeapPool {
 
   /** After destroy() every figure is 0 but heldBytes/heldChunks (counted at the family's root). */
   stats(): HeapPoolStats {
-    if (this.#destroyed) {
-      return {
-        capacity: 0,
-        reserved: 0,
-        used: 0,
-        peakUsed: 0,
-        allocations: 0,
-        failedAllocations: 0,
+    if (this.#destroyed)
+      return destroyedStats<HeapPoolStats>(this.#handle, {
         classChunks: 0,
         spareChunks: 0,
         largeBlocks: 0,
         lentBytes: 0,
         children: 0,
         metadataBytes: 0,
-        pendingFrees: 0,
-        ...heldStats(this.#handle, true),
-      };
-    }
+      });
     const raw = native.stats(this.#handle);
     if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'heap');
     const {
@@ -341,8 +339,7 @@ export class HeapPool {
       lentBytes: lentBytes!,
       children: children!,
       metadataBytes: metadata!,
-      pendingFrees: this.#deferred?.blocks ?? 0,
-      ...heldStats(this.#handle, false),
+      ...lifetimeStats(this.#handle, this.#deferred),
     };
   }
 

@@ -4,7 +4,14 @@ import { constants as osConstants } from 'node:os';
 import { CleanupStack } from './core/CleanupStack.js';
 import * as errors from './core/errors.js';
 import { binding } from './core/native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import {
+  afterDone,
+  DeferredFrees,
+  destroyedStats,
+  detachRequested,
+  lifetimeStats,
+  overrideFree,
+} from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
@@ -252,21 +259,7 @@ export class RegionPool {
 
   /** After destroy() every figure is 0 but heldBytes/heldChunks: the chunks views still reach. */
   stats(): RegionPoolStats {
-    if (this.#destroyed) {
-      return {
-        capacity: 0,
-        reserved: 0,
-        used: 0,
-        peakUsed: 0,
-        allocations: 0,
-        failedAllocations: 0,
-        blocks: 0,
-        largeBlocks: 0,
-        wasted: 0,
-        pendingFrees: 0,
-        ...heldStats(this.#handle, true),
-      };
-    }
+    if (this.#destroyed) return destroyedStats<RegionPoolStats>(this.#handle, { blocks: 0, largeBlocks: 0, wasted: 0 });
     const {
       reserved,
       used,
@@ -287,8 +280,7 @@ export class RegionPool {
       blocks: blocks!,
       largeBlocks: largeBlocks!,
       wasted: wasted!,
-      pendingFrees: this.#deferred?.blocks ?? 0,
-      ...heldStats(this.#handle, false),
+      ...lifetimeStats(this.#handle, this.#deferred),
     };
   }
 

@@ -2,7 +2,14 @@ import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
 import * as errors from './core/errors.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import {
+  afterDone,
+  DeferredFrees,
+  destroyedStats,
+  detachRequested,
+  lifetimeStats,
+  overrideFree,
+} from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import { binding, decodeSystemFailure } from './core/native.js';
 import type { ShmAttached, ShmStats } from './core/native.js';
@@ -415,22 +422,8 @@ export class SharedPool {
    * other processes' retried attempts stay in it.
    */
   stats(): SharedPoolStats {
-    if (this.#closed) {
-      return {
-        capacity: 0,
-        reserved: 0,
-        used: 0,
-        peakUsed: 0,
-        allocations: 0,
-        failedAllocations: 0,
-        free: 0,
-        largestFree: 0,
-        segmentSize: 0,
-        generation: 0,
-        pendingFrees: 0,
-        ...heldStats(this.#handle, true),
-      };
-    }
+    if (this.#closed)
+      return destroyedStats<SharedPoolStats>(this.#handle, { free: 0, largestFree: 0, segmentSize: 0, generation: 0 });
     const {
       segmentSize,
       capacity,
@@ -454,8 +447,7 @@ export class SharedPool {
       largestFree: largestFree!,
       segmentSize: segmentSize!,
       generation: generation!,
-      pendingFrees: this.#deferred?.blocks ?? 0,
-      ...heldStats(this.#handle, false),
+      ...lifetimeStats(this.#handle, this.#deferred),
     };
   }
 

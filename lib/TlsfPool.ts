@@ -1,7 +1,14 @@
 import * as errors from './core/errors.js';
 import { FreeListCache } from './core/FreeListCache.js';
 import { binding, decodeSystemFailure } from './core/native.js';
-import { afterDone, DeferredFrees, detachRequested, heldStats, overrideFree } from './core/lifetime.js';
+import {
+  afterDone,
+  DeferredFrees,
+  destroyedStats,
+  detachRequested,
+  lifetimeStats,
+  overrideFree,
+} from './core/lifetime.js';
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import * as liveBits from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
@@ -298,21 +305,7 @@ export class TlsfPool {
    * kept mapped because views of them can still be reached.
    */
   stats(): TlsfPoolStats {
-    if (this.#destroyed) {
-      return {
-        capacity: 0,
-        reserved: 0,
-        used: 0,
-        peakUsed: 0,
-        allocations: 0,
-        failedAllocations: 0,
-        free: 0,
-        largestFree: 0,
-        regions: 0,
-        pendingFrees: 0,
-        ...heldStats(this.#handle, true),
-      };
-    }
+    if (this.#destroyed) return destroyedStats<TlsfPoolStats>(this.#handle, { free: 0, largestFree: 0, regions: 0 });
     const {
       reserved,
       free,
@@ -335,8 +328,7 @@ export class TlsfPool {
       free: free! + this.#cache.bytes,
       largestFree: largestFree!,
       regions: regions!,
-      pendingFrees: this.#deferred?.blocks ?? 0,
-      ...heldStats(this.#handle, false),
+      ...lifetimeStats(this.#handle, this.#deferred),
     };
   }
 

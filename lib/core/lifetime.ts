@@ -9,19 +9,42 @@
 //     garbage.
 import * as errors from './errors.js';
 import { binding } from './native.js';
+import type { PoolStats } from '../types.js';
 import { validateObject, validateOptionalBoolean } from './validate.js';
 
-/** What a pool's stats() reports of its memory's lifetime. */
-export interface HeldStats {
+/** What a pool's stats() reports of its memory's lifetime (PoolStats' last fields). */
+export interface LifetimeStats {
   destroyed: boolean;
   heldBytes: number;
   heldChunks: number;
+  pendingFrees: number;
 }
 
-/** Memory of the pool `handle` released but held because views of it are reachable. */
-export function heldStats(handle: number, destroyed: boolean): HeldStats {
+/** The lifetime fields of a live pool's stats(): held memory, safeReuse's pending frees. */
+export function lifetimeStats(handle: number, deferred: DeferredFrees | null): LifetimeStats {
   const [bytes, chunks] = binding.held(handle);
-  return { destroyed, heldBytes: bytes, heldChunks: chunks };
+  return { destroyed: false, heldBytes: bytes, heldChunks: chunks, pendingFrees: deferred?.blocks ?? 0 };
+}
+
+/**
+ * stats() of a destroyed (closed) pool: `zeros` are the kind's own fields, all
+ * 0; every common figure is 0 too, but what is still held for reachable views.
+ */
+export function destroyedStats<T extends PoolStats>(handle: number, zeros: Omit<T, keyof PoolStats>): T {
+  const [bytes, chunks] = binding.held(handle);
+  const common: PoolStats = {
+    capacity: 0,
+    reserved: 0,
+    used: 0,
+    peakUsed: 0,
+    allocations: 0,
+    failedAllocations: 0,
+    destroyed: true,
+    heldBytes: bytes,
+    heldChunks: chunks,
+    pendingFrees: 0,
+  };
+  return { ...common, ...zeros } as T;
 }
 
 /** Options of destroy()/close(). */

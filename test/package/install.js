@@ -144,6 +144,7 @@ function main() {
       .map((name) => `native/${name.split(path.sep).join('/')}`);
     const required = [
       'package.json',
+      'install.js',
       'README.md',
       'LICENSE',
       'binding.gyp',
@@ -159,7 +160,7 @@ function main() {
     const missing = required.filter((file) => !files.includes(file));
     assert(missing.length === 0, `missing from the tarball: ${missing.join(', ')}`);
     const allowed =
-      /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
+      /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|install\.js|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-x64\/[^/]+\.node)$/;
     const extra = files.filter((file) => !allowed.test(file));
     assert(extra.length === 0, `unexpected in the tarball: ${extra.join(', ')}`);
     process.stdout.write(

@@ -14,5 +14,7 @@ if (!env.npm_config_nodedir) {
   const prefix = path.join(path.dirname(process.execPath), '..');
   if (fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
 }
-const child = spawnSync(process.execPath, [require.resolve('node-gyp-build/bin.js')], { stdio: 'inherit', env });
+// its package exports no bin.js: found next to its package.json (exported as ./package)
+const bin = path.join(path.dirname(require.resolve('node-gyp-build/package')), 'bin.js');
+const child = spawnSync(process.execPath, [bin], { stdio: 'inherit', env });
 process.exitCode = child.status ?? 1;

@@ -429,69 +429,72 @@ async function runJS() {
   }
 }
 
-// request-shaped workloads: one child process per allocator x run, like runJS
-async function runJSRequests() {
-  const allocs = availableJS(JS_REQUEST_ALLOCATORS, ' (request workloads)');
+// Script workloads (request.js, reuse.js): one child process per allocator x
+// workload x run, like runJS. `spec.count(w)` ops per timed pass (quick: 1/50);
+// `spec.argv(w, name, count)` the script and its own arguments (the warm-up and
+// timing ones are added here); `spec.value(res)` the figure, in `spec.unit`.
+async function runJSScripts(label, allocs, workloads, spec) {
   const failed = new Set();
   for (let rep = 0; rep < RUNS; rep++) {
-    log(`JS request run ${rep + 1}/${RUNS}`);
-    for (const w of JS_REQUEST_WORKLOADS) {
-      const requests = QUICK ? Math.max(20, Math.round(w.requests / JS_QUICK_DIVISOR)) : w.requests;
+    log(`JS ${label} run ${rep + 1}/${RUNS}`);
+    for (const w of workloads) {
+      const count = QUICK ? Math.max(20, Math.round(spec.count(w) / JS_QUICK_DIVISOR)) : spec.count(w);
       for (let i = 0; i < allocs.length; i++) {
         const a = allocs[(i + rep) % allocs.length];
         if (failed.has(`${a.name}|${w.name}`)) continue;
         const args = [
-          path.join(BENCH, 'js', w.script),
-          '--alloc',
-          a.name,
-          '--requests',
-          String(requests),
+          ...spec.argv(w, a.name, count),
           '--warmup',
-          String(Math.max(10, Math.round(requests / 10))),
+          String(Math.max(spec.minWarmup, Math.round(count / 10))),
           '--warmup-ms',
           String(QUICK ? 50 : 250),
           '--min-ms',
           String(QUICK ? 20 : 300),
-          ...(w.args ?? []),
         ];
         const res = await jsSample(a, w, args, failed);
-        if (res) addSample('js', w.name, 'ns/request', a.name, res.ns_per_request);
+        if (res) addSample('js', w.name, spec.unit, a.name, spec.value(res));
       }
     }
   }
 }
 
-// the safeReuse workloads: one child process per allocator x size x run, like runJS
-async function runJSReuse() {
-  const failed = new Set();
+// request-shaped workloads (bench/js/request.js)
+function runJSRequests() {
+  return runJSScripts('request', availableJS(JS_REQUEST_ALLOCATORS, ' (request workloads)'), JS_REQUEST_WORKLOADS, {
+    count: (w) => w.requests,
+    argv: (w, name, count) => [
+      path.join(BENCH, 'js', w.script),
+      '--alloc',
+      name,
+      '--requests',
+      String(count),
+      ...(w.args ?? []),
+    ],
+    minWarmup: 10,
+    unit: 'ns/request',
+    value: (res) => res.ns_per_request,
+  });
+}
+
+// the safeReuse workloads (bench/js/reuse.js); without dist/ only the peer runs
+function runJSReuse() {
   const distMissing = !fs.existsSync(path.join(ROOT, 'dist', 'index.js'));
-  for (let rep = 0; rep < RUNS; rep++) {
-    log(`JS reuse run ${rep + 1}/${RUNS}`);
-    for (const w of JS_REUSE_WORKLOADS) {
-      const turns = QUICK ? Math.max(20, Math.round(w.turns / JS_QUICK_DIVISOR)) : w.turns;
-      for (let i = 0; i < REUSE_ALLOCATORS.length; i++) {
-        const name = REUSE_ALLOCATORS[(i + rep) % REUSE_ALLOCATORS.length];
-        if (failed.has(`${name}|${w.name}`) || (distMissing && name !== JS_PEER)) continue;
-        const args = [
-          path.join(BENCH, 'js', 'reuse.js'),
-          '--alloc',
-          name,
-          '--size',
-          String(w.size),
-          '--turns',
-          String(turns),
-          '--warmup',
-          String(Math.max(5, Math.round(turns / 10))),
-          '--warmup-ms',
-          String(QUICK ? 50 : 250),
-          '--min-ms',
-          String(QUICK ? 20 : 300),
-        ];
-        const res = await jsSample({ name }, w, args, failed);
-        if (res) addSample('js', w.name, 'ns/op', name, res.ns_per_op);
-      }
-    }
-  }
+  const allocs = REUSE_ALLOCATORS.filter((name) => !distMissing || name === JS_PEER).map((name) => ({ name }));
+  return runJSScripts('reuse', allocs, JS_REUSE_WORKLOADS, {
+    count: (w) => w.turns,
+    argv: (w, name, count) => [
+      path.join(BENCH, 'js', 'reuse.js'),
+      '--alloc',
+      name,
+      '--size',
+      String(w.size),
+      '--turns',
+      String(count),
+    ],
+    minWarmup: 5,
+    unit: 'ns/op',
+    value: (res) => res.ns_per_op,
+  });
 }
 
 // SharedPool workloads (bench/js/shared.js): one process per allocator x run, which forks

@@ -212,14 +212,8 @@ export class RegionPool {
   free(buf: Buffer): void {
     if (this.#destroyed) throw errors.destroyed();
     const chunk = this.#chunkOf(buf);
-    scratch[0] = this.#handle;
-    scratch[1] = chunk.id;
-    scratch[2] = viewOffset(buf);
-    scratch[3] = viewTag(buf);
-    nativeFree();
-    const status = scratch[0]!;
+    const status = this.#freeAt(chunk.id, viewOffset(buf), viewTag(buf));
     if (status !== Status.OK) throw errors.fromStatus(status, 0, 'region');
-    if (chunk.large) this.#chunks[chunk.id] = undefined;
   }
 
   /**
@@ -378,15 +372,19 @@ export class RegionPool {
 
   /** safeReuse: the view of the allocation `key` names is garbage, so it is freed now (unless reset since). */
   #releaseDeferred(key: number, gen: number): void {
-    if (this.#destroyed) return;
-    const id = Math.floor(key / 2 ** 32);
+    if (!this.#destroyed) this.#freeAt(Math.floor(key / 2 ** 32), key % 2 ** 32, gen);
+  }
+
+  /** Frees the allocation (chunk, offset, generation) natively: its status. A freed large block's record goes. */
+  #freeAt(id: number, offset: number, gen: number): number {
     scratch[0] = this.#handle;
     scratch[1] = id;
-    scratch[2] = key % 2 ** 32;
+    scratch[2] = offset;
     scratch[3] = gen;
     nativeFree();
-    const chunk = this.#chunks[id];
-    if (scratch[0] === Status.OK && chunk?.large === true) this.#chunks[id] = undefined;
+    const status = scratch[0]!;
+    if (status === Status.OK && this.#chunks[id]?.large === true) this.#chunks[id] = undefined;
+    return status;
   }
 
   /** Records a chunk the last call made, with its ArrayBuffer. */

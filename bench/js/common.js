@@ -23,4 +23,30 @@ function makeTrace(n, window, seed) {
   return t;
 }
 
-module.exports = { parseArgs, makeTrace };
+/**
+ * The warm-up and timing of the asynchronous workloads (request.js, reuse.js):
+ * `pass(count)` runs `count` ops and may return a promise. Warm-up: passes of
+ * `warmup` ops until `--warmup-ms` (default 250) have passed, at most 10; then
+ * timed passes of `ops` until `--min-ms` (default 300) have passed, at most
+ * 1000. Returns { passes, ns }: how many timed passes, and their wall time.
+ */
+async function timePasses(pass, warmup, ops, args) {
+  const warmupNs = BigInt(Math.round(Number(args['warmup-ms'] ?? 250) * 1e6));
+  const w0 = process.hrtime.bigint();
+  for (let i = 0; i < 10; i++) {
+    await pass(warmup);
+    if (process.hrtime.bigint() - w0 >= warmupNs) break;
+  }
+  const minNs = BigInt(Math.round(Number(args['min-ms'] ?? 300) * 1e6));
+  let passes = 0;
+  const t0 = process.hrtime.bigint();
+  let t1 = t0;
+  do {
+    await pass(ops);
+    passes++;
+    t1 = process.hrtime.bigint();
+  } while (t1 - t0 < minNs && passes < 1000);
+  return { passes, ns: Number(t1 - t0) };
+}
+
+module.exports = { parseArgs, makeTrace, timePasses };

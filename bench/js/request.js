@@ -14,7 +14,7 @@
 // --turns 1: a turn of the event loop (setImmediate) after every request, as a server
 // has between requests; memory a destroyed pool's views still reached (docs/lifetime.md)
 // goes back at their finalizers, which need such a turn.
-const { parseArgs } = require('./common');
+const { parseArgs, timePasses } = require('./common');
 const { JS_REQUEST_ALLOCATORS } = require('./allocators');
 
 const SMALL = 200;
@@ -92,23 +92,12 @@ async function main() {
   const run = Number(a.turns ?? 0) > 0 ? runRequestsWithTurns : runRequests;
 
   let shape = 0;
-  const warmupNs = BigInt(Math.round(Number(a['warmup-ms'] ?? 250) * 1e6));
-  const w0 = process.hrtime.bigint();
-  for (let pass = 0; pass < 10; pass++) {
-    shape = await run(sizes, shapes, shape, warmup, api, views);
-    if (process.hrtime.bigint() - w0 >= warmupNs) break;
-  }
-  const minNs = BigInt(Math.round(Number(a['min-ms'] ?? 300) * 1e6));
-  let passes = 0;
-  const t0 = process.hrtime.bigint();
-  let t1 = t0;
-  do {
-    shape = await run(sizes, shapes, shape, requests, api, views);
-    passes++;
-    t1 = process.hrtime.bigint();
-  } while (t1 - t0 < minNs && passes < 1000);
+  const pass = async (count) => {
+    shape = await run(sizes, shapes, shape, count, api, views);
+  };
+  const { passes, ns: totalNs } = await timePasses(pass, warmup, requests, a);
   const timed = requests * passes;
-  const ns = Number(t1 - t0) / timed;
+  const ns = totalNs / timed;
   process.stdout.write(JSON.stringify({ alloc: entry.name, requests: timed, ns_per_request: ns }) + '\n');
 }
 

@@ -10,7 +10,7 @@
 // Prints one JSON line: { alloc, size, ops, ns_per_op } (op = one alloc + its free).
 const path = require('node:path');
 
-const { parseArgs } = require('./common');
+const { parseArgs, timePasses } = require('./common');
 
 const DIST = path.join(__dirname, '..', '..', 'dist', 'index.js');
 const MiB = 1 << 20;
@@ -79,23 +79,9 @@ async function main() {
   const turns = Number(args.turns);
   const warmup = Number(args.warmup ?? Math.max(10, turns / 10));
   const a = make();
-  const warmupNs = BigInt(Math.round(Number(args['warmup-ms'] ?? 250) * 1e6));
-  const w0 = process.hrtime.bigint();
-  for (let pass = 0; pass < 10; pass++) {
-    await runTurns(a, size, batch, warmup);
-    if (process.hrtime.bigint() - w0 >= warmupNs) break;
-  }
-  const minNs = BigInt(Math.round(Number(args['min-ms'] ?? 300) * 1e6));
-  let passes = 0;
-  const t0 = process.hrtime.bigint();
-  let t1 = t0;
-  do {
-    await runTurns(a, size, batch, turns);
-    passes++;
-    t1 = process.hrtime.bigint();
-  } while (t1 - t0 < minNs && passes < 1000);
+  const { passes, ns } = await timePasses((count) => runTurns(a, size, batch, count), warmup, turns, args);
   const ops = turns * batch * passes;
-  process.stdout.write(JSON.stringify({ alloc: args.alloc, size, ops, ns_per_op: Number(t1 - t0) / ops }) + '\n');
+  process.stdout.write(JSON.stringify({ alloc: args.alloc, size, ops, ns_per_op: ns / ops }) + '\n');
 }
 
 if (require.main === module) {

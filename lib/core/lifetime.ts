@@ -12,13 +12,8 @@ import { binding } from './native.js';
 import type { PoolStats } from '../types.js';
 import { validateObject, validateOptionalBoolean } from './validate.js';
 
-/** What a pool's stats() reports of its memory's lifetime (PoolStats' last fields). */
-export interface LifetimeStats {
-  destroyed: boolean;
-  heldBytes: number;
-  heldChunks: number;
-  pendingFrees: number;
-}
+/** What a pool's stats() reports of its memory's lifetime. */
+export type LifetimeStats = Pick<PoolStats, 'destroyed' | 'heldBytes' | 'heldChunks' | 'pendingFrees'>;
 
 /** The lifetime fields of a live pool's stats(): held memory, safeReuse's pending frees. */
 export function lifetimeStats(handle: number, deferred: DeferredFrees | null): LifetimeStats {
@@ -87,7 +82,7 @@ const isEmitter = (value: unknown): value is StreamLike =>
   typeof (value as { removeListener?: unknown }).removeListener === 'function';
 
 /** Whether `value` is something whenDone can wait for (else it throws ERR_INVALID_ARG_TYPE). */
-export function validateCompletion(value: unknown, name: string): asserts value is Completion {
+function validateCompletion(value: unknown, name: string): asserts value is Completion {
   if (!isThenable(value) && !isEmitter(value)) {
     throw errors.invalidArgType(name, 'a Promise, a stream or an EventEmitter', value);
   }
@@ -143,13 +138,12 @@ export function whenDone(completion: Completion): Promise<void> {
 }
 
 /**
- * Runs `action` once `completion` is over (validated now: ERR_INVALID_ARG_TYPE);
+ * Runs `action` once `completion` is over (whenDone validates it at once);
  * a failure becomes a process warning, never an unhandled rejection. What the
  * pools' freeAfter/destroyAfter/resetAfter/closeAfter do.
  */
 export function afterDone(completion: unknown, action: () => void): Promise<void> {
-  validateCompletion(completion, 'completion');
-  return whenDone(completion).then(() => {
+  return whenDone(completion as Completion).then(() => {
     try {
       action();
     } catch (error) {

@@ -52,6 +52,15 @@ void Finish(HeldBlock* block) {
   delete block;
 }
 
+// Drops `entry` from every held block it keeps (with the registry locked);
+// appends those it was the last holder of to `done`, in the order they were held.
+void DropHolds(BufferEntry* entry, std::vector<HeldBlock*>* done) {
+  for (HeldBlock* block : entry->holds) {
+    if (--block->buffers == 0) done->push_back(block);
+  }
+  entry->holds.clear();
+}
+
 }  // namespace
 
 BufferEntry* RegisterBuffer(void* base, size_t bytes) {
@@ -71,10 +80,7 @@ void MarkDetached(BufferEntry* entry) {
     Registry& registry = TheRegistry();
     std::lock_guard<std::mutex> guard(registry.mutex);
     entry->detached = true;
-    for (HeldBlock* block : entry->holds) {
-      if (--block->buffers == 0) done.push_back(block);
-    }
-    entry->holds.clear();
+    DropHolds(entry, &done);
   }
   for (HeldBlock* block : done) Finish(block);
 }
@@ -91,9 +97,7 @@ void UnregisterBuffer(BufferEntry* entry) {
         break;
       }
     }
-    for (HeldBlock* block : entry->holds) {
-      if (--block->buffers == 0) done.push_back(block);
-    }
+    DropHolds(entry, &done);
   }
   // In the order they were held: a heap chunk given back to its segment
   // before the segment's mapping is closed.
@@ -115,7 +119,6 @@ bool ReleaseWhenUnreachable(void* base, size_t bytes, ReleaseFn release, void* c
         block = new (std::nothrow) HeldBlock{release, ctx, base, bytes, 0, counters};
         if (block == nullptr) return true;  // cannot track it: keep the memory (a leak, never a crash)
       }
-      if (entry->holds.capacity() == entry->holds.size()) entry->holds.reserve(entry->holds.size() + 2);
       entry->holds.push_back(block);
       block->buffers++;
     }

@@ -11,6 +11,19 @@ namespace {
 
 constexpr size_t kScratchSlots = 8;
 
+// The finalizer hint of a chunk ArrayBuffer: whose chunk it was.
+struct ChunkBufferLink {
+  PoolState* state;
+  size_t id;
+  BufferEntry* entry;
+};
+
+// Drops the table's weak reference to a chunk's ArrayBuffer (the buffer lives on).
+void Forget(napi_env env, ChunkBufferRef* chunk) {
+  if (chunk->ref != nullptr) napi_delete_reference(env, chunk->ref);
+  *chunk = ChunkBufferRef{};
+}
+
 }  // namespace
 
 int32_t PoolTable::Add(PoolState* state) {
@@ -28,17 +41,6 @@ int32_t PoolTable::Add(PoolState* state) {
   refs_++;
   return handle;
 }
-
-namespace {
-
-// The finalizer hint of a chunk ArrayBuffer: whose chunk it was.
-struct ChunkBufferLink {
-  PoolState* state;
-  size_t id;
-  BufferEntry* entry;
-};
-
-}  // namespace
 
 napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
                                    napi_value* result) {
@@ -68,8 +70,7 @@ void PoolTable::LetGoChunk(napi_env env, PoolState* state, size_t id) {
     return;
   }
   if (id >= state->chunks.size() || state->chunks[id].entry == nullptr) return;
-  if (state->chunks[id].ref != nullptr) napi_delete_reference(env, state->chunks[id].ref);
-  state->chunks[id] = ChunkBufferRef{};
+  Forget(env, &state->chunks[id]);
 }
 
 void PoolTable::DetachChunk(napi_env env, PoolState* state, size_t id) {
@@ -80,8 +81,7 @@ void PoolTable::DetachChunk(napi_env env, PoolState* state, size_t id) {
     napi_detach_arraybuffer(env, buffer);
   }
   MarkDetached(chunk.entry);
-  if (chunk.ref != nullptr) napi_delete_reference(env, chunk.ref);
-  chunk = ChunkBufferRef{};
+  Forget(env, &chunk);
 }
 
 void PoolTable::Retain(PoolState* state, PoolState* other) {
@@ -134,8 +134,7 @@ void PoolTable::FinalizeChunkBuffer(napi_env env, void*, void* hint) {
   ChunkBufferLink* link = static_cast<ChunkBufferLink*>(hint);
   PoolState* state = link->state;
   if (link->id < state->chunks.size() && state->chunks[link->id].entry == link->entry) {
-    napi_delete_reference(env, state->chunks[link->id].ref);
-    state->chunks[link->id] = ChunkBufferRef{};
+    Forget(env, &state->chunks[link->id]);
   }
   UnregisterBuffer(link->entry);
   delete link;

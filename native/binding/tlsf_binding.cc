@@ -348,21 +348,21 @@ Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
   return Status(info, RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
 }
 
-Napi::Value Calloc(const Napi::CallbackInfo& info) {
+// An allocating call of two size arguments (a, b) -> encoded result or status.
+template <void* (*Allocate)(tlsf_t*, size_t, size_t)>
+Napi::Value AllocateTwo(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
   tlsf_t* t = AllocatorOf(info, &guard);
-  size_t count, size;
-  if (t == nullptr || !SizeArg(info, 1, &count) || !SizeArg(info, 2, &size)) return Status(info, TLSF_ERR_INVALID);
-  return Encoded(info, t, tlsf_calloc(t, count, size));
+  size_t a, b;
+  if (t == nullptr || !SizeArg(info, 1, &a) || !SizeArg(info, 2, &b)) return Status(info, TLSF_ERR_INVALID);
+  return Encoded(info, t, Allocate(t, a, b));
 }
 
-Napi::Value Memalign(const Napi::CallbackInfo& info) {
-  std::unique_lock<PoolLock> guard;
-  tlsf_t* t = AllocatorOf(info, &guard);
-  size_t size, align;
-  if (t == nullptr || !SizeArg(info, 1, &size) || !SizeArg(info, 2, &align)) return Status(info, TLSF_ERR_INVALID);
-  return Encoded(info, t, tlsf_memalign(t, align, size));
-}
+// calloc(handle, count, size) and memalign(handle, size, alignment).
+void* CallocOf(tlsf_t* t, size_t count, size_t size) { return tlsf_calloc(t, count, size); }
+void* MemalignOf(tlsf_t* t, size_t size, size_t align) { return tlsf_memalign(t, align, size); }
+const auto Calloc = AllocateTwo<CallocOf>;
+const auto Memalign = AllocateTwo<MemalignOf>;
 
 Napi::Value Realloc(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;

@@ -8,43 +8,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+
 /* Index of the highest set bit; x != 0. */
+static inline unsigned find_last_set64(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+/* Index of the lowest set bit; x != 0. */
+static inline unsigned find_first_set64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
+static inline unsigned count_bits64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
+
+#else /* portable loops */
+
 static inline unsigned find_last_set64(uint64_t x)
 {
-#if defined(__GNUC__) || defined(__clang__)
-    return 63u - (unsigned)__builtin_clzll(x);
-#else
     unsigned n = 0;
     while (x >>= 1) n++;
     return n;
-#endif
 }
-
-/* Index of the lowest set bit; x != 0. */
-static inline unsigned find_first_set64(uint64_t x)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctzll(x);
-#else
-    unsigned n = 0;
-    while (!(x & 1)) {
-        x >>= 1;
-        n++;
-    }
-    return n;
-#endif
-}
-
+static inline unsigned find_first_set64(uint64_t x) { return find_last_set64(x & (~x + 1)); }
 static inline unsigned count_bits64(uint64_t x)
 {
-#if defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_popcountll(x);
-#else
     unsigned n = 0;
     for (; x; x &= x - 1) n++;
     return n;
-#endif
 }
+
+#endif
 
 /* Bit i of a bitmap of 64-bit words. */
 static inline int test_bit(const uint64_t *bits, uint64_t i) { return (int)((bits[i >> 6] >> (i & 63)) & 1); }

@@ -365,27 +365,33 @@ static void release_memory(heap_pool_t *p, void *base, size_t bytes)
     p->reserved -= bytes;
 }
 
+/* A chunk of one block (large or lent): its slot, its memory and its one hash
+ * entry (by base), or NONE with nothing changed. */
+static uint32_t map_whole_chunk(heap_pool_t *p, size_t bytes, size_t align, uint8_t kind)
+{
+    uint32_t id = acquire_slot(p);
+    if (id == NONE) return NONE;
+    void *base = reserve_hash(p, 1) ? obtain_memory(p, bytes, align) : NULL;
+    if (!base) {
+        release_slot(p, id);
+        return NONE;
+    }
+    chunk_t *c = &p->chunks[id];
+    c->base = base;
+    c->bytes = bytes;
+    c->kind = kind;
+    insert_hash(p, (uintptr_t)base, id);
+    return id;
+}
+
 /* A parent's side of a child's source: a lent chunk, registered by base. */
 static void *lend_to_child(void *ctx, size_t bytes, size_t align)
 {
     heap_pool_t *p = ctx;
     if (align < p->page) align = p->page;
-    uint32_t id = acquire_slot(p);
+    uint32_t id = map_whole_chunk(p, bytes, align, K_LENT);
     if (id == NONE) return NULL;
-    if (!reserve_hash(p, 1)) {
-        release_slot(p, id);
-        return NULL;
-    }
-    void *base = obtain_memory(p, bytes, align);
-    if (!base) {
-        release_slot(p, id);
-        return NULL;
-    }
-    chunk_t *c = &p->chunks[id];
-    c->base = base;
-    c->bytes = bytes;
-    c->kind = K_LENT;
-    insert_hash(p, (uintptr_t)base, id);
+    void *base = p->chunks[id].base;
     p->nlent++;
     p->lent_bytes += bytes;
     return base;
@@ -621,22 +627,10 @@ HOT void free_class(heap_pool_t *p, uint32_t id, uint32_t idx)
 
 static int alloc_large(heap_pool_t *p, size_t bytes, heap_pool_ref_t *out)
 {
-    uint32_t id = acquire_slot(p);
+    uint32_t id = map_whole_chunk(p, bytes, p->page, K_LARGE);
     if (id == NONE) return HEAP_POOL_ERR_NOMEM;
-    if (!reserve_hash(p, 1)) {
-        release_slot(p, id);
-        return HEAP_POOL_ERR_NOMEM;
-    }
-    void *base = obtain_memory(p, bytes, p->page);
-    if (!base) {
-        release_slot(p, id);
-        return HEAP_POOL_ERR_NOMEM;
-    }
     chunk_t *c = &p->chunks[id];
-    c->base = base;
-    c->bytes = bytes;
-    c->kind = K_LARGE;
-    insert_hash(p, (uintptr_t)base, id);
+    void *base = c->base;
     p->nlarge++;
     p->large_bytes += bytes;
     p->used += bytes;

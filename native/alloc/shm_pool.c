@@ -793,6 +793,19 @@ static int attach_segment(shm_pool_t *p)
     return rc;
 }
 
+/* Attaches a fresh handle to the segment behind p->fd (< 0: the open failed,
+ * errno set): *out = p, or the handle discarded and why not. */
+static int attach_handle(shm_pool_t *p, shm_pool_t **out)
+{
+    int rc = p->fd < 0 ? SHM_POOL_ERR_SYSTEM : attach_segment(p);
+    if (rc != SHM_POOL_OK) {
+        discard_handle(p);
+        return rc;
+    }
+    *out = p;
+    return SHM_POOL_OK;
+}
+
 int shm_pool_open(const char *name, shm_pool_t **out)
 {
     if (!out) return SHM_POOL_ERR_INVALID;
@@ -801,13 +814,7 @@ int shm_pool_open(const char *name, shm_pool_t **out)
     shm_pool_t *p = new_handle(name);
     if (!p) return SHM_POOL_ERR_NOMEM;
     p->fd = shm_open(name, O_RDWR, 0);
-    int rc = p->fd < 0 ? SHM_POOL_ERR_SYSTEM : attach_segment(p);
-    if (rc != SHM_POOL_OK) {
-        discard_handle(p);
-        return rc;
-    }
-    *out = p;
-    return SHM_POOL_OK;
+    return attach_handle(p, out);
 }
 
 int shm_pool_from_fd(int fd, shm_pool_t **out)
@@ -818,13 +825,7 @@ int shm_pool_from_fd(int fd, shm_pool_t **out)
     shm_pool_t *p = new_handle(NULL);
     if (!p) return SHM_POOL_ERR_NOMEM;
     p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    int rc = p->fd < 0 ? SHM_POOL_ERR_SYSTEM : attach_segment(p);
-    if (rc != SHM_POOL_OK) {
-        discard_handle(p);
-        return rc;
-    }
-    *out = p;
-    return SHM_POOL_OK;
+    return attach_handle(p, out);
 }
 
 void shm_pool_close(shm_pool_t *p)

@@ -90,7 +90,7 @@ Napi::Object LayoutTable(Napi::Env env) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  mempools::PoolTable* table = new mempools::PoolTable();
+  mempools::PoolTable* table = new mempools::PoolTable(env);
   napi_set_instance_data(env, table, mempools::PoolTable::EnvFinalize, nullptr);
   napi_value scratch;
   if (table->MakeScratch(env, &scratch) != napi_ok) return exports;

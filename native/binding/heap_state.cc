@@ -12,7 +12,7 @@ namespace {
 
 void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   HeapState* state = static_cast<HeapState*>(ctx);
-  if (!created && !state->chunks_let_go) state->table->LetGoChunk(state->env, state, id);
+  if (!created && !state->chunks_let_go) state->table->LetGoChunk(state->table->env(), state, id);
 }
 
 void UnmapChunk(void* ctx, void* p, size_t bytes) { ReleaseChunk(p, bytes, &static_cast<HeapState*>(ctx)->held); }
@@ -52,7 +52,7 @@ void HeapState::FreeMemory(napi_env) {
 
 int32_t CreateHeap(PoolTable* table, napi_env env, size_t capacity, HeapState* parent, ShmState* shm,
                    bool thread_safe) {
-  HeapState* state = new (std::nothrow) HeapState(env);
+  HeapState* state = new (std::nothrow) HeapState();
   if (state == nullptr) return HEAP_POOL_ERR_NOMEM;
   std::shared_ptr<PoolLock> lock = parent != nullptr ? parent->lock : std::make_shared<PoolLock>();
   if (parent == nullptr && thread_safe) lock->Enable();

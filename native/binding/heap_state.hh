@@ -34,13 +34,10 @@
 
 namespace mempools {
 
-struct HeapState : PoolState {
-  static constexpr PoolKind kKind = PoolKind::kHeap;
-  explicit HeapState(napi_env e) : PoolState(kKind), env(e) {}
+struct HeapState : KindState<PoolKind::kHeap> {
   void FreeMemory(napi_env env) override;
 
   heap_pool_t* pool = nullptr;  // nullptr once destroyed (directly or through the parent)
-  napi_env env;                 // the environment of the table (for on_chunk)
   ShmState* shm = nullptr;      // the segment the chunks come from (own or an ancestor's), else nullptr
   // The family's lock (threadSafe): a child shares its parent's, since its
   // calls reach the parent's structures. Enabled or not, never null.

@@ -21,37 +21,20 @@ struct RegionMemory {
 // Which call failed, for ERR_POOL_SYSTEM's `syscall`: the index into
 // kSysCallNames (exported as binding.syscalls). kOperation: the allocator
 // does not say which call failed (TypeScript names the operation).
-enum class SysCall {
-  kNone = 0,
-  kMmap = 1,
-  kCalloc = 2,
-  kMalloc = 3,
-  kShmOpen = 4,
-  kMemfdCreate = 5,
-  kFcntl = 6,
-  kShmUnlink = 7,
-  kMutexLock = 8,
-  kMutexUnlock = 9,
-  kFutex = 10,
-  kOperation = 11,
-};
+// clang-format off
+enum class SysCall { kNone, kMmap, kCalloc, kMalloc, kShmOpen, kMemfdCreate, kFcntl, kShmUnlink,
+                     kMutexLock, kMutexUnlock, kFutex, kOperation };
+// clang-format on
 
 // OS failures cross to JavaScript as -(errno + call * kSysBase), for every
 // pool kind (SysFailure); binding.syscalls names the calls by index.
 constexpr int kSysBase = 1000;
-constexpr const char* kSysCallNames[] = {"",
-                                         "mmap",
-                                         "calloc",
-                                         "malloc",
-                                         "shm_open",
-                                         "memfd_create",
-                                         "fcntl",
-                                         "shm_unlink",
-                                         "pthread_mutex_lock",
-                                         "pthread_mutex_unlock",
-                                         "futex",
-                                         ""};
+// clang-format off
+constexpr const char* kSysCallNames[] = {"", "mmap", "calloc", "malloc", "shm_open", "memfd_create", "fcntl",
+                                         "shm_unlink", "pthread_mutex_lock", "pthread_mutex_unlock", "futex", ""};
+// clang-format on
 constexpr uint32_t kSysCallCount = sizeof kSysCallNames / sizeof kSysCallNames[0];
+static_assert(kSysCallCount == static_cast<uint32_t>(SysCall::kOperation) + 1, "a name for every SysCall");
 inline double SysFailure(SysCall call, int error) { return -(error + static_cast<int>(call) * kSysBase); }
 
 // Maps `area` bytes (a multiple of 8, validated by the caller) at an address

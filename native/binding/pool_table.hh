@@ -40,7 +40,7 @@ struct ChunkBufferRef {
   BufferEntry* entry = nullptr;
 };
 
-// What every pool kind shares. A kind derives from it, sets kKind and frees its
+// What every pool kind shares. A kind derives from it (through KindState) and frees its
 // C memory in FreeMemory (letting go of each chunk's ArrayBuffer with
 // PoolTable::LetGoChunk before that chunk's memory goes, and releasing memory
 // through ReleaseWhenUnreachable).
@@ -66,8 +66,19 @@ struct PoolState {
   NativeHandle* native_handle = nullptr;
 };
 
+// A kind's state: its kind known at compile time (StateOf, PoolTable::Live).
+template <PoolKind K>
+struct KindState : PoolState {
+  static constexpr PoolKind kKind = K;
+  KindState() : PoolState(K) {}
+};
+
 class PoolTable {
  public:
+  explicit PoolTable(napi_env env) : env_(env) {}
+  // The environment this table belongs to (for callbacks from C, e.g. on_chunk).
+  napi_env env() const { return env_; }
+
   // Registers a new state (takes ownership). Returns its handle.
   int32_t Add(PoolState* state);
 
@@ -130,6 +141,7 @@ class PoolTable {
   void ReleaseState(napi_env env, PoolState* state);
   void Unref();
 
+  const napi_env env_;
   std::vector<PoolState*> slots_;
   std::vector<int32_t> free_slots_;
   uint32_t refs_ = 1;       // the environment + one per pool state

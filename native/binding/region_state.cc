@@ -15,7 +15,7 @@ void OnChunk(void* ctx, uint32_t id, void*, size_t, int created) {
   if (created) {
     state->created = id;
   } else if (!state->chunks_let_go) {
-    state->table->LetGoChunk(state->env, state, id);
+    state->table->LetGoChunk(state->table->env(), state, id);
   }
 }
 
@@ -34,7 +34,7 @@ void RegionState::FreePinnedMemory() {
 }
 
 int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size) {
-  RegionState* state = new (std::nothrow) RegionState(env);
+  RegionState* state = new (std::nothrow) RegionState();
   if (state == nullptr) return REGION_POOL_ERR_NOMEM;
   region_pool_memory_t memory = {MapChunk, UnmapChunk, OnChunk, static_cast<void*>(state)};
   region_pool_options_t options = {block_size, 0, &memory};

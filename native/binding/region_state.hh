@@ -16,16 +16,13 @@
 
 namespace mempools {
 
-struct RegionState : PoolState {
-  static constexpr PoolKind kKind = PoolKind::kRegion;
-  explicit RegionState(napi_env e) : PoolState(kKind), env(e) {}
+struct RegionState : KindState<PoolKind::kRegion> {
   void FreeMemory(napi_env env) override;
   // FreeMemory once every chunk ArrayBuffer was let go of (no N-API; any thread).
   void FreePinnedMemory();
 
   region_pool_t* pool = nullptr;            // nullptr once destroyed
   bool chunks_let_go = false;               // chunk ArrayBuffers let go of already: on_chunk does nothing
-  napi_env env;                             // the environment of the table (for on_chunk)
   uint32_t created = REGION_POOL_NO_CHUNK;  // chunk made by the current call, if any
 };
 

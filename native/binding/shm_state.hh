@@ -12,9 +12,7 @@
 
 namespace mempools {
 
-struct ShmState : PoolState {
-  static constexpr PoolKind kKind = PoolKind::kShm;
-  ShmState() : PoolState(kKind) {}
+struct ShmState : KindState<PoolKind::kShm> {
   // Destroys the heap pools over the segment, lets go of the area
   // ArrayBuffer, then closes the mapping (CloseMapping).
   void FreeMemory(napi_env env) override;

@@ -94,6 +94,19 @@ void TakeAddonBlock(TlsfState* s, int region, size_t offset, size_t usable) {
   s->addon_allocations--;
 }
 
+// An addon block found by address, with the pool's lock held for the
+// caller's scope; `found` false when ptr is none.
+struct LockedAddonBlock {
+  LockedAddonBlock(PoolState* state, const void* ptr) : s(Tlsf(state)), guard(s->lock) {
+    found = LocateAddonBlock(s, ptr, &region, &offset);
+  }
+  TlsfState* s;
+  PoolGuard guard;
+  int region = 0;
+  size_t offset = 0;
+  bool found;
+};
+
 int Alloc(PoolState* state, size_t size, void** out) {
   TlsfState* s = Tlsf(state);
   PoolGuard guard(s->lock);
@@ -101,49 +114,37 @@ int Alloc(PoolState* state, size_t size, void** out) {
 }
 
 int Free(PoolState* state, void* ptr) {
-  TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
-  int region;
-  size_t offset;
-  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
-  size_t usable = tlsf_usable_size(s->tlsf, ptr);
-  if (tlsf_free_at(s->tlsf, region, offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(s, region, offset, usable);
+  LockedAddonBlock b(state, ptr);
+  if (!b.found) return MEMPOOLS_ERR_INVALID;
+  size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
+  if (tlsf_free_at(b.s->tlsf, b.region, b.offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
+  TakeAddonBlock(b.s, b.region, b.offset, usable);
   return MEMPOOLS_OK;
 }
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
-  TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
-  int region;
-  size_t offset;
-  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
-  size_t usable = tlsf_usable_size(s->tlsf, ptr);
+  LockedAddonBlock b(state, ptr);
+  if (!b.found) return MEMPOOLS_ERR_INVALID;
+  size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   void* moved = nullptr;
-  int status = tlsf_realloc(s->tlsf, ptr, size, &moved);
+  int status = tlsf_realloc(b.s->tlsf, ptr, size, &moved);
   if (status == TLSF_ERR_NOMEM) return MEMPOOLS_ERR_NOMEM;
   if (status != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(s, region, offset, usable);
-  return GiveAddonBlock(s, moved, out);
+  TakeAddonBlock(b.s, b.region, b.offset, usable);
+  return GiveAddonBlock(b.s, moved, out);
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
-  TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
-  int region;
-  size_t offset;
-  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
-  *out = tlsf_usable_size(s->tlsf, ptr);
+  LockedAddonBlock b(state, ptr);
+  if (!b.found) return MEMPOOLS_ERR_INVALID;
+  *out = tlsf_usable_size(b.s->tlsf, ptr);
   return MEMPOOLS_OK;
 }
 
 int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
-  TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
-  int region;
-  size_t offset;
-  if (!LocateAddonBlock(s, ptr, &region, &offset)) return MEMPOOLS_ERR_INVALID;
-  *out = {static_cast<uint32_t>(region), offset};
+  LockedAddonBlock b(state, ptr);
+  if (!b.found) return MEMPOOLS_ERR_INVALID;
+  *out = {static_cast<uint32_t>(b.region), b.offset};
   return MEMPOOLS_OK;
 }
 

@@ -19,9 +19,7 @@ namespace mempools {
 // starting there was allocated through the nativeHandle and neither freed
 // nor adopted by JavaScript since; addon_used / addon_allocations are the
 // usable bytes and count of those blocks (JavaScript counts the rest).
-struct TlsfState : PoolState {
-  static constexpr PoolKind kKind = PoolKind::kTlsf;
-  TlsfState() : PoolState(kKind) {}
+struct TlsfState : KindState<PoolKind::kTlsf> {
   void FreeMemory(napi_env env) override;
   // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
   void FreePinnedMemory();

@@ -13,7 +13,7 @@
     {
       'target_name': 'allocators',
       'type': 'static_library',
-      'sources': ['tlsf.c', 'region_pool.c', 'heap_pool.c', 'shm_pool.c', 'chunk_map.c'],
+      'sources': ['tlsf.c', 'region_pool.c', 'heap_pool.c', 'shm_pool.c', 'shm_lock.c', 'chunk_map.c'],
       'cflags': ['-Wall', '-Wextra'],
       'cflags_c': ['-std=c11', '-D_GNU_SOURCE'],
       'configurations': {

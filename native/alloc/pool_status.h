@@ -17,22 +17,24 @@
 
 enum pool_status {
     POOL_OK = 0,
-    POOL_ERR_INVALID = -1,     /* bad argument (size, alignment, id, name, NULL, ...) */
-    POOL_ERR_FOREIGN = -2,     /* not the start of a (live) block of this pool */
-    POOL_ERR_DOUBLE_FREE = -3, /* a block of this pool that is already free */
-    POOL_ERR_NOMEM = -4,       /* no memory: no free block large enough, a capacity reached, a source refused */
-    POOL_ERR_CORRUPTED = -5,   /* an invariant is broken (metadata, a segment header); the pool refuses to go on */
-    POOL_ERR_IN_USE = -6,      /* tlsf: the region still holds live blocks */
-    POOL_ERR_FULL = -7,        /* tlsf: the region table is full; shm: the roots directory is full */
-    POOL_ERR_STALE = -8,       /* region: a handle from before the last reset */
-    POOL_ERR_RANGE = -9,       /* calloc: count * size overflows */
-    POOL_ERR_BUSY = -10,       /* region: reset/destroy called from a cleanup handler */
-    POOL_ERR_SYSTEM = -11,     /* shm: a system call failed; errno says why */
-    POOL_ERR_NOT_FOUND = -12,  /* shm: no such root */
-    POOL_ERR_LENT = -13,       /* shm: inside a chunk lent to a heap pool, or lent to another process */
-    POOL_OWNER_DIED = 1,       /* shm: lock taken; its previous holder died holding it */
-    POOL_NOT_EQUAL = 2,        /* shm wait: the word did not hold the expected value */
-    POOL_TIMED_OUT = 3         /* shm wait: the timeout expired */
+    POOL_ERR_INVALID = -1,      /* bad argument (size, alignment, id, name, NULL, ...) */
+    POOL_ERR_FOREIGN = -2,      /* not the start of a (live) block of this pool */
+    POOL_ERR_DOUBLE_FREE = -3,  /* a block of this pool that is already free */
+    POOL_ERR_NOMEM = -4,        /* no memory: no free block large enough, a capacity reached, a source refused */
+    POOL_ERR_CORRUPTED = -5,    /* an invariant is broken (metadata, a segment header); the pool refuses to go on */
+    POOL_ERR_IN_USE = -6,       /* tlsf: the region still holds live blocks */
+    POOL_ERR_FULL = -7,         /* tlsf: the region table is full; shm: the roots directory is full */
+    POOL_ERR_STALE = -8,        /* region: a handle from before the last reset */
+    POOL_ERR_RANGE = -9,        /* calloc: count * size overflows */
+    POOL_ERR_BUSY = -10,        /* region: reset/destroy called from a cleanup handler; shm: lock held by this thread */
+    POOL_ERR_SYSTEM = -11,      /* shm: a system call failed; errno says why */
+    POOL_ERR_NOT_FOUND = -12,   /* shm: no such root */
+    POOL_ERR_LENT = -13,        /* shm: inside a chunk lent to a heap pool, or lent to another process */
+    POOL_ERR_NOT_SEGMENT = -14, /* shm: the file is not a mempools segment (not a regular file, no magic) */
+    POOL_ERR_TIMEOUT = -15,     /* shm: a live process kept a lock past the timeout */
+    POOL_OWNER_DIED = 1,        /* shm: lock taken; its previous holder died holding it */
+    POOL_NOT_EQUAL = 2,         /* shm wait: the word did not hold the expected value */
+    POOL_TIMED_OUT = 3          /* shm wait: the timeout expired */
 };
 
 /* X(name, value) for every code, in the order above: the binding's export. */
@@ -52,6 +54,8 @@ enum pool_status {
     X(SYSTEM, POOL_ERR_SYSTEM)               \
     X(NOT_FOUND, POOL_ERR_NOT_FOUND)         \
     X(LENT, POOL_ERR_LENT)                   \
+    X(NOT_SEGMENT, POOL_ERR_NOT_SEGMENT)     \
+    X(TIMEOUT, POOL_ERR_TIMEOUT)             \
     X(OWNER_DIED, POOL_OWNER_DIED)           \
     X(NOT_EQUAL, POOL_NOT_EQUAL)             \
     X(TIMED_OUT, POOL_TIMED_OUT)

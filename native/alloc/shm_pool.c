@@ -7,6 +7,7 @@
  */
 #include "shm_pool.h"
 
+#include "shm_lock.h"
 #include "tlsf.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <stddef.h>
 #include <signal.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,14 +79,16 @@ typedef struct shm_header {
     uint64_t bitmap_offset, bitmap_size;
     uint64_t lent_offset, lent_size;
     uint64_t area_offset, area_size;
-    uint64_t lent_chunks, lent_bytes; /* totals of the lent map (rebuilt on recovery) */
-    uint64_t pending_op;              /* PENDING_LEND / PENDING_UNLEND while marks change, else 0 */
-    uint64_t pending_offset;          /* the chunk they concern (written before pending_op) */
-    uint64_t generation;              /* recoveries of the allocator mutex */
-    uint32_t corrupted;               /* sticky: an unrepairable state was found */
-    uint32_t reserved;
-    pthread_mutex_t alloc_lock; /* allocator + roots */
-    pthread_mutex_t user_lock;  /* shm_pool_lock */
+    uint64_t lent_chunks, lent_bytes;         /* totals of the lent map (rebuilt on recovery) */
+    uint64_t pending_op;                      /* PENDING_LEND / PENDING_UNLEND while marks change, else 0 */
+    uint64_t pending_offset;                  /* the chunk they concern (written before pending_op) */
+    uint64_t generation;                      /* recoveries of the allocator mutex */
+    uint32_t corrupted;                       /* sticky: an unrepairable state was found */
+    uint32_t creator_pid;                     /* the process that created the segment */
+    uint64_t created_ms;                      /* when (Unix time, ms) */
+    uint32_t alloc_lock;                      /* shm_lock word: allocator, roots, park records */
+    uint32_t user_lock;                       /* shm_lock word: shm_pool_lock */
+    uint32_t attached[SHM_POOL_ATTACH_SLOTS]; /* pids of attached handles (0: free; see attach_record) */
     shm_root_t roots[SHM_POOL_ROOTS];
     shm_park_t parks[SHM_POOL_PARKS]; /* park records (see shm_park_t) */
 } shm_header_t;
@@ -105,8 +107,9 @@ typedef struct lend_span {
 
 /* The C tests damage fields at these offsets (test_shm_pool.c). */
 _Static_assert(offsetof(shm_header_t, lent_offset) == 56 && offsetof(shm_header_t, area_offset) == 72 &&
-                   offsetof(shm_header_t, corrupted) == 128,
-               "shm_header_t layout changed: update test_shm_pool.c");
+                   offsetof(shm_header_t, corrupted) == 128 && offsetof(shm_header_t, alloc_lock) == 144 &&
+                   offsetof(shm_header_t, user_lock) == 148 && offsetof(shm_header_t, parks) % 8 == 0,
+               "shm_header_t layout changed: update test_shm_pool.c and test_shm_hostile.c");
 
 /* Process-local handle. spans belong to spans_pid: a fork()ed child that
  * inherits the handle starts with none (the inherited ones are its parent's). */
@@ -119,9 +122,18 @@ struct shm_pool {
     char *name;
     lend_span_t *spans;
     pid_t spans_pid;
+    /* The layout, copied from the header once it was validated (or planned):
+     * the header's copy is writable by every process, so it is never read
+     * again (check() compares the two). */
+    uint64_t control_offset, bitmap_offset, lent_offset, area_offset, area_size;
+    uint32_t lock_timeout_ms; /* allocator lock (shm_pool_set_lock_timeout) */
+    int attach_slot;          /* index in h->attached, -1: none */
+    int wait_for_creator;     /* attach: a segment without its magic may still be being formatted */
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
+
+static void attach_record(shm_pool_t *p);
 
 static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 
@@ -235,8 +247,28 @@ static const char *validate_header(const shm_header_t *h, uint64_t map_size)
     if (h->area_size > SIZE_MAX || tlsf_region_max_alloc((size_t)h->area_size) == 0 ||
         h->bitmap_size != tlsf_bitmap_size((size_t)h->area_size))
         return "area or bitmap size invalid";
+    if (!shm_lock_word_valid(h->alloc_lock) || !shm_lock_word_valid(h->user_lock)) return "lock word damaged";
     if (h->corrupted) return "segment marked corrupted";
     return NULL;
+}
+
+/* Take the layout of a validated (or planned) header into the handle. */
+static void adopt_layout(shm_pool_t *p, const shm_header_t *h)
+{
+    p->control_offset = h->control_offset;
+    p->bitmap_offset = h->bitmap_offset;
+    p->lent_offset = h->lent_offset;
+    p->area_offset = h->area_offset;
+    p->area_size = h->area_size;
+}
+
+/* Does the header still hold the layout this process validated? */
+static int layout_unchanged(const shm_pool_t *p)
+{
+    const shm_header_t *h = p->h;
+    return h->control_offset == p->control_offset && h->bitmap_offset == p->bitmap_offset &&
+           h->lent_offset == p->lent_offset && h->area_offset == p->area_offset && h->area_size == p->area_size &&
+           h->segment_size == p->size;
 }
 
 /* Do the TLSF region table and the header agree? Reads the table only. */
@@ -244,7 +276,7 @@ static int region_table_matches(const shm_pool_t *p)
 {
     tlsf_region_info_t info;
     if (tlsf_region_info(p->t, 0, &info) != TLSF_OK) return 0;
-    if ((unsigned char *)info.base != p->base + p->h->area_offset || info.area != p->h->area_size) return 0;
+    if ((unsigned char *)info.base != p->base + p->area_offset || info.area != p->area_size) return 0;
     for (int i = 1; i < TLSF_MAX_REGIONS; i++)
         if (tlsf_region_info(p->t, i, &info) == TLSF_OK) return 0;
     return 1;
@@ -265,14 +297,14 @@ static void sanitize_roots(shm_pool_t *p)
 
 /* ---- lent map (see shm_header_t) ------------------------------------------------ */
 
-static uint64_t *lent_map(const shm_pool_t *p) { return (uint64_t *)(p->base + p->h->lent_offset); }
+static uint64_t *lent_map(const shm_pool_t *p) { return (uint64_t *)(p->base + p->lent_offset); }
 
-static uint64_t lent_count(const shm_pool_t *p) { return lent_granules(p->h->area_offset, p->h->area_size); }
+static uint64_t lent_count(const shm_pool_t *p) { return lent_granules(p->area_offset, p->area_size); }
 
 /* Index in the lent map of the granule holding segment offset `offset` (inside the area). */
 static uint64_t lent_index(const shm_pool_t *p, uint64_t offset)
 {
-    return (offset >> GRANULE_SHIFT) - (p->h->area_offset >> GRANULE_SHIFT);
+    return (offset >> GRANULE_SHIFT) - (p->area_offset >> GRANULE_SHIFT);
 }
 
 static uint64_t lent_entry(const shm_pool_t *p, uint64_t offset)
@@ -290,14 +322,14 @@ static uint64_t make_lent_entry(uint32_t pid, uint64_t back) { return (uint64_t)
 /* Segment offset of the first byte of granule `index` of the lent map. */
 static uint64_t granule_offset(const shm_pool_t *p, uint64_t index)
 {
-    return ((p->h->area_offset >> GRANULE_SHIFT) + index) << GRANULE_SHIFT;
+    return ((p->area_offset >> GRANULE_SHIFT) + index) << GRANULE_SHIFT;
 }
 
 /* Usable size of the live TLSF block at segment offset `offset`, 0 if none. */
 static size_t live_tlsf_size(const shm_pool_t *p, uint64_t offset)
 {
-    if (offset < p->h->area_offset || offset - p->h->area_offset >= p->h->area_size) return 0;
-    if (tlsf_block_state(p->t, 0, (size_t)(offset - p->h->area_offset)) != TLSF_OK) return 0;
+    if (offset < p->area_offset || offset - p->area_offset >= p->area_size) return 0;
+    if (tlsf_block_state(p->t, 0, (size_t)(offset - p->area_offset)) != TLSF_OK) return 0;
     return tlsf_usable_size(p->t, p->base + offset);
 }
 
@@ -346,7 +378,7 @@ typedef struct orphan_search {
 static int find_orphan_lend(const tlsf_block_info_t *b, void *user)
 {
     orphan_search_t *s = user;
-    uint64_t off = s->p->h->area_offset + b->offset;
+    uint64_t off = s->p->area_offset + b->offset;
     if (!b->used || b->region != 0 || !is_aligned(off, GRANULE) || lent_entry(s->p, off)) return 0;
     uint64_t header;
     memcpy(&header, s->p->base + off - TLSF_BLOCK_OVERHEAD, sizeof header); /* layout: see tlsf.h */
@@ -363,10 +395,10 @@ static void finish_pending(shm_pool_t *p)
         tlsf_walk(p->t, find_orphan_lend, &search);
         off = search.found;
     }
-    if (p->h->pending_op && off && off >= p->h->area_offset && off - p->h->area_offset < p->h->area_size &&
+    if (p->h->pending_op && off && off >= p->area_offset && off - p->area_offset < p->area_size &&
         is_aligned(off, GRANULE)) {
         set_lent_entry(p, lent_index(p, off), 0);
-        if (live_tlsf_size(p, off)) tlsf_free_at(p->t, 0, (size_t)(off - p->h->area_offset));
+        if (live_tlsf_size(p, off)) tlsf_free_at(p->t, 0, (size_t)(off - p->area_offset));
     }
     set_pending(p, 0, 0);
 }
@@ -419,7 +451,7 @@ static size_t reclaim_lent_locked(shm_pool_t *p)
         uint64_t bytes = unmark_chunk(p, i);
         p->h->lent_chunks--;
         p->h->lent_bytes -= bytes;
-        tlsf_free_at(p->t, 0, (size_t)(off - p->h->area_offset));
+        tlsf_free_at(p->t, 0, (size_t)(off - p->area_offset));
         freed++;
     }
     return freed;
@@ -434,21 +466,31 @@ static uint64_t park_words(uint64_t stacks, uint64_t depth)
     return SHM_POOL_PARK_COUNTS + stacks + stacks * depth; /* < 2^21: no overflow */
 }
 
-/* Does record r name a live block (not a lent chunk) that can hold a list header? */
-static int park_block_sound(const shm_pool_t *p, const shm_park_t *r)
+/* Is `list` (a record's list offset, read once) a live block, not a lent
+ * chunk, that can hold a list header? */
+static int park_block_sound(const shm_pool_t *p, uint64_t list)
 {
-    size_t usable = live_tlsf_size(p, r->list); /* 0 outside the area */
-    return usable >= SHM_POOL_PARK_COUNTS * sizeof(uint32_t) && is_aligned(r->list, 8) && !lent_entry(p, r->list);
+    size_t usable = live_tlsf_size(p, list); /* 0 outside the area */
+    return usable >= SHM_POOL_PARK_COUNTS * sizeof(uint32_t) && is_aligned(list, 8) && !lent_entry(p, list);
 }
 
-/* The words of record r's list if its block is sound and the shape written in
- * it (stacks, depth) fits in it, else NULL. Reads only inside the block. */
-static uint32_t *park_list(const shm_pool_t *p, const shm_park_t *r)
+/* A park list's shape, read once from segment memory (its process writes it). */
+typedef struct park_shape {
+    const uint32_t *words;
+    uint32_t stacks, depth;
+} park_shape_t;
+
+/* The shape of the list at `list` if its block is sound and the shape written
+ * in it fits in it; 0 otherwise. Reads only inside the block. */
+static int read_park_list(const shm_pool_t *p, uint64_t list, park_shape_t *out)
 {
-    if (!park_block_sound(p, r)) return NULL;
-    uint32_t *w = (uint32_t *)(p->base + r->list);
-    uint64_t words = park_words(w[SHM_POOL_PARK_STACKS], w[SHM_POOL_PARK_DEPTH]);
-    return words && words <= live_tlsf_size(p, r->list) / sizeof(uint32_t) ? w : NULL;
+    if (!park_block_sound(p, list)) return 0;
+    const uint32_t *w = (const uint32_t *)(p->base + list);
+    out->words = w;
+    out->stacks = __atomic_load_n(&w[SHM_POOL_PARK_STACKS], __ATOMIC_RELAXED);
+    out->depth = __atomic_load_n(&w[SHM_POOL_PARK_DEPTH], __ATOMIC_RELAXED);
+    uint64_t words = park_words(out->stacks, out->depth);
+    return words && words <= live_tlsf_size(p, list) / sizeof(uint32_t);
 }
 
 /* Is `off` the list block of a record? */
@@ -464,29 +506,35 @@ static int is_park_list(const shm_pool_t *p, uint64_t off)
  * anything else, a duplicate included, is skipped). 1 if freed. */
 static size_t free_parked(shm_pool_t *p, uint32_t slot, uint64_t list)
 {
-    uint64_t u = (uint64_t)slot << 3, off = p->h->area_offset + u;
-    if (u >= p->h->area_size || off == list || lent_entry(p, off) || is_park_list(p, off)) return 0;
+    uint64_t u = (uint64_t)slot << 3, off = p->area_offset + u;
+    if (u >= p->area_size || off == list || lent_entry(p, off) || is_park_list(p, off)) return 0;
     if (tlsf_block_state(p->t, 0, (size_t)u) != TLSF_OK) return 0;
     return tlsf_free_at(p->t, 0, (size_t)u) == TLSF_OK;
 }
 
 /* Free the blocks record r lists (each count clamped to the depth; none if
- * the shape is bad), then the list block, then clear the record (allocator mutex held). A holder killed
+ * the shape is bad), then the list block, then clear the record (allocator
+ * lock held). Every value is read from the segment once. A holder killed
  * half-way leaves the record for recovery, which finds the freed blocks free
  * and skips them. Returns the parked blocks freed. O(listed blocks). */
 static size_t release_park(shm_pool_t *p, shm_park_t *r)
 {
     size_t freed = 0;
-    uint32_t *w = park_list(p, r);
-    if (w) {
-        uint32_t stacks = w[SHM_POOL_PARK_STACKS], depth = w[SHM_POOL_PARK_DEPTH];
-        const uint32_t *slots = w + SHM_POOL_PARK_COUNTS + stacks;
-        for (uint32_t i = 0; i < stacks; i++) {
-            uint32_t n = w[SHM_POOL_PARK_COUNTS + i] < depth ? w[SHM_POOL_PARK_COUNTS + i] : depth;
-            for (uint32_t j = 0; j < n; j++) freed += free_parked(p, slots[(uint64_t)i * depth + j], r->list);
+    uint64_t list = __atomic_load_n(&r->list, __ATOMIC_RELAXED);
+    park_shape_t shape;
+    if (read_park_list(p, list, &shape)) {
+        const uint32_t *counts = shape.words + SHM_POOL_PARK_COUNTS;
+        const uint32_t *slots = counts + shape.stacks;
+        for (uint32_t i = 0; i < shape.stacks; i++) {
+            uint32_t n = __atomic_load_n(&counts[i], __ATOMIC_RELAXED);
+            if (n > shape.depth) n = shape.depth;
+            for (uint32_t j = 0; j < n; j++) {
+                uint32_t slot = __atomic_load_n(&slots[(uint64_t)i * shape.depth + j], __ATOMIC_RELAXED);
+                freed += free_parked(p, slot, list);
+            }
         }
     }
-    if (park_block_sound(p, r)) tlsf_free_at(p->t, 0, (size_t)(r->list - p->h->area_offset));
+    if (park_block_sound(p, list)) tlsf_free_at(p->t, 0, (size_t)(list - p->area_offset));
     __atomic_store_n(&r->pid, 0, __ATOMIC_RELEASE);
     r->list = 0;
     r->reserved = 0;
@@ -499,7 +547,7 @@ static void sanitize_parks(shm_pool_t *p)
 {
     for (int i = 0; i < SHM_POOL_PARKS; i++) {
         shm_park_t *r = &p->h->parks[i];
-        if (r->pid && (r->pid > INT32_MAX || r->reserved || !park_block_sound(p, r))) r->pid = 0;
+        if (r->pid && (r->pid > INT32_MAX || r->reserved || !park_block_sound(p, r->list))) r->pid = 0;
         if (!r->pid) memset(r, 0, sizeof *r);
     }
 }
@@ -530,7 +578,7 @@ static size_t reclaim_dead_locked(shm_pool_t *p)
 static int recover_allocator(shm_pool_t *p)
 {
     if (!region_table_matches(p) ||
-        tlsf_repair(p->t, (size_t)(p->h->area_offset + p->h->area_size - p->h->control_offset)) != TLSF_OK) {
+        tlsf_repair(p->t, (size_t)(p->area_offset + p->area_size - p->control_offset)) != TLSF_OK) {
         p->h->corrupted = 1;
         return 0;
     }
@@ -543,45 +591,43 @@ static int recover_allocator(shm_pool_t *p)
 
 /* ---- locks ------------------------------------------------------------------ */
 
-/* Take the allocator mutex: SHM_POOL_OK with it held, else an error with it
- * released. A dead holder's mess is repaired first. */
+/* What a failed shm_lock_acquire means for the caller. */
+static int lock_failure(int rc)
+{
+    switch (rc) {
+    case SHM_LOCK_TIMEOUT:
+        return SHM_POOL_ERR_TIMEOUT;
+    case SHM_LOCK_RECURSIVE:
+        return SHM_POOL_ERR_BUSY;
+    case SHM_LOCK_SYSTEM:
+        return SHM_POOL_ERR_SYSTEM;
+    default:
+        return SHM_POOL_ERR_CORRUPTED; /* SHM_LOCK_DAMAGED */
+    }
+}
+
+static void unlock_allocator(shm_pool_t *p) { shm_lock_release(&p->h->alloc_lock); }
+
+/* Take the allocator lock: SHM_POOL_OK with it held, else an error with it
+ * not held. A dead holder's mess is repaired first. */
 static int lock_allocator(shm_pool_t *p)
 {
-    int rc = pthread_mutex_lock(&p->h->alloc_lock);
-    if (rc == EOWNERDEAD) {
+    int rc = shm_lock_acquire(&p->h->alloc_lock, p->lock_timeout_ms);
+    if (rc == SHM_LOCK_OWNER_DIED) {
         int ok = recover_allocator(p);
         p->h->generation++;
-        pthread_mutex_consistent(&p->h->alloc_lock);
         if (!ok) {
-            pthread_mutex_unlock(&p->h->alloc_lock);
+            unlock_allocator(p);
             return SHM_POOL_ERR_CORRUPTED;
         }
         return SHM_POOL_OK;
     }
-    if (rc == ENOTRECOVERABLE) return SHM_POOL_ERR_CORRUPTED;
-    if (rc) {
-        errno = rc;
-        return SHM_POOL_ERR_SYSTEM;
-    }
-    if (p->h->corrupted) {
-        pthread_mutex_unlock(&p->h->alloc_lock);
+    if (rc != SHM_LOCK_OK) return lock_failure(rc);
+    if (p->h->corrupted || !layout_unchanged(p)) {
+        unlock_allocator(p);
         return SHM_POOL_ERR_CORRUPTED;
     }
     return SHM_POOL_OK;
-}
-
-static void unlock_allocator(shm_pool_t *p) { pthread_mutex_unlock(&p->h->alloc_lock); }
-
-/* Initialise a robust process-shared mutex in the segment. */
-static int init_shared_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (!rc) rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!rc) rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (!rc) rc = pthread_mutex_init(m, &a);
-    pthread_mutexattr_destroy(&a);
-    return rc;
 }
 
 int shm_pool_debug_lock_allocator(shm_pool_t *p) { return p ? lock_allocator(p) : SHM_POOL_ERR_INVALID; }
@@ -593,31 +639,23 @@ int shm_pool_debug_unlock_allocator(shm_pool_t *p)
     return SHM_POOL_OK;
 }
 
-int shm_pool_lock(shm_pool_t *p)
+int shm_pool_lock(shm_pool_t *p, uint32_t timeout_ms)
 {
     if (!p) return SHM_POOL_ERR_INVALID;
-    int rc = pthread_mutex_lock(&p->h->user_lock);
-    if (rc == EOWNERDEAD) {
-        pthread_mutex_consistent(&p->h->user_lock);
-        return SHM_POOL_OWNER_DIED;
-    }
-    if (rc == ENOTRECOVERABLE) return SHM_POOL_ERR_CORRUPTED;
-    if (rc) {
-        errno = rc;
-        return SHM_POOL_ERR_SYSTEM;
-    }
-    return SHM_POOL_OK;
+    int rc = shm_lock_acquire(&p->h->user_lock, timeout_ms);
+    if (rc == SHM_LOCK_OWNER_DIED) return SHM_POOL_OWNER_DIED;
+    return rc == SHM_LOCK_OK ? SHM_POOL_OK : lock_failure(rc);
 }
 
 int shm_pool_unlock(shm_pool_t *p)
 {
     if (!p) return SHM_POOL_ERR_INVALID;
-    int rc = pthread_mutex_unlock(&p->h->user_lock);
-    if (rc) {
-        errno = rc;
-        return SHM_POOL_ERR_SYSTEM;
-    }
-    return SHM_POOL_OK;
+    return shm_lock_release(&p->h->user_lock) == SHM_LOCK_OK ? SHM_POOL_OK : SHM_POOL_ERR_INVALID;
+}
+
+void shm_pool_set_lock_timeout(shm_pool_t *p, uint32_t timeout_ms)
+{
+    if (p) p->lock_timeout_ms = timeout_ms;
 }
 
 /* ---- segments ------------------------------------------------------------------ */
@@ -626,6 +664,10 @@ int shm_pool_unlock(shm_pool_t *p)
 static void discard_handle(shm_pool_t *p)
 {
     int saved = errno;
+    if (p->attach_slot >= 0) {
+        uint32_t self = (uint32_t)getpid(); /* a fork()ed child's inherited record stays its parent's */
+        __atomic_compare_exchange_n(&p->h->attached[p->attach_slot], &self, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    }
     /* Spans still holding chunks stay lent (their heap pools may still be in
      * use); reclaim frees them once this process is gone. */
     for (lend_span_t *s = p->spans, *next; s; s = next) {
@@ -644,6 +686,8 @@ static shm_pool_t *new_handle(const char *name)
     shm_pool_t *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->fd = -1;
+    p->attach_slot = -1;
+    p->lock_timeout_ms = SHM_POOL_LOCK_TIMEOUT_MS;
     if (name && !(p->name = strdup(name))) {
         free(p);
         return NULL;
@@ -697,12 +741,11 @@ static int format_segment(shm_pool_t *p)
     h->lent_size = plan.lent_size;
     h->area_offset = plan.area_offset;
     h->area_size = plan.area_size;
-    int rc = init_shared_mutex(&h->alloc_lock);
-    if (!rc) rc = init_shared_mutex(&h->user_lock);
-    if (rc) {
-        errno = rc;
-        return SHM_POOL_ERR_SYSTEM;
-    }
+    h->creator_pid = (uint32_t)getpid();
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    h->created_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+    adopt_layout(p, h);
     p->t = tlsf_create(p->base + h->control_offset, (size_t)h->control_size);
     if (!p->t || tlsf_add_region(p->t, p->base + h->area_offset, (size_t)h->area_size, p->base + h->bitmap_offset) != 0)
         return SHM_POOL_ERR_INVALID;
@@ -743,13 +786,15 @@ int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **o
         errno = saved;
         return rc;
     }
+    attach_record(p);
     *out = p;
     return SHM_POOL_OK;
 }
 
-/* Is the segment behind p->fd still being formatted by its creator: empty or
- * too short (before ftruncate), or mapped with a zero magic (before the magic
- * store)? Maps it when it is long enough. */
+/* Is the segment behind p->fd still being formatted by its creator (named
+ * segments only: empty or too short before ftruncate, a zero magic before the
+ * magic store)? Otherwise maps it, or says why not (*rc): not a regular file,
+ * too short or a foreign magic is SHM_POOL_ERR_NOT_SEGMENT at once. */
 static int still_initialising(shm_pool_t *p, int *rc)
 {
     struct stat st;
@@ -758,38 +803,76 @@ static int still_initialising(shm_pool_t *p, int *rc)
         *rc = SHM_POOL_ERR_SYSTEM;
         return 0;
     }
-    if (st.st_size < (off_t)sizeof(shm_header_t)) return 1;
+    if (!S_ISREG(st.st_mode)) {
+        *rc = SHM_POOL_ERR_NOT_SEGMENT;
+        return 0;
+    }
+    if (st.st_size < (off_t)sizeof(shm_header_t)) {
+        if (p->wait_for_creator) return 1;
+        *rc = SHM_POOL_ERR_NOT_SEGMENT;
+        return 0;
+    }
     if ((uint64_t)st.st_size > SHM_POOL_MAX_SIZE) {
-        *rc = SHM_POOL_ERR_CORRUPTED;
+        *rc = SHM_POOL_ERR_NOT_SEGMENT;
         return 0;
     }
     p->size = (size_t)st.st_size;
     *rc = map_segment(p);
-    if (*rc != SHM_POOL_OK || __atomic_load_n(&p->h->magic, __ATOMIC_ACQUIRE) != 0) return 0;
+    if (*rc != SHM_POOL_OK) return 0;
+    uint64_t magic = __atomic_load_n(&p->h->magic, __ATOMIC_ACQUIRE);
+    if (magic == SHM_MAGIC) return 0;
+    if (magic != 0 || !p->wait_for_creator) {
+        *rc = SHM_POOL_ERR_NOT_SEGMENT;
+        return 0;
+    }
     munmap(p->base, p->size);
     p->base = NULL;
     p->h = NULL;
     return 1;
 }
 
-/* Map and validate the segment behind p->fd (which the handle owns). A segment
- * that looks half-created is polled every millisecond for up to INIT_WAIT_MS. */
+/* Record this handle in the header's attach table (a free slot, or one of a
+ * process that is gone); no slot left: not recorded (shm_pool_peek lists
+ * SHM_POOL_ATTACH_SLOTS handles at most). Lock-free: one CAS per slot tried. */
+static void attach_record(shm_pool_t *p)
+{
+    uint32_t self = (uint32_t)getpid();
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < SHM_POOL_ATTACH_SLOTS; i++) {
+            uint32_t v = __atomic_load_n(&p->h->attached[i], __ATOMIC_RELAXED);
+            if (pass == 0 ? v != 0 : v == self || !process_gone(v)) continue;
+            if (__atomic_compare_exchange_n(&p->h->attached[i], &v, self, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+                p->attach_slot = i;
+                return;
+            }
+        }
+    }
+}
+
+/* Map and validate the segment behind p->fd (which the handle owns). A named
+ * segment that looks half-created is polled every millisecond for up to
+ * INIT_WAIT_MS. The header is validated as one copy (a peer may be writing
+ * it), and the layout is taken from that copy. */
 static int attach_segment(shm_pool_t *p)
 {
     int rc;
     for (int waited = 0; still_initialising(p, &rc); waited++) {
-        if (waited >= INIT_WAIT_MS) return SHM_POOL_ERR_CORRUPTED;
+        if (waited >= INIT_WAIT_MS) return SHM_POOL_ERR_NOT_SEGMENT;
         struct timespec ms = {0, 1000000L};
         nanosleep(&ms, NULL);
     }
     if (rc != SHM_POOL_OK) return rc;
-    if (__atomic_load_n(&p->h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC || validate_header(p->h, p->size))
-        return SHM_POOL_ERR_CORRUPTED;
-    p->t = (tlsf_t *)(p->base + p->h->control_offset);
+    shm_header_t copy;
+    memcpy(&copy, p->h, sizeof copy);
+    if (copy.magic != SHM_MAGIC) return SHM_POOL_ERR_NOT_SEGMENT;
+    if (validate_header(&copy, p->size)) return SHM_POOL_ERR_CORRUPTED;
+    adopt_layout(p, &copy);
+    p->t = (tlsf_t *)(p->base + p->control_offset);
     rc = lock_allocator(p); /* a dead holder's state is repaired here */
     if (rc != SHM_POOL_OK) return rc;
     rc = recover_allocator(p) ? SHM_POOL_OK : SHM_POOL_ERR_CORRUPTED;
     unlock_allocator(p);
+    if (rc == SHM_POOL_OK) attach_record(p);
     return rc;
 }
 
@@ -806,27 +889,37 @@ static int attach_handle(shm_pool_t *p, shm_pool_t **out)
     return SHM_POOL_OK;
 }
 
-int shm_pool_open(const char *name, shm_pool_t **out)
+int shm_pool_open_within(const char *name, uint32_t lock_timeout_ms, shm_pool_t **out)
 {
     if (!out) return SHM_POOL_ERR_INVALID;
     *out = NULL;
     if (!shm_pool_name_valid(name)) return SHM_POOL_ERR_INVALID;
     shm_pool_t *p = new_handle(name);
     if (!p) return SHM_POOL_ERR_NOMEM;
+    p->wait_for_creator = 1;
+    p->lock_timeout_ms = lock_timeout_ms;
     p->fd = shm_open(name, O_RDWR, 0);
     return attach_handle(p, out);
 }
 
-int shm_pool_from_fd(int fd, shm_pool_t **out)
+int shm_pool_from_fd_within(int fd, uint32_t lock_timeout_ms, shm_pool_t **out)
 {
     if (!out) return SHM_POOL_ERR_INVALID;
     *out = NULL;
     if (fd < 0) return SHM_POOL_ERR_INVALID;
     shm_pool_t *p = new_handle(NULL);
     if (!p) return SHM_POOL_ERR_NOMEM;
+    p->lock_timeout_ms = lock_timeout_ms;
     p->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     return attach_handle(p, out);
 }
+
+int shm_pool_open(const char *name, shm_pool_t **out)
+{
+    return shm_pool_open_within(name, SHM_POOL_LOCK_TIMEOUT_MS, out);
+}
+
+int shm_pool_from_fd(int fd, shm_pool_t **out) { return shm_pool_from_fd_within(fd, SHM_POOL_LOCK_TIMEOUT_MS, out); }
 
 void shm_pool_close(shm_pool_t *p)
 {
@@ -845,8 +938,8 @@ void *shm_pool_base(const shm_pool_t *p) { return p ? p->base : NULL; }
 size_t shm_pool_size(const shm_pool_t *p) { return p ? p->size : 0; }
 void shm_pool_area(const shm_pool_t *p, uint64_t *offset, size_t *size)
 {
-    *offset = p ? p->h->area_offset : 0;
-    *size = p ? (size_t)p->h->area_size : 0;
+    *offset = p ? p->area_offset : 0;
+    *size = p ? (size_t)p->area_size : 0;
 }
 
 /* ---- allocation ------------------------------------------------------------------ */
@@ -896,8 +989,8 @@ int shm_pool_calloc(shm_pool_t *p, size_t count, size_t size, uint64_t *offset, 
 /* Area-relative user offset of a segment offset, or 0 with FOREIGN. */
 static int area_offset_of(const shm_pool_t *p, uint64_t offset, uint64_t *u)
 {
-    if (offset < p->h->area_offset || offset - p->h->area_offset >= p->h->area_size) return 0;
-    *u = offset - p->h->area_offset;
+    if (offset < p->area_offset || offset - p->area_offset >= p->area_size) return 0;
+    *u = offset - p->area_offset;
     return 1;
 }
 
@@ -958,7 +1051,9 @@ static int live_block_size(shm_pool_t *p, uint64_t offset, size_t *usable)
     if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
     uint64_t e = lent_entry(p, offset);
     if (e) {
-        uint64_t first = granule_offset(p, lent_index(p, offset) - (e >> LENT_BACK_SHIFT));
+        uint64_t index = lent_index(p, offset), back = e >> LENT_BACK_SHIFT;
+        if (back > index) return SHM_POOL_ERR_CORRUPTED;
+        uint64_t first = granule_offset(p, index - back);
         size_t whole = live_tlsf_size(p, first);
         if (offset - first >= whole) return SHM_POOL_ERR_CORRUPTED;
         *usable = whole - (size_t)(offset - first);
@@ -996,7 +1091,7 @@ size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset)
 int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
 {
     if (!p || bytes == 0) return SHM_POOL_ERR_INVALID;
-    if (bytes > p->h->area_size) return SHM_POOL_ERR_NOMEM;
+    if (bytes > p->area_size) return SHM_POOL_ERR_NOMEM;
     uint64_t need = round_up(bytes, GRANULE);
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
@@ -1011,6 +1106,11 @@ int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
     }
     uint64_t off = (uint64_t)((unsigned char *)b - p->base);
     uint64_t first = lent_index(p, off), n = need >> GRANULE_SHIFT;
+    if (off < p->area_offset || !range_inside(off - p->area_offset, need, p->area_size)) { /* never, unless damaged */
+        set_pending(p, 0, 0);
+        unlock_allocator(p);
+        return SHM_POOL_ERR_CORRUPTED;
+    }
     uint32_t pid = (uint32_t)getpid();
     set_pending(p, PENDING_LEND, off);
     for (uint64_t i = n; i-- > 0;) set_lent_entry(p, first + i, make_lent_entry(pid, i)); /* first granule last */
@@ -1098,7 +1198,7 @@ static uint64_t chunk_from_spans(shm_pool_t *p, uint32_t n)
 void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align)
 {
     shm_pool_t *p = pool;
-    if (!p || align > GRANULE || bytes == 0 || bytes > p->h->area_size) return NULL;
+    if (!p || align > GRANULE || bytes == 0 || bytes > p->area_size) return NULL;
     uint64_t n = round_up(bytes, GRANULE) >> GRANULE_SHIFT, off = 0;
     if (n <= SPAN_MAX_RUN) off = chunk_from_spans(p, (uint32_t)n);
     if (!off && shm_pool_lend(p, bytes, &off, NULL) != SHM_POOL_OK) return NULL; /* large, or no span fits */
@@ -1256,8 +1356,7 @@ int shm_pool_delete_root(shm_pool_t *p, const char *key)
 /* The futex word at a segment offset inside the area, or NULL. */
 static uint32_t *futex_word(shm_pool_t *p, uint64_t offset)
 {
-    if (!p || (offset & 3) || offset < p->h->area_offset ||
-        !range_inside(offset - p->h->area_offset, 4, p->h->area_size))
+    if (!p || (offset & 3) || offset < p->area_offset || !range_inside(offset - p->area_offset, 4, p->area_size))
         return NULL;
     return (uint32_t *)(p->base + offset);
 }
@@ -1301,7 +1400,7 @@ int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out)
     tlsf_stats_t s;
     tlsf_get_stats(p->t, &s);
     out->segment_size = p->size;
-    out->capacity = (size_t)p->h->area_size;
+    out->capacity = (size_t)p->area_size;
     out->used = s.used;
     out->peak_used = s.peak_used;
     out->available = s.used <= out->capacity ? out->capacity - s.used : 0;
@@ -1349,8 +1448,10 @@ static const char *check_parks(const shm_pool_t *p)
         const shm_park_t *r = &p->h->parks[i];
         if (!r->pid && (r->list || r->reserved)) return "free park record has stray fields";
         if (r->pid && (r->pid > INT32_MAX || r->reserved)) return "park record has a bad pid";
-        if (r->pid && !park_block_sound(p, r)) return "park record names no live block";
-        if (r->pid && !park_list(p, r)) return "park list has a bad shape";
+        park_shape_t shape;
+        uint64_t list = r->list;
+        if (r->pid && !park_block_sound(p, list)) return "park record names no live block";
+        if (r->pid && !read_park_list(p, list, &shape)) return "park list has a bad shape";
     }
     return NULL;
 }
@@ -1366,6 +1467,7 @@ int shm_pool_check(shm_pool_t *p, const char **why)
         return rc;
     }
     reason = validate_header(p->h, p->size);
+    if (!reason && !layout_unchanged(p)) reason = "header layout changed since attach";
     if (!reason && !region_table_matches(p)) reason = "allocator region table disagrees with the header";
     if (!reason && tlsf_check(p->t, &reason) != TLSF_OK && !reason) reason = "allocator check failed";
     if (!reason) reason = check_roots(p);
@@ -1374,4 +1476,75 @@ int shm_pool_check(shm_pool_t *p, const char **why)
     unlock_allocator(p);
     if (why) *why = reason;
     return reason ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_OK;
+}
+
+/* ---- listing ----------------------------------------------------------------------- */
+
+/* The header and allocator totals of a mapping opened read-only, after the
+ * header copy was validated. The allocator is only read (tlsf_get_stats
+ * validates every link it follows), so a segment in use reads consistently
+ * enough for a listing, and a damaged one cannot make us read outside it. */
+static void peek_mapping(const unsigned char *base, const shm_header_t *h, shm_pool_info_t *out)
+{
+    out->capacity = h->area_size;
+    out->creator_pid = h->creator_pid;
+    out->created_ms = h->created_ms;
+    out->lock_holder = shm_lock_holder(h->alloc_lock);
+    out->user_lock_holder = shm_lock_holder(h->user_lock);
+    out->generation = h->generation;
+    out->lent_chunks = h->lent_chunks;
+    out->attached_count = 0;
+    for (int i = 0; i < SHM_POOL_ATTACH_SLOTS; i++) {
+        uint32_t pid = __atomic_load_n(&((const shm_header_t *)base)->attached[i], __ATOMIC_RELAXED);
+        if (pid && !process_gone(pid)) out->attached[out->attached_count++] = pid;
+    }
+    tlsf_region_info_t info;
+    const tlsf_t *t = (const tlsf_t *)(base + h->control_offset);
+    if (tlsf_region_info(t, 0, &info) == TLSF_OK && (const unsigned char *)info.base == base + h->area_offset &&
+        info.area == h->area_size) {
+        tlsf_stats_t st;
+        tlsf_get_stats(t, &st);
+        out->used = st.used <= h->area_size ? st.used : h->area_size;
+    }
+}
+
+int shm_pool_peek(const char *name, shm_pool_info_t *out)
+{
+    if (!out || !shm_pool_name_valid(name)) return SHM_POOL_ERR_INVALID;
+    memset(out, 0, sizeof *out);
+    int fd = shm_open(name, O_RDONLY, 0);
+    if (fd < 0) return SHM_POOL_ERR_SYSTEM;
+    struct stat st;
+    int rc = SHM_POOL_OK;
+    if (fstat(fd, &st) != 0) {
+        rc = SHM_POOL_ERR_SYSTEM;
+    } else if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(shm_header_t) ||
+               (uint64_t)st.st_size > SHM_POOL_MAX_SIZE) {
+        rc = SHM_POOL_ERR_NOT_SEGMENT;
+    }
+    void *m = MAP_FAILED;
+    if (rc == SHM_POOL_OK) {
+        m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) rc = SHM_POOL_ERR_SYSTEM;
+    }
+    int saved = errno;
+    close(fd);
+    if (rc != SHM_POOL_OK) {
+        errno = saved;
+        return rc;
+    }
+    shm_header_t copy;
+    memcpy(&copy, m, sizeof copy);
+    out->size = (uint64_t)st.st_size;
+    if (copy.magic != SHM_MAGIC) {
+        rc = SHM_POOL_ERR_NOT_SEGMENT;
+    } else if (validate_header(&copy, (uint64_t)st.st_size)) {
+        out->creator_pid = copy.creator_pid < INT32_MAX ? copy.creator_pid : 0;
+        rc = SHM_POOL_ERR_CORRUPTED;
+    } else {
+        peek_mapping(m, &copy, out);
+    }
+    munmap(m, (size_t)st.st_size);
+    if (out->creator_pid) out->creator_alive = !process_gone(out->creator_pid);
+    return rc;
 }

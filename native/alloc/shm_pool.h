@@ -10,8 +10,9 @@
  * (shm_pool_offset_of / shm_pool_at); pointers are process-local conveniences.
  *
  * ---- Layout (offsets from the segment base, all recorded in the header) -------
- *   0              header: magic, version, sizes and offsets, two robust
- *                  process-shared mutexes, roots directory, generation,
+ *   0              header: magic, version, sizes and offsets, two lock
+ *                  words (shm_lock.h), roots directory, generation, the
+ *                  creator's pid and time, the attach table,
  *                  lent-chunk totals, the pending lend/unlend record and
  *                  the park records (see "parked blocks" below)
  *   control_offset TLSF control structure (64-aligned, tlsf_control_size())
@@ -24,16 +25,32 @@
  * offset and its address agree modulo 64 KiB everywhere (heap pool chunks).
  *
  * ---- Locks ----------------------------------------------------------------------
- * The allocator mutex serialises every allocator and roots operation across
- * processes; the user mutex is for callers (shm_pool_lock/unlock). Both are
- * robust: a holder that dies (even SIGKILL) does not hang the others. The next
- * process to take the allocator mutex gets EOWNERDEAD and repairs the allocator
+ * The allocator lock serialises every allocator and roots operation across
+ * processes; the user lock is for callers (shm_pool_lock/unlock). Both are
+ * shm_lock words (see shm_lock.h): no content of the word can hang or abort a
+ * process. A word that holds no state the lock writes is SHM_POOL_ERR_CORRUPTED
+ * at once (attach refuses such a segment); a holder that dies (even SIGKILL)
+ * is found by asking the kernel and replaced within 50 ms; a live holder that
+ * keeps the allocator lock past the handle's lock timeout (default
+ * SHM_POOL_LOCK_TIMEOUT_MS, shm_pool_set_lock_timeout) gives
+ * SHM_POOL_ERR_TIMEOUT. The next process to take the allocator lock after a
+ * dead holder repairs the allocator
  * (tlsf_repair: rebuilds the free lists, bitmaps and stats from the physical
  * block chain; a block that was being handed out stays allocated, i.e. leaks)
  * and sanitises the roots; if the chain itself is broken the segment is marked
  * corrupted and every later operation returns SHM_POOL_ERR_CORRUPTED. A dead
  * holder of the user mutex is reported to the next locker as SHM_POOL_OWNER_DIED
- * (the lock is then held and consistent; the user data may be half-updated).
+ * (the lock is then held; the user data may be half-updated).
+ *
+ * ---- Hostile segments ---------------------------------------------------------
+ * Every process that maps a segment can write all of it. The layout (offsets
+ * and sizes) is validated once on attach from a copy of the header and kept in
+ * the process's handle: the header's fields are never used again (check()
+ * reports a header changed since). Every other value read from the segment
+ * (lock words, lent map entries, park records and lists, roots, the TLSF
+ * control structure and block headers) is read once and range-checked where it
+ * is used, so a peer's writes give SHM_POOL_ERR_CORRUPTED (or a wrong but
+ * in-bounds result), never an access outside the mapping, a hang or an abort.
  *
  * ---- Validation ---------------------------------------------------------------
  * Attaching (open/from_fd) checks the header before using anything in it: magic,
@@ -55,8 +72,10 @@
  * ---- Initialisation race ----------------------------------------------------------
  * The creator writes the magic last. A process that attaches while the segment
  * is still empty, too short or without its magic (its creator is still
- * formatting it) polls every millisecond for up to 2 s, then gives
- * SHM_POOL_ERR_CORRUPTED (so an all-zero segment is refused after that wait).
+ * formatting it) by name polls every millisecond for up to 2 s, then gives
+ * SHM_POOL_ERR_NOT_SEGMENT. Through a descriptor nothing is waited for: a file
+ * that is not a regular file, is shorter than a header or has no magic is
+ * SHM_POOL_ERR_NOT_SEGMENT at once.
  *
  * ---- Cost ---------------------------------------------------------------------------
  * alloc/free/at: O(1) under the allocator mutex. Attach and crash recovery:
@@ -89,18 +108,23 @@ enum shm_pool_status {
     SHM_POOL_ERR_FULL = POOL_ERR_FULL,               /* the roots directory is full */
     SHM_POOL_ERR_LENT =
         POOL_ERR_LENT, /* inside a chunk lent to a heap pool (free/realloc), or (unlend) lent to another process */
-    SHM_POOL_OWNER_DIED = POOL_OWNER_DIED, /* user lock taken; its previous holder died holding it */
-    SHM_POOL_NOT_EQUAL = POOL_NOT_EQUAL,   /* wait: the word did not hold the expected value */
-    SHM_POOL_TIMED_OUT = POOL_TIMED_OUT    /* wait: the timeout expired */
+    SHM_POOL_ERR_NOT_SEGMENT = POOL_ERR_NOT_SEGMENT, /* not a regular file, too short, or no segment magic */
+    SHM_POOL_ERR_TIMEOUT = POOL_ERR_TIMEOUT,         /* a live holder kept a lock past the timeout */
+    SHM_POOL_ERR_BUSY = POOL_ERR_BUSY,               /* the lock is held by the calling thread already */
+    SHM_POOL_OWNER_DIED = POOL_OWNER_DIED,           /* user lock taken; its previous holder died holding it */
+    SHM_POOL_NOT_EQUAL = POOL_NOT_EQUAL,             /* wait: the word did not hold the expected value */
+    SHM_POOL_TIMED_OUT = POOL_TIMED_OUT              /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 3u
+#define SHM_POOL_VERSION 4u
 #define SHM_POOL_ROOTS 64     /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63   /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255 /* bytes of a segment name, its leading '/' included */
 #define SHM_POOL_DEFAULT_MODE 0600u
 #define SHM_POOL_MAX_SIZE ((size_t)1 << 39)
-#define SHM_POOL_PARKS 64 /* park records (caches that can be attached at once) */
+#define SHM_POOL_PARKS 64             /* park records (caches that can be attached at once) */
+#define SHM_POOL_ATTACH_SLOTS 64      /* handles the attach table records (shm_pool_peek) */
+#define SHM_POOL_LOCK_TIMEOUT_MS 5000 /* default allocator lock timeout of a handle */
 
 typedef struct shm_pool_stats {
     size_t segment_size;       /* bytes of the mapping */
@@ -135,6 +159,10 @@ int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **o
 int shm_pool_open(const char *name, shm_pool_t **out);
 /* Attach through a descriptor (validated). The pool keeps a dup of fd. */
 int shm_pool_from_fd(int fd, shm_pool_t **out);
+/* The same with the handle's allocator lock timeout (attach takes that lock
+ * too) instead of SHM_POOL_LOCK_TIMEOUT_MS. */
+int shm_pool_open_within(const char *name, uint32_t lock_timeout_ms, shm_pool_t **out);
+int shm_pool_from_fd_within(int fd, uint32_t lock_timeout_ms, shm_pool_t **out);
 /* Unmap and close in this process. Pointers into the pool die; offsets do not. */
 void shm_pool_close(shm_pool_t *p);
 /* Remove a segment's name (shm_unlink): SHM_POOL_OK, SHM_POOL_ERR_INVALID or
@@ -248,10 +276,17 @@ int shm_pool_park_close(shm_pool_t *p, uint64_t offset, size_t *blocks);
 
 /* ---- user lock ------------------------------------------------------------- */
 
-/* SHM_POOL_OK, SHM_POOL_OWNER_DIED (taken; the previous holder died),
- * SHM_POOL_ERR_CORRUPTED (unrecoverable mutex) or SHM_POOL_ERR_SYSTEM. */
-int shm_pool_lock(shm_pool_t *p);
+/* Take the user lock, waiting up to timeout_ms (UINT32_MAX: no limit; a dead
+ * holder is replaced all the same). SHM_POOL_OK, SHM_POOL_OWNER_DIED (taken;
+ * the previous holder died), SHM_POOL_ERR_TIMEOUT (a live holder kept it),
+ * SHM_POOL_ERR_BUSY (this thread holds it), SHM_POOL_ERR_CORRUPTED (damaged
+ * lock word) or SHM_POOL_ERR_SYSTEM. */
+int shm_pool_lock(shm_pool_t *p, uint32_t timeout_ms);
+/* SHM_POOL_OK, or SHM_POOL_ERR_INVALID when the calling thread does not hold it. */
 int shm_pool_unlock(shm_pool_t *p);
+/* How long this handle's allocator calls wait for a live holder of the
+ * allocator lock before SHM_POOL_ERR_TIMEOUT (default SHM_POOL_LOCK_TIMEOUT_MS). */
+void shm_pool_set_lock_timeout(shm_pool_t *p, uint32_t timeout_ms);
 
 /* ---- roots: a directory of named offsets inside the segment -------------------- */
 
@@ -275,6 +310,30 @@ int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out);
 /* Header, allocator (tlsf_check) and roots, under the allocator mutex. SHM_POOL_OK,
  * or SHM_POOL_ERR_CORRUPTED with *why (if why != NULL) set to a static description. */
 int shm_pool_check(shm_pool_t *p, const char **why);
+
+/* ---- listing ------------------------------------------------------------------
+ * What shm_pool_peek reads of a named segment without attaching: a read-only
+ * mapping, no lock taken, nothing written, so it never disturbs the processes
+ * using the segment (the figures are a snapshot, possibly mid-update). */
+typedef struct shm_pool_info {
+    uint64_t size;        /* bytes of the file */
+    uint64_t capacity;    /* bytes of the block area */
+    uint64_t used;        /* usable bytes of live blocks (parked and lent ones included) */
+    uint64_t created_ms;  /* Unix time of creation, ms */
+    uint64_t generation;  /* crash recoveries so far */
+    uint64_t lent_chunks; /* chunks lent to heap pools */
+    uint32_t creator_pid; /* 0 when unknown */
+    int creator_alive;    /* the creator process still exists */
+    uint32_t lock_holder; /* thread id holding the allocator lock, 0: free */
+    uint32_t user_lock_holder;
+    uint32_t attached_count; /* live processes in attached[] (one entry per handle) */
+    uint32_t attached[SHM_POOL_ATTACH_SLOTS];
+} shm_pool_info_t;
+
+/* SHM_POOL_OK; SHM_POOL_ERR_NOT_SEGMENT (not one of ours), _CORRUPTED (ours,
+ * damaged: size, creator_pid and creator_alive are set), _INVALID (name) or
+ * _SYSTEM (errno: ENOENT, EACCES, ...). */
+int shm_pool_peek(const char *name, shm_pool_info_t *out);
 
 /* ---- testing only ------------------------------------------------------------ */
 

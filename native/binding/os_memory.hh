@@ -23,7 +23,7 @@ struct RegionMemory {
 // does not say which call failed (TypeScript names the operation).
 // clang-format off
 enum class SysCall { kNone, kMmap, kCalloc, kMalloc, kShmOpen, kMemfdCreate, kFcntl, kShmUnlink,
-                     kMutexLock, kMutexUnlock, kFutex, kOperation };
+                     kFstat, kFutex, kOperation };
 // clang-format on
 
 // OS failures cross to JavaScript as -(errno + call * kSysBase), for every
@@ -31,7 +31,7 @@ enum class SysCall { kNone, kMmap, kCalloc, kMalloc, kShmOpen, kMemfdCreate, kFc
 constexpr int kSysBase = 1000;
 // clang-format off
 constexpr const char* kSysCallNames[] = {"", "mmap", "calloc", "malloc", "shm_open", "memfd_create", "fcntl",
-                                         "shm_unlink", "pthread_mutex_lock", "pthread_mutex_unlock", "futex", ""};
+                                         "shm_unlink", "fstat", "futex", ""};
 // clang-format on
 constexpr uint32_t kSysCallCount = sizeof kSysCallNames / sizeof kSysCallNames[0];
 static_assert(kSysCallCount == static_cast<uint32_t>(SysCall::kOperation) + 1, "a name for every SysCall");

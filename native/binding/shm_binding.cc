@@ -154,7 +154,13 @@ Napi::Value Registered(const Napi::CallbackInfo& info, int status, shm_pool_t* p
   return result;
 }
 
-// create(name | null, size, mode)
+// A lock timeout argument in ms (validated by TypeScript: 0 .. 2^31 - 1).
+uint32_t TimeoutArg(const Napi::CallbackInfo& info, size_t index) {
+  double ms = Num(info, index);
+  return ms >= 0 && ms < 4294967295.0 ? static_cast<uint32_t>(ms) : SHM_POOL_LOCK_TIMEOUT_MS;
+}
+
+// create(name | null, size, mode, lockTimeoutMs)
 Napi::Value Create(const Napi::CallbackInfo& info) {
   double size = Num(info, 1), mode = Num(info, 2);
   if (!IsSize(size) || !(mode >= 0 && mode <= 0777)) return Number(info, SHM_POOL_ERR_INVALID);
@@ -162,23 +168,50 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
   int status = shm_pool_create(info[0].IsString() ? name.c_str() : nullptr, static_cast<size_t>(size),
                                static_cast<unsigned>(mode), &pool);
+  if (status == SHM_POOL_OK) shm_pool_set_lock_timeout(pool, TimeoutArg(info, 3));
   return Registered(info, status, pool, info[0].IsString() ? SysCall::kShmOpen : SysCall::kMemfdCreate);
 }
 
-// open(name)
+// open(name, lockTimeoutMs)
 Napi::Value Open(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>().Utf8Value();
   shm_pool_t* pool = nullptr;
-  int status = shm_pool_open(name.c_str(), &pool);
+  int status = shm_pool_open_within(name.c_str(), TimeoutArg(info, 1), &pool);
   return Registered(info, status, pool, SysCall::kShmOpen);
 }
 
-// fromFd(fd)
+// fromFd(fd, lockTimeoutMs)
 Napi::Value FromFd(const Napi::CallbackInfo& info) {
   shm_pool_t* pool = nullptr;
-  int status = shm_pool_from_fd(info[0].As<Napi::Number>().Int32Value(), &pool);
+  int status = shm_pool_from_fd_within(info[0].As<Napi::Number>().Int32Value(), TimeoutArg(info, 1), &pool);
   return Registered(info, status, pool,
                     status == SHM_POOL_ERR_SYSTEM && errno == EBADF ? SysCall::kFcntl : SysCall::kMmap);
+}
+
+// peek(name) -> what a read-only look at a named segment shows (shm_pool_peek), or a code.
+// CORRUPTED still comes as an object ({corrupted: true, size, creatorPid, creatorAlive}).
+Napi::Value Peek(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  shm_pool_info_t s;
+  int status = shm_pool_peek(name.c_str(), &s);
+  if (status != SHM_POOL_OK && status != SHM_POOL_ERR_CORRUPTED) return Number(info, Code(status, SysCall::kShmOpen));
+  Napi::Env env = info.Env();
+  const Field fields[] = {{"size", AsDouble(s.size)},
+                          {"capacity", AsDouble(s.capacity)},
+                          {"used", AsDouble(s.used)},
+                          {"createdMs", AsDouble(s.created_ms)},
+                          {"generation", AsDouble(s.generation)},
+                          {"lentChunks", AsDouble(s.lent_chunks)},
+                          {"creatorPid", AsDouble(s.creator_pid)},
+                          {"creatorAlive", s.creator_alive ? 1.0 : 0.0},
+                          {"lockHolder", AsDouble(s.lock_holder)},
+                          {"userLockHolder", AsDouble(s.user_lock_holder)},
+                          {"corrupted", status == SHM_POOL_ERR_CORRUPTED ? 1.0 : 0.0}};
+  Napi::Object result = Fields(env, fields);
+  Napi::Array pids = Napi::Array::New(env, s.attached_count);
+  for (uint32_t i = 0; i < s.attached_count; i++) pids.Set(i, Napi::Number::New(env, s.attached[i]));
+  result.Set("attached", pids);
+  return result;
 }
 
 // unlink(name) -> status
@@ -209,16 +242,19 @@ Napi::Value At(const Napi::CallbackInfo& info) {
   return Number(info, Code(shm_pool_at(state->pool, offset, static_cast<size_t>(length), &ptr)));
 }
 
-// lock(handle) -> status (OWNER_DIED: taken, the previous holder died); unlock(handle) -> status
+// lock(handle, timeoutMs (< 0: no limit)) -> status (OWNER_DIED: taken, the previous holder
+// died; TIMEOUT: a live holder kept it; BUSY: this thread holds it); unlock(handle) -> status
 Napi::Value Lock(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
-  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_lock(state->pool), SysCall::kMutexLock));
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  double ms = Num(info, 1);
+  uint32_t timeout = ms >= 0 && ms < 4294967295.0 ? static_cast<uint32_t>(ms) : UINT32_MAX;
+  return Number(info, Code(shm_pool_lock(state->pool, timeout), SysCall::kFutex));
 }
 
 Napi::Value Unlock(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
-  return Number(info,
-                Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool), SysCall::kMutexUnlock));
+  return Number(info, Code(state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_unlock(state->pool), SysCall::kFutex));
 }
 
 // wait(handle, offset, expected (int32), timeoutMs (< 0: forever)) -> status
@@ -376,6 +412,7 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
       {"open", Open},
       {"fromFd", FromFd},
       {"unlink", Unlink},
+      {"peek", Peek},
       {"realloc", Realloc},
       {"at", At},
       {"lock", Lock},

@@ -302,13 +302,15 @@ static void test_header_damage(void)
         int rc = shm_pool_from_fd(shm_pool_fd(p), &q);
         if (q) shm_pool_close(q);
         shm_pool_close(p);
-        CHECKF(rc == SHM_POOL_ERR_CORRUPTED && q == NULL, "damage '%s': status %d", cases[i].what, rc);
+        int want = cases[i].field == H_MAGIC ? SHM_POOL_ERR_NOT_SEGMENT : SHM_POOL_ERR_CORRUPTED;
+        CHECKF(rc == want && q == NULL, "damage '%s': status %d", cases[i].what, rc);
     }
 }
 
 static void test_attach_bad_files(void)
 {
-    /* Too small to hold a header, all zeroes, and a truncated segment. */
+    /* Too small to hold a header or all zeroes: not a segment, at once (no wait
+     * for a creator through a descriptor); a truncated segment: corrupted. */
     size_t sizes[] = { 0, 16, MIB };
     for (size_t i = 0; i < 3; i++) {
         int fd = memfd_create("bad", MFD_CLOEXEC);
@@ -318,7 +320,7 @@ static void test_attach_bad_files(void)
         int rc = shm_pool_from_fd(fd, &q);
         close(fd);
         CHECK_EQ(t, 0);
-        CHECKF(rc == SHM_POOL_ERR_CORRUPTED && !q, "size %zu: %d", sizes[i], rc);
+        CHECKF(rc == SHM_POOL_ERR_NOT_SEGMENT && !q, "size %zu: %d", sizes[i], rc);
     }
     /* A copy of a good segment cut short. */
     shm_pool_t *p = anon_pool(MIB);
@@ -636,7 +638,7 @@ static void test_kill_unrepairable(void)
 static int child_dies_holding_user_lock(void *arg)
 {
     child_args_t *a = arg;
-    if (shm_pool_lock(a->pool) != SHM_POOL_OK) return 10;
+    if (shm_pool_lock(a->pool, UINT32_MAX) != SHM_POOL_OK) return 10;
     raise(SIGKILL);
     return 11;
 }
@@ -647,9 +649,9 @@ static void test_user_lock_owner_died(void)
     CHECK(p);
     child_args_t a = { .pool = p, .fd = -1 };
     CHECK_EQ(run_child(child_dies_holding_user_lock, &a), 128 + SIGKILL);
-    CHECK_EQ(shm_pool_lock(p), SHM_POOL_OWNER_DIED);
+    CHECK_EQ(shm_pool_lock(p, UINT32_MAX), SHM_POOL_OWNER_DIED);
     CHECK_EQ(shm_pool_unlock(p), SHM_POOL_OK);
-    CHECK_EQ(shm_pool_lock(p), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_lock(p, UINT32_MAX), SHM_POOL_OK);
     CHECK_EQ(shm_pool_unlock(p), SHM_POOL_OK);
     /* The allocator was not involved. */
     shm_pool_stats_t s;
@@ -667,7 +669,7 @@ static int child_counts(void *arg)
     volatile uint64_t *counter = (volatile uint64_t *)((unsigned char *)shm_pool_base(p) + a->offset);
     int rc = 0;
     for (int i = 0; i < a->iterations && !rc; i++) {
-        if (shm_pool_lock(p) != SHM_POOL_OK) rc = 11;
+        if (shm_pool_lock(p, UINT32_MAX) != SHM_POOL_OK) rc = 11;
         uint64_t v = *counter;
         if ((i & 63) == 0) sched_yield();
         *counter = v + 1;

@@ -23,9 +23,11 @@ import {
   validateInteger,
   validateNativeBlock,
   validateObject,
+  validateOptionalBoolean,
   validateView,
 } from './core/validate.js';
-import { attached, attachOptions, fail, validateKey, validateName } from './shared/attach.js';
+import { attached, attachOptions, describeSegment, fail, validateKey, validateName } from './shared/attach.js';
+import { listSegments, unlinkAtExit } from './shared/segments.js';
 import type { AttachUse } from './shared/attach.js';
 import { flushRecord, parkOpener, trackCache, untrackCache } from './shared/openCaches.js';
 import type { CacheRecord } from './shared/openCaches.js';
@@ -33,7 +35,13 @@ import { SHARED_CACHE_MAX, SharedCache, limitFor } from './shared/SharedCache.js
 import { destroySharedChildren, registerSegment, sharedChunkOffset } from './shared/sharedParent.js';
 import { SpinWait, WAIT_RESULTS, validateSpin } from './shared/spinWait.js';
 import { Status } from './core/status.js';
-import type { NativeBlock, SharedPoolAttachOptions, SharedPoolOptions, SharedPoolStats } from './types.js';
+import type {
+  NativeBlock,
+  SharedPoolAttachOptions,
+  SharedPoolOptions,
+  SharedPoolStats,
+  SharedSegmentInfo,
+} from './types.js';
 
 const native = binding.shm;
 /** The hot calls pass numbers through this array (see native/binding/shm_binding.cc). */
@@ -128,9 +136,12 @@ export class SharedPool {
   #retriedFailures = 0;
   /** The nativeHandle external, once asked for. */
   #nativeHandle: object | undefined;
+  /** Option lockTimeout (ms), for ERR_POOL_LOCK_TIMEOUT's message. */
+  readonly #lockTimeout: number;
 
   private constructor(key: symbol, result: ShmAttached, name: string | null, options: AttachUse) {
     if (key !== INTERNAL) throw errors.illegalConstructor('SharedPool.create, SharedPool.open or SharedPool.fromFd');
+    this.#lockTimeout = options.lockTimeout;
     [this.#handle, this.#owner, this.#buffer, this.#fd] = result;
     this.#deferred = options.safeReuse ? new DeferredFrees((offset) => this.#releaseDeferred(offset)) : null;
     if (this.#deferred !== null) overrideFree(this, (buf) => this.#freeDeferred(buf));
@@ -156,31 +167,71 @@ export class SharedPool {
     const size = validateInteger(options.size, 'options.size', MIN_SIZE, MAX_SIZE);
     const name = options.name === undefined ? null : validateName(options.name, 'options.name');
     const mode = options.mode === undefined ? 0o600 : validateInteger(options.mode, 'options.mode', 0, 0o777);
+    const unlinkOnExit = validateOptionalBoolean(options.unlinkOnExit, 'options.unlinkOnExit');
     const use = attachOptions(options, 'options');
-    const result = native.create(name, size, mode);
-    return new SharedPool(INTERNAL, attached(result), name, use);
+    const result = native.create(name, size, mode, use.lockTimeout);
+    const target = { label: 'options.name', value: name ?? '', name, lockTimeout: use.lockTimeout };
+    const pool = new SharedPool(INTERNAL, attached(result, target), name, use);
+    if (unlinkOnExit && name !== null) unlinkAtExit(name);
+    return pool;
   }
 
-  /** Attaches to a named segment (validated: ERR_POOL_CORRUPTED for a bad one). */
+  /**
+   * Attaches to a named segment: ERR_INVALID_ARG_VALUE when the name leads to something
+   * that is not a segment, ERR_POOL_CORRUPTED for a damaged one, ERR_POOL_LOCK_TIMEOUT when
+   * a live process keeps its allocator lock.
+   */
   static open(name: string, options?: SharedPoolAttachOptions): SharedPool {
     validateName(name, 'name');
     const use = attachOptions(options, 'options');
-    return new SharedPool(INTERNAL, attached(native.open(name)), name, use);
+    const target = { label: 'name', value: name, name, lockTimeout: use.lockTimeout };
+    return new SharedPool(INTERNAL, attached(native.open(name, use.lockTimeout), target), name, use);
   }
 
-  /** Attaches through a descriptor, e.g. one inherited from the parent (the pool keeps a duplicate). */
+  /**
+   * Attaches through a descriptor, e.g. one inherited from the parent (the pool keeps a
+   * duplicate). A descriptor of anything but a segment (a pipe, a socket, a directory, a
+   * device, an empty or foreign file) is refused at once with ERR_INVALID_ARG_VALUE.
+   */
   static fromFd(fd: number, options?: SharedPoolAttachOptions): SharedPool {
     validateInteger(fd, 'fd', 0, 2 ** 31 - 1);
     const use = attachOptions(options, 'options');
-    const result = native.fromFd(fd);
-    return new SharedPool(INTERNAL, attached(result), null, use);
+    const result = native.fromFd(fd, use.lockTimeout);
+    const target = { label: 'fd', value: fd, name: null, lockTimeout: use.lockTimeout };
+    return new SharedPool(INTERNAL, attached(result, target), null, use);
   }
 
   /** Removes a segment's name without attaching (ERR_POOL_SYSTEM ENOENT when there is none). */
   static unlink(name: string): void {
     validateName(name, 'name');
     const status = native.unlink(name);
-    if (status !== Status.OK) throw fail(status, 'shm_unlink');
+    if (status !== Status.OK) throw fail(status, 'shm_unlink', 0, name);
+  }
+
+  /**
+   * This package's named segments on this machine (the files of /dev/shm that carry a
+   * segment header), read without attaching: no lock is taken and nothing is written, so
+   * the processes using them are not disturbed (the figures are a snapshot). Files this
+   * process may not read are left out. O(files in /dev/shm + attach slots).
+   */
+  static list(): SharedSegmentInfo[] {
+    return listSegments();
+  }
+
+  /**
+   * Unlinks every stale segment of SharedPool.list() (its creator is gone and no live
+   * process has it open): the names a SIGKILLed program left behind. Returns the names
+   * removed. A process attaching by name at that moment can still open it first and keep
+   * its mapping; the name is gone all the same.
+   */
+  static unlinkStale(): string[] {
+    const removed: string[] = [];
+    for (const info of listSegments()) {
+      if (!info.stale) continue;
+      const status = native.unlink(info.name);
+      if (status === Status.OK) removed.push(info.name);
+    }
+    return removed;
   }
 
   /** This process's descriptor of the segment (close-on-exec): hand it to children through fork's `stdio`. */
@@ -236,7 +287,7 @@ export class SharedPool {
     const offset = this.#liveOffsetOf(buf);
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
     const moved = native.realloc(this.#handle, offset, size);
-    if (moved < 0) throw fail(moved, 'realloc', size);
+    if (moved < 0) throw this.#fail(moved, 'realloc', size);
     return this.#view(moved, size);
   }
 
@@ -255,7 +306,7 @@ export class SharedPool {
       if (usable !== 0 && cache.park(buf as unknown as PoolBuffer, offset, usable)) return;
     }
     const status = freeNative(this.#handle, offset);
-    if (status !== Status.OK) throw fail(status, 'free');
+    if (status !== Status.OK) throw this.#fail(status, 'free');
   }
 
   /**
@@ -310,20 +361,28 @@ export class SharedPool {
     if (this.#cache !== null && offset < this.#areaSize && this.#cache.has(offset)) throw errors.doubleFree();
     const status = native.at(this.#handle, offset, length);
     if (status === Status.INVALID) throw errors.outOfRange('length', 'within the allocation', length);
-    if (status !== Status.OK) throw fail(status, 'at');
+    if (status !== Status.OK) throw this.#fail(status, 'at');
     return this.#view(offset, length);
   }
 
   /**
-   * Takes the process-shared user lock. Not reentrant. Returns true when the
-   * previous holder died holding it (robust mutex, EOWNERDEAD): the lock is then
-   * held and usable, but the data it guards may be half-updated; false otherwise.
+   * Takes the process-shared user lock, blocking this thread (synchronously). Not reentrant.
+   * Returns true when the previous holder died holding it (found by asking the kernel, even
+   * after SIGKILL): the lock is then held and usable, but the data it guards may be
+   * half-updated; false otherwise. `timeout` (ms; default: none): throws
+   * ERR_POOL_LOCK_TIMEOUT when a live holder keeps it that long.
    */
-  lock(): boolean {
+  lock(options?: { timeout?: number }): boolean {
     this.#live();
+    let timeout = -1;
+    if (options !== undefined) {
+      validateObject(options, 'options');
+      if (options.timeout !== undefined) timeout = validateInteger(options.timeout, 'options.timeout', 0, 2 ** 31 - 1);
+    }
     if (this.#locked) throw errors.invalidState('the lock is already held by this SharedPool');
-    const status = native.lock(this.#handle);
-    if (status !== Status.OK && status !== Status.OWNER_DIED) throw fail(status, 'pthread_mutex_lock');
+    const status = native.lock(this.#handle, timeout);
+    if (status === Status.TIMEOUT) throw errors.lockTimeout('user', timeout, describeSegment(this.#name));
+    if (status !== Status.OK && status !== Status.OWNER_DIED) throw this.#fail(status, 'futex');
     this.#locked = true;
     return status === Status.OWNER_DIED;
   }
@@ -332,7 +391,7 @@ export class SharedPool {
     this.#live();
     if (!this.#locked) throw errors.invalidState('the lock is not held by this SharedPool');
     const status = native.unlock(this.#handle);
-    if (status !== Status.OK) throw fail(status, 'pthread_mutex_unlock');
+    if (status !== Status.OK) throw this.#fail(status, 'futex');
     this.#locked = false;
   }
 
@@ -375,7 +434,7 @@ export class SharedPool {
     const timeout = limit === Infinity ? -1 : Math.ceil(Math.max(0, limit));
     const status = native.wait(this.#handle, offset, value, timeout);
     const result = WAIT_RESULTS.get(status);
-    if (result === undefined) throw fail(status, 'futex');
+    if (result === undefined) throw this.#fail(status, 'futex');
     return result;
   }
 
@@ -384,7 +443,7 @@ export class SharedPool {
     const offset = this.#wordOffset(view, index);
     const n = count === undefined || count === Infinity ? -1 : validateInteger(count, 'count', 0, 2 ** 31 - 2);
     const woken = native.notify(this.#handle, offset, n);
-    if (woken < 0) throw fail(woken, 'futex');
+    if (woken < 0) throw this.#fail(woken, 'futex');
     return woken;
   }
 
@@ -394,7 +453,7 @@ export class SharedPool {
     validateKey(key);
     validateInteger(offset, 'offset', 0, this.#buffer.byteLength - 1);
     const status = native.setRoot(this.#handle, key, offset);
-    if (status !== Status.OK) throw fail(status, 'setRoot');
+    if (status !== Status.OK) throw this.#fail(status, 'setRoot');
   }
 
   getRoot(key: string): number | undefined {
@@ -402,7 +461,7 @@ export class SharedPool {
     validateKey(key);
     const offset = native.getRoot(this.#handle, key);
     if (offset === Status.NOT_FOUND) return undefined;
-    if (offset < 0) throw fail(offset, 'getRoot');
+    if (offset < 0) throw this.#fail(offset, 'getRoot');
     return offset;
   }
 
@@ -411,7 +470,7 @@ export class SharedPool {
     this.#live();
     validateKey(key);
     const status = native.deleteRoot(this.#handle, key);
-    if (status !== Status.OK && status !== Status.NOT_FOUND) throw fail(status, 'deleteRoot');
+    if (status !== Status.OK && status !== Status.NOT_FOUND) throw this.#fail(status, 'deleteRoot');
   }
 
   /**
@@ -528,7 +587,7 @@ export class SharedPool {
     this.#live();
     if (this.#name === null) return;
     const status = native.unlink(this.#name);
-    if (status !== Status.OK) throw fail(status, 'shm_unlink');
+    if (status !== Status.OK) throw this.#fail(status, 'shm_unlink');
     this.#unlinked = true;
   }
 
@@ -540,7 +599,7 @@ export class SharedPool {
       if (this.#name !== null && !this.#unlinked) {
         const status = native.unlink(this.#name);
         if (status !== Status.OK && decodeSystemFailure(status, SYS_BASE)?.errno !== osConstants.errno.ENOENT)
-          throw fail(status, 'shm_unlink');
+          throw this.#fail(status, 'shm_unlink');
         this.#unlinked = true;
       }
     } finally {
@@ -557,10 +616,15 @@ export class SharedPool {
     if (this.#closed) throw errors.destroyed();
   }
 
+  /** The error of a native call on this segment that returned `code` (see fail()). */
+  #fail(code: number, syscall: string, size = 0): Error {
+    return fail(code, syscall, size, this.#name, this.#lockTimeout);
+  }
+
   #stats(): ShmStats {
     this.#live();
     const raw = native.stats(this.#handle);
-    if (typeof raw === 'number') throw fail(raw, 'stats');
+    if (typeof raw === 'number') throw this.#fail(raw, 'stats');
     return raw;
   }
 
@@ -577,7 +641,7 @@ export class SharedPool {
       // Served at the class size, so that the block goes back to this class when freed.
       const offset = allocNative(this.#handle, SharedCache.classSize(size), zero);
       if (offset >= 0) return this.#view(offset, size, PARKABLE);
-      if (offset !== Status.NOMEM) throw fail(offset, 'alloc', size);
+      if (offset !== Status.NOMEM) throw this.#fail(offset, 'alloc', size);
       this.#retriedFailures++;
     }
     let offset = allocNative(this.#handle, size, zero);
@@ -588,7 +652,7 @@ export class SharedPool {
     }
     if (offset >= 0) return this.#view(offset, size);
     if (offset === Status.NOMEM && !throwing) return null;
-    throw fail(offset, 'alloc', size);
+    throw this.#fail(offset, 'alloc', size);
   }
 
   /**
@@ -621,7 +685,7 @@ export class SharedPool {
   #flush(): void {
     if (this.#record === null) return;
     const status = flushRecord(this.#record);
-    if (status !== Status.OK) throw fail(status, 'free');
+    if (status !== Status.OK) throw this.#fail(status, 'free');
   }
 
   /** A view of this mapping; a block the C pool placed past the area means a damaged segment. */

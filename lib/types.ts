@@ -136,6 +136,38 @@ export interface SharedPoolAttachOptions extends ReuseOptions {
    * adaptive spin: shortened while spins end asleep (oversubscribed CPUs), restored when they pay.
    */
   spinMs?: number;
+  /**
+   * How long this process's allocator calls (alloc, free, stats, ... and the attach itself)
+   * wait for another live process holding the segment's allocator lock before they throw
+   * ERR_POOL_LOCK_TIMEOUT, in milliseconds (0 .. 2**31 - 1; default 5000). A holder that
+   * died is replaced at once whatever this says; the lock is held for microseconds normally.
+   */
+  lockTimeout?: number;
+}
+
+/** One of this package's named segments, as SharedPool.list() sees it (read-only, no attach). */
+export interface SharedSegmentInfo {
+  /** The segment's name ('/' + its file name in /dev/shm). */
+  name: string;
+  /** Bytes of the segment file. */
+  size: number;
+  /** Bytes of its block area. */
+  capacity: number;
+  /** Usable bytes of live blocks, over every process (a snapshot). */
+  used: number;
+  /** The process that created it (0: unknown), and whether that process still exists. */
+  creatorPid: number;
+  creatorAlive: boolean;
+  /** When it was created (null: unknown). */
+  createdAt: Date | null;
+  /** Live processes with the segment open through this package (one entry per open handle). */
+  attachedPids: number[];
+  /** The thread id holding the allocator lock, or null when it is free. */
+  lockHolder: number | null;
+  /** Nobody can be using it: its creator is gone and no live process has it open. */
+  stale: boolean;
+  /** Its header failed validation (size, creatorPid and creatorAlive are still filled in). */
+  corrupted: boolean;
 }
 
 export interface SharedPoolOptions extends SharedPoolAttachOptions {
@@ -145,6 +177,12 @@ export interface SharedPoolOptions extends SharedPoolAttachOptions {
   name?: string;
   /** Permission bits of a named segment (0 .. 0o777), applied exactly; default 0o600. */
   mode?: number;
+  /**
+   * Unlink the named segment when this process exits (process 'exit'), so its name does not
+   * outlive the program; default false. A process killed with SIGKILL cannot do this: see
+   * SharedPool.list() and SharedPool.unlinkStale().
+   */
+  unlinkOnExit?: boolean;
 }
 
 export type PoolErrorCode =
@@ -154,4 +192,5 @@ export type PoolErrorCode =
   | 'ERR_POOL_DESTROYED'
   | 'ERR_POOL_IN_USE'
   | 'ERR_POOL_CORRUPTED'
+  | 'ERR_POOL_LOCK_TIMEOUT'
   | 'ERR_POOL_SYSTEM';

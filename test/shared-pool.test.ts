@@ -135,18 +135,18 @@ describe('single process', () => {
     expect(pool.alloc(8).length).toBe(8); // the mapping outlives the name
   });
 
-  test('a descriptor of something that is not a segment, or a damaged segment, is ERR_POOL_CORRUPTED', () => {
-    expectCode(() => SharedPool.fromFd(0), 'ERR_POOL_CORRUPTED', PoolError);
+  test('a descriptor or name of something that is not a segment is ERR_INVALID_ARG_VALUE; a damaged segment ERR_POOL_CORRUPTED', () => {
+    expectCode(() => SharedPool.fromFd(0), 'ERR_INVALID_ARG_VALUE', TypeError);
     const name = uniqueName();
     const file = `/dev/shm${name}`;
     writeFileSync(file, Buffer.alloc(MiB, 0xff));
-    expectCode(() => SharedPool.open(name), 'ERR_POOL_CORRUPTED', PoolError);
+    expectCode(() => SharedPool.open(name), 'ERR_INVALID_ARG_VALUE', TypeError);
     SharedPool.unlink(name);
     using pool = SharedPool.create({ size: MiB, name });
     const fd = openSync(file, 'r+');
     try {
       writeSync(fd, Buffer.alloc(8, 0x41), 0, 8, 0); // the magic
-      expectCode(() => SharedPool.open(name), 'ERR_POOL_CORRUPTED', PoolError);
+      expectCode(() => SharedPool.open(name), 'ERR_INVALID_ARG_VALUE', TypeError);
       writeSync(fd, Buffer.from('!SHMPOOL'), 0, 8, 0); // restored (little-endian magic)
       writeSync(fd, Buffer.alloc(8, 0xff), 0, 8, 16); // segment_size
       expectCode(() => SharedPool.open(name), 'ERR_POOL_CORRUPTED', PoolError);

@@ -100,15 +100,33 @@ export function cleanupsFailed(failures: unknown[]): AggregateError {
   return new AggregateError(failures, `${count} threw`);
 }
 
-/** ERR_POOL_SYSTEM from a positive errno, like Node's system errors (negative `errno`). */
-export function system(errno: number, syscall: string): PoolError {
+/**
+ * ERR_POOL_SYSTEM from a positive errno, like Node's system errors (negative `errno`);
+ * `path`: the segment the call was about, named in the message and as `error.path`.
+ */
+export function system(errno: number, syscall: string, path?: string): PoolError {
   let name: string;
   try {
     name = getSystemErrorName(-errno);
   } catch {
     name = `errno ${errno}`;
   }
-  return new PoolError('ERR_POOL_SYSTEM', `${syscall} failed: ${name}`, { errno: -errno, syscall });
+  const about = path === undefined ? '' : ` '${path}'`;
+  return new PoolError('ERR_POOL_SYSTEM', `${syscall}${about} failed: ${name}`, { errno: -errno, syscall, path });
+}
+
+/** ERR_POOL_LOCK_TIMEOUT: another live process kept a segment's lock past the timeout. */
+export function lockTimeout(which: 'allocator' | 'user', ms: number, segment: string): PoolError {
+  return new PoolError(
+    'ERR_POOL_LOCK_TIMEOUT',
+    `SharedPool ${segment}: another live process held the ${which} lock for more than ${ms} ms` +
+      (which === 'allocator' ? ' (option lockTimeout)' : ''),
+  );
+}
+
+/** ERR_INVALID_ARG_VALUE for a descriptor or name that leads to something other than a segment. */
+export function notSegment(name: string, value: unknown): CodedError<TypeError> {
+  return invalidArgValue(name, 'is not a mempools segment', value);
 }
 
 /** Which pool a status came from: only ERR_POOL_CORRUPTED's message differs. */
@@ -127,11 +145,17 @@ const BROKEN: Record<StatusSource, string> = {
  * -(errno + call * sysBase) becomes ERR_POOL_SYSTEM naming the call the code names
  * (binding.syscalls), or `syscall` (the operation) when the binding names none.
  */
-export function fromStatus(status: number, size = 0, source: StatusSource = 'tlsf', syscall?: string): Error {
+export function fromStatus(
+  status: number,
+  size = 0,
+  source: StatusSource = 'tlsf',
+  syscall?: string,
+  path?: string,
+): Error {
   if (status <= -binding.sysBase) {
     const call = Math.floor(-status / binding.sysBase);
     const errno = -status - call * binding.sysBase;
-    return system(errno, binding.syscalls[call] || syscall || 'unknown');
+    return system(errno, binding.syscalls[call] || syscall || 'unknown', path);
   }
   if (status === Status.NOMEM) return exhausted(size);
   if (status === Status.FOREIGN || (status === Status.STALE && source === 'region')) return foreignBuffer();
@@ -140,6 +164,7 @@ export function fromStatus(status: number, size = 0, source: StatusSource = 'tls
   if (source === 'shm') {
     if (status === Status.FULL)
       return new PoolError('ERR_POOL_EXHAUSTED', 'Pool exhausted: the roots directory is full');
+    if (status === Status.BUSY) return invalidState('the lock is already held by this thread');
     if (status === Status.LENT) {
       return new PoolError(
         'ERR_POOL_FOREIGN_BUFFER',

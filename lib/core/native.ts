@@ -205,6 +205,8 @@ export interface ShmConstants {
   readonly keyMax: number;
   /** Most bytes of a segment name, its leading '/' included. */
   readonly nameMax: number;
+  /** The default allocator lock timeout of a handle, ms (SHM_POOL_LOCK_TIMEOUT_MS). */
+  readonly lockTimeout: number;
   /** OS failures come back as -(errno + call * sysBase), as for every pool (binding.syscalls[call]). */
   readonly sysBase: number;
 }
@@ -217,11 +219,29 @@ export type ShmAttached = [number, object, ArrayBuffer, number];
  * block area (= a view's byteOffset). Number results: >= 0 a value, else a
  * negative status or an OS failure -(errno + call * sysBase).
  */
+/** What binding.shm.peek reads of a segment (native/alloc/shm_pool.h shm_pool_info_t); flags are 0/1. */
+export interface ShmPeek {
+  readonly size: number;
+  readonly capacity: number;
+  readonly used: number;
+  readonly createdMs: number;
+  readonly generation: number;
+  readonly lentChunks: number;
+  readonly creatorPid: number;
+  readonly creatorAlive: number;
+  readonly lockHolder: number;
+  readonly userLockHolder: number;
+  readonly corrupted: number;
+  readonly attached: number[];
+}
+
 export interface ShmBinding {
-  create(name: string | null, size: number, mode: number): ShmAttached | number;
-  open(name: string): ShmAttached | number;
-  fromFd(fd: number): ShmAttached | number;
+  create(name: string | null, size: number, mode: number, lockTimeoutMs: number): ShmAttached | number;
+  open(name: string, lockTimeoutMs: number): ShmAttached | number;
+  fromFd(fd: number, lockTimeoutMs: number): ShmAttached | number;
   unlink(name: string): number;
+  /** A read-only look at a named segment (no attach, no lock), or a negative code (NOT_SEGMENT, OS failure). */
+  peek(name: string): ShmPeek | number;
   /** scratch = [handle, size, zero] -> scratch[0] = area offset or a negative code. */
   alloc(): void;
   /** scratch = [handle, offset] -> scratch[0] = status. */
@@ -230,8 +250,8 @@ export interface ShmBinding {
   realloc(handle: number, offset: number, size: number): number;
   /** Status: OK when a live block starting at offset holds length bytes. */
   at(handle: number, offset: number, length: number): number;
-  /** Status; OWNER_DIED (1): taken, its previous holder died. */
-  lock(handle: number): number;
+  /** Status; OWNER_DIED (1): taken, its previous holder died; TIMEOUT; BUSY (this thread holds it). timeoutMs < 0: none. */
+  lock(handle: number, timeoutMs: number): number;
   unlock(handle: number): number;
   /** Status: OK, NOT_EQUAL or TIMED_OUT. timeoutMs < 0: forever. */
   wait(handle: number, offset: number, expected: number, timeoutMs: number): number;
@@ -271,6 +291,8 @@ export interface StatusTable {
   readonly SYSTEM: number;
   readonly NOT_FOUND: number;
   readonly LENT: number;
+  readonly NOT_SEGMENT: number;
+  readonly TIMEOUT: number;
   readonly OWNER_DIED: number;
   readonly NOT_EQUAL: number;
   readonly TIMED_OUT: number;

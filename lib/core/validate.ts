@@ -29,12 +29,18 @@ export function validateAlignment(value: unknown, name: string, min: number, max
   return value;
 }
 
+/** A real Uint8Array (or Buffer): not an object that merely inherits from one (Object.create(view)). */
 export function validateView(value: unknown, name: string): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw invalidArgType(name, 'an instance of Buffer or Uint8Array', value);
+  if (!(value instanceof Uint8Array) || !ArrayBuffer.isView(value)) {
+    throw invalidArgType(name, 'an instance of Buffer or Uint8Array', value);
+  }
 }
 
+/** An options object, as Node's validateObject: not null and not an array. */
 export function validateObject(value: unknown, name: string): asserts value is object {
-  if (typeof value !== 'object' || value === null) throw invalidArgType(name, 'of type object', value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArgType(name, 'of type object', value);
+  }
 }
 
 /** calloc's arguments: count * size as a safe integer (a RangeError when it overflows). */

@@ -1461,9 +1461,15 @@ int shm_pool_check(shm_pool_t *p, const char **why)
     const char *reason = NULL;
     if (why) *why = NULL;
     if (!p) return SHM_POOL_ERR_INVALID;
+    if (!layout_unchanged(p)) { /* lock_allocator refuses it too: say why here */
+        if (why) *why = "header layout changed since attach";
+        return SHM_POOL_ERR_CORRUPTED;
+    }
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) {
-        if (why) *why = "allocator lock unavailable (segment corrupted)";
+        if (why)
+            *why = rc == SHM_POOL_ERR_TIMEOUT ? "allocator lock held too long by a live process"
+                                              : "allocator lock unavailable (segment corrupted)";
         return rc;
     }
     reason = validate_header(p->h, p->size);

@@ -436,6 +436,7 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
   constants.Set("roots", Napi::Number::New(env, SHM_POOL_ROOTS));
   constants.Set("keyMax", Napi::Number::New(env, SHM_POOL_KEY_MAX));
   constants.Set("nameMax", Napi::Number::New(env, SHM_POOL_NAME_MAX));
+  constants.Set("lockTimeout", Napi::Number::New(env, SHM_POOL_LOCK_TIMEOUT_MS));
   constants.Set("sysBase", Napi::Number::New(env, kSysBase));
   shm.Set("constants", constants);
   static const HotCall hot[] = {{"alloc", AllocFast}, {"free", FreeFast}};

@@ -225,8 +225,6 @@ export interface ShmPeek {
   readonly capacity: number;
   readonly used: number;
   readonly createdMs: number;
-  readonly generation: number;
-  readonly lentChunks: number;
   readonly creatorPid: number;
   readonly creatorAlive: number;
   readonly lockHolder: number;

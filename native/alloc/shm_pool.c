@@ -594,16 +594,9 @@ static int recover_allocator(shm_pool_t *p)
 /* What a failed shm_lock_acquire means for the caller. */
 static int lock_failure(int rc)
 {
-    switch (rc) {
-    case SHM_LOCK_TIMEOUT:
-        return SHM_POOL_ERR_TIMEOUT;
-    case SHM_LOCK_RECURSIVE:
-        return SHM_POOL_ERR_BUSY;
-    case SHM_LOCK_SYSTEM:
-        return SHM_POOL_ERR_SYSTEM;
-    default:
-        return SHM_POOL_ERR_CORRUPTED; /* SHM_LOCK_DAMAGED */
-    }
+    if (rc == SHM_LOCK_TIMEOUT) return SHM_POOL_ERR_TIMEOUT;
+    if (rc == SHM_LOCK_RECURSIVE) return SHM_POOL_ERR_BUSY;
+    return rc == SHM_LOCK_SYSTEM ? SHM_POOL_ERR_SYSTEM : SHM_POOL_ERR_CORRUPTED; /* SHM_LOCK_DAMAGED */
 }
 
 static void unlock_allocator(shm_pool_t *p) { shm_lock_release(&p->h->alloc_lock); }

@@ -200,8 +200,6 @@ Napi::Value Peek(const Napi::CallbackInfo& info) {
                           {"capacity", AsDouble(s.capacity)},
                           {"used", AsDouble(s.used)},
                           {"createdMs", AsDouble(s.created_ms)},
-                          {"generation", AsDouble(s.generation)},
-                          {"lentChunks", AsDouble(s.lent_chunks)},
                           {"creatorPid", AsDouble(s.creator_pid)},
                           {"creatorAlive", s.creator_alive ? 1.0 : 0.0},
                           {"lockHolder", AsDouble(s.lock_holder)},

@@ -228,6 +228,62 @@ static void test_live_lock_holder_times_out(void)
     shm_pool_close(p);
 }
 
+/* A third process scribbling the allocator lock word while two others
+ * allocate: nobody hangs, nobody crashes (they may see CORRUPTED or TIMEOUT,
+ * or a broken allocator once mutual exclusion was broken by a scribbled 0). */
+typedef struct churn_args {
+    int fd;
+    volatile uint32_t *stop;
+} churn_args_t;
+
+static int churn_until_stopped(void *arg)
+{
+    churn_args_t *a = arg;
+    shm_pool_t *p = NULL;
+    if (shm_pool_from_fd_within(a->fd, 20, &p) != SHM_POOL_OK) return 0; /* refused: fine */
+    uint64_t held[16] = {0};
+    for (unsigned i = 0; !__atomic_load_n(a->stop, __ATOMIC_ACQUIRE) && i < 2000000; i++) {
+        unsigned k = i % 16;
+        if (held[k]) shm_pool_free_at(p, held[k]);
+        held[k] = 0;
+        uint64_t off;
+        void *ptr;
+        if (shm_pool_alloc(p, 16 + (i * 37) % 900, &off, &ptr) == SHM_POOL_OK) {
+            memset(ptr, (int)i, 16);
+            held[k] = off;
+        }
+    }
+    shm_pool_close(p);
+    return 0;
+}
+
+static void test_scribbled_lock_while_two_allocate(void)
+{
+    shm_pool_t *p = anon_pool(4 * MIB);
+    CHECK(p);
+    volatile uint32_t *stop = mmap(NULL, 4, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(stop != MAP_FAILED);
+    *stop = 0;
+    churn_args_t args = {shm_pool_fd(p), stop};
+    pid_t kids[2] = {spawn(churn_until_stopped, &args), spawn(churn_until_stopped, &args)};
+    uint32_t *word = word_at(p, H_ALLOC_LOCK);
+    uint32_t values[] = {0xffffffffu, 0, 1, dead_pid(), (uint32_t)kids[0], 0x80000001u, 0};
+    unsigned r = 7;
+    for (int i = 0; i < 400; i++) {
+        r = r * 1103515245u + 12345u;
+        __atomic_store_n(word, values[r % (sizeof values / sizeof values[0])], __ATOMIC_RELAXED);
+        struct timespec ms = {0, 500000L};
+        nanosleep(&ms, NULL);
+    }
+    __atomic_store_n(stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++) {
+        int rc = reap(kids[i]);
+        CHECKF(rc == 0, "child %d ended with %d", i, rc);
+    }
+    munmap((void *)stop, 4);
+    shm_pool_close(p);
+}
+
 /* ---- a peer writing after attach
  * ------------------------------------------------------- */
 
@@ -387,6 +443,7 @@ int main(void)
     TU_RUN(test_attach_damaged_lock_words);
     TU_RUN(test_dead_lock_holder_recovered_on_attach);
     TU_RUN(test_live_lock_holder_times_out);
+    TU_RUN(test_scribbled_lock_while_two_allocate);
     TU_RUN(test_peer_moves_header_layout);
     TU_RUN(test_peer_scribbles_lent_map_and_parks);
     TU_RUN(test_not_segments_refused_at_once);

@@ -214,6 +214,19 @@ static inline void fz_remove(fz_shadow_t *s, int slot)
     s->live--;
 }
 
+/* Write up to 16 input bytes at [p, p + room) where no live block lies: chunk
+ * memory the program does not own right now (freed or never handed out), as a
+ * stale view would. Pools that keep no metadata in their chunks (heap, region)
+ * must not notice. */
+static inline void fz_scribble_unowned(const fz_shadow_t *s, unsigned char *p, size_t room, fz_in_t *in)
+{
+    size_t n = 1 + fz_u8(in) % 16u;
+    for (size_t i = 0; i < n && i < room; i++) {
+        uint8_t v = fz_u8(in);
+        if (fz_find_containing(s, p + i) < 0) p[i] = v;
+    }
+}
+
 /* A short ring of addresses that were freed, for double-free attempts. */
 #define FZ_FREED 16
 typedef struct fz_freed {

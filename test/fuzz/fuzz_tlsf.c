@@ -28,15 +28,23 @@ typedef struct state {
     fz_shadow_t s;
     fz_freed_t freed;
     unsigned char foreign[64]; /* an address no region contains */
+    int damaged;               /* a block's memory was scribbled on: only "never crash" holds */
 } state_t;
+
+/* An expectation of the contract, which holds until the heap is scribbled on. */
+#define EXPECT(st, c, ...)                                                                                             \
+    do {                                                                                                               \
+        if (!(st)->damaged && !(c)) FZ_FAIL(__VA_ARGS__);                                                              \
+    } while (0)
 
 static void check_pool(state_t *st)
 {
     const char *why = NULL;
-    if (tlsf_check(st->t, &why) != TLSF_OK) FZ_FAIL("tlsf_check: %s", why ? why : "?");
+    int rc = tlsf_check(st->t, &why);
+    EXPECT(st, rc == TLSF_OK, "tlsf_check: %s", why ? why : "?");
     tlsf_stats_t stats;
     tlsf_get_stats(st->t, &stats);
-    if (stats.allocations != st->s.live) FZ_FAIL("stats: %zu allocations, model %zu", stats.allocations, st->s.live);
+    EXPECT(st, stats.allocations == st->s.live, "stats: %zu allocations, model %zu", stats.allocations, st->s.live);
 }
 
 static int same_stats(const tlsf_stats_t *a, const tlsf_stats_t *b)
@@ -77,13 +85,13 @@ static void drop_region(region_t *r)
 static void took(state_t *st, void *p, size_t size, size_t align, int zeroed, uint8_t seed)
 {
     if (!p) {
-        if (tlsf_is_corrupted(st->t)) FZ_FAIL("pool marked corrupted by a valid allocation");
+        EXPECT(st, !tlsf_is_corrupted(st->t), "pool marked corrupted by a valid allocation");
         return;
     }
     if ((uintptr_t)p % (align > TLSF_ALIGN_SIZE ? align : TLSF_ALIGN_SIZE))
         FZ_FAIL("block %p not %zu-aligned", p, align);
     size_t usable = tlsf_usable_size(st->t, p);
-    if (usable < size) FZ_FAIL("usable size %zu < requested %zu", usable, size);
+    EXPECT(st, usable >= size, "usable size %zu < requested %zu", usable, size);
     int region;
     size_t offset;
     tlsf_region_info_t info;
@@ -93,19 +101,26 @@ static void took(state_t *st, void *p, size_t size, size_t align, int zeroed, ui
     int slot = fz_free_slot(&st->s);
     if (slot < 0) {
         /* the model is full: give it straight back */
-        if (tlsf_free(st->t, p) != TLSF_OK) FZ_FAIL("free of a fresh block failed");
+        int rc = tlsf_free(st->t, p);
+        EXPECT(st, rc == TLSF_OK, "free of a fresh block failed");
         return;
     }
     fz_block_t b = {.p = p, .size = usable, .seed = seed, .owner = region, .offset = offset};
+    if (st->damaged) { /* blocks may overlap now: record without the checks */
+        st->s.b[slot] = b;
+        st->s.live++;
+        fz_fill(&st->s.b[slot]);
+        return;
+    }
     fz_add(&st->s, slot, b, zeroed ? size : 0);
 }
 
 static void do_free(state_t *st, int slot, int by_offset)
 {
     fz_block_t b = st->s.b[slot];
-    fz_verify(&b);
+    if (!st->damaged) fz_verify(&b);
     int rc = by_offset ? tlsf_free_at(st->t, b.owner, b.offset) : tlsf_free(st->t, b.p);
-    if (rc != TLSF_OK) FZ_FAIL("free of a live block: %d", rc);
+    EXPECT(st, rc == TLSF_OK, "free of a live block: %d", rc);
     fz_remove(&st->s, slot);
     fz_remember_freed(&st->freed, &b);
 }
@@ -139,6 +154,7 @@ static void misuse(state_t *st, void *p, uint8_t how, size_t size)
         break;
     }
     }
+    if (st->damaged) return;
     if (rc != TLSF_ERR_FOREIGN && rc != TLSF_ERR_DOUBLE_FREE)
         FZ_FAIL("misuse of %p (kind %d) returned %d, not FOREIGN/DOUBLE_FREE", p, how % 4, rc);
     if (tlsf_usable_size(st->t, p) != 0) FZ_FAIL("usable size of a non-block %p is not 0", p);
@@ -149,19 +165,90 @@ static void misuse(state_t *st, void *p, uint8_t how, size_t size)
 static void do_realloc(state_t *st, int slot, size_t size)
 {
     fz_block_t b = st->s.b[slot];
-    fz_verify(&b);
+    if (!st->damaged) fz_verify(&b);
     void *out = NULL;
     int rc = tlsf_realloc(st->t, b.p, size, &out);
     if (rc != TLSF_OK) {
-        if (rc != TLSF_ERR_NOMEM) FZ_FAIL("realloc of a live block: %d", rc);
-        fz_verify(&b); /* untouched */
+        EXPECT(st, rc == TLSF_ERR_NOMEM, "realloc of a live block: %d", rc);
+        if (!st->damaged) fz_verify(&b); /* untouched */
         return;
     }
     FZ_ASSERT(out);
     fz_remove(&st->s, slot);
-    fz_verify_prefix(&b, out, size < b.size ? size : b.size);
+    if (!st->damaged) fz_verify_prefix(&b, out, size < b.size ? size : b.size);
     if (out != b.p) fz_remember_freed(&st->freed, &b);
     took(st, out, size, 1, 0, b.seed);
+}
+
+/* ==== FUZZ_AVOID_PENDING_BUGS ===================================================
+ * Crashes this harness found in tlsf.c, owned by others and not fixed yet
+ * (their inputs: test/fuzz/pending/tlsf/). So that fuzzing can go on finding
+ * other bugs (and CI stays meaningful), the harness steers around them here,
+ * in this one place; delete each line with its fix:
+ *  - scribbled-sentinel-*: a region's sentinel header (its last 16 bytes)
+ *    scribbled with F_FREE makes trim_block take the sentinel for a free
+ *    successor and remove_free read its links past the region's end.
+ *    Scribbles skip those bytes. */
+#define FUZZ_AVOID_PENDING_BUGS 1
+static int pending_bug_avoided(const region_t *r, const unsigned char *at)
+{
+#ifdef FUZZ_AVOID_PENDING_BUGS
+    return at >= r->mem + r->area - 16;
+#else
+    (void)r;
+    (void)at;
+    return 0;
+#endif
+}
+/* ==== end FUZZ_AVOID_PENDING_BUGS =============================================== */
+
+/* Write up to 8 input bytes where a buggy program would: the header word
+ * before a live block, inside a freed block (free-list links), or at a
+ * region's end (the sentinel). From then on the pool may be broken: it must
+ * detect that (TLSF_ERR_CORRUPTED) or carry on, never crash or hand out
+ * memory outside its regions. */
+static void scribble(state_t *st, uint8_t op, fz_in_t *in)
+{
+    uint8_t pick = fz_u8(in);
+    size_t k = fz_u8(in);
+    size_t n = 1 + fz_u8(in) % 8u;
+    uint8_t bytes[8];
+    for (size_t i = 0; i < n; i++) bytes[i] = fz_u8(in);
+    unsigned char *at = NULL;
+    switch (op % 4) {
+    case 0: { /* the header word (and the word before it) of a live block */
+        int slot = fz_pick_live(&st->s, pick);
+        if (slot >= 0) at = st->s.b[slot].p - 16 + k % 16;
+        break;
+    }
+    case 1: { /* inside a freed block, if its region is still there */
+        const fz_block_t *b = fz_pick_freed(&st->freed, pick);
+        int region;
+        size_t offset;
+        if (b && tlsf_locate(st->t, b->p, &region, &offset) == TLSF_OK) at = b->p - 8 + k % 40;
+        break;
+    }
+    case 2: { /* a region's last words */
+        region_t *r = &st->r[pick % MAX_REGIONS];
+        if (r->mem) at = r->mem + r->area - 1 - k % 32;
+        break;
+    }
+    default: { /* anywhere in a region */
+        region_t *r = &st->r[pick % MAX_REGIONS];
+        if (r->mem) at = r->mem + (k * 977u + pick) % r->area;
+        break;
+    }
+    }
+    if (!at) return;
+    /* stay inside the region the address is in */
+    for (int i = 0; i < MAX_REGIONS; i++) {
+        region_t *r = &st->r[i];
+        if (!r->mem || at < r->mem || at >= r->mem + r->area) continue;
+        for (size_t j = 0; j < n && at + j < r->mem + r->area; j++)
+            if (!pending_bug_avoided(r, at + j)) at[j] = bytes[j];
+        st->damaged = 1;
+        return;
+    }
 }
 
 static int count_used(const tlsf_block_info_t *b, void *user)
@@ -182,6 +269,11 @@ static void run(state_t *st, fz_in_t *in)
 {
     for (unsigned ops = 0; fz_more(in) && ops < 4096; ops++) {
         uint8_t op = fz_u8(in);
+        if (op >= 0xf8) { /* rare: the user scribbles on memory around a block */
+            scribble(st, op, in);
+            check_pool(st);
+            continue;
+        }
         switch (op % 16) {
         case 0: { /* malloc */
             size_t size = fz_size(in, MAX_AREA);
@@ -240,7 +332,7 @@ static void run(state_t *st, fz_in_t *in)
             if (slot >= 0 && st->s.b[slot].size > 1) {
                 fz_block_t *b = &st->s.b[slot];
                 misuse(st, b->p + 1 + k % (b->size - 1), how, size);
-                fz_verify(b);
+                if (!st->damaged) fz_verify(b);
             }
             break;
         }
@@ -264,18 +356,18 @@ static void run(state_t *st, fz_in_t *in)
                 do_free(st, slot, 0);
             else
                 misuse(st, p, how, 64);
-            if (fz_find_containing(&st->s, p) >= 0) fz_verify(&st->s.b[fz_find_containing(&st->s, p)]);
+            if (!st->damaged && fz_find_containing(&st->s, p) >= 0) fz_verify(&st->s.b[fz_find_containing(&st->s, p)]);
             break;
         }
         case 11: { /* cache depth */
             uint8_t d = fz_u8(in);
             unsigned depth = (d & 0x80) ? TLSF_CACHE_DEPTH_MAX + (d & 1) : d % 9u;
             int rc = tlsf_set_cache(st->t, depth);
-            if ((rc == TLSF_OK) != (depth <= TLSF_CACHE_DEPTH_MAX)) FZ_FAIL("set_cache(%u) = %d", depth, rc);
+            EXPECT(st, (rc == TLSF_OK) == (depth <= TLSF_CACHE_DEPTH_MAX), "set_cache(%u) = %d", depth, rc);
             break;
         }
         case 12:
-            if (tlsf_flush_cache(st->t) != TLSF_OK) FZ_FAIL("flush_cache failed");
+            if (tlsf_flush_cache(st->t) != TLSF_OK && !st->damaged) FZ_FAIL("flush_cache failed");
             break;
         case 13: { /* add a region, or remove one (IN_USE while it holds a live block) */
             uint8_t which = fz_u8(in);
@@ -288,7 +380,12 @@ static void run(state_t *st, fz_in_t *in)
             tlsf_stats_t before, after;
             tlsf_get_stats(st->t, &before);
             int rc = tlsf_remove_region(st->t, r->id);
-            if (region_live(st, r->id)) {
+            if (st->damaged) {
+                if (rc != TLSF_OK) break;
+                for (int i = 0; i < FZ_SLOTS; i++) /* blocks the broken pool no longer knows */
+                    if (st->s.b[i].p && st->s.b[i].owner == r->id) fz_remove(&st->s, i);
+                drop_region(r);
+            } else if (region_live(st, r->id)) {
                 tlsf_get_stats(st->t, &after);
                 if (rc != TLSF_ERR_IN_USE || after.allocations != before.allocations || after.area != before.area)
                     FZ_FAIL("remove_region of a region in use: %d", rc);
@@ -311,11 +408,14 @@ static void run(state_t *st, fz_in_t *in)
         }
         default: { /* walk: the used blocks are exactly the live ones */
             size_t used = 0;
-            if (tlsf_walk(st->t, count_used, &used) != TLSF_OK) FZ_FAIL("walk failed");
+            int rc = tlsf_walk(st->t, count_used, &used);
+            if (st->damaged) break;
+            if (rc != TLSF_OK) FZ_FAIL("walk failed");
             if (used != st->s.live) FZ_FAIL("walk: %zu used blocks, model %zu", used, st->s.live);
             for (int i = 0; i < FZ_SLOTS; i++) {
                 const fz_block_t *b = &st->s.b[i];
-                if (b->p && tlsf_block_state(st->t, b->owner, b->offset) != TLSF_OK) FZ_FAIL("live block not live");
+                if (b->p && tlsf_block_state(st->t, b->owner, b->offset) != TLSF_OK && !st->damaged)
+                    FZ_FAIL("live block not live");
             }
             break;
         }
@@ -342,15 +442,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     run(st, &in);
 
-    /* free everything; every region then comes out */
+    /* free everything; every region then comes out (of a damaged pool, what can) */
     for (int i = 0; i < FZ_SLOTS; i++)
         if (st->s.b[i].p) do_free(st, i, 0);
     check_pool(st);
     for (int i = 0; i < MAX_REGIONS; i++) {
         if (!st->r[i].mem) continue;
-        if (tlsf_remove_region(st->t, st->r[i].id) != TLSF_OK) FZ_FAIL("remove_region of an emptied region");
-        drop_region(&st->r[i]);
+        int rc = tlsf_remove_region(st->t, st->r[i].id);
+        EXPECT(st, rc == TLSF_OK, "remove_region of an emptied region");
     }
+    /* only now give the memory back: a damaged pool may still hold a region
+     * it refused to remove, and the next removal may read it */
+    for (int i = 0; i < MAX_REGIONS; i++)
+        if (st->r[i].mem) drop_region(&st->r[i]);
     free(st);
     return 0;
 }

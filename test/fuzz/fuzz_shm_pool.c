@@ -20,6 +20,7 @@
  * Only shm_pool.h's API is used; the lock is not touched beyond it.
  */
 #include "fuzz_common.h"
+#include "heap_pool.h"
 #include "shm_pool.h"
 
 #include <pthread.h>
@@ -120,6 +121,7 @@ static int known_status(int rc)
 #define KIND_BLOCK 0
 #define KIND_LENT 1
 #define KIND_PARK 2
+#define KIND_HEAP 3 /* a block of the heap pool whose chunks the segment lends */
 
 typedef struct state {
     shm_pool_t *h[2]; /* h[0] created the segment, h[1] attached to it */
@@ -131,7 +133,17 @@ typedef struct state {
     int strict;      /* no damage yet: the model holds */
     fz_shadow_t s;   /* .offset = segment offset, .owner = KIND_* */
     fz_freed_t freed;
+    heap_pool_t *heap; /* on h[heap_k] (shm_pool_map_chunk), or NULL */
+    int heap_k;
+    heap_pool_memory_t heap_mem;
 } state_t;
+
+static size_t count_kind(const state_t *st, int kind)
+{
+    size_t n = 0;
+    for (int i = 0; i < FZ_SLOTS; i++) n += st->s.b[i].p && st->s.b[i].owner == kind;
+    return n;
+}
 
 /* [off, off + n) of handle k's mapping, or a finding if it is not inside. */
 static unsigned char *inside(const state_t *st, int k, uint64_t off, size_t n, const char *what)
@@ -149,8 +161,11 @@ static void check(state_t *st, int k)
     if (st->strict && rc != SHM_POOL_OK) FZ_FAIL("check on an undamaged segment: %s", why ? why : "?");
     shm_pool_stats_t stats;
     rc = shm_pool_stats(st->h[k], &stats);
-    if (st->strict && (rc != SHM_POOL_OK || stats.allocations != st->s.live))
-        FZ_FAIL("stats: rc %d, %zu allocations, model %zu", rc, stats.allocations, st->s.live);
+    /* segment blocks: ours, plus the spans the heap pool borrowed (lent, not lent by us) */
+    size_t own = st->s.live - count_kind(st, KIND_HEAP), lent = count_kind(st, KIND_LENT);
+    if (st->strict &&
+        (rc != SHM_POOL_OK || stats.lent_chunks < lent || stats.allocations != own + stats.lent_chunks - lent))
+        FZ_FAIL("stats: rc %d, %zu allocations, model %zu", rc, stats.allocations, own);
 }
 
 /* A block the pool handed out (at offset, >= size usable bytes). */
@@ -201,6 +216,8 @@ static void do_free(state_t *st, int k, int slot, uint8_t how)
         rc = shm_pool_free_at(st->h[k], b->offset);
         if (st->strict && rc != SHM_POOL_ERR_LENT) FZ_FAIL("free of a lent chunk: %d", rc);
         rc = shm_pool_unlend(st->h[k], b->offset);
+    } else if (b->owner == KIND_HEAP) {
+        rc = heap_pool_free(st->heap, st->base[st->heap_k] + b->offset); /* its mapping's address */
     } else if (b->owner == KIND_PARK) {
         size_t blocks = 0;
         rc = shm_pool_park_close(st->h[k], b->offset, &blocks);
@@ -245,11 +262,30 @@ static void misuse(state_t *st, int k, uint64_t off, uint8_t how)
         const fz_block_t *x = &st->s.b[i];
         if (x->p && x->owner == KIND_LENT && off >= x->offset && off < x->offset + x->size) lent_inside = 1;
     }
+    /* the heap pool's chunks are lent, and so are the rest of their 1 MiB spans */
+    for (uint32_t id = 0; st->heap && id < heap_pool_chunk_limit(st->heap); id++) {
+        heap_pool_chunk_info_t info;
+        if (heap_pool_chunk_info(st->heap, id, &info) != HEAP_POOL_OK) continue;
+        uint64_t c = (uint64_t)((unsigned char *)info.base - st->base[st->heap_k]), span = (uint64_t)1 << 20;
+        if (off + span >= c && off < c + info.bytes + span) lent_inside = 1;
+    }
     if (rc == SHM_POOL_OK && !(how % 4 == 2 && lent_inside))
         FZ_FAIL("misuse of offset %llu (kind %d) accepted", (unsigned long long)off, how % 4);
     if (have && shm_pool_stats(st->h[k], &b) == SHM_POOL_OK &&
         (a.used != b.used || a.allocations != b.allocations || a.lent_chunks != b.lent_chunks))
         FZ_FAIL("a refused misuse changed the stats");
+}
+
+/* Destroy the heap pool on the segment: its blocks go, its spans are given back. */
+static void heap_destroy(state_t *st)
+{
+    for (int i = 0; i < FZ_SLOTS; i++)
+        if (st->s.b[i].p && st->s.b[i].owner == KIND_HEAP) {
+            if (st->strict) fz_verify(&st->s.b[i]);
+            fz_remove(&st->s, i);
+        }
+    heap_pool_destroy(st->heap);
+    st->heap = NULL;
 }
 
 static void root_key(fz_in_t *in, char *key, size_t cap)
@@ -455,9 +491,49 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
         st->strict = 0;
         break;
     }
-    default:
-        check(st, k);
+    default: { /* a heap pool on the segment (shm_pool_map_chunk), or a check */
+        uint8_t sub = fz_u8(in);
+        size_t size = fz_size(in, (size_t)1 << 20);
+        if (sub % 4 == 0 && !st->heap && allow_peer) {
+            st->heap_mem = (heap_pool_memory_t){shm_pool_map_chunk, shm_pool_unmap_chunk, NULL, NULL, h};
+            heap_pool_options_t opt = {0, 0, NULL, &st->heap_mem};
+            if (heap_pool_create(&opt, &st->heap) != HEAP_POOL_OK) FZ_FAIL("heap_pool_create on a segment");
+            st->heap_k = k;
+        } else if (sub % 4 == 1 && st->heap) {
+            heap_pool_ref_t r;
+            int rc = heap_pool_alloc_ref(st->heap, size, 0, &r);
+            if (rc == HEAP_POOL_OK) {
+                uint64_t off = (uint64_t)((unsigned char *)r.ptr - st->base[st->heap_k]);
+                if (st->strict && (off < st->area_off || off - st->area_off > st->area_size ||
+                                   r.size > st->area_size - (off - st->area_off)))
+                    FZ_FAIL("heap block at %llu not in the area", (unsigned long long)off);
+                inside(st, st->heap_k, off, r.size, "a heap pool block");
+                int slot = fz_free_slot(&st->s);
+                if (slot < 0) {
+                    heap_pool_free(st->heap, r.ptr);
+                } else {
+                    fz_block_t b = {
+                        .p = st->base[0] + off, .size = r.size, .seed = sub, .offset = off, .owner = KIND_HEAP};
+                    if (st->strict) {
+                        fz_add(&st->s, slot, b, 0);
+                    } else {
+                        st->s.b[slot] = b;
+                        st->s.live++;
+                        fz_fill(&st->s.b[slot]);
+                    }
+                }
+            } else if (rc != HEAP_POOL_ERR_NOMEM) {
+                FZ_FAIL("heap_pool_alloc_ref on a segment: %d", rc);
+            }
+        } else if (sub % 4 == 2 && st->heap) {
+            heap_destroy(st);
+        } else {
+            check(st, k);
+        }
+        const char *why = NULL;
+        if (st->heap && heap_pool_check(st->heap, &why) != HEAP_POOL_OK) FZ_FAIL("heap_pool_check: %s", why);
         break;
+    }
     }
     if (st->strict) check(st, k);
 }
@@ -542,6 +618,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* a peer after attach */
         attach(st);
         for (unsigned i = 0; i < 512 && fz_more(&in); i++) op(st, &in, 1);
+        if (st->heap) heap_destroy(st);
         if (st->strict) {
             /* give everything back: the segment must come out clean */
             for (int i = 0; i < FZ_SLOTS; i++)

@@ -207,6 +207,16 @@ static inline void fz_add(fz_shadow_t *s, int slot, fz_block_t nb, size_t zeroed
     fz_fill(&s->b[slot]);
 }
 
+/* Record a block without the checks, for a pool already known to be damaged
+ * (its blocks may overlap): only the pattern is written. */
+static inline void fz_add_unchecked(fz_shadow_t *s, int slot, fz_block_t nb)
+{
+    FZ_ASSERT(slot >= 0 && slot < FZ_SLOTS && !s->b[slot].p && nb.p);
+    s->b[slot] = nb;
+    s->live++;
+    fz_fill(&s->b[slot]);
+}
+
 static inline void fz_remove(fz_shadow_t *s, int slot)
 {
     FZ_ASSERT(slot >= 0 && slot < FZ_SLOTS && s->b[slot].p);

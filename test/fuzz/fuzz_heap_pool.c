@@ -183,7 +183,7 @@ static void do_free(state_t *st, int slot, int by_handle)
 }
 
 /* realloc of slot's block into pool `dst` (its own pool: plain realloc). */
-static void do_realloc(state_t *st, int slot, int dst, size_t size, int by_handle, uint8_t seed)
+static void do_realloc(state_t *st, int slot, int dst, size_t size, int by_handle)
 {
     fz_block_t b = st->s.b[slot];
     fz_verify(&b);
@@ -225,7 +225,6 @@ static void do_realloc(state_t *st, int slot, int dst, size_t size, int by_handl
     }
     fz_verify_prefix(&b, r.ptr, size < b.size ? size : b.size);
     if (r.ptr != b.p) fz_remember_freed(&st->freed, &b);
-    (void)seed;
     took(st, dst, &r, size, 0, b.seed);
 }
 
@@ -347,8 +346,6 @@ static void run(state_t *st, fz_in_t *in)
             size_t size = fz_size(in, BIG);
             uint8_t how = fz_u8(in);
             heap_pool_ref_t r = {0};
-            snapshot_t before;
-            snap(st, &before);
             int rc;
             if (how & 1) {
                 rc = heap_pool_alloc_ref(p, size, (how & 2) ? HEAP_POOL_ZERO : 0, &r);
@@ -383,7 +380,7 @@ static void run(state_t *st, fz_in_t *in)
             uint8_t how = fz_u8(in);
             if (slot < 0) break;
             int dst = op % 16 == 3 ? pick_pool(st, how >> 1) : st->s.b[slot].owner;
-            do_realloc(st, slot, dst, size, how & 1, fz_u8(in));
+            do_realloc(st, slot, dst, size, how & 1);
             break;
         }
         case 4: { /* free */

@@ -180,7 +180,7 @@ static void took(state_t *st, int k, uint64_t off, size_t size, int zeroed, int 
             usable > st->area_size - (off - st->area_off))
             FZ_FAIL("block at %llu (%zu usable, %zu asked) not in the area", (unsigned long long)off, usable, size);
     }
-    unsigned char *p = inside(st, k, off, usable, "a fresh block");
+    inside(st, k, off, usable, "a fresh block");
     if (kind == KIND_PARK) usable = 0; /* the pool's list: not ours to fill */
     int slot = fz_free_slot(&st->s);
     if (slot < 0) {
@@ -189,15 +189,10 @@ static void took(state_t *st, int k, uint64_t off, size_t size, int zeroed, int 
         return;
     }
     fz_block_t b = {.p = st->base[0] + off, .size = usable, .seed = seed, .offset = off, .owner = kind};
-    if (!st->strict) {
-        /* the allocator may be confused: record it without the overlap check */
-        st->s.b[slot] = b;
-        st->s.live++;
-        fz_fill(&st->s.b[slot]);
-        return;
-    }
-    (void)p;
-    fz_add(&st->s, slot, b, zeroed ? size : 0);
+    if (!st->strict)
+        fz_add_unchecked(&st->s, slot, b); /* the allocator may be confused */
+    else
+        fz_add(&st->s, slot, b, zeroed ? size : 0);
 }
 
 static void gone(state_t *st, int slot)
@@ -298,7 +293,8 @@ static void root_key(fz_in_t *in, char *key, size_t cap)
     key[n] = 0;
 }
 
-/* One allocator op on handle k. Returns 0 when the input is exhausted. */
+/* One op on handle k (the op byte's top bit picks it). allow_peer (mode odd):
+ * peer writes and the heap pool on the segment are allowed. */
 static void op(state_t *st, fz_in_t *in, int allow_peer)
 {
     uint8_t o = fz_u8(in);
@@ -346,9 +342,8 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
             break;
         }
         fz_remove(&st->s, slot);
-        unsigned char *q = inside(st, k, off, size, "realloc");
+        inside(st, k, off, size, "realloc");
         if (st->strict) fz_verify_prefix(&b, st->base[0] + off, size < b.size ? size : b.size);
-        (void)q;
         if (off != b.offset) fz_remember_freed(&st->freed, &b);
         took(st, k, off, size, 0, KIND_BLOCK, b.seed);
         break;
@@ -514,13 +509,10 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
                 } else {
                     fz_block_t b = {
                         .p = st->base[0] + off, .size = r.size, .seed = sub, .offset = off, .owner = KIND_HEAP};
-                    if (st->strict) {
+                    if (st->strict)
                         fz_add(&st->s, slot, b, 0);
-                    } else {
-                        st->s.b[slot] = b;
-                        st->s.live++;
-                        fz_fill(&st->s.b[slot]);
-                    }
+                    else
+                        fz_add_unchecked(&st->s, slot, b);
                 }
             } else if (rc != HEAP_POOL_ERR_NOMEM) {
                 FZ_FAIL("heap_pool_alloc_ref on a segment: %d", rc);

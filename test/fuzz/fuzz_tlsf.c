@@ -106,13 +106,10 @@ static void took(state_t *st, void *p, size_t size, size_t align, int zeroed, ui
         return;
     }
     fz_block_t b = {.p = p, .size = usable, .seed = seed, .owner = region, .offset = offset};
-    if (st->damaged) { /* blocks may overlap now: record without the checks */
-        st->s.b[slot] = b;
-        st->s.live++;
-        fz_fill(&st->s.b[slot]);
-        return;
-    }
-    fz_add(&st->s, slot, b, zeroed ? size : 0);
+    if (st->damaged)
+        fz_add_unchecked(&st->s, slot, b); /* blocks may overlap now */
+    else
+        fz_add(&st->s, slot, b, zeroed ? size : 0);
 }
 
 static void do_free(state_t *st, int slot, int by_offset)

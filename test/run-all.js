@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // `npm test`: runs the lib/ import-cycle check (test/tools/import-cycles.js), the native C tests (bash test/native/run.sh, when present),
-// the vitest suite and the package install test (node test/package/install.js),
+// the fuzz regression corpus replayed without clang (bash test/fuzz/replay.sh, when present), the vitest suite and the package install test (node test/package/install.js),
 // passes their output through, and ends with exactly one line
 // `N passed, M failed` (totals of all three). Exits nonzero on any failure.
 const { spawnSync } = require('node:child_process');
@@ -51,6 +51,15 @@ if (fs.existsSync(nativeRunner)) {
   runSuite('native', 'bash', [nativeRunner]);
 } else {
   process.stdout.write('run-all: test/native/run.sh not found, skipping native tests\n');
+}
+
+// The fuzz harnesses over their regression corpus (test/fuzz/corpus/), built with
+// gcc + ASan + UBSan: one case per harness (docs/fuzzing.md).
+const fuzzReplay = path.join(root, 'test', 'fuzz', 'replay.sh');
+if (fs.existsSync(fuzzReplay)) {
+  runSuite('fuzz-replay', 'bash', [fuzzReplay]);
+} else {
+  process.stdout.write('run-all: test/fuzz/replay.sh not found, skipping the fuzz corpus replay\n');
 }
 
 // vitest: the summary reporter writes its counts to a file.

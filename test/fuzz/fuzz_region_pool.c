@@ -1,0 +1,536 @@
+/*
+ * fuzz_region_pool.c — libFuzzer harness for native/alloc/region_pool.c.
+ *
+ * One region pool, on the default memory (posix_memalign behind the
+ * process-wide cache, stash and parking) or on a memory source that checks
+ * every unmap against its maps, refuses maps past a budget and fails on
+ * demand. The input is a program of ops: palloc / pnalloc / calloc / memalign
+ * / realloc / free by pointer or by handle, misuse (double, stale, interior,
+ * foreign, wild and made-up handles), cleanups (which may allocate, add
+ * cleanups and try a reset or destroy from inside), reset, destroy and
+ * re-create. Every allocation is checked against the shadow model
+ * (fuzz_common.h); after every op region_pool_check must pass and the stats
+ * must match the model. A rejected call must change nothing.
+ */
+#include "fuzz_common.h"
+#include "region_pool.h"
+
+#define MAX_MAPS 512
+#define MAP_BUDGET ((size_t)64 << 20)
+#define BIG ((size_t)1 << 20)
+#define MAX_CLEANUPS 64
+
+typedef struct mapping {
+    void *p;
+    size_t bytes;
+} mapping_t;
+
+typedef struct source {
+    mapping_t maps[MAX_MAPS];
+    size_t mapped;
+    unsigned fail_next;
+    long chunks; /* created minus released notifications */
+} source_t;
+
+struct state;
+typedef struct cleanup {
+    struct state *st;
+    uint8_t action;
+    int ran; /* times run */
+} cleanup_t;
+
+typedef struct state {
+    source_t src;
+    region_pool_memory_t mem;
+    int custom; /* on src (else the default memory) */
+    region_pool_options_t opt;
+    region_pool_t *p;
+    fz_shadow_t s;
+    fz_freed_t freed;
+    cleanup_t cleanups[MAX_CLEANUPS];
+    unsigned ncleanups; /* registered since the last reset/destroy */
+    unsigned char foreign[64];
+} state_t;
+
+static void *src_map(void *ctx, size_t bytes, size_t align)
+{
+    source_t *s = ctx;
+    if (s->fail_next) {
+        s->fail_next--;
+        return NULL;
+    }
+    if (bytes > MAP_BUDGET - s->mapped) return NULL;
+    if (!align || (align & (align - 1))) FZ_FAIL("map: alignment %zu", align);
+    for (int i = 0; i < MAX_MAPS; i++) {
+        if (s->maps[i].p) continue;
+        void *p = NULL;
+        if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, bytes) != 0) return NULL;
+        s->maps[i] = (mapping_t){p, bytes};
+        s->mapped += bytes;
+        return p;
+    }
+    return NULL;
+}
+
+static void src_unmap(void *ctx, void *p, size_t bytes)
+{
+    source_t *s = ctx;
+    for (int i = 0; i < MAX_MAPS; i++) {
+        if (s->maps[i].p != p) continue;
+        if (s->maps[i].bytes != bytes) FZ_FAIL("unmap(%p, %zu) of a %zu-byte map", p, bytes, s->maps[i].bytes);
+        free(p);
+        s->mapped -= bytes;
+        s->maps[i] = (mapping_t){NULL, 0};
+        return;
+    }
+    FZ_FAIL("unmap(%p, %zu) of nothing mapped", p, bytes);
+}
+
+static void src_on_chunk(void *ctx, uint32_t id, void *base, size_t bytes, int created)
+{
+    source_t *s = ctx;
+    (void)id;
+    if (!base || !bytes) FZ_FAIL("on_chunk with no memory");
+    s->chunks += created ? 1 : -1;
+    if (s->chunks < 0) FZ_FAIL("on_chunk release without a creation");
+}
+
+/* Requests the default memory would really try to map are kept below BIG
+ * (a multi-GiB posix_memalign is an out-of-memory report under libFuzzer). */
+static size_t clamp(const state_t *st, size_t size)
+{
+    if (!st->custom && size > BIG && size <= REGION_POOL_MAX_REQUEST) return BIG;
+    return size;
+}
+
+/* ---- checks ---------------------------------------------------------------------- */
+
+static void check_pool(state_t *st)
+{
+    const char *why = NULL;
+    if (region_pool_check(st->p, &why) != REGION_POOL_OK) FZ_FAIL("region_pool_check: %s", why ? why : "?");
+    region_pool_stats_t stats;
+    region_pool_get_stats(st->p, &stats);
+    size_t used = 0;
+    for (int i = 0; i < FZ_SLOTS; i++) used += st->s.b[i].p ? st->s.b[i].size : 0;
+    if (stats.allocations != st->s.live || stats.used != used)
+        FZ_FAIL("stats: %zu allocations of %zu bytes, model %zu of %zu", stats.allocations, stats.used, st->s.live,
+                used);
+    if (stats.blocks * region_pool_block_size(st->p) < stats.wasted + stats.available)
+        FZ_FAIL("stats: wasted + available exceed the blocks");
+    if (stats.cleanups != st->ncleanups) FZ_FAIL("stats: %zu cleanups, model %u", stats.cleanups, st->ncleanups);
+}
+
+static int same_stats(const region_pool_stats_t *a, const region_pool_stats_t *b)
+{
+    return a->used == b->used && a->allocations == b->allocations && a->reserved == b->reserved &&
+           a->blocks == b->blocks && a->large_blocks == b->large_blocks && a->wasted == b->wasted &&
+           a->available == b->available && a->failed_allocations == b->failed_allocations;
+}
+
+/* ---- allocations -------------------------------------------------------------------- */
+
+static void took(state_t *st, const region_pool_ref_t *r, size_t size, size_t align, int zeroed, uint8_t seed)
+{
+    if (align > 1 && (uintptr_t)r->ptr % align) FZ_FAIL("allocation %p not %zu-aligned", r->ptr, align);
+    size_t got = SIZE_MAX;
+    if (region_pool_state_at(st->p, r->chunk, r->offset, r->gen, &got) != REGION_POOL_OK || got != size)
+        FZ_FAIL("state_at of a fresh allocation: size %zu, asked %zu", got, size);
+    region_pool_chunk_info_t info;
+    if (region_pool_chunk_info(st->p, r->chunk, &info) != REGION_POOL_OK ||
+        (unsigned char *)info.base + r->offset != r->ptr || r->offset > info.bytes || size > info.bytes - r->offset)
+        FZ_FAIL("allocation (%u, %zu) not inside its chunk", r->chunk, r->offset);
+    int slot = fz_free_slot(&st->s);
+    if (slot < 0) {
+        if (region_pool_free_at(st->p, r->chunk, r->offset, r->gen) != REGION_POOL_OK) FZ_FAIL("free of a fresh one");
+        return;
+    }
+    fz_block_t b = {.p = r->ptr, .size = size, .seed = seed, .chunk = r->chunk, .offset = r->offset, .gen = r->gen};
+    fz_add(&st->s, slot, b, zeroed ? size : 0);
+}
+
+/* A pointer API's result as a handle. */
+static int handle_of(state_t *st, void *ptr, region_pool_ref_t *r)
+{
+    if (!ptr) return REGION_POOL_ERR_NOMEM;
+    int rc = region_pool_locate(st->p, ptr, r);
+    if (rc != REGION_POOL_OK || r->ptr != ptr) FZ_FAIL("a fresh allocation cannot be located: %d", rc);
+    return rc;
+}
+
+static void do_free(state_t *st, int slot, int by_handle)
+{
+    fz_block_t b = st->s.b[slot];
+    fz_verify(&b);
+    int rc = by_handle ? region_pool_free_at(st->p, b.chunk, b.offset, b.gen) : region_pool_free(st->p, b.p);
+    if (rc != REGION_POOL_OK) FZ_FAIL("free of a live allocation: %d", rc);
+    fz_remove(&st->s, slot);
+    fz_remember_freed(&st->freed, &b);
+}
+
+static void do_realloc(state_t *st, int slot, size_t size, int by_handle)
+{
+    fz_block_t b = st->s.b[slot];
+    fz_verify(&b);
+    region_pool_stats_t before, after;
+    region_pool_get_stats(st->p, &before);
+    region_pool_ref_t r = {0};
+    int rc;
+    if (by_handle) {
+        rc = region_pool_realloc_at(st->p, b.chunk, b.offset, b.gen, size, &r);
+    } else {
+        void *out = NULL;
+        rc = region_pool_realloc(st->p, b.p, size, &out);
+        if (rc == REGION_POOL_OK) handle_of(st, out, &r);
+    }
+    if (rc != REGION_POOL_OK) {
+        if (rc != REGION_POOL_ERR_NOMEM) FZ_FAIL("realloc of a live allocation: %d", rc);
+        fz_verify(&b);
+        region_pool_get_stats(st->p, &after);
+        if (after.used != before.used || after.allocations != before.allocations) FZ_FAIL("failed realloc changed");
+        return;
+    }
+    fz_remove(&st->s, slot);
+    fz_verify_prefix(&b, r.ptr, size < b.size ? size : b.size);
+    if (r.ptr != b.p || r.gen != b.gen || r.chunk != b.chunk) fz_remember_freed(&st->freed, &b);
+    took(st, &r, size, 1, 0, b.seed);
+}
+
+/* A pointer that is no live allocation's start must be refused, changing nothing. */
+static void misuse_ptr(state_t *st, void *ptr, uint8_t how)
+{
+    region_pool_stats_t before, after;
+    region_pool_get_stats(st->p, &before);
+    int rc;
+    if (how & 1) {
+        void *out = NULL;
+        rc = region_pool_realloc(st->p, ptr, 32, &out);
+    } else {
+        rc = region_pool_free(st->p, ptr);
+    }
+    if (rc != REGION_POOL_ERR_FOREIGN && rc != REGION_POOL_ERR_DOUBLE_FREE && rc != REGION_POOL_ERR_STALE)
+        FZ_FAIL("misuse of %p (kind %d) returned %d", ptr, how & 1, rc);
+    region_pool_get_stats(st->p, &after);
+    if (!same_stats(&before, &after)) FZ_FAIL("a rejected misuse changed the stats");
+}
+
+/* A handle that is no live allocation's must be refused, changing nothing. */
+static void misuse_handle(state_t *st, uint32_t chunk, size_t offset, uint64_t gen, uint8_t how)
+{
+    for (int i = 0; i < FZ_SLOTS; i++) {
+        const fz_block_t *b = &st->s.b[i];
+        if (b->p && b->chunk == chunk && b->offset == offset && b->gen == gen) return; /* live after all */
+    }
+    region_pool_stats_t before, after;
+    region_pool_get_stats(st->p, &before);
+    int rc;
+    switch (how % 3) {
+    case 0:
+        rc = region_pool_free_at(st->p, chunk, offset, gen);
+        break;
+    case 1: {
+        region_pool_ref_t r;
+        rc = region_pool_realloc_at(st->p, chunk, offset, gen, 32, &r);
+        break;
+    }
+    default:
+        rc = region_pool_state_at(st->p, chunk, offset, gen, NULL);
+        break;
+    }
+    if (rc != REGION_POOL_ERR_FOREIGN && rc != REGION_POOL_ERR_DOUBLE_FREE && rc != REGION_POOL_ERR_STALE)
+        FZ_FAIL("misuse of handle (%u, %zu, %llu) (kind %d) returned %d", chunk, offset, (unsigned long long)gen,
+                how % 3, rc);
+    region_pool_get_stats(st->p, &after);
+    if (!same_stats(&before, &after)) FZ_FAIL("a rejected handle changed the stats");
+}
+
+/* ---- cleanups, reset, destroy ----------------------------------------------------------- */
+
+static void cleanup_fn(void *data)
+{
+    cleanup_t *c = data;
+    state_t *st = c->st;
+    c->ran++;
+    if (c->ran > 1) FZ_FAIL("cleanup ran %d times", c->ran);
+    switch (c->action % 4) {
+    case 1: { /* allocate (it dies with the reset) and free some */
+        unsigned char *q = region_pool_palloc(st->p, 1 + c->action);
+        if (q) memset(q, 0xa5, 1 + (size_t)c->action);
+        unsigned char *r = region_pool_pnalloc(st->p, 300u * c->action);
+        if (r && region_pool_free(st->p, r) != REGION_POOL_OK) FZ_FAIL("free inside a cleanup");
+        break;
+    }
+    case 2: /* reset and destroy are refused from inside */
+        if (region_pool_reset(st->p) != REGION_POOL_ERR_BUSY) FZ_FAIL("reset inside a cleanup not BUSY");
+        if (region_pool_destroy(st->p) != REGION_POOL_ERR_BUSY) FZ_FAIL("destroy inside a cleanup not BUSY");
+        break;
+    case 3: /* a cleanup added while running: runs in the same pass */
+        if (st->ncleanups < MAX_CLEANUPS) {
+            cleanup_t *n = &st->cleanups[st->ncleanups++];
+            *n = (cleanup_t){st, (uint8_t)(c->action & ~3u), 0};
+            if (region_pool_on_cleanup(st->p, cleanup_fn, n) != REGION_POOL_OK) FZ_FAIL("on_cleanup inside one");
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void cleanups_ran(state_t *st)
+{
+    for (unsigned i = 0; i < st->ncleanups; i++)
+        if (st->cleanups[i].ran != 1) FZ_FAIL("cleanup %u ran %d times", i, st->cleanups[i].ran);
+    st->ncleanups = 0;
+    memset(st->cleanups, 0, sizeof st->cleanups);
+}
+
+/* Every allocation dies; its handle becomes stale (kept in the freed ring). */
+static void forget_all(state_t *st)
+{
+    for (int i = 0; i < FZ_SLOTS; i++) {
+        if (!st->s.b[i].p) continue;
+        fz_verify(&st->s.b[i]);
+        fz_remember_freed(&st->freed, &st->s.b[i]);
+        fz_remove(&st->s, i);
+    }
+}
+
+static void create(state_t *st)
+{
+    int rc = region_pool_create(&st->opt, &st->p);
+    if (rc != REGION_POOL_OK) FZ_FAIL("create: %d", rc);
+}
+
+static void destroy(state_t *st)
+{
+    forget_all(st);
+    if (region_pool_destroy(st->p) != REGION_POOL_OK) FZ_FAIL("destroy failed");
+    st->p = NULL;
+    cleanups_ran(st);
+    if (st->custom && (st->src.mapped || st->src.chunks))
+        FZ_FAIL("%zu bytes still mapped after destroy", st->src.mapped);
+    /* the ring's addresses and handles belong to a dead pool */
+    memset(&st->freed, 0, sizeof st->freed);
+}
+
+/* ---- the interpreter ------------------------------------------------------------------ */
+
+static void run(state_t *st, fz_in_t *in)
+{
+    for (unsigned ops = 0; fz_more(in) && ops < 2048; ops++) {
+        uint8_t op = fz_u8(in);
+        if (op >= 0xf8) { /* rare: a stale view writes into chunk memory no live allocation holds */
+            uint32_t limit = region_pool_chunk_limit(st->p);
+            uint32_t id = limit ? fz_u16(in) % limit : 0;
+            size_t off = fz_u32(in);
+            region_pool_chunk_info_t info;
+            if (region_pool_chunk_info(st->p, id, &info) == REGION_POOL_OK) {
+                off %= info.bytes;
+                fz_scribble_unowned(&st->s, (unsigned char *)info.base + off, info.bytes - off, in);
+            }
+            check_pool(st);
+            continue;
+        }
+        switch (op % 16) {
+        case 0: { /* palloc / pnalloc / alloc_ref (unaligned, zeroed) */
+            size_t size = clamp(st, fz_size(in, BIG));
+            uint8_t how = fz_u8(in);
+            region_pool_ref_t r = {0};
+            int rc;
+            if (how & 1) {
+                unsigned flags = (how & 2 ? REGION_POOL_UNALIGNED : 0) | (how & 4 ? REGION_POOL_ZERO : 0);
+                rc = region_pool_alloc_ref(st->p, size, 0, flags, &r);
+                if (rc == REGION_POOL_OK && r.size != size) FZ_FAIL("ref size %zu, asked %zu", r.size, size);
+            } else {
+                rc = handle_of(st, (how & 2) ? region_pool_pnalloc(st->p, size) : region_pool_palloc(st->p, size), &r);
+            }
+            if (rc == REGION_POOL_OK)
+                took(st, &r, size, (how & 2) ? 1 : REGION_POOL_ALIGNMENT, (how & 5) == 5, fz_u8(in));
+            else if (rc != REGION_POOL_ERR_NOMEM)
+                FZ_FAIL("alloc(%zu): %d", size, rc);
+            break;
+        }
+        case 1: { /* calloc: count * size may overflow */
+            size_t count = fz_u8(in) % 33u;
+            size_t size = fz_size(in, BIG / 8);
+            int overflow = count && size > SIZE_MAX / count;
+            if (!overflow && clamp(st, count * size) != count * size) break;
+            uint8_t how = fz_u8(in);
+            region_pool_ref_t r = {0};
+            int rc;
+            if (how & 1) {
+                rc = region_pool_calloc_ref(st->p, count, size, &r);
+            } else {
+                void *q = region_pool_calloc(st->p, count, size);
+                rc = q ? handle_of(st, q, &r) : overflow ? REGION_POOL_ERR_RANGE : REGION_POOL_ERR_NOMEM;
+            }
+            if (overflow && rc != REGION_POOL_ERR_RANGE) FZ_FAIL("calloc overflow: %d", rc);
+            if (rc == REGION_POOL_OK)
+                took(st, &r, count * size, REGION_POOL_ALIGNMENT, 1, fz_u8(in));
+            else if (!overflow && rc != REGION_POOL_ERR_NOMEM)
+                FZ_FAIL("calloc: %d", rc);
+            break;
+        }
+        case 2: { /* memalign: a power of two, or (sometimes) not */
+            uint8_t a = fz_u8(in);
+            size_t align = (a & 0x80) ? (size_t)(a & 0x7f) : (size_t)1 << (a % 17u);
+            size_t size = clamp(st, fz_size(in, BIG));
+            uint8_t how = fz_u8(in);
+            int valid = align && !(align & (align - 1));
+            region_pool_ref_t r = {0};
+            int rc;
+            if (how & 1) {
+                rc = region_pool_alloc_ref(st->p, size, align, REGION_POOL_MEMALIGN, &r);
+            } else {
+                void *q = region_pool_memalign(st->p, align, size);
+                rc = q ? handle_of(st, q, &r) : valid ? REGION_POOL_ERR_NOMEM : REGION_POOL_ERR_INVALID;
+            }
+            if (!valid && rc != REGION_POOL_ERR_INVALID) FZ_FAIL("memalign(%zu): %d", align, rc);
+            if (rc == REGION_POOL_OK)
+                took(st, &r, size, align, 0, fz_u8(in));
+            else if (valid && rc != REGION_POOL_ERR_NOMEM)
+                FZ_FAIL("memalign(%zu, %zu): %d", align, size, rc);
+            break;
+        }
+        case 3: { /* realloc */
+            int slot = fz_pick_live(&st->s, fz_u8(in));
+            size_t size = clamp(st, fz_size(in, BIG));
+            uint8_t how = fz_u8(in);
+            if (slot >= 0) do_realloc(st, slot, size, how & 1);
+            break;
+        }
+        case 4: { /* free */
+            int slot = fz_pick_live(&st->s, fz_u8(in));
+            uint8_t how = fz_u8(in);
+            if (slot >= 0) do_free(st, slot, how & 1);
+            break;
+        }
+        case 5: { /* double free / stale handle of something freed or reset */
+            const fz_block_t *b = fz_pick_freed(&st->freed, fz_u8(in));
+            uint8_t how = fz_u8(in);
+            if (!b) break;
+            if (how & 0x80) {
+                if (fz_find(&st->s, b->p) < 0) misuse_ptr(st, b->p, how);
+            } else {
+                misuse_handle(st, b->chunk, b->offset, b->gen, how);
+            }
+            break;
+        }
+        case 6: { /* interior pointer / handle */
+            int slot = fz_pick_live(&st->s, fz_u8(in));
+            size_t k = fz_u32(in);
+            uint8_t how = fz_u8(in);
+            if (slot < 0 || st->s.b[slot].size < 2) break;
+            fz_block_t *b = &st->s.b[slot];
+            size_t d = 1 + k % (b->size - 1);
+            if (how & 0x80)
+                misuse_ptr(st, b->p + d, how);
+            else
+                misuse_handle(st, b->chunk, b->offset + d, b->gen, how);
+            fz_verify(b);
+            break;
+        }
+        case 7: { /* foreign pointer; made-up handle */
+            uint8_t k = fz_u8(in);
+            uint32_t chunk = fz_u8(in) % 8u;
+            size_t off = fz_u16(in);
+            uint64_t gen = fz_u8(in);
+            if (k & 1)
+                misuse_ptr(st, st->foreign + (k >> 1) % sizeof st->foreign, k >> 1);
+            else
+                misuse_handle(st, chunk, off, gen, k >> 1);
+            break;
+        }
+        case 8: { /* wild pointer into a chunk: a live start is a valid free */
+            uint32_t limit = region_pool_chunk_limit(st->p);
+            uint32_t id = limit ? fz_u16(in) % limit : 0;
+            size_t off = fz_u32(in);
+            uint8_t how = fz_u8(in);
+            region_pool_chunk_info_t info;
+            if (region_pool_chunk_info(st->p, id, &info) != REGION_POOL_OK) break;
+            unsigned char *q = (unsigned char *)info.base + off % info.bytes;
+            int slot = fz_find(&st->s, q);
+            if (slot >= 0)
+                do_free(st, slot, 0);
+            else
+                misuse_ptr(st, q, how);
+            int in_live = fz_find_containing(&st->s, q);
+            if (in_live >= 0) fz_verify(&st->s.b[in_live]);
+            break;
+        }
+        case 9: { /* a cleanup handler */
+            uint8_t action = fz_u8(in);
+            if (st->ncleanups >= MAX_CLEANUPS) break;
+            cleanup_t *c = &st->cleanups[st->ncleanups++];
+            *c = (cleanup_t){st, action, 0};
+            if (region_pool_on_cleanup(st->p, cleanup_fn, c) != REGION_POOL_OK) FZ_FAIL("on_cleanup failed");
+            break;
+        }
+        case 10: /* reset */
+            forget_all(st);
+            if (region_pool_reset(st->p) != REGION_POOL_OK) FZ_FAIL("reset failed");
+            cleanups_ran(st);
+            break;
+        case 11: /* destroy and create again */
+            destroy(st);
+            create(st);
+            break;
+        case 12: /* the source fails the next maps */
+            st->src.fail_next = fz_u8(in) % 4u;
+            break;
+        case 13:
+            region_pool_trim_cache();
+            break;
+        case 14: { /* on_cleanup(NULL) is refused */
+            region_pool_stats_t a, b;
+            region_pool_get_stats(st->p, &a);
+            if (region_pool_on_cleanup(st->p, NULL, NULL) != REGION_POOL_ERR_INVALID) FZ_FAIL("on_cleanup(NULL)");
+            region_pool_get_stats(st->p, &b);
+            if (!same_stats(&a, &b) || a.cleanups != b.cleanups) FZ_FAIL("a refused on_cleanup changed the pool");
+            break;
+        }
+        default: /* every live allocation is live */
+            for (int i = 0; i < FZ_SLOTS; i++) {
+                const fz_block_t *b = &st->s.b[i];
+                size_t size = SIZE_MAX;
+                if (b->p && (region_pool_state_at(st->p, b->chunk, b->offset, b->gen, &size) != REGION_POOL_OK ||
+                             size != b->size))
+                    FZ_FAIL("live allocation (%u, %zu) not live", b->chunk, b->offset);
+            }
+            break;
+        }
+        check_pool(st);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_in_t in = {data, size, 0};
+    state_t *st = calloc(1, sizeof *st);
+    FZ_ASSERT(st);
+    st->mem = (region_pool_memory_t){src_map, src_unmap, src_on_chunk, &st->src};
+    uint8_t setup = fz_u8(&in);
+    static const size_t blocks[] = {0, 256, 272, 1024, 4096, 16384, 65536, 1000, 255, 100000};
+    static const size_t pages[] = {0, 16, 4096, 65536};
+    st->custom = setup & 1;
+    st->opt.block_size = blocks[fz_u8(&in) % 10];
+    st->opt.page_size = pages[(setup >> 1) % 4];
+    st->opt.memory = st->custom ? &st->mem : NULL;
+    int valid = st->opt.block_size == 0 ||
+                (st->opt.block_size >= REGION_POOL_MIN_BLOCK && st->opt.block_size % REGION_POOL_BLOCK_GRANULE == 0);
+    int rc = region_pool_create(&st->opt, &st->p);
+    if (!valid) {
+        if (rc != REGION_POOL_ERR_INVALID || st->p) FZ_FAIL("create(block %zu): %d", st->opt.block_size, rc);
+        st->opt.block_size = 0;
+        create(st);
+    } else if (rc != REGION_POOL_OK) {
+        FZ_FAIL("create: %d", rc);
+    }
+    check_pool(st);
+
+    run(st, &in);
+
+    destroy(st);
+    free(st);
+    return 0;
+}

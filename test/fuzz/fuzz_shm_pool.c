@@ -26,44 +26,12 @@
 #include <pthread.h>
 #include <unistd.h>
 
-/* ==== FUZZ_AVOID_LOCK_BYTES ====================================================
- * Damaged pthread mutex bytes can hang or abort today: a known bug, being fixed
- * by replacing the segment's mutexes with a futex lock of our own. Until that
- * lands, no input writes the bytes of the header's two mutexes (alloc_lock and
- * user_lock in shm_pool.c's shm_header_t, which follow the header's fixed
- * fields mirrored below). Remove this block (and the one use of
- * lock_bytes_avoided below) when the futex lock is in. */
-#define FUZZ_AVOID_LOCK_BYTES 1
-#ifdef FUZZ_AVOID_LOCK_BYTES
-typedef struct header_prefix { /* shm_header_t up to its mutexes (see shm_pool.c) */
-    uint64_t magic;
-    uint32_t version, header_size;
-    uint64_t segment_size, control_offset, control_size, bitmap_offset, bitmap_size, lent_offset, lent_size,
-        area_offset, area_size, lent_chunks, lent_bytes, pending_op, pending_offset, generation;
-    uint32_t corrupted, reserved;
-    pthread_mutex_t alloc_lock, user_lock;
-} header_prefix_t;
-#define LOCK_FIRST offsetof(header_prefix_t, alloc_lock)
-#define LOCK_END (offsetof(header_prefix_t, user_lock) + sizeof(pthread_mutex_t))
-static int lock_bytes_avoided(size_t off) { return off >= LOCK_FIRST && off < LOCK_END; }
-#else
-static int lock_bytes_avoided(size_t off)
-{
-    (void)off;
-    return 0;
-}
-#endif
-/* ==== end FUZZ_AVOID_LOCK_BYTES ================================================ */
 
 /* ==== FUZZ_AVOID_PENDING_BUGS ===================================================
  * Crashes this harness found in shm_pool.c, owned by others and not fixed yet
  * (their inputs: test/fuzz/pending/shm_pool/). So that fuzzing can go on
  * finding other bugs (and CI stays meaningful), the harness steers around
  * them here, in this one place; delete each line with its fix:
- *  - peer-*: after attach, the header's layout fields (segment_size .. area_size,
- *    offsets 16..87) are read live from the segment by every op (lent map,
- *    area offset), so a peer rewriting them sends stores outside the mapping.
- *    Peer writes (mode odd) skip those bytes; damage before attach does not.
  *  - peer-sentinel-*: tlsf.c (the same bug as test/fuzz/pending/tlsf/
  *    scribbled-sentinel-*): the TLSF sentinel header at the area's end
  *    rewritten with its free flag makes the next allocation read past the
@@ -80,7 +48,7 @@ typedef struct layout {
 #ifdef FUZZ_AVOID_PENDING_BUGS
 static int pending_bug_avoided(size_t off, int after_attach, const layout_t *l)
 {
-    return after_attach && ((off >= 16 && off < 88) || (off < l->area_end && off + 16 >= l->area_end) ||
+    return after_attach && ((off < l->area_end && off + 16 >= l->area_end) ||
                             (off >= l->control_offset && off - l->control_offset < l->control_size));
 }
 #else
@@ -94,7 +62,10 @@ static int pending_bug_avoided(size_t off, int after_attach, const layout_t *l)
 #endif
 /* ==== end FUZZ_AVOID_PENDING_BUGS =============================================== */
 
-#define MAGIC_BYTES 8 /* a zero magic means "creator still formatting": attach waits 2 s */
+#define MAGIC_BYTES 8
+/* Lock words a peer wrote may name a live process that never lets go (this
+ * one, pid 1): every handle gives up after this long (SHM_POOL_ERR_TIMEOUT). */
+#define LOCK_TIMEOUT_MS 1
 
 /* Write n bytes at off of the mapping, as a peer would (after_attach), or as
  * damage before an attach (never the lock bytes; see the blocks above). */
@@ -102,12 +73,7 @@ static void peer_write(unsigned char *base, size_t size, const layout_t *l, size
                        int after_attach)
 {
     for (size_t i = 0; i < n && off + i < size; i++)
-        if (!lock_bytes_avoided(off + i) && !pending_bug_avoided(off + i, after_attach, l)) base[off + i] = bytes[i];
-    /* an all-zero magic is "not formatted yet" (attach polls for 2 s before it
-     * refuses): make it a wrong magic instead, refused at once */
-    uint64_t magic;
-    memcpy(&magic, base, sizeof magic);
-    if (magic == 0) base[0] = 1;
+        if (!pending_bug_avoided(off + i, after_attach, l)) base[off + i] = bytes[i];
 }
 
 static int known_status(int rc)
@@ -115,7 +81,8 @@ static int known_status(int rc)
     return rc == SHM_POOL_OK || rc == SHM_POOL_ERR_INVALID || rc == SHM_POOL_ERR_SYSTEM ||
            rc == SHM_POOL_ERR_CORRUPTED || rc == SHM_POOL_ERR_NOMEM || rc == SHM_POOL_ERR_FOREIGN ||
            rc == SHM_POOL_ERR_DOUBLE_FREE || rc == SHM_POOL_ERR_NOT_FOUND || rc == SHM_POOL_ERR_FULL ||
-           rc == SHM_POOL_ERR_LENT || rc == SHM_POOL_OWNER_DIED || rc == SHM_POOL_NOT_EQUAL || rc == SHM_POOL_TIMED_OUT;
+           rc == SHM_POOL_ERR_LENT || rc == SHM_POOL_OWNER_DIED || rc == SHM_POOL_NOT_EQUAL || rc == SHM_POOL_TIMED_OUT ||
+           rc == SHM_POOL_ERR_NOT_SEGMENT || rc == SHM_POOL_ERR_TIMEOUT || rc == SHM_POOL_ERR_BUSY;
 }
 
 #define KIND_BLOCK 0
@@ -440,7 +407,7 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
         break;
     }
     case 10: { /* the user lock, through the API only */
-        int rc = shm_pool_lock(h);
+        int rc = shm_pool_lock(h, LOCK_TIMEOUT_MS);
         if (!known_status(rc)) FZ_FAIL("lock: status %d", rc);
         if (rc == SHM_POOL_OK || rc == SHM_POOL_OWNER_DIED) {
             rc = shm_pool_unlock(h);
@@ -450,7 +417,7 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
     }
     case 11: { /* attach once more (validation and repair of whatever is there) */
         shm_pool_t *extra = NULL;
-        int rc = shm_pool_from_fd(shm_pool_fd(st->h[0]), &extra);
+        int rc = shm_pool_from_fd_within(shm_pool_fd(st->h[0]), LOCK_TIMEOUT_MS, &extra);
         if (!known_status(rc)) FZ_FAIL("from_fd: status %d", rc);
         if (st->strict && rc != SHM_POOL_OK) FZ_FAIL("attach to an undamaged segment: %d", rc);
         if (extra) {
@@ -534,6 +501,7 @@ static int make_segment(state_t *st, size_t size)
 {
     int rc = shm_pool_create(NULL, size, 0, &st->h[0]);
     if (rc != SHM_POOL_OK) FZ_FAIL("create(%zu): %d", size, rc);
+    shm_pool_set_lock_timeout(st->h[0], LOCK_TIMEOUT_MS);
     st->size = shm_pool_size(st->h[0]);
     st->base[0] = shm_pool_base(st->h[0]);
     shm_pool_area(st->h[0], &st->area_off, &st->area_size);
@@ -546,7 +514,7 @@ static int make_segment(state_t *st, size_t size)
 
 static void attach(state_t *st)
 {
-    int rc = shm_pool_from_fd(shm_pool_fd(st->h[0]), &st->h[1]);
+    int rc = shm_pool_from_fd_within(shm_pool_fd(st->h[0]), LOCK_TIMEOUT_MS, &st->h[1]);
     if (!known_status(rc)) FZ_FAIL("from_fd: status %d", rc);
     if (st->strict && rc != SHM_POOL_OK) FZ_FAIL("attach to an undamaged segment: %d", rc);
     if (rc != SHM_POOL_OK) return;

@@ -274,12 +274,18 @@ HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
     return (window & 1) && find_first_set64((window >> 1) | ((uint64_t)1 << 63)) == n - 1;
 }
 
+/* extent_matches for a block of 504 bytes or more, or the last one. */
+SLOW int long_extent_matches(const rview_t *v, uint64_t i, uint64_t next)
+{
+    if (next == v->area >> ALIGN_LOG2) return starts_clear(v->bits, i + 1, next); /* the sentinel has no start bit */
+    return starts_clear(v->bits, i + 1, next) && test_bit(v->bits, next);
+}
+
 HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
 {
-    uint64_t nh = h + size + OVERHEAD, i = start_index(h), next = start_index(nh);
-    if (nh == v->area - HEADER) return starts_clear(v->bits, i + 1, next); /* the sentinel has no start bit */
-    if (next - i <= 63) return small_extent_matches(v->bits, i, next - i);
-    return starts_clear(v->bits, i + 1, next) && test_bit(v->bits, next);
+    uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
+    if (n <= 63 && h + size + OVERHEAD != v->area - HEADER) return small_extent_matches(v->bits, i, n);
+    return long_extent_matches(v, i, i + n);
 }
 
 /* Does the free block at h (its start bit checked by the caller) have `size`

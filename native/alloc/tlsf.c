@@ -142,7 +142,8 @@ struct tlsf {
 typedef struct rview {
     unsigned index;
     uintptr_t base;
-    uint64_t *bits;
+    uint64_t *bits;    /* the start bitmap: bit u / 8 set while a block starts at user offset u */
+    uint64_t *summary; /* after it: bit w set exactly while word w of the start bitmap is not 0 */
     uint64_t area;
     region_t *region;
 } rview_t;
@@ -202,6 +203,8 @@ static inline uint64_t *slot_bits(const tlsf_t *t, const region_t *r)
     return (uint64_t *)((uintptr_t)t + (uintptr_t)(r->bitmap_off & ~(uint64_t)7));
 }
 static inline uint64_t slot_area(const region_t *r) { return r->area & AREA_MASK; }
+/* Words of the start bitmap proper for an area (its summary follows them). */
+static inline uint64_t start_words(uint64_t area) { return ((area >> ALIGN_LOG2) + 63) >> 6; }
 /* Slots at and beyond this are unused (region_hwm, which may be damaged, capped). */
 static inline unsigned slot_limit(const tlsf_t *t)
 {
@@ -221,6 +224,7 @@ static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
     v->index = index;
     v->base = slot_base(t, r);
     v->bits = slot_bits(t, r);
+    v->summary = v->bits + start_words(area);
     v->area = area;
     v->region = r;
     return 1;
@@ -230,6 +234,17 @@ static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t 
 static inline uint64_t block_size(const block_t *b) { return b->size_flags & SIZE_MASK; }
 /* Bit index of the block whose header is at h. */
 static inline uint64_t start_index(uint64_t h) { return (h + HEADER) >> ALIGN_LOG2; }
+/* Record that a block starts (or no longer starts) at start bit i, keeping the summary right. */
+static inline void mark_start(const rview_t *v, uint64_t i)
+{
+    set_bit(v->bits, i);
+    set_bit(v->summary, i >> 6);
+}
+static inline void unmark_start(const rview_t *v, uint64_t i)
+{
+    clear_bit(v->bits, i);
+    if (!v->bits[i >> 6]) clear_bit(v->summary, i >> 6);
+}
 
 /* The block a link names. Only for links the allocator itself keeps (the list
  * heads) or has validated with link_is_sane. */
@@ -253,10 +268,10 @@ HOT int starts_clear(const uint64_t *bits, uint64_t a, uint64_t b)
     uint64_t wa = a >> 6, wb = (b - 1) >> 6;
     uint64_t head = ~(uint64_t)0 << (a & 63), tail = ~(uint64_t)0 >> (63 - ((b - 1) & 63));
     if (wa == wb) return !(bits[wa] & head & tail);
-    if (bits[wa] & head) return 0;
-    for (uint64_t w = wa + 1; w < wb; w++)
-        if (bits[w]) return 0;
-    return !(bits[wb] & tail);
+    uint64_t any = (bits[wa] & head) | (bits[wb] & tail), w = wa + 1;
+    for (; w + 4 <= wb; w += 4) any |= bits[w] | bits[w + 1] | bits[w + 2] | bits[w + 3]; /* whole words between */
+    for (; w < wb; w++) any |= bits[w];
+    return !any;
 }
 
 /* Does the start bitmap agree that a block of `size` (in range) starts at h:
@@ -274,11 +289,30 @@ HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
     return (window & 1) && find_first_set64((window >> 1) | ((uint64_t)1 << 63)) == n - 1;
 }
 
+#define NO_START UINT64_MAX             /* first_start_after: no block starts after i */
+#define BROKEN_SUMMARY (UINT64_MAX - 1) /* first_start_after: the summary names an empty word */
+
+/* The lowest start bit above i, through the summary: O(distance / 32 KiB). */
+HOT uint64_t first_start_after(const rview_t *v, uint64_t i)
+{
+    uint64_t w = i >> 6, above = v->bits[w] & (~(uint64_t)1 << (i & 63));
+    if (above) return (w << 6) + find_first_set64(above);
+    const uint64_t words = start_words(v->area);
+    for (uint64_t s = w + 1; s < words; s = (s | 63) + 1) {
+        uint64_t sw = v->summary[s >> 6] & (~(uint64_t)0 << (s & 63));
+        if (!sw) continue;
+        uint64_t nw = (s & ~(uint64_t)63) + find_first_set64(sw);
+        if (nw >= words) return NO_START;
+        return v->bits[nw] ? (nw << 6) + find_first_set64(v->bits[nw]) : BROKEN_SUMMARY;
+    }
+    return NO_START;
+}
+
 /* extent_matches for a block of 504 bytes or more, or the last one. */
 SLOW int long_extent_matches(const rview_t *v, uint64_t i, uint64_t next)
 {
-    if (next == v->area >> ALIGN_LOG2) return starts_clear(v->bits, i + 1, next); /* the sentinel has no start bit */
-    return starts_clear(v->bits, i + 1, next) && test_bit(v->bits, next);
+    uint64_t first = first_start_after(v, i);
+    return next == v->area >> ALIGN_LOG2 ? first == NO_START : first == next; /* the sentinel has no start bit */
 }
 
 HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
@@ -431,7 +465,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     if (next->size_flags & F_FREE) {
         if (!free_tag_matches(v, nh, block_size(next)) || !remove_free(t, make_link(v->index, nh), next))
             return fail_corrupted(t);
-        clear_bit(v->bits, start_index(nh));
+        unmark_start(v, start_index(nh));
         rsize += block_size(next) + OVERHEAD;
         t->free_bytes -= block_size(next);
     }
@@ -442,7 +476,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     r->size_flags = rsize | F_FREE;
     atomic_signal_fence(memory_order_seq_cst);
     b->size_flags = (b->size_flags & ~SIZE_MASK) | keep;
-    set_bit(v->bits, start_index(rh));
+    mark_start(v, start_index(rh));
     block_t *after = block_at(v, rh + rsize + OVERHEAD);
     after->prev_size = rsize;
     after->size_flags |= F_PREV_FREE;
@@ -505,7 +539,7 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
             h += gap;
             bsize -= gap;
             b = a;
-            set_bit(v.bits, start_index(h));
+            mark_start(&v, start_index(h));
         }
     }
     /* The block stays marked free while its tail is split off and is marked used
@@ -694,7 +728,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
         uint64_t ph = h - b->prev_size - OVERHEAD;
         block_t *prev = block_at(v, ph);
         if (!remove_free(t, make_link(v->index, ph), prev)) return TLSF_ERR_CORRUPTED;
-        clear_bit(v->bits, start_index(h));
+        unmark_start(v, start_index(h));
         t->free_bytes -= block_size(prev);
         size += block_size(prev) + OVERHEAD;
         h = ph;
@@ -704,7 +738,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     block_t *next = block_at(v, nh);
     if (next->size_flags & F_FREE) {
         if (!remove_free(t, make_link(v->index, nh), next)) return TLSF_ERR_CORRUPTED;
-        clear_bit(v->bits, start_index(nh));
+        unmark_start(v, start_index(nh));
         t->free_bytes -= block_size(next);
         size += block_size(next) + OVERHEAD;
         next = block_at(v, h + size + OVERHEAD);
@@ -765,7 +799,8 @@ tlsf_t *tlsf_create(void *mem, size_t bytes)
 size_t tlsf_bitmap_size(size_t area)
 {
     if (area < TLSF_REGION_MIN || (area & 7)) return 0;
-    return (size_t)((((uint64_t)area >> ALIGN_LOG2) + 63) >> 6) * 8;
+    uint64_t words = start_words(area);
+    return (size_t)(words + ((words + 63) >> 6)) * 8; /* the bitmap, then its summary */
 }
 
 size_t tlsf_region_max_alloc(size_t area)
@@ -806,7 +841,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     block_t *first = block_at(&v, 0);
     first->prev_size = 0;
     first->size_flags = size | F_FREE;
-    set_bit(v.bits, start_index(0));
+    mark_start(&v, start_index(0));
     block_t *sentinel = block_at(&v, area - HEADER);
     sentinel->prev_size = size;
     sentinel->size_flags = F_PREV_FREE;
@@ -1045,7 +1080,7 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
     if (size > cur && (next->size_flags & F_FREE) && cur + OVERHEAD + block_size(next) >= size) {
         /* Grow in place by absorbing the free successor. */
         if (!remove_free(t, make_link(v.index, nh), next)) return TLSF_ERR_CORRUPTED;
-        clear_bit(v.bits, start_index(nh));
+        unmark_start(&v, start_index(nh));
         t->free_bytes -= block_size(next);
         b->size_flags += block_size(next) + OVERHEAD;
         block_at(&v, h + block_size(b) + OVERHEAD)->size_flags &= ~F_PREV_FREE;
@@ -1183,9 +1218,11 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
     if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
     if (live != v.region->live) return "region live count disagrees with the walk";
-    uint64_t words = tlsf_bitmap_size((size_t)v.area) / 8, bits = 0;
+    uint64_t words = start_words(v.area), bits = 0;
     for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
     if (bits != blocks) return "start bitmap has bits that start no block";
+    for (uint64_t w = 0; w < (words + 63) / 64 * 64; w++)
+        if (test_bit(v.summary, w) != (w < words && v.bits[w] != 0)) return "start bitmap summary disagrees with it";
     sum->blocks += blocks;
     return NULL;
 }
@@ -1332,7 +1369,7 @@ static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t
 {
     block_t *b = block_at(v, run_h);
     b->size_flags = run_size | F_FREE;
-    set_bit(v->bits, start_index(run_h));
+    mark_start(v, start_index(run_h));
     block_t *next = block_at(v, nh);
     next->prev_size = run_size;
     next->size_flags |= F_PREV_FREE;
@@ -1376,7 +1413,7 @@ static int repair_region(tlsf_t *t, unsigned ri)
                 close_free_run(t, &v, run_h, run_size, h); /* sets b's F_PREV_FREE */
                 in_run = 0;
             }
-            set_bit(v.bits, start_index(h));
+            mark_start(&v, start_index(h));
             v.region->live++;
             t->allocations++;
             t->used += size;

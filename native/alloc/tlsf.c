@@ -323,17 +323,16 @@ HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
 }
 
 /* Does the free block at h (its start bit checked by the caller) have `size`
- * in range and agreeing with its boundary tag: the next block starts right
- * after it (start bit, or the sentinel), says its predecessor is free and holds
- * its size in prev_size? O(1). An overflow of the block before h rewrites h's
- * size word, not the tag at its far end. */
+ * in range and agreeing with its boundary tag: the header right after it says
+ * its predecessor is free and holds its size in prev_size? O(1). An overflow of
+ * the block before h rewrites h's size word, not the tag at its far end; a size
+ * word that lands anywhere else finds no such tag there (the start bitmap is
+ * not read: its word at the far end would cost one more cache line). */
 HOT int free_tag_matches(const rview_t *v, uint64_t h, uint64_t size)
 {
     if (!size_in_range(v, h, size)) return 0;
-    uint64_t nh = h + size + OVERHEAD;
-    const block_t *next = block_at(v, nh);
-    return (next->size_flags & F_PREV_FREE) && next->prev_size == size &&
-           (nh == v->area - HEADER || test_bit(v->bits, start_index(nh)));
+    const block_t *next = block_at(v, h + size + OVERHEAD);
+    return (next->size_flags & F_PREV_FREE) && next->prev_size == size;
 }
 
 /* What a parked block keeps in its prev_free word: its size_flags as parked,

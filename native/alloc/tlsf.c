@@ -21,7 +21,9 @@
  * Every region has a start bitmap (1 bit per 8 bytes, outside the area): the bit
  * of a block's user offset is set exactly while a block (free or used) starts
  * there. It makes free() of a foreign or interior pointer an O(1) rejection and
- * lets every link be validated before it is followed.
+ * lets every link be validated before it is followed. A summary follows it in
+ * the same memory: bit w set exactly while bitmap word w is not 0, so the next
+ * block start after any offset is found in O(distance / 32 KiB).
  *
  * Hostile memory: the control structure and the regions may lie in memory that
  * other processes (or a user's buffer overflow) can write. Every value read from
@@ -214,6 +216,7 @@ static inline unsigned slot_limit(const tlsf_t *t)
 static inline unsigned hint_slot(const tlsf_t *t) { return t->region_hint & (TLSF_MAX_REGIONS - 1); }
 
 _Static_assert((TLSF_MAX_REGIONS & (TLSF_MAX_REGIONS - 1)) == 0, "hint_slot masks");
+_Static_assert(TLSF_MAX_REQUEST + HEADER + OVERHEAD <= AREA_MASK, "slot_area keeps every valid area");
 
 static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
 {

@@ -13,7 +13,8 @@
  * Memory ownership: the caller provides all memory — the control structure
  * (tlsf_control_size() bytes) and, for each region, the block area plus a
  * separate start bitmap (tlsf_bitmap_size(area) bytes, 1 bit per 8 bytes of
- * area, i.e. 1/64 = 1.6 % of the area). The allocator never calls malloc.
+ * area and a summary of 1 bit per 64 of those, i.e. 1.6 % of the area). The
+ * allocator never calls malloc.
  *
  * Safety: a free or realloc of anything that is not the start of a live block
  * (double free, interior pointer, other pool's pointer) is detected in O(1)

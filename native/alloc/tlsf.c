@@ -263,32 +263,15 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
     return size >= MIN_BLOCK && size <= v->area && h + size + OVERHEAD <= v->area - HEADER;
 }
 
-/* Are the start bits [a, b) all clear? O((b - a) / 64): one or two words for
- * a block below 512 bytes. */
-HOT int starts_clear(const uint64_t *bits, uint64_t a, uint64_t b)
-{
-    if (a >= b) return 1;
-    uint64_t wa = a >> 6, wb = (b - 1) >> 6;
-    uint64_t head = ~(uint64_t)0 << (a & 63), tail = ~(uint64_t)0 >> (63 - ((b - 1) & 63));
-    if (wa == wb) return !(bits[wa] & head & tail);
-    uint64_t any = (bits[wa] & head) | (bits[wb] & tail), w = wa + 1;
-    for (; w + 4 <= wb; w += 4) any |= bits[w] | bits[w + 1] | bits[w + 2] | bits[w + 3]; /* whole words between */
-    for (; w < wb; w++) any |= bits[w];
-    return !any;
-}
-
-/* Does the start bitmap agree that a block of `size` (in range) starts at h:
- * the next block's start bit set (or the sentinel next), none in between?
- * What the allocator wrote always agrees; a size word an overflow rewrote does
- * not, so a live block's size is trusted only after this. */
 /* Does the start bitmap say that a block starts at bit i and the next one n
  * bits later (1 <= n <= 63, bit i + n inside the bitmap): bit i set, then
  * n - 1 clear bits, then a set one? What extent_matches does for a block below
  * 504 bytes, in a few instructions, from a 64-bit window of the bitmap at i. */
 HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
 {
-    uint64_t wi = i >> 6, shift = i & 63, window = bits[wi] >> shift;
-    if (shift + n > 63) window |= bits[wi + 1] << (64 - shift); /* shift > 0: n <= 63 */
+    /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
+    uint64_t wi = i >> 6, shift = i & 63;
+    uint64_t window = (bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift));
     return (window & 1) && find_first_set64((window >> 1) | ((uint64_t)1 << 63)) == n - 1;
 }
 
@@ -318,6 +301,10 @@ SLOW int long_extent_matches(const rview_t *v, uint64_t i, uint64_t next)
     return next == v->area >> ALIGN_LOG2 ? first == NO_START : first == next; /* the sentinel has no start bit */
 }
 
+/* Does the start bitmap agree that a block of `size` (in range) starts at h:
+ * the next block's start bit set (or the sentinel next), none in between?
+ * What the allocator wrote always agrees; a size word an overflow rewrote does
+ * not, so a live block's size is trusted only after this. */
 HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
 {
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;

@@ -79,8 +79,6 @@ const {
   flagPrevFree: PREV_FREE,
   notLive: NOT_LIVE,
 } = binding.layout;
-/** The tag of the views this process's cached path hands out: only their blocks may be parked. */
-const PARKABLE = 1;
 
 /**
  * Melon-style shared-memory pool: one fixed-size segment (a named POSIX
@@ -298,12 +296,15 @@ export class SharedPool {
   free(buf: Buffer): void {
     const offset = this.#liveOffsetOf(buf);
     const cache = this.#cache;
-    // Only blocks this process allocated through the cached path (views tagged PARKABLE)
-    // are parked, so no two processes ever park one block; views from at() go back at once.
-    if (cache !== null && viewTag(buf) === PARKABLE) {
-      // the header tells the usable size, and that no other process freed the block already
-      const usable = this.#parkable(offset);
-      if (usable !== 0 && cache.park(buf as unknown as PoolBuffer, offset, usable)) return;
+    // Only blocks this process allocated through the cached path (views tagged with the
+    // usable size the allocator gave the block, not 0) are parked, so no two processes ever
+    // park one block; views from at() go back at once.
+    const tag = viewTag(buf);
+    if (cache !== null && tag !== 0) {
+      // the header must still say live, plain and that size: another process freed the
+      // block already, or an overflow of the block before rewrote the header, when it
+      // does not (the native free tells which)
+      if (this.#parkable(offset) === tag && cache.park(buf as unknown as PoolBuffer, offset, tag)) return;
     }
     const status = freeNative(this.#handle, offset);
     if (status !== Status.OK) throw this.#fail(status, 'free');
@@ -640,7 +641,7 @@ export class SharedPool {
       }
       // Served at the class size, so that the block goes back to this class when freed.
       const offset = allocNative(this.#handle, SharedCache.classSize(size), zero);
-      if (offset >= 0) return this.#view(offset, size, PARKABLE);
+      if (offset >= 0) return this.#view(offset, size, this.#usableAt(offset));
       if (offset !== Status.NOMEM) throw this.#fail(offset, 'alloc', size);
       this.#retriedFailures++;
     }
@@ -664,7 +665,16 @@ export class SharedPool {
     const offset = viewOffset(parked);
     // its header still says: live, same size (F_PREV_FREE, bit 1, may change under us)
     if ((this.#words[(offset >>> 2) + SIZE_WORD]! & ~PREV_FREE) !== this.#cache!.popped) return null;
-    return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size, PARKABLE);
+    return parked.length === size ? (parked as unknown as Buffer) : this.#view(offset, size, this.#cache!.popped);
+  }
+
+  /**
+   * The usable size the header of the block the allocator just returned at `offset`
+   * says: the parkable views' tag, the size the block is parked with later.
+   */
+  #usableAt(offset: number): number {
+    const word = this.#words[(offset >>> 2) + SIZE_WORD]!;
+    return word - (word & FLAG_BITS);
   }
 
   /** The usable size of the live block at `offset` if the cache may park it (from its header), else 0. */

@@ -12,7 +12,7 @@ import {
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import * as liveBits from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
-import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
+import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './core/sizeClasses.js';
 import { Status } from './core/status.js';
@@ -81,7 +81,12 @@ interface Region {
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
-/** Usable size of the block at `offset`, from its header (sizes are below 2**32 here). */
+/**
+ * Usable size of the block at `offset`, from its header (sizes are below 2**32 here).
+ * The header lies in the region, where an overflow of the block before can rewrite
+ * it: trusted only right after the allocator wrote it (#give) and otherwise only as
+ * far as it agrees with the view's tag (free, usableSize).
+ */
 function usableAt(region: Region, offset: number): number {
   const word = region.words[(offset >>> 2) + SIZE_WORD]!;
   return word - (word & FLAG_BITS);
@@ -222,11 +227,14 @@ export class TlsfPool {
     const size = usableAt(region, offset);
     // Small plain blocks made by this pool stay on this side for the next allocation
     // of their class; memalign blocks (alignment bits in the header's high word) and
-    // views rebuilt by the user go back at once.
+    // views rebuilt by the user go back at once. A view this pool made carries the
+    // usable size the allocator gave its block (the tag): a header that disagrees was
+    // rewritten (an overflow of the block before), and the native free reports it.
     if (
       size <= CACHE_MAX &&
       region.words[(offset >>> 2) + ALIGN_WORD] === 0 &&
       viewOwner(buf) === region &&
+      viewTag(buf) === size &&
       this.#cache.push(floorClass(size), buf as unknown as PoolBuffer, size)
     ) {
       this.#forget(region, offset, size);
@@ -241,7 +249,13 @@ export class TlsfPool {
   usableSize(buf: Buffer): number {
     this.#live();
     const offset = this.#liveOffsetOf(buf, 'buf', false);
-    return usableAt(this.#found, offset);
+    const region = this.#found;
+    const size = usableAt(region, offset);
+    if (viewOwner(buf) === region && viewTag(buf) === size) return size;
+    // a view rebuilt by the user, or a header that disagrees with the tag: the allocator checks it
+    const usable = native.usableSize(this.#handle, region.id, offset);
+    if (usable === 0) throw errors.fromStatus(Status.CORRUPTED);
+    return usable;
   }
 
   /** Adds a region of `size` bytes (>= 64, rounded up to a multiple of 8); returns its id. */
@@ -402,14 +416,15 @@ export class TlsfPool {
     return this.#give(this.#regions[id]!, result - id * REGION_FACTOR, length);
   }
 
-  /** Marks the block at `offset` live, accounts for it and makes its view. */
+  /** Marks the block at `offset` live, accounts for it and makes its view (tagged with the usable size). */
   #give(region: Region, offset: number, length: number): Buffer {
     const bit = offset >>> LIVE_SHIFT;
     setBit(region.live, bit);
-    this.#used += usableAt(region, offset);
+    const usable = usableAt(region, offset); // just written by the allocator
+    this.#used += usable;
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
-    return makeView(region.buffer, offset, length, region);
+    return makeView(region.buffer, offset, length, region, usable);
   }
 
   /** Hands out a cached block: its old view again when the length matches, else a new one. */
@@ -421,7 +436,9 @@ export class TlsfPool {
     this.#used += this.#cache.popped;
     if (this.#used > this.#peakUsed) this.#peakUsed = this.#used;
     this.#allocations++;
-    return view.length === length ? (view as unknown as Buffer) : makeView(region.buffer, offset, length, region);
+    return view.length === length
+      ? (view as unknown as Buffer)
+      : makeView(region.buffer, offset, length, region, this.#cache.popped);
   }
 
   /** Undoes #give for a block the user no longer holds. */

@@ -573,12 +573,18 @@ static size_t reclaim_dead_locked(shm_pool_t *p)
     return chunks + reclaim_parks_locked(p);
 }
 
+/* Bytes from the TLSF control structure to the end of the area: all the
+ * allocator may touch (tlsf_check_regions, tlsf_repair). */
+static size_t allocator_span(const shm_pool_t *p)
+{
+    return (size_t)(p->area_offset + p->area_size - p->control_offset);
+}
+
 /* Bring the allocator and roots to a consistent state (allocator mutex held).
  * Nonzero on success; on failure the segment is marked corrupted. */
 static int recover_allocator(shm_pool_t *p)
 {
-    if (!region_table_matches(p) ||
-        tlsf_repair(p->t, (size_t)(p->area_offset + p->area_size - p->control_offset)) != TLSF_OK) {
+    if (!region_table_matches(p) || tlsf_repair(p->t, allocator_span(p)) != TLSF_OK) {
         p->h->corrupted = 1;
         return 0;
     }
@@ -616,7 +622,7 @@ static int lock_allocator(shm_pool_t *p)
         return SHM_POOL_OK;
     }
     if (rc != SHM_LOCK_OK) return lock_failure(rc);
-    if (p->h->corrupted || !layout_unchanged(p)) {
+    if (p->h->corrupted || !layout_unchanged(p) || tlsf_check_regions(p->t, allocator_span(p)) != TLSF_OK) {
         unlock_allocator(p);
         return SHM_POOL_ERR_CORRUPTED;
     }
@@ -1480,9 +1486,9 @@ int shm_pool_check(shm_pool_t *p, const char **why)
 /* ---- listing ----------------------------------------------------------------------- */
 
 /* The header and allocator totals of a mapping opened read-only, after the
- * header copy was validated. The allocator is only read (tlsf_get_stats
- * validates every link it follows), so a segment in use reads consistently
- * enough for a listing, and a damaged one cannot make us read outside it. */
+ * header copy was validated. Only fixed fields are read (the used counter of
+ * the allocator; no link is followed), so a damaged segment cannot make us
+ * read outside it, and nothing is written. */
 static void peek_mapping(const unsigned char *base, const shm_header_t *h, shm_pool_info_t *out)
 {
     out->capacity = h->area_size;
@@ -1497,14 +1503,8 @@ static void peek_mapping(const unsigned char *base, const shm_header_t *h, shm_p
         uint32_t pid = __atomic_load_n(&((const shm_header_t *)base)->attached[i], __ATOMIC_RELAXED);
         if (pid && !process_gone(pid)) out->attached[out->attached_count++] = pid;
     }
-    tlsf_region_info_t info;
-    const tlsf_t *t = (const tlsf_t *)(base + h->control_offset);
-    if (tlsf_region_info(t, 0, &info) == TLSF_OK && (const unsigned char *)info.base == base + h->area_offset &&
-        info.area == h->area_size) {
-        tlsf_stats_t st;
-        tlsf_get_stats(t, &st);
-        out->used = st.used <= h->area_size ? st.used : h->area_size;
-    }
+    size_t used = tlsf_used_bytes((const tlsf_t *)(base + h->control_offset)); /* one field, nothing followed */
+    out->used = used <= h->area_size ? used : h->area_size;
 }
 
 int shm_pool_peek(const char *name, shm_pool_info_t *out)

@@ -21,7 +21,28 @@
  * Every region has a start bitmap (1 bit per 8 bytes, outside the area): the bit
  * of a block's user offset is set exactly while a block (free or used) starts
  * there. It makes free() of a foreign or interior pointer an O(1) rejection and
- * lets every link be validated before it is followed.
+ * lets every link be validated before it is followed. A summary follows it in
+ * the same memory: bit w set exactly while bitmap word w is not 0, so the next
+ * block start after any offset is found in O(distance / 32 KiB).
+ *
+ * Hostile memory: the control structure and the regions may lie in memory that
+ * other processes (or a user's buffer overflow) can write. Every value read from
+ * them is checked where it is used, so that arbitrary bytes there give
+ * TLSF_ERR_CORRUPTED, never an access outside the control structure and the
+ * region areas and bitmaps, never a loop that does not end:
+ * - indices (region ids, the region hint and high-water mark, bitmap-derived list
+ *   indices) are masked or compared against their array's size;
+ * - a region slot's offsets are used 8-aligned and its area at most AREA_MASK
+ *   (whether they lie inside a shared mapping is tlsf_check_regions' job);
+ * - a link is followed only into a live region, 8-aligned, with room for a block;
+ * - a header's size is trusted only once it agrees with side data the user
+ *   cannot reach by overflowing a block: a live block's extent with the start
+ *   bitmap (the next block's start bit set, none in between: extent_matches), a
+ *   free block's with its boundary tag (the next block's prev_size and
+ *   F_PREV_FREE: free_tag_matches), a parked block's with the copy of its header
+ *   kept in its own first bytes (park_copy). So a header that an overflow of the
+ *   block before it rewrote is reported by the next call that touches it, and no
+ *   allocation is ever placed over a live block.
  */
 #include "tlsf.h"
 
@@ -55,6 +76,11 @@ enum {
 #define ALIGN_SHIFT TLSF_BLOCK_ALIGN_SHIFT           /* bits 58..63: log2 of a memalign alignment */
 #define SIZE_MASK ((((uint64_t)1 << ALIGN_SHIFT) - 1) & ~(uint64_t)7)
 
+/* Largest area a region slot is taken to have: anything larger (or misaligned)
+ * in a damaged slot is cut to this, so no offset computed from it overflows. */
+#define AREA_MASK ((((uint64_t)1 << FL_MAX) - 1) & ~(uint64_t)7)
+#define FL_MASK ((((uint64_t)1 << (FL_COUNT - 1)) << 1) - 1) /* the first-level lists that exist */
+
 #define LINK_SHIFT 48
 #define OFFSET_MASK (((uint64_t)1 << LINK_SHIFT) - 1)
 #define TLSF_MAGIC ((uint64_t)0x544c5346706f6f6cULL) /* "TLSFpool" */
@@ -71,8 +97,8 @@ _Static_assert(TLSF_MAX_REQUEST <= ((uint64_t)1 << (FL_MAX - 1)), "rounded reque
 typedef struct block {
     uint64_t prev_size;
     uint64_t size_flags;
-    uint64_t next_free; /* free blocks only: links in the segregated list */
-    uint64_t prev_free;
+    uint64_t next_free; /* free and parked blocks: links in the segregated list or cache LIFO */
+    uint64_t prev_free; /* free blocks: back link; parked blocks: park_copy of size_flags */
 } block_t;
 
 /* One region. Invariant: area == 0 exactly when the slot is unused; base_off and
@@ -118,7 +144,8 @@ struct tlsf {
 typedef struct rview {
     unsigned index;
     uintptr_t base;
-    uint64_t *bits;
+    uint64_t *bits;    /* the start bitmap: bit u / 8 set while a block starts at user offset u */
+    uint64_t *summary; /* after it: bit w set exactly while word w of the start bitmap is not 0 */
     uint64_t area;
     region_t *region;
 } rview_t;
@@ -135,7 +162,7 @@ typedef struct rview {
 /* ---- size classes -------------------------------------------------------- */
 
 /* The list a free block of `size` belongs to. */
-static inline void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
+HOT void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
 {
     if (size < SMALL_BLOCK) {
         *fl = 0;
@@ -148,7 +175,7 @@ static inline void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
 }
 
 /* The first list whose every block is >= size (good fit). */
-static inline void map_search(uint64_t size, unsigned *fl, unsigned *sl)
+HOT void map_search(uint64_t size, unsigned *fl, unsigned *sl)
 {
     if (size >= SMALL_BLOCK) size += ((uint64_t)1 << (find_last_set64(size) - SL_LOG2)) - 1;
     map_insert(size, fl, sl);
@@ -167,14 +194,41 @@ static inline uint64_t adjust_request(size_t size)
 static inline uint64_t make_link(unsigned region, uint64_t h) { return ((uint64_t)(region + 1) << LINK_SHIFT) | h; }
 static inline unsigned link_region(uint64_t link) { return (unsigned)(link >> LINK_SHIFT) - 1u; }
 
+/* A region slot's fields as the allocator uses them: offsets 8-aligned, the area
+ * cut to AREA_MASK. For a sane slot these are the stored values. */
+static inline uintptr_t slot_base(const tlsf_t *t, const region_t *r)
+{
+    return (uintptr_t)t + (uintptr_t)(r->base_off & ~(uint64_t)7);
+}
+static inline uint64_t *slot_bits(const tlsf_t *t, const region_t *r)
+{
+    return (uint64_t *)((uintptr_t)t + (uintptr_t)(r->bitmap_off & ~(uint64_t)7));
+}
+static inline uint64_t slot_area(const region_t *r) { return r->area & AREA_MASK; }
+/* Words of the start bitmap proper for an area (its summary follows them). */
+static inline uint64_t start_words(uint64_t area) { return ((area >> ALIGN_LOG2) + 63) >> 6; }
+/* Slots at and beyond this are unused (region_hwm, which may be damaged, capped). */
+static inline unsigned slot_limit(const tlsf_t *t)
+{
+    return t->region_hwm < TLSF_MAX_REGIONS ? t->region_hwm : TLSF_MAX_REGIONS;
+}
+/* The region the last lookup found (a damaged hint still names a slot). */
+static inline unsigned hint_slot(const tlsf_t *t) { return t->region_hint & (TLSF_MAX_REGIONS - 1); }
+
+_Static_assert((TLSF_MAX_REGIONS & (TLSF_MAX_REGIONS - 1)) == 0, "hint_slot masks");
+_Static_assert(TLSF_MAX_REQUEST + HEADER + OVERHEAD <= AREA_MASK, "slot_area keeps every valid area");
+
 static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
 {
-    if (index >= TLSF_MAX_REGIONS || t->regions[index].area == 0) return 0;
+    if (index >= TLSF_MAX_REGIONS) return 0;
     region_t *r = &t->regions[index];
+    uint64_t area = slot_area(r);
+    if (area < TLSF_REGION_MIN) return 0; /* unused (0) or damaged */
     v->index = index;
-    v->base = (uintptr_t)t + (uintptr_t)r->base_off;
-    v->bits = (uint64_t *)((uintptr_t)t + (uintptr_t)r->bitmap_off);
-    v->area = r->area;
+    v->base = slot_base(t, r);
+    v->bits = slot_bits(t, r);
+    v->summary = v->bits + start_words(area);
+    v->area = area;
     v->region = r;
     return 1;
 }
@@ -183,13 +237,24 @@ static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t 
 static inline uint64_t block_size(const block_t *b) { return b->size_flags & SIZE_MASK; }
 /* Bit index of the block whose header is at h. */
 static inline uint64_t start_index(uint64_t h) { return (h + HEADER) >> ALIGN_LOG2; }
+/* Record that a block starts (or no longer starts) at start bit i, keeping the summary right. */
+static inline void mark_start(const rview_t *v, uint64_t i)
+{
+    set_bit(v->bits, i);
+    set_bit(v->summary, i >> 6);
+}
+static inline void unmark_start(const rview_t *v, uint64_t i)
+{
+    clear_bit(v->bits, i);
+    if (!v->bits[i >> 6]) clear_bit(v->summary, i >> 6);
+}
 
 /* The block a link names. Only for links the allocator itself keeps (the list
  * heads) or has validated with link_is_sane. */
 static inline block_t *link_block(const tlsf_t *t, uint64_t link)
 {
     const region_t *r = &t->regions[link_region(link)];
-    return (block_t *)((uintptr_t)t + (uintptr_t)r->base_off + (uintptr_t)(link & OFFSET_MASK));
+    return (block_t *)(slot_base(t, r) + (uintptr_t)(link & OFFSET_MASK));
 }
 
 /* Does a block of `size` at h end inside the region (next header <= sentinel)? */
@@ -197,6 +262,72 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
 {
     return size >= MIN_BLOCK && size <= v->area && h + size + OVERHEAD <= v->area - HEADER;
 }
+
+/* Does the start bitmap say that a block starts at bit i and the next one n
+ * bits later (1 <= n <= 63, bit i + n inside the bitmap): bit i set, then
+ * n - 1 clear bits, then a set one? What extent_matches does for a block below
+ * 504 bytes, in a few instructions, from a 64-bit window of the bitmap at i. */
+HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
+{
+    /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
+    uint64_t wi = i >> 6, shift = i & 63;
+    uint64_t window = (bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift));
+    return (window & 1) && find_first_set64((window >> 1) | ((uint64_t)1 << 63)) == n - 1;
+}
+
+#define NO_START UINT64_MAX             /* first_start_after: no block starts after i */
+#define BROKEN_SUMMARY (UINT64_MAX - 1) /* first_start_after: the summary names an empty word */
+
+/* The lowest start bit above i, through the summary: O(distance / 32 KiB). */
+HOT uint64_t first_start_after(const rview_t *v, uint64_t i)
+{
+    uint64_t w = i >> 6, above = v->bits[w] & (~(uint64_t)1 << (i & 63));
+    if (above) return (w << 6) + find_first_set64(above);
+    const uint64_t words = start_words(v->area);
+    for (uint64_t s = w + 1; s < words; s = (s | 63) + 1) {
+        uint64_t sw = v->summary[s >> 6] & (~(uint64_t)0 << (s & 63));
+        if (!sw) continue;
+        uint64_t nw = (s & ~(uint64_t)63) + find_first_set64(sw);
+        if (nw >= words) return NO_START;
+        return v->bits[nw] ? (nw << 6) + find_first_set64(v->bits[nw]) : BROKEN_SUMMARY;
+    }
+    return NO_START;
+}
+
+/* extent_matches for a block of 504 bytes or more, or the last one. */
+SLOW int long_extent_matches(const rview_t *v, uint64_t i, uint64_t next)
+{
+    uint64_t first = first_start_after(v, i);
+    return next == v->area >> ALIGN_LOG2 ? first == NO_START : first == next; /* the sentinel has no start bit */
+}
+
+/* Does the start bitmap agree that a block of `size` (in range) starts at h:
+ * the next block's start bit set (or the sentinel next), none in between?
+ * What the allocator wrote always agrees; a size word an overflow rewrote does
+ * not, so a live block's size is trusted only after this. */
+HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
+{
+    uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
+    if (n <= 63 && h + size + OVERHEAD != v->area - HEADER) return small_extent_matches(v->bits, i, n);
+    return long_extent_matches(v, i, i + n);
+}
+
+/* Does the free block at h (its start bit checked by the caller) have `size`
+ * in range and agreeing with its boundary tag: the header right after it says
+ * its predecessor is free and holds its size in prev_size? O(1). An overflow of
+ * the block before h rewrites h's size word, not the tag at its far end; a size
+ * word that lands anywhere else finds no such tag there (the start bitmap is
+ * not read: its word at the far end would cost one more cache line). */
+HOT int free_tag_matches(const rview_t *v, uint64_t h, uint64_t size)
+{
+    if (!size_in_range(v, h, size)) return 0;
+    const block_t *next = block_at(v, h + size + OVERHEAD);
+    return (next->size_flags & F_PREV_FREE) && next->prev_size == size;
+}
+
+/* What a parked block keeps in its prev_free word: its size_flags as parked,
+ * but for F_PREV_FREE (which its predecessor's changes rewrite). */
+static inline uint64_t park_copy(uint64_t size_flags) { return size_flags & ~F_PREV_FREE; }
 
 /* May a link read from block memory (which stale views can overwrite) be
  * followed? It must name an 8-aligned header room for a block inside a live
@@ -207,7 +338,8 @@ HOT int link_in_range(const tlsf_t *t, uint64_t link)
 {
     unsigned ri = link_region(link);
     uint64_t h = link & OFFSET_MASK;
-    return ri < t->region_hwm && !(h & 7) && h + HEADER + HEADER + MIN_BLOCK <= t->regions[ri].area + OVERHEAD;
+    return ri < TLSF_MAX_REGIONS && !(h & 7) &&
+           h + HEADER + HEADER + MIN_BLOCK <= slot_area(&t->regions[ri]) + OVERHEAD;
 }
 
 HOT int link_is_sane(const tlsf_t *t, uint64_t link, uint64_t flag)
@@ -229,7 +361,15 @@ HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
 {
     unsigned fl, sl;
     map_insert(block_size(b), &fl, &sl);
+    if (fl >= FL_COUNT) { /* the size was rewritten under us (a peer, in shared memory) */
+        fail_corrupted(t);
+        return;
+    }
     uint64_t head = t->heads[fl][sl];
+    if (head && !link_in_range(t, head)) {
+        fail_corrupted(t); /* the damaged list is dropped, never followed */
+        head = 0;
+    }
     b->next_free = head;
     b->prev_free = 0;
     if (head) link_block(t, head)->prev_free = link;
@@ -250,7 +390,7 @@ HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
         pb->next_free = next;
     } else {
         map_insert(block_size(b), &fl, &sl);
-        if (t->heads[fl][sl] != link) return fail_corrupted(t);
+        if (fl >= FL_COUNT || t->heads[fl][sl] != link) return fail_corrupted(t);
         t->heads[fl][sl] = next;
         if (!next) {
             t->sl_bitmap[fl] &= ~((uint32_t)1 << sl);
@@ -267,6 +407,7 @@ static uint64_t probe_own_class(tlsf_t *t, uint64_t size)
     unsigned fl, sl;
     map_insert(size, &fl, &sl);
     uint64_t link = t->heads[fl][sl];
+    if (link && !link_is_sane(t, link, F_FREE)) return (uint64_t)fail_corrupted(t);
     for (int probes = 0; link && probes < FALLBACK_PROBES; probes++) {
         const block_t *b = link_block(t, link);
         if (block_size(b) >= size) return link;
@@ -287,7 +428,7 @@ HOT uint64_t find_free(tlsf_t *t, uint64_t size)
     if (fl < FL_COUNT) {
         uint32_t slmap = t->sl_bitmap[fl] & (~(uint32_t)0 << sl);
         if (!slmap) {
-            uint64_t flmap = t->fl_bitmap & (~(uint64_t)0 << (fl + 1));
+            uint64_t flmap = t->fl_bitmap & FL_MASK & (~(uint64_t)0 << (fl + 1));
             if (flmap) {
                 fl = find_first_set64(flmap);
                 slmap = t->sl_bitmap[fl];
@@ -315,8 +456,9 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     }
     uint64_t rh = h + keep + OVERHEAD, rsize = size - keep - OVERHEAD;
     if (next->size_flags & F_FREE) {
-        if (!remove_free(t, make_link(v->index, nh), next)) return 0;
-        clear_bit(v->bits, start_index(nh));
+        if (!free_tag_matches(v, nh, block_size(next)) || !remove_free(t, make_link(v->index, nh), next))
+            return fail_corrupted(t);
+        unmark_start(v, start_index(nh));
         rsize += block_size(next) + OVERHEAD;
         t->free_bytes -= block_size(next);
     }
@@ -327,7 +469,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     r->size_flags = rsize | F_FREE;
     atomic_signal_fence(memory_order_seq_cst);
     b->size_flags = (b->size_flags & ~SIZE_MASK) | keep;
-    set_bit(v->bits, start_index(rh));
+    mark_start(v, start_index(rh));
     block_t *after = block_at(v, rh + rsize + OVERHEAD);
     after->prev_size = rsize;
     after->size_flags |= F_PREV_FREE;
@@ -356,9 +498,13 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
         fail_corrupted(t);
         return NULL;
     }
+    if ((h & 7) || h + MIN_BLOCK + OVERHEAD > v.area - HEADER || !test_bit(v.bits, start_index(h))) {
+        fail_corrupted(t);
+        return NULL;
+    }
     block_t *b = block_at(&v, h);
     uint64_t bsize = block_size(b);
-    if (!(b->size_flags & F_FREE) || bsize < size || !size_in_range(&v, h, bsize) || !remove_free(t, link, b)) {
+    if (!(b->size_flags & F_FREE) || bsize < size || !free_tag_matches(&v, h, bsize) || !remove_free(t, link, b)) {
         fail_corrupted(t);
         return NULL;
     }
@@ -386,7 +532,7 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
             h += gap;
             bsize -= gap;
             b = a;
-            set_bit(v.bits, start_index(h));
+            mark_start(&v, start_index(h));
         }
     }
     /* The block stays marked free while its tail is split off and is marked used
@@ -424,16 +570,18 @@ HOT uint64_t round_to_class(uint64_t size)
 
 /* Take the newest parked block of class c, which must hold at least `size`
  * bytes, off its list (F_CACHED cleared): its region and header offset, or 0
- * on corruption. */
+ * on corruption. Size 0 (flush_cache, which then matches the block's extent
+ * with the start bitmap) skips the park_copy check: park_small makes none. */
 HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t *hout)
 {
     uint64_t link = t->cache[c], h = link & OFFSET_MASK;
-    if (!view_region(t, link_region(link), v)) return fail_corrupted(t);
+    if (!view_region(t, link_region(link), v) || !link_in_range(t, link)) return fail_corrupted(t);
     block_t *b = block_at(v, h);
     uint64_t next = b->next_free, bsize = block_size(b);
-    /* The next block's own flags are checked when it is popped in turn. */
-    if ((b->size_flags & (F_FREE | F_CACHED)) != F_CACHED || bsize < size || !size_in_range(v, h, bsize) ||
-        (next && !link_in_range(t, next)))
+    /* The next block's own flags are checked when it is popped in turn; the
+     * copy made at park time tells whether an overflow rewrote the header. */
+    if ((b->size_flags & (F_FREE | F_CACHED)) != F_CACHED || (size && b->prev_free != park_copy(b->size_flags)) ||
+        bsize < size || !size_in_range(v, h, bsize) || (next && !link_in_range(t, next)))
         return fail_corrupted(t);
     t->cache[c] = next;
     t->cache_count[c]--;
@@ -456,6 +604,7 @@ HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_
     unsigned c = cache_class(size);
     b->size_flags = (b->size_flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
     b->next_free = t->cache[c];
+    b->prev_free = park_copy(b->size_flags);
     t->cache[c] = make_link(v->index, h);
     t->cache_count[c]++;
     t->cached_bytes += size;
@@ -502,11 +651,12 @@ SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
 HOT int find_region(tlsf_t *t, const void *ptr, rview_t *v)
 {
     uintptr_t p = (uintptr_t)ptr;
-    const region_t *hint = &t->regions[t->region_hint];
-    if (p - ((uintptr_t)t + (uintptr_t)hint->base_off) < hint->area) return view_region(t, t->region_hint, v);
-    for (unsigned i = 0; i < t->region_hwm; i++) {
+    unsigned hi = hint_slot(t);
+    const region_t *hint = &t->regions[hi];
+    if (p - slot_base(t, hint) < slot_area(hint)) return view_region(t, hi, v);
+    for (unsigned i = 0, n = slot_limit(t); i < n; i++) {
         const region_t *r = &t->regions[i];
-        if (p - ((uintptr_t)t + (uintptr_t)r->base_off) < r->area) { /* area 0 never matches */
+        if (p - slot_base(t, r) < slot_area(r)) { /* area 0 never matches */
             t->region_hint = i;
             return view_region(t, i, v);
         }
@@ -521,7 +671,8 @@ HOT int validate_own(const rview_t *v, uint64_t u, uint64_t *hout)
     if ((u & 7) || u < HEADER || u >= v->area - HEADER || !test_bit(v->bits, u >> ALIGN_LOG2)) return TLSF_ERR_FOREIGN;
     uint64_t h = u - HEADER;
     block_t *b = block_at(v, h);
-    if (!size_in_range(v, h, block_size(b))) return TLSF_ERR_CORRUPTED;
+    uint64_t size = block_size(b);
+    if (!size_in_range(v, h, size) || !extent_matches(v, h, size)) return TLSF_ERR_CORRUPTED;
     if (b->size_flags & (F_FREE | F_CACHED)) return TLSF_ERR_DOUBLE_FREE;
     *hout = h;
     return TLSF_OK;
@@ -536,9 +687,9 @@ HOT int validate_neighbours(const rview_t *v, uint64_t h)
     uint64_t nh = h + size + OVERHEAD;
     block_t *next = block_at(v, nh);
     int sentinel = nh == v->area - HEADER;
-    if ((next->size_flags & F_PREV_FREE) || (!sentinel && !test_bit(v->bits, start_index(nh))) ||
-        (sentinel && block_size(next) != 0) ||
-        (!sentinel && (next->size_flags & F_FREE) && !size_in_range(v, nh, block_size(next))))
+    /* validate_own matched the extent with the start bitmap: nh starts a block. */
+    if ((next->size_flags & F_PREV_FREE) || (sentinel && next->size_flags != 0) ||
+        (!sentinel && (next->size_flags & F_FREE) && !free_tag_matches(v, nh, block_size(next))))
         return TLSF_ERR_CORRUPTED;
     if (b->size_flags & F_PREV_FREE) {
         uint64_t ps = b->prev_size;
@@ -570,7 +721,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
         uint64_t ph = h - b->prev_size - OVERHEAD;
         block_t *prev = block_at(v, ph);
         if (!remove_free(t, make_link(v->index, ph), prev)) return TLSF_ERR_CORRUPTED;
-        clear_bit(v->bits, start_index(h));
+        unmark_start(v, start_index(h));
         t->free_bytes -= block_size(prev);
         size += block_size(prev) + OVERHEAD;
         h = ph;
@@ -580,7 +731,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     block_t *next = block_at(v, nh);
     if (next->size_flags & F_FREE) {
         if (!remove_free(t, make_link(v->index, nh), next)) return TLSF_ERR_CORRUPTED;
-        clear_bit(v->bits, start_index(nh));
+        unmark_start(v, start_index(nh));
         t->free_bytes -= block_size(next);
         size += block_size(next) + OVERHEAD;
         next = block_at(v, h + size + OVERHEAD);
@@ -641,7 +792,8 @@ tlsf_t *tlsf_create(void *mem, size_t bytes)
 size_t tlsf_bitmap_size(size_t area)
 {
     if (area < TLSF_REGION_MIN || (area & 7)) return 0;
-    return (size_t)((((uint64_t)area >> ALIGN_LOG2) + 63) >> 6) * 8;
+    uint64_t words = start_words(area);
+    return (size_t)(words + ((words + 63) >> 6)) * 8; /* the bitmap, then its summary */
 }
 
 size_t tlsf_region_max_alloc(size_t area)
@@ -682,7 +834,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     block_t *first = block_at(&v, 0);
     first->prev_size = 0;
     first->size_flags = size | F_FREE;
-    set_bit(v.bits, start_index(0));
+    mark_start(&v, start_index(0));
     block_t *sentinel = block_at(&v, area - HEADER);
     sentinel->prev_size = size;
     sentinel->size_flags = F_PREV_FREE;
@@ -700,6 +852,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
 {
     rview_t v;
     if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
+    if (t->corrupted) return TLSF_ERR_CORRUPTED;
     if (v.region->live) return TLSF_ERR_IN_USE;
     if (t->cached_bytes) {
         int rc = tlsf_flush_cache(t);
@@ -714,6 +867,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
     t->free_bytes -= size;
     t->region_count--;
     memset(v.region, 0, sizeof *v.region);
+    t->region_hwm = slot_limit(t);
     while (t->region_hwm && !t->regions[t->region_hwm - 1].area) t->region_hwm--;
     return TLSF_OK;
 }
@@ -722,8 +876,8 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
 {
     if (!t || region < 0 || region >= TLSF_MAX_REGIONS || !t->regions[region].area) return TLSF_ERR_INVALID;
     const region_t *r = &t->regions[region];
-    out->base = (void *)((uintptr_t)t + (uintptr_t)r->base_off);
-    out->area = (size_t)r->area;
+    out->base = (void *)slot_base(t, r);
+    out->area = (size_t)slot_area(r);
     out->live = (int)r->live;
     return TLSF_OK;
 }
@@ -738,13 +892,19 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
  * damaged (the pool is then marked corrupted). */
 HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
 {
-    region_t *r = &t->regions[link_region(link)];
-    uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
+    unsigned ri = link_region(link);
     uint64_t h = link & OFFSET_MASK;
+    /* The head is the control structure's: check it before reading the block. */
+    if (ri >= TLSF_MAX_REGIONS || (h & 7) || h + size + OVERHEAD + HEADER > slot_area(&t->regions[ri])) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    region_t *r = &t->regions[ri];
+    uintptr_t base = slot_base(t, r);
     block_t *b = (block_t *)(base + (uintptr_t)h);
     uint64_t flags = b->size_flags, next = b->next_free;
-    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED) || h + size + OVERHEAD > r->area - HEADER ||
-        (next && !link_in_range(t, next))) {
+    /* Below 512 bytes a class holds one size: a rewritten size word cannot match. */
+    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED) || (next && !link_in_range(t, next))) {
         fail_corrupted(t);
         return NULL;
     }
@@ -765,21 +925,25 @@ HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
  * (which also produces every error). */
 HOT int park_small(tlsf_t *t, const void *ptr)
 {
-    region_t *r = &t->regions[t->region_hint];
-    uintptr_t base = (uintptr_t)t + (uintptr_t)r->base_off;
-    uint64_t u = (uint64_t)((uintptr_t)ptr - base);
-    if (u >= r->area || (u & 7) || u < HEADER) return 1;
-    const uint64_t *bits = (const uint64_t *)((uintptr_t)t + (uintptr_t)r->bitmap_off);
-    if (!test_bit(bits, u >> ALIGN_LOG2)) return 1;
+    unsigned ri = hint_slot(t);
+    region_t *r = &t->regions[ri];
+    uintptr_t base = slot_base(t, r);
+    uint64_t u = (uint64_t)((uintptr_t)ptr - base), area = slot_area(r);
+    if (u >= area || (u & 7) || u < HEADER) return 1;
     block_t *b = (block_t *)(base + (uintptr_t)u - HEADER);
     uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
-    unsigned c = (unsigned)(size >> ALIGN_LOG2);
-    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK || size < MIN_BLOCK || u + size + OVERHEAD > r->area ||
-        t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget)
+    /* The start bitmap must say the same as the size word (the general path
+     * reports one an overflow rewrote); the last block before the sentinel
+     * takes the general path too. */
+    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK - 8 || size < MIN_BLOCK ||
+        u + size + OVERHEAD >= area ||
+        !small_extent_matches(slot_bits(t, r), u >> ALIGN_LOG2, (size >> ALIGN_LOG2) + 1))
         return 1;
+    unsigned c = (unsigned)(size >> ALIGN_LOG2);
+    if (t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget) return 1;
     b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
-    b->next_free = t->cache[c];
-    t->cache[c] = make_link(t->region_hint, u - HEADER);
+    b->next_free = t->cache[c]; /* no park_copy: pop_small checks the exact size */
+    t->cache[c] = make_link(ri, u - HEADER);
     t->cache_count[c]++;
     t->cached_bytes += size;
     t->used -= size;
@@ -909,7 +1073,7 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
     if (size > cur && (next->size_flags & F_FREE) && cur + OVERHEAD + block_size(next) >= size) {
         /* Grow in place by absorbing the free successor. */
         if (!remove_free(t, make_link(v.index, nh), next)) return TLSF_ERR_CORRUPTED;
-        clear_bit(v.bits, start_index(nh));
+        unmark_start(&v, start_index(nh));
         t->free_bytes -= block_size(next);
         b->size_flags += block_size(next) + OVERHEAD;
         block_at(&v, h + block_size(b) + OVERHEAD)->size_flags &= ~F_PREV_FREE;
@@ -966,6 +1130,8 @@ void *tlsf_pointer(const tlsf_t *t, int region, size_t offset)
 
 int tlsf_is_corrupted(const tlsf_t *t) { return t->corrupted; }
 
+size_t tlsf_used_bytes(const tlsf_t *t) { return (size_t)t->used; }
+
 /* ---- inspection ---------------------------------------------------------- */
 
 void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
@@ -983,11 +1149,14 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
     unsigned fl = find_last_set64(t->fl_bitmap);
     if (fl >= FL_COUNT || !t->sl_bitmap[fl]) return;
     uint64_t link = t->heads[fl][find_last_set64(t->sl_bitmap[fl])];
-    /* Bounded by the number of free blocks the pool can hold. */
-    for (uint64_t steps = 0; link && steps <= t->area / SPLIT_MIN; steps++) {
+    /* Bounded by the number of free blocks the pool can hold; the back links
+     * must chain (head first), so a damaged list cannot cycle. */
+    for (uint64_t steps = 0, prev = 0; link && steps <= t->area / SPLIT_MIN; steps++) {
         if (!link_is_sane(t, link, F_FREE)) break;
         const block_t *b = link_block(t, link);
+        if (b->prev_free != prev) break;
         if (block_size(b) > out->largest_free) out->largest_free = (size_t)block_size(b);
+        prev = link;
         link = b->next_free;
     }
 }
@@ -1044,9 +1213,11 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
     if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
     if (live != v.region->live) return "region live count disagrees with the walk";
-    uint64_t words = tlsf_bitmap_size((size_t)v.area) / 8, bits = 0;
+    uint64_t words = start_words(v.area), bits = 0;
     for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
     if (bits != blocks) return "start bitmap has bits that start no block";
+    for (uint64_t w = 0; w < (words + 63) / 64 * 64; w++)
+        if (test_bit(v.summary, w) != (w < words && v.bits[w] != 0)) return "start bitmap summary disagrees with it";
     sum->blocks += blocks;
     return NULL;
 }
@@ -1055,7 +1226,7 @@ int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user)
 {
     walk_totals_t sum = {0};
     int stopped = 0;
-    for (unsigned i = 0; i < t->region_hwm && !stopped; i++)
+    for (unsigned i = 0, n = slot_limit(t); i < n && !stopped; i++)
         if (t->regions[i].area && walk_region(t, i, walker, user, &sum, &stopped)) return TLSF_ERR_CORRUPTED;
     return TLSF_OK;
 }
@@ -1117,9 +1288,12 @@ int tlsf_check(const tlsf_t *t, const char **why)
     uint64_t area = 0, regions = 0;
     if (!t || t->magic != TLSF_MAGIC) reason = "not a TLSF control structure";
     for (unsigned i = 0; !reason && i < TLSF_MAX_REGIONS; i++) {
-        if (!t->regions[i].area) continue;
+        const region_t *r = &t->regions[i];
+        if (!r->area) continue;
         if (i >= t->region_hwm)
             reason = "region beyond the high-water mark";
+        else if (tlsf_region_max_alloc((size_t)r->area) == 0 || ((r->base_off | r->bitmap_off) & 7))
+            reason = "region slot damaged";
         else
             reason = walk_region(t, i, NULL, NULL, &sum, &stopped);
         area += t->regions[i].area;
@@ -1133,6 +1307,8 @@ int tlsf_check(const tlsf_t *t, const char **why)
     if (!reason && (area != t->area || regions != t->region_count))
         reason = "region statistics disagree with the region table";
     if (!reason && t->peak_used < t->used) reason = "peak below current use";
+    if (!reason && (t->region_hint >= TLSF_MAX_REGIONS || t->cache_depth > TLSF_CACHE_DEPTH_MAX))
+        reason = "region hint or cache depth out of range";
     if (why) *why = reason;
     return reason ? TLSF_ERR_CORRUPTED : TLSF_OK;
 }
@@ -1175,13 +1351,20 @@ static int validate_region_table(const tlsf_t *t, uint64_t span)
     return 1;
 }
 
+int tlsf_check_regions(tlsf_t *t, size_t span)
+{
+    if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
+    if (!validate_region_table(t, span)) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
+    return TLSF_OK;
+}
+
 /* Close the run of free blocks [run_h, run_h + run_size + OVERHEAD) whose
  * physical successor is at nh: one free block, listed. */
 static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t run_size, uint64_t nh)
 {
     block_t *b = block_at(v, run_h);
     b->size_flags = run_size | F_FREE;
-    set_bit(v->bits, start_index(run_h));
+    mark_start(v, start_index(run_h));
     block_t *next = block_at(v, nh);
     next->prev_size = run_size;
     next->size_flags |= F_PREV_FREE;
@@ -1225,7 +1408,7 @@ static int repair_region(tlsf_t *t, unsigned ri)
                 close_free_run(t, &v, run_h, run_size, h); /* sets b's F_PREV_FREE */
                 in_run = 0;
             }
-            set_bit(v.bits, start_index(h));
+            mark_start(&v, start_index(h));
             v.region->live++;
             t->allocations++;
             t->used += size;

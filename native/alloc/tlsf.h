@@ -13,14 +13,21 @@
  * Memory ownership: the caller provides all memory — the control structure
  * (tlsf_control_size() bytes) and, for each region, the block area plus a
  * separate start bitmap (tlsf_bitmap_size(area) bytes, 1 bit per 8 bytes of
- * area, i.e. 1/64 = 1.6 % of the area). The allocator never calls malloc.
+ * area and a summary of 1 bit per 64 of those, i.e. 1.6 % of the area). The
+ * allocator never calls malloc.
  *
  * Safety: a free or realloc of anything that is not the start of a live block
  * (double free, interior pointer, other pool's pointer) is detected in O(1)
- * through the start bitmap and rejected without changing anything. Every link
- * or size read from memory the user could have scribbled on is range-checked
- * before it is followed; a broken one marks the pool corrupted (every later
- * allocation fails with TLSF_ERR_CORRUPTED) instead of being followed.
+ * through the start bitmap and rejected without changing anything. Every link,
+ * size, flag or index read from memory the user (or another process) could
+ * have scribbled on is range-checked before it is used; a broken one marks the
+ * pool corrupted (every later allocation fails with TLSF_ERR_CORRUPTED) instead
+ * of being followed. A block's size word is checked against side data an
+ * overflow of the block before it cannot reach (the start bitmap, the next
+ * block's boundary tag) before free, realloc or an allocation trusts it, so a
+ * header rewritten by an overflow is reported by the next call that touches the
+ * block and no allocation is ever placed over a live block. Checking a live
+ * block's size against the start bitmap reads size / 512 bitmap words.
  *
  * Not thread-safe: callers serialise access.
  */
@@ -186,8 +193,21 @@ int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user);
  * bounds-checked. Returns TLSF_OK or TLSF_ERR_CORRUPTED with *why (if why != NULL)
  * set to a static description. Never crashes on a damaged heap. */
 int tlsf_check(const tlsf_t *t, const char **why);
+/* For a control structure whose region table other processes can write (a pool
+ * in shared memory): does every used region slot name an area and a start
+ * bitmap inside the `span` bytes that start at t, after the control structure,
+ * aligned, overlapping nothing else? TLSF_OK, or TLSF_ERR_CORRUPTED (the pool
+ * is then marked corrupted). O(regions^2); O(1) for one region. The other
+ * functions check every value they read from the control structure and the
+ * regions against the region table, but only this knows the mapping's bounds:
+ * call it after taking the lock, before the first other call on such a pool. */
+int tlsf_check_regions(tlsf_t *t, size_t span);
 /* Nonzero once an operation found broken metadata (check() does not set it). */
 int tlsf_is_corrupted(const tlsf_t *t);
+/* The used-bytes counter alone: reads one field of the control structure and
+ * follows nothing (for a read-only look at a control structure in shared
+ * memory; tlsf_get_stats also walks a free list). */
+size_t tlsf_used_bytes(const tlsf_t *t);
 
 /* ---- repair --------------------------------------------------------------- */
 

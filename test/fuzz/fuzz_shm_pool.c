@@ -27,53 +27,17 @@
 #include <unistd.h>
 
 
-/* ==== FUZZ_AVOID_PENDING_BUGS ===================================================
- * Crashes this harness found in shm_pool.c, owned by others and not fixed yet
- * (their inputs: test/fuzz/pending/shm_pool/). So that fuzzing can go on
- * finding other bugs (and CI stays meaningful), the harness steers around
- * them here, in this one place; delete each line with its fix:
- *  - peer-sentinel-*: tlsf.c (the same bug as test/fuzz/pending/tlsf/
- *    scribbled-sentinel-*): the TLSF sentinel header at the area's end
- *    rewritten with its free flag makes the next allocation read past the
- *    area, here past the mapping. Peer writes skip the area's last 16 bytes.
- *  - peer-tlsf-control-*: tlsf.c trusts the links in its control structure
- *    (free-list heads), which in a segment any attached process can write:
- *    one byte there gives allocate() a region index past t->regions[] (UBSan;
- *    then memory outside the area). Peer writes skip the TLSF control structure
- *    ([control_offset, + control_size), read from the header before any write). */
-#define FUZZ_AVOID_PENDING_BUGS 1
-typedef struct layout {
-    size_t area_end, control_offset, control_size;
-} layout_t;
-#ifdef FUZZ_AVOID_PENDING_BUGS
-static int pending_bug_avoided(size_t off, int after_attach, const layout_t *l)
-{
-    return after_attach && ((off < l->area_end && off + 16 >= l->area_end) ||
-                            (off >= l->control_offset && off - l->control_offset < l->control_size));
-}
-#else
-static int pending_bug_avoided(size_t off, int after_attach, const layout_t *l)
-{
-    (void)off;
-    (void)after_attach;
-    (void)l;
-    return 0;
-}
-#endif
-/* ==== end FUZZ_AVOID_PENDING_BUGS =============================================== */
 
 #define MAGIC_BYTES 8
 /* Lock words a peer wrote may name a live process that never lets go (this
  * one, pid 1): every handle gives up after this long (SHM_POOL_ERR_TIMEOUT). */
 #define LOCK_TIMEOUT_MS 1
 
-/* Write n bytes at off of the mapping, as a peer would (after_attach), or as
- * damage before an attach (never the lock bytes; see the blocks above). */
-static void peer_write(unsigned char *base, size_t size, const layout_t *l, size_t off, const uint8_t *bytes, size_t n,
-                       int after_attach)
+/* Write n bytes at off of the mapping, as a peer would (after attach), or as
+ * damage before an attach: anywhere, lock words and header included. */
+static void peer_write(unsigned char *base, size_t size, size_t off, const uint8_t *bytes, size_t n)
 {
-    for (size_t i = 0; i < n && off + i < size; i++)
-        if (!pending_bug_avoided(off + i, after_attach, l)) base[off + i] = bytes[i];
+    for (size_t i = 0; i < n && off + i < size; i++) base[off + i] = bytes[i];
 }
 
 static int known_status(int rc)
@@ -96,7 +60,6 @@ typedef struct state {
     size_t size;
     uint64_t area_off;
     size_t area_size;
-    layout_t layout; /* as created */
     int strict;      /* no damage yet: the model holds */
     fz_shadow_t s;   /* .offset = segment offset, .owner = KIND_* */
     fz_freed_t freed;
@@ -449,7 +412,7 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
             if (slot < 0) break;
             off = (size_t)(st->s.b[slot].offset - 8 + (r >> 8) % 24u); /* around a block's header */
         }
-        peer_write(st->base[(where >> 2) & 1], st->size, &st->layout, off, bytes, n, 1);
+        peer_write(st->base[(where >> 2) & 1], st->size, off, bytes, n);
         st->strict = 0;
         break;
     }
@@ -505,10 +468,6 @@ static int make_segment(state_t *st, size_t size)
     st->size = shm_pool_size(st->h[0]);
     st->base[0] = shm_pool_base(st->h[0]);
     shm_pool_area(st->h[0], &st->area_off, &st->area_size);
-    /* shm_header_t's control_offset and control_size (shm_pool.c), as created */
-    uint64_t ctl[2];
-    memcpy(ctl, st->base[0] + 24, sizeof ctl);
-    st->layout = (layout_t){(size_t)(st->area_off + st->area_size), (size_t)ctl[0], (size_t)ctl[1]};
     return 0;
 }
 
@@ -550,7 +509,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t bytes[16];
             for (size_t j = 0; j < n; j++) bytes[j] = fz_u8(&in);
             size_t off = where & 1 ? r % st->size : r % (st->area_off ? st->area_off : 1);
-            peer_write(st->base[0], st->size, &st->layout, off, bytes, n, 0);
+            peer_write(st->base[0], st->size, off, bytes, n);
             st->strict = 0;
         }
         /* the creator's handle stays open (its process is alive) but idle */

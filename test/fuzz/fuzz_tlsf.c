@@ -177,27 +177,6 @@ static void do_realloc(state_t *st, int slot, size_t size)
     took(st, out, size, 1, 0, b.seed);
 }
 
-/* ==== FUZZ_AVOID_PENDING_BUGS ===================================================
- * Crashes this harness found in tlsf.c, owned by others and not fixed yet
- * (their inputs: test/fuzz/pending/tlsf/). So that fuzzing can go on finding
- * other bugs (and CI stays meaningful), the harness steers around them here,
- * in this one place; delete each line with its fix:
- *  - scribbled-sentinel-*: a region's sentinel header (its last 16 bytes)
- *    scribbled with F_FREE makes trim_block take the sentinel for a free
- *    successor and remove_free read its links past the region's end.
- *    Scribbles skip those bytes. */
-#define FUZZ_AVOID_PENDING_BUGS 1
-static int pending_bug_avoided(const region_t *r, const unsigned char *at)
-{
-#ifdef FUZZ_AVOID_PENDING_BUGS
-    return at >= r->mem + r->area - 16;
-#else
-    (void)r;
-    (void)at;
-    return 0;
-#endif
-}
-/* ==== end FUZZ_AVOID_PENDING_BUGS =============================================== */
 
 /* Write up to 8 input bytes where a buggy program would: the header word
  * before a live block, inside a freed block (free-list links), or at a
@@ -242,7 +221,7 @@ static void scribble(state_t *st, uint8_t op, fz_in_t *in)
         region_t *r = &st->r[i];
         if (!r->mem || at < r->mem || at >= r->mem + r->area) continue;
         for (size_t j = 0; j < n && at + j < r->mem + r->area; j++)
-            if (!pending_bug_avoided(r, at + j)) at[j] = bytes[j];
+            at[j] = bytes[j];
         st->damaged = 1;
         return;
     }

@@ -25,7 +25,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <unordered_set>
 
 #include "heap_pool.h"
 #include "binding.hh"
@@ -42,10 +41,11 @@ struct HeapState : KindState<PoolKind::kHeap> {
   // The family's lock (threadSafe): a child shares its parent's, since its
   // calls reach the parent's structures. Enabled or not, never null.
   std::shared_ptr<PoolLock> lock;
-  // Blocks allocated through nativeHandle, neither freed nor adopted by
-  // JavaScript since, and their usable bytes (JavaScript counts the rest).
-  std::unordered_set<uintptr_t> addon;
+  // Blocks allocated through nativeHandle (tagged in the heap pool: heap_pool.h
+  // "tags"), neither freed nor adopted by JavaScript since: their usable bytes
+  // and count (JavaScript counts the rest).
   size_t addon_used = 0;
+  size_t addon_blocks = 0;
   bool chunks_let_go = false;  // chunk ArrayBuffers let go of already (a pinned destroy): on_chunk does nothing
 };
 

@@ -16,20 +16,32 @@
 //     release() (ops->free_pinned, which makes no N-API call; memory views
 //     still reach is held past it, held_memory.hh), and a state released
 //     while pinned is deleted there too.
-// The adapter takes the pool's own PoolLock (when thread-safe) inside each op;
-// the shim's mutex orders the ops against destroy and release.
+// The call path (each op): on the pool's JavaScript thread, the thread test
+// and the destroyed flag (only that thread destroys), then the op under the
+// pool's PoolLock (a no-op unless threadSafe): no lock and no atomic
+// read-modify-write for a pool that is not thread-safe, one uncontended lock
+// for one that is. On another thread of a thread-safe pool the op runs under
+// that same lock, which destroy takes to set the flag, so no op overlaps a
+// destroy. A pool that locks inside its ops (SharedPool: the segment's lock)
+// gives no PoolLock: the shim then has one of its own that only other
+// threads' calls and destroy take. The shim's mutex guards the pins
+// (retain, release from any thread, destroy while pinned).
 #ifndef MEMPOOLS_NATIVE_HANDLE_HH
 #define MEMPOOLS_NATIVE_HANDLE_HH
 
 #include <node_api.h>
 
+#include <memory>
+
+#include "binding.hh"
 #include "mempools.h"
 #include "pool_table.hh"
 
 namespace mempools {
 
 // One pool kind's side of the ABI. Each op runs with the shim's checks done
-// (right thread, not destroyed) and returns a mempools_status.
+// (right thread, not destroyed) and the pool's PoolLock held (see above), so
+// it takes no lock itself, and returns a mempools_status.
 struct HandleOps {
   uint32_t kind;  // enum mempools_kind
   int (*alloc)(PoolState* state, size_t size, void** out);
@@ -49,11 +61,14 @@ struct HandleOps {
 struct NativeHandle;
 
 // Makes the state's nativeHandle external (once per state: the TypeScript pool
-// keeps it; a second call fails with napi_invalid_arg). thread_safe: the pool
-// has a lock, so any thread may call. A destroyed state gets a handle whose
-// every call returns MEMPOOLS_ERR_DESTROYED.
-napi_status MakeNativeHandle(napi_env env, PoolState* state, const HandleOps* ops, bool thread_safe,
-                             napi_value* result);
+// keeps it; a second call fails with napi_invalid_arg). lock: the pool's
+// PoolLock, held around every op (enabled: threadSafe, any thread may call),
+// kept alive by the handle as long as it lives; nullptr for a pool without
+// one. self_locking (with lock nullptr): the ops lock by themselves, any
+// thread may call (SharedPool). A destroyed state gets a handle whose every
+// call returns MEMPOOLS_ERR_DESTROYED.
+napi_status MakeNativeHandle(napi_env env, PoolState* state, const HandleOps* ops, std::shared_ptr<PoolLock> lock,
+                             bool self_locking, napi_value* result);
 
 // Called by PoolTable::Destroy: marks the handle destroyed. True when a pin is
 // held: the caller must then let go of the chunks but not free the memory.

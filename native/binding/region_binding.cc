@@ -108,7 +108,7 @@ const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc,  Free, Realloc, UsableSize,
 Napi::Value RegionNativeHandle(const Napi::CallbackInfo& info) {
   PoolState* state = AnyStateOf<RegionState>(info);
   napi_value handle;
-  if (state == nullptr || MakeNativeHandle(info.Env(), state, &kOps, false, &handle) != napi_ok) {
+  if (state == nullptr || MakeNativeHandle(info.Env(), state, &kOps, nullptr, false, &handle) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), handle);

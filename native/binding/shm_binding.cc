@@ -114,7 +114,7 @@ Napi::Value ShmNativeHandle(const Napi::CallbackInfo& info) {
   PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());
   napi_value handle;
   if (state == nullptr || state->kind != ShmState::kKind ||
-      MakeNativeHandle(info.Env(), state, &kOps, true, &handle) != napi_ok) {
+      MakeNativeHandle(info.Env(), state, &kOps, nullptr, true, &handle) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), handle);

@@ -94,14 +94,13 @@ void TakeAddonBlock(TlsfState* s, int region, size_t offset, size_t usable) {
   s->addon_allocations--;
 }
 
-// An addon block found by address, with the pool's lock held for the
-// caller's scope; `found` false when ptr is none.
-struct LockedAddonBlock {
-  LockedAddonBlock(PoolState* state, const void* ptr) : s(Tlsf(state)), guard(s->lock) {
+// An addon block found by address (the nativeHandle holds the lock); `found`
+// false when ptr is none.
+struct AddonBlockAt {
+  AddonBlockAt(PoolState* state, const void* ptr) : s(Tlsf(state)) {
     found = LocateAddonBlock(s, ptr, &region, &offset);
   }
   TlsfState* s;
-  PoolGuard guard;
   int region = 0;
   size_t offset = 0;
   bool found;
@@ -109,12 +108,11 @@ struct LockedAddonBlock {
 
 int Alloc(PoolState* state, size_t size, void** out) {
   TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
   return GiveAddonBlock(s, tlsf_malloc(s->tlsf, size), out);
 }
 
 int Free(PoolState* state, void* ptr) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
   size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   if (tlsf_free_at(b.s->tlsf, b.region, b.offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
@@ -123,7 +121,7 @@ int Free(PoolState* state, void* ptr) {
 }
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
   size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   void* moved = nullptr;
@@ -135,14 +133,14 @@ int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
   *out = tlsf_usable_size(b.s->tlsf, ptr);
   return MEMPOOLS_OK;
 }
 
 int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
   *out = {static_cast<uint32_t>(b.region), b.offset};
   return MEMPOOLS_OK;
@@ -150,7 +148,6 @@ int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
 
 int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
   if (where.chunk >= TLSF_MAX_REGIONS || where.offset > SIZE_MAX ||
       !IsAddonBlock(s, static_cast<int>(where.chunk), static_cast<size_t>(where.offset))) {
     return MEMPOOLS_ERR_INVALID;
@@ -170,7 +167,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   if (s == nullptr) return Napi::Number::New(info.Env(), TLSF_ERR_INVALID);
   int region = info[1].As<Napi::Number>().Int32Value();
   double at = info[2].As<Napi::Number>().DoubleValue();
-  PoolGuard guard(s->lock);
+  PoolGuard guard(*s->lock);
   if (!(at >= 0 && at < 4294967296.0) || !IsAddonBlock(s, region, static_cast<size_t>(at))) {
     int status = TLSF_ERR_FOREIGN;
     if (at >= 0 && at < 4294967296.0 && region >= 0 && region < TLSF_MAX_REGIONS) {
@@ -191,14 +188,14 @@ Napi::Value TlsfNativeHandle(const Napi::CallbackInfo& info) {
   TlsfState* s = AnyStateOf<TlsfState>(info);
   if (s == nullptr) return info.Env().Undefined();
   {
-    PoolGuard guard(s->lock);
+    PoolGuard guard(*s->lock);
     for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
       if (s->present[id] && !AddAddonMap(s, id))
         return Napi::Number::New(info.Env(), -(ENOMEM + static_cast<int>(SysCall::kCalloc) * kSysBase));
     }
   }
   napi_value handle;
-  if (MakeNativeHandle(info.Env(), s, &kOps, s->lock.enabled(), &handle) != napi_ok) return info.Env().Undefined();
+  if (MakeNativeHandle(info.Env(), s, &kOps, s->lock, false, &handle) != napi_ok) return info.Env().Undefined();
   return Napi::Value(info.Env(), handle);
 }
 
@@ -215,7 +212,7 @@ constexpr double kRegionFactor = 1099511627776.0;  // 2**40
 tlsf_t* AllocatorOf(PoolTable* table, double handle, std::unique_lock<PoolLock>* guard) {
   TlsfState* state = table->Live<TlsfState>(static_cast<int32_t>(handle));
   if (state == nullptr) return nullptr;
-  *guard = std::unique_lock<PoolLock>(state->lock);
+  *guard = std::unique_lock<PoolLock>(*state->lock);
   return state->tlsf;
 }
 
@@ -275,7 +272,7 @@ int32_t HandleArg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Numb
 tlsf_t* AllocatorOf(const Napi::CallbackInfo& info, std::unique_lock<PoolLock>* guard) {
   TlsfState* state = StateOf<TlsfState>(info);
   if (state == nullptr) return nullptr;
-  *guard = std::unique_lock<PoolLock>(state->lock);
+  *guard = std::unique_lock<PoolLock>(*state->lock);
   return state->tlsf;
 }
 
@@ -326,7 +323,7 @@ Napi::Value AddRegion(const Napi::CallbackInfo& info) {
   size_t area;
   if (state == nullptr || !SizeArg(info, 1, &area)) return Status(info, TLSF_ERR_INVALID);
   SysCall failed = SysCall::kNone;
-  PoolGuard guard(state->lock);
+  PoolGuard guard(*state->lock);
   int result = AddRegion(state, area, &failed);
   if (failed != SysCall::kNone) result -= static_cast<int>(failed) * kSysBase;
   return Status(info, result);
@@ -345,7 +342,7 @@ Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
 Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
   TlsfState* state = StateOf<TlsfState>(info);
   if (state == nullptr) return Status(info, TLSF_ERR_INVALID);
-  PoolGuard guard(state->lock);
+  PoolGuard guard(*state->lock);
   return Status(info, RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
 }
 

@@ -5,6 +5,7 @@
 #define MEMPOOLS_TLSF_STATE_HH
 
 #include <cstdint>
+#include <memory>
 
 #include "binding.hh"
 #include "pool_table.hh"
@@ -28,7 +29,8 @@ struct TlsfState : KindState<PoolKind::kTlsf> {
   tlsf_t* tlsf = nullptr;   // nullptr once destroyed
   RegionMemory regions[TLSF_MAX_REGIONS];
   bool present[TLSF_MAX_REGIONS] = {};
-  PoolLock lock;
+  // Enabled or not, never null; shared with the nativeHandle, which holds it around its ops.
+  std::shared_ptr<PoolLock> lock = std::make_shared<PoolLock>();
   uint32_t* addon[TLSF_MAX_REGIONS] = {};  // made for every region once the nativeHandle exists
   size_t addon_used = 0;
   size_t addon_allocations = 0;

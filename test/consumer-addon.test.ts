@@ -52,7 +52,10 @@ interface HandleProbe {
   joinChurn(): { allocated: number; freed: number; failed: number };
   startPinned(handle: object, size: number, byte: number): Where & { address: number };
   openGate(): boolean;
+  onThisThread(handle: object, size: number): Record<CallName, number>;
 }
+type CallName = 'alloc' | 'usableSize' | 'handleOf' | 'pointerOf' | 'realloc' | 'free' | 'retain';
+const CALLS: CallName[] = ['alloc', 'usableSize', 'handleOf', 'pointerOf', 'realloc', 'free', 'retain'];
 
 const MEMPOOLS_ERR_INVALID = -2;
 const MEMPOOLS_ERR_DESTROYED = -3;
@@ -483,6 +486,31 @@ describe('destroy() while a worker holds a pin', () => {
     pool.destroy();
     expect(probe.offThread(handle, 8)).toMatchObject({ alloc: MEMPOOLS_ERR_DESTROYED, retain: MEMPOOLS_ERR_DESTROYED });
     expect(() => probe.startPinned(handle, 8, 0)).toThrow(/MEMPOOLS_ERR_DESTROYED/);
+  });
+
+  it('a pool that is not thread-safe: every call from its own thread after destroy() is MEMPOOLS_ERR_DESTROYED (pinned or not)', () => {
+    // On its own thread such a pool's calls take no lock: destroy() runs on
+    // that thread too, so the thread test and the destroyed flag decide.
+    for (const make of [() => new TlsfPool({ size: 65536 }), () => new HeapPool(), () => new RegionPool()]) {
+      const pool = make();
+      const handle = pool.nativeHandle;
+      expect(Object.values(probe.onThisThread(handle, 32))).toEqual(CALLS.map(() => 0)); // live: every call served
+      const before = pool.stats();
+      pool.destroy();
+      const after = probe.onThisThread(handle, 32);
+      expect(after).toEqual(Object.fromEntries(CALLS.map((c) => [c, MEMPOOLS_ERR_DESTROYED])));
+      expect(before.allocations).toBe(0);
+    }
+    const pinnedPool = new TlsfPool({ size: 65536 });
+    const pinned = probe.startPinned(pinnedPool.nativeHandle, 64, 3);
+    pinnedPool.destroy({ unsafeDetachViews: true }); // the memory stays for the pin; the calls are refused all the same
+    expect(probe.onThisThread(pinnedPool.nativeHandle, 32)).toMatchObject({
+      alloc: MEMPOOLS_ERR_DESTROYED,
+      free: MEMPOOLS_ERR_DESTROYED,
+      retain: MEMPOOLS_ERR_DESTROYED,
+    });
+    expect(probe.openGate()).toBe(true);
+    expect(isMapped(pinned.address)).toBe(false);
   });
 
   it('a pool dropped without destroy() while pinned keeps its memory until the release', () => {

@@ -926,16 +926,19 @@ int heap_pool_realloc_at(heap_pool_t *p, uint32_t chunk, size_t offset, size_t s
 
 /* ---- allocation with pointers -------------------------------------------------------------------- */
 
-COLD void *malloc_slow(heap_pool_t *p, size_t size)
+/* tagged: the block is tagged; *usable (if not NULL) gets its usable size. */
+COLD void *malloc_slow(heap_pool_t *p, size_t size, int tagged, size_t *usable)
 {
     heap_pool_ref_t r;
-    return alloc_block(p, size, &r) == HEAP_POOL_OK ? r.ptr : NULL;
+    if (alloc_block(p, size, &r) != HEAP_POOL_OK) return NULL;
+    if (tagged) tag_new(p, &r);
+    if (usable) *usable = r.size;
+    return r.ptr;
 }
 
-/* Fast path: a class whose front cache has a block (a pop, no list work). */
-void *heap_pool_malloc(heap_pool_t *p, size_t size)
+/* Fast path: a class whose front cache has a block (a pop, no list work). p not NULL. */
+HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged, size_t *usable)
 {
-    if (UNLIKELY(!p)) return NULL;
     if (LIKELY(size <= HEAP_POOL_MAX_CLASS)) {
         unsigned cls = class_index_fast(size);
         size_class_t *sc = &p->classes[cls];
@@ -946,10 +949,19 @@ void *heap_pool_malloc(heap_pool_t *p, size_t size)
             sc->ncache = n;
             chunk_t *c = &p->chunks[id];
             mark_live(p, sc, c, id, idx);
+            if (tagged) tag_bits(c)[idx >> 6] |= (uint64_t)1 << (idx & 63);
+            if (usable) *usable = sc->bsize;
             return c->base + (size_t)idx * sc->bsize;
         }
     }
-    return malloc_slow(p, size);
+    return malloc_slow(p, size, tagged, usable);
+}
+
+void *heap_pool_malloc(heap_pool_t *p, size_t size) { return LIKELY(p != NULL) ? malloc_ptr(p, size, 0, NULL) : NULL; }
+
+void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size, size_t *usable)
+{
+    return LIKELY(p != NULL) ? malloc_ptr(p, size, 1, usable) : NULL;
 }
 
 void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)

@@ -275,6 +275,8 @@ size_t heap_pool_usable_size(const heap_pool_t *p, const void *ptr);
  * allocated through a nativeHandle. heap_pool_alloc_ref with HEAP_POOL_TAG
  * makes a tagged block, realloc moves the tag with the block, every free
  * clears it. */
+/* heap_pool_malloc of a tagged block (as fast); *usable (if not NULL) gets its usable size. */
+void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size, size_t *usable);
 /* HEAP_POOL_OK with *out (ptr, chunk, offset, usable size) when ptr is a live
  * tagged block; _FOREIGN for a live untagged block and for anything free
  * refuses as foreign (NULL included), _DOUBLE_FREE for a freed block. */

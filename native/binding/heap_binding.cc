@@ -46,13 +46,10 @@ int StatusOf(int heap_status) {
   return heap_status == HEAP_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
 }
 
-// Counts a block the heap pool just handed out (tagged) to an addon.
-int GiveAddonBlock(HeapState* s, int status, const heap_pool_ref_t& ref, void** out) {
-  if (status != HEAP_POOL_OK) return StatusOf(status);
-  s->addon_used += ref.size;
+// Counts a block of `usable` bytes the heap pool just handed out (tagged) to an addon.
+void GiveAddonBlock(HeapState* s, size_t usable) {
+  s->addon_used += usable;
   s->addon_blocks++;
-  *out = ref.ptr;
-  return MEMPOOLS_OK;
 }
 
 // Forgets an addon block (freed, moved or adopted) of `usable` bytes.
@@ -66,8 +63,12 @@ void TakeAddonBlock(HeapState* s, size_t usable) {
 int Alloc(PoolState* state, size_t size, void** out) {
   HeapState* s = Heap(state);
   if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
-  heap_pool_ref_t ref;
-  return GiveAddonBlock(s, heap_pool_alloc_ref(s->pool, size, HEAP_POOL_TAG, &ref), ref, out);
+  size_t usable = 0;
+  void* ptr = heap_pool_malloc_tagged(s->pool, size, &usable);
+  if (ptr == nullptr) return MEMPOOLS_ERR_NOMEM;
+  GiveAddonBlock(s, usable);
+  *out = ptr;
+  return MEMPOOLS_OK;
 }
 
 int Free(PoolState* state, void* ptr) {
@@ -97,7 +98,10 @@ int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   if (status != HEAP_POOL_OK) return StatusOf(status);
   TakeAddonBlock(s, ref.size);
   heap_pool_ref_t now;
-  return GiveAddonBlock(s, heap_pool_tagged(s->pool, moved, &now), now, out);
+  heap_pool_tagged(s->pool, moved, &now);  // the tag moved with the block
+  GiveAddonBlock(s, now.size);
+  *out = moved;
+  return MEMPOOLS_OK;
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
@@ -144,7 +148,8 @@ int CanPin(PoolState* state) {
   return s->retained == nullptr && s->shm == nullptr ? MEMPOOLS_OK : MEMPOOLS_ERR_UNSUPPORTED;
 }
 
-const HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, CanPin};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,     Free,       Realloc, UsableSize,
+                            HandleOf,           PointerOf, FreePinned, CanPin};
 
 // The live state behind argument 0 whose pool was not destroyed through its parent, or nullptr.
 HeapState* LiveStateOf(const Napi::CallbackInfo& info) {
@@ -181,7 +186,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
 Napi::Value HeapNativeHandle(const Napi::CallbackInfo& info) {
   HeapState* s = AnyStateOf<HeapState>(info);
   napi_value handle;
-  if (s == nullptr || MakeNativeHandle(info.Env(), s, &kOps, s->lock, false, &handle) != napi_ok) {
+  if (s == nullptr || MakeNativeHandle<kOps>(info.Env(), s, s->lock, false, &handle) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), handle);

@@ -158,7 +158,8 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 void FreePinned(PoolState* state) { Tlsf(state)->FreePinnedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc,     Free,       Realloc, UsableSize,
+                            HandleOf,           PointerOf, FreePinned, nullptr};
 
 // The usable size of the addon block at arguments (handle, region, offset),
 // or why there is none; `adopt`: it becomes JavaScript's.
@@ -195,7 +196,7 @@ Napi::Value TlsfNativeHandle(const Napi::CallbackInfo& info) {
     }
   }
   napi_value handle;
-  if (MakeNativeHandle(info.Env(), s, &kOps, s->lock, false, &handle) != napi_ok) return info.Env().Undefined();
+  if (MakeNativeHandle<kOps>(info.Env(), s, s->lock, false, &handle) != napi_ok) return info.Env().Undefined();
   return Napi::Value(info.Env(), handle);
 }
 

@@ -838,9 +838,10 @@ static void tags_follow_their_blocks(void)
     /* many tagged blocks through the fast free path */
     void *ptrs[64];
     for (int i = 0; i < 64; i++) {
-        CHECK(heap_pool_alloc_ref(p, 48, HEAP_POOL_TAG, &r) == HEAP_POOL_OK);
-        ptrs[i] = r.ptr;
+        ptrs[i] = heap_pool_malloc_tagged(p, 48, &usable);
+        CHECK(ptrs[i] != NULL && usable == 48 && heap_pool_tagged(p, ptrs[i], NULL) == HEAP_POOL_OK);
     }
+    CHECK(heap_pool_malloc_tagged(NULL, 48, &usable) == NULL);
     CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
     for (int i = 0; i < 64; i++) CHECK(heap_pool_free_tagged(p, ptrs[i], &usable) == HEAP_POOL_OK && usable == 48);
     for (int i = 0; i < 64; i++) CHECK(heap_pool_tagged(p, heap_pool_malloc(p, 48), NULL) == HEAP_POOL_ERR_FOREIGN);

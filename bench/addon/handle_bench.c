@@ -5,7 +5,8 @@
  * mempools' C allocators compiled in (the `allocators` target) for the
  * "direct" rows.
  *
- * w1(kind, handle, ops, seed) -> ns per pair, bench/c/workloads.c's W1 shape:
+ * w1(kind, handle, ops, seed) -> ns per pair (the thread's CPU time, so time
+ *   the thread spends preempted on a busy machine is left out), bench/c/workloads.c's W1 shape:
  *   W1_LIVE blocks of 16..512 B filled (untimed), then `ops` timed pairs (free
  *   a random slot, allocate 16..512 B into it, write a byte), the trace
  *   precomputed from `seed` (splitmix64, as bench/c). kind: "handle" (through
@@ -80,7 +81,7 @@ static int make_trace(trace_t *t, size_t ops, uint64_t seed)
 static uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: a busy machine preempting us adds nothing */
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

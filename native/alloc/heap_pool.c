@@ -143,6 +143,8 @@ struct heap_pool {
     size_t nlarge;
     size_t large_bytes;
     size_t nlent;
+    size_t ntagged;      /* tagged live allocations */
+    size_t tagged_bytes; /* their usable bytes */
     size_t lent_bytes;
     size_t meta_bytes;
 
@@ -584,11 +586,16 @@ HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, ui
 
 /* Live block idx of chunk c (id, class cls) is freed into the class's front
  * cache, which has room: live bit, counters, push. */
-HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx)
+HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx,
+                     int tagged /* 1: the block is known to be tagged */)
 {
-    uint64_t keep = ~((uint64_t)1 << (idx & 63));
-    c->live_bits[idx >> 6] &= keep;
-    tag_bits(c)[idx >> 6] &= keep;
+    uint64_t bit = (uint64_t)1 << (idx & 63), *tag = &tag_bits(c)[idx >> 6];
+    c->live_bits[idx >> 6] &= ~bit;
+    if (tagged || UNLIKELY(*tag & bit)) {
+        *tag &= ~bit;
+        p->ntagged--;
+        p->tagged_bytes -= sc->bsize;
+    }
     c->live--;
     p->used -= sc->bsize;
     p->allocations--;
@@ -628,7 +635,7 @@ HOT void free_class(heap_pool_t *p, uint32_t id, uint32_t idx)
     unsigned cls = c->cls;
     size_class_t *sc = &p->classes[cls];
     if (UNLIKELY(sc->ncache == FC_DEPTH)) spill_cache(p, cls);
-    cache_block(p, sc, cls, c, id, idx);
+    cache_block(p, sc, cls, c, id, idx, 0);
     if (UNLIKELY(c->live == 0)) chunk_emptied(p, sc, id);
 }
 
@@ -660,6 +667,10 @@ static void free_large(heap_pool_t *p, uint32_t id)
     notify_chunk(p, id, c, 0);
     remove_hash(p, (uintptr_t)c->base);
     release_memory(p, c->base, c->bytes);
+    if (c->tagged) {
+        p->ntagged--;
+        p->tagged_bytes -= c->bytes;
+    }
     p->nlarge--;
     p->large_bytes -= c->bytes;
     p->used -= c->bytes;
@@ -736,9 +747,12 @@ HOT int is_tagged(const heap_pool_t *p, uint32_t id, const target_t *t)
     return (int)((tag_bits(c)[t->idx >> 6] >> (t->idx & 63)) & 1);
 }
 
+/* Tags (on) or untags the live block (id, t), which is not / is tagged. */
 static void set_tag(heap_pool_t *p, uint32_t id, const target_t *t, int on)
 {
     chunk_t *c = &p->chunks[id];
+    p->ntagged = on ? p->ntagged + 1 : p->ntagged - 1;
+    p->tagged_bytes = on ? p->tagged_bytes + t->usable : p->tagged_bytes - t->usable;
     if (c->kind != K_CLASS) {
         c->tagged = (uint8_t)on;
         return;
@@ -926,18 +940,17 @@ int heap_pool_realloc_at(heap_pool_t *p, uint32_t chunk, size_t offset, size_t s
 
 /* ---- allocation with pointers -------------------------------------------------------------------- */
 
-/* tagged: the block is tagged; *usable (if not NULL) gets its usable size. */
-COLD void *malloc_slow(heap_pool_t *p, size_t size, int tagged, size_t *usable)
+/* tagged: the block is tagged. */
+COLD void *malloc_slow(heap_pool_t *p, size_t size, int tagged)
 {
     heap_pool_ref_t r;
     if (alloc_block(p, size, &r) != HEAP_POOL_OK) return NULL;
     if (tagged) tag_new(p, &r);
-    if (usable) *usable = r.size;
     return r.ptr;
 }
 
 /* Fast path: a class whose front cache has a block (a pop, no list work). p not NULL. */
-HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged, size_t *usable)
+HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged)
 {
     if (LIKELY(size <= HEAP_POOL_MAX_CLASS)) {
         unsigned cls = class_index_fast(size);
@@ -949,20 +962,20 @@ HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged, size_t *usable)
             sc->ncache = n;
             chunk_t *c = &p->chunks[id];
             mark_live(p, sc, c, id, idx);
-            if (tagged) tag_bits(c)[idx >> 6] |= (uint64_t)1 << (idx & 63);
-            if (usable) *usable = sc->bsize;
+            if (tagged) {
+                tag_bits(c)[idx >> 6] |= (uint64_t)1 << (idx & 63);
+                p->ntagged++;
+                p->tagged_bytes += sc->bsize;
+            }
             return c->base + (size_t)idx * sc->bsize;
         }
     }
-    return malloc_slow(p, size, tagged, usable);
+    return malloc_slow(p, size, tagged);
 }
 
-void *heap_pool_malloc(heap_pool_t *p, size_t size) { return LIKELY(p != NULL) ? malloc_ptr(p, size, 0, NULL) : NULL; }
+void *heap_pool_malloc(heap_pool_t *p, size_t size) { return LIKELY(p != NULL) ? malloc_ptr(p, size, 0) : NULL; }
 
-void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size, size_t *usable)
-{
-    return LIKELY(p != NULL) ? malloc_ptr(p, size, 1, usable) : NULL;
-}
+void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size) { return LIKELY(p != NULL) ? malloc_ptr(p, size, 1) : NULL; }
 
 void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)
 {
@@ -970,8 +983,8 @@ void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)
     return heap_pool_calloc_ref(p, count, size, &r) == HEAP_POOL_OK ? r.ptr : NULL;
 }
 
-/* tagged: only a tagged block may go (else _FOREIGN); *usable (if not NULL) gets its usable size. */
-COLD int free_slow(heap_pool_t *p, void *ptr, int tagged, size_t *usable)
+/* tagged: only a tagged block may go (else _FOREIGN). */
+COLD int free_slow(heap_pool_t *p, void *ptr, int tagged)
 {
     uint32_t id;
     size_t off;
@@ -980,7 +993,6 @@ COLD int free_slow(heap_pool_t *p, void *ptr, int tagged, size_t *usable)
     int rc = resolve(p, id, off, &t);
     if (UNLIKELY(rc != HEAP_POOL_OK)) return rc;
     if (tagged && !is_tagged(p, id, &t)) return HEAP_POOL_ERR_FOREIGN;
-    if (usable) *usable = t.usable;
     free_target(p, id, &t);
     return HEAP_POOL_OK;
 }
@@ -988,7 +1000,7 @@ COLD int free_slow(heap_pool_t *p, void *ptr, int tagged, size_t *usable)
 /* Fast path: a pointer into a class chunk whose granule is the first probe of
  * the hash (granule keys belong to class chunks only, and the offset is then
  * inside the chunk); validated exactly as resolve() does. ptr and p not NULL. */
-HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged, size_t *usable)
+HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged)
 {
     uintptr_t a = (uintptr_t)ptr, key = granule_key(a);
     const chunk_map_slot_t *h = &p->hash.slots[chunk_map_home(p->hash.cap, key)];
@@ -1003,25 +1015,24 @@ HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged, size_t *usable)
          * live block (everything else, including the errors, goes the long way) */
         if (LIKELY(idx != SIZE_MAX && ((c->live_bits[idx >> 6] >> (idx & 63)) & 1) && n < FC_DEPTH && c->live > 1 &&
                    (!tagged || ((tag_bits(c)[idx >> 6] >> (idx & 63)) & 1)))) {
-            if (usable) *usable = sc->bsize;
-            cache_block(p, sc, cls, c, id, (uint32_t)idx);
+            cache_block(p, sc, cls, c, id, (uint32_t)idx, tagged);
             return HEAP_POOL_OK;
         }
     }
-    return free_slow(p, ptr, tagged, usable); /* a tail call: the fast path needs no stack frame */
+    return free_slow(p, ptr, tagged); /* a tail call: the fast path needs no stack frame */
 }
 
 int heap_pool_free(heap_pool_t *p, void *ptr)
 {
     if (!ptr) return HEAP_POOL_OK;
     if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
-    return free_ptr(p, ptr, 0, NULL);
+    return free_ptr(p, ptr, 0);
 }
 
-int heap_pool_free_tagged(heap_pool_t *p, void *ptr, size_t *usable)
+int heap_pool_free_tagged(heap_pool_t *p, void *ptr)
 {
     if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
-    return ptr ? free_ptr(p, ptr, 1, usable) : HEAP_POOL_ERR_FOREIGN;
+    return ptr ? free_ptr(p, ptr, 1) : HEAP_POOL_ERR_FOREIGN;
 }
 
 int heap_pool_tagged(const heap_pool_t *p, const void *ptr, heap_pool_ref_t *out)
@@ -1134,6 +1145,8 @@ void heap_pool_get_stats(const heap_pool_t *p, heap_pool_stats_t *out)
     out->large_bytes = p->large_bytes;
     out->lent_chunks = p->nlent;
     out->lent_bytes = p->lent_bytes;
+    out->tagged = p->ntagged;
+    out->tagged_bytes = p->tagged_bytes;
     out->children = p->nchildren;
     out->metadata_bytes = p->meta_bytes;
 }
@@ -1214,7 +1227,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
     if (!seen) FAIL("check: out of memory");
     {
         size_t nfree = 0, reserved = 0, used = 0, allocs = 0, nclass = 0, nlarge = 0, lbytes = 0, nlent = 0, lent = 0,
-               keys = 0, meta = 0, listed[HEAP_POOL_CLASSES] = {0};
+               keys = 0, meta = 0, ntagged = 0, tagged = 0, listed[HEAP_POOL_CLASSES] = {0};
         for (uint32_t id = 0; id < p->nchunks; id++) {
             const chunk_t *c = &p->chunks[id];
             switch (c->kind) {
@@ -1231,6 +1244,11 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                 allocs += c->live;
                 keys += c->bytes / HEAP_POOL_GRANULE;
                 meta += side_table_bytes(c->nblocks);
+                for (size_t w = 0; w < bitmap_words(c->nblocks); w++) {
+                    unsigned n = count_bits64(tag_bits(c)[w]);
+                    ntagged += n;
+                    tagged += (size_t)n * c->bsize;
+                }
                 if (can_serve(c)) listed[c->cls]++;
                 break;
             }
@@ -1248,6 +1266,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                     lbytes += c->bytes;
                     used += c->bytes;
                     allocs++;
+                    ntagged += c->tagged;
+                    tagged += c->tagged ? c->bytes : 0;
                 } else {
                     nlent++;
                     lent += c->bytes;
@@ -1299,6 +1319,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
         if (nclass != p->nclass || nlarge != p->nlarge || lbytes != p->large_bytes || nlent != p->nlent ||
             lent != p->lent_bytes || meta != p->meta_bytes)
             FAIL("chunk counters");
+        if (ntagged != p->ntagged || tagged != p->tagged_bytes) FAIL("tagged counters");
         size_t kids = 0;
         const heap_pool_t *prevk = NULL;
         for (const heap_pool_t *k = p->first_child; k; k = k->next_sibling) {

@@ -203,7 +203,9 @@ typedef struct heap_pool_stats {
     size_t lent_chunks; /* chunks lent to children */
     size_t lent_bytes;
     size_t children;       /* live child pools */
-    size_t metadata_bytes; /* side tables of the class chunks (live bitmaps + free stacks) */
+    size_t metadata_bytes; /* side tables of the class chunks (live and tag bitmaps + free stacks) */
+    size_t tagged;         /* tagged live allocations (see "tags") */
+    size_t tagged_bytes;   /* their usable bytes */
 } heap_pool_stats_t;
 
 /* ---- pool ------------------------------------------------------------------ */
@@ -272,11 +274,12 @@ size_t heap_pool_usable_size(const heap_pool_t *p, const void *ptr);
  * One bit per live allocation for the caller's own bookkeeping, kept in the
  * side tables (a class chunk's tag bitmap beside its live bitmap; a flag in a
  * large block's chunk entry): the Node binding tags the blocks another addon
- * allocated through a nativeHandle. heap_pool_alloc_ref with HEAP_POOL_TAG
- * makes a tagged block, realloc moves the tag with the block, every free
- * clears it. */
-/* heap_pool_malloc of a tagged block (as fast); *usable (if not NULL) gets its usable size. */
-void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size, size_t *usable);
+ * allocated through a nativeHandle. heap_pool_malloc_tagged or
+ * heap_pool_alloc_ref with HEAP_POOL_TAG makes a tagged block, realloc moves
+ * the tag with the block, every free clears it. Stats count the tagged blocks
+ * and their bytes. */
+/* heap_pool_malloc of a tagged block (as fast). */
+void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size);
 /* HEAP_POOL_OK with *out (ptr, chunk, offset, usable size) when ptr is a live
  * tagged block; _FOREIGN for a live untagged block and for anything free
  * refuses as foreign (NULL included), _DOUBLE_FREE for a freed block. */
@@ -284,8 +287,8 @@ int heap_pool_tagged(const heap_pool_t *p, const void *ptr, heap_pool_ref_t *out
 /* Clears the tag of a live tagged block (codes as heap_pool_tagged). */
 int heap_pool_untag(heap_pool_t *p, const void *ptr);
 /* Frees a live tagged block (codes as heap_pool_tagged; a refused call changes
- * nothing); *usable (if not NULL) gets its usable size. As fast as heap_pool_free. */
-int heap_pool_free_tagged(heap_pool_t *p, void *ptr, size_t *usable);
+ * nothing). As fast as heap_pool_free. */
+int heap_pool_free_tagged(heap_pool_t *p, void *ptr);
 
 /* ---- chunks ------------------------------------------------------------------------- */
 

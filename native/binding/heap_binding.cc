@@ -46,27 +46,13 @@ int StatusOf(int heap_status) {
   return heap_status == HEAP_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
 }
 
-// Counts a block of `usable` bytes the heap pool just handed out (tagged) to an addon.
-void GiveAddonBlock(HeapState* s, size_t usable) {
-  s->addon_used += usable;
-  s->addon_blocks++;
-}
-
-// Forgets an addon block (freed, moved or adopted) of `usable` bytes.
-void TakeAddonBlock(HeapState* s, size_t usable) {
-  s->addon_used -= usable;
-  s->addon_blocks--;
-}
-
 // The ops run with the family's lock held (native_handle.hh). A pool
 // destroyed through its parent has no heap pool left.
 int Alloc(PoolState* state, size_t size, void** out) {
   HeapState* s = Heap(state);
   if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
-  size_t usable = 0;
-  void* ptr = heap_pool_malloc_tagged(s->pool, size, &usable);
+  void* ptr = heap_pool_malloc_tagged(s->pool, size);
   if (ptr == nullptr) return MEMPOOLS_ERR_NOMEM;
-  GiveAddonBlock(s, usable);
   *out = ptr;
   return MEMPOOLS_OK;
 }
@@ -74,10 +60,7 @@ int Alloc(PoolState* state, size_t size, void** out) {
 int Free(PoolState* state, void* ptr) {
   HeapState* s = Heap(state);
   if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
-  size_t usable = 0;
-  if (heap_pool_free_tagged(s->pool, ptr, &usable) != HEAP_POOL_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(s, usable);
-  return MEMPOOLS_OK;
+  return heap_pool_free_tagged(s->pool, ptr) == HEAP_POOL_OK ? MEMPOOLS_OK : MEMPOOLS_ERR_INVALID;
 }
 
 // The addon block at ptr (a live tagged block), else why not.
@@ -88,18 +71,13 @@ int Tagged(const HeapState* s, const void* ptr, heap_pool_ref_t* ref) {
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   HeapState* s = Heap(state);
-  heap_pool_ref_t ref;
-  int status = Tagged(s, ptr, &ref);
+  int status = Tagged(s, ptr, nullptr);
   if (status != MEMPOOLS_OK) return status;
   void* moved = nullptr;
   // Size 0 would free the block: keep a minimum block instead, as TLSF does.
   // The tag moves with the block.
   status = heap_pool_realloc(s->pool, ptr, std::max<size_t>(size, 1), &moved);
   if (status != HEAP_POOL_OK) return StatusOf(status);
-  TakeAddonBlock(s, ref.size);
-  heap_pool_ref_t now;
-  heap_pool_tagged(s->pool, moved, &now);  // the tag moved with the block
-  GiveAddonBlock(s, now.size);
   *out = moved;
   return MEMPOOLS_OK;
 }
@@ -174,10 +152,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
     // A live block that is not an addon's belongs to JavaScript: foreign here.
     return Napi::Number::New(info.Env(), status == HEAP_POOL_ERR_DOUBLE_FREE ? status : HEAP_POOL_ERR_FOREIGN);
   }
-  if (adopt) {
-    heap_pool_untag(s->pool, ptr);
-    TakeAddonBlock(s, ref.size);
-  }
+  if (adopt) heap_pool_untag(s->pool, ptr);
   return Napi::Number::New(info.Env(), static_cast<double>(ref.size));
 }
 
@@ -199,10 +174,14 @@ Napi::Value HeapAdopt(const Napi::CallbackInfo& info) { return AddonBlock(info, 
 Napi::Value HeapAddonStats(const Napi::CallbackInfo& info) {
   HeapState* s = LiveStateOf(info);
   if (s == nullptr) return Napi::Number::New(info.Env(), HEAP_POOL_ERR_INVALID);
-  PoolGuard guard(*s->lock);
+  heap_pool_stats_t stats;
+  {
+    PoolGuard guard(*s->lock);
+    heap_pool_get_stats(s->pool, &stats);
+  }
   Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(uint32_t{0}, Napi::Number::New(info.Env(), static_cast<double>(s->addon_used)));
-  result.Set(uint32_t{1}, Napi::Number::New(info.Env(), static_cast<double>(s->addon_blocks)));
+  result.Set(uint32_t{0}, Napi::Number::New(info.Env(), static_cast<double>(stats.tagged_bytes)));
+  result.Set(uint32_t{1}, Napi::Number::New(info.Env(), static_cast<double>(stats.tagged)));
   return result;
 }
 

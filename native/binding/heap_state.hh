@@ -41,11 +41,9 @@ struct HeapState : KindState<PoolKind::kHeap> {
   // The family's lock (threadSafe): a child shares its parent's, since its
   // calls reach the parent's structures. Enabled or not, never null.
   std::shared_ptr<PoolLock> lock;
-  // Blocks allocated through nativeHandle (tagged in the heap pool: heap_pool.h
-  // "tags"), neither freed nor adopted by JavaScript since: their usable bytes
-  // and count (JavaScript counts the rest).
-  size_t addon_used = 0;
-  size_t addon_blocks = 0;
+  // Blocks allocated through nativeHandle and neither freed nor adopted by
+  // JavaScript since are the heap pool's tagged blocks (heap_pool.h "tags",
+  // counted in its stats); JavaScript counts the rest.
   bool chunks_let_go = false;  // chunk ArrayBuffers let go of already (a pinned destroy): on_chunk does nothing
 };
 

@@ -101,12 +101,12 @@ inline uintptr_t ThisThread() {
 
 // Runs op(handle) on a live state on an allowed thread, with the lock the
 // call path asks for (see above); else the status that says why not.
+// The locked part of Run (a thread-safe pool, or another thread), apart so
+// that the unlocked path needs no stack frame.
 template <typename Op>
-inline int Run(void* ctx, Op op) {
-  NativeHandle* handle = static_cast<NativeHandle*>(ctx);
-  if (__builtin_expect(ThisThread() == handle->js_thread, 1)) {
+__attribute__((noinline)) int RunLocked(NativeHandle* handle, Op op) {
+  if (ThisThread() == handle->js_thread) {
     if (handle->destroyed.load(std::memory_order_relaxed)) return MEMPOOLS_ERR_DESTROYED;
-    if (handle->owner_lock == nullptr) return op(handle->state);
     PoolGuard guard(*handle->owner_lock);
     return op(handle->state);
   }
@@ -114,6 +114,18 @@ inline int Run(void* ctx, Op op) {
   PoolGuard guard(*handle->lock);
   if (handle->destroyed.load(std::memory_order_relaxed)) return MEMPOOLS_ERR_DESTROYED;
   return op(handle->state);
+}
+
+// Runs op(state) on a live state on an allowed thread, with the lock the
+// call path asks for (see above); else the status that says why not.
+template <typename Op>
+inline int Run(void* ctx, Op op) {
+  NativeHandle* handle = static_cast<NativeHandle*>(ctx);
+  if (__builtin_expect(ThisThread() == handle->js_thread && handle->owner_lock == nullptr, 1)) {
+    if (handle->destroyed.load(std::memory_order_relaxed)) return MEMPOOLS_ERR_DESTROYED;
+    return op(handle->state);
+  }
+  return RunLocked(handle, op);
 }
 
 // The entry points of mempools_pool_t for one kind's ops.

@@ -804,7 +804,6 @@ static void tags_follow_their_blocks(void)
     tracker_t *t = new_tracker();
     heap_pool_t *p = new_pool(t, 0, NULL);
     heap_pool_ref_t a, b, big, r;
-    size_t usable = 0;
     CHECK(heap_pool_alloc_ref(p, 100, HEAP_POOL_TAG, &a) == HEAP_POOL_OK);
     CHECK(heap_pool_alloc_ref(p, 100, 0, &b) == HEAP_POOL_OK);
     CHECK(heap_pool_alloc_ref(p, (size_t)3 << 20, HEAP_POOL_TAG | HEAP_POOL_ZERO, &big) == HEAP_POOL_OK);
@@ -817,8 +816,8 @@ static void tags_follow_their_blocks(void)
     CHECK_EQ(heap_pool_tagged(NULL, a.ptr, &r), HEAP_POOL_ERR_INVALID);
     heap_pool_stats_t before, after;
     heap_pool_get_stats(p, &before);
-    CHECK_EQ(heap_pool_free_tagged(p, b.ptr, &usable), HEAP_POOL_ERR_FOREIGN); /* changes nothing */
-    CHECK_EQ(heap_pool_free_tagged(p, NULL, &usable), HEAP_POOL_ERR_FOREIGN);
+    CHECK_EQ(heap_pool_free_tagged(p, b.ptr), HEAP_POOL_ERR_FOREIGN); /* changes nothing */
+    CHECK_EQ(heap_pool_free_tagged(p, NULL), HEAP_POOL_ERR_FOREIGN);
     heap_pool_get_stats(p, &after);
     CHECK(after.allocations == before.allocations && after.used == before.used);
     CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
@@ -832,21 +831,28 @@ static void tags_follow_their_blocks(void)
     /* untag: the block becomes the caller's like any other */
     CHECK(heap_pool_untag(p, moved) == HEAP_POOL_OK);
     CHECK_EQ(heap_pool_untag(p, moved), HEAP_POOL_ERR_FOREIGN);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK); /* the tagged counters too */
     CHECK(heap_pool_free(p, moved) == HEAP_POOL_OK);
-    CHECK(heap_pool_free_tagged(p, big.ptr, &usable) == HEAP_POOL_OK && usable == big.size);
-    CHECK_EQ(heap_pool_free_tagged(p, big.ptr, &usable), HEAP_POOL_ERR_FOREIGN);
+    heap_pool_get_stats(p, &before);
+    CHECK(before.tagged == 1 && before.tagged_bytes == big.size);
+    CHECK(heap_pool_free_tagged(p, big.ptr) == HEAP_POOL_OK);
+    CHECK_EQ(heap_pool_free_tagged(p, big.ptr), HEAP_POOL_ERR_FOREIGN);
     /* many tagged blocks through the fast free path */
     void *ptrs[64];
     for (int i = 0; i < 64; i++) {
-        ptrs[i] = heap_pool_malloc_tagged(p, 48, &usable);
-        CHECK(ptrs[i] != NULL && usable == 48 && heap_pool_tagged(p, ptrs[i], NULL) == HEAP_POOL_OK);
+        ptrs[i] = heap_pool_malloc_tagged(p, 48);
+        CHECK(ptrs[i] != NULL && heap_pool_tagged(p, ptrs[i], NULL) == HEAP_POOL_OK);
     }
-    CHECK(heap_pool_malloc_tagged(NULL, 48, &usable) == NULL);
+    CHECK(heap_pool_malloc_tagged(NULL, 48) == NULL);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == 64 && after.tagged_bytes == 64 * 48);
     CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
-    for (int i = 0; i < 64; i++) CHECK(heap_pool_free_tagged(p, ptrs[i], &usable) == HEAP_POOL_OK && usable == 48);
+    for (int i = 0; i < 64; i++) CHECK(heap_pool_free_tagged(p, ptrs[i]) == HEAP_POOL_OK);
     for (int i = 0; i < 64; i++) CHECK(heap_pool_tagged(p, heap_pool_malloc(p, 48), NULL) == HEAP_POOL_ERR_FOREIGN);
     CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
     CHECK(heap_pool_free(p, again) == HEAP_POOL_OK && heap_pool_free(p, b.ptr) == HEAP_POOL_OK);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == 0 && after.tagged_bytes == 0);
     CHECK(destroy_ok(p, t));
 }
 

@@ -50,14 +50,31 @@ namespace {
 
 TlsfState* Tlsf(PoolState* state) { return static_cast<TlsfState*>(state); }
 
+// Whether an addon holds the block at (region, offset) of a present region, offset < its area. Lock held.
+inline bool AddonBit(const TlsfState* s, int region, size_t offset) {
+  size_t bit = offset >> 3;
+  return s->addon[region] != nullptr && (offset & 7) == 0 && (s->addon[region][bit >> 5] >> (bit & 31) & 1u) != 0;
+}
+
 // Whether an addon holds the block at (region, offset). Lock held.
 bool IsAddonBlock(const TlsfState* s, int region, size_t offset) {
-  if (region < 0 || region >= TLSF_MAX_REGIONS || !s->present[region] || s->addon[region] == nullptr ||
-      offset >= s->regions[region].area || (offset & 7) != 0) {
-    return false;
+  return region >= 0 && region < TLSF_MAX_REGIONS && s->present[region] && offset < s->regions[region].area &&
+         AddonBit(s, region, offset);
+}
+
+// tlsf_locate, trying the region of the last hit first (an addon's blocks
+// mostly share a region). Lock held.
+inline bool Locate(TlsfState* s, const void* ptr, int* region, size_t* offset) {
+  const int last = s->last_region;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(ptr) - reinterpret_cast<uintptr_t>(s->regions[last].base);
+  if (s->present[last] && at < s->regions[last].area) {
+    *region = last;
+    *offset = at;
+    return true;
   }
-  size_t bit = offset >> 3;
-  return (s->addon[region][bit >> 5] >> (bit & 31) & 1u) != 0;
+  if (tlsf_locate(s->tlsf, ptr, region, offset) != TLSF_OK) return false;
+  s->last_region = *region;
+  return true;
 }
 
 void MarkAddonBlock(TlsfState* s, int region, size_t offset, bool held) {
@@ -71,26 +88,24 @@ void MarkAddonBlock(TlsfState* s, int region, size_t offset, bool held) {
 }
 
 // The (region, offset) of an addon block at `ptr`; false when it is none.
-bool LocateAddonBlock(const TlsfState* s, const void* ptr, int* region, size_t* offset) {
-  return tlsf_locate(s->tlsf, ptr, region, offset) == TLSF_OK && IsAddonBlock(s, *region, *offset);
+inline bool LocateAddonBlock(TlsfState* s, const void* ptr, int* region, size_t* offset) {
+  return Locate(s, ptr, region, offset) && AddonBit(s, *region, *offset);
 }
 
 // Records a block tlsf just handed out to an addon.
 int GiveAddonBlock(TlsfState* s, void* ptr, void** out) {
   int region;
   size_t offset;
-  if (ptr == nullptr || tlsf_locate(s->tlsf, ptr, &region, &offset) != TLSF_OK) return MEMPOOLS_ERR_NOMEM;
+  if (ptr == nullptr || !Locate(s, ptr, &region, &offset)) return MEMPOOLS_ERR_NOMEM;
   MarkAddonBlock(s, region, offset, true);
-  s->addon_used += tlsf_usable_size(s->tlsf, ptr);
   s->addon_allocations++;
   *out = ptr;
   return MEMPOOLS_OK;
 }
 
 // Forgets an addon block (freed, moved or adopted).
-void TakeAddonBlock(TlsfState* s, int region, size_t offset, size_t usable) {
+void TakeAddonBlock(TlsfState* s, int region, size_t offset) {
   MarkAddonBlock(s, region, offset, false);
-  s->addon_used -= usable;
   s->addon_allocations--;
 }
 
@@ -114,21 +129,19 @@ int Alloc(PoolState* state, size_t size, void** out) {
 int Free(PoolState* state, void* ptr) {
   AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
-  size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   if (tlsf_free_at(b.s->tlsf, b.region, b.offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(b.s, b.region, b.offset, usable);
+  TakeAddonBlock(b.s, b.region, b.offset);
   return MEMPOOLS_OK;
 }
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
-  size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   void* moved = nullptr;
   int status = tlsf_realloc(b.s->tlsf, ptr, size, &moved);
   if (status == TLSF_ERR_NOMEM) return MEMPOOLS_ERR_NOMEM;
   if (status != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(b.s, b.region, b.offset, usable);
+  TakeAddonBlock(b.s, b.region, b.offset);
   return GiveAddonBlock(b.s, moved, out);
 }
 
@@ -179,7 +192,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   }
   size_t offset = static_cast<size_t>(at);
   size_t usable = tlsf_usable_size(s->tlsf, tlsf_pointer(s->tlsf, region, offset));
-  if (adopt) TakeAddonBlock(s, region, offset, usable);
+  if (adopt) TakeAddonBlock(s, region, offset);
   return Napi::Number::New(info.Env(), static_cast<double>(usable));
 }
 
@@ -392,7 +405,8 @@ Napi::Value BlockState(const Napi::CallbackInfo& info) {
 }
 
 // stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions,
-//             addonUsed, addonAllocations] (the last two: blocks addons hold through nativeHandle)
+//             addonAllocations] (the last: blocks addons hold through nativeHandle; their
+//             bytes are `used` beyond what JavaScript counts)
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
   tlsf_t* t = AllocatorOf(info, &guard);
@@ -408,7 +422,6 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
                           {"allocations", AsDouble(s.allocations)},
                           {"failedAllocations", AsDouble(s.failed_allocations)},
                           {"regions", AsDouble(s.regions)},
-                          {"addonUsed", AsDouble(state->addon_used)},
                           {"addonAllocations", AsDouble(state->addon_allocations)}};
   return Fields(info.Env(), fields);
 }

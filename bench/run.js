@@ -6,8 +6,9 @@
 //                                and bench/results/chart.svg
 //   node bench/run.js --quick    smoke run of a few seconds (fewer ops, 1 run), writes
 //                                bench/results/quick.json and quick.svg (never latest.json)
-// Other options: --runs N, --suite c|js|shared (shared: only the SharedPool workloads of
-// bench/js/shared.js), --no-callgrind, --out FILE
+// Other options: --runs N, --suite c|js|shared|addon (shared: only the SharedPool workloads of
+// bench/js/shared.js; addon: only the bench addon's rows, glibc peer included), --no-callgrind,
+// --out FILE
 //
 // Allocators and workloads are the tables below (C) and in bench/js/allocators.js (JS);
 // see bench/README.md for how to add one.
@@ -823,17 +824,17 @@ async function main() {
       if (CALLGRIND) await runCallgrind(cAllocs);
       else note('callgrind: skipped (--no-callgrind)');
     }
-    if (await addonBuilt()) {
-      await runAddonW1();
-      if (CALLGRIND) await runAddonCallgrind();
-    }
+  }
+  if ((SUITE === 'all' || SUITE === 'c' || SUITE === 'addon') && (await addonBuilt())) {
+    await runAddonW1();
+    if (CALLGRIND) await runAddonCallgrind();
   }
   if (SUITE === 'all' || SUITE === 'js') {
     await runJS();
     await runJSRequests();
     await runJSReuse();
-    if (await addonBuilt()) await runAddonResults();
   }
+  if ((SUITE === 'all' || SUITE === 'js' || SUITE === 'addon') && (await addonBuilt())) await runAddonResults();
   if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') await runJSShared();
 
   const rows = buildRows();

@@ -39,6 +39,7 @@ interface ConsumerAddon {
     callback: (error: Error | null, result: unknown) => void,
   ): void;
   free(nativeHandle: unknown, block: unknown): void;
+  results(nativeHandle: unknown, size: number, where: Float64Array): number;
 }
 
 interface Where {
@@ -313,6 +314,29 @@ const kinds: [string, (threadSafe?: boolean) => ViewingPool][] = [
 const threadSafeKinds = kinds.filter(([name]) => name !== 'RegionPool');
 
 describe.each(kinds)('%s through its nativeHandle', (_name, make) => {
+  it('results: many blocks made in the pool, (chunk, offset) pairs in a Float64Array; viewOf shows them, free(view) gives them back', () => {
+    const pool = make();
+    const before = pool.stats();
+    const where = new Float64Array(2 * 20);
+    expect(consumer.results(pool.nativeHandle, 300, where)).toBe(20);
+    expect(pool.stats().allocations).toBe(before.allocations + 20);
+    const views = [];
+    for (let i = 0; i < 20; i++) {
+      const view = pool.viewOf({ chunk: where[2 * i], offset: where[2 * i + 1] }, 300);
+      expect(view.every((byte) => byte === i)).toBe(true);
+      views.push(view);
+    }
+    for (const view of views) pool.free(view);
+    expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
+    expect(() => consumer.results(pool.nativeHandle, 300, [] as unknown as Float64Array)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    pool.destroy();
+    expect(() => consumer.results(pool.nativeHandle, 300, where)).toThrow(
+      expect.objectContaining({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_DESTROYED }),
+    );
+  });
+
   it('fill allocates, fills on a worker thread; viewOf shows the bytes without a copy; free(view) takes the block back', async () => {
     const pool = make();
     const before = pool.stats();

@@ -109,9 +109,11 @@ function w1(args) {
   if (!a) throw new Error(`unknown allocator ${args.w1}`);
   const addon = loadAddon();
   const ops = Number(args.ops ?? 1_000_000);
+  // loaded for every row, so that direct rows run in a process laid out like the others
+  const mempools = require(path.join(__dirname, '..', '..', 'dist', 'index.js'));
   let value;
   if (a.pool) {
-    const pool = a.pool(require(path.join(__dirname, '..', '..', 'dist', 'index.js')));
+    const pool = a.pool(mempools);
     value = addon.w1('handle', pool.nativeHandle, ops, 1);
     if (pool.close) pool.close();
     else pool.destroy();

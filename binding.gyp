@@ -31,6 +31,9 @@
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
       "cflags": ["-Wall", "-Wextra"],
+      # The allocators' symbols stay inside this addon (not exported), so the
+      # binding calls them directly, not through the PLT (the nativeHandle path).
+      "ldflags": ["-Wl,--exclude-libs,ALL"],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++17"],
       "configurations": {

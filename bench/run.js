@@ -6,8 +6,9 @@
 //                                and bench/results/chart.svg
 //   node bench/run.js --quick    smoke run of a few seconds (fewer ops, 1 run), writes
 //                                bench/results/quick.json and quick.svg (never latest.json)
-// Other options: --runs N, --suite c|js|shared (shared: only the SharedPool workloads of
-// bench/js/shared.js), --no-callgrind, --out FILE
+// Other options: --runs N, --suite c|js|shared|addon (shared: only the SharedPool workloads of
+// bench/js/shared.js; addon: only the bench addon's rows, glibc peer included), --no-callgrind,
+// --out FILE
 //
 // Allocators and workloads are the tables below (C) and in bench/js/allocators.js (JS);
 // see bench/README.md for how to add one.
@@ -140,6 +141,19 @@ const JS_REUSE_WORKLOADS = [
   { name: 'turns 4 KiB', size: 4096, turns: 1000 },
 ];
 const { REUSE_ALLOCATORS } = require('./js/reuse');
+// What another addon sees (bench/js/handle.js over bench/addon, built here): the W1 shape
+// through each pool's nativeHandle and directly (C suite rows "addon W1", peer glibc in the
+// same addon; callgrind: "addon W1" instr/pair), and results handed to JavaScript
+// (JS suite rows "addon result <size>", peer napi_create_external_buffer).
+const { ADDON_W1_ALLOCATORS, RESULT_WAYS } = require('./js/handle');
+const ADDON_W1 = { name: 'addon W1', ops: 1_000_000, quickOps: 20_000, cgOps: 200_000 };
+const ADDON_RESULTS = [
+  { name: 'addon result 64 B', size: 64, count: 2000 },
+  { name: 'addon result 4 KiB', size: 4096, count: 2000 },
+  { name: 'addon result 64 KiB', size: 65536, count: 500 },
+  { name: 'addon result 1 MiB', size: 1 << 20, count: 50 },
+];
+const ADDON_RESULT_PEER = 'napi_create_external_buffer';
 
 // ---------------------------------------------------------------- helpers
 function run(cmd, args, { timeout = 300_000, cwd = ROOT } = {}) {
@@ -365,6 +379,100 @@ async function runCallgrind(allocs) {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
+// ---------------------------------------------------------------- the bench addon
+// Builds bench/addon (node-gyp, --nodedir from npm_config_nodedir or /usr); false when it
+// cannot run (no dist/, or the build failed: noted).
+async function buildAddon() {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
+    note('bench addon: skipped, dist/ not built (npm run build)');
+    return false;
+  }
+  const gyp = path.join(path.dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
+  const nodedir = process.env.npm_config_nodedir ?? '/usr';
+  const r = await run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`], { cwd: path.join(BENCH, 'addon') });
+  if (!r.ok) fail(`bench addon: build failed: ${firstLine(r.stderr) || firstLine(r.stdout)}`);
+  else log('built bench/addon (handle_bench.node)');
+  return r.ok;
+}
+
+const addonW1Args = (a, ops) => [path.join(BENCH, 'js', 'handle.js'), '--w1', a.name, '--ops', String(ops)];
+
+// "addon W1": one process per allocator x run, in the C suite (its peer: the addon's glibc row)
+async function runAddonW1() {
+  const failed = new Set();
+  const ops = QUICK ? ADDON_W1.quickOps : ADDON_W1.ops;
+  for (let rep = 0; rep < RUNS; rep++) {
+    log(`C addon W1 run ${rep + 1}/${RUNS}`);
+    for (let i = 0; i < ADDON_W1_ALLOCATORS.length; i++) {
+      const a = ADDON_W1_ALLOCATORS[(i + rep) % ADDON_W1_ALLOCATORS.length];
+      if (failed.has(a.name)) continue;
+      const r = await run(process.execPath, addonW1Args(a, ops));
+      const res = r.ok ? jsonLines(r.stdout)[0] : null;
+      if (!res) {
+        failed.add(a.name);
+        fail(`C addon W1 ${a.name}: ${firstLine(r.stderr) || r.err?.message}`);
+        continue;
+      }
+      addSample('c', ADDON_W1.name, 'ns/pair', a.name, res.ns_per_pair);
+    }
+  }
+}
+
+// "addon W1" instructions: callgrind on node, collecting only in the addon's timed loops
+// (bench_w1_*), at cgOps minus a 0-op run; two processes at a time. Not in --quick (node
+// starts slowly under valgrind).
+async function runAddonCallgrind() {
+  if (QUICK) return note('callgrind: addon W1 skipped in --quick');
+  const v = await run('valgrind', ['--version']);
+  if (!v.ok) return note('callgrind: addon W1 skipped, valgrind not found');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mempools-cg-addon-'));
+  const total = async (a, ops) => {
+    const out = path.join(tmp, `cg.${a.name.replace(/\W+/g, '_')}.${ops}`);
+    const cg = [
+      '--tool=callgrind',
+      `--callgrind-out-file=${out}`,
+      '--collect-atstart=no',
+      '--toggle-collect=bench_w1_*',
+    ];
+    const r = await run('valgrind', [...cg, process.execPath, ...addonW1Args(a, ops)], { timeout: 600_000 });
+    if (!r.ok) throw new Error(firstLine(r.stderr) || r.err.message);
+    const m = fs.readFileSync(out, 'utf8').match(/^totals:\s+(\d+)/m);
+    if (!m) throw new Error(`no totals in ${out}`);
+    return Number(m[1]);
+  };
+  const one = async (a) => {
+    try {
+      const [full, base] = [await total(a, ADDON_W1.cgOps), await total(a, 0)];
+      addSample('c', ADDON_W1.name, 'instr/pair', a.name, (full - base) / ADDON_W1.cgOps);
+    } catch (e) {
+      fail(`callgrind addon W1 ${a.name}: ${e.message}`);
+    }
+  };
+  log(`callgrind: addon W1 at ${ADDON_W1.cgOps} ops`);
+  for (let i = 0; i < ADDON_W1_ALLOCATORS.length; i += 2)
+    await Promise.all(ADDON_W1_ALLOCATORS.slice(i, i + 2).map(one));
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+// "addon result <size>": results handed to JavaScript three ways (bench/js/handle.js)
+function runAddonResults() {
+  return runJSScripts('addon result', RESULT_WAYS, ADDON_RESULTS, {
+    count: (w) => w.count,
+    argv: (w, name, count) => [
+      path.join(BENCH, 'js', 'handle.js'),
+      '--results',
+      name,
+      '--size',
+      String(w.size),
+      '--count',
+      String(count),
+    ],
+    minWarmup: 1,
+    unit: 'ns/result',
+    value: (res) => res.ns_per_result,
+  });
+}
+
 // ---------------------------------------------------------------- JS suite
 // The allocators of `list` that can run here (the others are skipped with a note).
 function availableJS(list, label = '') {
@@ -536,21 +644,36 @@ function buildRows() {
       const [workload, unit] = key.split('|');
       const by = samples[suite][key];
       const shared = suite === 'js' ? SHARED_WORKLOADS.find((w) => w.name === workload) : null;
-      const peer = shared ? shared.peer : suite === 'js' ? JS_PEER : workload.startsWith('W4') ? C_REGION_PEER : C_PEER;
+      const addonResult = ADDON_RESULTS.some((w) => w.name === workload);
+      const peer = shared
+        ? shared.peer
+        : addonResult
+          ? ADDON_RESULT_PEER
+          : suite === 'js'
+            ? JS_PEER
+            : workload.startsWith('W4')
+              ? C_REGION_PEER
+              : C_PEER;
       const peerMedian = by[peer] ? median(by[peer]) : null;
       const allocNames =
-        suite === 'c'
-          ? C_ALLOCATORS.map((a) => a.name)
-          : shared
-            ? shared.allocators
-            : JS_REUSE_WORKLOADS.some((w) => w.name === workload)
-              ? REUSE_ALLOCATORS
-              : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map(
-                  (a) => a.name,
-                );
+        workload === ADDON_W1.name
+          ? ADDON_W1_ALLOCATORS.map((a) => a.name)
+          : addonResult
+            ? RESULT_WAYS.map((a) => a.name)
+            : suite === 'c'
+              ? C_ALLOCATORS.map((a) => a.name)
+              : shared
+                ? shared.allocators
+                : JS_REUSE_WORKLOADS.some((w) => w.name === workload)
+                  ? REUSE_ALLOCATORS
+                  : (JS_REQUEST_WORKLOADS.some((w) => w.name === workload) ? JS_REQUEST_ALLOCATORS : JS_ALLOCATORS).map(
+                      (a) => a.name,
+                    );
       for (const allocator of allocNames) {
         if (!by[allocator]) continue;
         const m = median(by[allocator]);
+        // addon W1 through a nativeHandle: also against the same allocator called directly
+        const direct = workload === ADDON_W1.name ? ADDON_W1_ALLOCATORS.find((a) => a.name === allocator).direct : null;
         rows.push({
           suite,
           workload,
@@ -559,6 +682,7 @@ function buildRows() {
           median: m,
           unit,
           ratio: peerMedian ? m / peerMedian : null,
+          ...(direct && by[direct] ? { direct, vsDirect: m / median(by[direct]) } : {}),
         });
       }
     }
@@ -582,7 +706,8 @@ function printTable(rows, cAllocs) {
     r.allocator,
     fmt(r.median),
     r.unit,
-    r.ratio == null ? 'n/a' : `${r.ratio.toFixed(2)}x ${r.peer}`,
+    (r.ratio == null ? 'n/a' : `${r.ratio.toFixed(2)}x ${r.peer}`) +
+      (r.vsDirect == null ? '' : `, ${r.vsDirect.toFixed(2)}x ${r.direct}`),
   ]);
   // W4 on allocators without a fixed region: say so in the table
   if (cAllocs && rows.some((r) => r.workload.startsWith('W4'))) {
@@ -679,6 +804,9 @@ async function renderChart(rows, m, file) {
 }
 
 // ---------------------------------------------------------------- main
+let addonBuild = null;
+const addonBuilt = () => (addonBuild ??= buildAddon()); // built once per run
+
 async function main() {
   const t0 = Date.now();
   const m = meta();
@@ -697,11 +825,16 @@ async function main() {
       else note('callgrind: skipped (--no-callgrind)');
     }
   }
+  if ((SUITE === 'all' || SUITE === 'c' || SUITE === 'addon') && (await addonBuilt())) {
+    await runAddonW1();
+    if (CALLGRIND) await runAddonCallgrind();
+  }
   if (SUITE === 'all' || SUITE === 'js') {
     await runJS();
     await runJSRequests();
     await runJSReuse();
   }
+  if ((SUITE === 'all' || SUITE === 'js' || SUITE === 'addon') && (await addonBuilt())) await runAddonResults();
   if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') await runJSShared();
 
   const rows = buildRows();

@@ -303,15 +303,22 @@ export class TlsfPool {
     this.#live();
     const why = native.check(this.#handle);
     if (why !== null) throw errors.corrupted(why);
-    const { used, allocations, addonUsed, addonAllocations } = native.stats(this.#handle);
-    const deferredBytes = this.#deferred?.bytes ?? 0;
+    const { used, allocations, addonAllocations } = native.stats(this.#handle);
     const deferredBlocks = this.#deferred?.blocks ?? 0;
+    // Addon blocks are what the allocator counts beyond this side: some bytes exactly when some blocks.
+    const addonUsed = used - this.#knownUsed();
     if (
-      used !== this.#used + this.#cache.bytes + deferredBytes + addonUsed! ||
+      addonUsed < 0 ||
+      (addonUsed === 0) !== (addonAllocations === 0) ||
       allocations !== this.#allocations + this.#cache.blocks + deferredBlocks + addonAllocations!
     ) {
       throw errors.corrupted("the pool's accounting disagrees with the allocator");
     }
+  }
+
+  /** The allocator's used bytes this side accounts for: its live blocks, its cache, deferred frees. */
+  #knownUsed(): number {
+    return this.#used + this.#cache.bytes + (this.#deferred?.bytes ?? 0);
   }
 
   /**
@@ -322,15 +329,16 @@ export class TlsfPool {
     if (this.#destroyed) return destroyedStats<TlsfPoolStats>(this.#handle, { free: 0, largestFree: 0, regions: 0 });
     const {
       reserved,
+      used: allocatorUsed,
       free,
       largestFree,
       failedAllocations: failed,
       regions,
-      addonUsed,
       addonAllocations,
     } = native.stats(this.#handle);
-    // Blocks addons hold count too; their peak is seen here and at JavaScript's allocations.
-    const used = this.#used + addonUsed!;
+    // Blocks addons hold count too (the allocator's bytes beyond this side's); their peak is
+    // seen here and at JavaScript's allocations.
+    const used = this.#used + (allocatorUsed! - this.#knownUsed());
     if (used > this.#peakUsed) this.#peakUsed = used;
     return {
       capacity: this.#maxSize ?? this.#reserved,

@@ -39,6 +39,7 @@ interface ConsumerAddon {
     callback: (error: Error | null, result: unknown) => void,
   ): void;
   free(nativeHandle: unknown, block: unknown): void;
+  results(nativeHandle: unknown, size: number, where: Float64Array): number;
 }
 
 interface Where {
@@ -52,7 +53,10 @@ interface HandleProbe {
   joinChurn(): { allocated: number; freed: number; failed: number };
   startPinned(handle: object, size: number, byte: number): Where & { address: number };
   openGate(): boolean;
+  onThisThread(handle: object, size: number): Record<CallName, number>;
 }
+type CallName = 'alloc' | 'usableSize' | 'handleOf' | 'pointerOf' | 'realloc' | 'free' | 'retain';
+const CALLS: CallName[] = ['alloc', 'usableSize', 'handleOf', 'pointerOf', 'realloc', 'free', 'retain'];
 
 const MEMPOOLS_ERR_INVALID = -2;
 const MEMPOOLS_ERR_DESTROYED = -3;
@@ -310,6 +314,29 @@ const kinds: [string, (threadSafe?: boolean) => ViewingPool][] = [
 const threadSafeKinds = kinds.filter(([name]) => name !== 'RegionPool');
 
 describe.each(kinds)('%s through its nativeHandle', (_name, make) => {
+  it('results: many blocks made in the pool, (chunk, offset) pairs in a Float64Array; viewOf shows them, free(view) gives them back', () => {
+    const pool = make();
+    const before = pool.stats();
+    const where = new Float64Array(2 * 20);
+    expect(consumer.results(pool.nativeHandle, 300, where)).toBe(20);
+    expect(pool.stats().allocations).toBe(before.allocations + 20);
+    const views = [];
+    for (let i = 0; i < 20; i++) {
+      const view = pool.viewOf({ chunk: where[2 * i], offset: where[2 * i + 1] }, 300);
+      expect(view.every((byte) => byte === i)).toBe(true);
+      views.push(view);
+    }
+    for (const view of views) pool.free(view);
+    expect(pool.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
+    expect(() => consumer.results(pool.nativeHandle, 300, [] as unknown as Float64Array)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    pool.destroy();
+    expect(() => consumer.results(pool.nativeHandle, 300, where)).toThrow(
+      expect.objectContaining({ code: 'ERR_MEMPOOLS_STATUS', status: MEMPOOLS_ERR_DESTROYED }),
+    );
+  });
+
   it('fill allocates, fills on a worker thread; viewOf shows the bytes without a copy; free(view) takes the block back', async () => {
     const pool = make();
     const before = pool.stats();
@@ -483,6 +510,31 @@ describe('destroy() while a worker holds a pin', () => {
     pool.destroy();
     expect(probe.offThread(handle, 8)).toMatchObject({ alloc: MEMPOOLS_ERR_DESTROYED, retain: MEMPOOLS_ERR_DESTROYED });
     expect(() => probe.startPinned(handle, 8, 0)).toThrow(/MEMPOOLS_ERR_DESTROYED/);
+  });
+
+  it('a pool that is not thread-safe: every call from its own thread after destroy() is MEMPOOLS_ERR_DESTROYED (pinned or not)', () => {
+    // On its own thread such a pool's calls take no lock: destroy() runs on
+    // that thread too, so the thread test and the destroyed flag decide.
+    for (const make of [() => new TlsfPool({ size: 65536 }), () => new HeapPool(), () => new RegionPool()]) {
+      const pool = make();
+      const handle = pool.nativeHandle;
+      expect(Object.values(probe.onThisThread(handle, 32))).toEqual(CALLS.map(() => 0)); // live: every call served
+      const before = pool.stats();
+      pool.destroy();
+      const after = probe.onThisThread(handle, 32);
+      expect(after).toEqual(Object.fromEntries(CALLS.map((c) => [c, MEMPOOLS_ERR_DESTROYED])));
+      expect(before.allocations).toBe(0);
+    }
+    const pinnedPool = new TlsfPool({ size: 65536 });
+    const pinned = probe.startPinned(pinnedPool.nativeHandle, 64, 3);
+    pinnedPool.destroy({ unsafeDetachViews: true }); // the memory stays for the pin; the calls are refused all the same
+    expect(probe.onThisThread(pinnedPool.nativeHandle, 32)).toMatchObject({
+      alloc: MEMPOOLS_ERR_DESTROYED,
+      free: MEMPOOLS_ERR_DESTROYED,
+      retain: MEMPOOLS_ERR_DESTROYED,
+    });
+    expect(probe.openGate()).toBe(true);
+    expect(isMapped(pinned.address)).toBe(false);
   });
 
   it('a pool dropped without destroy() while pinned keeps its memory until the release', () => {

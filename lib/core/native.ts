@@ -27,8 +27,7 @@ export interface TlsfStats {
   readonly allocations: number;
   readonly failedAllocations: number;
   readonly regions: number;
-  /** Usable bytes and count of the blocks other addons hold through nativeHandle. */
-  readonly addonUsed: number;
+  /** The count of the blocks other addons hold through nativeHandle (their bytes: `used` beyond JavaScript's). */
   readonly addonAllocations: number;
 }
 

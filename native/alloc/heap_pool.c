@@ -80,7 +80,8 @@ _Static_assert(HEAP_POOL_GRANULE / HEAP_POOL_MIN_CLASS <= 65535u, "block indices
 
 /* One chunk id. Invariants: kind == K_FREE exactly when base == NULL (then the
  * id is on the free list). A class chunk: carved <= nblocks; bit i of live_bits
- * is set exactly for the `live` live blocks, all below carved; stack[0..top)
+ * is set exactly for the `live` live blocks, all below carved, and its tag bit
+ * (tag_bits(), the words after live_bits) only for tagged live blocks; stack[0..top)
  * and the class's front cache together hold exactly the carved blocks that are
  * not live, each once (top + cached == carved - live); it is on its class's partial list exactly when can_serve(); live == 0 exactly when it is
  * its class's spare; each of its granules is in the hash under its id. */
@@ -94,6 +95,7 @@ typedef struct chunk {
     uint32_t bsize;                      /* class chunks: block size */
     uint32_t magic;                      /* class chunks: ceil(2^32 / bsize), see block_index() */
     uint8_t cls, kind;
+    uint8_t tagged; /* large blocks: the allocation's tag (heap_pool_tagged) */
 } chunk_t;
 
 _Static_assert(sizeof(chunk_t) <= 64, "a chunk entry fits one cache line");
@@ -141,6 +143,8 @@ struct heap_pool {
     size_t nlarge;
     size_t large_bytes;
     size_t nlent;
+    size_t ntagged;      /* tagged live allocations */
+    size_t tagged_bytes; /* their usable bytes */
     size_t lent_bytes;
     size_t meta_bytes;
 
@@ -431,9 +435,14 @@ static void push_partial(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t 
     sc->head = id;
 }
 
+static inline size_t bitmap_words(uint32_t nblocks) { return ((size_t)nblocks + 63) / 64; }
+
+/* A class chunk's tag bitmap: right after its live bitmap. */
+static inline uint64_t *tag_bits(const chunk_t *c) { return c->live_bits + bitmap_words(c->nblocks); }
+
 static size_t side_table_bytes(uint32_t nblocks)
 {
-    return ((size_t)nblocks + 63) / 64 * sizeof(uint64_t) + (size_t)nblocks * sizeof(uint16_t);
+    return 2 * bitmap_words(nblocks) * sizeof(uint64_t) + (size_t)nblocks * sizeof(uint16_t);
 }
 
 /* Notify, unregister, give back, free the id. */
@@ -480,10 +489,10 @@ static uint32_t new_class_chunk(heap_pool_t *p, unsigned cls)
 {
     size_class_t *sc = &p->classes[cls];
     size_t ngran = sc->chunk_bytes / HEAP_POOL_GRANULE;
-    size_t words = ((size_t)sc->nblocks + 63) / 64;
+    size_t words = bitmap_words(sc->nblocks);
     uint32_t id = acquire_slot(p);
     if (id == NONE) return NONE;
-    /* one malloc: the live bitmap, then the free stack */
+    /* one malloc: the live bitmap, the tag bitmap, then the free stack */
     uint64_t *bits = calloc(1, side_table_bytes(sc->nblocks));
     if (!bits || !reserve_hash(p, ngran)) {
         free(bits);
@@ -500,7 +509,7 @@ static uint32_t new_class_chunk(heap_pool_t *p, unsigned cls)
     c->base = base;
     c->bytes = sc->chunk_bytes;
     c->live_bits = bits;
-    c->stack = (uint16_t *)(bits + words);
+    c->stack = (uint16_t *)(bits + 2 * words);
     c->top = c->carved = c->live = 0;
     c->nblocks = (uint16_t)sc->nblocks;
     c->bsize = sc->bsize;
@@ -577,9 +586,16 @@ HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, ui
 
 /* Live block idx of chunk c (id, class cls) is freed into the class's front
  * cache, which has room: live bit, counters, push. */
-HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx)
+HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx,
+                     int tagged /* 1: the block is known to be tagged */)
 {
-    c->live_bits[idx >> 6] &= ~((uint64_t)1 << (idx & 63));
+    uint64_t bit = (uint64_t)1 << (idx & 63), *tag = &tag_bits(c)[idx >> 6];
+    c->live_bits[idx >> 6] &= ~bit;
+    if (tagged || UNLIKELY(*tag & bit)) {
+        *tag &= ~bit;
+        p->ntagged--;
+        p->tagged_bytes -= sc->bsize;
+    }
     c->live--;
     p->used -= sc->bsize;
     p->allocations--;
@@ -619,7 +635,7 @@ HOT void free_class(heap_pool_t *p, uint32_t id, uint32_t idx)
     unsigned cls = c->cls;
     size_class_t *sc = &p->classes[cls];
     if (UNLIKELY(sc->ncache == FC_DEPTH)) spill_cache(p, cls);
-    cache_block(p, sc, cls, c, id, idx);
+    cache_block(p, sc, cls, c, id, idx, 0);
     if (UNLIKELY(c->live == 0)) chunk_emptied(p, sc, id);
 }
 
@@ -631,6 +647,7 @@ static int alloc_large(heap_pool_t *p, size_t bytes, heap_pool_ref_t *out)
     if (id == NONE) return HEAP_POOL_ERR_NOMEM;
     chunk_t *c = &p->chunks[id];
     void *base = c->base;
+    c->tagged = 0;
     p->nlarge++;
     p->large_bytes += bytes;
     p->used += bytes;
@@ -650,6 +667,10 @@ static void free_large(heap_pool_t *p, uint32_t id)
     notify_chunk(p, id, c, 0);
     remove_hash(p, (uintptr_t)c->base);
     release_memory(p, c->base, c->bytes);
+    if (c->tagged) {
+        p->ntagged--;
+        p->tagged_bytes -= c->bytes;
+    }
     p->nlarge--;
     p->large_bytes -= c->bytes;
     p->used -= c->bytes;
@@ -714,6 +735,50 @@ HOT void free_target(heap_pool_t *p, uint32_t id, const target_t *t)
         free_class(p, id, t->idx);
     else
         free_large(p, id);
+}
+
+/* ---- tags ------------------------------------------------------------------------------------ */
+
+/* Whether the live block (id, t) is tagged. */
+HOT int is_tagged(const heap_pool_t *p, uint32_t id, const target_t *t)
+{
+    const chunk_t *c = &p->chunks[id];
+    if (c->kind != K_CLASS) return c->tagged;
+    return (int)((tag_bits(c)[t->idx >> 6] >> (t->idx & 63)) & 1);
+}
+
+/* Tags (on) or untags the live block (id, t), which is not / is tagged. */
+static void set_tag(heap_pool_t *p, uint32_t id, const target_t *t, int on)
+{
+    chunk_t *c = &p->chunks[id];
+    p->ntagged = on ? p->ntagged + 1 : p->ntagged - 1;
+    p->tagged_bytes = on ? p->tagged_bytes + t->usable : p->tagged_bytes - t->usable;
+    if (c->kind != K_CLASS) {
+        c->tagged = (uint8_t)on;
+        return;
+    }
+    uint64_t bit = (uint64_t)1 << (t->idx & 63);
+    uint64_t *w = &tag_bits(c)[t->idx >> 6];
+    *w = on ? *w | bit : *w & ~bit;
+}
+
+/* Tags a block alloc_block just handed out. */
+HOT void tag_new(heap_pool_t *p, const heap_pool_ref_t *r)
+{
+    target_t t = {0, r->size};
+    const chunk_t *c = &p->chunks[r->chunk];
+    if (c->kind == K_CLASS) t.idx = (uint32_t)(((uint64_t)r->offset * c->magic) >> 32);
+    set_tag(p, r->chunk, &t, 1);
+}
+
+/* The live tagged block at ptr: its chunk and target, else why not. */
+HOT int resolve_tagged(const heap_pool_t *p, const void *ptr, uint32_t *id, size_t *off, target_t *t)
+{
+    if (!p) return HEAP_POOL_ERR_INVALID;
+    if (!ptr || !find_chunk(p, ptr, id, off)) return HEAP_POOL_ERR_FOREIGN;
+    int rc = resolve(p, *id, *off, t);
+    if (rc == HEAP_POOL_OK && !is_tagged(p, *id, t)) return HEAP_POOL_ERR_FOREIGN;
+    return rc;
 }
 
 /* ---- pool ---------------------------------------------------------------------------------- */
@@ -800,9 +865,11 @@ size_t heap_pool_trim(heap_pool_t *p) { return p ? trim_spares(p) : 0; }
 
 int heap_pool_alloc_ref(heap_pool_t *p, size_t size, unsigned flags, heap_pool_ref_t *out)
 {
-    if (!p || !out || (flags & ~HEAP_POOL_ZERO)) return HEAP_POOL_ERR_INVALID;
+    if (!p || !out || (flags & ~(HEAP_POOL_ZERO | HEAP_POOL_TAG))) return HEAP_POOL_ERR_INVALID;
     int rc = alloc_block(p, size, out);
-    if (rc == HEAP_POOL_OK && (flags & HEAP_POOL_ZERO)) memset(out->ptr, 0, size);
+    if (rc != HEAP_POOL_OK) return rc;
+    if (flags & HEAP_POOL_TAG) tag_new(p, out);
+    if (flags & HEAP_POOL_ZERO) memset(out->ptr, 0, size);
     return rc;
 }
 
@@ -854,8 +921,10 @@ int heap_pool_realloc_at_into(heap_pool_t *dst, heap_pool_t *src, uint32_t chunk
         return HEAP_POOL_OK;
     }
     heap_pool_ref_t n;
+    int tagged = is_tagged(src, chunk, &t);
     rc = alloc_block(dst, size, &n);
     if (rc != HEAP_POOL_OK) return rc;
+    if (tagged) tag_new(dst, &n); /* the tag moves with the block */
     memcpy(n.ptr, old, size < t.usable ? size : t.usable);
     /* dst's allocation may have grown src's chunk table (a lent chunk): resolve again */
     rc = resolve(src, chunk, offset, &t);
@@ -871,16 +940,18 @@ int heap_pool_realloc_at(heap_pool_t *p, uint32_t chunk, size_t offset, size_t s
 
 /* ---- allocation with pointers -------------------------------------------------------------------- */
 
-COLD void *malloc_slow(heap_pool_t *p, size_t size)
+/* tagged: the block is tagged. */
+COLD void *malloc_slow(heap_pool_t *p, size_t size, int tagged)
 {
     heap_pool_ref_t r;
-    return alloc_block(p, size, &r) == HEAP_POOL_OK ? r.ptr : NULL;
+    if (alloc_block(p, size, &r) != HEAP_POOL_OK) return NULL;
+    if (tagged) tag_new(p, &r);
+    return r.ptr;
 }
 
-/* Fast path: a class whose front cache has a block (a pop, no list work). */
-void *heap_pool_malloc(heap_pool_t *p, size_t size)
+/* Fast path: a class whose front cache has a block (a pop, no list work). p not NULL. */
+HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged)
 {
-    if (UNLIKELY(!p)) return NULL;
     if (LIKELY(size <= HEAP_POOL_MAX_CLASS)) {
         unsigned cls = class_index_fast(size);
         size_class_t *sc = &p->classes[cls];
@@ -891,11 +962,20 @@ void *heap_pool_malloc(heap_pool_t *p, size_t size)
             sc->ncache = n;
             chunk_t *c = &p->chunks[id];
             mark_live(p, sc, c, id, idx);
+            if (tagged) {
+                tag_bits(c)[idx >> 6] |= (uint64_t)1 << (idx & 63);
+                p->ntagged++;
+                p->tagged_bytes += sc->bsize;
+            }
             return c->base + (size_t)idx * sc->bsize;
         }
     }
-    return malloc_slow(p, size);
+    return malloc_slow(p, size, tagged);
 }
+
+void *heap_pool_malloc(heap_pool_t *p, size_t size) { return LIKELY(p != NULL) ? malloc_ptr(p, size, 0) : NULL; }
+
+void *heap_pool_malloc_tagged(heap_pool_t *p, size_t size) { return LIKELY(p != NULL) ? malloc_ptr(p, size, 1) : NULL; }
 
 void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)
 {
@@ -903,7 +983,8 @@ void *heap_pool_calloc(heap_pool_t *p, size_t count, size_t size)
     return heap_pool_calloc_ref(p, count, size, &r) == HEAP_POOL_OK ? r.ptr : NULL;
 }
 
-COLD int free_slow(heap_pool_t *p, void *ptr)
+/* tagged: only a tagged block may go (else _FOREIGN). */
+COLD int free_slow(heap_pool_t *p, void *ptr, int tagged)
 {
     uint32_t id;
     size_t off;
@@ -911,17 +992,16 @@ COLD int free_slow(heap_pool_t *p, void *ptr)
     if (UNLIKELY(!find_chunk(p, ptr, &id, &off))) return HEAP_POOL_ERR_FOREIGN;
     int rc = resolve(p, id, off, &t);
     if (UNLIKELY(rc != HEAP_POOL_OK)) return rc;
+    if (tagged && !is_tagged(p, id, &t)) return HEAP_POOL_ERR_FOREIGN;
     free_target(p, id, &t);
     return HEAP_POOL_OK;
 }
 
 /* Fast path: a pointer into a class chunk whose granule is the first probe of
  * the hash (granule keys belong to class chunks only, and the offset is then
- * inside the chunk); validated exactly as resolve() does. */
-int heap_pool_free(heap_pool_t *p, void *ptr)
+ * inside the chunk); validated exactly as resolve() does. ptr and p not NULL. */
+HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged)
 {
-    if (!ptr) return HEAP_POOL_OK;
-    if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
     uintptr_t a = (uintptr_t)ptr, key = granule_key(a);
     const chunk_map_slot_t *h = &p->hash.slots[chunk_map_home(p->hash.cap, key)];
     if (LIKELY(h->key == key)) {
@@ -933,12 +1013,46 @@ int heap_pool_free(heap_pool_t *p, void *ptr)
         uint32_t n = sc->ncache;
         /* the common case: a live block, room in the cache, not the chunk's last
          * live block (everything else, including the errors, goes the long way) */
-        if (LIKELY(idx != SIZE_MAX && ((c->live_bits[idx >> 6] >> (idx & 63)) & 1) && n < FC_DEPTH && c->live > 1)) {
-            cache_block(p, sc, cls, c, id, (uint32_t)idx);
+        if (LIKELY(idx != SIZE_MAX && ((c->live_bits[idx >> 6] >> (idx & 63)) & 1) && n < FC_DEPTH && c->live > 1 &&
+                   (!tagged || ((tag_bits(c)[idx >> 6] >> (idx & 63)) & 1)))) {
+            cache_block(p, sc, cls, c, id, (uint32_t)idx, tagged);
             return HEAP_POOL_OK;
         }
     }
-    return free_slow(p, ptr); /* a tail call: the fast path needs no stack frame */
+    return free_slow(p, ptr, tagged); /* a tail call: the fast path needs no stack frame */
+}
+
+int heap_pool_free(heap_pool_t *p, void *ptr)
+{
+    if (!ptr) return HEAP_POOL_OK;
+    if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
+    return free_ptr(p, ptr, 0);
+}
+
+int heap_pool_free_tagged(heap_pool_t *p, void *ptr)
+{
+    if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
+    return ptr ? free_ptr(p, ptr, 1) : HEAP_POOL_ERR_FOREIGN;
+}
+
+int heap_pool_tagged(const heap_pool_t *p, const void *ptr, heap_pool_ref_t *out)
+{
+    uint32_t id;
+    size_t off;
+    target_t t;
+    int rc = resolve_tagged(p, ptr, &id, &off, &t);
+    if (rc == HEAP_POOL_OK && out) *out = (heap_pool_ref_t){(void *)(uintptr_t)ptr, id, off, t.usable};
+    return rc;
+}
+
+int heap_pool_untag(heap_pool_t *p, const void *ptr)
+{
+    uint32_t id;
+    size_t off;
+    target_t t;
+    int rc = resolve_tagged(p, ptr, &id, &off, &t);
+    if (rc == HEAP_POOL_OK) set_tag(p, id, &t, 0);
+    return rc;
 }
 
 int heap_pool_realloc_into(heap_pool_t *dst, heap_pool_t *src, void *ptr, size_t size, void **out)
@@ -1031,6 +1145,8 @@ void heap_pool_get_stats(const heap_pool_t *p, heap_pool_stats_t *out)
     out->large_bytes = p->large_bytes;
     out->lent_chunks = p->nlent;
     out->lent_bytes = p->lent_bytes;
+    out->tagged = p->ntagged;
+    out->tagged_bytes = p->tagged_bytes;
     out->children = p->nchildren;
     out->metadata_bytes = p->meta_bytes;
 }
@@ -1057,7 +1173,7 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
     if (c->bytes != sc->chunk_bytes || c->nblocks != sc->nblocks || c->bsize != sc->bsize || c->magic != sc->magic)
         return "class chunk: geometry differs from its class";
     if ((uintptr_t)c->base & (HEAP_POOL_GRANULE - 1)) return "class chunk: base not granule-aligned";
-    if (!c->live_bits || c->stack != (uint16_t *)(c->live_bits + ((size_t)c->nblocks + 63) / 64))
+    if (!c->live_bits || c->stack != (uint16_t *)(c->live_bits + 2 * bitmap_words(c->nblocks)))
         return "class chunk: side tables missing";
     if (c->carved > c->nblocks || c->live > c->carved || c->top > (uint32_t)c->carved - c->live)
         return "class chunk: counters inconsistent";
@@ -1069,6 +1185,7 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
             if (from < 64 && (b >> from)) return "class chunk: live bit beyond carved";
         }
         live += count_bits64(b);
+        if (tag_bits(c)[w] & ~b) return "class chunk: tag on a block that is not live";
     }
     if (live != c->live) return "class chunk: live count differs from bitmap";
     memset(seen, 0, words * sizeof *seen);
@@ -1110,7 +1227,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
     if (!seen) FAIL("check: out of memory");
     {
         size_t nfree = 0, reserved = 0, used = 0, allocs = 0, nclass = 0, nlarge = 0, lbytes = 0, nlent = 0, lent = 0,
-               keys = 0, meta = 0, listed[HEAP_POOL_CLASSES] = {0};
+               keys = 0, meta = 0, ntagged = 0, tagged = 0, listed[HEAP_POOL_CLASSES] = {0};
         for (uint32_t id = 0; id < p->nchunks; id++) {
             const chunk_t *c = &p->chunks[id];
             switch (c->kind) {
@@ -1127,6 +1244,11 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                 allocs += c->live;
                 keys += c->bytes / HEAP_POOL_GRANULE;
                 meta += side_table_bytes(c->nblocks);
+                for (size_t w = 0; w < bitmap_words(c->nblocks); w++) {
+                    unsigned n = count_bits64(tag_bits(c)[w]);
+                    ntagged += n;
+                    tagged += (size_t)n * c->bsize;
+                }
                 if (can_serve(c)) listed[c->cls]++;
                 break;
             }
@@ -1144,6 +1266,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                     lbytes += c->bytes;
                     used += c->bytes;
                     allocs++;
+                    ntagged += c->tagged;
+                    tagged += c->tagged ? c->bytes : 0;
                 } else {
                     nlent++;
                     lent += c->bytes;
@@ -1195,6 +1319,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
         if (nclass != p->nclass || nlarge != p->nlarge || lbytes != p->large_bytes || nlent != p->nlent ||
             lent != p->lent_bytes || meta != p->meta_bytes)
             FAIL("chunk counters");
+        if (ntagged != p->ntagged || tagged != p->tagged_bytes) FAIL("tagged counters");
         size_t kids = 0;
         const heap_pool_t *prevk = NULL;
         for (const heap_pool_t *k = p->first_child; k; k = k->next_sibling) {

@@ -4,7 +4,8 @@
 // calls (InitHeap). State: heap_state.hh.
 //
 // The nativeHandle adapter (see native_handle.hh). As for TLSF (tlsf_binding.cc), an addon
-// frees only blocks it allocated through the handle (the `addon` set), so a
+// frees only blocks it allocated through the handle (tagged in the heap pool's
+// side tables: heap_pool.h "tags"), so a
 // block HeapPool holds or keeps in its free-list cache is never freed under it.
 // Only a root pool without a segment can be pinned (retain): a child's memory
 // is its parent's, and a SharedPool-backed pool's is the segment mapping,
@@ -40,74 +41,65 @@ namespace {
 
 HeapState* Heap(PoolState* state) { return static_cast<HeapState*>(state); }
 
-bool IsAddonBlock(const HeapState* s, const void* ptr) { return s->addon.count(reinterpret_cast<uintptr_t>(ptr)) != 0; }
+int StatusOf(int heap_status) {
+  if (heap_status == HEAP_POOL_OK) return MEMPOOLS_OK;
+  return heap_status == HEAP_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
+}
 
-// Records a block the heap pool just handed out to an addon.
-int GiveAddonBlock(HeapState* s, void* ptr, void** out) {
+// The ops run with the family's lock held (native_handle.hh). A pool
+// destroyed through its parent has no heap pool left.
+int Alloc(PoolState* state, size_t size, void** out) {
+  HeapState* s = Heap(state);
+  if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
+  void* ptr = heap_pool_malloc_tagged(s->pool, size);
   if (ptr == nullptr) return MEMPOOLS_ERR_NOMEM;
-  s->addon.insert(reinterpret_cast<uintptr_t>(ptr));
-  s->addon_used += heap_pool_usable_size(s->pool, ptr);
   *out = ptr;
   return MEMPOOLS_OK;
 }
 
-// Forgets an addon block (freed, moved or adopted) of `usable` bytes.
-void TakeAddonBlock(HeapState* s, const void* ptr, size_t usable) {
-  s->addon.erase(reinterpret_cast<uintptr_t>(ptr));
-  s->addon_used -= usable;
-}
-
-int Alloc(PoolState* state, size_t size, void** out) {
-  HeapState* s = Heap(state);
-  PoolGuard guard(*s->lock);
-  return GiveAddonBlock(s, heap_pool_malloc(s->pool, size), out);
-}
-
 int Free(PoolState* state, void* ptr) {
   HeapState* s = Heap(state);
-  PoolGuard guard(*s->lock);
-  if (!IsAddonBlock(s, ptr)) return MEMPOOLS_ERR_INVALID;
-  size_t usable = heap_pool_usable_size(s->pool, ptr);
-  if (heap_pool_free(s->pool, ptr) != HEAP_POOL_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(s, ptr, usable);
-  return MEMPOOLS_OK;
+  if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
+  return heap_pool_free_tagged(s->pool, ptr) == HEAP_POOL_OK ? MEMPOOLS_OK : MEMPOOLS_ERR_INVALID;
+}
+
+// The addon block at ptr (a live tagged block), else why not.
+int Tagged(const HeapState* s, const void* ptr, heap_pool_ref_t* ref) {
+  if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
+  return heap_pool_tagged(s->pool, ptr, ref) == HEAP_POOL_OK ? MEMPOOLS_OK : MEMPOOLS_ERR_INVALID;
 }
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   HeapState* s = Heap(state);
-  PoolGuard guard(*s->lock);
-  if (!IsAddonBlock(s, ptr)) return MEMPOOLS_ERR_INVALID;
-  size_t usable = heap_pool_usable_size(s->pool, ptr);
+  int status = Tagged(s, ptr, nullptr);
+  if (status != MEMPOOLS_OK) return status;
   void* moved = nullptr;
   // Size 0 would free the block: keep a minimum block instead, as TLSF does.
-  int status = heap_pool_realloc(s->pool, ptr, std::max<size_t>(size, 1), &moved);
-  if (status == HEAP_POOL_ERR_NOMEM) return MEMPOOLS_ERR_NOMEM;
-  if (status != HEAP_POOL_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(s, ptr, usable);
-  return GiveAddonBlock(s, moved, out);
+  // The tag moves with the block.
+  status = heap_pool_realloc(s->pool, ptr, std::max<size_t>(size, 1), &moved);
+  if (status != HEAP_POOL_OK) return StatusOf(status);
+  *out = moved;
+  return MEMPOOLS_OK;
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
-  HeapState* s = Heap(state);
-  PoolGuard guard(*s->lock);
-  if (!IsAddonBlock(s, ptr)) return MEMPOOLS_ERR_INVALID;
-  *out = heap_pool_usable_size(s->pool, ptr);
-  return MEMPOOLS_OK;
+  heap_pool_ref_t ref;
+  int status = Tagged(Heap(state), ptr, &ref);
+  if (status == MEMPOOLS_OK) *out = ref.size;
+  return status;
 }
 
 int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
-  HeapState* s = Heap(state);
-  PoolGuard guard(*s->lock);
   heap_pool_ref_t ref;
-  if (!IsAddonBlock(s, ptr) || heap_pool_locate(s->pool, ptr, &ref) != HEAP_POOL_OK) return MEMPOOLS_ERR_INVALID;
-  *out = {ref.chunk, ref.offset};
-  return MEMPOOLS_OK;
+  int status = Tagged(Heap(state), ptr, &ref);
+  if (status == MEMPOOLS_OK) *out = {ref.chunk, ref.offset};
+  return status;
 }
 
 // The address of (chunk, offset) when it lies in a live chunk, else nullptr. Lock held.
 void* AddressOf(const HeapState* s, double chunk, double offset) {
   heap_pool_chunk_info_t info;
-  if (!(chunk >= 0 && chunk < HEAP_POOL_NO_CHUNK && offset >= 0) ||
+  if (!(chunk >= 0 && chunk < HEAP_POOL_NO_CHUNK && offset >= 0) || s->pool == nullptr ||
       heap_pool_chunk_info(s->pool, static_cast<uint32_t>(chunk), &info) != HEAP_POOL_OK || offset >= info.bytes) {
     return nullptr;
   }
@@ -116,11 +108,10 @@ void* AddressOf(const HeapState* s, double chunk, double offset) {
 
 int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   HeapState* s = Heap(state);
-  PoolGuard guard(*s->lock);
   void* ptr = AddressOf(s, where.chunk, static_cast<double>(where.offset));
-  if (ptr == nullptr || !IsAddonBlock(s, ptr)) return MEMPOOLS_ERR_INVALID;
-  *out = ptr;
-  return MEMPOOLS_OK;
+  int status = ptr != nullptr ? Tagged(s, ptr, nullptr) : MEMPOOLS_ERR_INVALID;
+  if (status == MEMPOOLS_OK) *out = ptr;
+  return status;
 }
 
 void FreePinned(PoolState* state) {
@@ -135,7 +126,8 @@ int CanPin(PoolState* state) {
   return s->retained == nullptr && s->shm == nullptr ? MEMPOOLS_OK : MEMPOOLS_ERR_UNSUPPORTED;
 }
 
-const HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, CanPin};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,     Free,       Realloc, UsableSize,
+                            HandleOf,           PointerOf, FreePinned, CanPin};
 
 // The live state behind argument 0 whose pool was not destroyed through its parent, or nullptr.
 HeapState* LiveStateOf(const Napi::CallbackInfo& info) {
@@ -152,16 +144,16 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   double offset = info[2].As<Napi::Number>().DoubleValue();
   PoolGuard guard(*s->lock);
   void* ptr = AddressOf(s, chunk, offset);
-  if (ptr == nullptr || !IsAddonBlock(s, ptr)) {
+  heap_pool_ref_t ref;
+  if (ptr == nullptr || heap_pool_tagged(s->pool, ptr, &ref) != HEAP_POOL_OK) {
     int status = HEAP_POOL_ERR_FOREIGN;
     if (ptr != nullptr)
       status = heap_pool_state_at(s->pool, static_cast<uint32_t>(chunk), static_cast<size_t>(offset), nullptr);
     // A live block that is not an addon's belongs to JavaScript: foreign here.
     return Napi::Number::New(info.Env(), status == HEAP_POOL_ERR_DOUBLE_FREE ? status : HEAP_POOL_ERR_FOREIGN);
   }
-  size_t usable = heap_pool_usable_size(s->pool, ptr);
-  if (adopt) TakeAddonBlock(s, ptr, usable);
-  return Napi::Number::New(info.Env(), static_cast<double>(usable));
+  if (adopt) heap_pool_untag(s->pool, ptr);
+  return Napi::Number::New(info.Env(), static_cast<double>(ref.size));
 }
 
 }  // namespace
@@ -169,7 +161,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
 Napi::Value HeapNativeHandle(const Napi::CallbackInfo& info) {
   HeapState* s = AnyStateOf<HeapState>(info);
   napi_value handle;
-  if (s == nullptr || MakeNativeHandle(info.Env(), s, &kOps, s->lock->enabled(), &handle) != napi_ok) {
+  if (s == nullptr || MakeNativeHandle<kOps>(info.Env(), s, s->lock, false, &handle) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), handle);
@@ -182,10 +174,14 @@ Napi::Value HeapAdopt(const Napi::CallbackInfo& info) { return AddonBlock(info, 
 Napi::Value HeapAddonStats(const Napi::CallbackInfo& info) {
   HeapState* s = LiveStateOf(info);
   if (s == nullptr) return Napi::Number::New(info.Env(), HEAP_POOL_ERR_INVALID);
-  PoolGuard guard(*s->lock);
+  heap_pool_stats_t stats;
+  {
+    PoolGuard guard(*s->lock);
+    heap_pool_get_stats(s->pool, &stats);
+  }
   Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(uint32_t{0}, Napi::Number::New(info.Env(), static_cast<double>(s->addon_used)));
-  result.Set(uint32_t{1}, Napi::Number::New(info.Env(), static_cast<double>(s->addon.size())));
+  result.Set(uint32_t{0}, Napi::Number::New(info.Env(), static_cast<double>(stats.tagged_bytes)));
+  result.Set(uint32_t{1}, Napi::Number::New(info.Env(), static_cast<double>(stats.tagged)));
   return result;
 }
 

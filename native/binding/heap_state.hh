@@ -25,7 +25,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <unordered_set>
 
 #include "heap_pool.h"
 #include "binding.hh"
@@ -42,10 +41,9 @@ struct HeapState : KindState<PoolKind::kHeap> {
   // The family's lock (threadSafe): a child shares its parent's, since its
   // calls reach the parent's structures. Enabled or not, never null.
   std::shared_ptr<PoolLock> lock;
-  // Blocks allocated through nativeHandle, neither freed nor adopted by
-  // JavaScript since, and their usable bytes (JavaScript counts the rest).
-  std::unordered_set<uintptr_t> addon;
-  size_t addon_used = 0;
+  // Blocks allocated through nativeHandle and neither freed nor adopted by
+  // JavaScript since are the heap pool's tagged blocks (heap_pool.h "tags",
+  // counted in its stats); JavaScript counts the rest.
   bool chunks_let_go = false;  // chunk ArrayBuffers let go of already (a pinned destroy): on_chunk does nothing
 };
 

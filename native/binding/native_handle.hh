@@ -4,7 +4,7 @@
 // is reachable, and pins that keep a destroyed pool's C memory until the last
 // release.
 //
-// Each pool kind gives one HandleOps (its adapter, `<kind>_handle.cc`): the
+// Each pool kind gives one HandleOps (its adapter, in `<kind>_binding.cc`): the
 // operations on its state. The shim wraps them with what every kind shares:
 //   - the thread rule: a pool without a lock is called on its JavaScript
 //     thread only (others get MEMPOOLS_ERR_WRONG_THREAD); release() is allowed
@@ -16,20 +16,38 @@
 //     release() (ops->free_pinned, which makes no N-API call; memory views
 //     still reach is held past it, held_memory.hh), and a state released
 //     while pinned is deleted there too.
-// The adapter takes the pool's own PoolLock (when thread-safe) inside each op;
-// the shim's mutex orders the ops against destroy and release.
+// The call path (each op): on the pool's JavaScript thread, the thread test
+// and the destroyed flag (only that thread destroys), then the op under the
+// pool's PoolLock (a no-op unless threadSafe): no lock and no atomic
+// read-modify-write for a pool that is not thread-safe, one uncontended lock
+// for one that is. On another thread of a thread-safe pool the op runs under
+// that same lock, which destroy takes to set the flag, so no op overlaps a
+// destroy. A pool that locks inside its ops (SharedPool: the segment's lock)
+// gives no PoolLock: the shim then has one of its own that only other
+// threads' calls and destroy take. The shim's mutex guards the pins
+// (retain, release from any thread, destroy while pinned).
 #ifndef MEMPOOLS_NATIVE_HANDLE_HH
 #define MEMPOOLS_NATIVE_HANDLE_HH
 
 #include <node_api.h>
+#include <pthread.h>
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "binding.hh"
 #include "mempools.h"
 #include "pool_table.hh"
 
 namespace mempools {
 
 // One pool kind's side of the ABI. Each op runs with the shim's checks done
-// (right thread, not destroyed) and returns a mempools_status.
+// (right thread, not destroyed) and the pool's PoolLock held (see above), so
+// it takes no lock itself, and returns a mempools_status. A kind defines its
+// HandleOps constexpr and makes handles with MakeNativeHandle<its ops>, so
+// that its ops inline into the entry points addons call.
 struct HandleOps {
   uint32_t kind;  // enum mempools_kind
   int (*alloc)(PoolState* state, size_t size, void** out);
@@ -46,14 +64,124 @@ struct HandleOps {
   int (*can_pin)(PoolState* state);
 };
 
-struct NativeHandle;
+// Invariant: `refs` counts the holders of this struct (the state until it is
+// released, the external until finalized, one per pin); the last one deletes
+// it. `destroyed` is written under `*lock` (and `mutex`) on the JavaScript
+// thread only, so that thread reads it without a lock and others under
+// `*lock`. `mutex` guards the fields below it. `state` is the pool's state
+// while it exists or, once `taken_over`, until the last release deletes it;
+// `pending`: destroyed while pinned, so the C memory is still to be freed.
+struct NativeHandle {
+  mempools_pool_t api;  // first: the external's data points here
+  const HandleOps* ops;
+  uintptr_t js_thread;             // the JavaScript thread (handle_path::ThisThread)
+  bool thread_safe;                // other threads may call
+  PoolLock* owner_lock = nullptr;  // the pool's enabled PoolLock, else nullptr: the JavaScript thread's calls take it
+  PoolLock* lock = nullptr;        // what other threads' calls and destroy take (held by lock_holder)
+  std::shared_ptr<PoolLock> lock_holder;  // the pool's PoolLock, or the shim's own
+  std::atomic<bool> destroyed{false};
+  std::atomic<uint32_t> refs{2};
+  std::mutex mutex;
+  PoolState* state;
+  uint32_t pins = 0;
+  bool pending = false;
+  bool taken_over = false;
+};
+
+namespace handle_path {
+
+// The calling thread, as one load (the thread pointer; pthread_self elsewhere).
+inline uintptr_t ThisThread() {
+#if defined(__has_builtin) && __has_builtin(__builtin_thread_pointer)
+  return reinterpret_cast<uintptr_t>(__builtin_thread_pointer());
+#else
+  return static_cast<uintptr_t>(pthread_self());
+#endif
+}
+
+// Runs op(handle) on a live state on an allowed thread, with the lock the
+// call path asks for (see above); else the status that says why not.
+// The locked part of Run (a thread-safe pool, or another thread), apart so
+// that the unlocked path needs no stack frame.
+template <typename Op>
+__attribute__((noinline)) int RunLocked(NativeHandle* handle, Op op) {
+  if (ThisThread() == handle->js_thread) {
+    if (handle->destroyed.load(std::memory_order_relaxed)) return MEMPOOLS_ERR_DESTROYED;
+    PoolGuard guard(*handle->owner_lock);
+    return op(handle->state);
+  }
+  if (!handle->thread_safe) return MEMPOOLS_ERR_WRONG_THREAD;
+  PoolGuard guard(*handle->lock);
+  if (handle->destroyed.load(std::memory_order_relaxed)) return MEMPOOLS_ERR_DESTROYED;
+  return op(handle->state);
+}
+
+// Runs op(state) on a live state on an allowed thread, with the lock the
+// call path asks for (see above); else the status that says why not.
+template <typename Op>
+inline int Run(void* ctx, Op op) {
+  NativeHandle* handle = static_cast<NativeHandle*>(ctx);
+  if (__builtin_expect(ThisThread() == handle->js_thread && handle->owner_lock == nullptr, 1)) {
+    if (handle->destroyed.load(std::memory_order_relaxed)) return MEMPOOLS_ERR_DESTROYED;
+    return op(handle->state);
+  }
+  return RunLocked(handle, op);
+}
+
+// The entry points of mempools_pool_t for one kind's ops.
+template <const HandleOps& O>
+int Alloc(void* ctx, size_t size, void** out) {
+  return Run(ctx, [=](PoolState* s) { return O.alloc(s, size, out); });
+}
+template <const HandleOps& O>
+int Free(void* ctx, void* ptr) {
+  return Run(ctx, [=](PoolState* s) { return O.free(s, ptr); });
+}
+template <const HandleOps& O>
+int Realloc(void* ctx, void* ptr, size_t size, void** out) {
+  return Run(ctx, [=](PoolState* s) { return O.realloc(s, ptr, size, out); });
+}
+template <const HandleOps& O>
+int UsableSize(void* ctx, const void* ptr, size_t* out) {
+  return Run(ctx, [=](PoolState* s) { return O.usable_size(s, ptr, out); });
+}
+template <const HandleOps& O>
+int HandleOf(void* ctx, const void* ptr, mempools_handle_t* out) {
+  return Run(ctx, [=](PoolState* s) { return O.handle_of(s, ptr, out); });
+}
+template <const HandleOps& O>
+int PointerOf(void* ctx, mempools_handle_t where, void** out) {
+  return Run(ctx, [=](PoolState* s) { return O.pointer_of(s, where, out); });
+}
+
+struct Entries {
+  int (*alloc)(void*, size_t, void**);
+  int (*free)(void*, void*);
+  int (*realloc)(void*, void*, size_t, void**);
+  int (*usable_size)(void*, const void*, size_t*);
+  int (*handle_of)(void*, const void*, mempools_handle_t*);
+  int (*pointer_of)(void*, mempools_handle_t, void**);
+};
+
+napi_status Make(napi_env env, PoolState* state, const HandleOps* ops, const Entries& entries,
+                 std::shared_ptr<PoolLock> lock, bool self_locking, napi_value* result);
+
+}  // namespace handle_path
 
 // Makes the state's nativeHandle external (once per state: the TypeScript pool
-// keeps it; a second call fails with napi_invalid_arg). thread_safe: the pool
-// has a lock, so any thread may call. A destroyed state gets a handle whose
-// every call returns MEMPOOLS_ERR_DESTROYED.
-napi_status MakeNativeHandle(napi_env env, PoolState* state, const HandleOps* ops, bool thread_safe,
-                             napi_value* result);
+// keeps it; a second call fails with napi_invalid_arg). lock: the pool's
+// PoolLock, held around every op (enabled: threadSafe, any thread may call),
+// kept alive by the handle as long as it lives; nullptr for a pool without
+// one. self_locking (with lock nullptr): the ops lock by themselves, any
+// thread may call (SharedPool). A destroyed state gets a handle whose every
+// call returns MEMPOOLS_ERR_DESTROYED.
+template <const HandleOps& O>
+napi_status MakeNativeHandle(napi_env env, PoolState* state, std::shared_ptr<PoolLock> lock, bool self_locking,
+                             napi_value* result) {
+  using namespace handle_path;
+  static constexpr Entries kEntries = {Alloc<O>, Free<O>, Realloc<O>, UsableSize<O>, HandleOf<O>, PointerOf<O>};
+  return Make(env, state, &O, kEntries, std::move(lock), self_locking, result);
+}
 
 // Called by PoolTable::Destroy: marks the handle destroyed. True when a pin is
 // held: the caller must then let go of the chunks but not free the memory.

@@ -100,15 +100,15 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 void FreePinned(PoolState* state) { Region(state)->FreePinnedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
-                        FreePinned,           nullptr};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_REGION, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
+                            FreePinned,           nullptr};
 
 }  // namespace
 
 Napi::Value RegionNativeHandle(const Napi::CallbackInfo& info) {
   PoolState* state = AnyStateOf<RegionState>(info);
   napi_value handle;
-  if (state == nullptr || MakeNativeHandle(info.Env(), state, &kOps, false, &handle) != napi_ok) {
+  if (state == nullptr || MakeNativeHandle<kOps>(info.Env(), state, nullptr, false, &handle) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), handle);

@@ -105,8 +105,8 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 // destroyed already (shm_binding.cc's close): only the mapping is left.
 void FreePinned(PoolState* state) { Shm(state)->CloseMapping(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
-                        FreePinned,           nullptr};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
+                            FreePinned,           nullptr};
 
 }  // namespace
 
@@ -114,7 +114,7 @@ Napi::Value ShmNativeHandle(const Napi::CallbackInfo& info) {
   PoolState* state = static_cast<PoolTable*>(info.Data())->State(info[0].As<Napi::Number>().Int32Value());
   napi_value handle;
   if (state == nullptr || state->kind != ShmState::kKind ||
-      MakeNativeHandle(info.Env(), state, &kOps, true, &handle) != napi_ok) {
+      MakeNativeHandle<kOps>(info.Env(), state, nullptr, true, &handle) != napi_ok) {
     return info.Env().Undefined();
   }
   return Napi::Value(info.Env(), handle);

@@ -50,14 +50,31 @@ namespace {
 
 TlsfState* Tlsf(PoolState* state) { return static_cast<TlsfState*>(state); }
 
+// Whether an addon holds the block at (region, offset) of a present region, offset < its area. Lock held.
+inline bool AddonBit(const TlsfState* s, int region, size_t offset) {
+  size_t bit = offset >> 3;
+  return s->addon[region] != nullptr && (offset & 7) == 0 && (s->addon[region][bit >> 5] >> (bit & 31) & 1u) != 0;
+}
+
 // Whether an addon holds the block at (region, offset). Lock held.
 bool IsAddonBlock(const TlsfState* s, int region, size_t offset) {
-  if (region < 0 || region >= TLSF_MAX_REGIONS || !s->present[region] || s->addon[region] == nullptr ||
-      offset >= s->regions[region].area || (offset & 7) != 0) {
-    return false;
+  return region >= 0 && region < TLSF_MAX_REGIONS && s->present[region] && offset < s->regions[region].area &&
+         AddonBit(s, region, offset);
+}
+
+// tlsf_locate, trying the region of the last hit first (an addon's blocks
+// mostly share a region). Lock held.
+inline bool Locate(TlsfState* s, const void* ptr, int* region, size_t* offset) {
+  const int last = s->last_region;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(ptr) - reinterpret_cast<uintptr_t>(s->regions[last].base);
+  if (s->present[last] && at < s->regions[last].area) {
+    *region = last;
+    *offset = at;
+    return true;
   }
-  size_t bit = offset >> 3;
-  return (s->addon[region][bit >> 5] >> (bit & 31) & 1u) != 0;
+  if (tlsf_locate(s->tlsf, ptr, region, offset) != TLSF_OK) return false;
+  s->last_region = *region;
+  return true;
 }
 
 void MarkAddonBlock(TlsfState* s, int region, size_t offset, bool held) {
@@ -71,37 +88,34 @@ void MarkAddonBlock(TlsfState* s, int region, size_t offset, bool held) {
 }
 
 // The (region, offset) of an addon block at `ptr`; false when it is none.
-bool LocateAddonBlock(const TlsfState* s, const void* ptr, int* region, size_t* offset) {
-  return tlsf_locate(s->tlsf, ptr, region, offset) == TLSF_OK && IsAddonBlock(s, *region, *offset);
+inline bool LocateAddonBlock(TlsfState* s, const void* ptr, int* region, size_t* offset) {
+  return Locate(s, ptr, region, offset) && AddonBit(s, *region, *offset);
 }
 
 // Records a block tlsf just handed out to an addon.
 int GiveAddonBlock(TlsfState* s, void* ptr, void** out) {
   int region;
   size_t offset;
-  if (ptr == nullptr || tlsf_locate(s->tlsf, ptr, &region, &offset) != TLSF_OK) return MEMPOOLS_ERR_NOMEM;
+  if (ptr == nullptr || !Locate(s, ptr, &region, &offset)) return MEMPOOLS_ERR_NOMEM;
   MarkAddonBlock(s, region, offset, true);
-  s->addon_used += tlsf_usable_size(s->tlsf, ptr);
   s->addon_allocations++;
   *out = ptr;
   return MEMPOOLS_OK;
 }
 
 // Forgets an addon block (freed, moved or adopted).
-void TakeAddonBlock(TlsfState* s, int region, size_t offset, size_t usable) {
+void TakeAddonBlock(TlsfState* s, int region, size_t offset) {
   MarkAddonBlock(s, region, offset, false);
-  s->addon_used -= usable;
   s->addon_allocations--;
 }
 
-// An addon block found by address, with the pool's lock held for the
-// caller's scope; `found` false when ptr is none.
-struct LockedAddonBlock {
-  LockedAddonBlock(PoolState* state, const void* ptr) : s(Tlsf(state)), guard(s->lock) {
+// An addon block found by address (the nativeHandle holds the lock); `found`
+// false when ptr is none.
+struct AddonBlockAt {
+  AddonBlockAt(PoolState* state, const void* ptr) : s(Tlsf(state)) {
     found = LocateAddonBlock(s, ptr, &region, &offset);
   }
   TlsfState* s;
-  PoolGuard guard;
   int region = 0;
   size_t offset = 0;
   bool found;
@@ -109,40 +123,37 @@ struct LockedAddonBlock {
 
 int Alloc(PoolState* state, size_t size, void** out) {
   TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
   return GiveAddonBlock(s, tlsf_malloc(s->tlsf, size), out);
 }
 
 int Free(PoolState* state, void* ptr) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
-  size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   if (tlsf_free_at(b.s->tlsf, b.region, b.offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(b.s, b.region, b.offset, usable);
+  TakeAddonBlock(b.s, b.region, b.offset);
   return MEMPOOLS_OK;
 }
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
-  size_t usable = tlsf_usable_size(b.s->tlsf, ptr);
   void* moved = nullptr;
   int status = tlsf_realloc(b.s->tlsf, ptr, size, &moved);
   if (status == TLSF_ERR_NOMEM) return MEMPOOLS_ERR_NOMEM;
   if (status != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(b.s, b.region, b.offset, usable);
+  TakeAddonBlock(b.s, b.region, b.offset);
   return GiveAddonBlock(b.s, moved, out);
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
   *out = tlsf_usable_size(b.s->tlsf, ptr);
   return MEMPOOLS_OK;
 }
 
 int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
-  LockedAddonBlock b(state, ptr);
+  AddonBlockAt b(state, ptr);
   if (!b.found) return MEMPOOLS_ERR_INVALID;
   *out = {static_cast<uint32_t>(b.region), b.offset};
   return MEMPOOLS_OK;
@@ -150,7 +161,6 @@ int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
 
 int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   TlsfState* s = Tlsf(state);
-  PoolGuard guard(s->lock);
   if (where.chunk >= TLSF_MAX_REGIONS || where.offset > SIZE_MAX ||
       !IsAddonBlock(s, static_cast<int>(where.chunk), static_cast<size_t>(where.offset))) {
     return MEMPOOLS_ERR_INVALID;
@@ -161,7 +171,8 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 void FreePinned(PoolState* state) { Tlsf(state)->FreePinnedMemory(); }
 
-const HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc, Free, Realloc, UsableSize, HandleOf, PointerOf, FreePinned, nullptr};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_TLSF, Alloc,     Free,       Realloc, UsableSize,
+                            HandleOf,           PointerOf, FreePinned, nullptr};
 
 // The usable size of the addon block at arguments (handle, region, offset),
 // or why there is none; `adopt`: it becomes JavaScript's.
@@ -170,7 +181,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   if (s == nullptr) return Napi::Number::New(info.Env(), TLSF_ERR_INVALID);
   int region = info[1].As<Napi::Number>().Int32Value();
   double at = info[2].As<Napi::Number>().DoubleValue();
-  PoolGuard guard(s->lock);
+  PoolGuard guard(*s->lock);
   if (!(at >= 0 && at < 4294967296.0) || !IsAddonBlock(s, region, static_cast<size_t>(at))) {
     int status = TLSF_ERR_FOREIGN;
     if (at >= 0 && at < 4294967296.0 && region >= 0 && region < TLSF_MAX_REGIONS) {
@@ -181,7 +192,7 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   }
   size_t offset = static_cast<size_t>(at);
   size_t usable = tlsf_usable_size(s->tlsf, tlsf_pointer(s->tlsf, region, offset));
-  if (adopt) TakeAddonBlock(s, region, offset, usable);
+  if (adopt) TakeAddonBlock(s, region, offset);
   return Napi::Number::New(info.Env(), static_cast<double>(usable));
 }
 
@@ -191,14 +202,14 @@ Napi::Value TlsfNativeHandle(const Napi::CallbackInfo& info) {
   TlsfState* s = AnyStateOf<TlsfState>(info);
   if (s == nullptr) return info.Env().Undefined();
   {
-    PoolGuard guard(s->lock);
+    PoolGuard guard(*s->lock);
     for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
       if (s->present[id] && !AddAddonMap(s, id))
         return Napi::Number::New(info.Env(), -(ENOMEM + static_cast<int>(SysCall::kCalloc) * kSysBase));
     }
   }
   napi_value handle;
-  if (MakeNativeHandle(info.Env(), s, &kOps, s->lock.enabled(), &handle) != napi_ok) return info.Env().Undefined();
+  if (MakeNativeHandle<kOps>(info.Env(), s, s->lock, false, &handle) != napi_ok) return info.Env().Undefined();
   return Napi::Value(info.Env(), handle);
 }
 
@@ -215,7 +226,7 @@ constexpr double kRegionFactor = 1099511627776.0;  // 2**40
 tlsf_t* AllocatorOf(PoolTable* table, double handle, std::unique_lock<PoolLock>* guard) {
   TlsfState* state = table->Live<TlsfState>(static_cast<int32_t>(handle));
   if (state == nullptr) return nullptr;
-  *guard = std::unique_lock<PoolLock>(state->lock);
+  *guard = std::unique_lock<PoolLock>(*state->lock);
   return state->tlsf;
 }
 
@@ -275,7 +286,7 @@ int32_t HandleArg(const Napi::CallbackInfo& info) { return info[0].As<Napi::Numb
 tlsf_t* AllocatorOf(const Napi::CallbackInfo& info, std::unique_lock<PoolLock>* guard) {
   TlsfState* state = StateOf<TlsfState>(info);
   if (state == nullptr) return nullptr;
-  *guard = std::unique_lock<PoolLock>(state->lock);
+  *guard = std::unique_lock<PoolLock>(*state->lock);
   return state->tlsf;
 }
 
@@ -326,7 +337,7 @@ Napi::Value AddRegion(const Napi::CallbackInfo& info) {
   size_t area;
   if (state == nullptr || !SizeArg(info, 1, &area)) return Status(info, TLSF_ERR_INVALID);
   SysCall failed = SysCall::kNone;
-  PoolGuard guard(state->lock);
+  PoolGuard guard(*state->lock);
   int result = AddRegion(state, area, &failed);
   if (failed != SysCall::kNone) result -= static_cast<int>(failed) * kSysBase;
   return Status(info, result);
@@ -345,7 +356,7 @@ Napi::Value RegionBuffer(const Napi::CallbackInfo& info) {
 Napi::Value RemoveRegion(const Napi::CallbackInfo& info) {
   TlsfState* state = StateOf<TlsfState>(info);
   if (state == nullptr) return Status(info, TLSF_ERR_INVALID);
-  PoolGuard guard(state->lock);
+  PoolGuard guard(*state->lock);
   return Status(info, RemoveRegion(info.Env(), state, info[1].As<Napi::Number>().Int32Value()));
 }
 
@@ -394,7 +405,8 @@ Napi::Value BlockState(const Napi::CallbackInfo& info) {
 }
 
 // stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions,
-//             addonUsed, addonAllocations] (the last two: blocks addons hold through nativeHandle)
+//             addonAllocations] (the last: blocks addons hold through nativeHandle; their
+//             bytes are `used` beyond what JavaScript counts)
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
   tlsf_t* t = AllocatorOf(info, &guard);
@@ -410,7 +422,6 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
                           {"allocations", AsDouble(s.allocations)},
                           {"failedAllocations", AsDouble(s.failed_allocations)},
                           {"regions", AsDouble(s.regions)},
-                          {"addonUsed", AsDouble(state->addon_used)},
                           {"addonAllocations", AsDouble(state->addon_allocations)}};
   return Fields(info.Env(), fields);
 }

@@ -45,7 +45,7 @@ void TlsfState::FreePinnedMemory() {
 int32_t CreateTlsf(PoolTable* table, bool thread_safe) {
   TlsfState* state = new (std::nothrow) TlsfState();
   if (state == nullptr) return -1;
-  if (thread_safe) state->lock.Enable();
+  if (thread_safe) state->lock->Enable();
   state->control = malloc(tlsf_control_size());
   state->tlsf = state->control != nullptr ? tlsf_create(state->control, tlsf_control_size()) : nullptr;
   if (state->tlsf == nullptr) {

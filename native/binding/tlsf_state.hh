@@ -5,6 +5,7 @@
 #define MEMPOOLS_TLSF_STATE_HH
 
 #include <cstdint>
+#include <memory>
 
 #include "binding.hh"
 #include "pool_table.hh"
@@ -17,8 +18,9 @@ namespace mempools {
 // changes `tlsf`, the regions or the addon fields holds it. A bit of
 // `addon[r]` (1 per 8 bytes of region r) is set exactly while the block
 // starting there was allocated through the nativeHandle and neither freed
-// nor adopted by JavaScript since; addon_used / addon_allocations are the
-// usable bytes and count of those blocks (JavaScript counts the rest).
+// nor adopted by JavaScript since; addon_allocations is the count of those
+// blocks (JavaScript counts the rest; their bytes are what the allocator
+// counts beyond JavaScript's, so the hot path asks no usable size).
 struct TlsfState : KindState<PoolKind::kTlsf> {
   void FreeMemory(napi_env env) override;
   // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
@@ -28,10 +30,11 @@ struct TlsfState : KindState<PoolKind::kTlsf> {
   tlsf_t* tlsf = nullptr;   // nullptr once destroyed
   RegionMemory regions[TLSF_MAX_REGIONS];
   bool present[TLSF_MAX_REGIONS] = {};
-  PoolLock lock;
+  // Enabled or not, never null; shared with the nativeHandle, which holds it around its ops.
+  std::shared_ptr<PoolLock> lock = std::make_shared<PoolLock>();
   uint32_t* addon[TLSF_MAX_REGIONS] = {};  // made for every region once the nativeHandle exists
-  size_t addon_used = 0;
   size_t addon_allocations = 0;
+  int last_region = 0;  // the region the nativeHandle's last block was in (a hint)
 };
 
 // Creates a pool with no region in `table` (with a lock when thread_safe).

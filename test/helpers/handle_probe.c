@@ -11,6 +11,11 @@
  *                                for openGate(), writes the block, releases
  *                                -> { chunk, offset, address }
  * openGate()                     lets that thread go and joins it -> its status
+ * onThisThread(handle, size)     every call once on the calling (JavaScript)
+ *                                thread: alloc, usable_size, handle_of,
+ *                                pointer_of, realloc, free, retain (+ release)
+ *                                -> { alloc, usableSize, handleOf, pointerOf,
+ *                                realloc, free, retain } (the block is freed)
  */
 #include <node_api.h>
 
@@ -229,6 +234,37 @@ static napi_value open_gate(napi_env env, napi_callback_info info)
     return result;
 }
 
+/* ---- onThisThread ------------------------------------------------------------ */
+
+static napi_value on_this_thread(napi_env env, napi_callback_info info)
+{
+    double numbers[1];
+    const mempools_pool_t *pool = read_args(env, info, numbers, 1);
+    static char foreign[64]; /* a pointer no pool owns, when alloc fails */
+    void *ptr = foreign, *moved = NULL;
+    size_t usable = 0;
+    mempools_handle_t where = { 0, 0 };
+    napi_value result;
+    if (pool == NULL) return NULL;
+    int alloc = pool->alloc(pool->ctx, (size_t)numbers[0], &ptr);
+    int usable_size = pool->usable_size(pool->ctx, ptr, &usable);
+    int handle_of = pool->handle_of(pool->ctx, ptr, &where);
+    int pointer_of = pool->pointer_of(pool->ctx, where, &moved);
+    int realloc = pool->realloc(pool->ctx, ptr, (size_t)numbers[0] * 2, &moved);
+    int freed = pool->free(pool->ctx, realloc == MEMPOOLS_OK ? moved : ptr);
+    int retain = pool->retain(pool->ctx);
+    if (retain == MEMPOOLS_OK) pool->release(pool->ctx);
+    napi_create_object(env, &result);
+    set_number(env, result, "alloc", alloc);
+    set_number(env, result, "usableSize", usable_size);
+    set_number(env, result, "handleOf", handle_of);
+    set_number(env, result, "pointerOf", pointer_of);
+    set_number(env, result, "realloc", realloc);
+    set_number(env, result, "free", freed);
+    set_number(env, result, "retain", retain);
+    return result;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
     const napi_property_descriptor functions[] = {
@@ -237,6 +273,7 @@ static napi_value init(napi_env env, napi_value exports)
         { "joinChurn", NULL, join_churn, NULL, NULL, NULL, napi_enumerable, NULL },
         { "startPinned", NULL, start_pinned, NULL, NULL, NULL, napi_enumerable, NULL },
         { "openGate", NULL, open_gate, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "onThisThread", NULL, on_this_thread, NULL, NULL, NULL, napi_enumerable, NULL },
     };
     napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
     return exports;

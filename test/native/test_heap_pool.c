@@ -797,6 +797,65 @@ static void calloc_zeroes(void)
     CHECK(destroy_ok(p, t));
 }
 
+/* Tags: a bit per live block in the side tables, set by HEAP_POOL_TAG, moved by
+ * realloc, cleared by every free; the tagged calls refuse untagged blocks. */
+static void tags_follow_their_blocks(void)
+{
+    tracker_t *t = new_tracker();
+    heap_pool_t *p = new_pool(t, 0, NULL);
+    heap_pool_ref_t a, b, big, r;
+    CHECK(heap_pool_alloc_ref(p, 100, HEAP_POOL_TAG, &a) == HEAP_POOL_OK);
+    CHECK(heap_pool_alloc_ref(p, 100, 0, &b) == HEAP_POOL_OK);
+    CHECK(heap_pool_alloc_ref(p, (size_t)3 << 20, HEAP_POOL_TAG | HEAP_POOL_ZERO, &big) == HEAP_POOL_OK);
+    CHECK(heap_pool_tagged(p, a.ptr, &r) == HEAP_POOL_OK && r.chunk == a.chunk && r.offset == a.offset &&
+          r.size == a.size);
+    CHECK(heap_pool_tagged(p, big.ptr, &r) == HEAP_POOL_OK && r.size == big.size);
+    CHECK_EQ(heap_pool_tagged(p, b.ptr, &r), HEAP_POOL_ERR_FOREIGN);
+    CHECK_EQ(heap_pool_tagged(p, (char *)a.ptr + 16, &r), HEAP_POOL_ERR_FOREIGN);
+    CHECK_EQ(heap_pool_tagged(p, NULL, &r), HEAP_POOL_ERR_FOREIGN);
+    CHECK_EQ(heap_pool_tagged(NULL, a.ptr, &r), HEAP_POOL_ERR_INVALID);
+    heap_pool_stats_t before, after;
+    heap_pool_get_stats(p, &before);
+    CHECK_EQ(heap_pool_free_tagged(p, b.ptr), HEAP_POOL_ERR_FOREIGN); /* changes nothing */
+    CHECK_EQ(heap_pool_free_tagged(p, NULL), HEAP_POOL_ERR_FOREIGN);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.allocations == before.allocations && after.used == before.used);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    /* realloc moves the tag; the old block is free and untagged */
+    void *moved = NULL;
+    CHECK(heap_pool_realloc(p, a.ptr, 1000, &moved) == HEAP_POOL_OK && moved != a.ptr);
+    CHECK(heap_pool_tagged(p, moved, NULL) == HEAP_POOL_OK);
+    CHECK_EQ(heap_pool_tagged(p, a.ptr, NULL), HEAP_POOL_ERR_DOUBLE_FREE);
+    void *again = heap_pool_malloc(p, 100); /* a's block, back untagged */
+    CHECK(again == a.ptr && heap_pool_tagged(p, again, NULL) == HEAP_POOL_ERR_FOREIGN);
+    /* untag: the block becomes the caller's like any other */
+    CHECK(heap_pool_untag(p, moved) == HEAP_POOL_OK);
+    CHECK_EQ(heap_pool_untag(p, moved), HEAP_POOL_ERR_FOREIGN);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK); /* the tagged counters too */
+    CHECK(heap_pool_free(p, moved) == HEAP_POOL_OK);
+    heap_pool_get_stats(p, &before);
+    CHECK(before.tagged == 1 && before.tagged_bytes == big.size);
+    CHECK(heap_pool_free_tagged(p, big.ptr) == HEAP_POOL_OK);
+    CHECK_EQ(heap_pool_free_tagged(p, big.ptr), HEAP_POOL_ERR_FOREIGN);
+    /* many tagged blocks through the fast free path */
+    void *ptrs[64];
+    for (int i = 0; i < 64; i++) {
+        ptrs[i] = heap_pool_malloc_tagged(p, 48);
+        CHECK(ptrs[i] != NULL && heap_pool_tagged(p, ptrs[i], NULL) == HEAP_POOL_OK);
+    }
+    CHECK(heap_pool_malloc_tagged(NULL, 48) == NULL);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == 64 && after.tagged_bytes == 64 * 48);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    for (int i = 0; i < 64; i++) CHECK(heap_pool_free_tagged(p, ptrs[i]) == HEAP_POOL_OK);
+    for (int i = 0; i < 64; i++) CHECK(heap_pool_tagged(p, heap_pool_malloc(p, 48), NULL) == HEAP_POOL_ERR_FOREIGN);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    CHECK(heap_pool_free(p, again) == HEAP_POOL_OK && heap_pool_free(p, b.ptr) == HEAP_POOL_OK);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == 0 && after.tagged_bytes == 0);
+    CHECK(destroy_ok(p, t));
+}
+
 /* ---- handles, stats, notifications ------------------------------------------------------ */
 
 static void handles_round_trip_and_stats(void)
@@ -1229,6 +1288,7 @@ int main(int argc, char **argv)
     TU_RUN(spares_give_way_under_capacity);
     TU_RUN(realloc_keeps_moves_and_frees);
     TU_RUN(calloc_zeroes);
+    TU_RUN(tags_follow_their_blocks);
     TU_RUN(handles_round_trip_and_stats);
     TU_RUN(nested_pools_three_deep);
     TU_RUN(parent_spares_give_way_to_children);

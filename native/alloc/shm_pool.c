@@ -82,7 +82,7 @@ typedef struct shm_header {
     uint64_t lent_chunks, lent_bytes;         /* totals of the lent map (rebuilt on recovery) */
     uint64_t pending_op;                      /* PENDING_LEND / PENDING_UNLEND while marks change, else 0 */
     uint64_t pending_offset;                  /* the chunk they concern (written before pending_op) */
-    uint64_t generation;                      /* recoveries of the allocator mutex */
+    uint64_t generation;                      /* recoveries of the allocator lock */
     uint32_t corrupted;                       /* sticky: an unrepairable state was found */
     uint32_t creator_pid;                     /* the process that created the segment */
     uint64_t created_ms;                      /* when (Unix time, ms) */
@@ -429,7 +429,7 @@ static int process_gone(uint32_t pid)
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Free every chunk lent to a process that no longer exists (allocator mutex
+/* Free every chunk lent to a process that no longer exists (allocator lock
  * held). Returns how many were freed. O(granules) plus one kill(pid, 0) per
  * run of chunks of one pid. */
 static size_t reclaim_lent_locked(shm_pool_t *p)
@@ -552,7 +552,7 @@ static void sanitize_parks(shm_pool_t *p)
     }
 }
 
-/* Release the park records of processes that no longer exist (allocator mutex
+/* Release the park records of processes that no longer exist (allocator lock
  * held). Returns the parked blocks freed. O(records + their blocks). */
 static size_t reclaim_parks_locked(shm_pool_t *p)
 {
@@ -580,7 +580,7 @@ static size_t allocator_span(const shm_pool_t *p)
     return (size_t)(p->area_offset + p->area_size - p->control_offset);
 }
 
-/* Bring the allocator and roots to a consistent state (allocator mutex held).
+/* Bring the allocator and roots to a consistent state (allocator lock held).
  * Nonzero on success; on failure the segment is marked corrupted. */
 static int recover_allocator(shm_pool_t *p)
 {
@@ -1414,7 +1414,7 @@ int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out)
     return SHM_POOL_OK;
 }
 
-/* Roots invariants (allocator mutex held). */
+/* Roots invariants (allocator lock held). */
 static const char *check_roots(const shm_pool_t *p)
 {
     for (int i = 0; i < SHM_POOL_ROOTS; i++) {
@@ -1426,7 +1426,7 @@ static const char *check_roots(const shm_pool_t *p)
     return NULL;
 }
 
-/* Lent map invariants (allocator mutex held, allocator checked). */
+/* Lent map invariants (allocator lock held, allocator checked). */
 static const char *check_lent_map(const shm_pool_t *p)
 {
     uint64_t count = lent_count(p), chunks = 0, bytes = 0;
@@ -1440,7 +1440,7 @@ static const char *check_lent_map(const shm_pool_t *p)
     return NULL;
 }
 
-/* Park record invariants (allocator mutex held, allocator checked). */
+/* Park record invariants (allocator lock held, allocator checked). */
 static const char *check_parks(const shm_pool_t *p)
 {
     for (int i = 0; i < SHM_POOL_PARKS; i++) {

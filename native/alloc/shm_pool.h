@@ -39,7 +39,7 @@
  * block chain; a block that was being handed out stays allocated, i.e. leaks)
  * and sanitises the roots; if the chain itself is broken the segment is marked
  * corrupted and every later operation returns SHM_POOL_ERR_CORRUPTED. A dead
- * holder of the user mutex is reported to the next locker as SHM_POOL_OWNER_DIED
+ * holder of the user lock is reported to the next locker as SHM_POOL_OWNER_DIED
  * (the lock is then held; the user data may be half-updated).
  *
  * ---- Hostile segments ---------------------------------------------------------
@@ -56,7 +56,7 @@
  * Attaching (open/from_fd) checks the header before using anything in it: magic,
  * version, header size, segment size == the file's size (fstat), every
  * offset/size in range of the mapping without overflow, aligned, in order and
- * not overlapping; then, under the allocator mutex, the TLSF region table must
+ * not overlapping; then, under the allocator lock, the TLSF region table must
  * describe exactly the recorded area and the allocator is normalised by
  * tlsf_repair (O(blocks)). Any failure is SHM_POOL_ERR_CORRUPTED and nothing
  * outside the mapping is ever read or written.
@@ -78,7 +78,7 @@
  * SHM_POOL_ERR_NOT_SEGMENT at once.
  *
  * ---- Cost ---------------------------------------------------------------------------
- * alloc/free/at: O(1) under the allocator mutex. Attach and crash recovery:
+ * alloc/free/at: O(1) under the allocator lock. Attach and crash recovery:
  * O(blocks + area / 64 KiB) (tlsf_repair, lent map repair and the dead-owner
  * sweep). shm_pool_reclaim: O(area / 64 KiB + parked blocks of dead processes).
  */
@@ -307,7 +307,7 @@ int shm_pool_notify(shm_pool_t *p, uint64_t offset, int count, int *woken);
 /* ---- inspection ------------------------------------------------------------- */
 
 int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out);
-/* Header, allocator (tlsf_check) and roots, under the allocator mutex. SHM_POOL_OK,
+/* Header, allocator (tlsf_check) and roots, under the allocator lock. SHM_POOL_OK,
  * or SHM_POOL_ERR_CORRUPTED with *why (if why != NULL) set to a static description. */
 int shm_pool_check(shm_pool_t *p, const char **why);
 
@@ -337,7 +337,7 @@ int shm_pool_peek(const char *name, shm_pool_info_t *out);
 
 /* ---- testing only ------------------------------------------------------------ */
 
-/* Take the allocator mutex and return holding it (SHM_POOL_OK), so a test can
+/* Take the allocator lock and return holding it (SHM_POOL_OK), so a test can
  * die while holding it; shm_pool_debug_unlock_allocator releases it. */
 int shm_pool_debug_lock_allocator(shm_pool_t *p);
 int shm_pool_debug_unlock_allocator(shm_pool_t *p);

@@ -790,6 +790,12 @@ int shm_pool_create(const char *name, size_t size, unsigned mode, shm_pool_t **o
     return SHM_POOL_OK;
 }
 
+/* A file no segment can be: not a regular file, or larger than any segment. */
+static int cannot_be_segment(const struct stat *st)
+{
+    return !S_ISREG(st->st_mode) || (uint64_t)st->st_size > SHM_POOL_MAX_SIZE;
+}
+
 /* Is the segment behind p->fd still being formatted by its creator (named
  * segments only: empty or too short before ftruncate, a zero magic before the
  * magic store)? Otherwise maps it, or says why not (*rc): not a regular file,
@@ -802,16 +808,12 @@ static int still_initialising(shm_pool_t *p, int *rc)
         *rc = SHM_POOL_ERR_SYSTEM;
         return 0;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (cannot_be_segment(&st)) {
         *rc = SHM_POOL_ERR_NOT_SEGMENT;
         return 0;
     }
     if (st.st_size < (off_t)sizeof(shm_header_t)) {
         if (p->wait_for_creator) return 1;
-        *rc = SHM_POOL_ERR_NOT_SEGMENT;
-        return 0;
-    }
-    if ((uint64_t)st.st_size > SHM_POOL_MAX_SIZE) {
         *rc = SHM_POOL_ERR_NOT_SEGMENT;
         return 0;
     }
@@ -1517,8 +1519,7 @@ int shm_pool_peek(const char *name, shm_pool_info_t *out)
     int rc = SHM_POOL_OK;
     if (fstat(fd, &st) != 0) {
         rc = SHM_POOL_ERR_SYSTEM;
-    } else if (!S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(shm_header_t) ||
-               (uint64_t)st.st_size > SHM_POOL_MAX_SIZE) {
+    } else if (cannot_be_segment(&st) || st.st_size < (off_t)sizeof(shm_header_t)) {
         rc = SHM_POOL_ERR_NOT_SEGMENT;
     }
     void *m = MAP_FAILED;

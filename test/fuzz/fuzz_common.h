@@ -256,4 +256,52 @@ static inline const fz_block_t *fz_pick_freed(const fz_freed_t *f, uint8_t pick)
     return n ? &f->b[pick % n] : NULL;
 }
 
+/* ---- a checked memory source ------------------------------------------------
+ * What the heap and region harnesses give their pools as map/unmap callbacks:
+ * posix_memalign'd maps within a byte budget, each unmap checked against its
+ * map (same address and size), and the next fail_next maps refused. */
+#define FZ_MAX_MAPS 512
+typedef struct fz_maps {
+    struct {
+        void *p;
+        size_t bytes;
+    } map[FZ_MAX_MAPS];
+    size_t mapped, budget;
+    unsigned fail_next; /* the next this-many maps fail */
+} fz_maps_t;
+
+static inline void *fz_map(fz_maps_t *m, size_t bytes, size_t align)
+{
+    if (m->fail_next) {
+        m->fail_next--;
+        return NULL;
+    }
+    if (bytes > m->budget - m->mapped) return NULL;
+    if (!align || (align & (align - 1))) FZ_FAIL("map: alignment %zu", align);
+    for (int i = 0; i < FZ_MAX_MAPS; i++) {
+        if (m->map[i].p) continue;
+        void *p = NULL;
+        if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, bytes) != 0) return NULL;
+        m->map[i].p = p;
+        m->map[i].bytes = bytes;
+        m->mapped += bytes;
+        return p;
+    }
+    return NULL;
+}
+
+static inline void fz_unmap(fz_maps_t *m, void *p, size_t bytes)
+{
+    for (int i = 0; i < FZ_MAX_MAPS; i++) {
+        if (m->map[i].p != p) continue;
+        if (m->map[i].bytes != bytes) FZ_FAIL("unmap(%p, %zu) of a %zu-byte map", p, bytes, m->map[i].bytes);
+        free(p);
+        m->mapped -= bytes;
+        m->map[i].p = NULL;
+        m->map[i].bytes = 0;
+        return;
+    }
+    FZ_FAIL("unmap(%p, %zu) of nothing mapped", p, bytes);
+}
+
 #endif /* MEMPOOLS_FUZZ_COMMON_H */

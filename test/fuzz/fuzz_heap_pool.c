@@ -15,19 +15,11 @@
 #include "heap_pool.h"
 
 #define MAX_POOLS 5
-#define MAX_MAPS 512
 #define MAP_BUDGET ((size_t)96 << 20)
 #define BIG ((size_t)3 << 20) /* requests up to here: class blocks and large blocks */
 
-typedef struct mapping {
-    void *p;
-    size_t bytes;
-} mapping_t;
-
 typedef struct source {
-    mapping_t maps[MAX_MAPS];
-    size_t mapped;
-    unsigned fail_next; /* the next this-many maps fail */
+    fz_maps_t maps; /* with budget MAP_BUDGET */
     size_t chunks_notified;
     unsigned destroyed;
 } source_t;
@@ -42,39 +34,9 @@ typedef struct state {
     unsigned char foreign[64];
 } state_t;
 
-static void *src_map(void *ctx, size_t bytes, size_t align)
-{
-    source_t *s = ctx;
-    if (s->fail_next) {
-        s->fail_next--;
-        return NULL;
-    }
-    if (bytes > MAP_BUDGET - s->mapped) return NULL;
-    if (!align || (align & (align - 1))) FZ_FAIL("map: alignment %zu", align);
-    for (int i = 0; i < MAX_MAPS; i++) {
-        if (s->maps[i].p) continue;
-        void *p = NULL;
-        if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, bytes) != 0) return NULL;
-        s->maps[i] = (mapping_t){p, bytes};
-        s->mapped += bytes;
-        return p;
-    }
-    return NULL;
-}
+static void *src_map(void *ctx, size_t bytes, size_t align) { return fz_map(&((source_t *)ctx)->maps, bytes, align); }
 
-static void src_unmap(void *ctx, void *p, size_t bytes)
-{
-    source_t *s = ctx;
-    for (int i = 0; i < MAX_MAPS; i++) {
-        if (s->maps[i].p != p) continue;
-        if (s->maps[i].bytes != bytes) FZ_FAIL("unmap(%p, %zu) of a %zu-byte map", p, bytes, s->maps[i].bytes);
-        free(p);
-        s->mapped -= bytes;
-        s->maps[i] = (mapping_t){NULL, 0};
-        return;
-    }
-    FZ_FAIL("unmap(%p, %zu) of nothing mapped", p, bytes);
-}
+static void src_unmap(void *ctx, void *p, size_t bytes) { fz_unmap(&((source_t *)ctx)->maps, p, bytes); }
 
 static void src_on_chunk(void *ctx, uint32_t id, void *base, size_t bytes, int created)
 {
@@ -437,7 +399,7 @@ static void run(state_t *st, fz_in_t *in)
             break;
         }
         case 11: /* the source fails the next maps */
-            st->src.fail_next = fz_u8(in) % 4u;
+            st->src.maps.fail_next = fz_u8(in) % 4u;
             break;
         case 12: { /* foreign pointers */
             uint8_t k = fz_u8(in);
@@ -493,6 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_in_t in = {data, size, 0};
     state_t *st = calloc(1, sizeof *st);
     FZ_ASSERT(st);
+    st->src.maps.budget = MAP_BUDGET;
     st->mem = (heap_pool_memory_t){src_map, src_unmap, src_on_chunk, src_on_destroy, &st->src};
     uint8_t setup = fz_u8(&in);
     size_t capacity = (setup & 1) ? (size_t)fz_u16(&in) << 10 : 0;
@@ -504,7 +467,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (int i = 0; i < MAX_POOLS; i++)
         if (st->pool[i] && st->parent[i] < 0) destroy_pool(st, i);
-    if (st->src.mapped || st->src.chunks_notified) FZ_FAIL("%zu bytes still mapped after destroy", st->src.mapped);
+    if (st->src.maps.mapped || st->src.chunks_notified)
+        FZ_FAIL("%zu bytes still mapped after destroy", st->src.maps.mapped);
     free(st);
     return 0;
 }

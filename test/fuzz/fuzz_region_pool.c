@@ -15,21 +15,13 @@
 #include "fuzz_common.h"
 #include "region_pool.h"
 
-#define MAX_MAPS 512
 #define MAP_BUDGET ((size_t)64 << 20)
 #define BIG ((size_t)1 << 20)
 #define MAX_CLEANUPS 64
 
-typedef struct mapping {
-    void *p;
-    size_t bytes;
-} mapping_t;
-
 typedef struct source {
-    mapping_t maps[MAX_MAPS];
-    size_t mapped;
-    unsigned fail_next;
-    long chunks; /* created minus released notifications */
+    fz_maps_t maps; /* with budget MAP_BUDGET */
+    long chunks;    /* created minus released notifications */
 } source_t;
 
 struct state;
@@ -52,39 +44,9 @@ typedef struct state {
     unsigned char foreign[64];
 } state_t;
 
-static void *src_map(void *ctx, size_t bytes, size_t align)
-{
-    source_t *s = ctx;
-    if (s->fail_next) {
-        s->fail_next--;
-        return NULL;
-    }
-    if (bytes > MAP_BUDGET - s->mapped) return NULL;
-    if (!align || (align & (align - 1))) FZ_FAIL("map: alignment %zu", align);
-    for (int i = 0; i < MAX_MAPS; i++) {
-        if (s->maps[i].p) continue;
-        void *p = NULL;
-        if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, bytes) != 0) return NULL;
-        s->maps[i] = (mapping_t){p, bytes};
-        s->mapped += bytes;
-        return p;
-    }
-    return NULL;
-}
+static void *src_map(void *ctx, size_t bytes, size_t align) { return fz_map(&((source_t *)ctx)->maps, bytes, align); }
 
-static void src_unmap(void *ctx, void *p, size_t bytes)
-{
-    source_t *s = ctx;
-    for (int i = 0; i < MAX_MAPS; i++) {
-        if (s->maps[i].p != p) continue;
-        if (s->maps[i].bytes != bytes) FZ_FAIL("unmap(%p, %zu) of a %zu-byte map", p, bytes, s->maps[i].bytes);
-        free(p);
-        s->mapped -= bytes;
-        s->maps[i] = (mapping_t){NULL, 0};
-        return;
-    }
-    FZ_FAIL("unmap(%p, %zu) of nothing mapped", p, bytes);
-}
+static void src_unmap(void *ctx, void *p, size_t bytes) { fz_unmap(&((source_t *)ctx)->maps, p, bytes); }
 
 static void src_on_chunk(void *ctx, uint32_t id, void *base, size_t bytes, int created)
 {
@@ -307,8 +269,8 @@ static void destroy(state_t *st)
     if (region_pool_destroy(st->p) != REGION_POOL_OK) FZ_FAIL("destroy failed");
     st->p = NULL;
     cleanups_ran(st);
-    if (st->custom && (st->src.mapped || st->src.chunks))
-        FZ_FAIL("%zu bytes still mapped after destroy", st->src.mapped);
+    if (st->custom && (st->src.maps.mapped || st->src.chunks))
+        FZ_FAIL("%zu bytes still mapped after destroy", st->src.maps.mapped);
     /* the ring's addresses and handles belong to a dead pool */
     memset(&st->freed, 0, sizeof st->freed);
 }
@@ -476,7 +438,7 @@ static void run(state_t *st, fz_in_t *in)
             create(st);
             break;
         case 12: /* the source fails the next maps */
-            st->src.fail_next = fz_u8(in) % 4u;
+            st->src.maps.fail_next = fz_u8(in) % 4u;
             break;
         case 13:
             region_pool_trim_cache();
@@ -508,6 +470,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_in_t in = {data, size, 0};
     state_t *st = calloc(1, sizeof *st);
     FZ_ASSERT(st);
+    st->src.maps.budget = MAP_BUDGET;
     st->mem = (region_pool_memory_t){src_map, src_unmap, src_on_chunk, &st->src};
     uint8_t setup = fz_u8(&in);
     static const size_t blocks[] = {0, 256, 272, 1024, 4096, 16384, 65536, 1000, 255, 100000};

@@ -144,8 +144,8 @@ struct tlsf {
 typedef struct rview {
     unsigned index;
     uintptr_t base;
-    uint64_t *bits;    /* the start bitmap: bit u / 8 set while a block starts at user offset u */
-    uint64_t *summary; /* after it: bit w set exactly while word w of the start bitmap is not 0 */
+    uint64_t *bits; /* the start bitmap: bit u / 8 set while a block starts at user offset u; its
+                     * summary follows it (summary_of) */
     uint64_t area;
     region_t *region;
 } rview_t;
@@ -227,7 +227,6 @@ static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
     v->index = index;
     v->base = slot_base(t, r);
     v->bits = slot_bits(t, r);
-    v->summary = v->bits + start_words(area);
     v->area = area;
     v->region = r;
     return 1;
@@ -237,16 +236,18 @@ static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t 
 static inline uint64_t block_size(const block_t *b) { return b->size_flags & SIZE_MASK; }
 /* Bit index of the block whose header is at h. */
 static inline uint64_t start_index(uint64_t h) { return (h + HEADER) >> ALIGN_LOG2; }
+/* The summary after the start bitmap: bit w set exactly while word w of the bitmap is not 0. */
+static inline uint64_t *summary_of(const rview_t *v) { return v->bits + start_words(v->area); }
 /* Record that a block starts (or no longer starts) at start bit i, keeping the summary right. */
 static inline void mark_start(const rview_t *v, uint64_t i)
 {
     set_bit(v->bits, i);
-    set_bit(v->summary, i >> 6);
+    set_bit(summary_of(v), i >> 6);
 }
 static inline void unmark_start(const rview_t *v, uint64_t i)
 {
     clear_bit(v->bits, i);
-    if (!v->bits[i >> 6]) clear_bit(v->summary, i >> 6);
+    if (!v->bits[i >> 6]) clear_bit(summary_of(v), i >> 6);
 }
 
 /* The block a link names. Only for links the allocator itself keeps (the list
@@ -283,9 +284,9 @@ HOT uint64_t first_start_after(const rview_t *v, uint64_t i)
 {
     uint64_t w = i >> 6, above = v->bits[w] & (~(uint64_t)1 << (i & 63));
     if (above) return (w << 6) + find_first_set64(above);
-    const uint64_t words = start_words(v->area);
+    const uint64_t words = start_words(v->area), *summary = v->bits + words;
     for (uint64_t s = w + 1; s < words; s = (s | 63) + 1) {
-        uint64_t sw = v->summary[s >> 6] & (~(uint64_t)0 << (s & 63));
+        uint64_t sw = summary[s >> 6] & (~(uint64_t)0 << (s & 63));
         if (!sw) continue;
         uint64_t nw = (s & ~(uint64_t)63) + find_first_set64(sw);
         if (nw >= words) return NO_START;
@@ -347,6 +348,18 @@ HOT int link_is_sane(const tlsf_t *t, uint64_t link, uint64_t flag)
     return link_in_range(t, link) && (link_block(t, link)->size_flags & (F_FREE | F_CACHED)) == flag;
 }
 
+/* The block a link read from memory that may be damaged names (what
+ * link_in_range accepts), or NULL. */
+HOT block_t *checked_link_block(const tlsf_t *t, uint64_t link)
+{
+    unsigned ri = link_region(link);
+    uint64_t h = link & OFFSET_MASK;
+    if (ri >= TLSF_MAX_REGIONS) return NULL;
+    const region_t *r = &t->regions[ri];
+    if ((h & 7) || h + HEADER + HEADER + MIN_BLOCK > slot_area(r) + OVERHEAD) return NULL;
+    return (block_t *)(slot_base(t, r) + (uintptr_t)h);
+}
+
 /* Record that metadata is broken; every later mutation refuses to run. */
 static int fail_corrupted(tlsf_t *t)
 {
@@ -366,13 +379,14 @@ HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
         return;
     }
     uint64_t head = t->heads[fl][sl];
-    if (head && !link_in_range(t, head)) {
+    block_t *hb = head ? checked_link_block(t, head) : NULL;
+    if (head && !hb) {
         fail_corrupted(t); /* the damaged list is dropped, never followed */
         head = 0;
     }
     b->next_free = head;
     b->prev_free = 0;
-    if (head) link_block(t, head)->prev_free = link;
+    if (hb) hb->prev_free = link;
     t->heads[fl][sl] = link;
     t->sl_bitmap[fl] |= (uint32_t)1 << sl;
     t->fl_bitmap |= (uint64_t)1 << fl;
@@ -381,14 +395,15 @@ HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
 /* Unlink the free block b from its list, validating its links first. */
 HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
 {
-    unsigned fl, sl;
     uint64_t next = b->next_free, prev = b->prev_free;
-    if ((next && !link_is_sane(t, next, F_FREE)) || (prev && !link_is_sane(t, prev, F_FREE))) return fail_corrupted(t);
+    block_t *nb = next ? checked_link_block(t, next) : NULL;
+    if (next && (!nb || (nb->size_flags & (F_FREE | F_CACHED)) != F_FREE)) return fail_corrupted(t);
     if (prev) {
-        block_t *pb = link_block(t, prev);
-        if (pb->next_free != link) return fail_corrupted(t);
+        block_t *pb = checked_link_block(t, prev);
+        if (!pb || (pb->size_flags & (F_FREE | F_CACHED)) != F_FREE || pb->next_free != link) return fail_corrupted(t);
         pb->next_free = next;
     } else {
+        unsigned fl, sl;
         map_insert(block_size(b), &fl, &sl);
         if (fl >= FL_COUNT || t->heads[fl][sl] != link) return fail_corrupted(t);
         t->heads[fl][sl] = next;
@@ -397,7 +412,7 @@ HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
             if (!t->sl_bitmap[fl]) t->fl_bitmap &= ~((uint64_t)1 << fl);
         }
     }
-    if (next) link_block(t, next)->prev_free = prev;
+    if (nb) nb->prev_free = prev;
     return 1;
 }
 
@@ -541,6 +556,11 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
      * whole untrimmed block leaked as used. */
     uint64_t mark =
         (b->size_flags & F_PREV_FREE) | ((uint64_t)(align_log2 > ALIGN_LOG2 ? align_log2 : 0) << ALIGN_SHIFT);
+    if (bsize - size < SPLIT_MIN) { /* no tail to split off: the whole block is handed out */
+        b->size_flags = bsize | mark;
+        block_at(&v, h + bsize + OVERHEAD)->size_flags &= ~F_PREV_FREE;
+        return hand_out(t, &v, h, bsize);
+    }
     b->size_flags = bsize | F_FREE | (b->size_flags & F_PREV_FREE);
     if (!trim_block(t, &v, h, size)) return NULL;
     atomic_signal_fence(memory_order_seq_cst);
@@ -594,7 +614,7 @@ HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t 
 /* May a freed block of `size` be parked rather than merged? */
 HOT int cache_accepts(const tlsf_t *t, uint64_t size)
 {
-    return size <= TLSF_CACHE_MAX && t->cache_count[cache_class(size)] < t->cache_depth &&
+    return t->cache_depth && size <= TLSF_CACHE_MAX && t->cache_count[cache_class(size)] < t->cache_depth &&
            t->cached_bytes + size <= t->cache_budget;
 }
 
@@ -626,7 +646,7 @@ HOT uint64_t serve_size(const tlsf_t *t, size_t request)
 }
 
 /* Allocation from the free lists (and the path every memalign takes). */
-SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
+HOT void *allocate_from_lists(tlsf_t *t, size_t request, unsigned align_log2)
 {
     if (t->corrupted) return NULL;
     uint64_t size = align_log2 ? adjust_request(request) : serve_size(t, request);
@@ -642,6 +662,13 @@ SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
         return NULL;
     }
     return take_block(t, link, size, align_log2);
+}
+
+/* allocate_from_lists for a plain request (the constant alignment folds away) and for any. */
+SLOW void *allocate_plain(tlsf_t *t, size_t request) { return allocate_from_lists(t, request, 0); }
+SLOW void *allocate(tlsf_t *t, size_t request, unsigned align_log2)
+{
+    return allocate_from_lists(t, request, align_log2);
 }
 
 /* ---- validation of a user pointer ---------------------------------------- */
@@ -746,7 +773,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
 
 /* Free the block at user offset u of region v: park it or merge it. */
 /* The part of a free that merges: validate the neighbours, then release. */
-SLOW int merge_free(tlsf_t *t, const rview_t *v, uint64_t h)
+HOT int merge_free(tlsf_t *t, const rview_t *v, uint64_t h)
 {
     int rc = validate_neighbours(v, h);
     if (rc == TLSF_OK) return release_block(t, v, h);
@@ -958,7 +985,7 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
         if (request < 2 * SMALL_BLOCK) {
             uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
             uint64_t link = size < 2 * SMALL_BLOCK ? t->cache[size >> ALIGN_LOG2] : 0;
-            return link ? pop_small(t, size, link) : allocate(t, request, 0);
+            return link ? pop_small(t, size, link) : allocate_plain(t, request);
         }
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
@@ -968,7 +995,7 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
             return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
         }
     }
-    return allocate(t, request, 0);
+    return allocate_plain(t, request);
 }
 
 void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
@@ -977,7 +1004,7 @@ void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
         t->failed++;
         return NULL;
     }
-    void *p = allocate(t, count * size, 0);
+    void *p = allocate_plain(t, count * size);
     if (p) memset(p, 0, count * size);
     return p;
 }
@@ -1217,7 +1244,8 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
     if (bits != blocks) return "start bitmap has bits that start no block";
     for (uint64_t w = 0; w < (words + 63) / 64 * 64; w++)
-        if (test_bit(v.summary, w) != (w < words && v.bits[w] != 0)) return "start bitmap summary disagrees with it";
+        if (test_bit(summary_of(&v), w) != (w < words && v.bits[w] != 0))
+            return "start bitmap summary disagrees with it";
     sum->blocks += blocks;
     return NULL;
 }

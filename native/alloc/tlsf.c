@@ -14,9 +14,11 @@
  * (8 bytes of overhead per block). A free block keeps its two free-list links in
  * its first 16 user bytes.
  *
- * Links are region-relative: ((region + 1) << 48) | header offset, 0 = none.
- * Nothing the allocator stores is a pointer, so the control structure and its
- * regions work wherever they are mapped.
+ * Links are control-relative: a header's address minus the control structure's
+ * (modulo 2^64), 0 = none (no region holds the control structure). A region's
+ * link base (its base_off) plus a header offset is a link; following one is an
+ * add. Nothing the allocator stores is a pointer, so the control structure and
+ * its regions work wherever they are mapped together (a shared segment).
  *
  * Every region has a start bitmap (1 bit per 8 bytes, outside the area): the bit
  * of a block's user offset is set exactly while a block (free or used) starts
@@ -81,8 +83,9 @@ enum {
 #define AREA_MASK ((((uint64_t)1 << FL_MAX) - 1) & ~(uint64_t)7)
 #define FL_MASK ((((uint64_t)1 << (FL_COUNT - 1)) << 1) - 1) /* the first-level lists that exist */
 
-#define LINK_SHIFT 48
-#define OFFSET_MASK (((uint64_t)1 << LINK_SHIFT) - 1)
+/* A link is followed only to a header with room for a block before the sentinel:
+ * h + LINK_ROOM <= area. */
+#define LINK_ROOM ((uint64_t)(HEADER + MIN_BLOCK + OVERHEAD))
 #define TLSF_MAGIC ((uint64_t)0x544c5346706f6f6cULL) /* "TLSFpool" */
 
 _Static_assert(FL_COUNT <= 64, "first-level bitmap is 64 bits");
@@ -107,7 +110,7 @@ typedef struct region {
     uint64_t base_off;
     uint64_t bitmap_off;
     uint64_t area;
-    uint64_t live; /* used blocks in this region */
+    uint64_t reserved; /* 0 (was a live-block count: count_used walks the chain instead) */
 } region_t;
 
 /* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
@@ -138,11 +141,15 @@ struct tlsf {
     uint64_t cached_bytes;
     uint64_t cache_budget;
     int corrupted;
+    /* cache_depth while not corrupted, else 0: the one word the fast paths test
+     * (a peer that rewrites it only sends calls down paths that check everything). */
+    uint32_t cache_gate;
 };
 
 /* A region resolved to this process's addresses, for the duration of one call. */
 typedef struct rview {
     unsigned index;
+    uint64_t rel; /* the region's link base: header offset h has link rel + h */
     uintptr_t base;
     uint64_t *bits; /* the start bitmap: bit u / 8 set while a block starts at user offset u; its
                      * summary follows it (summary_of) */
@@ -191,15 +198,10 @@ static inline uint64_t adjust_request(size_t size)
 
 /* ---- regions and blocks -------------------------------------------------- */
 
-static inline uint64_t make_link(unsigned region, uint64_t h) { return ((uint64_t)(region + 1) << LINK_SHIFT) | h; }
-static inline unsigned link_region(uint64_t link) { return (unsigned)(link >> LINK_SHIFT) - 1u; }
-
 /* A region slot's fields as the allocator uses them: offsets 8-aligned, the area
  * cut to AREA_MASK. For a sane slot these are the stored values. */
-static inline uintptr_t slot_base(const tlsf_t *t, const region_t *r)
-{
-    return (uintptr_t)t + (uintptr_t)(r->base_off & ~(uint64_t)7);
-}
+static inline uint64_t slot_rel(const region_t *r) { return r->base_off & ~(uint64_t)7; }
+static inline uintptr_t slot_base(const tlsf_t *t, const region_t *r) { return (uintptr_t)t + (uintptr_t)slot_rel(r); }
 static inline uint64_t *slot_bits(const tlsf_t *t, const region_t *r)
 {
     return (uint64_t *)((uintptr_t)t + (uintptr_t)(r->bitmap_off & ~(uint64_t)7));
@@ -225,7 +227,8 @@ static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
     uint64_t area = slot_area(r);
     if (area < TLSF_REGION_MIN) return 0; /* unused (0) or damaged */
     v->index = index;
-    v->base = slot_base(t, r);
+    v->rel = slot_rel(r);
+    v->base = (uintptr_t)t + (uintptr_t)v->rel;
     v->bits = slot_bits(t, r);
     v->area = area;
     v->region = r;
@@ -233,6 +236,9 @@ static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
 }
 
 static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t *)(v->base + (uintptr_t)h); }
+static inline uint64_t make_link(const rview_t *v, uint64_t h) { return v->rel + h; }
+/* May header offset h (from a link: any value) be followed in v? 8-aligned, room for a block. */
+static inline int offset_fits(const rview_t *v, uint64_t h) { return !(h & 7) && h <= v->area - LINK_ROOM; }
 static inline uint64_t block_size(const block_t *b) { return b->size_flags & SIZE_MASK; }
 /* Bit index of the block whose header is at h. */
 static inline uint64_t start_index(uint64_t h) { return (h + HEADER) >> ALIGN_LOG2; }
@@ -250,12 +256,10 @@ static inline void unmark_start(const rview_t *v, uint64_t i)
     if (!v->bits[i >> 6]) clear_bit(summary_of(v), i >> 6);
 }
 
-/* The block a link names. Only for links the allocator itself keeps (the list
- * heads) or has validated with link_is_sane. */
+/* The block a link names. Only for links validated with view_link or link_is_sane. */
 static inline block_t *link_block(const tlsf_t *t, uint64_t link)
 {
-    const region_t *r = &t->regions[link_region(link)];
-    return (block_t *)(slot_base(t, r) + (uintptr_t)(link & OFFSET_MASK));
+    return (block_t *)((uintptr_t)t + (uintptr_t)link);
 }
 
 /* Does a block of `size` at h end inside the region (next header <= sentinel)? */
@@ -330,47 +334,63 @@ HOT int free_tag_matches(const rview_t *v, uint64_t h, uint64_t size)
  * but for F_PREV_FREE (which its predecessor's changes rewrite). */
 static inline uint64_t park_copy(uint64_t size_flags) { return size_flags & ~F_PREV_FREE; }
 
-/* May a link read from block memory (which stale views can overwrite) be
- * followed? It must name an 8-aligned header room for a block inside a live
- * region, whose free flag is set: following it never leaves the region. (A
- * forged link that passes is still caught by tlsf_check, which also checks
- * the start bitmap; the hot path skips that extra cache line.) */
-HOT int link_in_range(const tlsf_t *t, uint64_t link)
+/* The region of a link (read from memory that may be damaged: any value) as a
+ * view, and its header offset there: 1, or 0 when no live region has room for
+ * a block at that offset, 8-aligned (following it would leave the region). The
+ * hint's region is tried first, then every slot. (A forged link that passes is
+ * caught where it is used: the flags, boundary tag or start bit it must have.) */
+SLOW int view_link_scan(tlsf_t *t, uint64_t link, rview_t *v, uint64_t *h)
 {
-    unsigned ri = link_region(link);
-    uint64_t h = link & OFFSET_MASK;
-    return ri < TLSF_MAX_REGIONS && !(h & 7) &&
-           h + HEADER + HEADER + MIN_BLOCK <= slot_area(&t->regions[ri]) + OVERHEAD;
+    for (unsigned i = 0, n = slot_limit(t); i < n; i++) {
+        if (view_region(t, i, v) && offset_fits(v, link - v->rel)) {
+            *h = link - v->rel;
+            return 1;
+        }
+    }
+    return 0;
+}
+HOT int view_link(tlsf_t *t, uint64_t link, rview_t *v, uint64_t *h)
+{
+    if (view_region(t, hint_slot(t), v) && offset_fits(v, link - v->rel)) {
+        *h = link - v->rel;
+        return 1;
+    }
+    return view_link_scan(t, link, v, h);
 }
 
 HOT int link_is_sane(const tlsf_t *t, uint64_t link, uint64_t flag)
 {
-    return link_in_range(t, link) && (link_block(t, link)->size_flags & (F_FREE | F_CACHED)) == flag;
+    rview_t v;
+    uint64_t h;
+    return view_link((tlsf_t *)t, link, &v, &h) && (block_at(&v, h)->size_flags & (F_FREE | F_CACHED)) == flag;
 }
 
-/* The block a link read from memory that may be damaged names (what
- * link_in_range accepts), or NULL. */
-HOT block_t *checked_link_block(const tlsf_t *t, uint64_t link)
+/* The block a link read from block memory names, or NULL (see view_link): v's
+ * region, where the neighbours of a block in v almost always are, is tried first. */
+SLOW block_t *checked_link_block_elsewhere(tlsf_t *t, uint64_t link)
 {
-    unsigned ri = link_region(link);
-    uint64_t h = link & OFFSET_MASK;
-    if (ri >= TLSF_MAX_REGIONS) return NULL;
-    const region_t *r = &t->regions[ri];
-    if ((h & 7) || h + HEADER + HEADER + MIN_BLOCK > slot_area(r) + OVERHEAD) return NULL;
-    return (block_t *)(slot_base(t, r) + (uintptr_t)h);
+    rview_t w;
+    uint64_t h;
+    return view_link_scan(t, link, &w, &h) ? block_at(&w, h) : NULL;
+}
+HOT block_t *checked_link_block(tlsf_t *t, const rview_t *v, uint64_t link)
+{
+    uint64_t h = link - v->rel;
+    return offset_fits(v, h) ? block_at(v, h) : checked_link_block_elsewhere(t, link);
 }
 
 /* Record that metadata is broken; every later mutation refuses to run. */
 static int fail_corrupted(tlsf_t *t)
 {
     t->corrupted = 1;
+    t->cache_gate = 0;
     return 0;
 }
 
 /* ---- free lists ---------------------------------------------------------- */
 
 /* Push the free block b (link `link`, its size already written) on its list. */
-HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
+HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
 {
     unsigned fl, sl;
     map_insert(block_size(b), &fl, &sl);
@@ -379,7 +399,7 @@ HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
         return;
     }
     uint64_t head = t->heads[fl][sl];
-    block_t *hb = head ? checked_link_block(t, head) : NULL;
+    block_t *hb = head ? checked_link_block(t, v, head) : NULL;
     if (head && !hb) {
         fail_corrupted(t); /* the damaged list is dropped, never followed */
         head = 0;
@@ -393,13 +413,13 @@ HOT void insert_free(tlsf_t *t, uint64_t link, block_t *b)
 }
 
 /* Unlink the free block b from its list, validating its links first. */
-HOT int remove_free(tlsf_t *t, uint64_t link, block_t *b)
+HOT int remove_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
 {
     uint64_t next = b->next_free, prev = b->prev_free;
-    block_t *nb = next ? checked_link_block(t, next) : NULL;
+    block_t *nb = next ? checked_link_block(t, v, next) : NULL;
     if (next && (!nb || (nb->size_flags & (F_FREE | F_CACHED)) != F_FREE)) return fail_corrupted(t);
     if (prev) {
-        block_t *pb = checked_link_block(t, prev);
+        block_t *pb = checked_link_block(t, v, prev);
         if (!pb || (pb->size_flags & (F_FREE | F_CACHED)) != F_FREE || pb->next_free != link) return fail_corrupted(t);
         pb->next_free = next;
     } else {
@@ -471,7 +491,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     }
     uint64_t rh = h + keep + OVERHEAD, rsize = size - keep - OVERHEAD;
     if (next->size_flags & F_FREE) {
-        if (!free_tag_matches(v, nh, block_size(next)) || !remove_free(t, make_link(v->index, nh), next))
+        if (!free_tag_matches(v, nh, block_size(next)) || !remove_free(t, v, make_link(v, nh), next))
             return fail_corrupted(t);
         unmark_start(v, start_index(nh));
         rsize += block_size(next) + OVERHEAD;
@@ -489,14 +509,13 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
     after->prev_size = rsize;
     after->size_flags |= F_PREV_FREE;
     t->free_bytes += rsize;
-    insert_free(t, make_link(v->index, rh), r);
+    insert_free(t, v, make_link(v, rh), r);
     return 1;
 }
 
 /* Account for a block that just became live. */
 HOT void *hand_out(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t size)
 {
-    v->region->live++;
     t->allocations++;
     t->used += size;
     if (t->used > t->peak_used) t->peak_used = t->used;
@@ -508,18 +527,14 @@ HOT void *hand_out(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t size)
 HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log2)
 {
     rview_t v;
-    uint64_t h = link & OFFSET_MASK;
-    if (!view_region(t, link_region(link), &v)) {
-        fail_corrupted(t);
-        return NULL;
-    }
-    if ((h & 7) || h + MIN_BLOCK + OVERHEAD > v.area - HEADER || !test_bit(v.bits, start_index(h))) {
+    uint64_t h;
+    if (!view_link(t, link, &v, &h) || !test_bit(v.bits, start_index(h))) {
         fail_corrupted(t);
         return NULL;
     }
     block_t *b = block_at(&v, h);
     uint64_t bsize = block_size(b);
-    if (!(b->size_flags & F_FREE) || bsize < size || !free_tag_matches(&v, h, bsize) || !remove_free(t, link, b)) {
+    if (!(b->size_flags & F_FREE) || bsize < size || !free_tag_matches(&v, h, bsize) || !remove_free(t, &v, link, b)) {
         fail_corrupted(t);
         return NULL;
     }
@@ -543,7 +558,7 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
             atomic_signal_fence(memory_order_seq_cst);
             b->size_flags = lsize | F_FREE | (b->size_flags & F_PREV_FREE);
             t->free_bytes += lsize;
-            insert_free(t, link, b);
+            insert_free(t, &v, link, b);
             h += gap;
             bsize -= gap;
             b = a;
@@ -594,14 +609,14 @@ HOT uint64_t round_to_class(uint64_t size)
  * with the start bitmap) skips the park_copy check: park_small makes none. */
 HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t *hout)
 {
-    uint64_t link = t->cache[c], h = link & OFFSET_MASK;
-    if (!view_region(t, link_region(link), v) || !link_in_range(t, link)) return fail_corrupted(t);
+    uint64_t link = t->cache[c], h;
+    if (!view_link(t, link, v, &h)) return fail_corrupted(t);
     block_t *b = block_at(v, h);
     uint64_t next = b->next_free, bsize = block_size(b);
-    /* The next block's own flags are checked when it is popped in turn; the
-     * copy made at park time tells whether an overflow rewrote the header. */
+    /* The next link is checked when it is popped in turn (it becomes the head);
+     * the copy made at park time tells whether an overflow rewrote the header. */
     if ((b->size_flags & (F_FREE | F_CACHED)) != F_CACHED || (size && b->prev_free != park_copy(b->size_flags)) ||
-        bsize < size || !size_in_range(v, h, bsize) || (next && !link_in_range(t, next)))
+        bsize < size || !size_in_range(v, h, bsize))
         return fail_corrupted(t);
     t->cache[c] = next;
     t->cache_count[c]--;
@@ -625,12 +640,11 @@ HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_
     b->size_flags = (b->size_flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
     b->next_free = t->cache[c];
     b->prev_free = park_copy(b->size_flags);
-    t->cache[c] = make_link(v->index, h);
+    t->cache[c] = make_link(v, h);
     t->cache_count[c]++;
     t->cached_bytes += size;
     t->used -= size;
     t->allocations--;
-    v->region->live--;
 }
 
 static int flush_cache(tlsf_t *t);
@@ -743,11 +757,10 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     uint64_t size = block_size(b);
     t->used -= size;
     t->allocations--;
-    v->region->live--;
     if (b->size_flags & F_PREV_FREE) {
         uint64_t ph = h - b->prev_size - OVERHEAD;
         block_t *prev = block_at(v, ph);
-        if (!remove_free(t, make_link(v->index, ph), prev)) return TLSF_ERR_CORRUPTED;
+        if (!remove_free(t, v, make_link(v, ph), prev)) return TLSF_ERR_CORRUPTED;
         unmark_start(v, start_index(h));
         t->free_bytes -= block_size(prev);
         size += block_size(prev) + OVERHEAD;
@@ -757,7 +770,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     uint64_t nh = h + size + OVERHEAD;
     block_t *next = block_at(v, nh);
     if (next->size_flags & F_FREE) {
-        if (!remove_free(t, make_link(v->index, nh), next)) return TLSF_ERR_CORRUPTED;
+        if (!remove_free(t, v, make_link(v, nh), next)) return TLSF_ERR_CORRUPTED;
         unmark_start(v, start_index(nh));
         t->free_bytes -= block_size(next);
         size += block_size(next) + OVERHEAD;
@@ -767,7 +780,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     next->prev_size = size;
     next->size_flags |= F_PREV_FREE;
     t->free_bytes += size;
-    insert_free(t, make_link(v->index, h), b);
+    insert_free(t, v, make_link(v, h), b);
     return TLSF_OK;
 }
 
@@ -835,7 +848,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
         tlsf_region_max_alloc(area) == 0)
         return TLSF_ERR_INVALID;
     uintptr_t lo = (uintptr_t)mem;
-    if (lo + area < lo) return TLSF_ERR_INVALID;
+    if (lo + area < lo || (uintptr_t)t - lo < area) return TLSF_ERR_INVALID; /* links are never 0 */
     int slot = -1;
     for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
         region_t *r = &t->regions[i];
@@ -852,7 +865,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     r->base_off = (uint64_t)(lo - (uintptr_t)t);
     r->bitmap_off = (uint64_t)((uintptr_t)bitmap - (uintptr_t)t);
     r->area = area;
-    r->live = 0;
+    r->reserved = 0;
     rview_t v;
     if (!view_region(t, (unsigned)slot, &v)) return TLSF_ERR_INVALID;
     memset(v.bits, 0, tlsf_bitmap_size(area));
@@ -866,7 +879,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     sentinel->prev_size = size;
     sentinel->size_flags = F_PREV_FREE;
 
-    insert_free(t, make_link((unsigned)slot, 0), first);
+    insert_free(t, &v, make_link(&v, 0), first);
     t->region_count++;
     if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1;
     t->area += area;
@@ -875,12 +888,34 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     return slot;
 }
 
+/* Used blocks in v's region, counting up to `limit` (then it stops): a walk of
+ * its physical chain, bounds-checked at every step, O(blocks before the
+ * limit-th used one); -1 when the chain is broken. A region whose first block
+ * is free and whole holds none (O(1)). No counter is kept on the hot paths. */
+static int count_used(const rview_t *v, int limit)
+{
+    const uint64_t sentinel = v->area - HEADER;
+    const block_t *first = block_at(v, 0);
+    if (first->size_flags == ((sentinel - OVERHEAD) | F_FREE)) return 0;
+    int used = 0;
+    for (uint64_t h = 0; h < sentinel && used < limit;) {
+        const block_t *b = block_at(v, h);
+        uint64_t size = block_size(b);
+        if (!size_in_range(v, h, size)) return -1;
+        if (!(b->size_flags & (F_FREE | F_CACHED))) used++;
+        h += size + OVERHEAD;
+    }
+    return used;
+}
+
 int tlsf_remove_region(tlsf_t *t, int region)
 {
     rview_t v;
     if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
     if (t->corrupted) return TLSF_ERR_CORRUPTED;
-    if (v.region->live) return TLSF_ERR_IN_USE;
+    int used = count_used(&v, 1);
+    if (used < 0) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
+    if (used) return TLSF_ERR_IN_USE;
     if (t->cached_bytes) {
         int rc = tlsf_flush_cache(t);
         if (rc != TLSF_OK) return rc;
@@ -888,7 +923,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
     block_t *first = block_at(&v, 0);
     uint64_t size = v.area - HEADER - OVERHEAD;
     if (first->size_flags != (size | F_FREE) || !test_bit(v.bits, start_index(0))) return TLSF_ERR_CORRUPTED;
-    if (!remove_free(t, make_link((unsigned)region, 0), first)) return TLSF_ERR_CORRUPTED;
+    if (!remove_free(t, &v, make_link(&v, 0), first)) return TLSF_ERR_CORRUPTED;
     t->area -= v.area;
     t->cache_budget = t->area / 4;
     t->free_bytes -= size;
@@ -902,10 +937,11 @@ int tlsf_remove_region(tlsf_t *t, int region)
 int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
 {
     if (!t || region < 0 || region >= TLSF_MAX_REGIONS || !t->regions[region].area) return TLSF_ERR_INVALID;
-    const region_t *r = &t->regions[region];
-    out->base = (void *)slot_base(t, r);
-    out->area = (size_t)slot_area(r);
-    out->live = (int)r->live;
+    rview_t v;
+    if (!view_region((tlsf_t *)t, (unsigned)region, &v)) return TLSF_ERR_CORRUPTED;
+    out->base = (void *)v.base;
+    out->area = (size_t)v.area;
+    out->live = count_used(&v, INT32_MAX);
     return TLSF_OK;
 }
 
@@ -915,23 +951,39 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
  * checks size and flags together. These do what unpark_block/hand_out and
  * free_block/park_block do, without building a region view. */
 
+/* Take the newest parked block of class c (>= size bytes) through unpark_block. */
+HOT void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
+{
+    rview_t v;
+    uint64_t h;
+    return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
+}
+
+/* pop_small for a block outside the hint's region (which has no park_copy). */
+SLOW void *pop_small_elsewhere(tlsf_t *t, uint64_t size)
+{
+    rview_t v;
+    uint64_t h;
+    if (!unpark_block(t, (unsigned)(size >> ALIGN_LOG2), 0, &v, &h)) return NULL;
+    if (block_size(block_at(&v, h)) != size) return (void *)(uintptr_t)fail_corrupted(t);
+    return hand_out(t, &v, h, size);
+}
+
 /* Pop the newest parked block of exact size `size` (< 512); NULL when it is
  * damaged (the pool is then marked corrupted). */
 HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
 {
-    unsigned ri = link_region(link);
-    uint64_t h = link & OFFSET_MASK;
-    /* The head is the control structure's: check it before reading the block. */
-    if (ri >= TLSF_MAX_REGIONS || (h & 7) || h + size + OVERHEAD + HEADER > slot_area(&t->regions[ri])) {
-        fail_corrupted(t);
-        return NULL;
-    }
-    region_t *r = &t->regions[ri];
+    region_t *r = &t->regions[hint_slot(t)];
+    uint64_t area = slot_area(r), h = link - slot_rel(r);
+    /* The head is the control structure's: check it before reading the block
+     * (one outside the hint's region goes the general way). */
+    if ((h & 7) || h >= area || area - h < size + OVERHEAD + HEADER) return pop_small_elsewhere(t, size);
     uintptr_t base = slot_base(t, r);
     block_t *b = (block_t *)(base + (uintptr_t)h);
     uint64_t flags = b->size_flags, next = b->next_free;
-    /* Below 512 bytes a class holds one size: a rewritten size word cannot match. */
-    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED) || (next && !link_in_range(t, next))) {
+    /* Below 512 bytes a class holds one size: a rewritten size word cannot match.
+     * The next link is checked when it is popped in turn. */
+    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED)) {
         fail_corrupted(t);
         return NULL;
     }
@@ -940,20 +992,37 @@ HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
     t->cache_count[c]--;
     t->cached_bytes -= size;
     b->size_flags = flags & ~F_CACHED;
-    r->live++;
     t->allocations++;
     t->used += size;
     if (t->used > t->peak_used) t->peak_used = t->used;
     return (void *)(base + (uintptr_t)h + HEADER);
 }
 
-/* Park ptr if it is a live block below 512 bytes in the hint region and its
- * class has room: TLSF_OK; otherwise 1, and the caller takes the general path
- * (which also produces every error). */
+/* Park the live block b (header offset h in the hint region r, its extent
+ * matched) on the list of class c if the class has room: TLSF_OK, else 1. */
+HOT int park_checked(tlsf_t *t, region_t *r, block_t *b, uint64_t h, uint64_t flags, unsigned c)
+{
+    uint64_t size = flags & SIZE_MASK;
+    if (t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget) return 1;
+    b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
+    b->next_free = t->cache[c];    /* below 504 bytes no park_copy: pop_small checks the exact size */
+    t->cache[c] = slot_rel(r) + h; /* its link */
+    t->cache_count[c]++;
+    t->cached_bytes += size;
+    t->used -= size;
+    t->allocations--;
+    return TLSF_OK;
+}
+
+#define PARK_LARGE 2 /* park_small: a candidate of 504 bytes or more, for park_large */
+
+/* Park ptr if it is a live block below 504 bytes in the hint region and its
+ * class has room: TLSF_OK; PARK_LARGE for a block the cache may take whose
+ * extent needs the long check; otherwise 1, and the caller takes the general
+ * path (which also produces every error). */
 HOT int park_small(tlsf_t *t, const void *ptr)
 {
-    unsigned ri = hint_slot(t);
-    region_t *r = &t->regions[ri];
+    region_t *r = &t->regions[hint_slot(t)];
     uintptr_t base = slot_base(t, r);
     uint64_t u = (uint64_t)((uintptr_t)ptr - base), area = slot_area(r);
     if (u >= area || (u & 7) || u < HEADER) return 1;
@@ -962,26 +1031,36 @@ HOT int park_small(tlsf_t *t, const void *ptr)
     /* The start bitmap must say the same as the size word (the general path
      * reports one an overflow rewrote); the last block before the sentinel
      * takes the general path too. */
-    if ((flags & (F_FREE | F_CACHED)) || size >= 2 * SMALL_BLOCK - 8 || size < MIN_BLOCK ||
-        u + size + OVERHEAD >= area ||
-        !small_extent_matches(slot_bits(t, r), u >> ALIGN_LOG2, (size >> ALIGN_LOG2) + 1))
+    if ((flags & (F_FREE | F_CACHED)) || size > TLSF_CACHE_MAX || size < MIN_BLOCK || u + size + OVERHEAD >= area)
         return 1;
-    unsigned c = (unsigned)(size >> ALIGN_LOG2);
-    if (t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget) return 1;
-    b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
-    b->next_free = t->cache[c]; /* no park_copy: pop_small checks the exact size */
-    t->cache[c] = make_link(ri, u - HEADER);
-    t->cache_count[c]++;
-    t->cached_bytes += size;
-    t->used -= size;
-    t->allocations--;
-    r->live--;
-    return TLSF_OK;
+    if (size >= 2 * SMALL_BLOCK - 8) return PARK_LARGE;
+    if (!small_extent_matches(slot_bits(t, r), u >> ALIGN_LOG2, (size >> ALIGN_LOG2) + 1)) return 1;
+    return park_checked(t, r, b, u - HEADER, flags, (unsigned)(size >> ALIGN_LOG2));
+}
+
+SLOW int free_general(tlsf_t *t, void *ptr);
+
+/* park_small's PARK_LARGE: the long extent check, then park or free. */
+SLOW int park_large(tlsf_t *t, void *ptr)
+{
+    rview_t v;
+    unsigned ri = hint_slot(t);
+    if (view_region(t, ri, &v)) {
+        uint64_t u = (uint64_t)((uintptr_t)ptr - v.base), i = u >> ALIGN_LOG2;
+        block_t *b = block_at(&v, u - HEADER);
+        uint64_t flags = b->size_flags;
+        if (test_bit(v.bits, i) && long_extent_matches(&v, i, i + ((flags & SIZE_MASK) >> ALIGN_LOG2) + 1) &&
+            park_checked(t, v.region, b, u - HEADER, flags, cache_class(flags & SIZE_MASK)) == TLSF_OK) {
+            b->prev_free = park_copy(b->size_flags); /* unpark_block checks it */
+            return TLSF_OK;
+        }
+    }
+    return free_general(t, ptr);
 }
 
 void *tlsf_malloc(tlsf_t *t, size_t request)
 {
-    if (t->cache_depth && !t->corrupted) {
+    if (t->cache_gate) {
         if (request < 2 * SMALL_BLOCK) {
             uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
             uint64_t link = size < 2 * SMALL_BLOCK ? t->cache[size >> ALIGN_LOG2] : 0;
@@ -989,11 +1068,7 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
         }
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
-        if (size && size <= TLSF_CACHE_MAX && t->cache[c]) {
-            rview_t v;
-            uint64_t h;
-            return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
-        }
+        if (size && size <= TLSF_CACHE_MAX && t->cache[c]) return unpark_and_hand_out(t, c, size);
     }
     return allocate_plain(t, request);
 }
@@ -1020,7 +1095,7 @@ void *tlsf_memalign(tlsf_t *t, size_t align, size_t size)
     return allocate(t, size, log2 <= ALIGN_LOG2 ? 0 : log2);
 }
 
-/* tlsf_free without the small-block fast path. */
+/* tlsf_free without the cache's fast paths. */
 SLOW int free_general(tlsf_t *t, void *ptr)
 {
     rview_t v;
@@ -1031,7 +1106,11 @@ SLOW int free_general(tlsf_t *t, void *ptr)
 int tlsf_free(tlsf_t *t, void *ptr)
 {
     if (!ptr) return TLSF_OK;
-    if (t->cache_depth && !t->corrupted && park_small(t, ptr) == TLSF_OK) return TLSF_OK;
+    if (t->cache_gate) {
+        int rc = park_small(t, ptr);
+        if (rc == TLSF_OK) return TLSF_OK;
+        if (rc == PARK_LARGE) return park_large(t, ptr);
+    }
     return free_general(t, ptr);
 }
 
@@ -1053,7 +1132,6 @@ static int flush_cache(tlsf_t *t)
             if (!unpark_block(t, c, 0, &v, &h)) return TLSF_ERR_CORRUPTED;
             int rc = validate_live(&v, h + HEADER, &h);
             if (rc != TLSF_OK) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
-            v.region->live++; /* release_block takes back what a live block holds */
             t->allocations++;
             t->used += block_size(block_at(&v, h));
             rc = release_block(t, &v, h);
@@ -1073,6 +1151,7 @@ int tlsf_set_cache(tlsf_t *t, unsigned depth)
         if (rc != TLSF_OK) return rc;
     }
     t->cache_depth = depth;
+    t->cache_gate = t->corrupted ? 0 : depth;
     return TLSF_OK;
 }
 
@@ -1099,7 +1178,7 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
     block_t *next = block_at(&v, nh);
     if (size > cur && (next->size_flags & F_FREE) && cur + OVERHEAD + block_size(next) >= size) {
         /* Grow in place by absorbing the free successor. */
-        if (!remove_free(t, make_link(v.index, nh), next)) return TLSF_ERR_CORRUPTED;
+        if (!remove_free(t, &v, make_link(&v, nh), next)) return TLSF_ERR_CORRUPTED;
         unmark_start(&v, start_index(nh));
         t->free_bytes -= block_size(next);
         b->size_flags += block_size(next) + OVERHEAD;
@@ -1200,7 +1279,7 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
 {
     rview_t v;
     if (!view_region((tlsf_t *)t, ri, &v)) return "region slot is empty";
-    uint64_t h = 0, prev_free = 0, prev_size = 0, blocks = 0, live = 0;
+    uint64_t h = 0, prev_free = 0, prev_size = 0, blocks = 0;
     const uint64_t sentinel = v.area - HEADER;
     while (h < sentinel) {
         const block_t *b = block_at(&v, h);
@@ -1223,7 +1302,6 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
         } else {
             sum->used += size;
             sum->used_blocks++;
-            live++;
         }
         blocks++;
         if (walker && !*stopped) {
@@ -1239,7 +1317,7 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     if (block_size(s) != 0 || (s->size_flags & F_FREE)) return "sentinel damaged";
     if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
     if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
-    if (live != v.region->live) return "region live count disagrees with the walk";
+    if (v.region->reserved) return "region slot's reserved word is not 0";
     uint64_t words = start_words(v.area), bits = 0;
     for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
     if (bits != blocks) return "start bitmap has bits that start no block";
@@ -1397,7 +1475,7 @@ static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t
     next->prev_size = run_size;
     next->size_flags |= F_PREV_FREE;
     t->free_bytes += run_size;
-    insert_free(t, make_link(v->index, run_h), b);
+    insert_free(t, v, make_link(v, run_h), b);
 }
 
 /* Rebuild one region from its physical chain (see tlsf_repair). 0 when the
@@ -1416,7 +1494,7 @@ static int repair_region(tlsf_t *t, unsigned ri)
     }
     if (h != sentinel) return 0;
     memset(v.bits, 0, tlsf_bitmap_size((size_t)v.area));
-    v.region->live = 0;
+    v.region->reserved = 0;
     uint64_t run_h = 0, run_size = 0;
     int in_run = 0;
     for (h = 0; h < sentinel;) {
@@ -1437,7 +1515,6 @@ static int repair_region(tlsf_t *t, unsigned ri)
                 in_run = 0;
             }
             mark_start(&v, start_index(h));
-            v.region->live++;
             t->allocations++;
             t->used += size;
         }
@@ -1453,7 +1530,7 @@ int tlsf_repair(tlsf_t *t, size_t span)
 {
     if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
     if (!validate_region_table(t, span)) {
-        t->corrupted = 1;
+        fail_corrupted(t);
         return TLSF_ERR_CORRUPTED;
     }
     t->fl_bitmap = 0;
@@ -1479,11 +1556,12 @@ int tlsf_repair(tlsf_t *t, size_t span)
     t->cache_budget = t->area / 4;
     for (unsigned i = 0; i < t->region_hwm; i++) {
         if (t->regions[i].area && !repair_region(t, i)) {
-            t->corrupted = 1;
+            fail_corrupted(t);
             return TLSF_ERR_CORRUPTED;
         }
     }
     if (t->peak_used < t->used) t->peak_used = t->used;
     t->corrupted = 0;
+    t->cache_gate = t->cache_depth;
     return TLSF_OK;
 }

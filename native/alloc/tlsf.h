@@ -80,7 +80,7 @@ typedef struct tlsf_stats {
 typedef struct tlsf_region_info {
     void *base;  /* start of the area (user offsets are relative to it) */
     size_t area; /* bytes of the area */
-    int live;    /* live blocks in this region */
+    int live;    /* live blocks in this region: a walk of its chain, O(blocks); -1 when the chain is damaged */
 } tlsf_region_info_t;
 
 /* One block as reported by tlsf_walk, in address order within each region. */
@@ -146,7 +146,9 @@ size_t tlsf_region_max_alloc(size_t area);
  * (>= 0, the lowest free slot) or TLSF_ERR_INVALID / TLSF_ERR_FULL. */
 int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap);
 /* Remove a region that holds no live block: TLSF_OK, TLSF_ERR_IN_USE or
- * TLSF_ERR_INVALID (no such region). The caller then owns the memory again. */
+ * TLSF_ERR_INVALID (no such region). The caller then owns the memory again.
+ * O(1) for a region that is one free block; otherwise a walk of its chain up
+ * to its first live block (no per-region counter is kept on the hot paths). */
 int tlsf_remove_region(tlsf_t *t, int region);
 int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out);
 

@@ -5,7 +5,7 @@
  * 8-byte words before the user pointer u: prev_size at u-16, size|flags at u-8
  * (bit0 this block free, bit1 previous block free, bits 58..63 log2 of a memalign
  * alignment). A free block keeps next_free at u+0 and prev_free at u+8, encoded as
- * ((region+1) << 48) | header_offset. Region layout: first user pointer at base+16,
+ * (region base - control address) + header_offset. Region layout: first user pointer at base+16,
  * next user pointer = u + usable + 8, the sentinel's "user pointer" is base+area.
  * Hence for every region: sum over blocks of (usable + 8) == area - 16.
  */
@@ -29,8 +29,8 @@ static uint64_t rd64(const void *p) {
 }
 static void wr64(void *p, uint64_t v) { memcpy(p, &v, sizeof v); }
 static unsigned char *size_word(void *u) { return (unsigned char *)u - 8; }
-static uint64_t make_link(int region, size_t user_off) {
-    return ((uint64_t)(region + 1) << 48) | (uint64_t)(user_off - 16);
+static uint64_t make_link(const pool_t *P, int region, size_t user_off) {
+    return (uint64_t)((uintptr_t)P->base[region] - (uintptr_t)P->t) + (uint64_t)(user_off - 16);
 }
 static int is_aligned(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
@@ -1441,15 +1441,15 @@ static void corrupt_free_list_link(void) {
     (void)off_b;
     const uint64_t bad[] = {
         0xdeadbeefdeadbeefull,
-        make_link(1, off_x),           /* a real free block, in another region and list */
-        make_link(0, off_c),           /* a used block */
-        make_link(0, off_c + 8),       /* no block start */
-        make_link(0, 20),              /* misaligned header offset 4 */
-        make_link(0, 65536 + 4096),    /* past the region */
-        make_link(1, 65536),           /* past region 1 */
-        make_link(7, 16),              /* no such region */
-        make_link(0, off_b),           /* itself */
-        ((uint64_t)0xffff << 48) | 16, /* region 65534 */
+        make_link(&S.P, 1, off_x),           /* a real free block, in another region and list */
+        make_link(&S.P, 0, off_c),           /* a used block */
+        make_link(&S.P, 0, off_c + 8),       /* no block start */
+        make_link(&S.P, 0, 20),              /* misaligned header offset 4 */
+        make_link(&S.P, 0, 65536 + 4096),    /* past the region */
+        make_link(&S.P, 1, 65536),           /* past region 1 */
+        16,                            /* inside the control structure: no region */
+        make_link(&S.P, 0, off_b),           /* itself */
+        ((uint64_t)0xffff << 48) | 16, /* far from every region */
     };
     for (int which = 0; which < 2; which++) { /* next_free, then prev_free */
         for (int blk = 0; blk < 2; blk++) {

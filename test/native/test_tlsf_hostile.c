@@ -130,8 +130,8 @@ static void scribble(span_t *s, const live_t *L, uint64_t *rng) {
     value = (old & ~(uint64_t)0xffff) | (value & 0xfff8);
     break; /* a nearby size or offset */
   case 2:
-    value = (value & 0x3) << 48 | (value & 0xfff8);
-    break; /* a plausible link */
+    value = (uint64_t)s->areas + (value & 0x3fff8);
+    break; /* a plausible link: the control structure is at the mapping's start */
   default:
     break; /* anything */
   }

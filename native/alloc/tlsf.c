@@ -284,26 +284,26 @@ HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
 #define BROKEN_SUMMARY (UINT64_MAX - 1) /* first_start_after: the summary names an empty word */
 
 /* The lowest start bit above i, through the summary: O(distance / 32 KiB). */
-HOT uint64_t first_start_after(const rview_t *v, uint64_t i)
+HOT uint64_t first_start_after(const uint64_t *bits, uint64_t area, uint64_t i)
 {
-    uint64_t w = i >> 6, above = v->bits[w] & (~(uint64_t)1 << (i & 63));
+    uint64_t w = i >> 6, above = bits[w] & (~(uint64_t)1 << (i & 63));
     if (above) return (w << 6) + find_first_set64(above);
-    const uint64_t words = start_words(v->area), *summary = v->bits + words;
+    const uint64_t words = start_words(area), *summary = bits + words;
     for (uint64_t s = w + 1; s < words; s = (s | 63) + 1) {
         uint64_t sw = summary[s >> 6] & (~(uint64_t)0 << (s & 63));
         if (!sw) continue;
         uint64_t nw = (s & ~(uint64_t)63) + find_first_set64(sw);
         if (nw >= words) return NO_START;
-        return v->bits[nw] ? (nw << 6) + find_first_set64(v->bits[nw]) : BROKEN_SUMMARY;
+        return bits[nw] ? (nw << 6) + find_first_set64(bits[nw]) : BROKEN_SUMMARY;
     }
     return NO_START;
 }
 
 /* extent_matches for a block of 504 bytes or more, or the last one. */
-SLOW int long_extent_matches(const rview_t *v, uint64_t i, uint64_t next)
+SLOW int long_extent_matches(const uint64_t *bits, uint64_t area, uint64_t i, uint64_t next)
 {
-    uint64_t first = first_start_after(v, i);
-    return next == v->area >> ALIGN_LOG2 ? first == NO_START : first == next; /* the sentinel has no start bit */
+    uint64_t first = first_start_after(bits, area, i);
+    return next == area >> ALIGN_LOG2 ? first == NO_START : first == next; /* the sentinel has no start bit */
 }
 
 /* Does the start bitmap agree that a block of `size` (in range) starts at h:
@@ -314,7 +314,7 @@ HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
 {
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     if (n <= 63 && h + size + OVERHEAD != v->area - HEADER) return small_extent_matches(v->bits, i, n);
-    return long_extent_matches(v, i, i + n);
+    return long_extent_matches(v->bits, v->area, i, i + n);
 }
 
 /* Does the free block at h (its start bit checked by the caller) have `size`
@@ -952,7 +952,7 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
  * free_block/park_block do, without building a region view. */
 
 /* Take the newest parked block of class c (>= size bytes) through unpark_block. */
-HOT void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
+SLOW void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
 {
     rview_t v;
     uint64_t h;
@@ -1040,22 +1040,47 @@ HOT int park_small(tlsf_t *t, const void *ptr)
 
 SLOW int free_general(tlsf_t *t, void *ptr);
 
-/* park_small's PARK_LARGE: the long extent check, then park or free. */
+/* park_small's PARK_LARGE (ptr a block of 504 bytes or more in the hint
+ * region, its offsets and flags checked there): the long extent check, then
+ * park it, or free it the general way. */
 SLOW int park_large(tlsf_t *t, void *ptr)
 {
-    rview_t v;
-    unsigned ri = hint_slot(t);
-    if (view_region(t, ri, &v)) {
-        uint64_t u = (uint64_t)((uintptr_t)ptr - v.base), i = u >> ALIGN_LOG2;
-        block_t *b = block_at(&v, u - HEADER);
-        uint64_t flags = b->size_flags;
-        if (test_bit(v.bits, i) && long_extent_matches(&v, i, i + ((flags & SIZE_MASK) >> ALIGN_LOG2) + 1) &&
-            park_checked(t, v.region, b, u - HEADER, flags, cache_class(flags & SIZE_MASK)) == TLSF_OK) {
-            b->prev_free = park_copy(b->size_flags); /* unpark_block checks it */
-            return TLSF_OK;
-        }
+    region_t *r = &t->regions[hint_slot(t)];
+    const uint64_t *bits = slot_bits(t, r);
+    uint64_t u = (uint64_t)((uintptr_t)ptr - slot_base(t, r)), i = u >> ALIGN_LOG2, area = slot_area(r);
+    block_t *b = (block_t *)((uintptr_t)ptr - HEADER);
+    uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
+    if (test_bit(bits, i) && long_extent_matches(bits, area, i, i + (size >> ALIGN_LOG2) + 1) &&
+        park_checked(t, r, b, u - HEADER, flags, cache_class(size)) == TLSF_OK) {
+        b->prev_free = park_copy(b->size_flags); /* unpark_block and pop_large check it */
+        return TLSF_OK;
     }
     return free_general(t, ptr);
+}
+
+/* Take the newest parked block of class c (>= 504 bytes, at least `size`, at
+ * link `link`) like pop_small, its header checked against its park_copy. */
+HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
+{
+    region_t *r = &t->regions[hint_slot(t)];
+    uint64_t area = slot_area(r), h = link - slot_rel(r);
+    if ((h & 7) || h >= area || area - h < size + OVERHEAD + HEADER) return unpark_and_hand_out(t, c, size);
+    uintptr_t base = slot_base(t, r);
+    block_t *b = (block_t *)(base + (uintptr_t)h);
+    uint64_t flags = b->size_flags, bsize = flags & SIZE_MASK;
+    if ((flags & (F_FREE | F_CACHED)) != F_CACHED || b->prev_free != park_copy(flags) || bsize < size ||
+        bsize > area - h - OVERHEAD - HEADER) {
+        fail_corrupted(t);
+        return NULL;
+    }
+    t->cache[c] = b->next_free; /* checked when it is popped in turn */
+    t->cache_count[c]--;
+    t->cached_bytes -= bsize;
+    b->size_flags = flags & ~F_CACHED;
+    t->allocations++;
+    t->used += bsize;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(base + (uintptr_t)h + HEADER);
 }
 
 void *tlsf_malloc(tlsf_t *t, size_t request)
@@ -1068,7 +1093,7 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
         }
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
-        if (size && size <= TLSF_CACHE_MAX && t->cache[c]) return unpark_and_hand_out(t, c, size);
+        if (size && size <= TLSF_CACHE_MAX && t->cache[c]) return pop_large(t, c, size, t->cache[c]);
     }
     return allocate_plain(t, request);
 }

@@ -477,9 +477,11 @@ HOT uint64_t find_free(tlsf_t *t, uint64_t size)
 /* ---- block surgery ------------------------------------------------------- */
 
 /* The block at h (size `size`, in no list) keeps `keep` bytes; the rest, if
- * large enough, becomes a free block merged with a free successor. Leaves the
- * next block's F_PREV_FREE/prev_size right. Returns 0 on corruption. */
-HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
+ * large enough, becomes a free block, merged with a free successor when
+ * `merge_next` (a block just taken off a free list has none: free blocks
+ * merge). Leaves the next block's F_PREV_FREE/prev_size right. Returns 0 on
+ * corruption. */
+HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep, int merge_next)
 {
     block_t *b = block_at(v, h);
     uint64_t size = block_size(b);
@@ -490,7 +492,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep)
         return 1;
     }
     uint64_t rh = h + keep + OVERHEAD, rsize = size - keep - OVERHEAD;
-    if (next->size_flags & F_FREE) {
+    if (merge_next && (next->size_flags & F_FREE)) {
         if (!free_tag_matches(v, nh, block_size(next)) || !remove_free(t, v, make_link(v, nh), next))
             return fail_corrupted(t);
         unmark_start(v, start_index(nh));
@@ -577,7 +579,7 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
         return hand_out(t, &v, h, bsize);
     }
     b->size_flags = bsize | F_FREE | (b->size_flags & F_PREV_FREE);
-    if (!trim_block(t, &v, h, size)) return NULL;
+    if (!trim_block(t, &v, h, size, 0)) return NULL;
     atomic_signal_fence(memory_order_seq_cst);
     b->size_flags = block_size(b) | mark;
     return hand_out(t, &v, h, block_size(b));
@@ -1210,7 +1212,7 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
         block_at(&v, h + block_size(b) + OVERHEAD)->size_flags &= ~F_PREV_FREE;
     }
     if (size <= block_size(b)) {
-        if (!trim_block(t, &v, h, size)) return TLSF_ERR_CORRUPTED;
+        if (!trim_block(t, &v, h, size, 1)) return TLSF_ERR_CORRUPTED;
         t->used = t->used - cur + block_size(b);
         if (t->used > t->peak_used) t->peak_used = t->used;
         *out = ptr;

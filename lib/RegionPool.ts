@@ -178,7 +178,20 @@ export class RegionPool {
 
   /** `size` bytes, 8-aligned (ngx_palloc). */
   alloc(size: number): Buffer {
-    return this.#bump(size, 7) ?? this.#allocate(size, 0, 0, true)!;
+    // #bump(size, 7), written out: the hot path of a request's allocations
+    if (lessee === this && (size | 0) === size && size >= 0 && size <= this.#maxSmall) {
+      const n = lease[COUNT]!;
+      const offset = (lease[BUMP]! + 7) & ~7;
+      const end = offset + (size === 0 ? 1 : size);
+      if (end <= lease[LIM]! && n < lease[SLOTS]!) {
+        lease[LOG + 2 * n] = offset;
+        lease[LOG + 2 * n + 1] = size;
+        lease[COUNT] = n + 1;
+        lease[BUMP] = end;
+        return makeView(this.#leaseBuffer, offset, size, this.#leaseChunk, this.#leaseGen);
+      }
+    }
+    return this.#allocate(size, 0, 0, true)!;
   }
 
   /** Like alloc, but null instead of ERR_POOL_EXHAUSTED. */

@@ -278,6 +278,7 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
   RegionState* state = HotStateOf(env, info, &s);
   if (state == nullptr || !IsSize(s[1]) || !(s[2] >= 0 && s[2] < 8) || !IsSize(s[3])) {
     s[0] = REGION_POOL_ERR_INVALID;
+    s[4] = -1;  // no lease granted (JavaScript reads these slots after every alloc)
     return nullptr;
   }
   Sync(state);

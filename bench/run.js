@@ -125,6 +125,9 @@ const JS_WORKLOADS = [
   { name: '4 KiB', size: 4096, window: 1000, ops: 400_000 },
   { name: '64 KiB', size: 65536, window: 1000, ops: 50_000 },
   { name: '1 MiB', size: 1 << 20, window: 100, ops: 5_000 },
+  // mixed sizes (the C suite's W1 and W2 distributions): free-list caches miss
+  { name: 'W1 sizes', size: 512, sizes: 'w1', window: 1000, ops: 1_000_000 },
+  { name: 'W2 sizes', size: 65536, sizes: 'w2', window: 1000, ops: 200_000 },
 ];
 const JS_QUICK_DIVISOR = 50;
 // Request-shaped JS workloads (bench/js/request.js, allocators: JS_REQUEST_ALLOCATORS):
@@ -133,6 +136,8 @@ const JS_REQUEST_WORKLOADS = [
   { name: 'R1 request', script: 'request.js', requests: 25_000 },
   // the same with a turn of the event loop after every request (as in a server)
   { name: 'R1 request, turns', script: 'request.js', requests: 10_000, args: ['--turns', '1'] },
+  // 200 allocations of 64 B per request: ns per allocation (its share of begin/end included)
+  { name: '64 B alloc', script: 'request.js', requests: 25_000, args: ['--shape', 'a64'], perAlloc: true },
 ];
 // The safeReuse mode's cost (bench/js/reuse.js): turns of 64 alloc + give-back, a yield
 // (setImmediate) after each; allocators: REUSE_ALLOCATORS; peer: JS_PEER.
@@ -529,6 +534,7 @@ async function runJS() {
           String(QUICK ? 50 : 250),
           '--min-ms',
           String(QUICK ? 20 : 300),
+          ...(w.sizes ? ['--sizes', w.sizes] : []),
         ];
         const res = await jsSample(a, w, args, failed);
         if (res) addSample('js', w.name, 'ns/op', a.name, res.ns_per_op);
@@ -560,7 +566,7 @@ async function runJSScripts(label, allocs, workloads, spec) {
           String(QUICK ? 20 : 300),
         ];
         const res = await jsSample(a, w, args, failed);
-        if (res) addSample('js', w.name, spec.unit, a.name, spec.value(res));
+        if (res) addSample('js', w.name, spec.unitOf?.(w) ?? spec.unit, a.name, spec.value(res, w));
       }
     }
   }
@@ -580,7 +586,8 @@ function runJSRequests() {
     ],
     minWarmup: 10,
     unit: 'ns/request',
-    value: (res) => res.ns_per_request,
+    unitOf: (w) => (w.perAlloc ? 'ns/alloc' : 'ns/request'),
+    value: (res, w) => (w.perAlloc ? res.ns_per_alloc : res.ns_per_request),
   });
 }
 

@@ -18,6 +18,16 @@ function poolBytes(size, window) {
   return Math.ceil(raw / 65536) * 65536;
 }
 
+// null when dist/ loads and exports `name` (a class), else why not
+function distExport(name) {
+  if (!fs.existsSync(path.join(DIST, 'index.js'))) return 'dist/index.js missing (run npm run build)';
+  try {
+    return typeof require(DIST)[name] === 'function' ? null : `dist/ has no ${name} export yet`;
+  } catch (e) {
+    return `dist/ does not load (${String(e.message).split('\n')[0]})`;
+  }
+}
+
 const JS_ALLOCATORS = [
   {
     name: 'Buffer.allocUnsafe',
@@ -73,6 +83,26 @@ const JS_ALLOCATORS = [
     },
   },
   {
+    // blocks of 16 KiB; small requests bumped in JavaScript, a block reused once all its allocations are freed
+    name: 'RegionPool',
+    available: () => distExport('RegionPool'),
+    create: async () => {
+      const { RegionPool } = require(DIST);
+      const pool = new RegionPool({ blockSize: 16384 });
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+    },
+  },
+  {
+    // an anonymous segment sized like TlsfPool's pool, its per-process cache on (the default)
+    name: 'SharedPool',
+    available: () => distExport('SharedPool'),
+    create: async (size, window) => {
+      const { SharedPool } = require(DIST);
+      const pool = SharedPool.create({ size: poolBytes(size, window) });
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+    },
+  },
+  {
     name: '@thi.ng/malloc',
     // ESM-only package whose exports map hides package.json: look for it on disk
     available: () =>
@@ -105,16 +135,6 @@ const JS_PEER = 'Buffer.allocUnsafe';
 //            (end may free them one by one, or drop a whole pool; GC'd allocators ignore it)
 // Peer: JS_PEER, as in the other JS workloads.
 const REQUEST_BLOCK = 16384;
-
-// null when dist/ loads and exports `name` (a class), else why not
-function distExport(name) {
-  if (!fs.existsSync(path.join(DIST, 'index.js'))) return 'dist/index.js missing (run npm run build)';
-  try {
-    return typeof require(DIST)[name] === 'function' ? null : `dist/ has no ${name} export yet`;
-  } catch (e) {
-    return `dist/ does not load (${String(e.message).split('\n')[0]})`;
-  }
-}
 
 const JS_REQUEST_ALLOCATORS = [
   {

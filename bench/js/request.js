@@ -1,8 +1,8 @@
 'use strict';
 // The request workload R1 in JS, one run in its own process. Usage:
 //   node bench/js/request.js --alloc NAME --requests N [--warmup N] [--warmup-ms MS]
-//                            [--min-ms MS] [--shapes N] [--seed S] [--turns 1]
-// Prints one JSON line: { alloc, requests, ns_per_request }.
+//                            [--min-ms MS] [--shapes N] [--seed S] [--turns 1] [--shape r1|a64]
+// Prints one JSON line: { alloc, requests, ns_per_request, ns_per_alloc }.
 //
 // Each request: begin() (RegionPool: new pool), 200 allocations uniform 16..256 B plus two
 // of 8 KiB at random positions among them, one byte written into each, end() (RegionPool:
@@ -11,6 +11,8 @@
 // shapes used in turn (fixed seed), as in the C version (bench/c/workloads.c, R1).
 // `warmup` requests run untimed first (repeated until `warmup-ms` have passed), then
 // `requests` timed ones (repeated until `min-ms` have passed). Wall time, GC included.
+// --shape a64: each request is 200 allocations of 64 B (no large ones), so that
+// ns_per_alloc is the cost of one small allocation with its share of begin()/end().
 // --turns 1: a turn of the event loop (setImmediate) after every request, as a server
 // has between requests; memory a destroyed pool's views still reached (docs/lifetime.md)
 // goes back at their finalizers, which need such a turn.
@@ -25,7 +27,7 @@ const SMALL_MIN = 16;
 const SMALL_MAX = 256;
 
 // xorshift32 (Marsaglia)
-function makeShapes(shapes, seed) {
+function makeShapes(shapes, seed, kind) {
   let x = seed >>> 0 || 1;
   const below = (n) => {
     x ^= x << 13;
@@ -36,6 +38,7 @@ function makeShapes(shapes, seed) {
     return Math.floor((x / 4294967296) * n);
   };
   const sizes = new Uint16Array(shapes * PER);
+  if (kind === 'a64') return sizes.fill(64);
   for (let s = 0; s < shapes; s++) {
     const base = s * PER;
     for (let i = 0; i < PER; i++) sizes[base + i] = SMALL_MIN + below(SMALL_MAX - SMALL_MIN + 1);
@@ -87,7 +90,9 @@ async function main() {
   const why = entry.available();
   if (why) throw new Error(`${entry.name}: ${why}`);
   const api = await entry.create();
-  const sizes = makeShapes(shapes, seed);
+  const kind = a.shape ?? 'r1';
+  if (kind !== 'r1' && kind !== 'a64') throw new Error(`unknown request shape ${kind}`);
+  const sizes = makeShapes(shapes, seed, kind);
   const views = new Array(PER).fill(null);
   const run = Number(a.turns ?? 0) > 0 ? runRequestsWithTurns : runRequests;
 
@@ -98,7 +103,9 @@ async function main() {
   const { passes, ns: totalNs } = await timePasses(pass, warmup, requests, a);
   const timed = requests * passes;
   const ns = totalNs / timed;
-  process.stdout.write(JSON.stringify({ alloc: entry.name, requests: timed, ns_per_request: ns }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ alloc: entry.name, requests: timed, ns_per_request: ns, ns_per_alloc: ns / PER }) + '\n',
+  );
 }
 
 main().catch((e) => {

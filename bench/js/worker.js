@@ -2,7 +2,7 @@
 // One JS workload run in its own process (so GC and JIT state don't leak between
 // allocators and sizes). Usage:
 //   node bench/js/worker.js --alloc NAME --size BYTES --window N --ops N [--warmup N]
-//                           [--warmup-ms MS] [--min-ms MS] [--seed S]
+//                           [--warmup-ms MS] [--min-ms MS] [--seed S] [--sizes w1|w2]
 // Prints one JSON line: { alloc, size, window, ops, ns_per_op }.
 //
 // Workload: a window of `window` live blocks is filled (untimed), `warmup` ops run
@@ -10,7 +10,10 @@
 // `min-ms` have passed); each op picks a slot from a precomputed trace, frees
 // its block (pools) or just drops it (GC'd allocators: the slot is overwritten),
 // allocates `size` bytes into the slot and writes one byte. Wall time, so garbage
-// collection is included.
+// collection is included. --sizes w1: each op's size is drawn from a precomputed
+// trace, uniform 16..512 B (the C suite's W1); w2: log-uniform 16 B..64 KiB (W2);
+// `size` is then the largest size (pools are sized for it). Fixed-size rows hand a
+// JS free-list cache the same view back every time; mixed sizes show its misses.
 const { makeTrace, parseArgs } = require('./common');
 const { JS_ALLOCATORS } = require('./allocators');
 
@@ -22,6 +25,41 @@ function runFree(slots, trace, from, to, size, alloc, free) {
     b[0] = i & 255;
     slots[s] = b;
   }
+}
+
+function runFreeMixed(slots, trace, from, to, sizes, alloc, free) {
+  for (let i = from; i < to; i++) {
+    const s = trace[i];
+    free(slots[s]);
+    const b = alloc(sizes[i]);
+    b[0] = i & 255;
+    slots[s] = b;
+  }
+}
+
+function runDropMixed(slots, trace, from, to, sizes, alloc) {
+  for (let i = from; i < to; i++) {
+    const s = trace[i];
+    const b = alloc(sizes[i]);
+    b[0] = i & 255;
+    slots[s] = b;
+  }
+}
+
+/** `n` sizes: w1 uniform 16..512, w2 log-uniform 16..65536 (xorshift32 from `seed`). */
+function makeSizes(n, kind, seed) {
+  const sizes = new Uint32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const u = x / 4294967296;
+    sizes[i] = kind === 'w1' ? 16 + Math.floor(u * 497) : Math.floor(16 * Math.pow(4096, u));
+  }
+  return sizes;
 }
 
 function runDrop(slots, trace, from, to, size, alloc) {
@@ -44,11 +82,13 @@ async function main() {
   if (!entry) throw new Error(`unknown JS allocator ${a.alloc}`);
   const { alloc, free } = await entry.create(size, window);
 
-  const run = free ? runFree : runDrop;
+  const mixed = a.sizes === 'w1' || a.sizes === 'w2';
+  const run = mixed ? (free ? runFreeMixed : runDropMixed) : free ? runFree : runDrop;
   const trace = makeTrace(warmup + ops, window, seed);
+  const sizes = mixed ? makeSizes(warmup + ops, a.sizes, seed ^ 0x9e3779b9) : null;
   const slots = new Array(window);
   for (let i = 0; i < window; i++) {
-    const b = alloc(size);
+    const b = alloc(mixed ? sizes[(i * 7919) % sizes.length] : size);
     b[0] = 1;
     slots[i] = b;
   }
@@ -58,7 +98,7 @@ async function main() {
   const warmupNs = BigInt(Math.round(Number(a['warmup-ms'] ?? 250) * 1e6));
   const w0 = process.hrtime.bigint();
   for (let pass = 0; pass < 10; pass++) {
-    run(slots, trace, 0, warmup, size, alloc, free);
+    run(slots, trace, 0, warmup, mixed ? sizes : size, alloc, free);
     if (process.hrtime.bigint() - w0 >= warmupNs) break;
   }
   // Timed: the `ops` ops of the trace, repeated until `min-ms` have passed (at most 1000
@@ -68,7 +108,7 @@ async function main() {
   const t0 = process.hrtime.bigint();
   let t1 = t0;
   do {
-    run(slots, trace, warmup, warmup + ops, size, alloc, free);
+    run(slots, trace, warmup, warmup + ops, mixed ? sizes : size, alloc, free);
     passes++;
     t1 = process.hrtime.bigint();
   } while (t1 - t0 < minNs && passes < 1000);

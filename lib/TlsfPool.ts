@@ -326,7 +326,8 @@ export class TlsfPool {
    * kept mapped because views of them can still be reached.
    */
   stats(): TlsfPoolStats {
-    if (this.#destroyed) return destroyedStats<TlsfPoolStats>(this.#handle, { free: 0, largestFree: 0, regions: 0 });
+    if (this.#destroyed)
+      return destroyedStats<TlsfPoolStats>(this.#handle, { free: 0, largestFree: 0, regions: 0, resident: 0 });
     const {
       reserved,
       used: allocatorUsed,
@@ -335,6 +336,7 @@ export class TlsfPool {
       failedAllocations: failed,
       regions,
       addonAllocations,
+      resident,
     } = native.stats(this.#handle);
     // Blocks addons hold count too (the allocator's bytes beyond this side's); their peak is
     // seen here and at JavaScript's allocations.
@@ -350,6 +352,7 @@ export class TlsfPool {
       free: free! + this.#cache.bytes,
       largestFree: largestFree!,
       regions: regions!,
+      resident: resident!,
       ...lifetimeStats(this.#handle, this.#deferred),
     };
   }

@@ -48,6 +48,12 @@ export interface TlsfPoolStats extends PoolStats {
   largestFree: number;
   /** Regions currently in the pool. */
   regions: number;
+  /**
+   * Bytes of the pool's memory resident in RAM (its regions, their start bitmaps and
+   * the control structure, counted by whole pages with mincore; O(reserved / page size)).
+   * A fresh region costs a few pages whatever its size: pages are touched as blocks are carved.
+   */
+  resident: number;
 }
 
 export interface TlsfPoolOptions extends ReuseOptions {

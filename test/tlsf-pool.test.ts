@@ -417,6 +417,23 @@ describe('walk, check, stats', () => {
     expect(pool.stats().peakUsed).toBe(peak);
   });
 
+  test('resident memory follows use: a fresh 4 GiB pool is under 1 MiB, 1,000 blocks cost <= 1.25x their bytes', () => {
+    using pool = new TlsfPool({ size: 4 * 1024 * MiB });
+    expect(pool.stats().resident).toBeGreaterThan(0);
+    expect(pool.stats().resident).toBeLessThanOrEqual(1 * MiB);
+    const views: Buffer[] = [];
+    let usable = 0;
+    for (let i = 0; i < 1000; i++) {
+      const view = pool.alloc(16 + ((i * 7919) % 497)); // 16..512 B, the bench's W1 sizes
+      view.fill(1); // every byte touched
+      views.push(view);
+      usable += pool.usableSize(view);
+    }
+    const { resident } = pool.stats();
+    expect(resident).toBeGreaterThanOrEqual(usable);
+    expect(resident).toBeLessThanOrEqual(1.25 * usable);
+  });
+
   test('check passes on a healthy pool', () => {
     using pool = new TlsfPool({ size: 64 * KiB });
     pool.alloc(10);

@@ -101,7 +101,7 @@ static int bench_init(size_t region_bytes) {
     if (!bench_tlsf_ctl || !bench_tlsf_bitmap || bench_tlsf_area == MAP_FAILED) return -1;
     bench_tlsf = tlsf_create(bench_tlsf_ctl, tlsf_control_size());
     if (!bench_tlsf) return -1;
-    if (tlsf_add_region(bench_tlsf, bench_tlsf_area, region_bytes, bench_tlsf_bitmap) < 0) return -1;
+    if (tlsf_add_region_zeroed(bench_tlsf, bench_tlsf_area, region_bytes, bench_tlsf_bitmap) < 0) return -1;
 #ifdef BENCH_TLSF_CACHE
     if (tlsf_set_cache(bench_tlsf, BENCH_TLSF_CACHE) != TLSF_OK) return -1;
 #endif

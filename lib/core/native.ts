@@ -29,6 +29,8 @@ export interface TlsfStats {
   readonly regions: number;
   /** The count of the blocks other addons hold through nativeHandle (their bytes: `used` beyond JavaScript's). */
   readonly addonAllocations: number;
+  /** Bytes of the regions, bitmaps and control structure resident in RAM (mincore). */
+  readonly resident: number;
 }
 
 export interface RegionStats {

@@ -746,7 +746,8 @@ static int format_segment(shm_pool_t *p)
     h->created_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
     adopt_layout(p, h);
     p->t = tlsf_create(p->base + h->control_offset, (size_t)h->control_size);
-    if (!p->t || tlsf_add_region(p->t, p->base + h->area_offset, (size_t)h->area_size, p->base + h->bitmap_offset) != 0)
+    if (!p->t ||
+        tlsf_add_region_zeroed(p->t, p->base + h->area_offset, (size_t)h->area_size, p->base + h->bitmap_offset) != 0)
         return SHM_POOL_ERR_INVALID;
     memset(p->base + h->lent_offset, 0, (size_t)h->lent_size); /* ftruncate zeroed it; say so */
     __atomic_store_n(&h->magic, SHM_MAGIC, __ATOMIC_RELEASE);

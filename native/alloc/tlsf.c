@@ -844,7 +844,9 @@ size_t tlsf_region_max_alloc(size_t area)
     return area - HEADER - OVERHEAD;
 }
 
-int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
+/* tlsf_add_region and tlsf_add_region_zeroed: `zeroed` says the bitmap is all
+ * zero already, so it is not written (its untouched pages stay unmapped). */
+static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroed)
 {
     if (!t || !mem || !bitmap || ((uintptr_t)mem & (TLSF_REGION_ALIGN - 1)) || ((uintptr_t)bitmap & 7) ||
         tlsf_region_max_alloc(area) == 0)
@@ -870,7 +872,7 @@ int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap)
     r->reserved = 0;
     rview_t v;
     if (!view_region(t, (unsigned)slot, &v)) return TLSF_ERR_INVALID;
-    memset(v.bits, 0, tlsf_bitmap_size(area));
+    if (!zeroed) memset(v.bits, 0, tlsf_bitmap_size(area));
 
     uint64_t size = area - HEADER - OVERHEAD;
     block_t *first = block_at(&v, 0);
@@ -908,6 +910,13 @@ static int count_used(const rview_t *v, int limit)
         h += size + OVERHEAD;
     }
     return used;
+}
+
+int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap) { return add_region(t, mem, area, bitmap, 0); }
+
+int tlsf_add_region_zeroed(tlsf_t *t, void *mem, size_t area, void *bitmap)
+{
+    return add_region(t, mem, area, bitmap, 1);
 }
 
 int tlsf_remove_region(tlsf_t *t, int region)

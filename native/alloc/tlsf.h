@@ -145,6 +145,11 @@ size_t tlsf_region_max_alloc(size_t area);
  * tlsf_bitmap_size(area) bytes (its contents are overwritten). Returns the region id
  * (>= 0, the lowest free slot) or TLSF_ERR_INVALID / TLSF_ERR_FULL. */
 int tlsf_add_region(tlsf_t *t, void *mem, size_t area, void *bitmap);
+/* tlsf_add_region for a bitmap that is all zero already (calloc, fresh anonymous
+ * or shared memory): it is not written, so a region costs resident memory only
+ * as blocks are carved from it (the bitmap's pages are touched as blocks start
+ * in them), O(1) in its size. */
+int tlsf_add_region_zeroed(tlsf_t *t, void *mem, size_t area, void *bitmap);
 /* Remove a region that holds no live block: TLSF_OK, TLSF_ERR_IN_USE or
  * TLSF_ERR_INVALID (no such region). The caller then owns the memory again.
  * O(1) for a region that is one free block; otherwise a walk of its chain up

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -61,6 +62,26 @@ int MapRegion(size_t area, RegionMemory* out, SysCall* failed) {
   out->mapped = length;
   out->bitmap = bitmap;
   return 0;
+}
+
+size_t ResidentBytes(const void* p, size_t bytes) {
+  if (p == nullptr || bytes == 0) return 0;
+  const size_t page = PageSize();
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t hi = RoundUp(reinterpret_cast<uintptr_t>(p) + bytes, page);
+  unsigned char vec[4096];  // one byte per page, a window at a time
+  size_t resident = 0;
+  for (uintptr_t at = lo; at < hi;) {
+    const size_t pages = std::min<size_t>((hi - at) / page, sizeof vec);
+    if (mincore(reinterpret_cast<void*>(at), pages * page, vec) != 0) return resident;
+    for (size_t i = 0; i < pages; i++) resident += (vec[i] & 1) * page;
+    at += pages * page;
+  }
+  return resident;
+}
+
+size_t RegionResident(const RegionMemory& mem) {
+  return ResidentBytes(mem.base, mem.mapped) + ResidentBytes(mem.bitmap, tlsf_bitmap_size(mem.area));
 }
 
 void UnmapRegion(RegionMemory* mem) {

@@ -46,6 +46,13 @@ int MapRegion(size_t area, RegionMemory* out, SysCall* failed);
 // Returns the area to the OS and frees the bitmap. Safe on an empty RegionMemory.
 // For a region no ArrayBuffer was made of (a failed add).
 void UnmapRegion(RegionMemory* mem);
+
+// Bytes of [p, p + bytes) resident in RAM, by whole pages (mincore; 0 where it
+// fails). O(bytes / page size).
+size_t ResidentBytes(const void* p, size_t bytes);
+
+// ResidentBytes of a region: its area and its start bitmap.
+size_t RegionResident(const RegionMemory& mem);
 // Frees the bitmap and returns the area to the OS once no chunk ArrayBuffer
 // reaches it (held_memory.hh; counted in `held` meanwhile).
 void ReleaseRegion(RegionMemory* mem, HeldCounters* held);

@@ -405,8 +405,17 @@ Napi::Value BlockState(const Napi::CallbackInfo& info) {
 }
 
 // stats() -> [area, used, peakUsed, free, largestFree, allocations, failedAllocations, regions,
-//             addonAllocations] (the last: blocks addons hold through nativeHandle; their
-//             bytes are `used` beyond what JavaScript counts)
+//             addonAllocations, resident] (addonAllocations: blocks addons hold through
+//             nativeHandle, their bytes are `used` beyond what JavaScript counts; resident:
+//             bytes of the regions, their bitmaps and the control structure in RAM, by
+//             mincore, O(area / page size))
+size_t Resident(const TlsfState* state) {
+  size_t bytes = ResidentBytes(state->control, tlsf_control_size());
+  for (int id = 0; id < TLSF_MAX_REGIONS; id++)
+    if (state->present[id]) bytes += RegionResident(state->regions[id]);
+  return bytes;
+}
+
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
   tlsf_t* t = AllocatorOf(info, &guard);
@@ -422,7 +431,8 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
                           {"allocations", AsDouble(s.allocations)},
                           {"failedAllocations", AsDouble(s.failed_allocations)},
                           {"regions", AsDouble(s.regions)},
-                          {"addonAllocations", AsDouble(state->addon_allocations)}};
+                          {"addonAllocations", AsDouble(state->addon_allocations)},
+                          {"resident", AsDouble(Resident(state))}};
   return Fields(info.Env(), fields);
 }
 

@@ -62,7 +62,7 @@ int AddRegion(TlsfState* state, size_t area, SysCall* failed) {
   RegionMemory memory;
   int err = MapRegion(area, &memory, failed);
   if (err != 0) return -err;
-  int id = tlsf_add_region(state->tlsf, memory.base, memory.area, memory.bitmap);
+  int id = tlsf_add_region_zeroed(state->tlsf, memory.base, memory.area, memory.bitmap);  // calloc: zero
   if (id < 0) {
     UnmapRegion(&memory);
     return id;

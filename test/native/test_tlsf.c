@@ -301,6 +301,32 @@ static void region_rejects_bad_arguments(void) {
     CHECK_HELPER(is_pristine(&P));
 }
 
+/* A region added with a bitmap known to be zero serves like any other, and
+ * can be removed and added again the same way. */
+static void zeroed_region_serves_like_any(void) {
+    pool_t P;
+    memset(&P, 0, sizeof P);
+    P.t = new_control();
+    const size_t area = 1 << 20;
+    unsigned char *mem = tu_aligned(4096, area);
+    uint64_t *bm = calloc(1, tlsf_bitmap_size(area));
+    CHECK(bm != NULL);
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(tlsf_add_region_zeroed(P.t, mem, area, bm), 0);
+        P.base[0] = mem;
+        P.area[0] = area;
+        void *p[100];
+        for (int i = 0; i < 100; i++) CHECK((p[i] = tlsf_malloc(P.t, 16 + (size_t)i * 37)) != NULL);
+        for (int i = 0; i < 100; i += 2) CHECK_EQ(tlsf_free(P.t, p[i]), TLSF_OK);
+        CHECK_HELPER(validate(&P));
+        for (int i = 1; i < 100; i += 2) CHECK_EQ(tlsf_free(P.t, p[i]), TLSF_OK);
+        CHECK_EQ(tlsf_remove_region(P.t, 0), TLSF_OK);
+        P.base[0] = NULL;
+        memset(bm, 0, tlsf_bitmap_size(area)); /* zero again for the next round, as the call asks */
+    }
+    free(bm);
+}
+
 static void region_table_full_and_lowest_free_slot(void) {
     pool_t P;
     memset(&P, 0, sizeof P);
@@ -1701,5 +1727,6 @@ int main(void) {
     TU_RUN(corrupt_size_with_free_bit_then_free);
     TU_RUN(corrupt_overflow_then_free_neighbour);
     TU_RUN(cache_parked_blocks);
+    TU_RUN(zeroed_region_serves_like_any);
     return tu_finish("tlsf");
 }

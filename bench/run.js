@@ -89,7 +89,7 @@ const C_ALLOCATORS = [
   // yardstick for R1: a minimal nginx-style pool (bench/c/ngx_ref.h), no side tables
   { name: 'ngx-ref', define: 'ALLOC_NGX_REF', sources: [], libs: [], only: ['R1'] },
 ];
-const runsOn = (a, workload) => !a.only || a.only.includes(workload);
+const runsOn = (a, workload) => !a.only || a.only.includes(workload.split(' ')[0]);
 const C_PEER = 'glibc';
 // W4 only runs on region allocators; its rows are compared with this one instead.
 const C_REGION_PEER = 'tlsf';
@@ -112,6 +112,25 @@ const C_WORKLOADS = [
     callgrind: { fn: 'bench_timed_requests', unit: 'instr/request', ops: 2_000, quickOps: 200 },
   },
 ];
+// Scale: W1 and W2 at 1 k .. 1 M live blocks (the trace's fill), each also printing its
+// resident bytes per requested live byte (the growth of the process's RSS from before the
+// allocator's init to after the timed pairs); the region allocators get a region of
+// 1.6x the live bytes the fill asks (256 MiB at least). One run each (`runs: 1`): the
+// 1 M rows fill gigabytes; --quick runs none.
+const SCALE_LIVE = [1_000, 10_000, 100_000, 1_000_000];
+const SCALE_MEAN = { W1: 264, W2: 8_192 }; // bytes per block, rounded up
+for (const base of ['W1', 'W2'])
+  for (const live of SCALE_LIVE) {
+    const name = `${base} ${live >= 1_000_000 ? `${live / 1_000_000}M` : `${live / 1_000}k`} live`;
+    const region = Math.max(256 * 2 ** 20, Math.ceil((live * SCALE_MEAN[base] * 1.6) / 2 ** 20) * 2 ** 20);
+    C_WORKLOADS.push({
+      name,
+      args: ['--workload', base, '--live', String(live), '--region', String(region), '--resident', '1', '--name', name],
+      ops: 1_000_000,
+      quickOps: 0,
+      runs: 1,
+    });
+  }
 // Deterministic C workloads (no timing): run once; samples are per seed.
 const C_ONCE = [{ name: 'W4', args: ['--workload', 'W4', '--seeds', '5'] }];
 // instructions per op (valgrind --tool=callgrind) for the workloads marked `callgrind`;
@@ -287,6 +306,7 @@ async function runC(allocs) {
     log(`C run ${rep + 1}/${RUNS}`);
     for (const w of C_WORKLOADS) {
       const ops = QUICK ? w.quickOps : w.ops;
+      if (ops === 0 || rep >= (w.runs ?? RUNS)) continue;
       // rotate the allocator order each run so drift doesn't favour one of them
       for (let i = 0; i < allocs.length; i++) {
         const a = allocs[(i + rep) % allocs.length];

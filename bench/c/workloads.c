@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "adapters.h"
 
@@ -153,8 +154,7 @@ static trace_t make_trace(size_t live, size_t ops, uint64_t seed, int logu) {
     return t;
 }
 
-static void **fill_slots(const trace_t *t) {
-    void **slots = xcalloc(t->live, sizeof(void *));
+static void **fill_slots(const trace_t *t, void **slots) {
     for (size_t i = 0; i < t->live; i++) {
         char *p = bench_alloc(t->init_size[i]);
         if (!p) oom("fill", i);
@@ -236,14 +236,48 @@ __attribute__((noinline, noipa)) void bench_timed_latency(void **slots, const ui
 
 /* ---- workloads ------------------------------------------------------------- */
 
-static void run_pairs(const char *name, size_t live, size_t ops, uint64_t seed, int logu) {
-    if (bench_init(W13_REGION) != 0) { fprintf(stderr, "%s: init failed\n", ALLOC_NAME); exit(2); }
+/* Bytes this process has resident (/proc/self/statm), 0 where unknown. */
+static uint64_t resident_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (!f) return 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Requested bytes the slots hold after the timed pairs (the trace replayed). */
+static uint64_t live_bytes_after(const trace_t *t) {
+    uint32_t *sz = xcalloc(t->live, sizeof(uint32_t));
+    memcpy(sz, t->init_size, t->live * sizeof(uint32_t));
+    for (size_t i = 0; i < t->ops; i++) sz[t->slot[i]] = t->size[i];
+    uint64_t sum = 0;
+    for (size_t i = 0; i < t->live; i++) sum += sz[i];
+    free(sz);
+    return sum;
+}
+
+/* W1/W2. With `resident`, also the growth of the process's resident memory from
+ * before the allocator's init to after the timed pairs, per requested live byte
+ * (the bench's own arrays are allocated before the first reading). */
+static void run_pairs(const char *name, size_t live, size_t ops, uint64_t seed, int logu, size_t region,
+                      int resident) {
+    /* Without `resident`, the order the rows were always measured in (init first). */
+    if (!resident && bench_init(region) != 0) { fprintf(stderr, "%s: init failed\n", ALLOC_NAME); exit(2); }
     trace_t t = make_trace(live, ops, seed, logu);
-    void **slots = fill_slots(&t);
+    void **slots = xcalloc(t.live, sizeof(void *));
+    uint64_t rss0 = resident ? resident_bytes() : 0;
+    if (resident && bench_init(region) != 0) { fprintf(stderr, "%s: init failed\n", ALLOC_NAME); exit(2); }
+    fill_slots(&t, slots);
     uint64_t t0 = now_ns();
     bench_timed_pairs(slots, t.slot, t.size, ops);
     uint64_t t1 = now_ns();
     emit(name, "ns/pair", ops ? (double)(t1 - t0) / (double)ops : 0.0, (long long)ops);
+    if (resident) {
+        uint64_t rss1 = resident_bytes(), bytes = live_bytes_after(&t);
+        emit(name, "resident/live", bytes && rss1 > rss0 ? (double)(rss1 - rss0) / (double)bytes : 0.0,
+             (long long)ops);
+    }
 }
 
 /* Median cost of one timer read pair, in ticks. */
@@ -290,7 +324,7 @@ static void run_latency(size_t live, size_t ops, uint64_t seed) {
     double rate = tick_rate(), overhead = timer_overhead_ticks();
     if (bench_init(W13_REGION) != 0) { fprintf(stderr, "%s: init failed\n", ALLOC_NAME); exit(2); }
     trace_t t = make_trace(live, ops, seed, 1);
-    void **slots = fill_slots(&t);
+    void **slots = fill_slots(&t, xcalloc(t.live, sizeof(void *)));
     uint32_t *lm = xcalloc(ops, sizeof(uint32_t)), *lf = xcalloc(ops, sizeof(uint32_t));
     bench_timed_latency(slots, t.slot, t.size, ops, lm, lf);
     printf("{\"alloc\":\"%s\",\"workload\":\"W3 timer overhead\",\"unit\":\"ns\",\"value\":%.2f,"
@@ -388,7 +422,9 @@ static void run_frag(unsigned nseeds) {
 
 int main(int argc, char **argv) {
     const char *workload = "W1";
-    long long ops = 1000000, live = 10000, seed = 42, nseeds = 5, shapes = 1024, warmup = 1000;
+    long long ops = 1000000, live = 10000, seed = 42, nseeds = 5, shapes = 1024, warmup = 1000, resident = 0;
+    long long region = (long long)W13_REGION;
+    const char *label = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--version")) {
@@ -403,16 +439,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--seeds")) nseeds = atoll(v);
         else if (!strcmp(a, "--shapes")) shapes = atoll(v);
         else if (!strcmp(a, "--warmup")) warmup = atoll(v);
+        else if (!strcmp(a, "--region")) region = atoll(v);
+        else if (!strcmp(a, "--resident")) resident = atoll(v);
+        else if (!strcmp(a, "--name")) label = v;
         else { fprintf(stderr, "unknown option %s\n", a); return 1; }
         i++;
     }
     if (ops < 0 || live < 1 || live > 0x7fffffff || nseeds < 1 || shapes < 1 || shapes > 1000000 ||
-        warmup < 0) { fprintf(stderr, "bad arguments\n"); return 1; }
+        warmup < 0 || region < (1 << 20)) { fprintf(stderr, "bad arguments\n"); return 1; }
 #if defined(ALLOC_ONLY_REQUEST) && ALLOC_ONLY_REQUEST
     if (strcmp(workload, "R1")) { fprintf(stderr, "%s runs only the request workload R1\n", ALLOC_NAME); return 1; }
 #endif
-    if (!strcmp(workload, "W1")) run_pairs("W1", (size_t)live, (size_t)ops, (uint64_t)seed, 0);
-    else if (!strcmp(workload, "W2")) run_pairs("W2", (size_t)live, (size_t)ops, (uint64_t)seed, 1);
+    if (!strcmp(workload, "W1") || !strcmp(workload, "W2"))
+        run_pairs(label ? label : workload, (size_t)live, (size_t)ops, (uint64_t)seed, workload[1] == '2',
+                  (size_t)region, (int)resident);
     else if (!strcmp(workload, "W3")) run_latency((size_t)live, (size_t)ops, (uint64_t)seed);
     else if (!strcmp(workload, "W4")) run_frag((unsigned)nseeds);
     else if (!strcmp(workload, "R1")) run_requests((size_t)ops, (uint64_t)seed, (size_t)shapes, (size_t)warmup);

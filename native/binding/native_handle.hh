@@ -118,11 +118,11 @@ __attribute__((noinline)) int RunLocked(NativeHandle* handle, Op op) {
     PoolState* state = handle->live.load(std::memory_order_relaxed);
     // without an owner_lock Run's fast path would have run op: the pool is gone
     if (state == nullptr || handle->owner_lock == nullptr) return MEMPOOLS_ERR_DESTROYED;
-    PoolGuard guard(*handle->owner_lock);
+    std::lock_guard<std::mutex> guard(handle->owner_lock->mutex());  // enabled: see owner_lock
     return op(state);
   }
   if (!handle->thread_safe) return MEMPOOLS_ERR_WRONG_THREAD;
-  PoolGuard guard(*handle->lock);
+  std::lock_guard<std::mutex> guard(handle->lock->mutex());  // enabled: thread_safe
   PoolState* state = handle->live.load(std::memory_order_relaxed);
   if (state == nullptr) return MEMPOOLS_ERR_DESTROYED;
   return op(state);

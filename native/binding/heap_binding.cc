@@ -58,6 +58,15 @@ int Alloc(PoolState* state, size_t size, void** out) {
 
 int Free(PoolState* state, void* ptr) { return heap_pool_free_tagged_or(Heap(state)->pool, ptr, MEMPOOLS_ERR_INVALID); }
 
+// The same on the owning thread's fast path, with the heap pool kept in the handle.
+void* Target(PoolState* state) { return Heap(state)->pool; }
+int TargetAlloc(void* pool, size_t size, void** out) {
+  return heap_pool_malloc_tagged_or(static_cast<heap_pool_t*>(pool), size, out, MEMPOOLS_ERR_NOMEM);
+}
+int TargetFree(void* pool, void* ptr) {
+  return heap_pool_free_tagged_or(static_cast<heap_pool_t*>(pool), ptr, MEMPOOLS_ERR_INVALID);
+}
+
 // The addon block at ptr (a live tagged block), else why not.
 int Tagged(const HeapState* s, const void* ptr, heap_pool_ref_t* ref) {
   if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
@@ -121,8 +130,8 @@ int CanPin(PoolState* state) {
   return s->retained == nullptr && s->shm == nullptr ? MEMPOOLS_OK : MEMPOOLS_ERR_UNSUPPORTED;
 }
 
-constexpr HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,     Free,       Realloc, UsableSize,
-                            HandleOf,           PointerOf, FreePinned, CanPin};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,      Free,   Realloc, UsableSize,  HandleOf,
+                            PointerOf,          FreePinned, CanPin, Target,  TargetAlloc, TargetFree};
 
 // The live state behind argument 0 whose pool was not destroyed through its parent, or nullptr.
 HeapState* LiveStateOf(const Napi::CallbackInfo& info) {

@@ -87,6 +87,7 @@ napi_status Make(napi_env env, PoolState* state, const HandleOps* ops, const Ent
                  Retain,
                  Release};
   handle->ops = ops;
+  if (ops->target != nullptr && !state->destroyed) handle->target = ops->target(state);
   handle->js_thread = ThisThread();
   handle->fast_thread.store(handle->owner_lock == nullptr && !state->destroyed ? handle->js_thread : 0,
                             std::memory_order_relaxed);

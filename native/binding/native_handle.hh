@@ -65,6 +65,14 @@ struct HandleOps {
   // MEMPOOLS_OK when retain() may pin the state's memory, else why not
   // (MEMPOOLS_ERR_UNSUPPORTED); nullptr: always.
   int (*can_pin)(PoolState* state);
+  // Optional (a kind whose alloc and free need one object of the state, the
+  // heap pool): target(state) is read when the handle is made and kept in it,
+  // and the owning thread's lock-free alloc/free calls go to target_alloc /
+  // target_free with it (one load from the handle to the allocator, not two).
+  // The other paths call alloc/free as usual. Valid while the pool lives.
+  void* (*target)(PoolState* state) = nullptr;
+  int (*target_alloc)(void* target, size_t size, void** out) = nullptr;
+  int (*target_free)(void* target, void* ptr) = nullptr;
 };
 
 // Invariant: `refs` counts the holders of this struct (the state until it is
@@ -83,6 +91,7 @@ struct alignas(64) NativeHandle {
   mempools_pool_t api;                    // first: the external's data points here
   std::atomic<uintptr_t> fast_thread{0};  // js_thread while live and its calls take no lock, else 0 (no thread)
   std::atomic<PoolState*> live{nullptr};  // the state while not destroyed, else nullptr
+  void* target = nullptr;                 // ops->target(state), if the kind has one (read only while live)
   const HandleOps* ops;
   uintptr_t js_thread;             // the JavaScript thread (handle_path::ThisThread)
   bool thread_safe;                // other threads may call
@@ -142,11 +151,29 @@ __attribute__((always_inline)) inline int Run(void* ctx, Op op) {
 // The entry points of mempools_pool_t for one kind's ops.
 template <const HandleOps& O>
 int Alloc(void* ctx, size_t size, void** out) {
-  return Run(ctx, [=](PoolState* s) { return O.alloc(s, size, out); });
+  auto op = [=](PoolState* s) { return O.alloc(s, size, out); };
+  if constexpr (O.target_alloc != nullptr) {  // Run, with the target for the state
+    NativeHandle* handle = static_cast<NativeHandle*>(ctx);
+    if (__builtin_expect(ThisThread() == handle->fast_thread.load(std::memory_order_relaxed), 1)) {
+      return O.target_alloc(handle->target, size, out);
+    }
+    return RunLocked(handle, op);
+  } else {
+    return Run(ctx, op);
+  }
 }
 template <const HandleOps& O>
 int Free(void* ctx, void* ptr) {
-  return Run(ctx, [=](PoolState* s) { return O.free(s, ptr); });
+  auto op = [=](PoolState* s) { return O.free(s, ptr); };
+  if constexpr (O.target_free != nullptr) {
+    NativeHandle* handle = static_cast<NativeHandle*>(ctx);
+    if (__builtin_expect(ThisThread() == handle->fast_thread.load(std::memory_order_relaxed), 1)) {
+      return O.target_free(handle->target, ptr);
+    }
+    return RunLocked(handle, op);
+  } else {
+    return Run(ctx, op);
+  }
 }
 template <const HandleOps& O>
 int Realloc(void* ctx, void* ptr, size_t size, void** out) {

@@ -23,8 +23,9 @@
 // for one that is. For a pool whose JavaScript thread takes no lock the two
 // tests are one: `fast_thread` is that thread while the pool lives, and 0 (no
 // thread) once it is destroyed or when its calls must lock; only that thread
-// changes it, so a call that finds it equal to its own thread has a live state. On another thread of a thread-safe pool the op runs under
-// that same lock, which destroy takes to set the flag, so no op overlaps a
+// changes it, so a call that finds it equal to its own thread has a live
+// state. On another thread of a thread-safe pool the op runs under that same
+// lock, which destroy takes to mark the handle destroyed, so no op overlaps a
 // destroy. A pool that locks inside its ops (SharedPool: the segment's lock)
 // gives no PoolLock: the shim then has one of its own that only other
 // threads' calls and destroy take. The shim's mutex guards the pins
@@ -84,9 +85,9 @@ struct HandleOps {
 // reads them without a lock and others `live` under `*lock`. `mutex` guards
 // the fields below it. `state` is the pool's state while it exists
 // or, once `taken_over`, until the last release deletes it; `pending`:
-// destroyed while pinned, so the C memory is still to be freed. What every
-// call reads (fast_thread, live) comes right after the api struct, on the
-// cache line of its last entry points.
+// destroyed while pinned, so the C memory is still to be freed. What the
+// owning thread's calls read (fast_thread, live, target) comes right after the
+// api struct, on the cache line of its last entry points.
 struct alignas(64) NativeHandle {
   mempools_pool_t api;                    // first: the external's data points here
   std::atomic<uintptr_t> fast_thread{0};  // js_thread while live and its calls take no lock, else 0 (no thread)
@@ -225,9 +226,11 @@ napi_status MakeNativeHandle(napi_env env, PoolState* state, std::shared_ptr<Poo
 // held: the caller must then let go of the chunks but not free the memory.
 bool NativeHandleDestroyed(NativeHandle* handle);
 
-// Marks the handle of a pool that cannot be pinned destroyed, from its
-// JavaScript thread with the pool's lock held (a heap child destroyed through
-// its parent): later calls return MEMPOOLS_ERR_DESTROYED.
+// Marks the handle destroyed (fast_thread 0, live nullptr), from the pool's
+// JavaScript thread with its lock held: later calls return
+// MEMPOOLS_ERR_DESTROYED. For a pool that cannot be pinned and is destroyed by
+// other means (a heap child destroyed through its parent); the two calls
+// above use it too.
 void NativeHandlePoolGone(NativeHandle* handle);
 
 // Called by PoolTable::ReleaseState: the state goes. True when a pin still

@@ -537,6 +537,30 @@ describe('destroy() while a worker holds a pin', () => {
     expect(isMapped(pinned.address)).toBe(false);
   });
 
+  it('a HeapPool child destroyed through its parent: every call through its handle is MEMPOOLS_ERR_DESTROYED', () => {
+    // The parent has no nativeHandle, so the C pool destroys the child with it
+    // (heap_pool_destroy's cascade), which marks the child's handle.
+    const parent = new HeapPool();
+    const child = new HeapPool({ parent });
+    const handle = child.nativeHandle;
+    // live: every call served but retain (a child cannot be pinned)
+    expect(probe.onThisThread(handle, 32)).toEqual(
+      Object.fromEntries(CALLS.map((c) => [c, c === 'retain' ? MEMPOOLS_ERR_UNSUPPORTED : 0])),
+    );
+    parent.destroy();
+    expect(child.destroyed).toBe(true);
+    expect(probe.onThisThread(handle, 32)).toEqual(Object.fromEntries(CALLS.map((c) => [c, MEMPOOLS_ERR_DESTROYED])));
+    const safeParent = new HeapPool({ threadSafe: true });
+    const safeChild = new HeapPool({ parent: safeParent });
+    const safeHandle = safeChild.nativeHandle;
+    expect(probe.offThread(safeHandle, 32)).toMatchObject({ alloc: 0 });
+    safeParent.destroy();
+    expect(probe.offThread(safeHandle, 32)).toMatchObject({ alloc: MEMPOOLS_ERR_DESTROYED });
+    expect(probe.onThisThread(safeHandle, 32)).toEqual(
+      Object.fromEntries(CALLS.map((c) => [c, MEMPOOLS_ERR_DESTROYED])),
+    );
+  });
+
   it('a pool dropped without destroy() while pinned keeps its memory until the release', () => {
     let pool: TlsfPool | undefined = new TlsfPool({ size: 3 * 1024 * 1024 + 8192 });
     const pinned = probe.startPinned(pool.nativeHandle, 4096, 7);

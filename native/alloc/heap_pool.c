@@ -79,15 +79,15 @@ _Static_assert(HEAP_POOL_GRANULE / HEAP_POOL_MIN_CLASS <= 65535u, "block indices
 /* ---- structures ---------------------------------------------------------- */
 
 /* One chunk id. Invariants: kind == K_FREE exactly when base == NULL (then the
- * id is on the free list). A class chunk: carved <= nblocks; bit i of live_bits
- * is set exactly for the `live` live blocks, all below carved, and its tag bit
- * (tag_bits(), the words after live_bits) only for tagged live blocks; stack[0..top)
+ * id is on the free list). A class chunk: carved <= nblocks; block i's state
+ * (block_state(): two bits of `bits`) has LIVE set exactly for the `live` live
+ * blocks, all below carved, and TAGGED only for tagged live blocks; stack[0..top)
  * and the class's front cache together hold exactly the carved blocks that are
  * not live, each once (top + cached == carved - live); it is on its class's partial list exactly when can_serve(); live == 0 exactly when it is
  * its class's spare; each of its granules is in the hash under its id. */
 typedef struct chunk {
     unsigned char *base;
-    uint64_t *live_bits;
+    uint64_t *bits; /* class chunks: block states, 2 bits a block (see block_state()) */
     uint16_t *stack;
     size_t bytes;
     uint16_t top, carved, live, nblocks; /* a chunk holds at most 4096 blocks */
@@ -143,12 +143,13 @@ struct heap_pool {
     size_t nlarge;
     size_t large_bytes;
     size_t nlent;
-    size_t ntagged;      /* tagged live allocations */
-    size_t tagged_bytes; /* their usable bytes */
+    size_t ntagged_large;      /* tagged live large blocks (class blocks: class_tagged) */
+    size_t tagged_large_bytes; /* their bytes */
     size_t lent_bytes;
     size_t meta_bytes;
 
     size_class_t classes[HEAP_POOL_CLASSES];
+    size_t class_tagged[HEAP_POOL_CLASSES]; /* tagged live blocks per class */
 
     heap_pool_memory_t mem;
     void *(*src_map)(void *ctx, size_t bytes, size_t align);
@@ -435,14 +436,23 @@ static void push_partial(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t 
     sc->head = id;
 }
 
-static inline size_t bitmap_words(uint32_t nblocks) { return ((size_t)nblocks + 63) / 64; }
-
-/* A class chunk's tag bitmap: right after its live bitmap. */
-static inline uint64_t *tag_bits(const chunk_t *c) { return c->live_bits + bitmap_words(c->nblocks); }
+/* A class chunk's block states: two bits a block, block i's at bits
+ * state_shift(i) (LIVE) and state_shift(i) + 1 (TAGGED) of bits[i / 32], so that
+ * a tagged block is handed out or freed with one store (the tag is its live bit's
+ * neighbour). Words: state_words(); the free stack follows them. */
+#define LIVE 1u
+#define TAGGED 2u
+#define LIVE_MASK 0x5555555555555555ull /* the LIVE bits of a word */
+static inline size_t state_words(uint32_t nblocks) { return ((size_t)nblocks + 31) / 32; }
+static inline unsigned state_shift(size_t idx) { return (unsigned)(idx << 1) & 63u; } /* 2 * (idx % 32): one lea */
+static inline unsigned block_state(const chunk_t *c, size_t idx)
+{
+    return (c->bits[idx >> 5] >> state_shift(idx)) & 3u;
+}
 
 static size_t side_table_bytes(uint32_t nblocks)
 {
-    return 2 * bitmap_words(nblocks) * sizeof(uint64_t) + (size_t)nblocks * sizeof(uint16_t);
+    return state_words(nblocks) * sizeof(uint64_t) + (size_t)nblocks * sizeof(uint16_t);
 }
 
 /* Notify, unregister, give back, free the id. */
@@ -467,7 +477,7 @@ static void release_class_chunk(heap_pool_t *p, uint32_t id)
     release_memory(p, c->base, c->bytes);
     p->meta_bytes -= side_table_bytes(c->nblocks);
     p->nclass--;
-    free(c->live_bits);
+    free(c->bits);
     release_slot(p, id);
 }
 
@@ -489,10 +499,10 @@ static uint32_t new_class_chunk(heap_pool_t *p, unsigned cls)
 {
     size_class_t *sc = &p->classes[cls];
     size_t ngran = sc->chunk_bytes / HEAP_POOL_GRANULE;
-    size_t words = bitmap_words(sc->nblocks);
+    size_t words = state_words(sc->nblocks);
     uint32_t id = acquire_slot(p);
     if (id == NONE) return NONE;
-    /* one malloc: the live bitmap, the tag bitmap, then the free stack */
+    /* one malloc: the block states, then the free stack */
     uint64_t *bits = calloc(1, side_table_bytes(sc->nblocks));
     if (!bits || !reserve_hash(p, ngran)) {
         free(bits);
@@ -508,8 +518,8 @@ static uint32_t new_class_chunk(heap_pool_t *p, unsigned cls)
     chunk_t *c = &p->chunks[id];
     c->base = base;
     c->bytes = sc->chunk_bytes;
-    c->live_bits = bits;
-    c->stack = (uint16_t *)(bits + 2 * words);
+    c->bits = bits;
+    c->stack = (uint16_t *)(bits + words);
     c->top = c->carved = c->live = 0;
     c->nblocks = (uint16_t)sc->nblocks;
     c->bsize = sc->bsize;
@@ -570,10 +580,11 @@ COLD uint32_t alloc_from_chunks(heap_pool_t *p, unsigned cls, uint32_t *idx_out)
     return id;
 }
 
-/* Block idx of chunk c (id, class sc) is handed out: live bit, counters, spare. */
-HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, uint32_t idx)
+/* Block idx of chunk c (id, class sc) is handed out: its state (LIVE, or
+ * LIVE | TAGGED), counters, spare. The tag's counter is the caller's. */
+HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, uint32_t idx, unsigned state)
 {
-    c->live_bits[idx >> 6] |= (uint64_t)1 << (idx & 63);
+    c->bits[idx >> 5] |= (uint64_t)state << state_shift(idx);
     if (UNLIKELY(c->live++ == 0) && sc->spare == id) { /* the spare is in use again */
         sc->spare = NONE;
         p->nspares--;
@@ -589,13 +600,10 @@ HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, ui
 HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx,
                      int tagged /* 1: the block is known to be tagged */)
 {
-    uint64_t bit = (uint64_t)1 << (idx & 63), *tag = &tag_bits(c)[idx >> 6];
-    c->live_bits[idx >> 6] &= ~bit;
-    if (tagged || UNLIKELY(*tag & bit)) {
-        *tag &= ~bit;
-        p->ntagged--;
-        p->tagged_bytes -= sc->bsize;
-    }
+    uint64_t *w = &c->bits[idx >> 5], old = *w;
+    unsigned shift = state_shift(idx);
+    *w = old & ~((uint64_t)3 << shift); /* live and tag bits at once */
+    if (tagged || UNLIKELY((old >> shift) & TAGGED)) p->class_tagged[cls]--;
     c->live--;
     p->used -= sc->bsize;
     p->allocations--;
@@ -618,7 +626,7 @@ HOT int alloc_class(heap_pool_t *p, unsigned cls, heap_pool_ref_t *out)
         if (UNLIKELY(id == NONE)) return HEAP_POOL_ERR_NOMEM;
     }
     chunk_t *c = &p->chunks[id];
-    mark_live(p, sc, c, id, idx);
+    mark_live(p, sc, c, id, idx, LIVE);
     size_t bsize = sc->bsize, off = (size_t)idx * bsize;
     out->ptr = c->base + off;
     out->chunk = id;
@@ -668,8 +676,8 @@ static void free_large(heap_pool_t *p, uint32_t id)
     remove_hash(p, (uintptr_t)c->base);
     release_memory(p, c->base, c->bytes);
     if (c->tagged) {
-        p->ntagged--;
-        p->tagged_bytes -= c->bytes;
+        p->ntagged_large--;
+        p->tagged_large_bytes -= c->bytes;
     }
     p->nlarge--;
     p->large_bytes -= c->bytes;
@@ -716,7 +724,7 @@ HOT int resolve(const heap_pool_t *p, uint32_t id, size_t off, target_t *t)
         if (UNLIKELY(off >= c->bytes)) return HEAP_POOL_ERR_FOREIGN;
         size_t q = block_index(c, off);
         if (UNLIKELY(q == SIZE_MAX)) return HEAP_POOL_ERR_FOREIGN;
-        if (UNLIKELY(!((c->live_bits[q >> 6] >> (q & 63)) & 1))) return HEAP_POOL_ERR_DOUBLE_FREE;
+        if (UNLIKELY(!(block_state(c, q) & LIVE))) return HEAP_POOL_ERR_DOUBLE_FREE;
         t->idx = (uint32_t)q;
         t->usable = c->bsize;
         return HEAP_POOL_OK;
@@ -744,21 +752,22 @@ HOT int is_tagged(const heap_pool_t *p, uint32_t id, const target_t *t)
 {
     const chunk_t *c = &p->chunks[id];
     if (c->kind != K_CLASS) return c->tagged;
-    return (int)((tag_bits(c)[t->idx >> 6] >> (t->idx & 63)) & 1);
+    return (block_state(c, t->idx) & TAGGED) != 0;
 }
 
 /* Tags (on) or untags the live block (id, t), which is not / is tagged. */
 static void set_tag(heap_pool_t *p, uint32_t id, const target_t *t, int on)
 {
     chunk_t *c = &p->chunks[id];
-    p->ntagged = on ? p->ntagged + 1 : p->ntagged - 1;
-    p->tagged_bytes = on ? p->tagged_bytes + t->usable : p->tagged_bytes - t->usable;
     if (c->kind != K_CLASS) {
+        p->ntagged_large = on ? p->ntagged_large + 1 : p->ntagged_large - 1;
+        p->tagged_large_bytes = on ? p->tagged_large_bytes + t->usable : p->tagged_large_bytes - t->usable;
         c->tagged = (uint8_t)on;
         return;
     }
-    uint64_t bit = (uint64_t)1 << (t->idx & 63);
-    uint64_t *w = &tag_bits(c)[t->idx >> 6];
+    p->class_tagged[c->cls] = on ? p->class_tagged[c->cls] + 1 : p->class_tagged[c->cls] - 1;
+    uint64_t bit = (uint64_t)TAGGED << state_shift(t->idx);
+    uint64_t *w = &c->bits[t->idx >> 5];
     *w = on ? *w | bit : *w & ~bit;
 }
 
@@ -834,7 +843,7 @@ void heap_pool_destroy(heap_pool_t *p)
         chunk_t *c = &p->chunks[id];
         if (c->kind == K_CLASS || c->kind == K_LARGE) notify_chunk(p, id, c, 0);
         if (c->kind != K_FREE) p->src_unmap(p->src_ctx, c->base, c->bytes);
-        free(c->live_bits);
+        free(c->bits);
     }
     if (p->mem.on_destroy) p->mem.on_destroy(p->mem.ctx, p);
     if (p->parent) {
@@ -949,8 +958,9 @@ COLD void *malloc_slow(heap_pool_t *p, size_t size, int tagged)
     return r.ptr;
 }
 
-/* Fast path: a class whose front cache has a block (a pop, no list work). p not NULL. */
-HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged)
+/* Fast path: a class whose front cache has a block (a pop, no list work):
+ * 1 with the block in *out, else 0 (nothing done). p not NULL. */
+HOT int malloc_front(heap_pool_t *p, size_t size, int tagged, void **out)
 {
     if (LIKELY(size <= HEAP_POOL_MAX_CLASS)) {
         unsigned cls = class_index_fast(size);
@@ -961,15 +971,19 @@ HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged)
             uint32_t id = e->id, idx = e->idx;
             sc->ncache = n;
             chunk_t *c = &p->chunks[id];
-            mark_live(p, sc, c, id, idx);
-            if (tagged) {
-                tag_bits(c)[idx >> 6] |= (uint64_t)1 << (idx & 63);
-                p->ntagged++;
-                p->tagged_bytes += sc->bsize;
-            }
-            return c->base + (size_t)idx * sc->bsize;
+            mark_live(p, sc, c, id, idx, tagged ? LIVE | TAGGED : LIVE);
+            if (tagged) p->class_tagged[cls]++;
+            *out = c->base + (size_t)idx * sc->bsize;
+            return 1;
         }
     }
+    return 0;
+}
+
+HOT void *malloc_ptr(heap_pool_t *p, size_t size, int tagged)
+{
+    void *b;
+    if (LIKELY(malloc_front(p, size, tagged, &b))) return b;
     return malloc_slow(p, size, tagged);
 }
 
@@ -999,8 +1013,9 @@ COLD int free_slow(heap_pool_t *p, void *ptr, int tagged)
 
 /* Fast path: a pointer into a class chunk whose granule is the first probe of
  * the hash (granule keys belong to class chunks only, and the offset is then
- * inside the chunk); validated exactly as resolve() does. ptr and p not NULL. */
-HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged)
+ * inside the chunk); validated exactly as resolve() does. 1 when it freed the
+ * block, else 0 (nothing done: free_slow decides). ptr and p not NULL. */
+HOT int free_front(heap_pool_t *p, void *ptr, int tagged)
 {
     uintptr_t a = (uintptr_t)ptr, key = granule_key(a);
     const chunk_map_slot_t *h = &p->hash.slots[chunk_map_home(p->hash.cap, key)];
@@ -1011,14 +1026,20 @@ HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged)
         unsigned cls = c->cls;
         size_class_t *sc = &p->classes[cls];
         uint32_t n = sc->ncache;
-        /* the common case: a live block, room in the cache, not the chunk's last
-         * live block (everything else, including the errors, goes the long way) */
-        if (LIKELY(idx != SIZE_MAX && ((c->live_bits[idx >> 6] >> (idx & 63)) & 1) && n < FC_DEPTH && c->live > 1 &&
-                   (!tagged || ((tag_bits(c)[idx >> 6] >> (idx & 63)) & 1)))) {
+        unsigned need = tagged ? LIVE | TAGGED : LIVE;
+        /* the common case: a live (tagged) block, room in the cache, not the chunk's
+         * last live block (everything else, including the errors, goes the long way) */
+        if (LIKELY(idx != SIZE_MAX && (block_state(c, idx) & need) == need && n < FC_DEPTH && c->live > 1)) {
             cache_block(p, sc, cls, c, id, (uint32_t)idx, tagged);
-            return HEAP_POOL_OK;
+            return 1;
         }
     }
+    return 0;
+}
+
+HOT int free_ptr(heap_pool_t *p, void *ptr, int tagged)
+{
+    if (LIKELY(free_front(p, ptr, tagged))) return HEAP_POOL_OK;
     return free_slow(p, ptr, tagged); /* a tail call: the fast path needs no stack frame */
 }
 
@@ -1033,6 +1054,34 @@ int heap_pool_free_tagged(heap_pool_t *p, void *ptr)
 {
     if (UNLIKELY(!p)) return HEAP_POOL_ERR_INVALID;
     return ptr ? free_ptr(p, ptr, 1) : HEAP_POOL_ERR_FOREIGN;
+}
+
+/* The slow halves of the _or calls (tail calls: their fast paths need no frame). */
+COLD int malloc_or_slow(heap_pool_t *p, size_t size, void **out, int refused)
+{
+    void *b = malloc_slow(p, size, 1);
+    if (!b) return refused;
+    *out = b;
+    return HEAP_POOL_OK;
+}
+
+COLD int free_or_slow(heap_pool_t *p, void *ptr, int refused)
+{
+    return ptr && free_slow(p, ptr, 1) == HEAP_POOL_OK ? HEAP_POOL_OK : refused;
+}
+
+int heap_pool_malloc_tagged_or(heap_pool_t *p, size_t size, void **out, int refused)
+{
+    if (LIKELY(malloc_front(p, size, 1, out))) return HEAP_POOL_OK;
+    return malloc_or_slow(p, size, out, refused);
+}
+
+int heap_pool_free_tagged_or(heap_pool_t *p, void *ptr, int refused)
+{
+    /* NULL needs no test here: its granule (address 0) is never a chunk's, so
+     * free_front leaves it to free_or_slow */
+    if (LIKELY(free_front(p, ptr, 1))) return HEAP_POOL_OK;
+    return free_or_slow(p, ptr, refused);
 }
 
 int heap_pool_tagged(const heap_pool_t *p, const void *ptr, heap_pool_ref_t *out)
@@ -1145,8 +1194,12 @@ void heap_pool_get_stats(const heap_pool_t *p, heap_pool_stats_t *out)
     out->large_bytes = p->large_bytes;
     out->lent_chunks = p->nlent;
     out->lent_bytes = p->lent_bytes;
-    out->tagged = p->ntagged;
-    out->tagged_bytes = p->tagged_bytes;
+    out->tagged = p->ntagged_large;
+    out->tagged_bytes = p->tagged_large_bytes;
+    for (unsigned i = 0; i < HEAP_POOL_CLASSES; i++) {
+        out->tagged += p->class_tagged[i];
+        out->tagged_bytes += p->class_tagged[i] * p->classes[i].bsize;
+    }
     out->children = p->nchildren;
     out->metadata_bytes = p->meta_bytes;
 }
@@ -1173,26 +1226,26 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
     if (c->bytes != sc->chunk_bytes || c->nblocks != sc->nblocks || c->bsize != sc->bsize || c->magic != sc->magic)
         return "class chunk: geometry differs from its class";
     if ((uintptr_t)c->base & (HEAP_POOL_GRANULE - 1)) return "class chunk: base not granule-aligned";
-    if (!c->live_bits || c->stack != (uint16_t *)(c->live_bits + 2 * bitmap_words(c->nblocks)))
+    if (!c->bits || c->stack != (uint16_t *)(c->bits + state_words(c->nblocks)))
         return "class chunk: side tables missing";
     if (c->carved > c->nblocks || c->live > c->carved || c->top > (uint32_t)c->carved - c->live)
         return "class chunk: counters inconsistent";
     size_t words = ((size_t)c->nblocks + 63) / 64, live = 0;
-    for (size_t w = 0; w < words; w++) {
-        uint64_t b = c->live_bits[w];
-        if (w * 64 + 64 > c->carved) { /* bits at or above carved must be clear */
-            size_t from = c->carved > w * 64 ? c->carved - w * 64 : 0;
-            if (from < 64 && (b >> from)) return "class chunk: live bit beyond carved";
+    for (size_t w = 0; w < state_words(c->nblocks); w++) {
+        uint64_t b = c->bits[w];
+        if (w * 32 + 32 > c->carved) { /* states at or above carved must be clear */
+            size_t from = c->carved > w * 32 ? c->carved - w * 32 : 0;
+            if (from < 32 && (b >> (2 * from))) return "class chunk: live bit beyond carved";
         }
-        live += count_bits64(b);
-        if (tag_bits(c)[w] & ~b) return "class chunk: tag on a block that is not live";
+        live += count_bits64(b & LIVE_MASK);
+        if ((b >> 1) & ~b & LIVE_MASK) return "class chunk: tag on a block that is not live";
     }
     if (live != c->live) return "class chunk: live count differs from bitmap";
     memset(seen, 0, words * sizeof *seen);
     for (uint32_t i = 0; i < c->top; i++) {
         uint32_t b = c->stack[i];
         if (b >= c->carved) return "class chunk: free stack entry beyond carved";
-        if ((c->live_bits[b >> 6] >> (b & 63)) & 1) return "class chunk: free stack holds a live block";
+        if (block_state(c, b) & LIVE) return "class chunk: free stack holds a live block";
         if ((seen[b >> 6] >> (b & 63)) & 1) return "class chunk: block twice on the free stack";
         seen[b >> 6] |= (uint64_t)1 << (b & 63);
     }
@@ -1202,7 +1255,7 @@ static const char *check_class_chunk(const heap_pool_t *p, uint32_t id, uint64_t
         if (e->id != id) continue;
         uint32_t b = e->idx;
         if (b >= c->carved) return "front cache: entry beyond carved";
-        if ((c->live_bits[b >> 6] >> (b & 63)) & 1) return "front cache: holds a live block";
+        if (block_state(c, b) & LIVE) return "front cache: holds a live block";
         if ((seen[b >> 6] >> (b & 63)) & 1) return "front cache: block cached twice or also on the free stack";
         seen[b >> 6] |= (uint64_t)1 << (b & 63);
         cached++;
@@ -1227,7 +1280,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
     if (!seen) FAIL("check: out of memory");
     {
         size_t nfree = 0, reserved = 0, used = 0, allocs = 0, nclass = 0, nlarge = 0, lbytes = 0, nlent = 0, lent = 0,
-               keys = 0, meta = 0, ntagged = 0, tagged = 0, listed[HEAP_POOL_CLASSES] = {0};
+               keys = 0, meta = 0, ntagged = 0, tagged = 0, listed[HEAP_POOL_CLASSES] = {0},
+               class_tagged[HEAP_POOL_CLASSES] = {0};
         for (uint32_t id = 0; id < p->nchunks; id++) {
             const chunk_t *c = &p->chunks[id];
             switch (c->kind) {
@@ -1244,11 +1298,8 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                 allocs += c->live;
                 keys += c->bytes / HEAP_POOL_GRANULE;
                 meta += side_table_bytes(c->nblocks);
-                for (size_t w = 0; w < bitmap_words(c->nblocks); w++) {
-                    unsigned n = count_bits64(tag_bits(c)[w]);
-                    ntagged += n;
-                    tagged += (size_t)n * c->bsize;
-                }
+                for (size_t w = 0; w < state_words(c->nblocks); w++)
+                    class_tagged[c->cls] += count_bits64(c->bits[w] & ~LIVE_MASK);
                 if (can_serve(c)) listed[c->cls]++;
                 break;
             }
@@ -1257,7 +1308,7 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
                 if (!c->base || ((uintptr_t)c->base & (p->page - 1)) || !c->bytes)
                     FAIL("large/lent chunk: bad base or size");
                 if (!hash_has(p, (uintptr_t)c->base, id)) FAIL("large/lent chunk: base missing from hash");
-                if (c->live_bits) FAIL("large/lent chunk: has side tables");
+                if (c->bits) FAIL("large/lent chunk: has side tables");
                 reserved += c->bytes;
                 keys++;
                 if (c->kind == K_LARGE) {
@@ -1319,7 +1370,9 @@ int heap_pool_check(const heap_pool_t *p, const char **why)
         if (nclass != p->nclass || nlarge != p->nlarge || lbytes != p->large_bytes || nlent != p->nlent ||
             lent != p->lent_bytes || meta != p->meta_bytes)
             FAIL("chunk counters");
-        if (ntagged != p->ntagged || tagged != p->tagged_bytes) FAIL("tagged counters");
+        if (ntagged != p->ntagged_large || tagged != p->tagged_large_bytes) FAIL("tagged counters");
+        for (unsigned i = 0; i < HEAP_POOL_CLASSES; i++)
+            if (class_tagged[i] != p->class_tagged[i]) FAIL("tagged counters");
         size_t kids = 0;
         const heap_pool_t *prevk = NULL;
         for (const heap_pool_t *k = p->first_child; k; k = k->next_sibling) {

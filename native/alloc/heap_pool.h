@@ -272,8 +272,9 @@ size_t heap_pool_usable_size(const heap_pool_t *p, const void *ptr);
 
 /* ---- tags ----------------------------------------------------------------------------
  * One bit per live allocation for the caller's own bookkeeping, kept in the
- * side tables (a class chunk's tag bitmap beside its live bitmap; a flag in a
- * large block's chunk entry): the Node binding tags the blocks another addon
+ * side tables (in a class chunk, beside the block's live bit, so that making or
+ * freeing a tagged block is one store; a flag in a large block's chunk entry),
+ * counted per size class: the Node binding tags the blocks another addon
  * allocated through a nativeHandle. heap_pool_malloc_tagged or
  * heap_pool_alloc_ref with HEAP_POOL_TAG makes a tagged block, realloc moves
  * the tag with the block, every free clears it. Stats count the tagged blocks
@@ -289,6 +290,12 @@ int heap_pool_untag(heap_pool_t *p, const void *ptr);
 /* Frees a live tagged block (codes as heap_pool_tagged; a refused call changes
  * nothing). As fast as heap_pool_free. */
 int heap_pool_free_tagged(heap_pool_t *p, void *ptr);
+/* The two above for a caller that answers in its own codes (the binding's
+ * nativeHandle, which jumps here): HEAP_POOL_OK with the block in *out, or
+ * `refused` (the caller's code, returned as is) with nothing changed. p is not
+ * NULL. */
+int heap_pool_malloc_tagged_or(heap_pool_t *p, size_t size, void **out, int refused);
+int heap_pool_free_tagged_or(heap_pool_t *p, void *ptr, int refused);
 
 /* ---- chunks ------------------------------------------------------------------------- */
 

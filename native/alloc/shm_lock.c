@@ -133,17 +133,22 @@ static int acquire_contended(uint32_t *word, uint32_t self, uint32_t timeout_ms)
     }
 }
 
-int shm_lock_acquire(uint32_t *word, uint32_t timeout_ms)
+int shm_lock_acquire_as(uint32_t *word, uint32_t self, uint32_t timeout_ms)
 {
-    uint32_t self = shm_lock_self();
     uint32_t seen = 0;
     if (try_take(word, &seen, self)) return SHM_LOCK_OK;
     return acquire_contended(word, self, timeout_ms);
 }
 
-int shm_lock_release(uint32_t *word)
+int shm_lock_acquire(uint32_t *word, uint32_t timeout_ms)
 {
-    uint32_t self = shm_lock_self();
+    return shm_lock_acquire_as(word, shm_lock_self(), timeout_ms);
+}
+
+int shm_lock_release(uint32_t *word) { return shm_lock_release_as(word, shm_lock_self()); }
+
+int shm_lock_release_as(uint32_t *word, uint32_t self)
+{
     uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
     do {
         if ((v & ~SHM_LOCK_WAITERS) != self) return SHM_LOCK_NOT_HOLDER;

@@ -60,6 +60,11 @@ int shm_lock_acquire(uint32_t *word, uint32_t timeout_ms);
 int shm_lock_release(uint32_t *word);
 /* The calling thread's id, as the word records it. */
 uint32_t shm_lock_self(void);
+/* shm_lock_acquire and shm_lock_release for a caller that has the calling
+ * thread's id at hand (self: shm_lock_self() of this thread), so that a lock
+ * and its release cost one thread-local lookup, not two. */
+int shm_lock_acquire_as(uint32_t *word, uint32_t self, uint32_t timeout_ms);
+int shm_lock_release_as(uint32_t *word, uint32_t self);
 
 #ifdef __cplusplus
 }

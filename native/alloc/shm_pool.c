@@ -262,13 +262,14 @@ static void adopt_layout(shm_pool_t *p, const shm_header_t *h)
     p->area_size = h->area_size;
 }
 
-/* Does the header still hold the layout this process validated? */
-static int layout_unchanged(const shm_pool_t *p)
+/* Does the header still hold the layout this process validated? (Every lock
+ * asks: one branch.) */
+static inline int layout_unchanged(const shm_pool_t *p)
 {
     const shm_header_t *h = p->h;
-    return h->control_offset == p->control_offset && h->bitmap_offset == p->bitmap_offset &&
-           h->lent_offset == p->lent_offset && h->area_offset == p->area_offset && h->area_size == p->area_size &&
-           h->segment_size == p->size;
+    return ((h->control_offset ^ p->control_offset) | (h->bitmap_offset ^ p->bitmap_offset) |
+            (h->lent_offset ^ p->lent_offset) | (h->area_offset ^ p->area_offset) | (h->area_size ^ p->area_size) |
+            (h->segment_size ^ (uint64_t)p->size)) == 0;
 }
 
 /* Do the TLSF region table and the header agree? Reads the table only. */
@@ -605,29 +606,34 @@ static int lock_failure(int rc)
     return rc == SHM_LOCK_SYSTEM ? SHM_POOL_ERR_SYSTEM : SHM_POOL_ERR_CORRUPTED; /* SHM_LOCK_DAMAGED */
 }
 
-static void unlock_allocator(shm_pool_t *p) { shm_lock_release(&p->h->alloc_lock); }
+/* The allocator lock, taken and let go of by thread `self` (shm_lock_self()):
+ * the hot calls look the id up once for both. */
+static void unlock_allocator_as(shm_pool_t *p, uint32_t self) { shm_lock_release_as(&p->h->alloc_lock, self); }
+static void unlock_allocator(shm_pool_t *p) { unlock_allocator_as(p, shm_lock_self()); }
 
 /* Take the allocator lock: SHM_POOL_OK with it held, else an error with it
  * not held. A dead holder's mess is repaired first. */
-static int lock_allocator(shm_pool_t *p)
+static int lock_allocator_as(shm_pool_t *p, uint32_t self)
 {
-    int rc = shm_lock_acquire(&p->h->alloc_lock, p->lock_timeout_ms);
+    int rc = shm_lock_acquire_as(&p->h->alloc_lock, self, p->lock_timeout_ms);
     if (rc == SHM_LOCK_OWNER_DIED) {
         int ok = recover_allocator(p);
         p->h->generation++;
         if (!ok) {
-            unlock_allocator(p);
+            unlock_allocator_as(p, self);
             return SHM_POOL_ERR_CORRUPTED;
         }
         return SHM_POOL_OK;
     }
     if (rc != SHM_LOCK_OK) return lock_failure(rc);
     if (p->h->corrupted || !layout_unchanged(p) || tlsf_check_regions(p->t, allocator_span(p)) != TLSF_OK) {
-        unlock_allocator(p);
+        unlock_allocator_as(p, self);
         return SHM_POOL_ERR_CORRUPTED;
     }
     return SHM_POOL_OK;
 }
+
+static int lock_allocator(shm_pool_t *p) { return lock_allocator_as(p, shm_lock_self()); }
 
 int shm_pool_debug_lock_allocator(shm_pool_t *p) { return p ? lock_allocator(p) : SHM_POOL_ERR_INVALID; }
 
@@ -967,12 +973,13 @@ static int alloc_failure(shm_pool_t *p)
 int shm_pool_alloc(shm_pool_t *p, size_t size, uint64_t *offset, void **ptr)
 {
     if (!p) return SHM_POOL_ERR_INVALID;
-    int rc = lock_allocator(p);
+    uint32_t self = shm_lock_self();
+    int rc = lock_allocator_as(p, self);
     if (rc != SHM_POOL_OK) return rc;
     void *b = tlsf_malloc(p->t, size);
     if (!b && reclaimed_some(p)) b = tlsf_malloc(p->t, size);
     rc = b ? give_block(p, b, offset, ptr) : alloc_failure(p);
-    unlock_allocator(p);
+    unlock_allocator_as(p, self);
     return rc;
 }
 
@@ -1019,10 +1026,11 @@ int shm_pool_free_at(shm_pool_t *p, uint64_t offset)
     if (offset == 0) return SHM_POOL_OK;
     uint64_t u;
     if (!area_offset_of(p, offset, &u)) return SHM_POOL_ERR_FOREIGN;
-    int rc = lock_allocator(p);
+    uint32_t self = shm_lock_self();
+    int rc = lock_allocator_as(p, self);
     if (rc != SHM_POOL_OK) return rc;
     rc = lent_entry(p, offset) ? SHM_POOL_ERR_LENT : map_tlsf(tlsf_free_at(p->t, 0, (size_t)u));
-    unlock_allocator(p);
+    unlock_allocator_as(p, self);
     return rc;
 }
 

@@ -39,6 +39,8 @@ class PoolLock {
   void unlock() {
     if (enabled_) mutex_.unlock();
   }
+  // The mutex itself, for a caller that knows the lock is enabled (no test).
+  std::mutex& mutex() { return mutex_; }
 
  private:
   bool enabled_ = false;  // set once, before the pool is used

@@ -46,21 +46,25 @@ int StatusOf(int heap_status) {
   return heap_status == HEAP_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
 }
 
-// The ops run with the family's lock held (native_handle.hh). A pool
-// destroyed through its parent has no heap pool left.
+// The ops run with the family's lock held (native_handle.hh) on a state the
+// handle holds live, so its heap pool is there: a pool destroyed through its
+// parent marks its handle destroyed first (heap_state.cc's OnDestroy). Alloc
+// and Free are one jump into the heap pool (its _or calls answer in this ABI's codes).
+static_assert(static_cast<int>(HEAP_POOL_OK) == static_cast<int>(MEMPOOLS_OK), "the heap pool's success is the ABI's");
+
 int Alloc(PoolState* state, size_t size, void** out) {
-  HeapState* s = Heap(state);
-  if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
-  void* ptr = heap_pool_malloc_tagged(s->pool, size);
-  if (ptr == nullptr) return MEMPOOLS_ERR_NOMEM;
-  *out = ptr;
-  return MEMPOOLS_OK;
+  return heap_pool_malloc_tagged_or(Heap(state)->pool, size, out, MEMPOOLS_ERR_NOMEM);
 }
 
-int Free(PoolState* state, void* ptr) {
-  HeapState* s = Heap(state);
-  if (s->pool == nullptr) return MEMPOOLS_ERR_DESTROYED;
-  return heap_pool_free_tagged(s->pool, ptr) == HEAP_POOL_OK ? MEMPOOLS_OK : MEMPOOLS_ERR_INVALID;
+int Free(PoolState* state, void* ptr) { return heap_pool_free_tagged_or(Heap(state)->pool, ptr, MEMPOOLS_ERR_INVALID); }
+
+// The same on the owning thread's fast path, with the heap pool kept in the handle.
+void* Target(PoolState* state) { return Heap(state)->pool; }
+int TargetAlloc(void* pool, size_t size, void** out) {
+  return heap_pool_malloc_tagged_or(static_cast<heap_pool_t*>(pool), size, out, MEMPOOLS_ERR_NOMEM);
+}
+int TargetFree(void* pool, void* ptr) {
+  return heap_pool_free_tagged_or(static_cast<heap_pool_t*>(pool), ptr, MEMPOOLS_ERR_INVALID);
 }
 
 // The addon block at ptr (a live tagged block), else why not.
@@ -126,8 +130,8 @@ int CanPin(PoolState* state) {
   return s->retained == nullptr && s->shm == nullptr ? MEMPOOLS_OK : MEMPOOLS_ERR_UNSUPPORTED;
 }
 
-constexpr HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,     Free,       Realloc, UsableSize,
-                            HandleOf,           PointerOf, FreePinned, CanPin};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_HEAP, Alloc,      Free,   Realloc, UsableSize,  HandleOf,
+                            PointerOf,          FreePinned, CanPin, Target,  TargetAlloc, TargetFree};
 
 // The live state behind argument 0 whose pool was not destroyed through its parent, or nullptr.
 HeapState* LiveStateOf(const Napi::CallbackInfo& info) {

@@ -1,6 +1,7 @@
 // heap_state.cc — see heap_state.hh.
 #include "heap_state.hh"
 
+#include "native_handle.hh"
 #include "os_memory.hh"
 
 #include <cstdlib>
@@ -35,9 +36,12 @@ void UnmapShared(void* ctx, void* p, size_t bytes) {
   ReleaseWhenUnreachable(p, bytes, GiveBackShared, state, &state->held);
 }
 
-// A child destroyed through its parent: its chunk ArrayBuffers were let go of already.
+// A child destroyed through its parent: its chunk ArrayBuffers were let go of
+// already; its nativeHandle (if any) refuses calls from now on (the family's
+// lock is held). Also called for a pool destroyed directly, marked destroyed already.
 void OnDestroy(void* ctx, heap_pool_t*) {
   HeapState* state = static_cast<HeapState*>(ctx);
+  if (!state->destroyed && state->native_handle != nullptr) NativeHandlePoolGone(state->native_handle);
   state->pool = nullptr;
   state->destroyed = true;
 }

@@ -87,10 +87,13 @@ napi_status Make(napi_env env, PoolState* state, const HandleOps* ops, const Ent
                  Retain,
                  Release};
   handle->ops = ops;
+  if (ops->target != nullptr && !state->destroyed) handle->target = ops->target(state);
   handle->js_thread = ThisThread();
+  handle->fast_thread.store(handle->owner_lock == nullptr && !state->destroyed ? handle->js_thread : 0,
+                            std::memory_order_relaxed);
   handle->thread_safe = thread_safe;
   handle->state = state;
-  handle->destroyed.store(state->destroyed, std::memory_order_relaxed);
+  handle->live.store(state->destroyed ? nullptr : state, std::memory_order_relaxed);
   napi_status status = napi_create_external(env, &handle->api, Finalize, handle, result);
   if (status != napi_ok) {
     delete handle;  // no external, so no finalizer to drop its reference
@@ -105,16 +108,21 @@ napi_status Make(napi_env env, PoolState* state, const HandleOps* ops, const Ent
 bool NativeHandleDestroyed(NativeHandle* handle) {
   PoolGuard lock(*handle->lock);  // no op of another thread runs meanwhile
   std::lock_guard<std::mutex> guard(handle->mutex);
-  handle->destroyed.store(true, std::memory_order_relaxed);
+  NativeHandlePoolGone(handle);
   handle->pending = handle->pins > 0;
   return handle->pending;
+}
+
+void NativeHandlePoolGone(NativeHandle* handle) {
+  handle->fast_thread.store(0, std::memory_order_relaxed);
+  handle->live.store(nullptr, std::memory_order_relaxed);
 }
 
 bool NativeHandleTakesOver(NativeHandle* handle) {
   {
     PoolGuard lock(*handle->lock);
     std::lock_guard<std::mutex> guard(handle->mutex);
-    handle->destroyed.store(true, std::memory_order_relaxed);
+    NativeHandlePoolGone(handle);
     if (handle->pending) {
       handle->taken_over = true;
       return true;

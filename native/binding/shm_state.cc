@@ -35,11 +35,6 @@ bool ShmState::ToSegment(double offset, uint64_t* out) const {
   return true;
 }
 
-double ShmState::ToArea(uint64_t offset) const {
-  if (offset < area_offset || offset - area_offset >= area_size) return -1;
-  return static_cast<double>(offset - area_offset);
-}
-
 napi_status RegisterShm(PoolTable* table, napi_env env, shm_pool_t* pool, int32_t* handle, napi_value* owner,
                         napi_value* buffer) {
   ShmState* state = new (std::nothrow) ShmState();

@@ -28,7 +28,10 @@ struct ShmState : KindState<PoolKind::kShm> {
   // The segment offset of area offset `offset`, or false when it lies outside the area.
   bool ToSegment(double offset, uint64_t* out) const;
   // The area offset of a segment offset the C pool returned; -1 when outside the area.
-  double ToArea(uint64_t offset) const;
+  double ToArea(uint64_t offset) const {
+    if (offset < area_offset || offset - area_offset >= area_size) return -1;
+    return static_cast<double>(offset - area_offset);
+  }
 };
 
 // Wraps an attached pool in a new state of `table` with its owner external and

@@ -856,6 +856,70 @@ static void tags_follow_their_blocks(void)
     CHECK(destroy_ok(p, t));
 }
 
+/* The _or calls (the nativeHandle's): the block or the caller's own code, and
+ * a refused call changes nothing. Tag and live bit share a word (two bits a
+ * block): neighbours keep theirs, and the tagged counters stay exact per class. */
+static void tagged_or_calls_answer_in_the_callers_codes(void)
+{
+    tracker_t *t = new_tracker();
+    heap_pool_t *p = new_pool(t, 0, NULL);
+    enum { N = 300, REFUSED = -77 };
+    void *ptrs[N], *untagged[N];
+    size_t bytes = 0;
+    for (int i = 0; i < N; i++) {
+        size_t size = 16 + (size_t)(i * 37) % 1500; /* several classes, neighbouring blocks */
+        ptrs[i] = NULL;
+        CHECK(heap_pool_malloc_tagged_or(p, size, &ptrs[i], REFUSED) == HEAP_POOL_OK && ptrs[i] != NULL);
+        untagged[i] = heap_pool_malloc(p, size);
+        CHECK(untagged[i] != NULL);
+        heap_pool_ref_t r;
+        CHECK(heap_pool_tagged(p, ptrs[i], &r) == HEAP_POOL_OK && r.size >= size);
+        bytes += r.size;
+    }
+    heap_pool_stats_t before, after;
+    heap_pool_get_stats(p, &before);
+    CHECK(before.tagged == N && before.tagged_bytes == bytes);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    /* refused: untagged, interior, NULL, foreign; nothing changes */
+    int local;
+    CHECK_EQ(heap_pool_free_tagged_or(p, untagged[0], REFUSED), REFUSED);
+    CHECK_EQ(heap_pool_free_tagged_or(p, (char *)ptrs[0] + 16, REFUSED), REFUSED);
+    CHECK_EQ(heap_pool_free_tagged_or(p, NULL, REFUSED), REFUSED);
+    CHECK_EQ(heap_pool_free_tagged_or(p, &local, REFUSED), REFUSED);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.allocations == before.allocations && after.used == before.used && after.tagged == N);
+    /* every other tagged block goes: its untagged neighbours and the rest keep their states */
+    for (int i = 0; i < N; i += 2) CHECK(heap_pool_free_tagged_or(p, ptrs[i], REFUSED) == HEAP_POOL_OK);
+    for (int i = 0; i < N; i += 2) CHECK_EQ(heap_pool_free_tagged_or(p, ptrs[i], REFUSED), REFUSED); /* freed */
+    for (int i = 0; i < N; i++) {
+        CHECK(heap_pool_tagged(p, untagged[i], NULL) == HEAP_POOL_ERR_FOREIGN);
+        CHECK(heap_pool_usable_size(p, untagged[i]) > 0);
+        if (i % 2) CHECK(heap_pool_tagged(p, ptrs[i], NULL) == HEAP_POOL_OK);
+    }
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == N / 2);
+    for (int i = 1; i < N; i += 2) CHECK(heap_pool_free_tagged_or(p, ptrs[i], REFUSED) == HEAP_POOL_OK);
+    for (int i = 0; i < N; i++) CHECK(heap_pool_free(p, untagged[i]) == HEAP_POOL_OK);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == 0 && after.tagged_bytes == 0 && after.allocations == 0);
+    CHECK(heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    CHECK(destroy_ok(p, t));
+    /* a full pool: the caller's code, *out untouched */
+    t = new_tracker();
+    p = new_pool(t, 64 << 10, NULL);
+    void *out = &local;
+    int served = 0;
+    while (heap_pool_malloc_tagged_or(p, 4096, &out, REFUSED) == HEAP_POOL_OK) served++;
+    CHECK(served > 0 && out != &local);
+    void *last = out;
+    CHECK_EQ(heap_pool_malloc_tagged_or(p, 4096, &out, REFUSED), REFUSED);
+    CHECK(out == last);
+    heap_pool_get_stats(p, &after);
+    CHECK(after.tagged == (size_t)served && heap_pool_check(p, NULL) == HEAP_POOL_OK);
+    CHECK(destroy_ok(p, t));
+}
+
 /* ---- handles, stats, notifications ------------------------------------------------------ */
 
 static void handles_round_trip_and_stats(void)
@@ -1289,6 +1353,7 @@ int main(int argc, char **argv)
     TU_RUN(realloc_keeps_moves_and_frees);
     TU_RUN(calloc_zeroes);
     TU_RUN(tags_follow_their_blocks);
+    TU_RUN(tagged_or_calls_answer_in_the_callers_codes);
     TU_RUN(handles_round_trip_and_stats);
     TU_RUN(nested_pools_three_deep);
     TU_RUN(parent_spares_give_way_to_children);

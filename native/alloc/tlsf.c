@@ -235,6 +235,15 @@ static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
     return 1;
 }
 
+/* view_region for a region id a caller names. Slots at or above the (capped)
+ * high-water mark are never viewed: not by id, not by a scan, and the hint is
+ * kept below it (tlsf_check_regions), so a control structure others can write
+ * needs only the slots below it checked (O(regions in use) per lock). */
+static inline int view_slot(tlsf_t *t, int region, rview_t *v)
+{
+    return region >= 0 && (unsigned)region < slot_limit(t) && view_region(t, (unsigned)region, v);
+}
+
 static inline block_t *block_at(const rview_t *v, uint64_t h) { return (block_t *)(v->base + (uintptr_t)h); }
 static inline uint64_t make_link(const rview_t *v, uint64_t h) { return v->rel + h; }
 /* May header offset h (from a link: any value) be followed in v? 8-aligned, room for a block. */
@@ -870,6 +879,7 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
     r->bitmap_off = (uint64_t)((uintptr_t)bitmap - (uintptr_t)t);
     r->area = area;
     r->reserved = 0;
+    if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1; /* before the first view */
     rview_t v;
     if (!view_region(t, (unsigned)slot, &v)) return TLSF_ERR_INVALID;
     if (!zeroed) memset(v.bits, 0, tlsf_bitmap_size(area));
@@ -885,7 +895,6 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
 
     insert_free(t, &v, make_link(&v, 0), first);
     t->region_count++;
-    if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1;
     t->area += area;
     t->cache_budget = t->area / 4;
     t->free_bytes += size;
@@ -922,7 +931,7 @@ int tlsf_add_region_zeroed(tlsf_t *t, void *mem, size_t area, void *bitmap)
 int tlsf_remove_region(tlsf_t *t, int region)
 {
     rview_t v;
-    if (!t || region < 0 || !view_region(t, (unsigned)region, &v)) return TLSF_ERR_INVALID;
+    if (!t || !view_slot(t, region, &v)) return TLSF_ERR_INVALID;
     if (t->corrupted) return TLSF_ERR_CORRUPTED;
     int used = count_used(&v, 1);
     if (used < 0) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
@@ -949,7 +958,7 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
 {
     if (!t || region < 0 || region >= TLSF_MAX_REGIONS || !t->regions[region].area) return TLSF_ERR_INVALID;
     rview_t v;
-    if (!view_region((tlsf_t *)t, (unsigned)region, &v)) return TLSF_ERR_CORRUPTED;
+    if (!view_slot((tlsf_t *)t, region, &v)) return TLSF_ERR_CORRUPTED;
     out->base = (void *)v.base;
     out->area = (size_t)v.area;
     out->live = count_used(&v, INT32_MAX);
@@ -1153,8 +1162,7 @@ int tlsf_free(tlsf_t *t, void *ptr)
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)
 {
     rview_t v;
-    if (region < 0 || !view_region(t, (unsigned)region, &v))
-        return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    if (!view_slot(t, region, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
     return free_block(t, &v, offset);
 }
 
@@ -1250,7 +1258,7 @@ int tlsf_block_state(const tlsf_t *t, int region, size_t offset)
 {
     rview_t v;
     uint64_t h;
-    if (region < 0 || !view_region((tlsf_t *)t, (unsigned)region, &v)) return TLSF_ERR_FOREIGN;
+    if (!view_slot((tlsf_t *)t, region, &v)) return TLSF_ERR_FOREIGN;
     return validate_own(&v, offset, &h);
 }
 
@@ -1266,7 +1274,7 @@ int tlsf_locate(const tlsf_t *t, const void *ptr, int *region, size_t *offset)
 void *tlsf_pointer(const tlsf_t *t, int region, size_t offset)
 {
     rview_t v;
-    if (region < 0 || !view_region((tlsf_t *)t, (unsigned)region, &v) || offset >= v.area) return NULL;
+    if (!view_slot((tlsf_t *)t, region, &v) || offset >= v.area) return NULL;
     return (void *)(v.base + offset);
 }
 
@@ -1466,11 +1474,11 @@ static int span_holds(uint64_t off, uint64_t len, uint64_t span)
 /* Do [a, a + alen) and [b, b + blen) overlap? */
 static int ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) { return a < b + blen && b < a + alen; }
 
-/* Check that every used region slot names memory inside the span, aligned,
- * overlapping nothing else. Reads the region table only. */
-static int validate_region_table(const tlsf_t *t, uint64_t span)
+/* Check that every used region slot below `slots` names memory inside the
+ * span, aligned, overlapping nothing else. Reads the region table only. */
+static int validate_region_table(const tlsf_t *t, uint64_t span, unsigned slots)
 {
-    for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
+    for (unsigned i = 0; i < slots; i++) {
         const region_t *r = &t->regions[i];
         if (!r->area) continue;
         uint64_t bm = tlsf_bitmap_size((size_t)r->area);
@@ -1496,7 +1504,8 @@ static int validate_region_table(const tlsf_t *t, uint64_t span)
 int tlsf_check_regions(tlsf_t *t, size_t span)
 {
     if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
-    if (!validate_region_table(t, span)) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
+    if (!validate_region_table(t, span, slot_limit(t))) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
+    if (t->region_hint >= slot_limit(t)) t->region_hint = 0; /* the fast paths use the hint's slot */
     return TLSF_OK;
 }
 
@@ -1565,7 +1574,7 @@ static int repair_region(tlsf_t *t, unsigned ri)
 int tlsf_repair(tlsf_t *t, size_t span)
 {
     if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
-    if (!validate_region_table(t, span)) {
+    if (!validate_region_table(t, span, TLSF_MAX_REGIONS)) { /* repair may raise the high-water mark */
         fail_corrupted(t);
         return TLSF_ERR_CORRUPTED;
     }

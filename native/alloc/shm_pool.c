@@ -129,6 +129,7 @@ struct shm_pool {
     uint32_t lock_timeout_ms; /* allocator lock (shm_pool_set_lock_timeout) */
     int attach_slot;          /* index in h->attached, -1: none */
     int wait_for_creator;     /* attach: a segment without its magic may still be being formatted */
+    tlsf_regions_seen_t seen; /* the region table as this process last validated it (lock_allocator) */
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -626,7 +627,8 @@ static int lock_allocator_as(shm_pool_t *p, uint32_t self)
         return SHM_POOL_OK;
     }
     if (rc != SHM_LOCK_OK) return lock_failure(rc);
-    if (p->h->corrupted || !layout_unchanged(p) || tlsf_check_regions(p->t, allocator_span(p)) != TLSF_OK) {
+    if (p->h->corrupted || !layout_unchanged(p) ||
+        tlsf_check_regions_since(p->t, allocator_span(p), &p->seen) != TLSF_OK) {
         unlock_allocator_as(p, self);
         return SHM_POOL_ERR_CORRUPTED;
     }

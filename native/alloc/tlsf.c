@@ -1501,6 +1501,35 @@ static int validate_region_table(const tlsf_t *t, uint64_t span, unsigned slots)
     return 1;
 }
 
+/* tlsf_check_regions_since when the table differs from what was seen: validate, remember. */
+SLOW int check_regions_again(tlsf_t *t, size_t span, tlsf_regions_seen_t *seen, unsigned n)
+{
+    int rc = tlsf_check_regions(t, span);
+    if (rc != TLSF_OK) return rc;
+    seen->slots = n;
+    seen->span = span;
+    for (unsigned i = 0; i < n; i++) {
+        const region_t *r = &t->regions[i];
+        seen->words[i][0] = r->base_off;
+        seen->words[i][1] = r->bitmap_off;
+        seen->words[i][2] = r->area;
+    }
+    return TLSF_OK;
+}
+
+int tlsf_check_regions_since(tlsf_t *t, size_t span, tlsf_regions_seen_t *seen)
+{
+    if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
+    unsigned n = slot_limit(t);
+    int same = seen->slots == n && seen->span == span && n > 0;
+    for (unsigned i = 0; same && i < n; i++) {
+        const region_t *r = &t->regions[i];
+        same = seen->words[i][0] == r->base_off && seen->words[i][1] == r->bitmap_off && seen->words[i][2] == r->area;
+    }
+    if (t->region_hint >= n) t->region_hint = 0; /* the fast paths use the hint's slot */
+    return same ? TLSF_OK : check_regions_again(t, span, seen, n);
+}
+
 int tlsf_check_regions(tlsf_t *t, size_t span)
 {
     if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;

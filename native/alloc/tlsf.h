@@ -209,6 +209,19 @@ int tlsf_check(const tlsf_t *t, const char **why);
  * regions against the region table, but only this knows the mapping's bounds:
  * call it after taking the lock, before the first other call on such a pool. */
 int tlsf_check_regions(tlsf_t *t, size_t span);
+/* What tlsf_check_regions_since remembers of the region table it validated
+ * last (caller memory, private to the caller; zero it before the first call). */
+typedef struct tlsf_regions_seen {
+    uint32_t slots; /* slots below the high-water mark then; 0: nothing validated yet */
+    uint32_t span_ok;
+    uint64_t span;
+    uint64_t words[TLSF_MAX_REGIONS][3]; /* base_off, bitmap_off, area of each */
+} tlsf_regions_seen_t;
+/* tlsf_check_regions, but when the slots in use and the high-water mark hold
+ * exactly what `seen` recorded from the last validation (same span), they are
+ * not validated again: O(slots in use) word compares per call. The hint is
+ * kept below the mark either way. */
+int tlsf_check_regions_since(tlsf_t *t, size_t span, tlsf_regions_seen_t *seen);
 /* Nonzero once an operation found broken metadata (check() does not set it). */
 int tlsf_is_corrupted(const tlsf_t *t);
 /* The used-bytes counter alone: reads one field of the control structure and

@@ -237,6 +237,8 @@ static int garbage_sweep(uint64_t seed, unsigned cache) {
   live_t *Lp = tu_alloc(sizeof *Lp), L = *Lp;
   uint64_t rng = seed;
   HCHECK(make_span(&s, 64u << 10, 16u << 10, cache));
+  static tlsf_regions_seen_t seen;
+  memset(&seen, 0, sizeof seen);
   for (int i = 0; i < 150; i++)
     HCHECK(hostile_op(&s, &L, &rng));
   g_seeds++;
@@ -249,8 +251,9 @@ static int garbage_sweep(uint64_t seed, unsigned cache) {
     for (int w = 0; w < writes; w++)
       scribble(&s, &L, &rng);
     for (int i = 0; i < 60; i++) {
-      /* the gate a shared pool passes before each call */
-      if (tlsf_check_regions(s.t, s.bytes) != TLSF_OK) {
+      /* the gate a shared pool passes before each call (it remembers the
+       * table it validated last, as shm_pool does) */
+      if (tlsf_check_regions_since(s.t, s.bytes, &seen) != TLSF_OK) {
         HCHECK(tlsf_is_corrupted(s.t));
         g_reported++;
         return 1;
@@ -295,6 +298,33 @@ static void region_slot_outside_the_span_is_refused(void) {
   wr64(s.mem + area_at - 16,
        (uint64_t)s.bytes); /* base offset: just past the mapping */
   CHECK_EQ(tlsf_check_regions(s.t, s.bytes), TLSF_ERR_CORRUPTED);
+}
+
+/* The remembered validation: the same table passes without being validated
+ * again; another span or a rewritten slot is validated (and refused). */
+static void remembered_region_check_sees_rewrites(void) {
+  span_t s;
+  tlsf_regions_seen_t seen;
+  memset(&seen, 0, sizeof seen);
+  CHECK_HELPER(make_span(&s, 64u << 10, 16u << 10, 0));
+  CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes, &seen), TLSF_OK);
+  CHECK_EQ(seen.slots, 2);
+  CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes, &seen), TLSF_OK);
+  CHECK(tlsf_malloc(s.t, 100) != NULL);
+  /* another span is validated again */
+  CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes - 8, &seen), TLSF_ERR_CORRUPTED);
+  CHECK_HELPER(make_span(&s, 64u << 10, 16u << 10, 0));
+  memset(&seen, 0, sizeof seen);
+  CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes, &seen), TLSF_OK);
+  size_t area_at = 0;
+  for (size_t at = 0; at + 8 <= s.bitmaps; at += 8)
+    if (rd64(s.mem + at) == (16u << 10) &&
+        rd64(s.mem + at - 8) == s.bitmaps + tlsf_bitmap_size(64u << 10))
+      area_at = at;
+  CHECK(area_at != 0);
+  wr64(s.mem + area_at, (uint64_t)1 << 30); /* region 1's area: far past the mapping */
+  CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes, &seen), TLSF_ERR_CORRUPTED);
+  CHECK(tlsf_is_corrupted(s.t));
 }
 
 /* ---- 2. an overflow into the next block's header --------------------------
@@ -477,6 +507,7 @@ static void overflow_into_a_free_block_is_reported(void) {
 
 int main(void) {
   TU_RUN(region_slot_outside_the_span_is_refused);
+  TU_RUN(remembered_region_check_sees_rewrites);
   TU_RUN(overflow_claiming_the_next_block_is_reported);
   TU_RUN(overflow_into_a_free_block_is_reported);
   TU_RUN(overflow_sweep_no_cache);

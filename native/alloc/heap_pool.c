@@ -598,12 +598,15 @@ HOT void mark_live(heap_pool_t *p, size_class_t *sc, chunk_t *c, uint32_t id, ui
 /* Live block idx of chunk c (id, class cls) is freed into the class's front
  * cache, which has room: live bit, counters, push. */
 HOT void cache_block(heap_pool_t *p, size_class_t *sc, unsigned cls, chunk_t *c, uint32_t id, uint32_t idx,
-                     int tagged /* 1: the block is known to be tagged */)
+                     int tagged /* 1: known tagged, 0: known untagged, -1: look */)
 {
     uint64_t *w = &c->bits[idx >> 5], old = *w;
     unsigned shift = state_shift(idx);
-    *w = old & ~((uint64_t)3 << shift); /* live and tag bits at once */
-    if (tagged || UNLIKELY((old >> shift) & TAGGED)) p->class_tagged[cls]--;
+    if (tagged >= 0)
+        *w = old ^ ((uint64_t)(tagged ? LIVE | TAGGED : LIVE) << shift); /* the state is known: clear it */
+    else
+        *w = old & ~((uint64_t)3 << shift); /* live and tag bits at once */
+    if (tagged > 0 || (tagged < 0 && UNLIKELY((old >> shift) & TAGGED))) p->class_tagged[cls]--;
     c->live--;
     p->used -= sc->bsize;
     p->allocations--;
@@ -643,7 +646,7 @@ HOT void free_class(heap_pool_t *p, uint32_t id, uint32_t idx)
     unsigned cls = c->cls;
     size_class_t *sc = &p->classes[cls];
     if (UNLIKELY(sc->ncache == FC_DEPTH)) spill_cache(p, cls);
-    cache_block(p, sc, cls, c, id, idx, 0);
+    cache_block(p, sc, cls, c, id, idx, -1);
     if (UNLIKELY(c->live == 0)) chunk_emptied(p, sc, id);
 }
 
@@ -1027,9 +1030,10 @@ HOT int free_front(heap_pool_t *p, void *ptr, int tagged)
         size_class_t *sc = &p->classes[cls];
         uint32_t n = sc->ncache;
         unsigned need = tagged ? LIVE | TAGGED : LIVE;
-        /* the common case: a live (tagged) block, room in the cache, not the chunk's
-         * last live block (everything else, including the errors, goes the long way) */
-        if (LIKELY(idx != SIZE_MAX && (block_state(c, idx) & need) == need && n < FC_DEPTH && c->live > 1)) {
+        /* the common case: a live block tagged as the call says, room in the cache, not
+         * the chunk's last live block (everything else, including the errors and an
+         * untagged free of a tagged block, goes the long way) */
+        if (LIKELY(idx != SIZE_MAX && block_state(c, idx) == need && n < FC_DEPTH && c->live > 1)) {
             cache_block(p, sc, cls, c, id, (uint32_t)idx, tagged);
             return 1;
         }

@@ -7,8 +7,9 @@
  * physical neighbours.
  *
  * Position independence: every link the allocator stores (free-list links, the
- * region table) is an offset, never a pointer, so a control structure and its
- * regions that live together in one shared mapping work at any address.
+ * region table) is an offset from the control structure, never a pointer, so a
+ * control structure and its regions that live together in one shared mapping
+ * work at any address.
  *
  * Memory ownership: the caller provides all memory — the control structure
  * (tlsf_control_size() bytes) and, for each region, the block area plus a
@@ -27,7 +28,8 @@
  * block's boundary tag) before free, realloc or an allocation trusts it, so a
  * header rewritten by an overflow is reported by the next call that touches the
  * block and no allocation is ever placed over a live block. Checking a live
- * block's size against the start bitmap reads size / 512 bitmap words.
+ * block's size against the start bitmap is O(size / 32 KiB) (the bitmap's
+ * summary), O(1) below 504 bytes.
  *
  * Not thread-safe: callers serialise access.
  */

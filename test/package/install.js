@@ -235,6 +235,7 @@ function main() {
   });
 
   check('@arethetypeswrong/cli and publint find nothing wrong with the tarball', () => {
+    const started = process.hrtime.bigint();
     const [attw, ...attwArgs] = devTool('@arethetypeswrong/cli', 'attw');
     const types = run(attw, [...attwArgs, tarball, '--profile', 'node16', '--format', 'ascii'], {
       cwd: temp,
@@ -245,6 +246,7 @@ function main() {
     const lint = run(publint, [...publintArgs, 'run', tarball, '--strict'], { cwd: temp, env: cleanEnv() });
     assert(lint.status === 0 && !/warning|error|suggestion/i.test(lint.out), `publint:\n${lint.out.slice(-3000)}`);
     process.stdout.write(`package: publint: ${lint.out.trim().split('\n').pop()}\n`);
+    timings.push(`attw+publint ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
   });
 
   check('package.json: every exports entry with conditions lists `types` first, and its file ships', () => {
@@ -548,7 +550,8 @@ function has(command) {
  */
 function devTool(name, bin) {
   try {
-    const pkgFile = require.resolve(`${name}/package.json`, { paths: [root] });
+    // read from node_modules directly: not every package exports ./package.json
+    const pkgFile = path.join(root, 'node_modules', ...name.split('/'), 'package.json');
     const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
     return [process.execPath, path.join(path.dirname(pkgFile), typeof pkg.bin === 'string' ? pkg.bin : pkg.bin[bin])];
   } catch {
@@ -568,6 +571,7 @@ function arm64(project) {
     return;
   }
   const emulate = (program, args, options) => run(QEMU, ['-L', ARM64_SYSROOT, program, ...args], options);
+  const nodeStarted = process.hrtime.bigint();
   const node = nodeBinary(ARM64_NODE, 'arm64');
   if (typeof node !== 'string') {
     check(`linux-arm64: an arm64 Node ${ARM64_NODE} to run under qemu`, () => {
@@ -610,6 +614,8 @@ function arm64(project) {
       },
     );
   }
+
+  timings.push(`arm64 Node ${(Number(process.hrtime.bigint() - nodeStarted) / 1e9).toFixed(1)} s`);
 
   // The C allocator tests, cross-compiled (no sanitizers: ASan does not run under qemu-user).
   const bin = path.join(temp, 'arm64-native');

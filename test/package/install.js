@@ -477,6 +477,21 @@ function otherNodes(project) {
       },
     );
     check(
+      `Node ${major}: a source build would not use Node ${process.versions.node}'s headers (npm_config_nodedir) for it`,
+      () => {
+        const probe = `const { gypEnv } = require(${JSON.stringify(path.join(root, 'install.js'))});
+        const { nodedir, env } = gypEnv({ npm_config_nodedir: ${JSON.stringify(path.resolve(path.dirname(process.execPath), '..'))} });
+        console.log(JSON.stringify({ nodedir: nodedir ?? null, passed: env.npm_config_nodedir ?? null }));`;
+        const result = parseLastJson(
+          expectSuccess(run(node, ['-e', probe], { env: cleanEnv() }), `node ${major} gypEnv`).stdout,
+        );
+        const own = path.join(path.dirname(node), '..', 'include', 'node', 'node_version.h');
+        if (fs.existsSync(own))
+          assert(result.nodedir === path.resolve(path.dirname(node), '..'), JSON.stringify(result));
+        else assert(result.nodedir === null && result.passed === null, JSON.stringify(result));
+      },
+    );
+    check(
       `Node ${major}: postMessage(view, [view.buffer]) of a pool view throws a DataCloneError (never detaches pool memory)`,
       () => {
         const result = parseLastJson(

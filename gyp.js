@@ -11,9 +11,10 @@ function fromHere(target) {
   return path.relative('.', target) || '.';
 }
 
-module.exports = {
-  /** The public C headers: mempools.h and the allocators' (tlsf.h, region_pool.h, heap_pool.h, shm_pool.h). */
-  include_dir: fromHere(path.join(nativeDir, 'include')),
-  /** The gyp file; depend on its target as `<targets>:allocators`. */
-  targets: fromHere(path.join(nativeDir, 'alloc', 'mempools.gyp')),
-};
+/** The public C headers: mempools.h and the allocators' (tlsf.h, region_pool.h, heap_pool.h, shm_pool.h). */
+const include_dir = fromHere(path.join(nativeDir, 'include'));
+/** The gyp file; depend on its target as `<targets>:allocators`. */
+const targets = fromHere(path.join(nativeDir, 'alloc', 'mempools.gyp'));
+
+// shorthand properties: Node's cjs-module-lexer sees them, so ESM named imports work too
+module.exports = { include_dir, targets };

@@ -1,3 +1,5 @@
+import { type InspectOptionsStylized, inspect } from 'node:util';
+
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
@@ -16,6 +18,7 @@ import type { Completion, DestroyOptions } from './core/lifetime.js';
 import * as liveBits from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
+import { inspectPool, ownedBy } from './core/inspect.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import type { SharedPool } from './SharedPool.js';
 import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './shared/sharedParent.js';
@@ -117,7 +120,7 @@ export class HeapPool {
   readonly #handle: number;
   /** Keeps the native state alive for as long as this pool is reachable. */
   readonly #owner: object;
-  readonly #token = {};
+  readonly #token = ownedBy('HeapPool', {});
   /** The pool the chunks come from; referenced so that it lives as long as this one. */
   readonly #parent: HeapPool | undefined;
   /** The SharedPool whose segment lends the chunks (this pool's parent or an ancestor's), and its mapping. */
@@ -390,6 +393,17 @@ export class HeapPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+
+  /** `await using`: the same as [Symbol.dispose]() (destroy()). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.destroy();
+  }
+
+  /** util.inspect(pool), console.log(pool): `HeapPool { ...stats() }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return inspectPool('HeapPool', () => this.stats(), depth, options, inspectFn);
+  }
+
   /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
   #live(): void {
     if (this.#destroyed) throw errors.destroyed();

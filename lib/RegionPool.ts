@@ -1,3 +1,5 @@
+import { type InspectOptionsStylized, inspect } from 'node:util';
+
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
@@ -15,6 +17,7 @@ import {
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
+import { inspectPool, ownedBy } from './core/inspect.js';
 import { Status } from './core/status.js';
 import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
 import {
@@ -73,7 +76,7 @@ export class RegionPool {
   /** Keeps the native state alive for as long as this pool is reachable. */
   #owner: object;
   /** The owner token of the current native pool's views. */
-  #token = {};
+  #token = ownedBy('RegionPool', {});
   /** safeReuse: frees waiting for their view to be garbage (keys: chunk * 2**32 + offset; tag: generation). */
   readonly #deferred: DeferredFrees | null;
   /** Live chunks by chunk id, as the C pool numbers them (undefined: none). */
@@ -232,7 +235,7 @@ export class RegionPool {
     if (this.#deferred !== null) {
       const [handle, owner] = RegionPool.#create(this.#blockSize);
       native.destroy(this.#handle, false);
-      [this.#handle, this.#owner, this.#token] = [handle, owner, {}];
+      [this.#handle, this.#owner, this.#token] = [handle, owner, ownedBy('RegionPool', {})];
       this.#chunks.length = 0;
       this.#deferred.clear();
       this.#nativeHandle = undefined;
@@ -329,6 +332,17 @@ export class RegionPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+
+  /** `await using`: the same as [Symbol.dispose]() (destroy()). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.destroy();
+  }
+
+  /** util.inspect(pool), console.log(pool): `RegionPool { ...stats() }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return inspectPool('RegionPool', () => this.stats(), depth, options, inspectFn);
+  }
+
   /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
   #live(): void {
     if (this.#destroyed) throw errors.destroyed();

@@ -1,3 +1,5 @@
+import { type InspectOptionsStylized, inspect } from 'node:util';
+
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as osConstants } from 'node:os';
 
@@ -15,6 +17,7 @@ import { binding, decodeSystemFailure } from './core/native.js';
 import type { ShmAttached, ShmStats } from './core/native.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
+import { inspectPool, ownedBy } from './core/inspect.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import {
   sizeError,
@@ -113,7 +116,7 @@ export class SharedPool {
   readonly #fd: number;
   readonly #name: string | null;
   /** The owner token of this mapping's views. */
-  readonly #token = {};
+  readonly #token = ownedBy('SharedPool', {});
   #closed = false;
   #unlinked = false;
   /** Whether this pool holds the user lock (relocking would deadlock). */
@@ -611,6 +614,16 @@ export class SharedPool {
   /** close(): leaving a `using` block unmaps, and never removes a name other processes may use. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /** `await using`: the same as [Symbol.dispose]() (close()). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** util.inspect(pool), console.log(pool): `SharedPool { ...stats() }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return inspectPool('SharedPool', () => this.stats(), depth, options, inspectFn);
   }
 
   #live(): void {

@@ -1,3 +1,5 @@
+import { type InspectOptionsStylized, inspect } from 'node:util';
+
 import * as errors from './core/errors.js';
 import { FreeListCache } from './core/FreeListCache.js';
 import { binding, decodeSystemFailure } from './core/native.js';
@@ -13,6 +15,7 @@ import type { Completion, DestroyOptions } from './core/lifetime.js';
 import * as liveBits from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
+import { inspectPool, ownedBy } from './core/inspect.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import { CACHE_MAX, CLASS_SIZE, ceilClass, floorClass } from './core/sizeClasses.js';
 import { Status } from './core/status.js';
@@ -393,6 +396,17 @@ export class TlsfPool {
   [Symbol.dispose](): void {
     this.destroy();
   }
+
+  /** `await using`: the same as [Symbol.dispose]() (destroy()). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.destroy();
+  }
+
+  /** util.inspect(pool), console.log(pool): `TlsfPool { ...stats() }`. */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect): string {
+    return inspectPool('TlsfPool', () => this.stats(), depth, options, inspectFn);
+  }
+
   /** Throws ERR_POOL_DESTROYED after destroy() (free() and alloc() keep the check inline: their speed). */
   #live(): void {
     if (this.#destroyed) throw errors.destroyed();
@@ -591,7 +605,7 @@ export class TlsfPool {
     const buffer: RegionBuffer = native.regionBuffer(this.#handle, id)!;
     buffer[kRegion] = id;
     const live = new Int32Array(Math.ceil(area / 256));
-    this.#regions[id] = { id, buffer, live, words: new Uint32Array(buffer, 0, area >>> 2) };
+    this.#regions[id] = ownedBy('TlsfPool', { id, buffer, live, words: new Uint32Array(buffer, 0, area >>> 2) });
     this.#reserved += area;
     return id;
   }

@@ -1,3 +1,7 @@
+// The declarations use Node's types (Buffer, ...): a project compiling them needs
+// @types/node even with "types": [] in its tsconfig, so dist/index.d.ts references them.
+/// <reference types="node" preserve="true" />
+
 export { TlsfPool } from './TlsfPool.js';
 export { RegionPool } from './RegionPool.js';
 export { HeapPool } from './HeapPool.js';

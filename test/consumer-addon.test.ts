@@ -22,6 +22,7 @@ import { expectCode } from './helpers/pool.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+const { gypEnv } = require('../install.js') as { gypEnv: () => { env: NodeJS.ProcessEnv; nodedir?: string } };
 
 interface Report {
   checksum: number;
@@ -92,8 +93,11 @@ let probe: HandleProbe;
 
 function nodeGyp(cwd: string): void {
   const bin = path.join(path.dirname(require.resolve('node-gyp/package.json')), 'bin', 'node-gyp.js');
-  const build = spawnSync(process.execPath, [bin, 'rebuild', `--nodedir=${process.env.npm_config_nodedir ?? '/usr'}`], {
+  // the running Node's own headers when beside it, as the package's own build (install.js)
+  const { env, nodedir } = gypEnv();
+  const build = spawnSync(process.execPath, [bin, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], {
     cwd,
+    env,
     encoding: 'utf8',
     timeout: 240_000,
   });

@@ -88,7 +88,7 @@ if (!counts || vitest.status !== 0) {
 }
 
 // The packed tarball installed with and without prebuilds (it runs
-// `npm run prebuildify`, which rebuilds build/: keep it after vitest).
+// `npm run build:prebuilds`, which compiles in .tmp/, not build/).
 runSuite('package', process.execPath, [path.join(root, 'test', 'package', 'install.js')]);
 
 process.stdout.write(`${passed} passed, ${failed} failed\n`);

@@ -1844,7 +1844,9 @@ int shm_pool_snapshot_root(const shm_pool_snapshot_t *s, unsigned index, const c
     if (!s || index >= SHM_POOL_ROOTS || !key || !offset) return SHM_POOL_ERR_INVALID;
     const shm_root_t *r = &s->p.h->roots[index];
     if (r->used != 1 || !memchr(r->key, 0, sizeof r->key) || !r->key[0]) return SHM_POOL_ERR_NOT_FOUND;
+    const shm_pool_t *p = &s->p;
+    if (r->offset < p->area_offset || r->offset - p->area_offset >= p->area_size) return SHM_POOL_ERR_NOT_FOUND;
     *key = r->key;
-    *offset = r->offset;
+    *offset = r->offset - p->area_offset;
     return SHM_POOL_OK;
 }

@@ -393,7 +393,8 @@ int shm_pool_snapshot_stats(const shm_pool_snapshot_t *s, shm_pool_stats_t *out)
 /* shm_pool_walk on the copy (no lock). */
 int shm_pool_snapshot_walk(const shm_pool_snapshot_t *s, shm_pool_walker walker, void *user);
 /* Root `index` (0 .. SHM_POOL_ROOTS-1): SHM_POOL_OK with its key (inside the
- * snapshot) and offset, _NOT_FOUND for an unused or malformed entry, _INVALID. */
+ * snapshot) and its offset from the area's start (as the binding's roots are),
+ * _NOT_FOUND for an unused or malformed entry or one outside the area, _INVALID. */
 int shm_pool_snapshot_root(const shm_pool_snapshot_t *s, unsigned index, const char **key, uint64_t *offset);
 
 /* ---- testing only ------------------------------------------------------------ */

@@ -17,7 +17,7 @@ afterEach(() => expectNoLeftovers());
 interface Row {
   bytes: number;
   label: string;
-  rects: { x: number; width: number; state: string }[];
+  rects: { x: number; width: number; start: number; bytes: number; state: string }[];
   translate: [number, number];
 }
 
@@ -40,23 +40,35 @@ function rowsOf(svg: string): Row[] {
       depth = el.depth;
       rows.push(current);
     } else if (current !== undefined && el.name === 'rect') {
-      current.rects.push({ x: Number(el.attrs.x), width: Number(el.attrs.width), state: el.attrs.class! });
+      current.rects.push({
+        x: Number(el.attrs.x),
+        width: Number(el.attrs.width),
+        start: Number(el.attrs['data-start']),
+        bytes: Number(el.attrs['data-bytes']),
+        state: el.attrs.class!,
+      });
     }
   }
   return rows;
 }
 
-/** Every row: rectangles in order, touching, starting at 0 and adding up to the row's bytes. */
+/** Every row: rectangles in order, touching, starting at 0 and adding up to the row's bytes (data-bytes)
+ *  and to the row's width in pixels. */
 function expectRowsCover(svg: string, maxRects = Infinity): Row[] {
   const rows = rowsOf(svg);
+  const width = Number(parseXml(svg)[0]!.attrs['data-width']);
   for (const row of rows) {
     let at = 0;
+    let px = 0;
     for (const r of row.rects) {
-      expect(r.x).toBe(at);
-      expect(r.width).toBeGreaterThan(0);
-      at += r.width;
+      expect(r.start).toBe(at);
+      expect(r.bytes).toBeGreaterThan(0);
+      expect(r.x).toBeCloseTo(px, 2);
+      at += r.bytes;
+      px += r.width;
     }
     expect(at).toBe(row.bytes);
+    expect(px).toBeCloseTo(width, 1);
     expect(row.rects.length).toBeLessThanOrEqual(maxRects);
   }
   return rows;
@@ -168,7 +180,7 @@ describe('heap maps', () => {
     expect(row!.bytes).toBe(1 << 16);
     const used = row!.rects.filter((r) => r.state === 'used');
     expect(used.length).toBe(8);
-    expect(used.every((r) => r.width === pool.usableSize(bufs[0]!))).toBe(true);
+    expect(used.every((r) => r.bytes === pool.usableSize(bufs[0]!))).toBe(true);
     const s = pool.stats();
     expect(title(svg)).toContain('8 allocations');
     expect(title(svg)).toContain(`largest free / free = ${(s.largestFree / s.free).toFixed(2)}`);
@@ -218,8 +230,9 @@ describe('heap maps', () => {
     resvg = undefined;
   }
   test.skipIf(resvg === undefined)('a PNG rendering has the state colours where the blocks are', () => {
-    using pool = new TlsfPool({ size: 1 << 20 });
-    const first = pool.alloc((1 << 19) - 64); // the first half used, the rest free
+    // 16 MiB: a row of 1000 px is 16 KiB a pixel (a byte-scaled transform this small once drew nothing)
+    using pool = new TlsfPool({ size: 16 << 20 });
+    const first = pool.alloc((8 << 20) - 64); // the first half used, the rest free
     const svg = pool.heapMap({ width: 1000 });
     const [row] = rowsOf(svg);
     const image = new resvg!.Resvg(svg).render();

@@ -1,9 +1,12 @@
 // The heap map: an SVG picture of a pool's chunks (one row each, address left to
 // right) built from its walk. Every pool's heapMap() and the CLI's `map` use it.
 //
-// Coordinates are bytes: each row is a <g class="row" data-bytes="B"> scaled by
-// width / B, and its rectangles' x and width are byte offsets and byte counts, so
-// the widths of a row's rectangles add up to exactly B, with or without aggregation.
+// Each row is a <g class="row" data-bytes="B"> of `width` pixels; each rectangle says
+// which bytes it stands for (data-start, data-bytes: the byte offset in the row and the
+// byte count), so a row's data-bytes add up to exactly B, with or without aggregation;
+// its pixels are x = data-start * width / B (rounded to 1/1000 px; widths are
+// differences of rounded positions, so the rectangles tile the row exactly). Pixel
+// coordinates, not a byte-scaled transform: renderers (resvg) drop tiny scale factors.
 // Aggregation rule: runs of adjacent blocks in one state are one rectangle; a row
 // with more runs than `width` pixels is cut into `width` cells of floor((i + 1) * B /
 // width) - floor(i * B / width) bytes, each cell drawn in the state that covers most
@@ -168,14 +171,16 @@ export function renderHeapMap(rows: MapRow[], summary: MapSummary, options: unkn
         `<text x="${MARGIN}" y="${y + rowHeight - 4}" class="label">${escapeXml(row.label)} · ${formatBytes(row.bytes)}</text>`,
       );
     }
-    const scale = row.bytes > 0 ? width / row.bytes : 1;
+    const px = (at: number): number => Math.round((at * width * 1000) / row.bytes) / 1000;
     body.push(
-      `<g class="row" data-bytes="${row.bytes}" data-label="${escapeXml(row.label)}" transform="translate(${x0} ${y}) scale(${scale} 1)">`,
+      `<g class="row" data-bytes="${row.bytes}" data-label="${escapeXml(row.label)}" transform="translate(${x0} ${y})">`,
     );
     for (const rect of rects) {
       present.add(rect.state);
+      const x = px(rect.start);
+      const w = Math.round((px(rect.end) - x) * 1000) / 1000;
       body.push(
-        `<rect class="${rect.state}" x="${rect.start}" width="${rect.end - rect.start}" height="${rowHeight}" fill="${MAP_COLORS[rect.state]}"/>`,
+        `<rect class="${rect.state}" x="${x}" width="${w}" height="${rowHeight}" fill="${MAP_COLORS[rect.state]}" data-start="${rect.start}" data-bytes="${rect.end - rect.start}"/>`,
       );
     }
     body.push('</g>');

@@ -20,7 +20,7 @@ function random(seed) {
   };
 }
 
-if (process.argv[2] === 'worker') {
+function worker() {
   const id = Number(process.argv[3]);
   const pool = SharedPool.fromFd(4);
   const rnd = random(100 + id);
@@ -33,13 +33,12 @@ if (process.argv[2] === 'worker') {
   process.send('filled');
   process.on('message', () => process.exit(0));
   setInterval(() => kept.length, 1 << 30);
-  return;
 }
 
 const out = path.join(__dirname, '..', 'docs', 'img');
-fs.mkdirSync(out, { recursive: true });
 
 function tlsf() {
+  fs.mkdirSync(out, { recursive: true });
   const pool = new TlsfPool({ size: 4 << 20 });
   const rnd = random(7);
   const bufs = [];
@@ -76,6 +75,10 @@ async function shared() {
   return file;
 }
 
-(async () => {
-  for (const file of [tlsf(), await shared()]) console.log(`wrote ${path.relative(process.cwd(), file)}`);
-})();
+if (process.argv[2] === 'worker') {
+  worker();
+} else {
+  (async () => {
+    for (const file of [tlsf(), await shared()]) console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  })();
+}

@@ -19,6 +19,8 @@ const path = require('node:path');
 const { JS_ALLOCATORS, JS_PEER, JS_REQUEST_ALLOCATORS } = require('./js/allocators');
 // multi-process SharedPool workloads (contention, 1 MiB hand-off): table and script in bench/js/shared.js
 const { SHARED_WORKLOADS, sharedAvailable } = require('./js/shared');
+// progress and ETA on stderr: a status line on a terminal, plain lines otherwise (bench/progress.js)
+const { Progress } = require('./progress');
 
 const ROOT = path.join(__dirname, '..');
 const BENCH = __dirname;
@@ -180,9 +182,12 @@ const ADDON_RESULTS = [
 const ADDON_RESULT_PEER = 'napi_create_external_buffer';
 
 // ---------------------------------------------------------------- helpers
+const progress = new Progress();
+// Every child process of the harness; each one is a progress step.
 function run(cmd, args, { timeout = 300_000, cwd = ROOT } = {}) {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd, timeout, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      progress.step();
       resolve({ ok: !err, err, stdout: String(stdout), stderr: String(stderr) });
     });
   });
@@ -207,7 +212,7 @@ const firstLine = (s) =>
     String(s).trim().split('\n')[0] ??
     ''
   ).slice(0, 200);
-const log = (...a) => console.log(...a);
+const log = (...a) => progress.around(() => console.log(...a));
 
 function meta() {
   let commit = 'uncommitted';
@@ -834,6 +839,30 @@ async function renderChart(rows, m, file) {
 let addonBuild = null;
 const addonBuilt = () => (addonBuild ??= buildAddon()); // built once per run
 
+// Estimated steps of each suite (child processes), for the progress total.
+const perRun = (w) => Math.min(RUNS, w.runs ?? RUNS);
+function plannedC(allocs) {
+  let n = 0;
+  for (const w of C_WORKLOADS) {
+    if ((QUICK ? w.quickOps : w.ops) === 0) continue;
+    n += perRun(w) * allocs.filter((a) => runsOn(a, w.name)).length;
+  }
+  for (const w of C_ONCE) n += allocs.filter((a) => runsOn(a, w.name)).length;
+  if (CALLGRIND) {
+    n += 1;
+    for (const w of CALLGRIND_WORKLOADS) n += 2 * allocs.filter((a) => runsOn(a, w.name)).length;
+  }
+  return n;
+}
+const plannedAddon = () => 1 + RUNS * ADDON_W1_ALLOCATORS.length + (CALLGRIND ? 1 + 2 * ADDON_W1_ALLOCATORS.length : 0);
+const plannedJS = () =>
+  RUNS *
+  (JS_WORKLOADS.length * JS_ALLOCATORS.length +
+    JS_REQUEST_WORKLOADS.length * JS_REQUEST_ALLOCATORS.length +
+    JS_REUSE_WORKLOADS.length * REUSE_ALLOCATORS.length);
+const plannedResults = () => RUNS * ADDON_RESULTS.length * RESULT_WAYS.length;
+const plannedShared = () => RUNS * SHARED_WORKLOADS.reduce((n, w) => n + w.allocators.length, 0);
+
 async function main() {
   const t0 = Date.now();
   const m = meta();
@@ -843,26 +872,40 @@ async function main() {
       .map((x) => x.toFixed(2))
       .join(' ');
   log(`mempools bench${QUICK ? ' --quick' : ''}: ${RUNS} run(s); ${m.machine}; commit ${m.commit}; load ${load()}`);
+  const has = (...suites) => SUITE === 'all' || suites.includes(SUITE);
+  if (has('c', 'addon')) progress.plan(plannedAddon());
+  if (has('js')) progress.plan(plannedJS());
+  if (has('js', 'addon')) progress.plan(plannedResults());
+  if (has('js', 'shared')) progress.plan(plannedShared());
   let cAllocs = null;
   if (SUITE === 'all' || SUITE === 'c') {
+    progress.phase('C build');
     cAllocs = await buildC();
+    progress.plan(plannedC(cAllocs));
+    progress.phase('C');
     if (cAllocs.length) {
       await runC(cAllocs);
       if (CALLGRIND) await runCallgrind(cAllocs);
       else note('callgrind: skipped (--no-callgrind)');
     }
   }
+  if (SUITE === 'all' || SUITE === 'c' || SUITE === 'addon') progress.phase('addon');
   if ((SUITE === 'all' || SUITE === 'c' || SUITE === 'addon') && (await addonBuilt())) {
     await runAddonW1();
     if (CALLGRIND) await runAddonCallgrind();
   }
   if (SUITE === 'all' || SUITE === 'js') {
+    progress.phase('JS');
     await runJS();
     await runJSRequests();
     await runJSReuse();
   }
   if ((SUITE === 'all' || SUITE === 'js' || SUITE === 'addon') && (await addonBuilt())) await runAddonResults();
-  if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') await runJSShared();
+  if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') {
+    progress.phase('SharedPool');
+    await runJSShared();
+  }
+  progress.finish();
 
   const rows = buildRows();
   printTable(rows, cAllocs);
@@ -884,6 +927,10 @@ async function main() {
   if (failures) process.exitCode = 1;
   log(
     `total ${((Date.now() - t0) / 1000).toFixed(1)} s; load average now ${load()} (other work on the machine skews timings)`,
+  );
+  log(
+    `results: ${path.relative(ROOT, OUT)} (every sample); chart: ${path.relative(ROOT, SVG)} (open it in a browser); ` +
+      'what the rows mean: bench/README.md',
   );
 }
 

@@ -5,6 +5,8 @@ import { constants as osConstants } from 'node:os';
 
 import * as errors from './core/errors.js';
 import { FreeListCache } from './core/FreeListCache.js';
+import { formatBytes, freeFigures, mapOptions, renderHeapMap } from './core/heapMap.js';
+import type { HeapMapOptions, MapRow } from './core/heapMap.js';
 import { binding } from './core/native.js';
 import {
   afterDone,
@@ -25,7 +27,8 @@ import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from 
 import type { Segment } from './shared/sharedParent.js';
 import { ceilTable } from './core/sizeClasses.js';
 import { Status } from './core/status.js';
-import type { HeapPoolStats, NativeBlock, ReuseOptions } from './types.js';
+import type { HeapBlock, HeapPoolStats, NativeBlock, ReuseOptions } from './types.js';
+
 import {
   sizeError,
   validateCallocTotal,
@@ -42,6 +45,8 @@ import {
 const { clearBit, hasBit, setBit } = liveBits;
 
 const native = binding.heap;
+/** The C walk's states (heap_pool.h / region_pool.h enum ..._block_state), by number. */
+const HEAP_STATES: readonly HeapBlock['state'][] = ['free', 'used', 'lent'];
 /** The hot calls pass numbers through this array (see native/binding/heap_binding.cc). */
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
@@ -353,6 +358,55 @@ export class HeapPool {
       metadataBytes: metadata!,
       ...lifetimeStats(this.#handle, this.#deferred),
     };
+  }
+
+  /**
+   * A snapshot of every block, chunks in id order and blocks in address order: each
+   * block of a class chunk (used or free), a large block, a chunk lent to a child
+   * pool. Blocks in this pool's cache of freed blocks are given back first (free).
+   */
+  walk(): HeapBlock[] {
+    this.#live();
+    this.#drainCache();
+    const raw = native.walk(this.#handle);
+    if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'heap');
+    const blocks: HeapBlock[] = [];
+    for (let i = 0; i < raw.length; i += 4) {
+      blocks.push({ chunk: raw[i]!, offset: raw[i + 1]!, size: raw[i + 2]!, state: HEAP_STATES[raw[i + 3]!]! });
+    }
+    return blocks;
+  }
+
+  /**
+   * An SVG picture of the pool (docs/api.md#heap-maps): one row per chunk, its blocks
+   * used, free or lent to a child; bytes past a class chunk's last block are overhead.
+   */
+  heapMap(options?: HeapMapOptions): string {
+    mapOptions(options);
+    const blocks = this.walk();
+    const chunks = native.chunks(this.#handle);
+    if (typeof chunks === 'number') throw errors.fromStatus(chunks, 0, 'heap');
+    const rows = new Map<number, MapRow>();
+    for (let i = 0; i < chunks.length; i += 4) {
+      const [id, bytes, kind, size] = [chunks[i]!, chunks[i + 1]!, chunks[i + 2]!, chunks[i + 3]!];
+      const label =
+        kind === 1 ? `chunk ${id} · class ${formatBytes(size)}` : `chunk ${id} · ${kind === 2 ? 'large' : 'lent'}`;
+      rows.set(id, { label, bytes, extents: [] });
+    }
+    for (const b of blocks) {
+      const state = b.state === 'used' ? 'used' : b.state === 'lent' ? 'lent' : 'free';
+      rows.get(b.chunk)?.extents.push({ start: b.offset, end: b.offset + b.size, state });
+    }
+    const s = this.stats();
+    const list = [...rows.values()];
+    const summary = {
+      kind: 'HeapPool',
+      used: s.used,
+      allocations: s.allocations,
+      reserved: s.reserved,
+      ...freeFigures(list),
+    };
+    return renderHeapMap(list, summary, options);
   }
 
   /** Full invariant check of the C pool's metadata (its children's too); throws ERR_POOL_CORRUPTED with the reason. */

@@ -5,6 +5,8 @@ import { constants as osConstants } from 'node:os';
 
 import { CleanupStack } from './core/CleanupStack.js';
 import * as errors from './core/errors.js';
+import { freeFigures, mapOptions, renderHeapMap } from './core/heapMap.js';
+import type { HeapMapOptions, MapRow } from './core/heapMap.js';
 import { binding } from './core/native.js';
 import {
   afterDone,
@@ -19,7 +21,8 @@ import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
 import { inspectPool, ownedBy } from './core/inspect.js';
 import { Status } from './core/status.js';
-import type { NativeBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
+import type { NativeBlock, RegionBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
+
 import {
   sizeError,
   validateAlignment,
@@ -33,6 +36,8 @@ import {
 } from './core/validate.js';
 
 const native = binding.region;
+/** The C walk's states (heap_pool.h / region_pool.h enum ..._block_state), by number. */
+const REGION_STATES: readonly RegionBlock['state'][] = ['available', 'used', 'freed', 'wasted'];
 /** The hot calls pass numbers through this array (see native/binding/region_binding.cc). */
 const scratch = native.scratch;
 const nativeAlloc = native.alloc;
@@ -279,6 +284,66 @@ export class RegionPool {
       wasted: wasted!,
       ...lifetimeStats(this.#handle, this.#deferred),
     };
+  }
+
+  /**
+   * A snapshot of every chunk's contents, chunks in id order: a block's allocations
+   * since its last rewind (used, or freed but not reusable yet) then its tail
+   * (available, or wasted when the search skips the block); a large block's allocation.
+   */
+  walk(): RegionBlock[] {
+    this.#live();
+    const raw = native.walk(this.#handle);
+    if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'region');
+    const kinds = this.#chunkKinds();
+    const blocks: RegionBlock[] = [];
+    for (let i = 0; i < raw.length; i += 4) {
+      const chunk = raw[i]!;
+      blocks.push({
+        chunk,
+        offset: raw[i + 1]!,
+        size: raw[i + 2]!,
+        state: REGION_STATES[raw[i + 3]!]!,
+        large: kinds.get(chunk)?.[1] === 2,
+      });
+    }
+    return blocks;
+  }
+
+  /**
+   * An SVG picture of the pool (docs/api.md#heap-maps): one row per block and large
+   * block; alignment padding and a large block's bytes past its allocation are overhead.
+   */
+  heapMap(options?: HeapMapOptions): string {
+    mapOptions(options);
+    const blocks = this.walk();
+    const rows = new Map<number, MapRow>();
+    for (const [id, [bytes, kind]] of this.#chunkKinds()) {
+      rows.set(id, { label: `${kind === 2 ? 'large' : 'block'} ${id}`, bytes, extents: [] });
+    }
+    for (const b of blocks) {
+      const state = b.state === 'used' ? 'used' : b.state === 'available' ? 'free' : 'wasted';
+      rows.get(b.chunk)?.extents.push({ start: b.offset, end: b.offset + b.size, state });
+    }
+    const s = this.stats();
+    const list = [...rows.values()];
+    const summary = {
+      kind: 'RegionPool',
+      used: s.used,
+      allocations: s.allocations,
+      reserved: s.reserved,
+      ...freeFigures(list),
+    };
+    return renderHeapMap(list, summary, options);
+  }
+
+  /** id -> [bytes, kind (1 block, 2 large)] of every live chunk. */
+  #chunkKinds(): Map<number, [number, number]> {
+    const raw = native.chunks(this.#handle);
+    if (typeof raw === 'number') throw errors.fromStatus(raw, 0, 'region');
+    const out = new Map<number, [number, number]>();
+    for (let i = 0; i < raw.length; i += 4) out.set(raw[i]!, [raw[i + 1]!, raw[i + 2]!]);
+    return out;
   }
 
   /** Full invariant check of the C pool's metadata; throws ERR_POOL_CORRUPTED with its reason. */

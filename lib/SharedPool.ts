@@ -31,6 +31,9 @@ import {
 } from './core/validate.js';
 import { attached, attachOptions, describeSegment, fail, validateKey, validateName } from './shared/attach.js';
 import { listSegments, unlinkAtExit } from './shared/segments.js';
+import { segmentHeapMap, sharedBlocks, snapshotSegment } from './shared/snapshot.js';
+import { mapOptions } from './core/heapMap.js';
+import type { HeapMapOptions } from './core/heapMap.js';
 import type { AttachUse } from './shared/attach.js';
 import { flushRecord, parkOpener, trackCache, untrackCache } from './shared/openCaches.js';
 import type { CacheRecord } from './shared/openCaches.js';
@@ -40,10 +43,12 @@ import { SpinWait, WAIT_RESULTS, validateSpin } from './shared/spinWait.js';
 import { Status } from './core/status.js';
 import type {
   NativeBlock,
+  SharedBlock,
   SharedPoolAttachOptions,
   SharedPoolOptions,
   SharedPoolStats,
   SharedSegmentInfo,
+  SharedSnapshot,
 } from './types.js';
 
 const native = binding.shm;
@@ -225,6 +230,16 @@ export class SharedPool {
    * removed. A process attaching by name at that moment can still open it first and keep
    * its mapping; the name is gone all the same.
    */
+  /**
+   * Reads the named segment without attaching: a private copy (pread; no lock taken,
+   * nothing written), retried until it is consistent. Its stats, lock words, roots,
+   * every block with its owner, and the result of the checks of check() on the copy.
+   * A header that fails validation throws ERR_POOL_CORRUPTED.
+   */
+  static snapshot(name: string): SharedSnapshot {
+    return snapshotSegment(name);
+  }
+
   static unlinkStale(): string[] {
     const removed: string[] = [];
     for (const info of listSegments()) {
@@ -512,6 +527,32 @@ export class SharedPool {
       generation: generation!,
       ...lifetimeStats(this.#handle, this.#deferred),
     };
+  }
+
+  /**
+   * A snapshot of every block of the area, in address order, under the allocator lock:
+   * every process's blocks, with their owner where the segment records one (chunks lent
+   * to HeapPools, blocks parked in a process's cache, its park list). This process's
+   * parked blocks are given back first (flushCache()), so its own show as free.
+   */
+  walk(): SharedBlock[] {
+    this.#live();
+    this.#flush();
+    const raw = native.walk(this.#handle);
+    if (typeof raw === 'number') throw this.#fail(raw, 'walk');
+    return sharedBlocks(raw);
+  }
+
+  /**
+   * An SVG picture of the area (docs/api.md#heap-maps): one row, blocks used, free, lent
+   * to a HeapPool or parked in a process's cache; block headers are overhead.
+   */
+  heapMap(options?: HeapMapOptions): string {
+    mapOptions(options);
+    const blocks = this.walk();
+    const s = this.stats();
+    const figures = { used: s.used, allocations: s.allocations, free: s.free, largestFree: s.largestFree };
+    return segmentHeapMap(blocks, s.capacity, figures, [], options);
   }
 
   /**

@@ -2,6 +2,8 @@ import { type InspectOptionsStylized, inspect } from 'node:util';
 
 import * as errors from './core/errors.js';
 import { FreeListCache } from './core/FreeListCache.js';
+import { mapOptions, renderHeapMap } from './core/heapMap.js';
+import type { HeapMapOptions, MapRow } from './core/heapMap.js';
 import { binding, decodeSystemFailure } from './core/native.js';
 import {
   afterDone,
@@ -299,6 +301,37 @@ export class TlsfPool {
       blocks.push({ region: raw[i]!, offset: raw[i + 1]!, size: raw[i + 2]!, used: raw[i + 3] === 1 });
     }
     return blocks;
+  }
+
+  /**
+   * An SVG picture of the pool (docs/api.md#heap-maps): one row per region, address
+   * left to right, used and free blocks coloured (headers: overhead), the stats in the title.
+   */
+  heapMap(options?: HeapMapOptions): string {
+    mapOptions(options);
+    const blocks = this.walk() as TlsfBlock[];
+    const rows: MapRow[] = [];
+    for (const region of this.#regions) {
+      if (region !== undefined)
+        rows[region.id] = { label: `region ${region.id}`, bytes: region.buffer.byteLength, extents: [] };
+    }
+    for (const b of blocks) {
+      rows[b.region]?.extents.push({ start: b.offset, end: b.offset + b.size, state: b.used ? 'used' : 'free' });
+    }
+    const s = this.stats();
+    const summary = {
+      kind: 'TlsfPool',
+      used: s.used,
+      allocations: s.allocations,
+      free: s.free,
+      largestFree: s.largestFree,
+      reserved: s.reserved,
+    };
+    return renderHeapMap(
+      rows.filter((row) => row !== undefined),
+      summary,
+      options,
+    );
   }
 
   /** Full invariant check; throws ERR_POOL_CORRUPTED with the allocator's reason. */

@@ -11,17 +11,23 @@ export { whenDone } from './core/lifetime.js';
 export type { Completion, DestroyOptions } from './core/lifetime.js';
 export type { PoolErrorDetails } from './PoolError.js';
 export type { HeapPoolOptions, HeapPoolParent } from './HeapPool.js';
+export type { HeapMapOptions } from './core/heapMap.js';
 export type {
+  HeapBlock,
   HeapPoolStats,
   NativeBlock,
   PoolErrorCode,
   PoolStats,
+  RegionBlock,
   RegionPoolOptions,
   RegionPoolStats,
   ReuseOptions,
+  SharedBlock,
+  SharedLockInfo,
   SharedPoolAttachOptions,
   SharedPoolOptions,
   SharedPoolStats,
+  SharedSnapshot,
   TlsfBlock,
   TlsfPoolOptions,
   TlsfPoolStats,

@@ -83,6 +83,49 @@ export interface TlsfBlock {
   used: boolean;
 }
 
+/** One block reported by HeapPool.walk(): chunks in id order, blocks in address order. */
+export interface HeapBlock {
+  chunk: number;
+  /** Byte offset in the chunk (= a view's byteOffset). */
+  offset: number;
+  /** Usable size (the class size; a large block's or lent chunk's bytes). */
+  size: number;
+  /** 'lent': a chunk lent to a child pool (one block of the chunk's size). */
+  state: 'used' | 'free' | 'lent';
+}
+
+/** One piece of a RegionPool chunk reported by RegionPool.walk(). */
+export interface RegionBlock {
+  chunk: number;
+  /** Byte offset in the chunk. */
+  offset: number;
+  /** Requested size (allocations), or bytes (tails). */
+  size: number;
+  /**
+   * 'used': a live allocation; 'freed': a freed allocation whose block has not been
+   * rewound (its bytes count as wasted); 'available': the tail of a block that
+   * serves requests; 'wasted': the tail of a block the search skips.
+   */
+  state: 'used' | 'freed' | 'available' | 'wasted';
+  /** A large block (one allocation, offset 0). */
+  large: boolean;
+}
+
+/** One block of a SharedPool's area reported by SharedPool.walk() (every process's). */
+export interface SharedBlock {
+  /** Area offset of the block (= a view's byteOffset, what at() takes). */
+  offset: number;
+  /** Usable size. */
+  size: number;
+  /**
+   * 'lent': a chunk a HeapPool borrowed; 'parked': a freed block a process keeps
+   * in its cache; 'parkList': a process's park list.
+   */
+  state: 'used' | 'free' | 'lent' | 'parked' | 'parkList';
+  /** The process that holds it (lent, parked, parkList), else null. */
+  owner: number | null;
+}
+
 /** RegionPool statistics. */
 export interface RegionPoolStats extends PoolStats {
   /** Blocks the pool holds (reset() keeps them; only destroy() releases blocks). */
@@ -174,6 +217,57 @@ export interface SharedSegmentInfo {
   stale: boolean;
   /** Its header failed validation (size, creatorPid and creatorAlive are still filled in). */
   corrupted: boolean;
+}
+
+/** A lock word of a segment as a snapshot read it. */
+export interface SharedLockInfo {
+  /** The thread id holding it, or null when it is free. */
+  holder: number | null;
+  /** Somebody may be asleep waiting for it (the word has one bit for this: no count). */
+  waiters: boolean;
+}
+
+/**
+ * A named segment read without attaching (SharedPool.snapshot): a private copy of the
+ * file, so the processes using it are not disturbed (no lock, no write, no repair).
+ */
+export interface SharedSnapshot {
+  name: string;
+  size: number;
+  capacity: number;
+  creatorPid: number;
+  creatorAlive: boolean;
+  createdAt: Date | null;
+  /** Live processes with the segment open (one entry per pid). */
+  attachedPids: number[];
+  allocatorLock: SharedLockInfo;
+  userLock: SharedLockInfo;
+  /**
+   * The copy was taken with the allocator lock free before and after it and passes every
+   * check: a consistent state. False after 50 copies that raced a writer, for a lock
+   * holder that died mid-update (the next attach repairs it), or for damage (`check`).
+   */
+  consistent: boolean;
+  /** Copies taken. */
+  copies: number;
+  /** The allocator's figures in the copy (null: its region table is damaged). */
+  stats: {
+    used: number;
+    peakUsed: number;
+    free: number;
+    largestFree: number;
+    allocations: number;
+    failedAllocations: number;
+    generation: number;
+    lentChunks: number;
+    lentBytes: number;
+  } | null;
+  /** null, or the first check the copy fails (the checks of SharedPool.check()). */
+  check: string | null;
+  /** Every block of the area, as SharedPool.walk() reports them (null: the block chain is broken). */
+  blocks: SharedBlock[] | null;
+  /** The roots directory. */
+  roots: { key: string; offset: number }[];
 }
 
 export interface SharedPoolOptions extends SharedPoolAttachOptions {

@@ -144,6 +144,10 @@ export interface RegionBinding {
   stats(handle: number): RegionStats;
   /** null, or why the pool is corrupted. */
   check(handle: number): string | null;
+  /** [chunk, offset, size, state (0 tail, 1 used, 2 freed, 3 closed tail)] quads (region_pool_walk), or a negative status. */
+  walk(handle: number): Float64Array | number;
+  /** [id, bytes, kind (1 block, 2 large), 0] quads of the live chunks, or a negative status. */
+  chunks(handle: number): Float64Array | number;
   destroy(handle: number, detach: boolean): void;
   readonly constants: RegionConstants;
 }
@@ -193,6 +197,10 @@ export interface HeapBinding {
   check(handle: number): string | null;
   /** Destroys the children first (detaching their chunks), then the pool. */
   destroy(handle: number, detach: boolean): void;
+  /** [chunk, offset, size, state (0 free, 1 used, 2 lent)] quads (heap_pool_walk), or a negative status. */
+  walk(handle: number): Float64Array | number;
+  /** [id, bytes, kind (1 class, 2 large, 3 lent), class size] quads of the live chunks, or a negative status. */
+  chunks(handle: number): Float64Array | number;
   readonly constants: HeapConstants;
 }
 
@@ -234,6 +242,36 @@ export interface ShmPeek {
   readonly attached: number[];
 }
 
+/** What binding.shm.snapshot reports (native/alloc/shm_pool.h shm_pool_snapshot); flags are 0/1. */
+export interface ShmSnapshot {
+  readonly size: number;
+  readonly capacity: number;
+  readonly createdMs: number;
+  readonly creatorPid: number;
+  readonly creatorAlive: number;
+  readonly allocLockWord: number;
+  readonly userLockWord: number;
+  readonly consistent: number;
+  readonly copies: number;
+  readonly attached: number[];
+  readonly stats:
+    | {
+        readonly used: number;
+        readonly peakUsed: number;
+        readonly free: number;
+        readonly largestFree: number;
+        readonly allocations: number;
+        readonly failedAllocations: number;
+        readonly generation: number;
+        readonly lentChunks: number;
+        readonly lentBytes: number;
+      }
+    | number;
+  readonly check: string | null;
+  readonly blocks: Float64Array | number;
+  readonly roots: [string, number][];
+}
+
 export interface ShmBinding {
   create(name: string | null, size: number, mode: number, lockTimeoutMs: number): ShmAttached | number;
   open(name: string, lockTimeoutMs: number): ShmAttached | number;
@@ -263,6 +301,11 @@ export interface ShmBinding {
   /** The segment's figures (every process), or a negative code. */
   stats(handle: number): ShmStats | number;
   check(handle: number): string | null;
+  /** [area offset, size, state (0 free, 1 used, 2 lent, 3 parked, 4 park list), owner pid] quads
+   *  under the allocator lock (shm_pool_walk), or a negative code. */
+  walk(handle: number): Float64Array | number;
+  /** A private copy of a named segment read without attaching (shm_pool_snapshot), or a negative code. */
+  snapshot(name: string, tries: number): ShmSnapshot | { readonly corrupted: string } | number;
   /** Unmaps and closes the descriptor once no view reaches the mapping (detach, unsafe: detach them, unmap now). */
   close(handle: number, detach: boolean): void;
   /** The pool's nativeHandle external (once per mapping). */

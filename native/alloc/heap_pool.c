@@ -1392,3 +1392,28 @@ done:
     free(seen);
     return rc;
 }
+
+/* ---- walk ------------------------------------------------------------------------------------------ */
+
+int heap_pool_walk(const heap_pool_t *p, heap_pool_walker walker, void *user)
+{
+    if (!p || !walker) return HEAP_POOL_ERR_INVALID;
+    for (uint32_t id = 0; id < p->nchunks; id++) {
+        const chunk_t *c = &p->chunks[id];
+        heap_pool_block_info_t b = {id, 0, 0, HEAP_POOL_BLOCK_USED};
+        if (c->kind == K_LARGE || c->kind == K_LENT) {
+            b.size = c->bytes;
+            b.state = c->kind == K_LARGE ? HEAP_POOL_BLOCK_USED : HEAP_POOL_BLOCK_LENT;
+            if (walker(&b, user)) return HEAP_POOL_OK;
+        } else if (c->kind == K_CLASS) {
+            b.size = c->bsize;
+            for (uint32_t i = 0; i < c->nblocks; i++) {
+                b.offset = (size_t)i * c->bsize;
+                int live = i < c->carved && ((c->live_bits[i >> 6] >> (i & 63)) & 1);
+                b.state = live ? HEAP_POOL_BLOCK_USED : HEAP_POOL_BLOCK_FREE;
+                if (walker(&b, user)) return HEAP_POOL_OK;
+            }
+        }
+    }
+    return HEAP_POOL_OK;
+}

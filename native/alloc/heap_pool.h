@@ -317,6 +317,25 @@ void heap_pool_get_stats(const heap_pool_t *p, heap_pool_stats_t *out); /* O(1) 
  * to a static description. Reads no chunk memory; never crashes. */
 int heap_pool_check(const heap_pool_t *p, const char **why);
 
+/* ---- walk --------------------------------------------------------------------------------
+ * Every block of every live chunk, in chunk id order then address order: each
+ * block of a class chunk (HEAP_POOL_BLOCK_USED while allocated, _FREE otherwise:
+ * never carved, on a free stack or in a front cache), a large block (one USED
+ * block of the chunk's bytes), a chunk lent to a child (one LENT block). Bytes
+ * of a class chunk past its last block are in no block. O(chunks + blocks);
+ * reads only the side tables. */
+enum heap_pool_block_state { HEAP_POOL_BLOCK_FREE = 0, HEAP_POOL_BLOCK_USED = 1, HEAP_POOL_BLOCK_LENT = 2 };
+typedef struct heap_pool_block_info {
+    uint32_t chunk;
+    size_t offset; /* from the chunk base */
+    size_t size;   /* usable size (class size, large block bytes, lent chunk bytes) */
+    int state;     /* enum heap_pool_block_state */
+} heap_pool_block_info_t;
+/* Return nonzero to stop the walk. */
+typedef int (*heap_pool_walker)(const heap_pool_block_info_t *block, void *user);
+/* HEAP_POOL_OK, or HEAP_POOL_ERR_INVALID (NULL). */
+int heap_pool_walk(const heap_pool_t *p, heap_pool_walker walker, void *user);
+
 #ifdef __cplusplus
 }
 #endif

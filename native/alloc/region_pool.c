@@ -1753,3 +1753,34 @@ int region_pool_check(const region_pool_t *p, const char **why)
     if (stashed != p->stash_bytes || stashed > STASH_MAX_BYTES) FAIL("stash bytes wrong");
     return REGION_POOL_OK;
 }
+
+/* ---- walk ------------------------------------------------------------------------------------------ */
+
+int region_pool_walk(const region_pool_t *p, region_pool_walker walker, void *user)
+{
+    if (!p || !walker) return REGION_POOL_ERR_INVALID;
+    for (uint32_t id = 0; id < p->nchunks; id++) {
+        const chunk_t *c = &p->chunks[id];
+        region_pool_block_info_t info = {id, 0, 0, REGION_POOL_BLOCK_USED};
+        if (c->kind == K_LARGE) {
+            info.size = c->size;
+            if (walker(&info, user)) return REGION_POOL_OK;
+            continue;
+        }
+        if (c->kind != K_BLOCK) continue;
+        const block_t *b = c->block;
+        for (const entry_t *e = b->entries; e < b->top; e++) {
+            info.offset = e->off;
+            info.size = e->size & SIZE_BITS;
+            info.state = (e->size & FREED_BIT) ? REGION_POOL_BLOCK_FREED : REGION_POOL_BLOCK_USED;
+            if (walker(&info, user)) return REGION_POOL_OK;
+        }
+        if (b->last < p->block_size) {
+            info.offset = b->last;
+            info.size = p->block_size - b->last;
+            info.state = b->state == B_CLOSED ? REGION_POOL_BLOCK_CLOSED_TAIL : REGION_POOL_BLOCK_TAIL;
+            if (walker(&info, user)) return REGION_POOL_OK;
+        }
+    }
+    return REGION_POOL_OK;
+}

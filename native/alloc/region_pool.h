@@ -313,6 +313,33 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out); /*
  * (if why != NULL) set to a static description. Reads no chunk memory. */
 int region_pool_check(const region_pool_t *p, const char **why);
 
+/* ---- walk ---------------------------------------------------------------------------------
+ * Every live chunk in id order. A block: its allocations since the last rewind
+ * in address order (REGION_POOL_BLOCK_USED, or _FREED: freed, its bytes not
+ * reusable before the block is rewound), then its tail from the bump offset to
+ * the block's end (_TAIL: available; _CLOSED_TAIL: a closed block's, wasted).
+ * Bytes between allocations (alignment padding, the byte an alloc(0)
+ * consumes) are in no entry. A large block: one USED entry at offset 0 of its
+ * requested size (the chunk may be larger). O(chunks + allocations since the
+ * blocks' last rewinds); reads only the side tables. The caller records a
+ * bump log first (region_pool_record_head). */
+enum region_pool_block_state {
+    REGION_POOL_BLOCK_TAIL = 0,
+    REGION_POOL_BLOCK_USED = 1,
+    REGION_POOL_BLOCK_FREED = 2,
+    REGION_POOL_BLOCK_CLOSED_TAIL = 3
+};
+typedef struct region_pool_block_info {
+    uint32_t chunk;
+    size_t offset; /* from the chunk base */
+    size_t size;   /* requested size (allocations), bytes (tails) */
+    int state;     /* enum region_pool_block_state */
+} region_pool_block_info_t;
+/* Return nonzero to stop the walk. */
+typedef int (*region_pool_walker)(const region_pool_block_info_t *block, void *user);
+/* REGION_POOL_OK, or REGION_POOL_ERR_INVALID (NULL). */
+int region_pool_walk(const region_pool_t *p, region_pool_walker walker, void *user);
+
 #ifdef __cplusplus
 }
 #endif

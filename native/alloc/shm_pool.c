@@ -1559,3 +1559,304 @@ int shm_pool_peek(const char *name, shm_pool_info_t *out)
     if (out->creator_pid) out->creator_alive = !process_gone(out->creator_pid);
     return rc;
 }
+
+/* ---- walk and snapshots (inspection) -------------------------------------------------- */
+
+/* A block a park list names (or the list itself), with its process. */
+typedef struct parked_ref {
+    uint64_t off; /* segment offset */
+    uint32_t pid;
+    uint32_t list; /* 1: the park list block itself */
+} parked_ref_t;
+
+#define PARKED_COLLECT_MAX ((size_t)1 << 20) /* more slots than this are not told apart (hostile lists) */
+
+static int parked_order(const void *a, const void *b)
+{
+    uint64_t x = ((const parked_ref_t *)a)->off, y = ((const parked_ref_t *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+static int push_parked(parked_ref_t **v, size_t *n, size_t *cap, uint64_t off, uint32_t pid, uint32_t list)
+{
+    if (*n == PARKED_COLLECT_MAX) return 1;
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        parked_ref_t *g = realloc(*v, c * sizeof **v);
+        if (!g) return 0;
+        *v = g;
+        *cap = c;
+    }
+    (*v)[(*n)++] = (parked_ref_t){off, pid, list};
+    return 1;
+}
+
+/* Every block the park records name (each value read once and range-checked;
+ * a slot outside the area is left out), sorted by offset. 0 when out of memory. */
+static int collect_parked(const shm_pool_t *p, parked_ref_t **out, size_t *count)
+{
+    parked_ref_t *v = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < SHM_POOL_PARKS; i++) {
+        const shm_park_t *r = &p->h->parks[i];
+        uint32_t pid = __atomic_load_n(&r->pid, __ATOMIC_RELAXED);
+        uint64_t list = __atomic_load_n(&r->list, __ATOMIC_RELAXED);
+        park_shape_t shape;
+        if (!pid || pid > INT32_MAX || !read_park_list(p, list, &shape)) continue;
+        if (!push_parked(&v, &n, &cap, list, pid, 1)) goto oom;
+        const uint32_t *counts = shape.words + SHM_POOL_PARK_COUNTS;
+        const uint32_t *slots = counts + shape.stacks;
+        for (uint32_t s = 0; s < shape.stacks; s++) {
+            uint32_t k = __atomic_load_n(&counts[s], __ATOMIC_RELAXED);
+            if (k > shape.depth) k = shape.depth;
+            for (uint32_t j = 0; j < k; j++) {
+                uint64_t u = (uint64_t)__atomic_load_n(&slots[(uint64_t)s * shape.depth + j], __ATOMIC_RELAXED) << 3;
+                if (u < p->area_size && !push_parked(&v, &n, &cap, p->area_offset + u, pid, 0)) goto oom;
+            }
+        }
+    }
+    if (n) qsort(v, n, sizeof *v, parked_order);
+    *out = v;
+    *count = n;
+    return 1;
+oom:
+    free(v);
+    return 0;
+}
+
+typedef struct walk_ctx {
+    const shm_pool_t *p;
+    const parked_ref_t *parked;
+    size_t nparked, next;
+    shm_pool_walker walker;
+    void *user;
+} walk_ctx_t;
+
+static int walk_block(const tlsf_block_info_t *b, void *user)
+{
+    walk_ctx_t *w = user;
+    const shm_pool_t *p = w->p;
+    uint64_t off = p->area_offset + b->offset;
+    shm_pool_block_info_t info = {(uint64_t)b->offset, (uint64_t)b->size, SHM_POOL_BLOCK_FREE, 0};
+    while (w->next < w->nparked && w->parked[w->next].off < off) w->next++;
+    if (b->used) {
+        uint64_t e = lent_entry(p, off);
+        info.state = SHM_POOL_BLOCK_USED;
+        if ((uint32_t)e && !(e >> LENT_BACK_SHIFT)) {
+            info.state = SHM_POOL_BLOCK_LENT;
+            info.owner = (uint32_t)e;
+        } else if (w->next < w->nparked && w->parked[w->next].off == off) {
+            info.state = w->parked[w->next].list ? SHM_POOL_BLOCK_PARK_LIST : SHM_POOL_BLOCK_PARKED;
+            info.owner = w->parked[w->next].pid;
+        }
+    }
+    return w->walker(&info, w->user);
+}
+
+/* The walk itself, on a handle whose allocator nothing else changes meanwhile
+ * (the lock held, or a private copy). */
+static int walk_quiet(const shm_pool_t *p, shm_pool_walker walker, void *user)
+{
+    walk_ctx_t w = {p, NULL, 0, 0, walker, user};
+    parked_ref_t *parked = NULL;
+    if (!collect_parked(p, &parked, &w.nparked)) {
+        errno = ENOMEM;
+        return SHM_POOL_ERR_SYSTEM;
+    }
+    w.parked = parked;
+    int rc = tlsf_walk(p->t, walk_block, &w);
+    free(parked);
+    return rc == TLSF_OK ? SHM_POOL_OK : SHM_POOL_ERR_CORRUPTED;
+}
+
+int shm_pool_walk(shm_pool_t *p, shm_pool_walker walker, void *user)
+{
+    if (!p || !walker) return SHM_POOL_ERR_INVALID;
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    rc = walk_quiet(p, walker, user);
+    unlock_allocator(p);
+    return rc;
+}
+
+struct shm_pool_snapshot {
+    shm_pool_t p;   /* over `copy`: never locked, never written but by tlsf_check_regions's flag */
+    int regions_ok; /* the copy's region table names the header's area and bitmap */
+    shm_pool_snapshot_info_t info;
+};
+
+/* Read `len` bytes at `off` of fd: nonzero when all were read. */
+static int read_fully(int fd, void *dst, size_t len, uint64_t off)
+{
+    unsigned char *d = dst;
+    while (len) {
+        ssize_t r = pread(fd, d, len, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        d += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 1;
+}
+
+static uint32_t read_lock_word(int fd)
+{
+    uint32_t w = 0;
+    return read_fully(fd, &w, sizeof w, offsetof(shm_header_t, alloc_lock)) ? w : UINT32_MAX;
+}
+
+/* The checks of shm_pool_check on a copy that nothing else writes (no lock). */
+static const char *check_copy(const struct shm_pool_snapshot *s)
+{
+    const shm_pool_t *p = &s->p;
+    const char *reason = validate_header(p->h, p->size);
+    if (!reason && !layout_unchanged(p)) reason = "header layout changed during the copy";
+    if (!reason && !s->regions_ok) reason = "allocator region table disagrees with the header";
+    if (!reason && tlsf_check(p->t, &reason) != TLSF_OK && !reason) reason = "allocator check failed";
+    if (!reason) reason = check_roots(p);
+    if (!reason) reason = check_lent_map(p);
+    if (!reason) reason = check_parks(p);
+    return reason;
+}
+
+int shm_pool_snapshot(const char *name, unsigned tries, shm_pool_snapshot_t **out, const char **why)
+{
+    if (why) *why = NULL;
+    if (!out || !shm_pool_name_valid(name)) return SHM_POOL_ERR_INVALID;
+    *out = NULL;
+    if (tries == 0) tries = 1;
+    int fd = shm_open(name, O_RDONLY, 0);
+    if (fd < 0) return SHM_POOL_ERR_SYSTEM;
+    struct stat st;
+    shm_header_t h;
+    int rc = SHM_POOL_OK;
+    struct shm_pool_snapshot *s = NULL;
+    unsigned char *copy = NULL;
+    if (fstat(fd, &st) != 0) {
+        rc = SHM_POOL_ERR_SYSTEM;
+    } else if (cannot_be_segment(&st) || st.st_size < (off_t)sizeof h || !read_fully(fd, &h, sizeof h, 0) ||
+               h.magic != SHM_MAGIC) {
+        rc = SHM_POOL_ERR_NOT_SEGMENT;
+    } else if ((*why = validate_header(&h, (uint64_t)st.st_size)) != NULL) {
+        rc = SHM_POOL_ERR_CORRUPTED;
+    } else if (!(s = calloc(1, sizeof *s)) || posix_memalign((void **)&copy, AREA_ALIGN, (size_t)st.st_size) != 0) {
+        copy = NULL;
+        errno = ENOMEM;
+        rc = SHM_POOL_ERR_SYSTEM;
+    }
+    if (rc != SHM_POOL_OK) {
+        int saved = errno;
+        free(s);
+        close(fd);
+        errno = saved;
+        return rc;
+    }
+    shm_pool_t *p = &s->p;
+    p->fd = -1;
+    p->base = copy;
+    p->size = (size_t)st.st_size;
+    p->h = (shm_header_t *)copy;
+    p->t = (tlsf_t *)(copy + h.control_offset);
+    p->attach_slot = -1;
+    adopt_layout(p, &h);
+    /* Copy until a copy was taken with the allocator lock free before and after
+     * it and passes the checks (a copy that raced a writer fails them), at most
+     * `tries` times; a live holder is waited for 1 ms a try, a dead one not. */
+    for (unsigned i = 0; i < tries; i++) {
+        uint32_t before = read_lock_word(fd);
+        uint32_t holder = shm_lock_holder(before);
+        int dead_holder = holder && process_gone(holder);
+        if (holder && !dead_holder && i + 1 < tries) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            continue;
+        }
+        if (!read_fully(fd, copy, p->size, 0)) {
+            rc = SHM_POOL_ERR_NOT_SEGMENT; /* shrunk under us */
+            break;
+        }
+        uint32_t after = read_lock_word(fd);
+        s->info.copies++;
+        s->info.alloc_lock_word = before;
+        s->info.user_lock_word = p->h->user_lock;
+        s->regions_ok =
+            layout_unchanged(p) && region_table_matches(p) && tlsf_check_regions(p->t, allocator_span(p)) == TLSF_OK;
+        const char *reason = check_copy(s);
+        s->info.consistent = before == 0 && after == 0 && reason == NULL;
+        if (s->info.consistent || dead_holder) break;
+    }
+    close(fd);
+    if (rc != SHM_POOL_OK) {
+        shm_pool_snapshot_free(s);
+        return rc;
+    }
+    peek_mapping(copy, &h, &s->info.peek);
+    s->info.peek.size = (uint64_t)st.st_size;
+    if (s->info.peek.creator_pid) s->info.peek.creator_alive = !process_gone(s->info.peek.creator_pid);
+    *out = s;
+    return SHM_POOL_OK;
+}
+
+void shm_pool_snapshot_free(shm_pool_snapshot_t *s)
+{
+    if (!s) return;
+    free(s->p.base);
+    free(s);
+}
+
+void shm_pool_snapshot_get_info(const shm_pool_snapshot_t *s, shm_pool_snapshot_info_t *out)
+{
+    if (s && out) *out = s->info;
+}
+
+int shm_pool_snapshot_check(const shm_pool_snapshot_t *s, const char **why)
+{
+    if (why) *why = NULL;
+    if (!s) return SHM_POOL_ERR_INVALID;
+    const char *reason = check_copy(s);
+    if (why) *why = reason;
+    return reason ? SHM_POOL_ERR_CORRUPTED : SHM_POOL_OK;
+}
+
+int shm_pool_snapshot_stats(const shm_pool_snapshot_t *s, shm_pool_stats_t *out)
+{
+    if (!s || !out) return SHM_POOL_ERR_INVALID;
+    if (!s->regions_ok) return SHM_POOL_ERR_CORRUPTED;
+    const shm_pool_t *p = &s->p;
+    tlsf_stats_t t;
+    tlsf_get_stats(p->t, &t);
+    memset(out, 0, sizeof *out);
+    out->segment_size = p->size;
+    out->capacity = (size_t)p->area_size;
+    out->used = t.used;
+    out->peak_used = t.peak_used;
+    out->available = t.used <= out->capacity ? out->capacity - t.used : 0;
+    out->free = t.free;
+    out->largest_free = t.largest_free;
+    out->allocations = t.allocations;
+    out->failed_allocations = t.failed_allocations;
+    out->generation = p->h->generation;
+    out->lent_chunks = (size_t)p->h->lent_chunks;
+    out->lent_bytes = (size_t)p->h->lent_bytes;
+    return SHM_POOL_OK;
+}
+
+int shm_pool_snapshot_walk(const shm_pool_snapshot_t *s, shm_pool_walker walker, void *user)
+{
+    if (!s || !walker) return SHM_POOL_ERR_INVALID;
+    if (!s->regions_ok) return SHM_POOL_ERR_CORRUPTED;
+    return walk_quiet(&s->p, walker, user);
+}
+
+int shm_pool_snapshot_root(const shm_pool_snapshot_t *s, unsigned index, const char **key, uint64_t *offset)
+{
+    if (!s || index >= SHM_POOL_ROOTS || !key || !offset) return SHM_POOL_ERR_INVALID;
+    const shm_root_t *r = &s->p.h->roots[index];
+    if (r->used != 1 || !memchr(r->key, 0, sizeof r->key) || !r->key[0]) return SHM_POOL_ERR_NOT_FOUND;
+    const shm_pool_t *p = &s->p;
+    if (r->offset < p->area_offset || r->offset - p->area_offset >= p->area_size) return SHM_POOL_ERR_NOT_FOUND;
+    *key = r->key;
+    *offset = r->offset - p->area_offset;
+    return SHM_POOL_OK;
+}

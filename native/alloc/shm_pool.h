@@ -335,6 +335,68 @@ typedef struct shm_pool_info {
  * _SYSTEM (errno: ENOENT, EACCES, ...). */
 int shm_pool_peek(const char *name, shm_pool_info_t *out);
 
+/* ---- walk and snapshots --------------------------------------------------------
+ * shm_pool_walk: every block of the area in address order, under the allocator
+ * lock: free, used, lent (a chunk lent to a heap pool: owner = its pid), parked
+ * (named by a park list: owner = the list's pid) or a park list itself. A park
+ * slot is user-writable memory: a slot naming a block that is not live is not
+ * reported (the block shows as it is); at most 2^20 slots are told apart. The
+ * walker runs with the lock held: it must not call into the pool.
+ * O(blocks + parked blocks * log).
+ *
+ * A snapshot is a private copy of a named segment taken without attaching and
+ * without taking the lock: the file is read with pread (no mapping; nothing
+ * written, nothing registered, no repair, no sweep), so it cannot disturb the
+ * processes using the segment. A copy is kept when the allocator lock word was
+ * free before and after it was read and the copy passes every check of
+ * shm_pool_check; otherwise it is taken again (a live holder is waited for
+ * 1 ms a try, a dead holder not at all), `tries` copies at most, and the last
+ * one is kept with info.consistent = 0 (torn by a writer, left half-updated
+ * by a dead holder, or damaged: shm_pool_snapshot_check says which check
+ * fails). A change that restores every checked invariant within one copy
+ * cannot be told apart. Costs the segment's size in memory. */
+enum shm_pool_block_state {
+    SHM_POOL_BLOCK_FREE = 0,
+    SHM_POOL_BLOCK_USED = 1,
+    SHM_POOL_BLOCK_LENT = 2,
+    SHM_POOL_BLOCK_PARKED = 3,
+    SHM_POOL_BLOCK_PARK_LIST = 4
+};
+typedef struct shm_pool_block_info {
+    uint64_t offset; /* area offset of the block's first usable byte (its header is the 8 bytes before) */
+    uint64_t size;   /* usable size */
+    int state;       /* enum shm_pool_block_state */
+    uint32_t owner;  /* lent, parked, park list: the pid; 0 otherwise */
+} shm_pool_block_info_t;
+/* Return nonzero to stop the walk. */
+typedef int (*shm_pool_walker)(const shm_pool_block_info_t *block, void *user);
+/* SHM_POOL_OK, _INVALID, _CORRUPTED (broken chain), _TIMEOUT, _SYSTEM (ENOMEM). */
+int shm_pool_walk(shm_pool_t *p, shm_pool_walker walker, void *user);
+
+typedef struct shm_pool_snapshot shm_pool_snapshot_t;
+typedef struct shm_pool_snapshot_info {
+    shm_pool_info_t peek;     /* what shm_pool_peek reports, from the copy */
+    uint32_t alloc_lock_word; /* the allocator lock word read before the kept copy (shm_lock.h) */
+    uint32_t user_lock_word;
+    int consistent; /* see above */
+    unsigned copies;
+} shm_pool_snapshot_info_t;
+/* SHM_POOL_OK and *out; _NOT_SEGMENT; _CORRUPTED with *why (header fails
+ * validation); _INVALID (name); _SYSTEM (errno: ENOENT, EACCES, ENOMEM). */
+int shm_pool_snapshot(const char *name, unsigned tries, shm_pool_snapshot_t **out, const char **why);
+void shm_pool_snapshot_free(shm_pool_snapshot_t *s);
+void shm_pool_snapshot_get_info(const shm_pool_snapshot_t *s, shm_pool_snapshot_info_t *out);
+/* shm_pool_check's checks on the copy: SHM_POOL_OK or _CORRUPTED with *why. */
+int shm_pool_snapshot_check(const shm_pool_snapshot_t *s, const char **why);
+/* The copy's stats: SHM_POOL_OK, or _CORRUPTED when its region table is not the header's. */
+int shm_pool_snapshot_stats(const shm_pool_snapshot_t *s, shm_pool_stats_t *out);
+/* shm_pool_walk on the copy (no lock). */
+int shm_pool_snapshot_walk(const shm_pool_snapshot_t *s, shm_pool_walker walker, void *user);
+/* Root `index` (0 .. SHM_POOL_ROOTS-1): SHM_POOL_OK with its key (inside the
+ * snapshot) and its offset from the area's start (as the binding's roots are),
+ * _NOT_FOUND for an unused or malformed entry or one outside the area, _INVALID. */
+int shm_pool_snapshot_root(const shm_pool_snapshot_t *s, unsigned index, const char **key, uint64_t *offset);
+
 /* ---- testing only ------------------------------------------------------------ */
 
 /* Take the allocator lock and return holding it (SHM_POOL_OK), so a test can

@@ -27,7 +27,9 @@
 // (handle[, chunk]); results are numbers or small arrays of numbers. No C++
 // exceptions: the TypeScript layer validates before it calls in.
 #include <algorithm>
+#include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "binding.hh"
 #include "native_handle.hh"
@@ -359,6 +361,42 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
 }
 
+// walk(handle) -> Float64Array of [chunk, offset, size, state] quads (heap_pool_walk), or a code.
+int CollectHeapBlock(const heap_pool_block_info_t* b, void* user) {
+  auto* out = static_cast<std::vector<double>*>(user);
+  out->insert(out->end(),
+              {static_cast<double>(b->chunk), AsDouble(b->offset), AsDouble(b->size), static_cast<double>(b->state)});
+  return 0;
+}
+
+Napi::Value Walk(const Napi::CallbackInfo& info) {
+  HeapState* state = StateOf<HeapState>(info, 0);
+  if (state == nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
+  PoolGuard guard(*state->lock);
+  std::vector<double> blocks;
+  heap_pool_walk(state->pool, CollectHeapBlock, &blocks);
+  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
+  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
+  return result;
+}
+
+// chunks(handle) -> Float64Array of [id, bytes, kind, class] quads for every live chunk, or a code.
+Napi::Value Chunks(const Napi::CallbackInfo& info) {
+  HeapState* state = StateOf<HeapState>(info, 0);
+  if (state == nullptr) return Number(info, HEAP_POOL_ERR_INVALID);
+  PoolGuard guard(*state->lock);
+  std::vector<double> out;
+  for (uint32_t id = 0, n = heap_pool_chunk_limit(state->pool); id < n; id++) {
+    heap_pool_chunk_info_t c;
+    if (heap_pool_chunk_info(state->pool, id, &c) != HEAP_POOL_OK) continue;
+    out.insert(out.end(), {static_cast<double>(id), AsDouble(c.bytes), static_cast<double>(c.kind),
+                           c.kind == HEAP_POOL_CHUNK_CLASS ? static_cast<double>(c.block_size) : 0.0});
+  }
+  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), out.size());
+  if (!out.empty()) memcpy(result.Data(), out.data(), out.size() * sizeof(double));
+  return result;
+}
+
 // destroy(handle, detach): the children first, then the pool; memory views
 // reach is held (detach, unsafe: detaches the views, frees everything now).
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
@@ -380,6 +418,8 @@ void InitHeap(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value 
       {"stats", Stats},
       {"availableCapacity", AvailableCapacity},
       {"check", Check},
+      {"walk", Walk},
+      {"chunks", Chunks},
       {"destroy", Destroy},
       {"nativeHandle", HeapNativeHandle},
       {"addonBlock", HeapAddonBlock},

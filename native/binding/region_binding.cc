@@ -22,6 +22,9 @@
 // calls and free are the hot calls above). Every function takes numbers:
 // (handle[, chunk]); results are numbers or small arrays of numbers. No C++
 // exceptions: the TypeScript layer validates before it calls in.
+#include <cstring>
+#include <vector>
+
 #include "binding.hh"
 #include "native_handle.hh"
 #include "mempools.h"
@@ -280,6 +283,41 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
 }
 
+// walk(handle) -> Float64Array of [chunk, offset, size, state] quads (region_pool_walk), or a code.
+int CollectRegionBlock(const region_pool_block_info_t* b, void* user) {
+  auto* out = static_cast<std::vector<double>*>(user);
+  out->insert(out->end(),
+              {static_cast<double>(b->chunk), AsDouble(b->offset), AsDouble(b->size), static_cast<double>(b->state)});
+  return 0;
+}
+
+Napi::Value Walk(const Napi::CallbackInfo& info) {
+  RegionState* state = StateOf<RegionState>(info);
+  if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  Sync(state);
+  std::vector<double> blocks;
+  region_pool_walk(state->pool, CollectRegionBlock, &blocks);
+  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
+  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
+  return result;
+}
+
+// chunks(handle) -> Float64Array of [id, bytes, kind, 0] quads for every live chunk, or a code.
+Napi::Value Chunks(const Napi::CallbackInfo& info) {
+  RegionState* state = StateOf<RegionState>(info);
+  if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  Sync(state);
+  std::vector<double> out;
+  for (uint32_t id = 0, n = region_pool_chunk_limit(state->pool); id < n; id++) {
+    region_pool_chunk_info_t c;
+    if (region_pool_chunk_info(state->pool, id, &c) != REGION_POOL_OK) continue;
+    out.insert(out.end(), {static_cast<double>(id), AsDouble(c.bytes), static_cast<double>(c.kind), 0.0});
+  }
+  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), out.size());
+  if (!out.empty()) memcpy(result.Data(), out.data(), out.size() * sizeof(double));
+  return result;
+}
+
 Napi::Value Destroy(const Napi::CallbackInfo& info) {
   PoolTable* table = TableOf(info);
   RegionState* state = StateOf<RegionState>(info);
@@ -297,6 +335,8 @@ void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_valu
       {"reset", Reset},
       {"stats", Stats},
       {"check", Check},
+      {"walk", Walk},
+      {"chunks", Chunks},
       {"destroy", Destroy},
       {"nativeHandle", RegionNativeHandle},
       {"blockAt", RegionBlockAt},

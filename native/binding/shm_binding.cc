@@ -17,7 +17,9 @@
 // No C++ exceptions: the TypeScript layer validates before it calls in.
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "binding.hh"
 #include "native_handle.hh"
@@ -333,6 +335,106 @@ Napi::Value Check(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
 }
 
+// walk(handle) -> Float64Array of [area offset, size, state, owner pid] quads (shm_pool_walk), or a code.
+int CollectShmBlock(const shm_pool_block_info_t* b, void* user) {
+  auto* out = static_cast<std::vector<double>*>(user);
+  out->insert(out->end(),
+              {AsDouble(b->offset), AsDouble(b->size), static_cast<double>(b->state), static_cast<double>(b->owner)});
+  return 0;
+}
+
+Napi::Value BlocksArray(Napi::Env env, const std::vector<double>& blocks) {
+  Napi::Float64Array result = Napi::Float64Array::New(env, blocks.size());
+  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
+  return result;
+}
+
+Napi::Value Walk(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  std::vector<double> blocks;
+  int status = shm_pool_walk(state->pool, CollectShmBlock, &blocks);
+  if (status != SHM_POOL_OK) return Number(info, Code(status));
+  return BlocksArray(info.Env(), blocks);
+}
+
+// snapshot(name, tries) -> a private copy of a named segment, read without attaching
+// (shm_pool_snapshot): { info fields, stats (or a code), check (null or why), blocks
+// (Float64Array as walk, or a code), roots: [key, offset] pairs }; or a code, or
+// { corrupted: why } when the header fails validation.
+Napi::Value Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  double tries = Num(info, 1);
+  if (!(tries >= 1 && tries <= 1000)) return Number(info, SHM_POOL_ERR_INVALID);
+  shm_pool_snapshot_t* snap = nullptr;
+  const char* why = nullptr;
+  int status = shm_pool_snapshot(name.c_str(), static_cast<unsigned>(tries), &snap, &why);
+  if (status == SHM_POOL_ERR_CORRUPTED) {
+    Napi::Object damaged = Napi::Object::New(env);
+    damaged.Set("corrupted", Napi::String::New(env, why != nullptr ? why : "header fails validation"));
+    return damaged;
+  }
+  if (status != SHM_POOL_OK) return Number(info, Code(status, SysCall::kShmOpen));
+  shm_pool_snapshot_info_t si;
+  shm_pool_snapshot_get_info(snap, &si);
+  const Field fields[] = {{"size", AsDouble(si.peek.size)},
+                          {"capacity", AsDouble(si.peek.capacity)},
+                          {"createdMs", AsDouble(si.peek.created_ms)},
+                          {"creatorPid", AsDouble(si.peek.creator_pid)},
+                          {"creatorAlive", si.peek.creator_alive ? 1.0 : 0.0},
+                          {"allocLockWord", AsDouble(si.alloc_lock_word)},
+                          {"userLockWord", AsDouble(si.user_lock_word)},
+                          {"consistent", si.consistent ? 1.0 : 0.0},
+                          {"copies", AsDouble(si.copies)}};
+  Napi::Object result = Fields(env, fields);
+  Napi::Array pids = Napi::Array::New(env, si.peek.attached_count);
+  for (uint32_t i = 0; i < si.peek.attached_count; i++) pids.Set(i, Napi::Number::New(env, si.peek.attached[i]));
+  result.Set("attached", pids);
+  shm_pool_stats_t s;
+  status = shm_pool_snapshot_stats(snap, &s);
+  if (status == SHM_POOL_OK) {
+    const Field stats[] = {{"used", AsDouble(s.used)},
+                           {"peakUsed", AsDouble(s.peak_used)},
+                           {"free", AsDouble(s.free)},
+                           {"largestFree", AsDouble(s.largest_free)},
+                           {"allocations", AsDouble(s.allocations)},
+                           {"failedAllocations", AsDouble(s.failed_allocations)},
+                           {"generation", AsDouble(s.generation)},
+                           {"lentChunks", AsDouble(s.lent_chunks)},
+                           {"lentBytes", AsDouble(s.lent_bytes)}};
+    result.Set("stats", Fields(env, stats));
+  } else {
+    result.Set("stats", Napi::Number::New(env, Code(status)));
+  }
+  why = nullptr;
+  if (shm_pool_snapshot_check(snap, &why) == SHM_POOL_OK) {
+    result.Set("check", env.Null());
+  } else {
+    result.Set("check", Napi::String::New(env, why != nullptr ? why : "unknown corruption"));
+  }
+  std::vector<double> blocks;
+  status = shm_pool_snapshot_walk(snap, CollectShmBlock, &blocks);
+  if (status == SHM_POOL_OK) {
+    result.Set("blocks", BlocksArray(env, blocks));
+  } else {
+    result.Set("blocks", Napi::Number::New(env, Code(status)));
+  }
+  Napi::Array roots = Napi::Array::New(env);
+  for (unsigned i = 0, n = 0; i < SHM_POOL_ROOTS; i++) {
+    const char* key;
+    uint64_t offset;
+    if (shm_pool_snapshot_root(snap, i, &key, &offset) != SHM_POOL_OK) continue;
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::String::New(env, key));
+    pair.Set(1u, Napi::Number::New(env, AsDouble(offset)));
+    roots.Set(n++, pair);
+  }
+  result.Set("roots", roots);
+  shm_pool_snapshot_free(snap);
+  return result;
+}
+
 // close(handle, detach): unmaps and closes the descriptor once no view
 // reaches the mapping (detach, unsafe: detaches the views, unmaps now).
 Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -422,6 +524,8 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
       {"deleteRoot", DeleteRoot},
       {"stats", Stats},
       {"check", Check},
+      {"walk", Walk},
+      {"snapshot", Snapshot},
       {"close", Close},
       {"nativeHandle", ShmNativeHandle},
       {"parkOpen", ParkOpen},

@@ -202,6 +202,7 @@ function main() {
         'gyp.d.ts',
         'dist/index.js',
         'dist/index.d.ts',
+        'dist/cli/mempools.js',
         'native/alloc/mempools.gyp',
         'native/include/mempools.h',
         PREBUILD.split(path.sep).join('/'),
@@ -211,7 +212,7 @@ function main() {
       const missing = required.filter((file) => !files.includes(file));
       assert(missing.length === 0, `missing from the tarball: ${missing.join(', ')}`);
       const allowed =
-        /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|install\.js|dist\/(?:(?:core|shared)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-(x64|arm64)\/mempools\.glibc\.node)$/;
+        /^(package\.json|README\.md|LICENSE|binding\.gyp|gyp\.js|gyp\.d\.ts|install\.js|dist\/(?:(?:core|shared|cli)\/)?[^/]+\.(js|d\.ts)|native\/(alloc|include|binding)\/[^/]+\.(c|cc|h|hh|gyp)|prebuilds\/linux-(x64|arm64)\/mempools\.glibc\.node)$/;
       const extra = files.filter((file) => !allowed.test(file));
       assert(extra.length === 0, `unexpected in the tarball: ${extra.join(', ')}`);
       process.stdout.write(

@@ -1409,7 +1409,7 @@ int heap_pool_walk(const heap_pool_t *p, heap_pool_walker walker, void *user)
             b.size = c->bsize;
             for (uint32_t i = 0; i < c->nblocks; i++) {
                 b.offset = (size_t)i * c->bsize;
-                int live = i < c->carved && ((c->live_bits[i >> 6] >> (i & 63)) & 1);
+                int live = i < c->carved && (block_state(c, i) & LIVE);
                 b.state = live ? HEAP_POOL_BLOCK_USED : HEAP_POOL_BLOCK_FREE;
                 if (walker(&b, user)) return HEAP_POOL_OK;
             }

@@ -294,7 +294,6 @@ int CollectRegionBlock(const region_pool_block_info_t* b, void* user) {
 Napi::Value Walk(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf<RegionState>(info);
   if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
-  Sync(state);
   std::vector<double> blocks;
   region_pool_walk(state->pool, CollectRegionBlock, &blocks);
   Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
@@ -306,7 +305,6 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
 Napi::Value Chunks(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf<RegionState>(info);
   if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
-  Sync(state);
   std::vector<double> out;
   for (uint32_t id = 0, n = region_pool_chunk_limit(state->pool); id < n; id++) {
     region_pool_chunk_info_t c;

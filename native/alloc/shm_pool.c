@@ -1404,25 +1404,31 @@ int shm_pool_notify(shm_pool_t *p, uint64_t offset, int count, int *woken)
 
 /* ---- inspection ------------------------------------------------------------------- */
 
+/* The allocator's and the header's figures (the caller holds the lock, or reads a snapshot). */
+static void fill_stats(const shm_pool_t *p, shm_pool_stats_t *out)
+{
+    tlsf_stats_t t;
+    tlsf_get_stats(p->t, &t);
+    out->segment_size = p->size;
+    out->capacity = (size_t)p->area_size;
+    out->used = t.used;
+    out->peak_used = t.peak_used;
+    out->available = t.used <= out->capacity ? out->capacity - t.used : 0;
+    out->free = t.free;
+    out->largest_free = t.largest_free;
+    out->allocations = t.allocations;
+    out->failed_allocations = t.failed_allocations;
+    out->generation = p->h->generation;
+    out->lent_chunks = (size_t)p->h->lent_chunks;
+    out->lent_bytes = (size_t)p->h->lent_bytes;
+}
+
 int shm_pool_stats(shm_pool_t *p, shm_pool_stats_t *out)
 {
     if (!p || !out) return SHM_POOL_ERR_INVALID;
     int rc = lock_allocator(p);
     if (rc != SHM_POOL_OK) return rc;
-    tlsf_stats_t s;
-    tlsf_get_stats(p->t, &s);
-    out->segment_size = p->size;
-    out->capacity = (size_t)p->area_size;
-    out->used = s.used;
-    out->peak_used = s.peak_used;
-    out->available = s.used <= out->capacity ? out->capacity - s.used : 0;
-    out->free = s.free;
-    out->largest_free = s.largest_free;
-    out->allocations = s.allocations;
-    out->failed_allocations = s.failed_allocations;
-    out->generation = p->h->generation;
-    out->lent_chunks = (size_t)p->h->lent_chunks;
-    out->lent_bytes = (size_t)p->h->lent_bytes;
+    fill_stats(p, out);
     unlock_allocator(p);
     return SHM_POOL_OK;
 }
@@ -1823,22 +1829,8 @@ int shm_pool_snapshot_stats(const shm_pool_snapshot_t *s, shm_pool_stats_t *out)
 {
     if (!s || !out) return SHM_POOL_ERR_INVALID;
     if (!s->regions_ok) return SHM_POOL_ERR_CORRUPTED;
-    const shm_pool_t *p = &s->p;
-    tlsf_stats_t t;
-    tlsf_get_stats(p->t, &t);
     memset(out, 0, sizeof *out);
-    out->segment_size = p->size;
-    out->capacity = (size_t)p->area_size;
-    out->used = t.used;
-    out->peak_used = t.peak_used;
-    out->available = t.used <= out->capacity ? out->capacity - t.used : 0;
-    out->free = t.free;
-    out->largest_free = t.largest_free;
-    out->allocations = t.allocations;
-    out->failed_allocations = t.failed_allocations;
-    out->generation = p->h->generation;
-    out->lent_chunks = (size_t)p->h->lent_chunks;
-    out->lent_bytes = (size_t)p->h->lent_bytes;
+    fill_stats(&s->p, out);
     return SHM_POOL_OK;
 }
 

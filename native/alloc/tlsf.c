@@ -979,6 +979,21 @@ SLOW void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
     return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
 }
 
+/* Take the checked parked block b of class c (`size` bytes, size_flags `flags`, its
+ * header at `header`) off its list and hand it out. Its next link is checked
+ * when it is popped in turn. */
+HOT void *take_parked(tlsf_t *t, unsigned c, block_t *b, uint64_t flags, uint64_t size, uintptr_t header)
+{
+    t->cache[c] = b->next_free;
+    t->cache_count[c]--;
+    t->cached_bytes -= size;
+    b->size_flags = flags & ~F_CACHED;
+    t->allocations++;
+    t->used += size;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    return (void *)(header + HEADER);
+}
+
 /* pop_small for a block outside the hint's region (which has no park_copy). */
 SLOW void *pop_small_elsewhere(tlsf_t *t, uint64_t size)
 {
@@ -1000,22 +1015,14 @@ HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
     if ((h & 7) || h >= area || area - h < size + OVERHEAD + HEADER) return pop_small_elsewhere(t, size);
     uintptr_t base = slot_base(t, r);
     block_t *b = (block_t *)(base + (uintptr_t)h);
-    uint64_t flags = b->size_flags, next = b->next_free;
+    uint64_t flags = b->size_flags;
     /* Below 512 bytes a class holds one size: a rewritten size word cannot match.
      * The next link is checked when it is popped in turn. */
     if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED)) {
         fail_corrupted(t);
         return NULL;
     }
-    unsigned c = (unsigned)(size >> ALIGN_LOG2);
-    t->cache[c] = next;
-    t->cache_count[c]--;
-    t->cached_bytes -= size;
-    b->size_flags = flags & ~F_CACHED;
-    t->allocations++;
-    t->used += size;
-    if (t->used > t->peak_used) t->peak_used = t->used;
-    return (void *)(base + (uintptr_t)h + HEADER);
+    return take_parked(t, (unsigned)(size >> ALIGN_LOG2), b, flags, size, base + (uintptr_t)h);
 }
 
 /* Park the live block b (header offset h in the hint region r, its extent
@@ -1093,14 +1100,7 @@ HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
         fail_corrupted(t);
         return NULL;
     }
-    t->cache[c] = b->next_free; /* checked when it is popped in turn */
-    t->cache_count[c]--;
-    t->cached_bytes -= bsize;
-    b->size_flags = flags & ~F_CACHED;
-    t->allocations++;
-    t->used += bsize;
-    if (t->used > t->peak_used) t->peak_used = t->used;
-    return (void *)(base + (uintptr_t)h + HEADER);
+    return take_parked(t, c, b, flags, bsize, base + (uintptr_t)h);
 }
 
 void *tlsf_malloc(tlsf_t *t, size_t request)

@@ -309,11 +309,8 @@ Napi::Value DeleteRoot(const Napi::CallbackInfo& info) {
 
 // stats(handle) -> [segmentSize, capacity, used, peakUsed, available, free, largestFree,
 //                   allocations, failedAllocations, generation] or a code
-Napi::Value Stats(const Napi::CallbackInfo& info) {
-  ShmState* state = StateOf<ShmState>(info);
-  shm_pool_stats_t s;
-  int status = state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_stats(state->pool, &s);
-  if (status != SHM_POOL_OK) return Number(info, Code(status));
+// A segment's figures (shm_pool_stats_t) as an object: stats() and snapshot() both.
+Napi::Value StatsObject(Napi::Env env, const shm_pool_stats_t& s) {
   const Field fields[] = {{"segmentSize", AsDouble(s.segment_size)},
                           {"capacity", AsDouble(s.capacity)},
                           {"used", AsDouble(s.used)},
@@ -323,8 +320,18 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
                           {"largestFree", AsDouble(s.largest_free)},
                           {"allocations", AsDouble(s.allocations)},
                           {"failedAllocations", AsDouble(s.failed_allocations)},
-                          {"generation", AsDouble(s.generation)}};
-  return Fields(info.Env(), fields);
+                          {"generation", AsDouble(s.generation)},
+                          {"lentChunks", AsDouble(s.lent_chunks)},
+                          {"lentBytes", AsDouble(s.lent_bytes)}};
+  return Fields(env, fields);
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  shm_pool_stats_t s;
+  int status = state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_stats(state->pool, &s);
+  if (status != SHM_POOL_OK) return Number(info, Code(status));
+  return StatsObject(info.Env(), s);
 }
 
 // check(handle) -> null, or why the segment is corrupted
@@ -394,16 +401,7 @@ Napi::Value Snapshot(const Napi::CallbackInfo& info) {
   shm_pool_stats_t s;
   status = shm_pool_snapshot_stats(snap, &s);
   if (status == SHM_POOL_OK) {
-    const Field stats[] = {{"used", AsDouble(s.used)},
-                           {"peakUsed", AsDouble(s.peak_used)},
-                           {"free", AsDouble(s.free)},
-                           {"largestFree", AsDouble(s.largest_free)},
-                           {"allocations", AsDouble(s.allocations)},
-                           {"failedAllocations", AsDouble(s.failed_allocations)},
-                           {"generation", AsDouble(s.generation)},
-                           {"lentChunks", AsDouble(s.lent_chunks)},
-                           {"lentBytes", AsDouble(s.lent_bytes)}};
-    result.Set("stats", Fields(env, stats));
+    result.Set("stats", StatsObject(env, s));
   } else {
     result.Set("stats", Napi::Number::New(env, Code(status)));
   }

@@ -8,18 +8,24 @@ function parseArgs(argv) {
   return o;
 }
 
-/** A precomputed trace of `n` slot indices in [0, window): xorshift32 (Marsaglia). */
-function makeTrace(n, window, seed) {
-  const t = new Uint32Array(n);
+/** xorshift32 (Marsaglia) from `seed`: a function giving the next number in [0, 1). */
+function xorshift32(seed) {
   let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
+  return () => {
     x ^= x << 13;
     x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
     x >>>= 0;
-    t[i] = Math.floor((x / 4294967296) * window);
-  }
+    return x / 4294967296;
+  };
+}
+
+/** A precomputed trace of `n` slot indices in [0, window). */
+function makeTrace(n, window, seed) {
+  const t = new Uint32Array(n);
+  const next = xorshift32(seed);
+  for (let i = 0; i < n; i++) t[i] = Math.floor(next() * window);
   return t;
 }
 
@@ -49,4 +55,4 @@ async function timePasses(pass, warmup, ops, args) {
   return { passes, ns: Number(t1 - t0) };
 }
 
-module.exports = { parseArgs, makeTrace, timePasses };
+module.exports = { parseArgs, makeTrace, timePasses, xorshift32 };

@@ -16,7 +16,7 @@
 // --turns 1: a turn of the event loop (setImmediate) after every request, as a server
 // has between requests; memory a destroyed pool's views still reached (docs/lifetime.md)
 // goes back at their finalizers, which need such a turn.
-const { parseArgs, timePasses } = require('./common');
+const { parseArgs, timePasses, xorshift32 } = require('./common');
 const { JS_REQUEST_ALLOCATORS } = require('./allocators');
 
 const SMALL = 200;
@@ -26,17 +26,9 @@ const LARGE_SIZE = 8192;
 const SMALL_MIN = 16;
 const SMALL_MAX = 256;
 
-// xorshift32 (Marsaglia)
 function makeShapes(shapes, seed, kind) {
-  let x = seed >>> 0 || 1;
-  const below = (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return Math.floor((x / 4294967296) * n);
-  };
+  const next = xorshift32(seed);
+  const below = (n) => Math.floor(next() * n);
   const sizes = new Uint16Array(shapes * PER);
   if (kind === 'a64') return sizes.fill(64);
   for (let s = 0; s < shapes; s++) {

@@ -14,7 +14,7 @@
 // trace, uniform 16..512 B (the C suite's W1); w2: log-uniform 16 B..64 KiB (W2);
 // `size` is then the largest size (pools are sized for it). Fixed-size rows hand a
 // JS free-list cache the same view back every time; mixed sizes show its misses.
-const { makeTrace, parseArgs } = require('./common');
+const { makeTrace, parseArgs, xorshift32 } = require('./common');
 const { JS_ALLOCATORS } = require('./allocators');
 
 function runFree(slots, trace, from, to, size, alloc, free) {
@@ -49,14 +49,9 @@ function runDropMixed(slots, trace, from, to, sizes, alloc) {
 /** `n` sizes: w1 uniform 16..512, w2 log-uniform 16..65536 (xorshift32 from `seed`). */
 function makeSizes(n, kind, seed) {
   const sizes = new Uint32Array(n);
-  let x = seed >>> 0 || 1;
+  const next = xorshift32(seed);
   for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const u = x / 4294967296;
+    const u = next();
     sizes[i] = kind === 'w1' ? 16 + Math.floor(u * 497) : Math.floor(16 * Math.pow(4096, u));
   }
   return sizes;

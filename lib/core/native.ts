@@ -71,6 +71,8 @@ export interface ShmStats {
   readonly allocations: number;
   readonly failedAllocations: number;
   readonly generation: number;
+  readonly lentChunks: number;
+  readonly lentBytes: number;
 }
 
 export interface TlsfBinding {
@@ -254,19 +256,7 @@ export interface ShmSnapshot {
   readonly consistent: number;
   readonly copies: number;
   readonly attached: number[];
-  readonly stats:
-    | {
-        readonly used: number;
-        readonly peakUsed: number;
-        readonly free: number;
-        readonly largestFree: number;
-        readonly allocations: number;
-        readonly failedAllocations: number;
-        readonly generation: number;
-        readonly lentChunks: number;
-        readonly lentBytes: number;
-      }
-    | number;
+  readonly stats: ShmStats | number;
   readonly check: string | null;
   readonly blocks: Float64Array | number;
   readonly roots: [string, number][];

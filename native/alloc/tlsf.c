@@ -110,7 +110,6 @@ typedef struct region {
     uint64_t base_off;
     uint64_t bitmap_off;
     uint64_t area;
-    uint64_t reserved; /* 0 (was a live-block count: count_used walks the chain instead) */
 } region_t;
 
 /* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
@@ -878,7 +877,6 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
     r->base_off = (uint64_t)(lo - (uintptr_t)t);
     r->bitmap_off = (uint64_t)((uintptr_t)bitmap - (uintptr_t)t);
     r->area = area;
-    r->reserved = 0;
     if ((uint32_t)slot >= t->region_hwm) t->region_hwm = (uint32_t)slot + 1; /* before the first view */
     rview_t v;
     if (!view_region(t, (unsigned)slot, &v)) return TLSF_ERR_INVALID;
@@ -1361,7 +1359,6 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     if (block_size(s) != 0 || (s->size_flags & F_FREE)) return "sentinel damaged";
     if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
     if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
-    if (v.region->reserved) return "region slot's reserved word is not 0";
     uint64_t words = start_words(v.area), bits = 0;
     for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
     if (bits != blocks) return "start bitmap has bits that start no block";
@@ -1501,11 +1498,25 @@ static int validate_region_table(const tlsf_t *t, uint64_t span, unsigned slots)
     return 1;
 }
 
+/* Is t a control structure at the start of a span of `span` bytes? A damaged
+ * magic marks it corrupted (the word it writes is inside the span). */
+static int control_in_span(tlsf_t *t, size_t span)
+{
+    if (!t || span < sizeof(struct tlsf)) return 0;
+    return t->magic == TLSF_MAGIC ? 1 : fail_corrupted(t);
+}
+
+/* The region table passed: keep the hint below the high-water mark (the fast paths use its slot). */
+static int keep_hint_in_use(tlsf_t *t)
+{
+    if (t->region_hint >= slot_limit(t)) t->region_hint = 0;
+    return TLSF_OK;
+}
+
 /* tlsf_check_regions_since when the table differs from what was seen: validate, remember. */
 SLOW int check_regions_again(tlsf_t *t, size_t span, tlsf_regions_seen_t *seen, unsigned n)
 {
-    int rc = tlsf_check_regions(t, span);
-    if (rc != TLSF_OK) return rc;
+    if (!validate_region_table(t, span, n)) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
     seen->slots = n;
     seen->span = span;
     for (unsigned i = 0; i < n; i++) {
@@ -1514,28 +1525,26 @@ SLOW int check_regions_again(tlsf_t *t, size_t span, tlsf_regions_seen_t *seen, 
         seen->words[i][1] = r->bitmap_off;
         seen->words[i][2] = r->area;
     }
-    return TLSF_OK;
+    return keep_hint_in_use(t);
 }
 
 int tlsf_check_regions_since(tlsf_t *t, size_t span, tlsf_regions_seen_t *seen)
 {
-    if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
+    if (!control_in_span(t, span)) return TLSF_ERR_CORRUPTED;
     unsigned n = slot_limit(t);
     int same = seen->slots == n && seen->span == span && n > 0;
     for (unsigned i = 0; same && i < n; i++) {
         const region_t *r = &t->regions[i];
         same = seen->words[i][0] == r->base_off && seen->words[i][1] == r->bitmap_off && seen->words[i][2] == r->area;
     }
-    if (t->region_hint >= n) t->region_hint = 0; /* the fast paths use the hint's slot */
-    return same ? TLSF_OK : check_regions_again(t, span, seen, n);
+    return same ? keep_hint_in_use(t) : check_regions_again(t, span, seen, n);
 }
 
 int tlsf_check_regions(tlsf_t *t, size_t span)
 {
-    if (!t || t->magic != TLSF_MAGIC || span < sizeof(struct tlsf)) return TLSF_ERR_CORRUPTED;
+    if (!control_in_span(t, span)) return TLSF_ERR_CORRUPTED;
     if (!validate_region_table(t, span, slot_limit(t))) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
-    if (t->region_hint >= slot_limit(t)) t->region_hint = 0; /* the fast paths use the hint's slot */
-    return TLSF_OK;
+    return keep_hint_in_use(t);
 }
 
 /* Close the run of free blocks [run_h, run_h + run_size + OVERHEAD) whose
@@ -1568,7 +1577,6 @@ static int repair_region(tlsf_t *t, unsigned ri)
     }
     if (h != sentinel) return 0;
     memset(v.bits, 0, tlsf_bitmap_size((size_t)v.area));
-    v.region->reserved = 0;
     uint64_t run_h = 0, run_size = 0;
     int in_run = 0;
     for (h = 0; h < sentinel;) {

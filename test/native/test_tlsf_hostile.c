@@ -278,6 +278,18 @@ static void garbage_sweep_with_cache(void) {
          g_seeds, g_reported);
 }
 
+/* Where region 1's slot keeps its area in the control structure of a span made
+ * with areas of 64 KiB and 16 KiB (its bitmap offset is the word before, its
+ * base offset the one before that); 0 when not found. */
+static size_t region1_area_at(const span_t *s) {
+  size_t area_at = 0;
+  for (size_t at = 8; at + 8 <= s->bitmaps; at += 8)
+    if (rd64(s->mem + at) == (16u << 10) &&
+        rd64(s->mem + at - 8) == s->bitmaps + tlsf_bitmap_size(64u << 10))
+      area_at = at;
+  return area_at;
+}
+
 /* A region slot pointing outside the mapping is refused before it is used. */
 static void region_slot_outside_the_span_is_refused(void) {
   span_t s;
@@ -287,13 +299,8 @@ static void region_slot_outside_the_span_is_refused(void) {
   CHECK(tlsf_is_corrupted(s.t));
   CHECK(tlsf_malloc(s.t, 10) == NULL);
   CHECK_HELPER(make_span(&s, 64u << 10, 16u << 10, 0));
-  /* find region 1's slot in the control structure (its area, then its bitmap
-   * offset) and move it */
-  size_t area_at = 0;
-  for (size_t at = 0; at + 8 <= s.bitmaps; at += 8)
-    if (rd64(s.mem + at) == (16u << 10) &&
-        rd64(s.mem + at - 8) == s.bitmaps + tlsf_bitmap_size(64u << 10))
-      area_at = at;
+  /* move region 1's slot */
+  size_t area_at = region1_area_at(&s);
   CHECK(area_at != 0);
   wr64(s.mem + area_at - 16,
        (uint64_t)s.bytes); /* base offset: just past the mapping */
@@ -316,11 +323,7 @@ static void remembered_region_check_sees_rewrites(void) {
   CHECK_HELPER(make_span(&s, 64u << 10, 16u << 10, 0));
   memset(&seen, 0, sizeof seen);
   CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes, &seen), TLSF_OK);
-  size_t area_at = 0;
-  for (size_t at = 0; at + 8 <= s.bitmaps; at += 8)
-    if (rd64(s.mem + at) == (16u << 10) &&
-        rd64(s.mem + at - 8) == s.bitmaps + tlsf_bitmap_size(64u << 10))
-      area_at = at;
+  size_t area_at = region1_area_at(&s);
   CHECK(area_at != 0);
   wr64(s.mem + area_at, (uint64_t)1 << 30); /* region 1's area: far past the mapping */
   CHECK_EQ(tlsf_check_regions_since(s.t, s.bytes, &seen), TLSF_ERR_CORRUPTED);

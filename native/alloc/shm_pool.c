@@ -28,7 +28,8 @@
 #define AREA_ALIGN 4096u /* the block area starts page-aligned */
 #define GRANULE_SHIFT 16 /* lent chunks: 64 KiB granules (HEAP_POOL_GRANULE) */
 #define GRANULE ((uint64_t)1 << GRANULE_SHIFT)
-#define LENT_BACK_SHIFT 32 /* lent map entry: pid in bits 0..31, back distance above */
+#define LENT_MAPPED ((uint64_t)1 << 32) /* lent map entry: pid in bits 0..31, this flag, */
+#define LENT_BACK_SHIFT 33              /* and the back distance above */
 #define INIT_WAIT_MS 2000
 #define PENDING_LEND 1u
 #define PENDING_UNLEND 2u /* open: how long to wait for a creator still formatting */
@@ -63,11 +64,13 @@ typedef struct shm_park {
  * The lent map has one 64-bit entry per 64 KiB granule of the segment that the
  * area touches (granule g covers segment offsets [g << 16, (g + 1) << 16);
  * entry i is granule (area_offset >> 16) + i). Entry 0: the granule is in no
- * lent chunk. Otherwise bits 0..31 are the pid of the process whose heap pool
- * owns the chunk and bits 32..63 the distance in granules back to the chunk's
- * first granule (0 at the first one). A lent chunk is a live TLSF block that
- * starts on a granule; every granule of its usable size is marked with the
- * same pid. Marks are written last-granule-first (the first granule last) when
+ * lent chunk. Otherwise bits 0..31 are the pid of the process that borrowed
+ * the chunk, bit 32 (LENT_MAPPED) is set when shm_pool_map_chunk took it for a
+ * heap pool (then only shm_pool_unmap_chunk gives it back, never a plain
+ * shm_pool_unlend), and bits 33..63 are the distance in granules back to the
+ * chunk's first granule (0 at the first one). A lent chunk is a live TLSF
+ * block that starts on a granule; every granule of its usable size is marked
+ * with the same pid and flag. Marks are written last-granule-first (the first granule last) when
  * lending and first-granule-first when returning, so a process killed half-way
  * leaves at most orphan marks, which recovery clears (repair_lent_map). */
 typedef struct shm_header {
@@ -319,7 +322,11 @@ static void set_lent_entry(shm_pool_t *p, uint64_t index, uint64_t value)
     __atomic_store_n(&lent_map(p)[index], value, __ATOMIC_RELAXED); /* one aligned store: never torn */
 }
 
-static uint64_t make_lent_entry(uint32_t pid, uint64_t back) { return (uint64_t)pid | back << LENT_BACK_SHIFT; }
+/* An entry: pid, LENT_MAPPED or 0, distance back to the chunk's first granule. */
+static uint64_t make_lent_entry(uint32_t pid, uint64_t mapped, uint64_t back)
+{
+    return (uint64_t)pid | mapped | back << LENT_BACK_SHIFT;
+}
 
 /* Segment offset of the first byte of granule `index` of the lent map. */
 static uint64_t granule_offset(const shm_pool_t *p, uint64_t index)
@@ -336,7 +343,7 @@ static size_t live_tlsf_size(const shm_pool_t *p, uint64_t offset)
 }
 
 /* Does entry `index` agree with its chunk: its first granule carries the same
- * pid with distance 0, that granule starts a live block, and the block's
+ * pid and flag with distance 0, that granule starts a live block, and the block's
  * usable size covers this granule? Reads the map and the allocator only. */
 static int lent_entry_valid(const shm_pool_t *p, uint64_t index)
 {
@@ -344,7 +351,7 @@ static int lent_entry_valid(const shm_pool_t *p, uint64_t index)
     uint64_t back = e >> LENT_BACK_SHIFT;
     if (!(uint32_t)e || back > index) return 0;
     uint64_t first = index - back;
-    if (lent_map(p)[first] != make_lent_entry((uint32_t)e, 0)) return 0;
+    if (lent_map(p)[first] != make_lent_entry((uint32_t)e, e & LENT_MAPPED, 0)) return 0;
     size_t usable = live_tlsf_size(p, granule_offset(p, first));
     return usable >= (back + 1) << GRANULE_SHIFT;
 }
@@ -353,9 +360,9 @@ static int lent_entry_valid(const shm_pool_t *p, uint64_t index)
  * first); returns the bytes unmarked. The block itself is not freed. */
 static uint64_t unmark_chunk(shm_pool_t *p, uint64_t first)
 {
-    uint32_t pid = (uint32_t)lent_map(p)[first];
-    uint64_t n = 0, count = lent_count(p);
-    while (first + n < count && lent_map(p)[first + n] == make_lent_entry(pid, n)) set_lent_entry(p, first + n++, 0);
+    uint64_t e = lent_map(p)[first], n = 0, count = lent_count(p);
+    while (first + n < count && lent_map(p)[first + n] == make_lent_entry((uint32_t)e, e & LENT_MAPPED, n))
+        set_lent_entry(p, first + n++, 0);
     return n << GRANULE_SHIFT;
 }
 
@@ -366,9 +373,6 @@ static void set_pending(shm_pool_t *p, uint64_t op, uint64_t offset)
     __atomic_store_n(&p->h->pending_op, op, __ATOMIC_RELEASE);
 }
 
-/* A lend or unlend its process died in: both end with the chunk released
- * (a lend is undone, an unlend finished). Its first mark goes first; the
- * others are then orphans for repair_lent_map. */
 /* tlsf_walk callback: stop at a live block that starts a granule, carries the
  * 64 KiB alignment only lends use, and has no lent mark: the block of a lend
  * whose process died before it recorded the offset. */
@@ -389,6 +393,9 @@ static int find_orphan_lend(const tlsf_block_info_t *b, void *user)
     return 1;
 }
 
+/* A lend or unlend its process died in: both end with the chunk released
+ * (a lend is undone, an unlend finished). Its first mark goes first; the
+ * others are then orphans for repair_lent_map. */
 static void finish_pending(shm_pool_t *p)
 {
     uint64_t off = p->h->pending_offset;
@@ -1100,7 +1107,9 @@ size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset)
 
 /* ---- chunks lent to heap pools ------------------------------------------------- */
 
-int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
+/* Lend a chunk of `bytes` to this process, its marks carrying `mapped`
+ * (LENT_MAPPED for a heap pool's chunk, else 0). */
+static int lend_chunk(shm_pool_t *p, size_t bytes, uint64_t mapped, uint64_t *offset, void **ptr)
 {
     if (!p || bytes == 0) return SHM_POOL_ERR_INVALID;
     if (bytes > p->area_size) return SHM_POOL_ERR_NOMEM;
@@ -1125,7 +1134,8 @@ int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
     }
     uint32_t pid = (uint32_t)getpid();
     set_pending(p, PENDING_LEND, off);
-    for (uint64_t i = n; i-- > 0;) set_lent_entry(p, first + i, make_lent_entry(pid, i)); /* first granule last */
+    for (uint64_t i = n; i-- > 0;)
+        set_lent_entry(p, first + i, make_lent_entry(pid, mapped, i)); /* first granule last */
     p->h->lent_chunks++;
     p->h->lent_bytes += need;
     set_pending(p, 0, 0);
@@ -1133,7 +1143,15 @@ int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
     return give_block(p, b, offset, ptr);
 }
 
-int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
+int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr)
+{
+    return lend_chunk(p, bytes, 0, offset, ptr);
+}
+
+/* Give back the chunk at `offset` if this process borrowed it with the same
+ * `mapped` flag: a heap pool's chunk (LENT_MAPPED) is refused to a plain
+ * unlend, as another process's is. */
+static int unlend_chunk(shm_pool_t *p, uint64_t offset, uint64_t mapped)
 {
     if (!p) return SHM_POOL_ERR_INVALID;
     uint64_t u;
@@ -1143,7 +1161,7 @@ int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
     uint64_t e = lent_entry(p, offset);
     if (!e || e >> LENT_BACK_SHIFT)
         rc = SHM_POOL_ERR_FOREIGN;
-    else if ((uint32_t)e != (uint32_t)getpid())
+    else if ((uint32_t)e != (uint32_t)getpid() || (e & LENT_MAPPED) != mapped)
         rc = SHM_POOL_ERR_LENT;
     else {
         set_pending(p, PENDING_UNLEND, offset);
@@ -1155,6 +1173,8 @@ int shm_pool_unlend(shm_pool_t *p, uint64_t offset)
     unlock_allocator(p);
     return rc;
 }
+
+int shm_pool_unlend(shm_pool_t *p, uint64_t offset) { return unlend_chunk(p, offset, 0); }
 
 /* This process's spans (forgetting a parent's after fork). */
 static lend_span_t **own_spans(shm_pool_t *p)
@@ -1198,7 +1218,7 @@ static uint64_t chunk_from_spans(shm_pool_t *p, uint32_t n)
     }
     lend_span_t *s = calloc(1, sizeof *s);
     if (!s) return 0;
-    if (shm_pool_lend(p, (size_t)SPAN_GRANULES << GRANULE_SHIFT, &s->offset, NULL) != SHM_POOL_OK) {
+    if (lend_chunk(p, (size_t)SPAN_GRANULES << GRANULE_SHIFT, LENT_MAPPED, &s->offset, NULL) != SHM_POOL_OK) {
         free(s);
         return 0;
     }
@@ -1213,7 +1233,7 @@ void *shm_pool_map_chunk(void *pool, size_t bytes, size_t align)
     if (!p || align > GRANULE || bytes == 0 || bytes > p->area_size) return NULL;
     uint64_t n = round_up(bytes, GRANULE) >> GRANULE_SHIFT, off = 0;
     if (n <= SPAN_MAX_RUN) off = chunk_from_spans(p, (uint32_t)n);
-    if (!off && shm_pool_lend(p, bytes, &off, NULL) != SHM_POOL_OK) return NULL; /* large, or no span fits */
+    if (!off && lend_chunk(p, bytes, LENT_MAPPED, &off, NULL) != SHM_POOL_OK) return NULL; /* large, or no span fits */
     return p->base + off;
 }
 
@@ -1228,13 +1248,13 @@ void shm_pool_unmap_chunk(void *pool, void *ptr, size_t bytes)
         if (off < s->offset || off - s->offset >= ((uint64_t)SPAN_GRANULES << GRANULE_SHIFT)) continue;
         uint32_t i = (uint32_t)((off - s->offset) >> GRANULE_SHIFT);
         s->used &= ~(run_mask((uint32_t)(round_up(bytes, GRANULE) >> GRANULE_SHIFT)) << i);
-        if (!s->used && shm_pool_unlend(p, s->offset) == SHM_POOL_OK) {
+        if (!s->used && unlend_chunk(p, s->offset, LENT_MAPPED) == SHM_POOL_OK) {
             *at = s->next;
             free(s);
         }
         return;
     }
-    shm_pool_unlend(p, off);
+    unlend_chunk(p, off, LENT_MAPPED);
 }
 
 int shm_pool_reclaim(shm_pool_t *p, size_t *chunks)

@@ -116,7 +116,7 @@ enum shm_pool_status {
     SHM_POOL_TIMED_OUT = POOL_TIMED_OUT              /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 5u   /* 5: TLSF links are control-relative */
+#define SHM_POOL_VERSION 6u   /* 6: a heap pool's lent chunks are flagged (only unmap_chunk returns them) */
 #define SHM_POOL_ROOTS 64     /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63   /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255 /* bytes of a segment name, its leading '/' included */
@@ -214,8 +214,10 @@ size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset);
 
 /* Lend a chunk to the calling process: SHM_POOL_OK, _INVALID (bytes 0), _NOMEM, _CORRUPTED. */
 int shm_pool_lend(shm_pool_t *p, size_t bytes, uint64_t *offset, void **ptr);
-/* Give back a chunk this process borrowed (offset = its start): SHM_POOL_OK,
- * _FOREIGN (not the start of a lent chunk), _LENT (another process's). */
+/* Give back a chunk this process borrowed with shm_pool_lend (offset = its
+ * start): SHM_POOL_OK, _FOREIGN (not the start of a lent chunk), _LENT
+ * (another process's, or a heap pool's: shm_pool_map_chunk's chunks and spans
+ * go back only through shm_pool_unmap_chunk). */
 int shm_pool_unlend(shm_pool_t *p, uint64_t offset);
 /* heap_pool_memory_t callbacks (ctx = the shm_pool_t *): align <= 64 KiB.
  * Chunks of up to 512 KiB are carved from 1 MiB "spans" this process borrows

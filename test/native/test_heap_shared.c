@@ -319,7 +319,20 @@ static void test_spans(void)
     CHECKF(n >= 100, "only %d chunks of 64 KiB in 8 MiB", n);
     CHECK(s.lent_chunks < (size_t)n);
     for (int i = 0; i < n; i++) CHECK_EQ(((unsigned char *)chunks[i])[HEAP_POOL_GRANULE - 1], (unsigned char)i);
+    /* the heap pool's spans and chunks are lent to this very process, yet a plain
+     * unlend is refused: only shm_pool_unmap_chunk gives them back */
+    size_t before = s.lent_chunks;
+    for (int i = 0; i < n; i++) {
+        uint64_t off = (uint64_t)((unsigned char *)chunks[i] - (unsigned char *)shm_pool_base(shm));
+        int rc = shm_pool_unlend(shm, off);
+        CHECKF(rc == SHM_POOL_ERR_LENT || rc == SHM_POOL_ERR_FOREIGN, "unlend of a heap pool's chunk: %d", rc);
+    }
+    CHECK_EQ(shm_pool_stats(shm, &s), SHM_POOL_OK);
+    CHECK_EQU(s.lent_chunks, before);
     for (int i = 0; i < n; i += 2) shm_pool_unmap_chunk(shm, chunks[i], HEAP_POOL_GRANULE);
+    uint64_t own = 0;
+    CHECK_EQ(shm_pool_lend(shm, 1, &own, NULL), SHM_POOL_OK); /* a plain lend still unlends */
+    CHECK_EQ(shm_pool_unlend(shm, own), SHM_POOL_OK);
     CHECK(shm_ok(shm));
     for (int i = 1; i < n; i += 2) shm_pool_unmap_chunk(shm, chunks[i], HEAP_POOL_GRANULE);
     CHECK_EQ(shm_pool_stats(shm, &s), SHM_POOL_OK);

@@ -747,6 +747,8 @@ export class SharedPool {
 
   /** Gives the parked blocks and the park list back; throws a failure after all went back. */
   #flush(): void {
+    const drained = native.drainCache(this.#handle); // the addons' parked blocks (nativeHandle)
+    if (drained < 0) throw this.#fail(drained, 'free');
     if (this.#record === null) return;
     const status = flushRecord(this.#record);
     if (status !== Status.OK) throw this.#fail(status, 'free');

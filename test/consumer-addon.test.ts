@@ -672,3 +672,64 @@ describe('whose blocks, and the options', () => {
     parent.destroy();
   });
 });
+
+describe("SharedPool's nativeHandle cache (the addons' parked blocks)", () => {
+  /** A pool and a second attachment of its segment: what another process would see. */
+  function pair(): { pool: SharedPool; other: SharedPool } {
+    const pool = SharedPool.create({ size: 4 << 20, cache: false });
+    return { pool, other: SharedPool.fromFd(pool.fd, { cache: false }) };
+  }
+
+  it("a block an addon frees is parked and handed out again; this process's stats count it free, others' used", () => {
+    const { pool, other } = pair();
+    const baseline = other.stats().allocations;
+    const where = new Float64Array(2 * 20);
+    expect(consumer.results(pool.nativeHandle, 300, where)).toBe(20);
+    const offsets = [];
+    for (let i = 0; i < 20; i++) {
+      offsets.push(where[2 * i + 1]);
+      consumer.free(pool.nativeHandle, { chunk: 0, offset: where[2 * i + 1] });
+    }
+    expect(pool.stats().allocations).toBe(baseline);
+    expect(other.stats().allocations).toBeGreaterThan(baseline + 20 - 1); // the parked blocks and the park list
+    expect(consumer.results(pool.nativeHandle, 290, where)).toBe(20); // the same class: the parked blocks
+    const again = [];
+    for (let i = 0; i < 20; i++) again.push(where[2 * i + 1]);
+    expect(new Set(again)).toEqual(new Set(offsets));
+    for (const offset of again) consumer.free(pool.nativeHandle, { chunk: 0, offset });
+    pool.flushCache();
+    expect(other.stats().allocations).toBe(baseline);
+    pool.close();
+    other.close();
+  });
+
+  it('a parked block is a freed block: a second free, viewOf and free(view) are refused and change nothing', () => {
+    const { pool, other } = pair();
+    const where = new Float64Array(2);
+    expect(consumer.results(pool.nativeHandle, 64, where)).toBe(1);
+    const block = { chunk: 0, offset: where[1] };
+    const view = pool.viewOf(block, 64);
+    consumer.free(pool.nativeHandle, block);
+    const before = other.stats();
+    expect(freeError(pool.nativeHandle, block)).toMatchObject({ status: MEMPOOLS_ERR_INVALID });
+    expect(() => pool.viewOf(block, 1)).toThrow(/freed|not a live/);
+    expect(() => pool.free(view)).toThrow(expect.objectContaining({ code: 'ERR_POOL_DOUBLE_FREE' }));
+    expect(other.stats()).toMatchObject({ allocations: before.allocations, used: before.used });
+    pool.close();
+    other.close();
+  });
+
+  it('close() gives the parked blocks back; a block JavaScript frees that the cache handed out is freed, not parked', () => {
+    const { pool, other } = pair();
+    const baseline = other.stats().allocations;
+    const where = new Float64Array(2 * 3);
+    expect(consumer.results(pool.nativeHandle, 100, where)).toBe(3);
+    consumer.free(pool.nativeHandle, { chunk: 0, offset: where[1] });
+    pool.free(pool.viewOf({ chunk: 0, offset: where[3] }, 100));
+    expect(other.stats().allocations).toBe(baseline + 1 + 1 + 1); // one parked, one live, the park list
+    pool.close();
+    expect(other.stats().allocations).toBe(baseline + 1); // the block the addon still holds
+    other.check();
+    other.close();
+  });
+});

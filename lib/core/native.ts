@@ -304,6 +304,8 @@ export interface ShmBinding {
   parkOpen(handle: number, stacks: number, depth: number): number;
   /** Frees the blocks the park list at `list` names, the list and its record: how many blocks, or a negative code. */
   parkClose(handle: number, list: number): number;
+  /** Gives back the blocks the nativeHandle's cache parked for addons (and its park list): how many, or a negative code. */
+  drainCache(handle: number): number;
   readonly constants: ShmConstants;
 }
 

@@ -1083,6 +1083,17 @@ static int live_block_size(shm_pool_t *p, uint64_t offset, size_t *usable)
     return rc;
 }
 
+size_t shm_pool_owned_size(const shm_pool_t *p, uint64_t offset)
+{
+    uint64_t u;
+    if (!p || !area_offset_of(p, offset, &u) || u < TLSF_HEADER_BYTES || (u & 7)) return 0;
+    /* the header word only (tlsf.h "Block layout"): no region table, no links */
+    uint64_t word = __atomic_load_n((const uint64_t *)(p->base + offset - TLSF_HEADER_BYTES), __ATOMIC_RELAXED);
+    uint64_t usable = word & ((((uint64_t)1 << TLSF_BLOCK_ALIGN_SHIFT) - 1) & ~(uint64_t)TLSF_BLOCK_FLAGS);
+    if (word & (TLSF_BLOCK_FREE | TLSF_BLOCK_CACHED) || usable > p->area_size - u) return 0;
+    return (size_t)usable;
+}
+
 int shm_pool_at(shm_pool_t *p, uint64_t offset, size_t length, void **ptr)
 {
     if (!p || !ptr) return SHM_POOL_ERR_INVALID;

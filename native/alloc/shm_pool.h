@@ -196,6 +196,12 @@ int shm_pool_offset_of(const shm_pool_t *p, const void *ptr, uint64_t *offset);
 int shm_pool_at(shm_pool_t *p, uint64_t offset, size_t length, void **ptr);
 /* Usable size of the live block at offset (0 if none). */
 size_t shm_pool_usable_size(shm_pool_t *p, uint64_t offset);
+/* Usable size of a block the caller holds (allocated and not freed) at segment
+ * offset `offset`, read from its header WITHOUT the allocator lock (for caches
+ * of the caller's own blocks: nobody else writes that header); 0 when the
+ * segment does not show a live block there. Never reaches outside the mapping;
+ * a block whose header a peer damaged may report a wrong size within the area. */
+size_t shm_pool_owned_size(const shm_pool_t *p, uint64_t offset);
 
 /* ---- chunks lent to heap pools (a heap pool with this segment as its source) --
  * A lent chunk is a live block of `bytes` rounded up to 64 KiB, starting at a

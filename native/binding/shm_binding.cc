@@ -39,9 +39,10 @@ int StatusOf(int shm_status) {
   return shm_status == SHM_POOL_ERR_NOMEM ? MEMPOOLS_ERR_NOMEM : MEMPOOLS_ERR_INVALID;
 }
 
-// The segment offset of a live block's start at `ptr` (in the area).
+// The segment offset of a live block's start at `ptr` (in the area; not parked in the cache).
 int LiveOffsetOf(const ShmState* s, const void* ptr, uint64_t* offset) {
   if (shm_pool_offset_of(s->pool, ptr, offset) != SHM_POOL_OK || s->ToArea(*offset) < 0 ||
+      shm_cache_is_parked(s->cache.load(std::memory_order_acquire), *offset) ||
       shm_pool_usable_size(s->pool, *offset) == 0) {
     return MEMPOOLS_ERR_INVALID;
   }
@@ -56,6 +57,7 @@ int Placed(const ShmState* s, int status, uint64_t offset, void* ptr, void** out
   return MEMPOOLS_OK;
 }
 
+// Other threads' calls (under the shim's lock): the segment, never the cache.
 int Alloc(PoolState* state, size_t size, void** out) {
   ShmState* s = Shm(state);
   uint64_t offset = 0;
@@ -64,7 +66,34 @@ int Alloc(PoolState* state, size_t size, void** out) {
   return Placed(s, status, offset, ptr, out);
 }
 
-int Free(PoolState* state, void* ptr) { return StatusOf(shm_pool_free(Shm(state)->pool, ptr)); }
+int Free(PoolState* state, void* ptr) {
+  ShmState* s = Shm(state);
+  uint64_t offset;
+  if (ptr != nullptr && shm_pool_offset_of(s->pool, ptr, &offset) == SHM_POOL_OK &&
+      shm_cache_is_parked(s->cache.load(std::memory_order_acquire), offset)) {
+    return MEMPOOLS_ERR_INVALID;  // a double free (read racing the owning thread: best effort)
+  }
+  return StatusOf(shm_pool_free(s->pool, ptr));
+}
+
+// The owning JavaScript thread's calls (no lock): through the cache.
+void* Target(PoolState* state) { return state; }
+
+int TargetAlloc(void* target, size_t size, void** out) {
+  ShmState* s = static_cast<ShmState*>(target);
+  shm_cache_t* cache = s->Cache();
+  if (cache == nullptr || size == 0) return Alloc(s, size, out);
+  uint64_t offset = 0;
+  void* ptr = nullptr;
+  int status = StatusOf(shm_cache_alloc(cache, size, &offset, &ptr));
+  return Placed(s, status, offset, ptr, out);
+}
+
+int TargetFree(void* target, void* ptr) {
+  ShmState* s = static_cast<ShmState*>(target);
+  shm_cache_t* cache = s->cache.load(std::memory_order_relaxed);  // this thread makes it
+  return StatusOf(cache != nullptr ? shm_cache_free(cache, ptr) : shm_pool_free(s->pool, ptr));
+}
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   ShmState* s = Shm(state);
@@ -72,6 +101,10 @@ int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   void* moved_ptr = nullptr;
   int status = LiveOffsetOf(s, ptr, &offset);
   if (status != MEMPOOLS_OK) return status;
+  // the cache stops calling it its own (on its thread: others only read it)
+  if (s->native_handle != nullptr && handle_path::ThisThread() == s->native_handle->js_thread) {
+    shm_cache_forget(s->cache.load(std::memory_order_relaxed), offset);
+  }
   status = StatusOf(shm_pool_realloc(s->pool, offset, size, &moved, &moved_ptr));
   return Placed(s, status, moved, moved_ptr, out);
 }
@@ -98,6 +131,7 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
   void* ptr = nullptr;
   if (where.chunk != 0 || where.offset >= s->area_size) return MEMPOOLS_ERR_INVALID;
   offset = s->area_offset + where.offset;
+  if (shm_cache_is_parked(s->cache.load(std::memory_order_acquire), offset)) return MEMPOOLS_ERR_INVALID;
   int status = StatusOf(shm_pool_at(s->pool, offset, 0, &ptr));
   if (status == MEMPOOLS_OK) *out = ptr;
   return status;
@@ -105,10 +139,13 @@ int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
 
 // The area ArrayBuffer was let go of and the heap pools over the segment are
 // destroyed already (shm_binding.cc's close): only the mapping is left.
-void FreePinned(PoolState* state) { Shm(state)->CloseMapping(); }
+void FreePinned(PoolState* state) {
+  Shm(state)->DropCache();  // a no-op unless the pool went without close() (the cache is idle: the pool is gone)
+  Shm(state)->CloseMapping();
+}
 
-constexpr HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc,  Free, Realloc, UsableSize, HandleOf, PointerOf,
-                            FreePinned,           nullptr};
+constexpr HandleOps kOps = {MEMPOOLS_KIND_SHARED, Alloc,   Free,   Realloc,     UsableSize, HandleOf, PointerOf,
+                            FreePinned,           nullptr, Target, TargetAlloc, TargetFree};
 
 }  // namespace
 
@@ -227,6 +264,9 @@ Napi::Value Realloc(const Napi::CallbackInfo& info) {
   double size = Num(info, 2);
   if (state == nullptr || !IsSize(size)) return Number(info, SHM_POOL_ERR_INVALID);
   if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
+  shm_cache_t* cache = state->cache.load(std::memory_order_relaxed);  // this thread makes it
+  if (shm_cache_is_parked(cache, offset)) return Number(info, SHM_POOL_ERR_DOUBLE_FREE);
+  shm_cache_forget(cache, offset);
   int status = shm_pool_realloc(state->pool, offset, static_cast<size_t>(size), &moved, nullptr);
   return Number(info, Placed(state, status, moved));
 }
@@ -239,6 +279,9 @@ Napi::Value At(const Napi::CallbackInfo& info) {
   void* ptr;
   if (state == nullptr || !IsSize(length)) return Number(info, SHM_POOL_ERR_INVALID);
   if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
+  if (shm_cache_is_parked(state->cache.load(std::memory_order_relaxed), offset)) {
+    return Number(info, SHM_POOL_ERR_DOUBLE_FREE);  // parked by the addons' cache: a freed block
+  }
   return Number(info, Code(shm_pool_at(state->pool, offset, static_cast<size_t>(length), &ptr)));
 }
 
@@ -331,7 +374,25 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   shm_pool_stats_t s;
   int status = state == nullptr ? SHM_POOL_ERR_INVALID : shm_pool_stats(state->pool, &s);
   if (status != SHM_POOL_OK) return Number(info, Code(status));
+  // the addons' parked blocks and park list count as free here, as SharedPool's own do
+  shm_cache_stats_t c;
+  shm_cache_stats(state->cache.load(std::memory_order_relaxed), &c);
+  size_t parked = c.bytes + c.list_bytes, blocks = c.blocks + (c.list_bytes > 0 ? 1 : 0);
+  s.used -= parked <= s.used ? parked : s.used;
+  s.available += parked;
+  s.free += parked;
+  s.allocations -= blocks <= s.allocations ? blocks : s.allocations;
   return StatsObject(info.Env(), s);
+}
+
+// drainCache(handle) -> blocks the addons' cache gave back to the segment, or a code
+Napi::Value DrainCache(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  size_t blocks = 0;
+  int status = shm_cache_drain(state->cache.load(std::memory_order_relaxed), &blocks);
+  if (status == SHM_POOL_ERR_INVALID) return Number(info, 0);  // no cache
+  return Number(info, status == SHM_POOL_OK ? static_cast<double>(blocks) : Code(status));
 }
 
 // check(handle) -> null, or why the segment is corrupted
@@ -359,6 +420,7 @@ Napi::Value BlocksArray(Napi::Env env, const std::vector<double>& blocks) {
 Napi::Value Walk(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
   if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  shm_cache_drain(state->cache.load(std::memory_order_relaxed), nullptr);  // the addons' parked blocks show as free
   std::vector<double> blocks;
   int status = shm_pool_walk(state->pool, CollectShmBlock, &blocks);
   if (status != SHM_POOL_OK) return Number(info, Code(status));
@@ -439,6 +501,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
   if (state == nullptr) return info.Env().Undefined();
   DetachScope scope(TableOf(info), DetachArg(info, 1));
+  state->DropCache();  // the addons' parked blocks go back while the segment is still ours
   // A pinned nativeHandle defers the unmap: the heap pools over the segment go now (see the adapter above).
   if (state->native_handle != nullptr) TableOf(info)->DestroyRetainers(info.Env(), state);
   TableOf(info)->Destroy(info.Env(), state);
@@ -482,8 +545,18 @@ napi_value AllocFast(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   uint64_t offset = 0;
-  int status = s[2] != 0 ? shm_pool_calloc(state->pool, 1, static_cast<size_t>(s[1]), &offset, nullptr)
-                         : shm_pool_alloc(state->pool, static_cast<size_t>(s[1]), &offset, nullptr);
+  size_t size = static_cast<size_t>(s[1]);
+  int status = s[2] != 0 ? shm_pool_calloc(state->pool, 1, size, &offset, nullptr)
+                         : shm_pool_alloc(state->pool, size, &offset, nullptr);
+  shm_cache_t* cache = state->cache.load(std::memory_order_relaxed);  // this thread makes it
+  if (status == SHM_POOL_ERR_NOMEM && cache != nullptr) {             // the addons' parked blocks go back first
+    size_t parked = 0;
+    shm_cache_drain(cache, &parked);
+    if (parked > 0) {
+      status = s[2] != 0 ? shm_pool_calloc(state->pool, 1, size, &offset, nullptr)
+                         : shm_pool_alloc(state->pool, size, &offset, nullptr);
+    }
+  }
   s[0] = Placed(state, status, offset);
   return nullptr;
 }
@@ -497,7 +570,7 @@ napi_value FreeFast(napi_env env, napi_callback_info info) {
   } else if (!state->ToSegment(s[1], &offset)) {
     s[0] = SHM_POOL_ERR_FOREIGN;
   } else {
-    s[0] = Code(shm_pool_free_at(state->pool, offset));
+    s[0] = Code(state->FreeOutsideCache(offset));
   }
   return nullptr;
 }
@@ -528,6 +601,7 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
       {"nativeHandle", ShmNativeHandle},
       {"parkOpen", ParkOpen},
       {"parkClose", ParkClose},
+      {"drainCache", DrainCache},
   };
   Napi::Object shm = FlatCalls(env, table, calls);
   Napi::Object constants = Napi::Object::New(env);

@@ -17,7 +17,32 @@ void CloseNow(void* ctx, void*, size_t) {
 
 }  // namespace
 
+shm_cache_t* ShmState::Cache() {
+  shm_cache_t* made = cache.load(std::memory_order_relaxed);
+  if (made != nullptr || cache_failed || pool == nullptr) return made;
+  // SharedCache's limit (lib/shared/SharedCache.ts limitFor): 256 KiB, at most 1/16 of the area
+  size_t limit = area_size / 16 < kCacheBytes ? area_size / 16 : kCacheBytes;
+  cache_failed = shm_cache_create(pool, limit, &made) != SHM_POOL_OK;
+  cache.store(made, std::memory_order_release);
+  return made;
+}
+
+void ShmState::DropCache() {
+  shm_cache_destroy(cache.exchange(nullptr));  // its parked blocks and park list go back to the segment
+  cache_failed = true;                         // closing: no new cache
+}
+
+int ShmState::FreeOutsideCache(uint64_t offset) {
+  shm_cache_t* c = cache.load(std::memory_order_relaxed);
+  if (c != nullptr) {
+    if (shm_cache_is_parked(c, offset)) return SHM_POOL_ERR_DOUBLE_FREE;
+    shm_cache_forget(c, offset);
+  }
+  return shm_pool_free_at(pool, offset);
+}
+
 void ShmState::FreeMemory(napi_env env) {
+  DropCache();
   table->DestroyRetainers(env, this);  // heap pools borrowing chunks first (their chunks held while viewed)
   table->LetGoChunk(env, this, 0);
   CloseMapping();

@@ -7,10 +7,16 @@
 #ifndef MEMPOOLS_SHM_STATE_HH
 #define MEMPOOLS_SHM_STATE_HH
 
+#include <atomic>
+
 #include "pool_table.hh"
+#include "shm_cache.h"
 #include "shm_pool.h"
 
 namespace mempools {
+
+// Most bytes the nativeHandle's cache parks (SharedCache's SHARED_CACHE_BYTES).
+constexpr size_t kCacheBytes = 256 * 1024;
 
 struct ShmState : KindState<PoolKind::kShm> {
   // Destroys the heap pools over the segment, lets go of the area
@@ -20,10 +26,25 @@ struct ShmState : KindState<PoolKind::kShm> {
   // (the area's, a heap pool's chunk) is left; at once when none is. Any thread.
   void CloseMapping();
 
+  // The nativeHandle's cache of parked blocks (shm_cache.h), made at its first
+  // allocation on the JavaScript thread and used on that thread only: the
+  // handle's lock-free owning-thread calls and the flat calls. Other threads'
+  // handle calls go to the segment and only read whether a block is parked.
+  // Drained and destroyed when the pool closes (DropCache).
+  shm_cache_t* Cache();
+  void DropCache();
+  // shm_pool_free of a block at segment offset `offset` from the JavaScript
+  // thread: a block parked in the cache is a double free, one the cache handed
+  // out is forgotten first.
+  int FreeOutsideCache(uint64_t offset);
+
   shm_pool_t* pool = nullptr;  // nullptr once unmapped (the state is destroyed before)
-  bool closing = false;        // CloseMapping ran: the unmap is done or held
-  uint64_t area_offset = 0;    // from the header, validated on attach; cached so
-  size_t area_size = 0;        // the ArrayBuffer never outgrows the mapping
+  // Written on the JavaScript thread only; other threads' handle calls read it.
+  std::atomic<shm_cache_t*> cache{nullptr};
+  bool cache_failed = false;  // creating it failed, or the pool is closing: the handle goes to the segment
+  bool closing = false;       // CloseMapping ran: the unmap is done or held
+  uint64_t area_offset = 0;   // from the header, validated on attach; cached so
+  size_t area_size = 0;       // the ArrayBuffer never outgrows the mapping
 
   // The segment offset of area offset `offset`, or false when it lies outside the area.
   bool ToSegment(double offset, uint64_t* out) const;

@@ -75,8 +75,9 @@ enum {
 #define F_FREE ((uint64_t)TLSF_BLOCK_FREE)           /* this block is free */
 #define F_PREV_FREE ((uint64_t)TLSF_BLOCK_PREV_FREE) /* the physically previous block is free */
 #define F_CACHED ((uint64_t)TLSF_BLOCK_CACHED)       /* freed, parked in the front cache (not F_FREE) */
+#define F_TAG ((uint64_t)1 << TLSF_BLOCK_TAG_SHIFT)  /* a live block's tag (tlsf_malloc_tagged) */
 #define ALIGN_SHIFT TLSF_BLOCK_ALIGN_SHIFT           /* bits 58..63: log2 of a memalign alignment */
-#define SIZE_MASK ((((uint64_t)1 << ALIGN_SHIFT) - 1) & ~(uint64_t)7)
+#define SIZE_MASK ((((uint64_t)1 << TLSF_BLOCK_TAG_SHIFT) - 1) & ~(uint64_t)7)
 
 /* Largest area a region slot is taken to have: anything larger (or misaligned)
  * in a damaged slot is cut to this, so no offset computed from it overflows. */
@@ -810,14 +811,16 @@ SLOW int reject_free(tlsf_t *t, int rc)
     return rc;
 }
 
-/* Free the block at user offset u of region v: park it or merge it. */
-HOT int free_block(tlsf_t *t, const rview_t *v, uint64_t u)
+/* Free the block at user offset u of region v: park it or merge it. With
+ * `tagged`, only a tagged block (an untagged live one is TLSF_ERR_FOREIGN). */
+HOT int free_block_if(tlsf_t *t, const rview_t *v, uint64_t u, int tagged)
 {
     uint64_t h;
     if (t->corrupted) return TLSF_ERR_CORRUPTED;
     int rc = validate_own(v, u, &h);
     if (rc != TLSF_OK) return reject_free(t, rc);
     block_t *b = block_at(v, h);
+    if (tagged && !(b->size_flags & F_TAG)) return TLSF_ERR_FOREIGN;
     uint64_t size = block_size(b);
     if (cache_accepts(t, size)) {
         park_block(t, v, h, b, size); /* touches no neighbour: nothing more to check */
@@ -825,6 +828,8 @@ HOT int free_block(tlsf_t *t, const rview_t *v, uint64_t u)
     }
     return merge_free(t, v, h);
 }
+
+HOT int free_block(tlsf_t *t, const rview_t *v, uint64_t u) { return free_block_if(t, v, u, 0); }
 
 /* ---- public API ---------------------------------------------------------- */
 
@@ -1164,6 +1169,43 @@ int tlsf_free_at(tlsf_t *t, int region, size_t offset)
     return free_block(t, &v, offset);
 }
 
+void *tlsf_malloc_tagged(tlsf_t *t, size_t size)
+{
+    void *p = t->cache_gate ? tlsf_malloc(t, size) : allocate_plain(t, size);
+    if (p) ((block_t *)((unsigned char *)p - HEADER))->size_flags |= F_TAG;
+    return p;
+}
+
+int tlsf_free_tagged(tlsf_t *t, void *ptr)
+{
+    rview_t v;
+    if (!ptr) return TLSF_ERR_FOREIGN;
+    if (!find_region(t, ptr, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
+    return free_block_if(t, &v, (uint64_t)((uintptr_t)ptr - v.base), 1);
+}
+
+int tlsf_tagged(const tlsf_t *t, int region, size_t offset)
+{
+    rview_t v;
+    uint64_t h;
+    if (!view_slot((tlsf_t *)t, region, &v)) return TLSF_ERR_FOREIGN;
+    int rc = validate_own(&v, offset, &h);
+    if (rc != TLSF_OK) return rc;
+    return block_at(&v, h)->size_flags & F_TAG ? TLSF_OK : TLSF_ERR_FOREIGN;
+}
+
+int tlsf_set_tag(tlsf_t *t, int region, size_t offset, int tagged)
+{
+    rview_t v;
+    uint64_t h;
+    if (!view_slot(t, region, &v)) return TLSF_ERR_FOREIGN;
+    int rc = validate_own(&v, offset, &h);
+    if (rc != TLSF_OK) return rc;
+    block_t *b = block_at(&v, h);
+    b->size_flags = tagged ? b->size_flags | F_TAG : b->size_flags & ~F_TAG;
+    return TLSF_OK;
+}
+
 /* Merge every parked block back, as if it were freed now with no cache. */
 static int flush_cache(tlsf_t *t)
 {
@@ -1334,6 +1376,7 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
         if (prev_free && b->prev_size != prev_size) return "prev_size disagrees with the previous free block";
         if (prev_free && is_free) return "two adjacent free blocks";
         if (is_free && (b->size_flags >> ALIGN_SHIFT)) return "free block with alignment bits";
+        if (is_free && (b->size_flags & F_TAG)) return "free block with a tag";
         if (is_free && is_cached) return "block both free and cached";
         if (is_free) {
             sum->free += size;

@@ -98,14 +98,16 @@ typedef int (*tlsf_walker)(const tlsf_block_info_t *block, void *user);
 
 /* Block layout (stable; the Node binding's TypeScript layer reads it, through
  * the constants the binding exports as `layout`): the TLSF_HEADER_BYTES bytes
- * before a user pointer hold the block's usable size in bits 3..57 (a
- * multiple of 8), flags in bits 0..2 and, for memalign blocks, log2 of the
- * alignment in bits TLSF_BLOCK_ALIGN_SHIFT..63, little-endian as the host. */
+ * before a user pointer hold the block's usable size in bits 3..56 (a
+ * multiple of 8), flags in bits 0..2, the tag (see "tags") in bit 57 and, for
+ * memalign blocks, log2 of the alignment in bits TLSF_BLOCK_ALIGN_SHIFT..63,
+ * little-endian as the host. */
 #define TLSF_HEADER_BYTES 8u
 #define TLSF_BLOCK_FREE 1u        /* flag: this block is free */
 #define TLSF_BLOCK_PREV_FREE 2u   /* flag: the physically previous block is free */
 #define TLSF_BLOCK_CACHED 4u      /* flag: freed, parked in the front cache (not free) */
 #define TLSF_BLOCK_FLAGS 7u       /* every flag bit */
+#define TLSF_BLOCK_TAG_SHIFT 57   /* bit 57: the tag of a live block */
 #define TLSF_BLOCK_ALIGN_SHIFT 58 /* bits 58..63: log2 of a memalign alignment */
 
 /* ---- pool ---------------------------------------------------------------- */
@@ -181,6 +183,25 @@ int tlsf_free_at(tlsf_t *t, int region, size_t offset);
 int tlsf_block_state(const tlsf_t *t, int region, size_t offset);
 /* Usable size of a live block, or 0 when ptr is not one. */
 size_t tlsf_usable_size(const tlsf_t *t, const void *ptr);
+
+/* ---- tags: live blocks a caller marks as a separate owner's ---------------
+ * (The Node binding tags the blocks other addons allocate through its
+ * nativeHandle.) The tag is one header bit, so it costs the allocation paths
+ * one store and the free path no extra read: tlsf_malloc_tagged sets it, an
+ * in-place realloc keeps it, a moving realloc does not carry it over (the new
+ * block is untagged), every free clears it. */
+
+/* tlsf_malloc, the block tagged. */
+void *tlsf_malloc_tagged(tlsf_t *t, size_t size);
+/* tlsf_free of a tagged block only: a live block without the tag is
+ * TLSF_ERR_FOREIGN and stays live; otherwise as tlsf_free. */
+int tlsf_free_tagged(tlsf_t *t, void *ptr);
+/* TLSF_OK for a live tagged block at (region, offset); a live untagged block
+ * is TLSF_ERR_FOREIGN; anything else as tlsf_block_state. */
+int tlsf_tagged(const tlsf_t *t, int region, size_t offset);
+/* Set (tagged != 0) or clear the tag of the live block at (region, offset):
+ * TLSF_OK, or as tlsf_block_state. O(1). */
+int tlsf_set_tag(tlsf_t *t, int region, size_t offset, int tagged);
 
 /* ---- (region, offset) handles, as the Node binding uses them -------------- */
 

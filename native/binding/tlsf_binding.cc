@@ -50,70 +50,28 @@ namespace {
 
 TlsfState* Tlsf(PoolState* state) { return static_cast<TlsfState*>(state); }
 
-// Whether an addon holds the block at (region, offset) of a present region, offset < its area. Lock held.
-inline bool AddonBit(const TlsfState* s, int region, size_t offset) {
-  size_t bit = offset >> 3;
-  return s->addon[region] != nullptr && (offset & 7) == 0 && (s->addon[region][bit >> 5] >> (bit & 31) & 1u) != 0;
-}
+// Addon blocks carry the TLSF tag (tlsf.h "tags"): set when the nativeHandle
+// allocates, cleared by every free and by adoption; addon_allocations counts them.
 
 // Whether an addon holds the block at (region, offset). Lock held.
 bool IsAddonBlock(const TlsfState* s, int region, size_t offset) {
-  return region >= 0 && region < TLSF_MAX_REGIONS && s->present[region] && offset < s->regions[region].area &&
-         AddonBit(s, region, offset);
+  return region >= 0 && region < TLSF_MAX_REGIONS && s->present[region] &&
+         tlsf_tagged(s->tlsf, region, offset) == TLSF_OK;
 }
 
-// tlsf_locate, trying the region of the last hit first (an addon's blocks
-// mostly share a region). Lock held.
-inline bool Locate(TlsfState* s, const void* ptr, int* region, size_t* offset) {
-  const int last = s->last_region;
-  const uintptr_t at = reinterpret_cast<uintptr_t>(ptr) - reinterpret_cast<uintptr_t>(s->regions[last].base);
-  if (s->present[last] && at < s->regions[last].area) {
-    *region = last;
-    *offset = at;
-    return true;
-  }
-  if (tlsf_locate(s->tlsf, ptr, region, offset) != TLSF_OK) return false;
-  s->last_region = *region;
-  return true;
-}
-
-void MarkAddonBlock(TlsfState* s, int region, size_t offset, bool held) {
-  size_t bit = offset >> 3;
-  uint32_t mask = 1u << (bit & 31);
-  if (held) {
-    s->addon[region][bit >> 5] |= mask;
-  } else {
-    s->addon[region][bit >> 5] &= ~mask;
-  }
-}
-
-// The (region, offset) of an addon block at `ptr`; false when it is none.
-inline bool LocateAddonBlock(TlsfState* s, const void* ptr, int* region, size_t* offset) {
-  return Locate(s, ptr, region, offset) && AddonBit(s, *region, *offset);
-}
-
-// Records a block tlsf just handed out to an addon.
+// Records a block tlsf just handed out (tagged) to an addon.
 int GiveAddonBlock(TlsfState* s, void* ptr, void** out) {
-  int region;
-  size_t offset;
-  if (ptr == nullptr || !Locate(s, ptr, &region, &offset)) return MEMPOOLS_ERR_NOMEM;
-  MarkAddonBlock(s, region, offset, true);
+  if (ptr == nullptr) return MEMPOOLS_ERR_NOMEM;
   s->addon_allocations++;
   *out = ptr;
   return MEMPOOLS_OK;
-}
-
-// Forgets an addon block (freed, moved or adopted).
-void TakeAddonBlock(TlsfState* s, int region, size_t offset) {
-  MarkAddonBlock(s, region, offset, false);
-  s->addon_allocations--;
 }
 
 // An addon block found by address (the nativeHandle holds the lock); `found`
 // false when ptr is none.
 struct AddonBlockAt {
   AddonBlockAt(PoolState* state, const void* ptr) : s(Tlsf(state)) {
-    found = LocateAddonBlock(s, ptr, &region, &offset);
+    found = tlsf_locate(s->tlsf, ptr, &region, &offset) == TLSF_OK && IsAddonBlock(s, region, offset);
   }
   TlsfState* s;
   int region = 0;
@@ -123,14 +81,13 @@ struct AddonBlockAt {
 
 int Alloc(PoolState* state, size_t size, void** out) {
   TlsfState* s = Tlsf(state);
-  return GiveAddonBlock(s, tlsf_malloc(s->tlsf, size), out);
+  return GiveAddonBlock(s, tlsf_malloc_tagged(s->tlsf, size), out);
 }
 
 int Free(PoolState* state, void* ptr) {
-  AddonBlockAt b(state, ptr);
-  if (!b.found) return MEMPOOLS_ERR_INVALID;
-  if (tlsf_free_at(b.s->tlsf, b.region, b.offset) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(b.s, b.region, b.offset);
+  TlsfState* s = Tlsf(state);
+  if (tlsf_free_tagged(s->tlsf, ptr) != TLSF_OK) return MEMPOOLS_ERR_INVALID;
+  s->addon_allocations--;
   return MEMPOOLS_OK;
 }
 
@@ -141,8 +98,16 @@ int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   int status = tlsf_realloc(b.s->tlsf, ptr, size, &moved);
   if (status == TLSF_ERR_NOMEM) return MEMPOOLS_ERR_NOMEM;
   if (status != TLSF_OK) return MEMPOOLS_ERR_INVALID;
-  TakeAddonBlock(b.s, b.region, b.offset);
-  return GiveAddonBlock(b.s, moved, out);
+  if (moved != ptr) {  // a moved block is untagged: tag it
+    int region;
+    size_t offset;
+    if (tlsf_locate(b.s->tlsf, moved, &region, &offset) != TLSF_OK ||
+        tlsf_set_tag(b.s->tlsf, region, offset, 1) != TLSF_OK) {
+      return MEMPOOLS_ERR_INVALID;  // never: tlsf just placed it
+    }
+  }
+  *out = moved;
+  return MEMPOOLS_OK;
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
@@ -192,7 +157,10 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
   }
   size_t offset = static_cast<size_t>(at);
   size_t usable = tlsf_usable_size(s->tlsf, tlsf_pointer(s->tlsf, region, offset));
-  if (adopt) TakeAddonBlock(s, region, offset);
+  if (adopt) {
+    tlsf_set_tag(s->tlsf, region, offset, 0);
+    s->addon_allocations--;
+  }
   return Napi::Number::New(info.Env(), static_cast<double>(usable));
 }
 
@@ -201,13 +169,6 @@ Napi::Value AddonBlock(const Napi::CallbackInfo& info, bool adopt) {
 Napi::Value TlsfNativeHandle(const Napi::CallbackInfo& info) {
   TlsfState* s = AnyStateOf<TlsfState>(info);
   if (s == nullptr) return info.Env().Undefined();
-  {
-    PoolGuard guard(*s->lock);
-    for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
-      if (s->present[id] && !AddAddonMap(s, id))
-        return Napi::Number::New(info.Env(), -(ENOMEM + static_cast<int>(SysCall::kCalloc) * kSysBase));
-    }
-  }
   napi_value handle;
   if (MakeNativeHandle<kOps>(info.Env(), s, s->lock, false, &handle) != napi_ok) return info.Env().Undefined();
   return Napi::Value(info.Env(), handle);

@@ -13,8 +13,6 @@ namespace {
 // ArrayBuffer let go of already).
 void DropRegionMemory(TlsfState* state, int id) {
   ReleaseRegion(&state->regions[id], &state->held);
-  free(state->addon[id]);
-  state->addon[id] = nullptr;
   state->present[id] = false;
 }
 
@@ -69,20 +67,7 @@ int AddRegion(TlsfState* state, size_t area, SysCall* failed) {
   }
   state->regions[id] = memory;
   state->present[id] = true;
-  if (state->native_handle != nullptr && !AddAddonMap(state, id)) {
-    tlsf_remove_region(state->tlsf, id);
-    DropRegionMemory(state, id);
-    *failed = SysCall::kCalloc;
-    return -ENOMEM;
-  }
   return id;
-}
-
-bool AddAddonMap(TlsfState* state, int id) {
-  if (state->addon[id] == nullptr) {
-    state->addon[id] = static_cast<uint32_t*>(calloc(state->regions[id].area / 256 + 1, sizeof(uint32_t)));
-  }
-  return state->addon[id] != nullptr;
 }
 
 napi_status RegionBuffer(napi_env env, TlsfState* state, int id, napi_value* result) {

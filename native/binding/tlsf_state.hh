@@ -15,12 +15,12 @@
 namespace mempools {
 
 // Invariant: with `lock` enabled (threadSafe), every call that reads or
-// changes `tlsf`, the regions or the addon fields holds it. A bit of
-// `addon[r]` (1 per 8 bytes of region r) is set exactly while the block
-// starting there was allocated through the nativeHandle and neither freed
-// nor adopted by JavaScript since; addon_allocations is the count of those
-// blocks (JavaScript counts the rest; their bytes are what the allocator
-// counts beyond JavaScript's, so the hot path asks no usable size).
+// changes `tlsf`, the regions or addon_allocations holds it. A block carries
+// the TLSF tag (tlsf.h "tags") exactly while it was allocated through the
+// nativeHandle and neither freed nor adopted by JavaScript since;
+// addon_allocations is the count of those blocks (JavaScript counts the rest;
+// their bytes are what the allocator counts beyond JavaScript's, so the hot
+// path asks no usable size).
 struct TlsfState : KindState<PoolKind::kTlsf> {
   void FreeMemory(napi_env env) override;
   // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
@@ -32,9 +32,7 @@ struct TlsfState : KindState<PoolKind::kTlsf> {
   bool present[TLSF_MAX_REGIONS] = {};
   // Enabled or not, never null; shared with the nativeHandle, which holds it around its ops.
   std::shared_ptr<PoolLock> lock = std::make_shared<PoolLock>();
-  uint32_t* addon[TLSF_MAX_REGIONS] = {};  // made for every region once the nativeHandle exists
   size_t addon_allocations = 0;
-  int last_region = 0;  // the region the nativeHandle's last block was in (a hint)
 };
 
 // Creates a pool with no region in `table` (with a lock when thread_safe).
@@ -43,8 +41,6 @@ int32_t CreateTlsf(PoolTable* table, bool thread_safe);
 // Adds a region of `area` bytes. Returns its id (>= 0), a negative
 // tlsf_status, or -errno with *failed set when the OS refused memory.
 int AddRegion(TlsfState* state, size_t area, SysCall* failed);
-// Makes region `id`'s addon bitmap. False when calloc failed.
-bool AddAddonMap(TlsfState* state, int id);
 // The region's external ArrayBuffer (made once per region).
 napi_status RegionBuffer(napi_env env, TlsfState* state, int id, napi_value* result);
 // Removes an empty region: lets go of its ArrayBuffer, then unmaps it once no view reaches it.

@@ -850,6 +850,65 @@ static void realloc_grow_in_place(void) {
     CHECK_HELPER(is_pristine(&P));
 }
 
+/* Tags: tlsf_malloc_tagged marks a block, tlsf_free_tagged frees only tagged
+ * blocks, an in-place realloc keeps the tag, every free clears it, and the
+ * tag never shows in the usable size or in check(). */
+static void tags(void) {
+    pool_t P;
+    CHECK_HELPER(new_pool(&P, 65536));
+    void *a = tlsf_malloc_tagged(P.t, 100), *plain = tlsf_malloc(P.t, 100);
+    CHECK(a && plain);
+    int ra = -1, rp = -1;
+    size_t oa = off_of(&P, a, &ra), op = off_of(&P, plain, &rp);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_OK);
+    CHECK_EQ(tlsf_tagged(P.t, rp, op), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa + 8), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_tagged(P.t, 7, oa), TLSF_ERR_FOREIGN);
+    CHECK_EQU(tlsf_usable_size(P.t, a), tlsf_usable_size(P.t, plain));
+    CHECK_HELPER(validate(&P));
+    CHECK_EQ(tlsf_free_tagged(P.t, plain), TLSF_ERR_FOREIGN); /* untagged: stays live */
+    CHECK_EQU(tlsf_usable_size(P.t, plain) >= 100, 1);
+    CHECK_EQ(tlsf_free_tagged(P.t, (unsigned char *)a + 8), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_free_tagged(P.t, NULL), TLSF_ERR_FOREIGN);
+    void *o = NULL; /* in place (shrink): the tag stays */
+    CHECK_EQ(tlsf_realloc(P.t, a, 40, &o), TLSF_OK);
+    CHECK(o == a);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_OK);
+    CHECK_EQ(tlsf_free_tagged(P.t, a), TLSF_OK);
+    CHECK_EQ(tlsf_free_tagged(P.t, a), TLSF_ERR_DOUBLE_FREE);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_ERR_DOUBLE_FREE);
+    void *b = tlsf_malloc(P.t, 100); /* the same block again, untagged */
+    CHECK(b == a);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_set_tag(P.t, ra, oa, 1), TLSF_OK);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_OK);
+    CHECK_EQ(tlsf_free(P.t, b), TLSF_OK); /* a plain free clears it too */
+    CHECK_HELPER(validate(&P));
+    CHECK_EQ(tlsf_set_tag(P.t, ra, oa, 1), TLSF_ERR_DOUBLE_FREE);
+    void *c = tlsf_malloc(P.t, 100);
+    CHECK(c == a);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_set_tag(P.t, ra, oa, 1), TLSF_OK);
+    CHECK_EQ(tlsf_set_tag(P.t, ra, oa, 0), TLSF_OK);
+    CHECK_EQ(tlsf_tagged(P.t, ra, oa), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_free(P.t, c), TLSF_OK);
+    CHECK_EQ(tlsf_free(P.t, plain), TLSF_OK);
+    void *m = tlsf_memalign(P.t, 256, 100); /* the tag bit sits below the alignment bits */
+    CHECK(m && ((uintptr_t)m & 255) == 0);
+    int rm = -1;
+    size_t om = off_of(&P, m, &rm);
+    CHECK_EQ(tlsf_set_tag(P.t, rm, om, 1), TLSF_OK);
+    void *grown = NULL;
+    CHECK_EQ(tlsf_realloc(P.t, m, 20000, &grown), TLSF_OK);
+    CHECK(((uintptr_t)grown & 255) == 0);
+    CHECK_HELPER(validate(&P));
+    CHECK_EQ(tlsf_free(P.t, grown), TLSF_OK);
+    tlsf_stats_t st;
+    tlsf_get_stats(P.t, &st);
+    CHECK_EQU(st.allocations, 0);
+    CHECK_HELPER(validate(&P));
+}
+
 static void realloc_grow_must_move(void) {
     pool_t P;
     CHECK_HELPER(new_pool(&P, 65536));
@@ -1704,6 +1763,7 @@ int main(void) {
     TU_RUN(realloc_shrink_in_place);
     TU_RUN(realloc_grow_in_place);
     TU_RUN(realloc_grow_must_move);
+    TU_RUN(tags);
     TU_RUN(realloc_move_keeps_memalign_alignment);
     TU_RUN(realloc_failure_leaves_block_intact);
     TU_RUN(realloc_rejects_foreign_and_freed);

@@ -98,17 +98,22 @@ static int try_take(uint32_t *word, uint32_t *seen, uint32_t mine)
 }
 
 /* The contended path: spin a little, then sleep in growing slices, looking
- * at the holder between them. Takes the lock with SHM_LOCK_WAITERS set, since
- * others may be asleep on it. */
+ * at the holder between them. A caller that has slept takes the lock with
+ * SHM_LOCK_WAITERS set, since others may be asleep on it too (the release that
+ * woke it cleared the flag); one that got it while spinning takes it plain, so
+ * a lock that is only briefly contended goes back to releases without a
+ * FUTEX_WAKE (a sleeper that finds it taken sets the flag again; sleeps are
+ * bounded slices anyway). */
 static int acquire_contended(uint32_t *word, uint32_t self, uint32_t timeout_ms)
 {
     int64_t deadline = timeout_ms == SHM_LOCK_FOREVER ? -1 : now_ms() + timeout_ms;
     int64_t slice = 1;
     int spins = 0;
+    uint32_t mine = self;
     for (;;) {
         uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
         if (v == 0) {
-            if (try_take(word, &v, self | SHM_LOCK_WAITERS)) return SHM_LOCK_OK;
+            if (try_take(word, &v, mine)) return SHM_LOCK_OK;
             continue;
         }
         if (!shm_lock_word_valid(v)) return SHM_LOCK_DAMAGED;
@@ -129,6 +134,7 @@ static int acquire_contended(uint32_t *word, uint32_t self, uint32_t timeout_ms)
         int64_t left = deadline < 0 ? slice : deadline - now_ms();
         if (left <= 0) return SHM_LOCK_TIMEOUT;
         if (sleep_on(word, v | SHM_LOCK_WAITERS, left < slice ? left : slice) != 0) return SHM_LOCK_SYSTEM;
+        mine = self | SHM_LOCK_WAITERS;
         if (slice < SHM_LOCK_POLL_MS) slice *= 2;
     }
 }

@@ -69,8 +69,9 @@ Napi::Array SysCallTable(Napi::Env env) {
 Napi::Object LayoutTable(Napi::Env env) {
   static_assert(TLSF_HEADER_BYTES == 8, "the size word is the low half of the 8-byte header");
   const mempools::Field fields[] = {
-      {"sizeWord", -static_cast<double>(TLSF_HEADER_BYTES / 4)},       // usable size | flags (sizes < 2**32 here)
-      {"alignWord", -static_cast<double>(TLSF_HEADER_BYTES / 4) + 1},  // 0 for a block with no memalign alignment and no tag
+      {"sizeWord", -static_cast<double>(TLSF_HEADER_BYTES / 4)},  // usable size | flags (sizes < 2**32 here)
+      {"alignWord",
+       -static_cast<double>(TLSF_HEADER_BYTES / 4) + 1},  // 0 for a block with no memalign alignment and no tag
       {"flagBits", TLSF_BLOCK_FLAGS},
       {"flagFree", TLSF_BLOCK_FREE},
       {"flagPrevFree", TLSF_BLOCK_PREV_FREE},

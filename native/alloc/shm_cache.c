@@ -328,4 +328,5 @@ void shm_cache_stats(const shm_cache_t *c, shm_cache_stats_t *out)
     out->blocks = c->blocks;
     out->bytes = c->bytes;
     out->list_bytes = c->list ? shm_pool_owned_size(c->pool, c->list) : 0;
+    out->list = c->list;
 }

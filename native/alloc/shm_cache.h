@@ -50,9 +50,10 @@ extern "C" {
 typedef struct shm_cache shm_cache_t;
 
 /* What the cache holds: parked blocks, their usable bytes, and the park list
- * block (0 bytes while no list is open). */
+ * block (its segment offset and usable bytes; 0 while no list is open). */
 typedef struct shm_cache_stats {
     size_t blocks, bytes, list_bytes;
+    uint64_t list;
 } shm_cache_stats_t;
 
 /* A cache over `pool` holding at most `byte_limit` usable bytes: SHM_POOL_OK,

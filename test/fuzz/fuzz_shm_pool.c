@@ -21,6 +21,7 @@
  */
 #include "fuzz_common.h"
 #include "heap_pool.h"
+#include "shm_cache.h"
 #include "shm_pool.h"
 
 #include <pthread.h>
@@ -53,6 +54,7 @@ static int known_status(int rc)
 #define KIND_LENT 1
 #define KIND_PARK 2
 #define KIND_HEAP 3 /* a block of the heap pool whose chunks the segment lends */
+#define KIND_CACHE 4 /* a block a handle's shm_cache handed out */
 
 typedef struct state {
     shm_pool_t *h[2]; /* h[0] created the segment, h[1] attached to it */
@@ -66,7 +68,31 @@ typedef struct state {
     heap_pool_t *heap; /* on h[heap_k] (shm_pool_map_chunk), or NULL */
     int heap_k;
     heap_pool_memory_t heap_mem;
+    shm_cache_t *cache[2]; /* a cache of parked blocks over h[k] (mode odd), or NULL */
 } state_t;
+
+/* Blocks the caches hold (parked, and their park lists): live in the segment, not in the model. */
+static size_t cached_blocks(const state_t *st)
+{
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        shm_cache_stats_t c;
+        shm_cache_stats(st->cache[k], &c);
+        n += c.blocks + (c.list ? 1 : 0);
+    }
+    return n;
+}
+
+/* Is `off` a block a cache holds (parked, or its park list)? */
+static int held_by_cache(const state_t *st, uint64_t off)
+{
+    for (int k = 0; k < 2; k++) {
+        shm_cache_stats_t c;
+        shm_cache_stats(st->cache[k], &c);
+        if (shm_cache_is_parked(st->cache[k], off) || (c.list && c.list == off)) return 1;
+    }
+    return 0;
+}
 
 static size_t count_kind(const state_t *st, int kind)
 {
@@ -92,7 +118,7 @@ static void check(state_t *st, int k)
     shm_pool_stats_t stats;
     rc = shm_pool_stats(st->h[k], &stats);
     /* segment blocks: ours, plus the spans the heap pool borrowed (lent, not lent by us) */
-    size_t own = st->s.live - count_kind(st, KIND_HEAP), lent = count_kind(st, KIND_LENT);
+    size_t own = st->s.live - count_kind(st, KIND_HEAP) + cached_blocks(st), lent = count_kind(st, KIND_LENT);
     if (st->strict &&
         (rc != SHM_POOL_OK || stats.lent_chunks < lent || stats.allocations != own + stats.lent_chunks - lent))
         FZ_FAIL("stats: rc %d, %zu allocations, model %zu", rc, stats.allocations, own);
@@ -102,7 +128,7 @@ static void check(state_t *st, int k)
 static void took(state_t *st, int k, uint64_t off, size_t size, int zeroed, int kind, uint8_t seed)
 {
     size_t granule = (size_t)64 << 10; /* a lent chunk is its bytes rounded up to 64 KiB */
-    size_t usable = kind == KIND_BLOCK  ? shm_pool_usable_size(st->h[k], off)
+    size_t usable = kind == KIND_BLOCK || kind == KIND_CACHE ? shm_pool_usable_size(st->h[k], off)
                     : kind == KIND_LENT ? (size + granule - 1) / granule * granule
                                         : size;
     if (st->strict) {
@@ -114,7 +140,9 @@ static void took(state_t *st, int k, uint64_t off, size_t size, int zeroed, int 
     if (kind == KIND_PARK) usable = 0; /* the pool's list: not ours to fill */
     int slot = fz_free_slot(&st->s);
     if (slot < 0) {
-        int rc = kind == KIND_LENT ? shm_pool_unlend(st->h[k], off) : shm_pool_free_at(st->h[k], off);
+        int rc = kind == KIND_LENT    ? shm_pool_unlend(st->h[k], off)
+                 : kind == KIND_CACHE ? shm_cache_free(st->cache[k], st->base[k] + off)
+                                      : shm_pool_free_at(st->h[k], off);
         if (st->strict && rc != SHM_POOL_OK) FZ_FAIL("giving back a fresh block: %d", rc);
         return;
     }
@@ -143,6 +171,8 @@ static void do_free(state_t *st, int k, int slot, uint8_t how)
         rc = shm_pool_unlend(st->h[k], b->offset);
     } else if (b->owner == KIND_HEAP) {
         rc = heap_pool_free(st->heap, st->base[st->heap_k] + b->offset); /* its mapping's address */
+    } else if (b->owner == KIND_CACHE && st->cache[k]) {
+        rc = shm_cache_free(st->cache[k], st->base[k] + b->offset);
     } else if (b->owner == KIND_PARK) {
         size_t blocks = 0;
         rc = shm_pool_park_close(st->h[k], b->offset, &blocks);
@@ -158,6 +188,7 @@ static void do_free(state_t *st, int k, int slot, uint8_t how)
 static void misuse(state_t *st, int k, uint64_t off, uint8_t how)
 {
     if (off == 0 && how % 4 < 2) return; /* free_at(0) is a no-op, realloc(0) an allocation */
+    if (held_by_cache(st, off)) return;  /* allocated in the segment: freeing it there is allowed */
     shm_pool_stats_t a, b;
     int have = shm_pool_stats(st->h[k], &a) == SHM_POOL_OK;
     int rc;
@@ -449,6 +480,25 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
             }
         } else if (sub % 4 == 2 && st->heap) {
             heap_destroy(st);
+        } else if (sub % 8 == 3 && allow_peer) { /* the cache: alloc, or drain */
+            if (!st->cache[k] && shm_cache_create(h, (size_t)16 << 10, &st->cache[k]) != SHM_POOL_OK)
+                FZ_FAIL("shm_cache_create");
+            if ((sub >> 3) % 8 == 0) {
+                int rc = shm_cache_drain(st->cache[k], NULL);
+                if (!known_status(rc) || (st->strict && rc != SHM_POOL_OK)) FZ_FAIL("cache drain: %d", rc);
+            } else {
+                uint64_t off = 0;
+                void *ptr = NULL;
+                size_t want = 1 + size % 5000;
+                int rc = shm_cache_alloc(st->cache[k], want, &off, &ptr);
+                if (!known_status(rc)) FZ_FAIL("cache alloc: status %d", rc);
+                if (rc == SHM_POOL_OK) {
+                    if (ptr != st->base[k] + off) FZ_FAIL("cache alloc: pointer and offset disagree");
+                    took(st, k, off, want, 0, KIND_CACHE, sub);
+                } else if (st->strict && rc != SHM_POOL_ERR_NOMEM) {
+                    FZ_FAIL("cache alloc(%zu) on an undamaged segment: %d", want, rc);
+                }
+            }
         } else {
             check(st, k);
         }
@@ -538,6 +588,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         attach(st);
         for (unsigned i = 0; i < 512 && fz_more(&in); i++) op(st, &in, 1);
         if (st->heap) heap_destroy(st);
+        for (int k = 0; k < 2; k++) { /* parked blocks and lists back to the segment; frees go past it now */
+            int rc = shm_cache_drain(st->cache[k], NULL);
+            if (st->cache[k] && st->strict && rc != SHM_POOL_OK) FZ_FAIL("cache drain at the end: %d", rc);
+            shm_cache_destroy(st->cache[k]);
+            st->cache[k] = NULL;
+        }
         if (st->strict) {
             /* give everything back: the segment must come out clean */
             for (int i = 0; i < FZ_SLOTS; i++)

@@ -747,11 +747,9 @@ export class SharedPool {
 
   /** Gives the parked blocks and the park list back; throws a failure after all went back. */
   #flush(): void {
-    const drained = native.drainCache(this.#handle); // the addons' parked blocks (nativeHandle)
-    if (drained < 0) throw this.#fail(drained, 'free');
-    if (this.#record === null) return;
-    const status = flushRecord(this.#record);
-    if (status !== Status.OK) throw this.#fail(status, 'free');
+    // without a cache of its own, only the blocks the nativeHandle parked for addons
+    const status = this.#record === null ? native.drainCache(this.#handle) : flushRecord(this.#record);
+    if (status < 0) throw this.#fail(status, 'free');
   }
 
   /** A view of this mapping; a block the C pool placed past the area means a damaged segment. */

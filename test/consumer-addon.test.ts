@@ -719,6 +719,25 @@ describe("SharedPool's nativeHandle cache (the addons' parked blocks)", () => {
     other.close();
   });
 
+  it("a process that exits normally gives its addons' parked blocks back (no sweep needed)", () => {
+    const pool = SharedPool.create({ size: 4 << 20, cache: false });
+    const baseline = pool.stats().allocations;
+    // the child inherits the segment's descriptor as fd 3
+    const script = `
+      const { SharedPool } = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
+      const consumer = require(${JSON.stringify(path.join(project, 'index.js'))});
+      const pool = SharedPool.fromFd(3);
+      const where = new Float64Array(2 * 10);
+      if (consumer.results(pool.nativeHandle, 100, where) !== 10) process.exit(2);
+      for (let i = 0; i < 10; i++) consumer.free(pool.nativeHandle, { chunk: 0, offset: where[2 * i + 1] });
+      if (pool.stats().allocations !== ${baseline}) process.exit(3);
+      process.exit(0);`;
+    const child = spawnSync(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit', pool.fd] });
+    expect(child.status).toBe(0);
+    expect(pool.stats().allocations).toBe(baseline);
+    pool.close();
+  });
+
   it('close() gives the parked blocks back; a block JavaScript frees that the cache handed out is freed, not parked', () => {
     const { pool, other } = pair();
     const baseline = other.stats().allocations;

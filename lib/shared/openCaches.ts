@@ -17,9 +17,14 @@ export interface CacheRecord {
   readonly cache: SharedCache;
 }
 
-/** Gives a cache's parked blocks and its park list back (one native call); OK or a failure's status. */
+/**
+ * Gives a cache's parked blocks and its park list back, and those the pool's nativeHandle
+ * parked for addons (a native call each); OK or a failure's status.
+ */
 export function flushRecord(record: CacheRecord): number {
-  return record.cache.drain((list) => native.parkClose(record.handle, list));
+  const drained = native.drainCache(record.handle);
+  const status = record.cache.drain((list) => native.parkClose(record.handle, list));
+  return drained < 0 ? drained : status;
 }
 
 /**

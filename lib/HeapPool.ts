@@ -5,8 +5,8 @@ import { constants as osConstants } from 'node:os';
 
 import * as errors from './core/errors.js';
 import { FreeListCache } from './core/FreeListCache.js';
-import { formatBytes, freeFigures, mapOptions, renderHeapMap } from './core/heapMap.js';
-import type { HeapMapOptions, MapRow } from './core/heapMap.js';
+import { chunkHeapMap, formatBytes, mapOptions } from './core/heapMap.js';
+import type { HeapMapOptions, MapRow, MapState } from './core/heapMap.js';
 import { binding } from './core/native.js';
 import {
   afterDone,
@@ -393,20 +393,8 @@ export class HeapPool {
         kind === 1 ? `chunk ${id} · class ${formatBytes(size)}` : `chunk ${id} · ${kind === 2 ? 'large' : 'lent'}`;
       rows.set(id, { label, bytes, extents: [] });
     }
-    for (const b of blocks) {
-      const state = b.state === 'used' ? 'used' : b.state === 'lent' ? 'lent' : 'free';
-      rows.get(b.chunk)?.extents.push({ start: b.offset, end: b.offset + b.size, state });
-    }
-    const s = this.stats();
-    const list = [...rows.values()];
-    const summary = {
-      kind: 'HeapPool',
-      used: s.used,
-      allocations: s.allocations,
-      reserved: s.reserved,
-      ...freeFigures(list),
-    };
-    return renderHeapMap(list, summary, options);
+    const stateOf = (b: HeapBlock): MapState => (b.state === 'used' ? 'used' : b.state === 'lent' ? 'lent' : 'free');
+    return chunkHeapMap('HeapPool', rows, blocks, stateOf, this.stats(), options);
   }
 
   /** Full invariant check of the C pool's metadata (its children's too); throws ERR_POOL_CORRUPTED with the reason. */

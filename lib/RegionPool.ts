@@ -5,8 +5,8 @@ import { constants as osConstants } from 'node:os';
 
 import { CleanupStack } from './core/CleanupStack.js';
 import * as errors from './core/errors.js';
-import { freeFigures, mapOptions, renderHeapMap } from './core/heapMap.js';
-import type { HeapMapOptions, MapRow } from './core/heapMap.js';
+import { chunkHeapMap, mapOptions } from './core/heapMap.js';
+import type { HeapMapOptions, MapRow, MapState } from './core/heapMap.js';
 import { binding } from './core/native.js';
 import {
   afterDone,
@@ -321,20 +321,9 @@ export class RegionPool {
     for (const [id, [bytes, kind]] of this.#chunkKinds()) {
       rows.set(id, { label: `${kind === 2 ? 'large' : 'block'} ${id}`, bytes, extents: [] });
     }
-    for (const b of blocks) {
-      const state = b.state === 'used' ? 'used' : b.state === 'available' ? 'free' : 'wasted';
-      rows.get(b.chunk)?.extents.push({ start: b.offset, end: b.offset + b.size, state });
-    }
-    const s = this.stats();
-    const list = [...rows.values()];
-    const summary = {
-      kind: 'RegionPool',
-      used: s.used,
-      allocations: s.allocations,
-      reserved: s.reserved,
-      ...freeFigures(list),
-    };
-    return renderHeapMap(list, summary, options);
+    const stateOf = (b: RegionBlock): MapState =>
+      b.state === 'used' ? 'used' : b.state === 'available' ? 'free' : 'wasted';
+    return chunkHeapMap('RegionPool', rows, blocks, stateOf, this.stats(), options);
   }
 
   /** id -> [bytes, kind (1 block, 2 large)] of every live chunk. */

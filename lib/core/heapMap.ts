@@ -215,6 +215,33 @@ export function renderHeapMap(rows: MapRow[], summary: MapSummary, options: unkn
   ].join('\n');
 }
 
+/** A walked block of a pool made of chunks (HeapPool, RegionPool). */
+export interface ChunkBlock {
+  chunk: number;
+  offset: number;
+  size: number;
+}
+
+/**
+ * The SVG of a pool made of chunks whose stats do not give the free figures: each block
+ * placed in its chunk's row (`rows` by chunk id) in the state `stateOf` says, the free
+ * figures taken from the walk.
+ */
+export function chunkHeapMap<B extends ChunkBlock>(
+  kind: string,
+  rows: Map<number, MapRow>,
+  blocks: readonly B[],
+  stateOf: (block: B) => MapState,
+  stats: { used: number; allocations: number; reserved: number },
+  options: unknown,
+): string {
+  for (const b of blocks)
+    rows.get(b.chunk)?.extents.push({ start: b.offset, end: b.offset + b.size, state: stateOf(b) });
+  const list = [...rows.values()];
+  const { used, allocations, reserved } = stats;
+  return renderHeapMap(list, { kind, used, allocations, reserved, ...freeFigures(list) }, options);
+}
+
 /** Free bytes and the largest free block of a walk's extents (for pools whose stats do not say). */
 export function freeFigures(rows: MapRow[]): { free: number; largestFree: number } {
   let free = 0;

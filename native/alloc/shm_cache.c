@@ -155,16 +155,21 @@ static int park(shm_cache_t *c, uint64_t unit, uint64_t off)
 
 /* ---- life ------------------------------------------------------------------------------ */
 
-/* Empty the local state (the parked blocks and list are someone else's now). */
-static void forget_parked(shm_cache_t *c)
+/* Hold nothing and have no list (the unit states are the caller's business). */
+static void empty_stacks(shm_cache_t *c)
 {
-    for (unsigned k = 0; k < SHM_CACHE_CLASSES; k++) {
-        for (uint32_t j = 0; j < c->count[k]; j++) set_state(c, c->stack[(size_t)k * c->depth + j], 0);
-        c->count[k] = 0;
-    }
+    memset(c->count, 0, sizeof c->count);
     c->bytes = c->blocks = 0;
     c->list = 0;
     c->open_failed = 0;
+}
+
+/* Empty the local state (the parked blocks and list are someone else's now). */
+static void forget_parked(shm_cache_t *c)
+{
+    for (unsigned k = 0; k < SHM_CACHE_CLASSES; k++)
+        for (uint32_t j = 0; j < c->count[k]; j++) set_state(c, c->stack[(size_t)k * c->depth + j], 0);
+    empty_stacks(c);
 }
 
 /* A fork()ed child's copy: the parent's parked blocks and handed-out marks stay the parent's. */
@@ -172,10 +177,7 @@ static void check_fork(shm_cache_t *c)
 {
     if (__builtin_expect(c->generation == fork_generation, 1)) return;
     c->generation = fork_generation;
-    memset(c->count, 0, sizeof c->count);
-    c->bytes = c->blocks = 0;
-    c->list = 0;
-    c->open_failed = 0;
+    empty_stacks(c);
     uint64_t *fresh = map_states(c->state_bytes);
     if (fresh) {
         munmap(c->state, c->state_bytes);

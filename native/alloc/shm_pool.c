@@ -502,6 +502,22 @@ static int read_park_list(const shm_pool_t *p, uint64_t list, park_shape_t *out)
     return words && words <= live_tlsf_size(p, list) / sizeof(uint32_t);
 }
 
+/* Call fn(slot, ctx) for every slot a read list holds (each count read once
+ * and clamped to the depth, each slot read once), until fn returns 0; returns
+ * 0 then, else 1. O(listed blocks). */
+static int visit_park_slots(const park_shape_t *shape, int (*fn)(uint32_t slot, void *ctx), void *ctx)
+{
+    const uint32_t *counts = shape->words + SHM_POOL_PARK_COUNTS;
+    const uint32_t *slots = counts + shape->stacks;
+    for (uint32_t i = 0; i < shape->stacks; i++) {
+        uint32_t n = __atomic_load_n(&counts[i], __ATOMIC_RELAXED);
+        if (n > shape->depth) n = shape->depth;
+        for (uint32_t j = 0; j < n; j++)
+            if (!fn(__atomic_load_n(&slots[(uint64_t)i * shape->depth + j], __ATOMIC_RELAXED), ctx)) return 0;
+    }
+    return 1;
+}
+
 /* Is `off` the list block of a record? */
 static int is_park_list(const shm_pool_t *p, uint64_t off)
 {
@@ -521,6 +537,19 @@ static size_t free_parked(shm_pool_t *p, uint32_t slot, uint64_t list)
     return tlsf_free_at(p->t, 0, (size_t)u) == TLSF_OK;
 }
 
+typedef struct release_ctx {
+    shm_pool_t *p;
+    uint64_t list;
+    size_t freed;
+} release_ctx_t;
+
+static int release_slot(uint32_t slot, void *ctx)
+{
+    release_ctx_t *c = ctx;
+    c->freed += free_parked(c->p, slot, c->list);
+    return 1;
+}
+
 /* Free the blocks record r lists (each count clamped to the depth; none if
  * the shape is bad), then the list block, then clear the record (allocator
  * lock held). Every value is read from the segment once. A holder killed
@@ -528,21 +557,11 @@ static size_t free_parked(shm_pool_t *p, uint32_t slot, uint64_t list)
  * and skips them. Returns the parked blocks freed. O(listed blocks). */
 static size_t release_park(shm_pool_t *p, shm_park_t *r)
 {
-    size_t freed = 0;
     uint64_t list = __atomic_load_n(&r->list, __ATOMIC_RELAXED);
+    release_ctx_t c = {p, list, 0};
     park_shape_t shape;
-    if (read_park_list(p, list, &shape)) {
-        const uint32_t *counts = shape.words + SHM_POOL_PARK_COUNTS;
-        const uint32_t *slots = counts + shape.stacks;
-        for (uint32_t i = 0; i < shape.stacks; i++) {
-            uint32_t n = __atomic_load_n(&counts[i], __ATOMIC_RELAXED);
-            if (n > shape.depth) n = shape.depth;
-            for (uint32_t j = 0; j < n; j++) {
-                uint32_t slot = __atomic_load_n(&slots[(uint64_t)i * shape.depth + j], __ATOMIC_RELAXED);
-                freed += free_parked(p, slot, list);
-            }
-        }
-    }
+    if (read_park_list(p, list, &shape)) visit_park_slots(&shape, release_slot, &c);
+    size_t freed = c.freed;
     if (park_block_sound(p, list)) tlsf_free_at(p->t, 0, (size_t)(list - p->area_offset));
     __atomic_store_n(&r->pid, 0, __ATOMIC_RELEASE);
     r->list = 0;
@@ -1628,37 +1647,40 @@ static int push_parked(parked_ref_t **v, size_t *n, size_t *cap, uint64_t off, u
     return 1;
 }
 
+typedef struct collect_ctx {
+    const shm_pool_t *p;
+    parked_ref_t *v;
+    size_t n, cap;
+    uint32_t pid;
+} collect_ctx_t;
+
+static int collect_slot(uint32_t slot, void *ctx)
+{
+    collect_ctx_t *c = ctx;
+    uint64_t u = (uint64_t)slot << 3;
+    return u >= c->p->area_size || push_parked(&c->v, &c->n, &c->cap, c->p->area_offset + u, c->pid, 0);
+}
+
 /* Every block the park records name (each value read once and range-checked;
  * a slot outside the area is left out), sorted by offset. 0 when out of memory. */
 static int collect_parked(const shm_pool_t *p, parked_ref_t **out, size_t *count)
 {
-    parked_ref_t *v = NULL;
-    size_t n = 0, cap = 0;
+    collect_ctx_t c = {p, NULL, 0, 0, 0};
     for (int i = 0; i < SHM_POOL_PARKS; i++) {
         const shm_park_t *r = &p->h->parks[i];
-        uint32_t pid = __atomic_load_n(&r->pid, __ATOMIC_RELAXED);
+        c.pid = __atomic_load_n(&r->pid, __ATOMIC_RELAXED);
         uint64_t list = __atomic_load_n(&r->list, __ATOMIC_RELAXED);
         park_shape_t shape;
-        if (!pid || pid > INT32_MAX || !read_park_list(p, list, &shape)) continue;
-        if (!push_parked(&v, &n, &cap, list, pid, 1)) goto oom;
-        const uint32_t *counts = shape.words + SHM_POOL_PARK_COUNTS;
-        const uint32_t *slots = counts + shape.stacks;
-        for (uint32_t s = 0; s < shape.stacks; s++) {
-            uint32_t k = __atomic_load_n(&counts[s], __ATOMIC_RELAXED);
-            if (k > shape.depth) k = shape.depth;
-            for (uint32_t j = 0; j < k; j++) {
-                uint64_t u = (uint64_t)__atomic_load_n(&slots[(uint64_t)s * shape.depth + j], __ATOMIC_RELAXED) << 3;
-                if (u < p->area_size && !push_parked(&v, &n, &cap, p->area_offset + u, pid, 0)) goto oom;
-            }
+        if (!c.pid || c.pid > INT32_MAX || !read_park_list(p, list, &shape)) continue;
+        if (!push_parked(&c.v, &c.n, &c.cap, list, c.pid, 1) || !visit_park_slots(&shape, collect_slot, &c)) {
+            free(c.v);
+            return 0;
         }
     }
-    if (n) qsort(v, n, sizeof *v, parked_order);
-    *out = v;
-    *count = n;
+    if (c.n) qsort(c.v, c.n, sizeof *c.v, parked_order);
+    *out = c.v;
+    *count = c.n;
     return 1;
-oom:
-    free(v);
-    return 0;
 }
 
 typedef struct walk_ctx {

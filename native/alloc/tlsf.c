@@ -1171,7 +1171,7 @@ int tlsf_free_at(tlsf_t *t, int region, size_t offset)
 
 void *tlsf_malloc_tagged(tlsf_t *t, size_t size)
 {
-    void *p = t->cache_gate ? tlsf_malloc(t, size) : allocate_plain(t, size);
+    void *p = tlsf_malloc(t, size);
     if (p) ((block_t *)((unsigned char *)p - HEADER))->size_flags |= F_TAG;
     return p;
 }

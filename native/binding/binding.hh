@@ -16,7 +16,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "pool_table.hh"
 
@@ -117,6 +119,13 @@ Napi::Object Fields(Napi::Env env, const Field (&fields)[N]) {
 }
 
 inline double AsDouble(size_t value) { return static_cast<double>(value); }
+
+// Walks and chunk lists cross as one Float64Array of the records' numbers, in order.
+inline Napi::Float64Array DoublesArray(Napi::Env env, const std::vector<double>& values) {
+  Napi::Float64Array result = Napi::Float64Array::New(env, values.size());
+  if (!values.empty()) memcpy(result.Data(), values.data(), values.size() * sizeof(double));
+  return result;
+}
 
 // ---------------------------------------------------------------- hot calls
 

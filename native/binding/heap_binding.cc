@@ -375,9 +375,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   PoolGuard guard(*state->lock);
   std::vector<double> blocks;
   heap_pool_walk(state->pool, CollectHeapBlock, &blocks);
-  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
-  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
-  return result;
+  return DoublesArray(info.Env(), blocks);
 }
 
 // chunks(handle) -> Float64Array of [id, bytes, kind, class] quads for every live chunk, or a code.
@@ -392,9 +390,7 @@ Napi::Value Chunks(const Napi::CallbackInfo& info) {
     out.insert(out.end(), {static_cast<double>(id), AsDouble(c.bytes), static_cast<double>(c.kind),
                            c.kind == HEAP_POOL_CHUNK_CLASS ? static_cast<double>(c.block_size) : 0.0});
   }
-  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), out.size());
-  if (!out.empty()) memcpy(result.Data(), out.data(), out.size() * sizeof(double));
-  return result;
+  return DoublesArray(info.Env(), out);
 }
 
 // destroy(handle, detach): the children first, then the pool; memory views

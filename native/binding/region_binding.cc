@@ -296,9 +296,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
   std::vector<double> blocks;
   region_pool_walk(state->pool, CollectRegionBlock, &blocks);
-  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
-  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
-  return result;
+  return DoublesArray(info.Env(), blocks);
 }
 
 // chunks(handle) -> Float64Array of [id, bytes, kind, 0] quads for every live chunk, or a code.
@@ -311,9 +309,7 @@ Napi::Value Chunks(const Napi::CallbackInfo& info) {
     if (region_pool_chunk_info(state->pool, id, &c) != REGION_POOL_OK) continue;
     out.insert(out.end(), {static_cast<double>(id), AsDouble(c.bytes), static_cast<double>(c.kind), 0.0});
   }
-  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), out.size());
-  if (!out.empty()) memcpy(result.Data(), out.data(), out.size() * sizeof(double));
-  return result;
+  return DoublesArray(info.Env(), out);
 }
 
 Napi::Value Destroy(const Napi::CallbackInfo& info) {

@@ -264,9 +264,7 @@ Napi::Value Realloc(const Napi::CallbackInfo& info) {
   double size = Num(info, 2);
   if (state == nullptr || !IsSize(size)) return Number(info, SHM_POOL_ERR_INVALID);
   if (!state->ToSegment(Num(info, 1), &offset)) return Number(info, SHM_POOL_ERR_FOREIGN);
-  shm_cache_t* cache = state->cache.load(std::memory_order_relaxed);  // this thread makes it
-  if (shm_cache_is_parked(cache, offset)) return Number(info, SHM_POOL_ERR_DOUBLE_FREE);
-  shm_cache_forget(cache, offset);
+  if (!state->TakeFromCache(offset)) return Number(info, SHM_POOL_ERR_DOUBLE_FREE);
   int status = shm_pool_realloc(state->pool, offset, static_cast<size_t>(size), &moved, nullptr);
   return Number(info, Placed(state, status, moved));
 }
@@ -411,12 +409,6 @@ int CollectShmBlock(const shm_pool_block_info_t* b, void* user) {
   return 0;
 }
 
-Napi::Value BlocksArray(Napi::Env env, const std::vector<double>& blocks) {
-  Napi::Float64Array result = Napi::Float64Array::New(env, blocks.size());
-  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
-  return result;
-}
-
 Napi::Value Walk(const Napi::CallbackInfo& info) {
   ShmState* state = StateOf<ShmState>(info);
   if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
@@ -424,7 +416,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   std::vector<double> blocks;
   int status = shm_pool_walk(state->pool, CollectShmBlock, &blocks);
   if (status != SHM_POOL_OK) return Number(info, Code(status));
-  return BlocksArray(info.Env(), blocks);
+  return DoublesArray(info.Env(), blocks);
 }
 
 // snapshot(name, tries) -> a private copy of a named segment, read without attaching
@@ -476,7 +468,7 @@ Napi::Value Snapshot(const Napi::CallbackInfo& info) {
   std::vector<double> blocks;
   status = shm_pool_snapshot_walk(snap, CollectShmBlock, &blocks);
   if (status == SHM_POOL_OK) {
-    result.Set("blocks", BlocksArray(env, blocks));
+    result.Set("blocks", DoublesArray(env, blocks));
   } else {
     result.Set("blocks", Napi::Number::New(env, Code(status)));
   }
@@ -546,16 +538,16 @@ napi_value AllocFast(napi_env env, napi_callback_info info) {
   }
   uint64_t offset = 0;
   size_t size = static_cast<size_t>(s[1]);
-  int status = s[2] != 0 ? shm_pool_calloc(state->pool, 1, size, &offset, nullptr)
-                         : shm_pool_alloc(state->pool, size, &offset, nullptr);
-  shm_cache_t* cache = state->cache.load(std::memory_order_relaxed);  // this thread makes it
-  if (status == SHM_POOL_ERR_NOMEM && cache != nullptr) {             // the addons' parked blocks go back first
-    size_t parked = 0;
-    shm_cache_drain(cache, &parked);
-    if (parked > 0) {
-      status = s[2] != 0 ? shm_pool_calloc(state->pool, 1, size, &offset, nullptr)
-                         : shm_pool_alloc(state->pool, size, &offset, nullptr);
-    }
+  bool zero = s[2] != 0;
+  auto allocate = [&] {
+    return zero ? shm_pool_calloc(state->pool, 1, size, &offset, nullptr)
+                : shm_pool_alloc(state->pool, size, &offset, nullptr);
+  };
+  int status = allocate();
+  size_t parked = 0;  // no room: the addons' parked blocks go back, then once more
+  if (status == SHM_POOL_ERR_NOMEM &&
+      shm_cache_drain(state->cache.load(std::memory_order_relaxed), &parked) == SHM_POOL_OK && parked > 0) {
+    status = allocate();
   }
   s[0] = Placed(state, status, offset);
   return nullptr;
@@ -570,7 +562,7 @@ napi_value FreeFast(napi_env env, napi_callback_info info) {
   } else if (!state->ToSegment(s[1], &offset)) {
     s[0] = SHM_POOL_ERR_FOREIGN;
   } else {
-    s[0] = Code(state->FreeOutsideCache(offset));
+    s[0] = Code(state->TakeFromCache(offset) ? shm_pool_free_at(state->pool, offset) : SHM_POOL_ERR_DOUBLE_FREE);
   }
   return nullptr;
 }

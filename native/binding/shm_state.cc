@@ -32,13 +32,11 @@ void ShmState::DropCache() {
   cache_failed = true;                         // closing: no new cache
 }
 
-int ShmState::FreeOutsideCache(uint64_t offset) {
-  shm_cache_t* c = cache.load(std::memory_order_relaxed);
-  if (c != nullptr) {
-    if (shm_cache_is_parked(c, offset)) return SHM_POOL_ERR_DOUBLE_FREE;
-    shm_cache_forget(c, offset);
-  }
-  return shm_pool_free_at(pool, offset);
+bool ShmState::TakeFromCache(uint64_t offset) {
+  shm_cache_t* c = cache.load(std::memory_order_relaxed);  // this thread makes it
+  if (shm_cache_is_parked(c, offset)) return false;
+  shm_cache_forget(c, offset);
+  return true;
 }
 
 void ShmState::FreeMemory(napi_env env) {

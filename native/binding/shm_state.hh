@@ -33,10 +33,10 @@ struct ShmState : KindState<PoolKind::kShm> {
   // Drained and destroyed when the pool closes (DropCache).
   shm_cache_t* Cache();
   void DropCache();
-  // shm_pool_free of a block at segment offset `offset` from the JavaScript
-  // thread: a block parked in the cache is a double free, one the cache handed
-  // out is forgotten first.
-  int FreeOutsideCache(uint64_t offset);
+  // Before the JavaScript thread frees or moves the block at segment offset
+  // `offset` past the cache: false when the cache holds it parked (a freed
+  // block); else the cache forgets handing it out.
+  bool TakeFromCache(uint64_t offset);
 
   shm_pool_t* pool = nullptr;  // nullptr once unmapped (the state is destroyed before)
   // Written on the JavaScript thread only; other threads' handle calls read it.

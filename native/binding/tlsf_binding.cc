@@ -55,8 +55,7 @@ TlsfState* Tlsf(PoolState* state) { return static_cast<TlsfState*>(state); }
 
 // Whether an addon holds the block at (region, offset). Lock held.
 bool IsAddonBlock(const TlsfState* s, int region, size_t offset) {
-  return region >= 0 && region < TLSF_MAX_REGIONS && s->present[region] &&
-         tlsf_tagged(s->tlsf, region, offset) == TLSF_OK;
+  return tlsf_tagged(s->tlsf, region, offset) == TLSF_OK;  // validates the region and the offset
 }
 
 // Records a block tlsf just handed out (tagged) to an addon.
@@ -414,9 +413,7 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   std::vector<double> blocks;
   int status = tlsf_walk(t, CollectBlock, &blocks);
   if (status != TLSF_OK) return Status(info, status);
-  Napi::Float64Array result = Napi::Float64Array::New(info.Env(), blocks.size());
-  if (!blocks.empty()) memcpy(result.Data(), blocks.data(), blocks.size() * sizeof(double));
-  return result;
+  return DoublesArray(info.Env(), blocks);
 }
 
 // check() -> null when every invariant holds, else the allocator's description.

@@ -39,6 +39,7 @@ test('safeReuse: free()/reset()/destroy() right after res.end(body) leaves 64 co
     'shared safeReuse through fromFd: free(body) right after res.end(body)',
     'shared safeReuse through open(name): free(body) right after res.end(body)',
     'region safeReuse (one pool for all requests): free(body) or reset() right after res.end(body)',
+    'region safeReuse: a view freed before reset() and collected after it leaves the new allocation at its place alone',
     ...KINDS.map(
       (kind) =>
         `${kind} safeReuse (a pool per request): ${kind === 'shared' ? 'close' : 'destroy'}() right after res.end(body)`,

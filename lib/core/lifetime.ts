@@ -162,35 +162,48 @@ export function overrideFree(pool: object, free: (buf: Buffer) => void): void {
   Object.defineProperty(pool, 'free', { value: free, writable: true, configurable: true, enumerable: false });
 }
 
+/** One pending free: what the finalizer gets back (an object, so each registration is told apart). */
+interface PendingFree {
+  readonly key: number;
+  readonly size: number;
+  readonly tag: number;
+}
+
 /**
  * The safeReuse mode's frees: a freed view's block stays allocated until the
  * view is garbage (FinalizationRegistry), then `release(key)` frees it. Keys
  * name the block (a pool-specific number); `release` must check the pool is
  * still live and ignore a block that is gone.
+ *
+ * A key can be pending again after clear() (a RegionPool's reset() moves to a
+ * new native pool, whose allocations reuse the old keys), so the finalizer
+ * releases a block only if its own registration is the pending one: an older
+ * view of the same key, collected late, frees nothing.
  */
 export class DeferredFrees {
-  readonly #registry: FinalizationRegistry<number>;
+  readonly #registry: FinalizationRegistry<PendingFree>;
   /** Blocks freed by the user and not yet released, and their usable bytes. */
   blocks = 0;
   bytes = 0;
-  /** Per pending key: [usable size, tag]. */
-  readonly #pending = new Map<number, [number, number]>();
+  /** The pending free of each key. */
+  readonly #pending = new Map<number, PendingFree>();
 
   constructor(release: (key: number, tag: number) => void) {
-    this.#registry = new FinalizationRegistry((key: number) => {
-      const entry = this.#pending.get(key);
-      if (entry === undefined) return; // forgotten (the pool was destroyed or reset)
-      this.#pending.delete(key);
+    this.#registry = new FinalizationRegistry((entry: PendingFree) => {
+      // Forgotten (the pool was destroyed or reset), or the key is another view's since.
+      if (this.#pending.get(entry.key) !== entry) return;
+      this.#pending.delete(entry.key);
       this.blocks--;
-      this.bytes -= entry[0];
-      release(key, entry[1]);
+      this.bytes -= entry.size;
+      release(entry.key, entry.tag);
     });
   }
 
   /** Frees block `key` (of `size` usable bytes; `tag` a pool-specific number) once `view` is garbage. */
   defer(view: object, key: number, size: number, tag = 0): void {
-    this.#registry.register(view, key);
-    this.#pending.set(key, [size, tag]);
+    const entry: PendingFree = { key, size, tag };
+    this.#registry.register(view, entry);
+    this.#pending.set(key, entry);
     this.blocks++;
     this.bytes += size;
   }

@@ -456,6 +456,37 @@ async function safeReuseGroup(scenario) {
     },
   );
 
+  // A free deferred before reset() names (chunk, offset) of the old native pool;
+  // the new pool hands out the same (chunk, offset) again. The old view's
+  // collection must not free the new allocation there (it did: the pending
+  // free was looked up by that key alone).
+  await scenario(
+    'region safeReuse: a view freed before reset() and collected after it leaves the new allocation at its place alone',
+    async () => {
+      const pool = makePool('region', { safeReuse: true });
+      try {
+        const where = (() => {
+          const old = pool.alloc(TAIL);
+          pool.free(old);
+          return [old.byteOffset, old.buffer.byteLength];
+        })();
+        pool.reset();
+        const kept = pool.alloc(TAIL);
+        if (kept.byteOffset !== where[0])
+          return `the new allocation is not at the old one's place (${kept.byteOffset} vs ${where[0]})`;
+        kept.fill(7);
+        pool.free(kept);
+        await settle();
+        const pending = pool.stats().pendingFrees;
+        if (pending !== 1) return `${pending} frees pending while the freed view is reachable, expected 1`;
+        scribble(pool, TAIL, { count: 4, free: false });
+        return kept.every((byte) => byte === 7) ? 'ok' : 'the reachable view was handed out again and scribbled over';
+      } finally {
+        pool.destroy();
+      }
+    },
+  );
+
   for (const kind of KINDS) {
     const release = kind === 'shared' ? 'close' : 'destroy';
     await scenario(`${kind} safeReuse (a pool per request): ${release}() right after res.end(body)`, async () =>

@@ -50,10 +50,24 @@ const {
   defaultBlock: DEFAULT_BLOCK,
 } = native.constants;
 const { unaligned: UNALIGNED, zero: ZERO, memalign: MEMALIGN } = native.constants;
+/**
+ * The bump lease (see native/binding/region_binding.cc): one pool of this thread at a
+ * time (`lessee`) bumps small allocations into its head block here and logs them
+ * as (offset, size) pairs; every native call on that pool records the log first.
+ */
+const lease = native.lease;
+const COUNT = 0;
+const BUMP = 1;
+const LIM = 2;
+const SLOTS = 3;
+const LOG = 4;
+/** The pool whose lease the array holds when lease[LIM] > 0 (a revoked lease has lim 0). */
+let lessee: RegionPool | null = null;
 /** Largest allocation: a large block is one ArrayBuffer, at most buffer.constants.MAX_LENGTH bytes. */
 const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 /** Largest allocAligned alignment (a large block is aligned to max(alignment, page size)). */
 const MAX_ALIGNMENT = 2 ** 20;
+const EMPTY = new ArrayBuffer(0);
 
 /** A chunk of the pool (a block or a large block): the owner token of its views. */
 interface Chunk {
@@ -92,6 +106,10 @@ export class RegionPool {
   #destroyed = false;
   /** The nativeHandle external, once asked for. */
   #nativeHandle: object | undefined;
+  /** The leased block (while this pool is the lessee): its record, ArrayBuffer and generation. */
+  #leaseChunk: Chunk | undefined;
+  #leaseBuffer: ArrayBuffer = EMPTY;
+  #leaseGen = 0;
 
   constructor(options: RegionPoolOptions = {}) {
     validateObject(options, 'options');
@@ -168,17 +186,30 @@ export class RegionPool {
 
   /** `size` bytes, 8-aligned (ngx_palloc). */
   alloc(size: number): Buffer {
+    // #bump(size, 7), written out: the hot path of a request's allocations
+    if (lessee === this && (size | 0) === size && size >= 0 && size <= this.#maxSmall) {
+      const n = lease[COUNT]!;
+      const offset = (lease[BUMP]! + 7) & ~7;
+      const end = offset + (size === 0 ? 1 : size);
+      if (end <= lease[LIM]! && n < lease[SLOTS]!) {
+        lease[LOG + 2 * n] = offset;
+        lease[LOG + 2 * n + 1] = size;
+        lease[COUNT] = n + 1;
+        lease[BUMP] = end;
+        return makeView(this.#leaseBuffer, offset, size, this.#leaseChunk, this.#leaseGen);
+      }
+    }
     return this.#allocate(size, 0, 0, true)!;
   }
 
   /** Like alloc, but null instead of ERR_POOL_EXHAUSTED. */
   tryAlloc(size: number): Buffer | null {
-    return this.#allocate(size, 0, 0, false);
+    return this.#bump(size, 7) ?? this.#allocate(size, 0, 0, false);
   }
 
   /** `size` bytes without alignment padding (ngx_pnalloc): the view may start at any byte. */
   allocUnaligned(size: number): Buffer {
-    return this.#allocate(size, UNALIGNED, 0, true)!;
+    return this.#bump(size, 0) ?? this.#allocate(size, UNALIGNED, 0, true)!;
   }
 
   /** A large block of `size` bytes aligned to `alignment` (a power of two from 8 to 1 MiB; ngx_pmemalign). */
@@ -239,6 +270,7 @@ export class RegionPool {
     const failure = this.#cleanups.run();
     if (this.#deferred !== null) {
       const [handle, owner] = RegionPool.#create(this.#blockSize);
+      if (lessee === this) lessee = null;
       native.destroy(this.#handle, false);
       [this.#handle, this.#owner, this.#token] = [handle, owner, ownedBy('RegionPool', {})];
       this.#chunks.length = 0;
@@ -355,6 +387,9 @@ export class RegionPool {
     if (this.#cleanups.running) throw errors.invalidState('destroy() cannot be called from a cleanup callback');
     const failure = this.#cleanups.run();
     this.#destroyed = true;
+    if (lessee === this) lessee = null;
+    this.#leaseChunk = undefined;
+    this.#leaseBuffer = EMPTY;
     this.#chunks.length = 0;
     this.#deferred?.clear();
     native.destroy(this.#handle, detach);
@@ -410,7 +445,52 @@ export class RegionPool {
     scratch[2] = flags;
     scratch[3] = alignment;
     nativeAlloc();
-    return this.#handOut(size, throwing);
+    const id = scratch[0]!;
+    const offset = scratch[1]!;
+    const gen = scratch[2]!;
+    const created = scratch[3]!;
+    const leaseId = scratch[4]!;
+    const leaseGen = scratch[5]!;
+    const leaseNew = scratch[6]!;
+    // The native call moved the lease to this pool's head block, or revoked it:
+    // no pool may bump until this one knows the leased block's record.
+    lessee = null;
+    let chunk: Chunk | undefined;
+    if (id >= 0) {
+      chunk = this.#chunks[id];
+      if (chunk === undefined || created !== 0) chunk = this.#recordChunk(id);
+    }
+    if (leaseId >= 0) {
+      let leased = this.#chunks[leaseId];
+      if (leased === undefined || (leaseNew !== 0 && leased !== chunk)) leased = this.#recordChunk(leaseId);
+      this.#leaseChunk = leased;
+      this.#leaseBuffer = leased.buffer;
+      this.#leaseGen = leaseGen;
+      lessee = this;
+    }
+    if (chunk === undefined) {
+      if (id === Status.NOMEM && !throwing) return null;
+      throw errors.fromStatus(id, size, 'region');
+    }
+    return makeView(chunk.buffer, offset, size, chunk, gen);
+  }
+
+  /**
+   * A small allocation bumped in JavaScript in the leased head block (`mask`: 7
+   * aligns to 8, 0 does not), logged for the C pool; null when this pool does
+   * not hold the lease, the request is not a small size or does not fit.
+   */
+  #bump(size: number, mask: number): Buffer | null {
+    if (lessee !== this || (size | 0) !== size || size < 0 || size > this.#maxSmall) return null;
+    const n = lease[COUNT]!;
+    const offset = (lease[BUMP]! + mask) & ~mask;
+    const end = offset + (size === 0 ? 1 : size);
+    if (end > lease[LIM]! || n >= lease[SLOTS]!) return null;
+    lease[LOG + 2 * n] = offset;
+    lease[LOG + 2 * n + 1] = size;
+    lease[COUNT] = n + 1;
+    lease[BUMP] = end;
+    return makeView(this.#leaseBuffer, offset, size, this.#leaseChunk, this.#leaseGen);
   }
 
   /** The view of `length` bytes an allocating native call left in the scratch array, or its error. */

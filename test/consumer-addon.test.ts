@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { HeapPool, RegionPool, SharedPool, TlsfPool } from '../lib/index.js';
-import { expectCode } from './helpers/pool.js';
+import { expectCode, mulberry32 } from './helpers/pool.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -750,5 +750,40 @@ describe("SharedPool's nativeHandle cache (the addons' parked blocks)", () => {
     expect(other.stats().allocations).toBe(baseline + 1); // the block the addon still holds
     other.check();
     other.close();
+  });
+});
+
+describe('RegionPool: JavaScript bumps its small allocations, an addon allocates through nativeHandle', () => {
+  it('the addon never gets bytes JavaScript bumped, before or after, in random interleavings', () => {
+    const random = mulberry32(0x5eed);
+    const pool = new RegionPool({ blockSize: 4096 });
+    const live: { view: Buffer; byte: number }[] = [];
+    let allocations = 0;
+    for (let round = 0; round < 400; round++) {
+      const burst = Math.floor(random() * 20);
+      for (let i = 0; i < burst; i++) {
+        const byte = 100 + Math.floor(random() * 100);
+        live.push({ view: pool.alloc(1 + Math.floor(random() * 120)).fill(byte), byte });
+      }
+      const count = 1 + Math.floor(random() * 4);
+      const where = new Float64Array(2 * count);
+      const size = 8 + Math.floor(random() * 200);
+      expect(consumer.results(pool.nativeHandle, size, where)).toBe(count);
+      for (let i = 0; i < count; i++) {
+        live.push({ view: pool.viewOf({ chunk: where[2 * i]!, offset: where[2 * i + 1]! }, size), byte: i });
+      }
+      allocations += burst + count;
+      if (random() < 0.3 && live.length > 0) {
+        const [gone] = live.splice(Math.floor(random() * live.length), 1);
+        pool.free(gone!.view);
+        allocations--;
+      }
+      for (const { view, byte } of live) {
+        if (!view.every((b) => b === byte)) throw new Error(`round ${round}: an allocation was overwritten`);
+      }
+      expect(pool.stats().allocations).toBe(allocations);
+    }
+    pool.check();
+    pool.destroy();
   });
 });

@@ -121,6 +121,8 @@ export interface RegionConstants {
   readonly unaligned: number;
   readonly zero: number;
   readonly memalign: number;
+  /** Allocations the bump lease's log holds (region_binding.cc). */
+  readonly leaseLogCap: number;
 }
 
 /** The region pool (native/binding/region_binding.cc). */
@@ -129,7 +131,10 @@ export interface RegionBinding {
   create(blockSize: number): [number, object, number] | number;
   /** [the chunk's external ArrayBuffer, whether it is a large block]; once per chunk incarnation. */
   chunkBuffer(handle: number, chunk: number): [ArrayBuffer, boolean] | undefined;
-  /** scratch = [handle, size, flags, align] -> scratch = [chunk, offset, gen, created] or [negative status]. */
+  /**
+   * scratch = [handle, size, flags, align] -> scratch = [chunk, offset, gen, created] or [negative status],
+   * then scratch[4..6] = [chunk, gen, new] of the head block leased to JavaScript (chunk -1: none).
+   */
   alloc(): void;
   /** scratch = [handle, chunk, offset, gen, size] -> as alloc. */
   realloc(): void;
@@ -137,6 +142,11 @@ export interface RegionBinding {
   free(): void;
   /** The environment's scratch array (the same one as tlsf.scratch). */
   readonly scratch: Float64Array;
+  /**
+   * The bump lease: [count, bump, lim, slots, log of (offset, size) pairs]. The pool holding
+   * the lease bumps while count < slots and offset + max(size, 1) <= lim (0: revoked).
+   */
+  readonly lease: Int32Array;
   /** Status; releases large blocks (held while views reach them) and rewinds every block. */
   reset(handle: number): number;
   /** The pool's nativeHandle external (once per pool). */

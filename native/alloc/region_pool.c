@@ -1503,6 +1503,43 @@ void *region_pool_memalign(region_pool_t *p, size_t align, size_t size)
     return region_pool_alloc_ref(p, size, align, REGION_POOL_MEMALIGN, &r) == REGION_POOL_OK ? r.ptr : NULL;
 }
 
+/* ---- public: external bumping --------------------------------------------------------- */
+
+int region_pool_head(const region_pool_t *p, region_pool_head_t *out)
+{
+    if (!p || !out) return REGION_POOL_ERR_INVALID;
+    const block_t *b = p->head;
+    if (b == &no_block) {
+        memset(out, 0, sizeof *out);
+        return REGION_POOL_ERR_INVALID;
+    }
+    out->base = b->base;
+    out->chunk = b->id;
+    out->gen = b->gen;
+    out->last = b->last;
+    out->slots = (size_t)(b->entries_end - b->top);
+    return REGION_POOL_OK;
+}
+
+/* The fast path's record() for each pair, after the checks it would not need;
+ * the pool totals are left to sync_head, as after palloc. */
+size_t region_pool_record_head(region_pool_t *p, uint32_t chunk, uint64_t gen, const uint32_t *log, size_t n)
+{
+    if (!p || !log) return 0;
+    block_t *b = p->head;
+    if (b == &no_block || b->id != chunk || b->gen != gen) return 0;
+    const size_t bs = p->block_size;
+    size_t i = 0;
+    for (; i < n; i++) {
+        size_t off = log[2 * i], size = log[2 * i + 1];
+        if (size > p->max_small || off < b->last || off >= bs || b->top == b->entries_end) break;
+        size_t end = off + (size ? size : 1);
+        if (end > bs) break;
+        record(b, off, size, end);
+    }
+    return i;
+}
+
 int region_pool_locate(const region_pool_t *p, const void *ptr, region_pool_ref_t *out)
 {
     if (!p || !out) return REGION_POOL_ERR_INVALID;

@@ -264,6 +264,33 @@ int region_pool_state_at(const region_pool_t *p, uint32_t chunk, size_t offset, 
 int region_pool_realloc_at(region_pool_t *p, uint32_t chunk, size_t offset, uint64_t gen, size_t size,
                            region_pool_ref_t *out);
 
+/* ---- external bumping (a caller that bumps the head block itself) -------------------- */
+
+/* The head of the open list: the block palloc/pnalloc try first. A caller (the
+ * Node binding: JavaScript) may bump allocations into it itself, as the fast
+ * path would, and record them afterwards with region_pool_record_head, as long
+ * as no other call on the pool happens in between (any call may move the head,
+ * rewind it or allocate from it). */
+typedef struct region_pool_head {
+    void *base;     /* the block's memory */
+    uint32_t chunk; /* its chunk id */
+    uint64_t gen;   /* its generation: the allocations' */
+    size_t last;    /* its bump offset: the next allocation starts at or after it */
+    size_t slots;   /* allocations it can record without growing its entries table */
+} region_pool_head_t;
+
+/* REGION_POOL_OK and *out, or REGION_POOL_ERR_INVALID when no block is open
+ * (a new pool, after a reset, when every block is closed). */
+int region_pool_head(const region_pool_t *p, region_pool_head_t *out);
+/* Records allocations bumped into the head block (chunk, gen) by the caller:
+ * log holds n (offset, size) pairs in the order they were made, as
+ * palloc/pnalloc would have made them. Each must start at or after the block's
+ * bump offset (the previous one's end), be small (size <= max_small), end at
+ * offset + max(size, 1) within the block, and fit the entries table as it is
+ * (head.slots). Records the longest valid prefix and returns its length (0
+ * when (chunk, gen) is not the head any more); nothing else changes. */
+size_t region_pool_record_head(region_pool_t *p, uint32_t chunk, uint64_t gen, const uint32_t *log, size_t n);
+
 /* ---- allocation with pointers (nginx-like; NULL on failure) --------------------- */
 
 void *region_pool_palloc(region_pool_t *p, size_t size);                 /* ngx_palloc */

@@ -131,6 +131,19 @@ class PoolTable {
   napi_status MakeScratch(napi_env env, napi_value* result);
   double* scratch() const { return scratch_; }
 
+  // The region pools' bump lease (region_binding.cc): JavaScript bumps small
+  // allocations into one pool's head block itself and logs them in `ctl` (an
+  // Int32Array the region exports hold, so it lives as long as the addon is
+  // loaded); every native call on that pool records the log first. One pool
+  // of the environment holds it at a time (`lessee`, nullptr: none).
+  struct RegionLease {
+    int32_t* ctl = nullptr;
+    PoolState* lessee = nullptr;
+    uint32_t chunk = 0;  // the leased block
+    uint64_t gen = 0;    // and its generation
+  };
+  RegionLease region_lease;
+
   // Called when the environment shuts down (instance-data finalizer).
   static void EnvFinalize(napi_env env, void* data, void* hint);
 

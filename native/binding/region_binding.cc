@@ -32,6 +32,112 @@
 
 namespace mempools {
 
+// ======================================================== the bump lease
+//
+// JavaScript allocates small requests itself: it holds a lease on one pool's
+// head block (region_pool_head: the block palloc would try first), bumps its
+// offset and logs each allocation (offset, size) in the lease array, which
+// every native call on that pool records first (region_pool_record_head), so
+// the C pool's side tables, counters and generations stay exact and an addon
+// allocating through nativeHandle never gets bytes JavaScript handed out.
+// After a call the lease stays when the head is still the leased block at the
+// same generation (its bump offset and room refreshed), else it is revoked
+// (lim 0) and JavaScript's next small request comes here (alloc grants it again).
+//   ctl = [count, bump, lim, slots, log: (offset, size) x kLeaseLogCap]
+// JavaScript may bump while count < slots and offset + max(size, 1) <= lim.
+namespace {
+
+constexpr int kLeaseCount = 0, kLeaseBump = 1, kLeaseLim = 2, kLeaseSlots = 3, kLeaseLog = 4;
+constexpr uint32_t kLeaseLogCap = 1024;
+constexpr size_t kLeaseInts = kLeaseLog + 2 * kLeaseLogCap;
+
+void Revoke(PoolTable::RegionLease& lease) {
+  lease.ctl[kLeaseCount] = 0;
+  lease.ctl[kLeaseLim] = 0;
+  lease.lessee = nullptr;
+}
+
+// Records JavaScript's log into the C pool when `s` holds the lease.
+void Sync(RegionState* s) {
+  PoolTable::RegionLease& lease = s->table->region_lease;
+  if (lease.lessee != s) return;
+  int32_t* ctl = lease.ctl;
+  uint32_t n = static_cast<uint32_t>(ctl[kLeaseCount]);
+  if (n > kLeaseLogCap) n = kLeaseLogCap;
+  if (n != 0 && s->pool != nullptr) {
+    region_pool_record_head(s->pool, lease.chunk, lease.gen, reinterpret_cast<const uint32_t*>(ctl + kLeaseLog), n);
+  }
+  ctl[kLeaseCount] = 0;
+}
+
+// Sets the lease array to the head block `h` (leased to JavaScript).
+void Offer(PoolTable::RegionLease& lease, const region_pool_head_t& h, size_t block_size) {
+  lease.ctl[kLeaseCount] = 0;
+  lease.ctl[kLeaseBump] = static_cast<int32_t>(h.last);
+  lease.ctl[kLeaseSlots] = static_cast<int32_t>(h.slots < kLeaseLogCap ? h.slots : kLeaseLogCap);
+  lease.ctl[kLeaseLim] = static_cast<int32_t>(block_size);
+}
+
+// After a call on `s`: the lease stays when the head is the same block at the same generation.
+void Refresh(RegionState* s) {
+  PoolTable::RegionLease& lease = s->table->region_lease;
+  if (lease.lessee != s) return;
+  region_pool_head_t h;
+  if (s->pool != nullptr && region_pool_head(s->pool, &h) == REGION_POOL_OK && h.chunk == lease.chunk &&
+      h.gen == lease.gen) {
+    Offer(lease, h, region_pool_block_size(s->pool));
+  } else {
+    Revoke(lease);
+  }
+}
+
+// Leases `s`'s head block to JavaScript (the holder before syncs and loses it).
+// Writes [chunk, gen, new] at out (chunk -1: no open block, no lease).
+void Grant(RegionState* s, double* out) {
+  PoolTable::RegionLease& lease = s->table->region_lease;
+  if (lease.lessee != nullptr && lease.lessee != s) {
+    Sync(static_cast<RegionState*>(lease.lessee));
+    Revoke(lease);
+  }
+  Sync(s);
+  region_pool_head_t h;
+  if (s->pool == nullptr || region_pool_head(s->pool, &h) != REGION_POOL_OK) {
+    if (lease.lessee == s) Revoke(lease);
+    out[0] = -1;
+    return;
+  }
+  lease.lessee = s;
+  lease.chunk = h.chunk;
+  lease.gen = h.gen;
+  Offer(lease, h, region_pool_block_size(s->pool));
+  out[0] = h.chunk;
+  out[1] = static_cast<double>(h.gen);
+  out[2] = h.chunk >= s->chunks.size() || s->chunks[h.chunk].entry == nullptr ? 1 : 0;
+}
+
+// Syncs before a call on a region pool and refreshes the lease after it.
+class LeaseScope {
+ public:
+  explicit LeaseScope(RegionState* s) : s_(s) {
+    if (s_ != nullptr) Sync(s_);
+  }
+  ~LeaseScope() {
+    if (s_ != nullptr) Refresh(s_);
+  }
+  LeaseScope(const LeaseScope&) = delete;
+  LeaseScope& operator=(const LeaseScope&) = delete;
+
+ private:
+  RegionState* s_;
+};
+
+}  // namespace
+
+void RevokeRegionLease(RegionState* s) {
+  PoolTable::RegionLease& lease = s->table->region_lease;
+  if (lease.lessee == s) Revoke(lease);
+}
+
 // ======================================================== nativeHandle adapter
 namespace {
 
@@ -60,6 +166,7 @@ int FindBlockAt(const RegionState* s, uint32_t chunk, uint64_t offset, region_po
 
 int Alloc(PoolState* state, size_t size, void** out) {
   RegionState* s = Region(state);
+  LeaseScope scope(s);
   region_pool_ref_t ref;
   int status = StatusOf(region_pool_alloc_ref(s->pool, size, 0, 0, &ref));
   s->created = REGION_POOL_NO_CHUNK;  // JavaScript finds an unknown chunk by its missing buffer
@@ -67,10 +174,14 @@ int Alloc(PoolState* state, size_t size, void** out) {
   return status;
 }
 
-int Free(PoolState* state, void* ptr) { return StatusOf(region_pool_free(Region(state)->pool, ptr)); }
+int Free(PoolState* state, void* ptr) {
+  LeaseScope scope(Region(state));
+  return StatusOf(region_pool_free(Region(state)->pool, ptr));
+}
 
 int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
   RegionState* s = Region(state);
+  LeaseScope scope(s);
   region_pool_ref_t ref;
   int status = FindBlock(s, ptr, &ref);
   if (status == MEMPOOLS_OK)
@@ -81,6 +192,7 @@ int Realloc(PoolState* state, void* ptr, size_t size, void** out) {
 }
 
 int UsableSize(PoolState* state, const void* ptr, size_t* out) {
+  Sync(Region(state));
   region_pool_ref_t ref;
   int status = FindBlock(Region(state), ptr, &ref);
   if (status == MEMPOOLS_OK) *out = ref.size;
@@ -88,6 +200,7 @@ int UsableSize(PoolState* state, const void* ptr, size_t* out) {
 }
 
 int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
+  Sync(Region(state));
   region_pool_ref_t ref;
   int status = FindBlock(Region(state), ptr, &ref);
   if (status == MEMPOOLS_OK) *out = {ref.chunk, ref.offset};
@@ -95,6 +208,7 @@ int HandleOf(PoolState* state, const void* ptr, mempools_handle_t* out) {
 }
 
 int PointerOf(PoolState* state, mempools_handle_t where, void** out) {
+  Sync(Region(state));
   region_pool_ref_t ref;
   int status = FindBlockAt(Region(state), where.chunk, where.offset, &ref);
   if (status == MEMPOOLS_OK) *out = ref.ptr;
@@ -123,6 +237,7 @@ Napi::Value RegionBlockAt(const Napi::CallbackInfo& info) {
   double offset = info[2].As<Napi::Number>().DoubleValue();
   region_pool_ref_t ref;
   if (state == nullptr || state->destroyed) return Napi::Number::New(info.Env(), REGION_POOL_ERR_INVALID);
+  Sync(Region(state));
   if (!(chunk >= 0 && chunk < REGION_POOL_NO_CHUNK && offset >= 0 && offset < 9007199254740992.0) ||
       FindBlockAt(Region(state), static_cast<uint32_t>(chunk), static_cast<uint64_t>(offset), &ref) != MEMPOOLS_OK) {
     return Napi::Number::New(info.Env(), REGION_POOL_ERR_FOREIGN);
@@ -166,12 +281,15 @@ napi_value Alloc(napi_env env, napi_callback_info info) {
   RegionState* state = HotStateOf(env, info, &s);
   if (state == nullptr || !IsSize(s[1]) || !(s[2] >= 0 && s[2] < 8) || !IsSize(s[3])) {
     s[0] = REGION_POOL_ERR_INVALID;
+    s[4] = -1;  // no lease granted (JavaScript reads these slots after every alloc)
     return nullptr;
   }
+  Sync(state);
   region_pool_ref_t ref;
   int status = region_pool_alloc_ref(state->pool, static_cast<size_t>(s[1]), static_cast<size_t>(s[3]),
                                      static_cast<unsigned>(s[2]), &ref);
   Report(state, s, status, ref);
+  Grant(state, s + 4);
   return nullptr;
 }
 
@@ -186,6 +304,7 @@ napi_value Realloc(napi_env env, napi_callback_info info) {
     s[0] = REGION_POOL_ERR_FOREIGN;
     return nullptr;
   }
+  LeaseScope scope(state);
   region_pool_ref_t ref;
   int status = region_pool_realloc_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]),
                                       static_cast<uint64_t>(s[3]), static_cast<size_t>(s[4]), &ref);
@@ -201,6 +320,7 @@ napi_value Free(napi_env env, napi_callback_info info) {
   } else if (!IsChunk(s[1]) || !IsSize(s[2]) || !IsSize(s[3])) {
     s[0] = REGION_POOL_ERR_FOREIGN;
   } else {
+    LeaseScope scope(state);
     s[0] = region_pool_free_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]),
                                static_cast<uint64_t>(s[3]));
   }
@@ -254,6 +374,7 @@ Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
 // reset(handle) -> region_pool_status. Large blocks go (held while views reach them).
 Napi::Value Reset(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf<RegionState>(info);
+  LeaseScope scope(state);
   return Number(info, state == nullptr ? REGION_POOL_ERR_INVALID : region_pool_reset(state->pool));
 }
 
@@ -261,6 +382,7 @@ Napi::Value Reset(const Napi::CallbackInfo& info) {
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf<RegionState>(info);
   if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  Sync(state);
   region_pool_stats_t s;
   region_pool_get_stats(state->pool, &s);
   const Field fields[] = {{"reserved", AsDouble(s.reserved)},
@@ -278,6 +400,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 Napi::Value Check(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf<RegionState>(info);
   if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  Sync(state);
   const char* why = nullptr;
   if (region_pool_check(state->pool, &why) == REGION_POOL_OK) return info.Env().Null();
   return Napi::String::New(info.Env(), why != nullptr ? why : "unknown corruption");
@@ -345,7 +468,17 @@ void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_valu
   constants.Set("unaligned", Napi::Number::New(env, REGION_POOL_UNALIGNED));
   constants.Set("zero", Napi::Number::New(env, REGION_POOL_ZERO));
   constants.Set("memalign", Napi::Number::New(env, REGION_POOL_MEMALIGN));
+  constants.Set("leaseLogCap", Napi::Number::New(env, kLeaseLogCap));
   region.Set("constants", constants);
+  void* data = nullptr;
+  napi_value ctl_buffer;
+  napi_value ctl;
+  if (napi_create_arraybuffer(env, kLeaseInts * sizeof(int32_t), &data, &ctl_buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, kLeaseInts, ctl_buffer, 0, &ctl) != napi_ok) {
+    return;
+  }
+  table->region_lease.ctl = static_cast<int32_t*>(data);
+  region.Set("lease", Napi::Value(env, ctl));
   InitRegionFast(env, region, table, scratch);  // alloc, realloc and free, in raw N-API
   exports.Set("region", region);
 }

@@ -24,6 +24,7 @@ void UnmapChunk(void* ctx, void* p, size_t bytes) { ReleaseChunk(p, bytes, &stat
 }  // namespace
 
 void RegionState::FreeMemory(napi_env) {
+  RevokeRegionLease(this);    // its log goes with the pool
   region_pool_destroy(pool);  // no C cleanups are registered, so this never fails
   pool = nullptr;
 }

@@ -29,6 +29,8 @@ struct RegionState : KindState<PoolKind::kRegion> {
 // Creates a pool with blocks of `block_size` bytes in `table`. Returns its
 // handle, or a negative region_pool_status.
 int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size);
+// Takes JavaScript's bump lease from `state` if it holds it (region_binding.cc).
+void RevokeRegionLease(RegionState* state);
 // The ArrayBuffer of live chunk `id` (made once per chunk incarnation).
 napi_status RegionChunkBuffer(napi_env env, RegionState* state, uint32_t id, napi_value* result);
 

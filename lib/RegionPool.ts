@@ -279,7 +279,14 @@ export class RegionPool {
     } else {
       const status = native.reset(this.#handle);
       if (status !== Status.OK) throw errors.fromStatus(status, 0, 'region');
-      for (const chunk of this.#chunks) if (chunk?.large) this.#chunks[chunk.id] = undefined;
+      // The released large blocks' records go, but those kept for reuse (ids in scratch[1 .. scratch[0]]).
+      const kept = scratch[0]!;
+      for (const chunk of this.#chunks) {
+        if (chunk?.large !== true) continue;
+        let keep = false;
+        for (let i = 1; i <= kept; i++) if (scratch[i] === chunk.id) keep = true;
+        if (!keep) this.#chunks[chunk.id] = undefined;
+      }
     }
     if (failure !== undefined) throw failure;
   }
@@ -531,7 +538,9 @@ export class RegionPool {
     scratch[3] = gen;
     nativeFree();
     const status = scratch[0]!;
-    if (status === Status.OK && this.#chunks[id]?.large === true) this.#chunks[id] = undefined;
+    // A released large block's record goes (its buffer holds the memory for its views
+    // only); one kept for reuse stays (kept: scratch[1], region_pool_keep_large).
+    if (status === Status.OK && this.#chunks[id]?.large === true && scratch[1] === 0) this.#chunks[id] = undefined;
     return status;
   }
 

@@ -83,8 +83,8 @@ describe('allocation', () => {
     expect(pool.stats().largeBlocks).toBe(2);
     pool.free(unaligned);
     pool.free(large);
-    expect(large.byteLength).toBe(pool.maxSmall + 1); // released at once; its memory held while viewed
-    expect(pool.stats().heldChunks).toBe(2);
+    expect(large.byteLength).toBe(pool.maxSmall + 1); // freed at once; kept for the next request of its size
+    expect(pool.stats().heldChunks).toBe(0);
     expect(pool.stats().largeBlocks).toBe(0);
     expect(small.byteLength).toBe(pool.maxSmall);
   });
@@ -263,12 +263,13 @@ describe('reset', () => {
     expect(large.byteLength).toBe(5000); // its memory is held while the view lives
     expect(aligned.byteLength).toBe(16);
     expect(large[4999]).toBe(3);
-    expect(pool.stats().heldChunks).toBe(2);
+    expect(pool.stats().heldChunks).toBe(0); // both kept for reuse (at most 4, 256 KiB)
     expectCode(() => pool.free(large), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
     expect(small.byteLength).toBe(100); // still points into a live block
     expect(small[0]).toBe(9);
     const after = pool.stats();
-    expect(after).toMatchObject({ used: 0, allocations: 0, largeBlocks: 0, blocks: 1, reserved: 1024, wasted: 0 });
+    expect(after).toMatchObject({ used: 0, allocations: 0, largeBlocks: 0, blocks: 1, wasted: 0 });
+    expect(after.reserved).toBe(1024 + 5000 + 16); // the kept large blocks are still reserved
     expect(after.peakUsed).toBe(before.peakUsed);
     expectCode(() => pool.free(small), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
     expectCode(() => pool.free(large), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
@@ -284,6 +285,53 @@ describe('reset', () => {
     expectCode(() => pool.free(large), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
     pool.free(newLarge);
     pool.check();
+  });
+});
+
+describe('kept large blocks', () => {
+  test('free() and reset() keep up to 4 large blocks for the next request of their size; stale views stay refused', () => {
+    using pool = new RegionPool({ blockSize: 1024 });
+    const first = pool.alloc(5000).fill(1);
+    pool.free(first);
+    const second = pool.alloc(5000); // the same chunk and buffer, a new generation
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.byteOffset).toBe(first.byteOffset);
+    expectCode(() => pool.free(first), 'ERR_POOL_DOUBLE_FREE', PoolError);
+    expect(pool.stats()).toMatchObject({ largeBlocks: 1, allocations: 1, used: 5000, heldChunks: 0 });
+    const other = pool.alloc(6000); // another size: a chunk of its own
+    expect(other.buffer).not.toBe(first.buffer);
+    pool.reset();
+    expectCode(() => pool.free(second), 'ERR_POOL_FOREIGN_BUFFER', PoolError);
+    const third = pool.alloc(6000);
+    expect(third.buffer).toBe(other.buffer);
+    expect(pool.alloc(5000).buffer).toBe(first.buffer);
+    pool.check();
+    // beyond 4 kept blocks the rest are released (held while viewed)
+    const many = Array.from({ length: 6 }, () => pool.alloc(7000));
+    for (const view of many) pool.free(view);
+    expect(pool.stats().heldChunks).toBe(2);
+    const again = Array.from({ length: 6 }, () => pool.alloc(7000));
+    const reused = again.filter((view) => many.some((old) => old.buffer === view.buffer));
+    expect(reused.length).toBe(4);
+    for (const view of again) pool.free(view);
+    pool.check();
+  });
+
+  test('256 KiB in all: a larger released block is not kept', () => {
+    using pool = new RegionPool();
+    const big = pool.alloc(300 * 1024);
+    pool.free(big);
+    expect(pool.stats().heldChunks).toBe(1);
+    expect(pool.alloc(300 * 1024).buffer).not.toBe(big.buffer);
+  });
+
+  test('destroy() releases the kept blocks like any large block (held while viewed)', () => {
+    const pool = new RegionPool();
+    const view = pool.alloc(10_000);
+    pool.free(view);
+    pool.destroy();
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldChunks: 1 });
+    expect(view.byteLength).toBe(10_000);
   });
 });
 

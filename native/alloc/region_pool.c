@@ -62,7 +62,8 @@
 enum chunk_kind {
     K_FREE = REGION_POOL_CHUNK_NONE,
     K_BLOCK = REGION_POOL_CHUNK_BLOCK,
-    K_LARGE = REGION_POOL_CHUNK_LARGE
+    K_LARGE = REGION_POOL_CHUNK_LARGE,
+    K_KEPT = 3 /* a released large block kept for reuse (region_pool_keep_large) */
 };
 enum block_state { B_OPEN = 1, B_SPARE = 2, B_CLOSED = 3 };
 
@@ -186,6 +187,12 @@ struct region_pool {
     size_t nblocks;
     size_t nlarge;
     size_t large_bytes;
+    /* kept large blocks (region_pool_keep_large): ids in kept[0..nkept), all K_KEPT, their
+     * chunk bytes summing to kept_bytes; still in the hash, counted in reserved */
+    uint32_t keep_max;
+    uint32_t nkept;
+    size_t kept_bytes;
+    uint32_t kept[REGION_POOL_KEEP_MAX];
     size_t used;
     size_t used_small;
     size_t peak_used;
@@ -1044,11 +1051,44 @@ static int alloc_small(region_pool_t *p, size_t size, int unaligned, region_pool
 
 /* ---- large blocks ------------------------------------------------------------------- */
 
+/* A kept large block of `bytes` at `align`, made a large block again under a new
+ * generation (newest kept first), or NONE. */
+static uint32_t take_kept(region_pool_t *p, size_t bytes, size_t align)
+{
+    for (uint32_t i = p->nkept; i-- > 0;) {
+        chunk_t *c = &p->chunks[p->kept[i]];
+        if (c->bytes != bytes || ((uintptr_t)c->base & (align - 1))) continue;
+        uint32_t id = p->kept[i];
+        p->kept[i] = p->kept[--p->nkept];
+        p->kept_bytes -= bytes;
+        c->kind = K_LARGE;
+        c->gen = p->next_gen++;
+        return id;
+    }
+    return NONE;
+}
+
+/* 1 when the released large block `id` is kept (room under keep_max): it stays
+ * registered and mapped, with no notification. */
+static int keep_chunk(region_pool_t *p, uint32_t id)
+{
+    chunk_t *c = &p->chunks[id];
+    if (p->nkept >= p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES - p->kept_bytes) return 0;
+    c->kind = K_KEPT;
+    c->size = 0;
+    p->kept[p->nkept++] = id;
+    p->kept_bytes += c->bytes;
+    return 1;
+}
+
 static int alloc_large(region_pool_t *p, size_t size, size_t align, region_pool_ref_t *out)
 {
     if (size > REGION_POOL_MAX_REQUEST) return REGION_POOL_ERR_NOMEM;
     size_t bytes = size ? size : 1;
-    uint32_t id = map_chunk(p, bytes, align > p->page ? align : p->page, K_LARGE, NULL);
+    const size_t chunk_align = align > p->page ? align : p->page;
+    uint32_t id = p->nkept ? take_kept(p, bytes, chunk_align) : NONE;
+    const int fresh = id == NONE;
+    if (fresh) id = map_chunk(p, bytes, chunk_align, K_LARGE, NULL);
     if (id == NONE) return REGION_POOL_ERR_NOMEM;
     chunk_t *c = &p->chunks[id];
     c->size = size;
@@ -1058,7 +1098,7 @@ static int alloc_large(region_pool_t *p, size_t size, size_t align, region_pool_
     p->used += size;
     p->allocations++;
     note_used(p);
-    notify_chunk(p, id, c, 1);
+    if (fresh) notify_chunk(p, id, c, 1);
     out->ptr = c->base;
     out->chunk = id;
     out->offset = 0;
@@ -1074,7 +1114,7 @@ static void release_large(region_pool_t *p, uint32_t id)
     p->large_bytes -= c->bytes;
     p->used -= c->size;
     p->allocations--;
-    unmap_chunk(p, id);
+    if (!keep_chunk(p, id)) unmap_chunk(p, id);
 }
 
 /* ---- handles -------------------------------------------------------------------------- */
@@ -1095,7 +1135,7 @@ static int resolve(const region_pool_t *p, uint32_t chunk, size_t offset, uint64
         /* a free slot or a large block: only offset 0 was ever an allocation; an
          * older generation of this id was freed (a reset would make it stale) */
         if (offset != 0) return REGION_POOL_ERR_FOREIGN;
-        if (c->kind == K_FREE || gen != c->gen) return REGION_POOL_ERR_DOUBLE_FREE;
+        if (c->kind != K_LARGE || gen != c->gen) return REGION_POOL_ERR_DOUBLE_FREE; /* free, kept, or newer */
         t->block = NULL;
         t->index = 0;
         t->size = c->size;
@@ -1198,6 +1238,9 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out)
     p->spare_head = NONE;
     p->spare_count = 0;
     p->nblocks = p->nlarge = p->large_bytes = 0;
+    p->keep_max = 0;
+    p->nkept = 0;
+    p->kept_bytes = 0;
     p->used = p->used_small = p->peak_used = p->allocations = p->failed = 0;
     p->consumed = p->closed_tails = 0;
     p->next_gen = p->reset_gen = 1;
@@ -1292,6 +1335,13 @@ int region_pool_reset(region_pool_t *p)
     }
     p->used = p->used_small = p->allocations = 0;
     p->consumed = p->closed_tails = 0;
+    return REGION_POOL_OK;
+}
+
+int region_pool_keep_large(region_pool_t *p, unsigned count)
+{
+    if (!p) return REGION_POOL_ERR_INVALID;
+    p->keep_max = count < REGION_POOL_KEEP_MAX ? count : REGION_POOL_KEEP_MAX;
     return REGION_POOL_OK;
 }
 
@@ -1581,7 +1631,8 @@ int region_pool_realloc(region_pool_t *p, void *ptr, size_t size, void **out)
 
 int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chunk_info_t *out)
 {
-    if (!p || !out || id >= p->nchunks || p->chunks[id].kind == K_FREE) return REGION_POOL_ERR_INVALID;
+    if (!p || !out || id >= p->nchunks || p->chunks[id].kind == K_FREE || p->chunks[id].kind == K_KEPT)
+        return REGION_POOL_ERR_INVALID;
     const chunk_t *c = &p->chunks[id];
     out->base = c->base;
     out->bytes = c->bytes;
@@ -1600,6 +1651,11 @@ int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chun
 
 uint32_t region_pool_chunk_limit(const region_pool_t *p) { return p ? p->nchunks : 0; }
 
+int region_pool_chunk_kept(const region_pool_t *p, uint32_t id)
+{
+    return p && id < p->nchunks && p->chunks[id].kind == K_KEPT;
+}
+
 void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
 {
     if (!out) return;
@@ -1607,7 +1663,7 @@ void region_pool_get_stats(const region_pool_t *p, region_pool_stats_t *out)
     if (!p) return;
     size_t block_bytes = p->nblocks * p->block_size;
     out->capacity = SIZE_MAX;
-    out->reserved = block_bytes + p->large_bytes;
+    out->reserved = block_bytes + p->large_bytes + p->kept_bytes;
     /* the head's changes since its snapshot (the fast path) only add */
     const block_t *h = p->head;
     size_t dlast = h->last - h->slast, dbytes = h->bytes - h->sbytes, dn = nstarts_of(h) - h->sn;
@@ -1703,7 +1759,7 @@ int region_pool_check(const region_pool_t *p, const char **why)
         if (++nfree > p->nchunks) FAIL("free list cycles");
     }
     size_t nblocks = 0, nlarge = 0, large_bytes = 0, large_used = 0, consumed = 0, closed = 0;
-    size_t live = 0, used_small = 0, free_slots = 0, nopen = 0, nspare = 0;
+    size_t live = 0, used_small = 0, free_slots = 0, nopen = 0, nspare = 0, nkept = 0, kept_bytes = 0;
     for (uint32_t id = 0; id < p->nchunks; id++) {
         const chunk_t *c = &p->chunks[id];
         if (c->kind == K_FREE) {
@@ -1720,6 +1776,15 @@ int region_pool_check(const region_pool_t *p, const char **why)
             nlarge++;
             large_bytes += c->bytes;
             large_used += c->size;
+            continue;
+        }
+        if (c->kind == K_KEPT) {
+            if (c->block || c->size || c->bytes > REGION_POOL_KEEP_MAX_BYTES) FAIL("kept block fields out of range");
+            uint32_t i = 0;
+            while (i < p->nkept && p->kept[i] != id) i++;
+            if (i == p->nkept) FAIL("kept block missing from the kept list");
+            nkept++;
+            kept_bytes += c->bytes;
             continue;
         }
         if (c->kind != K_BLOCK || !c->block || c->bytes != p->block_size) FAIL("bad chunk kind or block size");
@@ -1768,6 +1833,9 @@ int region_pool_check(const region_pool_t *p, const char **why)
     }
     if (n != nspare || n != p->spare_count) FAIL("spare count wrong");
     if (nblocks != p->nblocks || nlarge != p->nlarge || large_bytes != p->large_bytes) FAIL("chunk counts disagree");
+    if (nkept != p->nkept || kept_bytes != p->kept_bytes || p->nkept > REGION_POOL_KEEP_MAX ||
+        kept_bytes > REGION_POOL_KEEP_MAX_BYTES)
+        FAIL("kept blocks disagree with their count");
     if (consumed != p->consumed || closed != p->closed_tails) FAIL("consumed or closed-tail totals disagree");
     if (used_small != p->used_small || used_small + large_used != p->used) FAIL("used disagrees with the blocks");
     if (live + nlarge != p->allocations) FAIL("allocation count disagrees");

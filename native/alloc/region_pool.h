@@ -150,6 +150,8 @@ enum region_pool_status {
 #define REGION_POOL_MAX_FAILED 4u                 /* a block failing more requests than this is skipped */
 #define REGION_POOL_OPEN_MAX 8u                   /* most blocks a search visits */
 #define REGION_POOL_NO_CHUNK UINT32_MAX
+#define REGION_POOL_KEEP_MAX 4u                        /* most kept large blocks (region_pool_keep_large) ... */
+#define REGION_POOL_KEEP_MAX_BYTES ((size_t)256 << 10) /* ... and their bytes in all */
 
 /* Chunk memory. map returns `bytes` bytes aligned to `align` (a power of two >=
  * the page size) or NULL; unmap gets back exactly (p, bytes). on_chunk may be
@@ -222,9 +224,20 @@ int region_pool_create(const region_pool_options_t *opt, region_pool_t **out);
  * unmap, each) and frees the pool. NULL: OK. From a cleanup: REGION_POOL_ERR_BUSY,
  * nothing done. */
 int region_pool_destroy(region_pool_t *p);
-/* Runs the cleanups, releases the large blocks, rewinds every block. Every handle
- * and pointer from before is stale. REGION_POOL_OK or REGION_POOL_ERR_BUSY. */
+/* Runs the cleanups, releases the large blocks (or keeps them, region_pool_keep_large),
+ * rewinds every block. Every handle and pointer from before is stale.
+ * REGION_POOL_OK or REGION_POOL_ERR_BUSY. */
 int region_pool_reset(region_pool_t *p);
+/* Keep released large blocks for reuse: from now on up to `count` (at most
+ * REGION_POOL_KEEP_MAX, REGION_POOL_KEEP_MAX_BYTES in all) large blocks released
+ * by free, a moving realloc or reset keep their id, memory and mapping (no
+ * on_chunk, no unmap), and the next large request of the same chunk size and
+ * alignment gets one back under a new generation (no on_chunk either). A kept
+ * chunk is no allocation: every handle of it is freed (double free) or stale,
+ * chunk_info and walk skip it, reserved counts it; destroy releases it like a
+ * large block. count 0 (the default) keeps none from now on (kept ones stay
+ * until taken or destroy). REGION_POOL_OK, or _INVALID (NULL). */
+int region_pool_keep_large(region_pool_t *p, unsigned count);
 /* Add a handler; REGION_POOL_OK, REGION_POOL_ERR_INVALID (fn NULL) or _NOMEM. */
 int region_pool_on_cleanup(region_pool_t *p, region_pool_cleanup_fn fn, void *data);
 
@@ -312,6 +325,9 @@ int region_pool_locate(const region_pool_t *p, const void *ptr, region_pool_ref_
 int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chunk_info_t *out);
 /* Every live chunk id is below this. */
 uint32_t region_pool_chunk_limit(const region_pool_t *p);
+/* Whether chunk `id` is a kept large block (region_pool_keep_large): its memory
+ * and id wait for the next large request of its size. */
+int region_pool_chunk_kept(const region_pool_t *p, uint32_t id);
 
 /* ---- recycling cache -------------------------------------------------------------- */
 

@@ -46,7 +46,17 @@ napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, vo
                                    napi_value* result) {
   if (state->destroyed) return napi_invalid_arg;
   if (id >= state->chunks.size()) state->chunks.resize(id + 1);
-  if (state->chunks[id].entry != nullptr) return napi_invalid_arg;  // made once per chunk
+  if (state->chunks[id].entry != nullptr) {
+    // Made once per chunk: the same buffer again while it lives (a region pool's
+    // large block kept for reuse, whose record JavaScript dropped); a new one
+    // when it was collected and its finalizer has not run yet.
+    napi_value existing = nullptr;
+    if (napi_get_reference_value(env, state->chunks[id].ref, &existing) == napi_ok && existing != nullptr) {
+      *result = existing;
+      return napi_ok;
+    }
+    Forget(env, &state->chunks[id]);
+  }
   BufferEntry* entry = RegisterBuffer(base, bytes);
   ChunkBufferLink* link = entry != nullptr ? new (std::nothrow) ChunkBufferLink{state, id, entry} : nullptr;
   if (link == nullptr) {

@@ -96,7 +96,8 @@ class PoolTable {
   }
 
   // Makes the external ArrayBuffer of chunk `id` over [base, base + bytes)
-  // (takes a reference, dropped by its finalizer) and keeps a weak reference to it.
+  // (takes a reference, dropped by its finalizer) and keeps a weak reference to
+  // it; the same buffer again while it lives.
   napi_status ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes, napi_value* result);
   // Forgets chunk `id`'s ArrayBuffer (the chunk is going; the buffer lives on
   // and holds its memory) or, during an unsafe destroy, detaches it. Call it

@@ -12,7 +12,8 @@
 // the hot calls of tlsf_binding.cc for why: number arguments cost more than the call itself).
 //   alloc():   scratch = [handle, size, flags, align]       -> [chunk, offset, gen, created]
 //   realloc(): scratch = [handle, chunk, offset, gen, size] -> [chunk, offset, gen, created]
-//   free():    scratch = [handle, chunk, offset, gen]       -> [status]
+//   free():    scratch = [handle, chunk, offset, gen]       -> [status, kept]
+// (kept: 1 when the chunk is a large block kept for reuse, region_pool_keep_large)
 // On failure scratch[0] is a negative region_pool_status. `created` is 1 when
 // the call made the returned chunk (JavaScript then fetches its ArrayBuffer).
 // flags are REGION_POOL_UNALIGNED / _ZERO / _MEMALIGN; align is read only with
@@ -321,8 +322,9 @@ napi_value Free(napi_env env, napi_callback_info info) {
     s[0] = REGION_POOL_ERR_FOREIGN;
   } else {
     LeaseScope scope(state);
-    s[0] = region_pool_free_at(state->pool, static_cast<uint32_t>(s[1]), static_cast<size_t>(s[2]),
-                               static_cast<uint64_t>(s[3]));
+    const uint32_t chunk = static_cast<uint32_t>(s[1]);
+    s[0] = region_pool_free_at(state->pool, chunk, static_cast<size_t>(s[2]), static_cast<uint64_t>(s[3]));
+    s[1] = region_pool_chunk_kept(state->pool, chunk);
   }
   return nullptr;
 }
@@ -371,11 +373,20 @@ Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// reset(handle) -> region_pool_status. Large blocks go (held while views reach them).
+// reset(handle) -> region_pool_status. Large blocks go (held while views reach
+// them), but the few kept for reuse (region_pool_keep_large): their ids are left
+// in the scratch array, [count, id, ...], so JavaScript keeps their records.
 Napi::Value Reset(const Napi::CallbackInfo& info) {
   RegionState* state = StateOf<RegionState>(info);
   LeaseScope scope(state);
-  return Number(info, state == nullptr ? REGION_POOL_ERR_INVALID : region_pool_reset(state->pool));
+  if (state == nullptr) return Number(info, REGION_POOL_ERR_INVALID);
+  int status = region_pool_reset(state->pool);
+  double* s = TableOf(info)->scratch();
+  s[0] = 0;
+  for (uint32_t id = 0, n = region_pool_chunk_limit(state->pool); id < n && s[0] < REGION_POOL_KEEP_MAX; id++) {
+    if (region_pool_chunk_kept(state->pool, id)) s[1 + static_cast<int>(s[0]++)] = id;
+  }
+  return Number(info, status);
 }
 
 // stats(handle) -> [reserved, used, peakUsed, allocations, failedAllocations, blocks, largeBlocks, wasted]

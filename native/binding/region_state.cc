@@ -44,6 +44,9 @@ int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size) {
     delete state;
     return status;
   }
+  // Large blocks released by free/reset come back to the next request of their
+  // size with their ArrayBuffer: no new external buffer per request.
+  region_pool_keep_large(state->pool, REGION_POOL_KEEP_MAX);
   return table->Add(state);
 }
 

@@ -1741,6 +1741,839 @@ static void stats_follow_the_fast_path(void)
     CHECK(destroy_ok(p, t));
 }
 
+/* ---- external bumping: region_pool_head / region_pool_record_head ------------------------------
+ * What the Node binding's JavaScript does with its lease (docs/region.md): take the head block,
+ * bump (offset, size) pairs into it as palloc/pnalloc would, log them, and have the pool record
+ * the log before any other call. */
+
+#define JB_MAX 4096
+typedef struct bumper {
+    region_pool_head_t h; /* the lease (slots may be overridden to log past it) */
+    size_t bs;
+    size_t bump;  /* the next offset */
+    size_t count; /* pairs logged */
+    uint32_t log[2 * JB_MAX];
+    unsigned char unaligned[JB_MAX];
+} bumper_t;
+
+/* Take the lease: 1 with the head, 0 when no block is open (then nothing can be bumped). */
+static int take_head(region_pool_t *p, bumper_t *jb)
+{
+    jb->bs = region_pool_block_size(p);
+    jb->count = 0;
+    if (region_pool_head(p, &jb->h) != REGION_POOL_OK) {
+        memset(&jb->h, 0, sizeof jb->h);
+        jb->bump = 0;
+        return 0;
+    }
+    jb->bump = jb->h.last;
+    return 1;
+}
+/* The lease's bump: the offset, or -1 when the request has to go native (no room, no slot). */
+static long jb_bump(bumper_t *jb, size_t size, int unaligned)
+{
+    size_t off = unaligned ? jb->bump : (jb->bump + REGION_POOL_ALIGNMENT - 1) & ~(size_t)(REGION_POOL_ALIGNMENT - 1);
+    size_t end = off + (size ? size : 1);
+    if (end > jb->bs || jb->count >= jb->h.slots || jb->count >= JB_MAX) return -1;
+    jb->log[2 * jb->count] = (uint32_t)off;
+    jb->log[2 * jb->count + 1] = (uint32_t)size;
+    jb->unaligned[jb->count] = (unsigned char)unaligned;
+    jb->count++;
+    jb->bump = end;
+    return (long)off;
+}
+/* Any pair at all (the bump offset does not move). */
+static void jb_put(bumper_t *jb, uint32_t off, uint32_t size)
+{
+    if (jb->count >= JB_MAX) return;
+    jb->log[2 * jb->count] = off;
+    jb->log[2 * jb->count + 1] = size;
+    jb->unaligned[jb->count] = 1;
+    jb->count++;
+}
+static region_pool_ref_t jb_ref(const bumper_t *jb, size_t i)
+{
+    region_pool_ref_t r;
+    r.ptr = (unsigned char *)jb->h.base + jb->log[2 * i];
+    r.chunk = jb->h.chunk;
+    r.offset = jb->log[2 * i];
+    r.gen = jb->h.gen;
+    r.size = jb->log[2 * i + 1];
+    return r;
+}
+/* The contract, written out: how many pairs of `log` the head `h` takes. */
+static size_t expect_prefix(const region_pool_head_t *h, size_t bs, size_t ms, const uint32_t *log, size_t n)
+{
+    size_t last = h->last, i = 0;
+    for (; i < n; i++) {
+        size_t off = log[2 * i], size = log[2 * i + 1], need = size ? size : 1;
+        if (i >= h->slots || size > ms || off < last || off > bs || need > bs - off) break;
+        last = off + need;
+    }
+    return i;
+}
+
+/* Record n pairs under (chunk, gen) and want exactly `want` recorded: the head's bump offset,
+ * its slots and the stats move by those and nothing else; the pairs after them are no
+ * allocations. */
+static int record_expect(region_pool_t *p, uint32_t chunk, uint64_t gen, const uint32_t *log, size_t n, size_t want)
+{
+    region_pool_stats_t s0 = stats(p), s1;
+    region_pool_head_t h0, h1;
+    memset(&h0, 0, sizeof h0);
+    int hrc = region_pool_head(p, &h0);
+    size_t got = region_pool_record_head(p, chunk, gen, log, n);
+    HCHECKF(got == want, "recorded %zu of %zu pairs, want %zu", got, n, want);
+    HCHECK(check_ok(p));
+    s1 = stats(p);
+    if (want == 0) {
+        HCHECK(same_stats(&s0, &s1));
+        HCHECK(region_pool_head(p, &h1) == hrc);
+        HCHECK(hrc != REGION_POOL_OK || memcmp(&h0, &h1, sizeof h0) == 0);
+        return 1;
+    }
+    HCHECK(hrc == REGION_POOL_OK && chunk == h0.chunk && gen == h0.gen);
+    size_t bytes = 0, end = h0.last;
+    for (size_t i = 0; i < want; i++) {
+        bytes += log[2 * i + 1];
+        end = log[2 * i] + (log[2 * i + 1] ? log[2 * i + 1] : 1);
+    }
+    HCHECKF(s1.allocations == s0.allocations + want, "allocations %zu, was %zu", s1.allocations, s0.allocations);
+    HCHECKF(s1.used == s0.used + bytes, "used %zu, was %zu + %zu", s1.used, s0.used, bytes);
+    HCHECK(s1.peak_used == (s1.used > s0.peak_used ? s1.used : s0.peak_used));
+    HCHECK(s1.available == s0.available - (end - h0.last));
+    HCHECK(s1.wasted == s0.wasted + (end - h0.last) - bytes);
+    HCHECK(s1.reserved == s0.reserved && s1.blocks == s0.blocks && s1.large_blocks == s0.large_blocks &&
+           s1.large_bytes == s0.large_bytes && s1.spare_blocks == s0.spare_blocks &&
+           s1.failed_allocations == s0.failed_allocations && s1.cleanups == s0.cleanups);
+    HCHECK(region_pool_head(p, &h1) == REGION_POOL_OK);
+    HCHECK(h1.base == h0.base && h1.chunk == h0.chunk && h1.gen == h0.gen);
+    HCHECKF(h1.last == end && h1.slots == h0.slots - want, "head last %zu slots %zu, want %zu %zu", h1.last, h1.slots,
+            end, h0.slots - want);
+    region_pool_chunk_info_t ci;
+    HCHECK(region_pool_chunk_info(p, h0.chunk, &ci) == REGION_POOL_OK && ci.used == end && ci.gen == h0.gen);
+    for (size_t i = 0; i < n; i++) {
+        size_t off = log[2 * i], sz = SIZE_MAX;
+        int rc = region_pool_state_at(p, h0.chunk, off, h0.gen, &sz);
+        if (i < want)
+            HCHECKF(rc == REGION_POOL_OK && sz == log[2 * i + 1], "pair %zu (%zu, %u): state %d size %zu", i, off,
+                    log[2 * i + 1], rc, sz);
+        else if (off >= end)
+            HCHECKF(rc == REGION_POOL_ERR_FOREIGN, "unrecorded pair %zu at %zu: state %d", i, off, rc);
+    }
+    return 1;
+}
+
+typedef struct walked {
+    uint32_t chunk;
+    size_t offset, size;
+    int state;
+} walked_t;
+typedef struct walk_buf {
+    walked_t w[JB_MAX];
+    size_t n;
+} walk_buf_t;
+static walk_buf_t g_walk[2];
+static int collect_walk(const region_pool_block_info_t *b, void *user)
+{
+    walk_buf_t *wb = user;
+    if (wb->n < JB_MAX) {
+        wb->w[wb->n].chunk = b->chunk;
+        wb->w[wb->n].offset = b->offset;
+        wb->w[wb->n].size = b->size;
+        wb->w[wb->n].state = b->state;
+        wb->n++;
+    }
+    return 0;
+}
+
+/* Two pools with the same history, one allocating natively, one by recorded bumps: the same
+ * picture through every inspection entry point. */
+static int same_pictures(const region_pool_t *a, const region_pool_t *b)
+{
+    HCHECK(check_ok(a));
+    HCHECK(check_ok(b));
+    region_pool_stats_t sa = stats(a), sb = stats(b);
+    HCHECKF(same_stats(&sa, &sb),
+            "stats differ: used %zu/%zu peak %zu/%zu allocations %zu/%zu wasted %zu/%zu available %zu/%zu", sa.used,
+            sb.used, sa.peak_used, sb.peak_used, sa.allocations, sb.allocations, sa.wasted, sb.wasted, sa.available,
+            sb.available);
+    g_walk[0].n = g_walk[1].n = 0;
+    HCHECK(region_pool_walk(a, collect_walk, &g_walk[0]) == REGION_POOL_OK);
+    HCHECK(region_pool_walk(b, collect_walk, &g_walk[1]) == REGION_POOL_OK);
+    HCHECKF(g_walk[0].n == g_walk[1].n, "walks of %zu and %zu entries", g_walk[0].n, g_walk[1].n);
+    for (size_t i = 0; i < g_walk[0].n; i++) {
+        const walked_t *x = &g_walk[0].w[i], *y = &g_walk[1].w[i];
+        HCHECKF(x->chunk == y->chunk && x->offset == y->offset && x->size == y->size && x->state == y->state,
+                "walk entry %zu: (%u, %zu, %zu, %d) vs (%u, %zu, %zu, %d)", i, x->chunk, x->offset, x->size, x->state,
+                y->chunk, y->offset, y->size, y->state);
+    }
+    region_pool_head_t ha, hb;
+    int ra = region_pool_head(a, &ha), rb = region_pool_head(b, &hb);
+    HCHECK(ra == rb);
+    if (ra == REGION_POOL_OK)
+        HCHECK(ha.chunk == hb.chunk && ha.gen == hb.gen && ha.last == hb.last && ha.slots == hb.slots);
+    HCHECK(region_pool_chunk_limit(a) == region_pool_chunk_limit(b));
+    for (uint32_t id = 0; id < region_pool_chunk_limit(a); id++) {
+        region_pool_chunk_info_t ca, cb;
+        int qa = region_pool_chunk_info(a, id, &ca), qb = region_pool_chunk_info(b, id, &cb);
+        HCHECK(qa == qb);
+        if (qa == REGION_POOL_OK)
+            HCHECKF(ca.kind == cb.kind && ca.gen == cb.gen && ca.live == cb.live && ca.used == cb.used &&
+                        ca.bytes == cb.bytes,
+                    "chunk %u: live %zu/%zu used %zu/%zu", id, ca.live, cb.live, ca.used, cb.used);
+    }
+    return 1;
+}
+
+static void head_reports_the_open_block(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(p);
+    region_pool_head_t h, h2;
+    uint32_t log[4] = {0, 8, 8, 8};
+    /* a new pool: no block at all */
+    CHECK_EQ(region_pool_head(p, &h), REGION_POOL_ERR_INVALID);
+    CHECK_EQ(region_pool_head(NULL, &h), REGION_POOL_ERR_INVALID);
+    CHECK_EQ(region_pool_head(p, NULL), REGION_POOL_ERR_INVALID);
+    CHECK_HELPER(record_expect(p, 0, 1, log, 2, 0));
+    CHECK_EQU(region_pool_record_head(NULL, 0, 1, log, 2), 0);
+    CHECK_EQU(stats(p).blocks, 0);
+    CHECK_EQU(t->maps, 0);
+    /* after a palloc: the block it landed in, bump offset after it, its entries table minus one */
+    region_pool_ref_t a;
+    CHECK(region_pool_alloc_ref(p, 10, 0, 0, &a) == REGION_POOL_OK);
+    CHECK_EQ(region_pool_head(p, &h), REGION_POOL_OK);
+    CHECK(h.base == a.ptr);
+    CHECK_EQ(h.chunk, a.chunk);
+    CHECK_EQU(h.gen, a.gen);
+    CHECK_EQU(h.last, 10);
+    CHECK_EQU(h.slots, 1024 / 16 - 1);
+    region_pool_chunk_info_t ci;
+    CHECK(region_pool_chunk_info(p, h.chunk, &ci) == REGION_POOL_OK);
+    CHECK(ci.kind == REGION_POOL_CHUNK_BLOCK && ci.base == h.base && ci.gen == h.gen && ci.used == h.last);
+    unsigned char *b = region_pool_pnalloc(p, 3), *c = region_pool_palloc(p, 1), *d = region_pool_palloc(p, 0);
+    CHECK(b == (unsigned char *)h.base + 10 && c == (unsigned char *)h.base + 16 && d == (unsigned char *)h.base + 24);
+    CHECK_EQ(region_pool_head(p, &h), REGION_POOL_OK);
+    CHECK_EQU(h.last, 25); /* the fast path's pending bump, without a sync */
+    CHECK_EQU(h.slots, 1024 / 16 - 4);
+    /* large blocks and frees that rewind nothing leave the head alone */
+    void *L = region_pool_palloc(p, 5000);
+    CHECK(L);
+    CHECK(region_pool_free(p, b) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, L) == REGION_POOL_OK);
+    CHECK_EQ(region_pool_head(p, &h2), REGION_POOL_OK);
+    CHECK(memcmp(&h, &h2, sizeof h) == 0);
+    /* reset: every block is a spare, none open */
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK_EQ(region_pool_head(p, &h2), REGION_POOL_ERR_INVALID);
+    CHECK_HELPER(record_expect(p, h.chunk, h.gen, log, 2, 0));
+    CHECK(region_pool_palloc(p, 8) == h.base); /* the spare comes back, rewound */
+    CHECK_EQ(region_pool_head(p, &h2), REGION_POOL_OK);
+    CHECK(h2.chunk == h.chunk && h2.gen > h.gen && h2.last == 8 && h2.slots == 1024 / 16 - 1 && h2.base == h.base);
+    CHECK_HELPER(record_expect(p, h.chunk, h.gen, log + 2, 1, 0)); /* the old generation */
+    /* every block closed: the only block fails five requests while the provider refuses a new one */
+    void *big = region_pool_palloc(p, 1000); /* 8..1008: 16 bytes left */
+    CHECK(big);
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(region_pool_head(p, &h), REGION_POOL_OK);
+        CHECK_EQ(h.chunk, h2.chunk);
+        t->fail_in = 1;
+        CHECK(region_pool_palloc(p, 100) == NULL);
+        CHECK_EQ(t->fail_in, 0);
+    }
+    t->fail_in = 0;
+    CHECK_EQ(region_pool_head(p, &h), REGION_POOL_ERR_INVALID);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.blocks, 1);
+    CHECK_EQU(s.spare_blocks, 0);
+    CHECK_EQU(s.available, 0);
+    CHECK_EQU(s.wasted, 16);
+    CHECK_EQU(s.allocations, 2);
+    CHECK_EQU(s.failed_allocations, 5);
+    uint32_t fits[2] = {1008, 8}; /* would fit the closed block's tail */
+    CHECK_HELPER(record_expect(p, h2.chunk, h2.gen, fits, 1, 0));
+    CHECK(region_pool_free(p, big) == REGION_POOL_OK); /* one left: still closed */
+    CHECK_EQ(region_pool_head(p, &h), REGION_POOL_ERR_INVALID);
+    CHECK(region_pool_free(p, h2.base) == REGION_POOL_OK); /* none left: rewound and reopened */
+    CHECK_EQ(region_pool_head(p, &h), REGION_POOL_OK);
+    CHECK(h.chunk == h2.chunk && h.gen > h2.gen && h.last == 0 && h.slots == 1024 / 16);
+    CHECK_HELPER(record_expect(p, h.chunk, h.gen, log, 2, 2));
+    CHECK(destroy_ok(p, t));
+}
+
+/* Allocations bumped and recorded are in every way the ones palloc/pnalloc make: pool B
+ * bumps what pool A allocates natively, both are compared after every step. */
+static void bumped_allocations_behave_like_native_ones(void)
+{
+    tracker_t *ta = new_tracker(), *tb = new_tracker();
+    region_pool_t *A = new_pool_with(ta, 8192, 4096), *B = new_pool_with(tb, 8192, 4096);
+    CHECK(A && B);
+    const size_t ms = region_pool_max_small(B);
+    CHECK_EQU(ms, 4095);
+    bumper_t *jb = tu_alloc(sizeof *jb);
+    region_pool_ref_t a0, b0;
+    CHECK(region_pool_alloc_ref(A, 5, 0, REGION_POOL_UNALIGNED, &a0) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(B, 5, 0, REGION_POOL_UNALIGNED, &b0) == REGION_POOL_OK);
+    static const struct {
+        size_t size;
+        int unaligned;
+    } seq[] = {{3, 1},  {0, 0}, {5, 0},    {0, 1},  {1, 1}, {4095, 0}, {7, 1}, {0, 0},
+               {100, 0}, {2000, 1}, {13, 1}, {0, 1}, {8, 0}};
+    enum { N = sizeof seq / sizeof seq[0] };
+    region_pool_ref_t ra[N], rb[N];
+    int live[N];
+    CHECK(take_head(B, jb));
+    CHECK_EQU(jb->h.last, 5);
+    for (size_t i = 0; i < N; i++) {
+        size_t size = seq[i].size;
+        int un = seq[i].unaligned;
+        if (i % 2) {
+            void *q = un ? region_pool_pnalloc(A, size) : region_pool_palloc(A, size);
+            CHECK(q && region_pool_locate(A, q, &ra[i]) == REGION_POOL_OK);
+            ra[i].size = size;
+        } else {
+            CHECK(region_pool_alloc_ref(A, size, 0, un ? REGION_POOL_UNALIGNED : 0, &ra[i]) == REGION_POOL_OK);
+        }
+        long off = jb_bump(jb, size, un);
+        CHECKF(off >= 0 && (size_t)off == ra[i].offset, "pair %zu at %ld, native at %zu", i, off, ra[i].offset);
+        CHECK_EQ(ra[i].chunk, jb->h.chunk);
+        rb[i] = jb_ref(jb, i);
+        live[i] = 1;
+        pat_fill(ra[i].ptr, size, 0xA000 + i);
+        pat_fill(rb[i].ptr, size, 0xB000 + i);
+    }
+    CHECK(seq[5].size == ms);
+    /* not recorded yet: the pool knows nothing of them */
+    CHECK_EQU(stats(B).allocations, 1);
+    CHECK_EQ(region_pool_state_at(B, rb[0].chunk, rb[0].offset, rb[0].gen, NULL), REGION_POOL_ERR_FOREIGN);
+    CHECK(check_ok(B));
+    CHECK_HELPER(record_expect(B, jb->h.chunk, jb->h.gen, jb->log, jb->count, N));
+    CHECK_HELPER(same_pictures(A, B));
+    region_pool_stats_t s = stats(B);
+    size_t used = 5;
+    for (size_t i = 0; i < N; i++) used += seq[i].size;
+    CHECK_EQU(s.used, used);
+    CHECK_EQU(s.allocations, N + 1);
+    CHECK_EQU(s.peak_used, used);
+    CHECK(block_identity(B, used));
+    /* every offset of the block answers the same in both pools */
+    for (size_t off = 0; off < 8192 + 8; off++) {
+        size_t za = 77, zb = 77;
+        int qa = region_pool_state_at(A, ra[0].chunk, off, ra[0].gen, &za);
+        int qb = region_pool_state_at(B, rb[0].chunk, off, rb[0].gen, &zb);
+        CHECKF(qa == qb && za == zb, "offset %zu: %d/%d, size %zu/%zu", off, qa, qb, za, zb);
+    }
+    /* locate, interior and beyond-the-bump frees */
+    for (size_t i = 0; i < N; i++) {
+        region_pool_ref_t l;
+        CHECK(region_pool_locate(B, rb[i].ptr, &l) == REGION_POOL_OK);
+        CHECK(l.chunk == rb[i].chunk && l.offset == rb[i].offset && l.gen == rb[i].gen);
+        if (rb[i].size >= 2) {
+            CHECK_EQ(region_pool_free_at(B, rb[i].chunk, rb[i].offset + 1, rb[i].gen), REGION_POOL_ERR_FOREIGN);
+            CHECK_EQ(region_pool_free(B, (unsigned char *)rb[i].ptr + rb[i].size - 1), REGION_POOL_ERR_FOREIGN);
+            CHECK_EQ(region_pool_free(A, (unsigned char *)ra[i].ptr + rb[i].size - 1), REGION_POOL_ERR_FOREIGN);
+        }
+    }
+    CHECK_EQ(region_pool_free_at(B, jb->h.chunk, jb->bump, jb->h.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_HELPER(same_pictures(A, B));
+    /* free in a mixed order, by handle and by pointer; double frees refused the same way */
+    static const size_t order[] = {5, 0, N - 1, 2, 7, 1, 12, 3, 4, 6, 8, 9, 10, 11};
+    CHECK_EQU(sizeof order / sizeof order[0], N + 1);
+    for (size_t k = 0; k < N; k++) {
+        size_t i = order[k];
+        CHECK(live[i]);
+        CHECK(pat_ok(rb[i].ptr, rb[i].size, 0xB000 + i));
+        int qa = k % 2 ? region_pool_free(A, ra[i].ptr) : region_pool_free_at(A, ra[i].chunk, ra[i].offset, ra[i].gen);
+        int qb = k % 2 ? region_pool_free(B, rb[i].ptr) : region_pool_free_at(B, rb[i].chunk, rb[i].offset, rb[i].gen);
+        CHECK_EQ(qa, REGION_POOL_OK);
+        CHECK_EQ(qb, REGION_POOL_OK);
+        live[i] = 0;
+        CHECK_EQ(region_pool_free_at(B, rb[i].chunk, rb[i].offset, rb[i].gen), REGION_POOL_ERR_DOUBLE_FREE);
+        CHECK_EQ(region_pool_free_at(A, ra[i].chunk, ra[i].offset, ra[i].gen), REGION_POOL_ERR_DOUBLE_FREE);
+        size_t z;
+        CHECK_EQ(region_pool_state_at(B, rb[i].chunk, rb[i].offset, rb[i].gen, &z), REGION_POOL_ERR_DOUBLE_FREE);
+        for (size_t j = 0; j < N; j++)
+            if (live[j]) CHECKF(pat_ok(rb[j].ptr, rb[j].size, 0xB000 + j), "pair %zu damaged", j);
+        CHECK_HELPER(same_pictures(A, B));
+    }
+    /* the last one (the native first allocation): the block is rewound, with a new generation */
+    region_pool_chunk_info_t ci;
+    CHECK(region_pool_chunk_info(B, b0.chunk, &ci) == REGION_POOL_OK && ci.live == 1 && ci.gen == b0.gen);
+    CHECK(region_pool_free(A, a0.ptr) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(B, b0.chunk, b0.offset, b0.gen) == REGION_POOL_OK);
+    CHECK(region_pool_chunk_info(B, b0.chunk, &ci) == REGION_POOL_OK);
+    CHECK(ci.live == 0 && ci.used == 0 && ci.gen != b0.gen);
+    for (size_t i = 0; i < N; i++)
+        CHECK_EQ(region_pool_state_at(B, rb[i].chunk, rb[i].offset, rb[i].gen, NULL), REGION_POOL_ERR_DOUBLE_FREE);
+    s = stats(B);
+    CHECK(s.used == 0 && s.allocations == 0 && s.wasted == 0 && s.available == 8192 && s.peak_used == used);
+    CHECK_HELPER(same_pictures(A, B));
+    CHECK_HELPER(record_expect(B, jb->h.chunk, jb->h.gen, jb->log, 1, 0)); /* the old lease */
+    /* a new lease on the rewound block, from offset 0 */
+    CHECK(take_head(B, jb));
+    CHECK(jb->h.chunk == b0.chunk && jb->h.gen == ci.gen && jb->h.last == 0 && jb->h.slots == 8192 / 16);
+    for (size_t i = 0; i < N; i++) {
+        CHECK(region_pool_alloc_ref(A, seq[i].size, 0, seq[i].unaligned ? REGION_POOL_UNALIGNED : 0, &ra[i]) ==
+              REGION_POOL_OK);
+        CHECK_EQ(jb_bump(jb, seq[i].size, seq[i].unaligned), (long)ra[i].offset);
+    }
+    CHECK_HELPER(record_expect(B, jb->h.chunk, jb->h.gen, jb->log, jb->count, N));
+    CHECK_HELPER(same_pictures(A, B));
+    CHECK(destroy_ok(A, ta));
+    CHECK(destroy_ok(B, tb));
+}
+
+/* Every kind of bad pair ends the recording there: the pairs before it are recorded, it and
+ * the ones after are not, and nothing else changes. */
+static void record_head_takes_the_longest_valid_prefix(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 8192, 4096);
+    CHECK(p);
+    const uint32_t ms = (uint32_t)region_pool_max_small(p), bs = 8192;
+    CHECK_EQU(ms, 4095);
+    region_pool_ref_t a;
+    CHECK(region_pool_alloc_ref(p, 10, 0, 0, &a) == REGION_POOL_OK);
+    region_pool_head_t h;
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.last == 10 && h.slots == 511);
+    const uint32_t c = h.chunk;
+    const uint64_t g = h.gen;
+#define REC(want, ...)                                                                                                 \
+    do {                                                                                                               \
+        const uint32_t lg_[] = {__VA_ARGS__};                                                                          \
+        CHECK_HELPER(record_expect(p, c, g, lg_, sizeof lg_ / sizeof lg_[0] / 2, (want)));                             \
+    } while (0)
+    /* below the bump offset: the first pair, or after valid ones */
+    REC(0, 9, 4);
+    REC(0, 0, 0);
+    REC(0, 9, 0, 16, 8);
+    REC(2, 16, 8, 24, 8, 31, 1, 40, 1); /* 31 < 32 */
+    /* overlapping the previous one (the bump offset moved to its end) */
+    REC(1, 32, 8, 36, 4, 48, 1);
+    REC(0, 32, 8); /* the same start again */
+    REC(0, 39, 1);
+    /* right at the previous end (unaligned), size 0 (one byte), a gap: all fine */
+    REC(5, 40, 3, 43, 0, 44, 0, 45, 1, 100, 5); /* last 105 */
+    /* not small: max_small + 1 would fit the block */
+    REC(0, 105, ms + 1);
+    REC(0, 105, UINT32_MAX);
+    REC(0, 105, 0x80000000u); /* the entries' freed bit */
+    REC(1, 112, 8, 120, ms + 1, 9000, 1);
+    /* max_small exactly is fine */
+    REC(1, 120, ms); /* last 4215 */
+    /* the end beyond the block */
+    REC(0, bs - 2, 3);
+    REC(0, bs, 0);
+    REC(0, bs + 100, 1);
+    REC(0, UINT32_MAX, 0);
+    REC(0, UINT32_MAX - 2, 3);
+    REC(0, bs - ms + 1, ms);
+    REC(1, 4215, 8, bs - 1, 2, bs - 1, 1); /* (bs - 1, 2) ends at bs + 1 */
+    /* ending exactly at the block's end is fine: one byte for size 0, then the block is full */
+    REC(2, 5000, ms - 1 - 1000, bs - 1, 0, bs, 0);
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.last == bs);
+    REC(0, bs, 0);
+    REC(0, bs - 1, 0);
+    /* a native request goes to another block; the full head stays and takes nothing */
+    void *x = region_pool_pnalloc(p, 1);
+    CHECK(x && ref_of(p, x).chunk != c);
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.chunk == c && h.last == bs);
+    /* wrong chunk, wrong generation; no log, no pairs */
+    const uint32_t one[2] = {bs - 1, 0};
+    region_pool_stats_t s0 = stats(p);
+    CHECK_EQU(region_pool_record_head(p, ref_of(p, x).chunk, ref_of(p, x).gen, one, 1), 0);
+    CHECK_EQU(region_pool_record_head(p, c, g, NULL, 3), 0);
+    CHECK_EQU(region_pool_record_head(p, c, g, one, 0), 0);
+    region_pool_stats_t s1 = stats(p);
+    CHECK(same_stats(&s0, &s1));
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+
+    /* more pairs than slots: the entries table is not grown; a native allocation grows it */
+    t = new_tracker();
+    p = new_pool_with(t, 1024, 4096);
+    CHECK(p);
+    void *first = region_pool_pnalloc(p, 1);
+    CHECK(first);
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.last == 1 && h.slots == 63);
+    uint32_t many[2 * 70];
+    for (uint32_t i = 0; i < 70; i++) {
+        many[2 * i] = 1 + i;
+        many[2 * i + 1] = 1;
+    }
+    CHECK_HELPER(record_expect(p, h.chunk, h.gen, many, 70, 63));
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.last == 64 && h.slots == 0);
+    CHECK_HELPER(record_expect(p, h.chunk, h.gen, many + 2 * 63, 1, 0));
+    unsigned char *y = region_pool_pnalloc(p, 1); /* grows the table, lands in the head */
+    CHECK(y == (unsigned char *)first + 64);
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.last == 65 && h.slots == 128 - 65);
+    CHECK_HELPER(record_expect(p, h.chunk, h.gen, many + 2 * 64, 6, 6));
+    CHECK_EQU(stats(p).allocations, 1 + 63 + 1 + 6);
+    /* after a rewind the old generation records nothing, the new one does */
+    const uint32_t c2 = h.chunk;
+    const uint64_t g2 = h.gen;
+    CHECK(region_pool_free(p, first) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, y) == REGION_POOL_OK);
+    for (uint32_t i = 0; i < 69; i++)
+        if (i != 63) CHECK_EQ(region_pool_free_at(p, c2, 1 + i, g2), REGION_POOL_OK);
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.chunk == c2 && h.gen != g2 && h.last == 0);
+    CHECK_EQU(stats(p).allocations, 0);
+    const uint32_t zero[4] = {0, 16, 16, 16};
+    CHECK_HELPER(record_expect(p, c2, g2, zero, 2, 0));
+    CHECK_HELPER(record_expect(p, c2, h.gen, zero, 2, 2));
+    /* after a reset: nothing open; then the block is back with a new generation */
+    const uint64_t g3 = h.gen;
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK_HELPER(record_expect(p, c2, g3, zero, 2, 0));
+    CHECK(region_pool_palloc(p, 8) == first);
+    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.chunk == c2 && h.gen > g3);
+    const uint32_t after8[2] = {8, 8};
+    CHECK_HELPER(record_expect(p, c2, g3, after8, 1, 0));
+    CHECK_HELPER(record_expect(p, c2, h.gen, after8, 1, 1));
+    CHECK(destroy_ok(p, t));
+#undef REC
+}
+
+/* Bumps and native calls in turn: a native palloc lands after the recorded pairs, the next
+ * lease bumps from after it; a lease taken before a native call is refused; a head that
+ * fails a request keeps taking bumps until the skip rule closes it. */
+static void bumps_interleave_with_native_calls(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(p);
+    bumper_t *jb = tu_alloc(sizeof *jb), *old = tu_alloc(sizeof *old);
+    region_pool_ref_t r[64];
+    size_t n = 0, used = 0;
+#define NATIVE(call, sz)                                                                                               \
+    do {                                                                                                               \
+        void *q_ = (call);                                                                                             \
+        CHECK(q_ != NULL);                                                                                             \
+        r[n] = ref_of(p, q_);                                                                                          \
+        r[n].size = (sz);                                                                                              \
+        used += (sz);                                                                                                  \
+        n++;                                                                                                           \
+    } while (0)
+    NATIVE(region_pool_palloc(p, 5), 5);
+    CHECK(take_head(p, jb));
+    const uint32_t c0 = jb->h.chunk;
+    const uint64_t g0 = jb->h.gen;
+    unsigned char *base = jb->h.base;
+    CHECK_EQ(jb_bump(jb, 8, 0), 8);
+    CHECK_EQ(jb_bump(jb, 3, 1), 16);
+    CHECK_EQ(jb_bump(jb, 0, 0), 24);
+    CHECK_HELPER(record_expect(p, c0, g0, jb->log, jb->count, 3));
+    for (size_t i = 0; i < 3; i++) {
+        r[n] = jb_ref(jb, i);
+        used += r[n].size;
+        n++;
+    }
+    *old = *jb;
+    /* native calls land after the recorded pairs, in the same block */
+    NATIVE(region_pool_palloc(p, 10), 10);
+    CHECK(r[n - 1].ptr == base + 32 && r[n - 1].chunk == c0 && r[n - 1].gen == g0);
+    NATIVE(region_pool_pnalloc(p, 1), 1);
+    CHECK(r[n - 1].ptr == base + 42);
+    /* the old lease's next bumps would overlap them: refused */
+    CHECK_EQ(jb_bump(old, 4, 1), 25);
+    CHECK_HELPER(record_expect(p, c0, g0, old->log + 6, 1, 0));
+    /* a new lease bumps after the native ones */
+    CHECK(take_head(p, jb));
+    CHECK(jb->h.chunk == c0 && jb->h.gen == g0 && jb->h.last == 43 && jb->h.slots == 64 - 6);
+    CHECK_EQ(jb_bump(jb, 100, 0), 48);
+    CHECK_EQ(jb_bump(jb, 1, 1), 148);
+    CHECK_HELPER(record_expect(p, c0, g0, jb->log, jb->count, 2));
+    for (size_t i = 0; i < 2; i++) {
+        r[n] = jb_ref(jb, i);
+        used += r[n].size;
+        n++;
+    }
+    NATIVE(region_pool_palloc(p, 16), 16);
+    CHECK(r[n - 1].ptr == base + 152);
+    region_pool_stats_t s = stats(p);
+    CHECK_EQU(s.used, used);
+    CHECK_EQU(s.allocations, n);
+    CHECK(block_identity(p, used));
+    /* the walk lists them in address order, each with its size */
+    g_walk[0].n = 0;
+    CHECK(region_pool_walk(p, collect_walk, &g_walk[0]) == REGION_POOL_OK);
+    CHECK_EQU(g_walk[0].n, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(g_walk[0].w[i].chunk == c0 && g_walk[0].w[i].offset == r[i].offset && g_walk[0].w[i].size == r[i].size &&
+              g_walk[0].w[i].state == REGION_POOL_BLOCK_USED);
+        CHECK(i == 0 || r[i].offset > r[i - 1].offset);
+    }
+    CHECK(g_walk[0].w[n].offset == 168 && g_walk[0].w[n].size == 1024 - 168 &&
+          g_walk[0].w[n].state == REGION_POOL_BLOCK_TAIL);
+    /* the head cannot fit a request: it goes native, to a new block at the tail; the head stays */
+    CHECK(take_head(p, jb));
+    for (size_t i = 0; i < 4; i++) CHECK_EQ(jb_bump(jb, 200, 0), 168 + 200 * (long)i);
+    CHECK_EQ(jb_bump(jb, 200, 0), -1);
+    CHECK_HELPER(record_expect(p, c0, g0, jb->log, jb->count, 4));
+    for (size_t i = 0; i < 4; i++) {
+        r[n] = jb_ref(jb, i);
+        used += r[n].size;
+        n++;
+    }
+    NATIVE(region_pool_palloc(p, 200), 200);
+    const uint32_t c1 = r[n - 1].chunk;
+    CHECK(c1 != c0 && r[n - 1].offset == 0);
+    CHECK(take_head(p, jb));
+    CHECK(jb->h.chunk == c0 && jb->h.gen == g0 && jb->h.last == 968);
+    CHECK_EQ(jb_bump(jb, 50, 1), 968);
+    CHECK_HELPER(record_expect(p, c0, g0, jb->log, jb->count, 1));
+    r[n] = jb_ref(jb, 0);
+    used += 50;
+    n++;
+    *old = *jb;
+    /* a free in the head (not its last allocation) changes nothing for the lease */
+    CHECK(region_pool_free_at(p, r[2].chunk, r[2].offset, r[2].gen) == REGION_POOL_OK);
+    used -= r[2].size;
+    r[2].size = SIZE_MAX; /* freed */
+    CHECK(take_head(p, jb));
+    CHECK(jb->h.chunk == c0 && jb->h.gen == g0 && jb->h.last == 1018);
+    CHECK_EQ(jb_bump(jb, 6, 1), 1018);
+    CHECK_HELPER(record_expect(p, c0, g0, jb->log, jb->count, 1));
+    r[n] = jb_ref(jb, 0);
+    used += 6;
+    n++; /* the head is full now */
+    /* four more failures (five in all) close the head: the next block is the head */
+    for (int i = 0; i < 4; i++) {
+        NATIVE(region_pool_palloc(p, 200), 200);
+        CHECK(r[n - 1].chunk == c1 && r[n - 1].offset == 200 * (size_t)(i + 1));
+    }
+    CHECK(take_head(p, jb));
+    CHECK(jb->h.chunk == c1 && jb->h.last == 1000);
+    CHECK_HELPER(record_expect(p, c0, g0, old->log, 1, 0));
+    s = stats(p);
+    CHECK_EQU(s.used, used);
+    CHECK_EQU(s.allocations, n - 1);
+    CHECK(block_identity(p, used));
+    g_walk[0].n = 0;
+    CHECK(region_pool_walk(p, collect_walk, &g_walk[0]) == REGION_POOL_OK);
+    int closed_tail = 0;
+    for (size_t i = 0; i < g_walk[0].n; i++)
+        if (g_walk[0].w[i].chunk == c0 && g_walk[0].w[i].state == REGION_POOL_BLOCK_CLOSED_TAIL) closed_tail = 1;
+    CHECK(!closed_tail); /* block 0 is full to its last byte: no tail at all */
+    CHECK(region_pool_chunk_info(p, c0, &(region_pool_chunk_info_t){0}) == REGION_POOL_OK);
+    /* free all of block 0: rewound, reopened at the head with a new generation */
+    for (size_t i = 0; i < n; i++)
+        if (r[i].chunk == c0 && r[i].size != SIZE_MAX)
+            CHECKF(region_pool_free_at(p, c0, r[i].offset, r[i].gen) == REGION_POOL_OK, "free of %zu", i);
+    CHECK(take_head(p, jb));
+    CHECK(jb->h.chunk == c0 && jb->h.gen != g0 && jb->h.last == 0 && jb->h.slots == 128 - 0);
+    CHECK_EQ(jb_bump(jb, 7, 1), 0);
+    CHECK_EQ(jb_bump(jb, 9, 0), 8);
+    CHECK_HELPER(record_expect(p, c0, jb->h.gen, jb->log, jb->count, 2));
+    void *z = region_pool_pnalloc(p, 1);
+    CHECK(z == base + 17);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+#undef NATIVE
+}
+
+/* ---- seeded random test: recorded bumps and native calls against the shadow ------------------- */
+
+static int rb_native(region_pool_t *p, rstate_t *st, rng_t *g, uint64_t *patctr, size_t size, int unaligned)
+{
+    const size_t ms = region_pool_max_small(p);
+    region_pool_ref_t r;
+    int rc;
+    if (size <= ms && below(g, 2)) {
+        void *q = unaligned ? region_pool_pnalloc(p, size) : region_pool_palloc(p, size);
+        rc = q ? region_pool_locate(p, q, &r) : REGION_POOL_ERR_NOMEM;
+        r.size = size;
+    } else {
+        rc = region_pool_alloc_ref(p, size, 0, unaligned ? REGION_POOL_UNALIGNED : 0, &r);
+    }
+    HCHECKF(rc == REGION_POOL_OK, "native alloc(%zu) = %d", size, rc);
+    uint64_t pat = mix(++*patctr);
+    pat_fill(r.ptr, size, pat);
+    return r_add(st, &r, unaligned || size > ms ? 1 : REGION_POOL_ALIGNMENT, size > ms, pat, ms);
+}
+
+/* A pair that no pool may record at this point of the log (the lease's bump offset is jb->bump). */
+static void jb_bad(bumper_t *jb, rng_t *g, size_t ms)
+{
+    size_t cur = jb->bump, bs = jb->bs;
+    unsigned how = (unsigned)below(g, 5);
+    if (how == 0 && cur > 0) { /* below the bump offset */
+        size_t back = 1 + below(g, cur < 16 ? cur : 16);
+        jb_put(jb, (uint32_t)(cur - back), (uint32_t)below(g, 8));
+    } else if (how == 1 && jb->count > 0) { /* overlapping the previous pair */
+        size_t po = jb->log[2 * (jb->count - 1)], ps = jb->log[2 * (jb->count - 1) + 1];
+        jb_put(jb, (uint32_t)(po + below(g, ps ? ps : 1)), (uint32_t)below(g, 8));
+    } else if (how == 2) { /* the end beyond the block */
+        size_t k = below(g, 4);
+        jb_put(jb, (uint32_t)(bs - k), (uint32_t)(k + 1 + below(g, 8)));
+    } else if (how == 3) { /* at or beyond the block's end */
+        jb_put(jb, (uint32_t)(bs + below(g, 2) * below(g, 1u << 20)), 0);
+    } else { /* not small */
+        jb_put(jb, (uint32_t)cur, (uint32_t)(ms + 1 + below(g, 5000)));
+    }
+}
+
+static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, block_size, 0);
+    CHECK(p);
+    const size_t ms = region_pool_max_small(p);
+    rstate_t *st = tu_alloc(sizeof *st);
+    bumper_t *jb = tu_alloc(sizeof *jb);
+    rng_t g = {seed ^ 0xb0a7b0a7ull};
+    uint64_t patctr = seed << 24;
+    long batches = 0, bumped = 0, bad = 0, over_slots = 0, stale = 0, natives = 0, frees = 0, rewinds = 0, resets = 0,
+         rejected = 0, no_head = 0;
+    for (long op = 1; op <= ops; op++) {
+        unsigned kind = (unsigned)below(&g, 1000);
+        if (kind < 2 && op > 1000) { /* reset */
+            CHECK(region_pool_reset(p) == REGION_POOL_OK);
+            for (size_t i = 0; i < st->n; i++) st->freed[st->nfreed++ % RFREED] = (rfreed_t){st->live[i].r, st->epoch};
+            st->n = 0;
+            st->used = st->used_small = st->nlarge = 0;
+            memset(st->chunk_live, 0, sizeof st->chunk_live);
+            st->epoch++;
+            resets++;
+            region_pool_head_t h;
+            CHECK_EQ(region_pool_head(p, &h), REGION_POOL_ERR_INVALID);
+        } else if (kind < 350 && st->n + 64 < RMAXLIVE) { /* a lease: bump a batch, record it */
+            if (!take_head(p, jb)) { /* nothing open: the request goes native */
+                no_head++;
+                CHECK_HELPER(rb_native(p, st, &g, &patctr, below(&g, ms + 1), (int)below(&g, 2)));
+                continue;
+            }
+            batches++;
+            const region_pool_head_t h0 = jb->h;
+            size_t want_n = 1 + below(&g, below(&g, 8) ? 12 : 48), bad_at = SIZE_MAX, miss = SIZE_MAX;
+            int miss_unaligned = 0, pretend = below(&g, 16) == 0, between = below(&g, 25) == 0;
+            if (below(&g, 8) == 0) bad_at = below(&g, want_n);
+            if (pretend) jb->h.slots = JB_MAX; /* log past the slots, as no lease would */
+            for (size_t i = 0; i < want_n; i++) {
+                uint64_t x = next(&g);
+                size_t size = x % 7 == 0 ? ms - (size_t)(x >> 8) % 3 : rand_size(&g, ms);
+                int un = (x >> 4) % 3 == 0;
+                if (size > ms) size = ms;
+                if (i == bad_at) {
+                    jb_bad(jb, &g, ms);
+                    for (size_t k = below(&g, 3); k > 0; k--) (void)jb_bump(jb, below(&g, 40), 1);
+                    break;
+                }
+                if (jb_bump(jb, size, un) < 0) {
+                    miss = size;
+                    miss_unaligned = un;
+                    break;
+                }
+            }
+            jb->h.slots = h0.slots;
+            /* the protocol: nothing between the bumps and the record; now and then a native call
+             * does come between (the lease is then refused from where the pool moved) */
+            if (between) {
+                stale++;
+                if (st->n && below(&g, 2)) {
+                    size_t i = below(&g, st->n);
+                    rlive_t l = st->live[i];
+                    CHECK(region_pool_free_at(p, l.r.chunk, l.r.offset, l.r.gen) == REGION_POOL_OK);
+                    r_remove(st, i, 1);
+                } else {
+                    CHECK_HELPER(rb_native(p, st, &g, &patctr, below(&g, 64), (int)below(&g, 2)));
+                }
+            }
+            region_pool_head_t now;
+            size_t want = 0;
+            if (region_pool_head(p, &now) == REGION_POOL_OK && now.chunk == h0.chunk && now.gen == h0.gen)
+                want = expect_prefix(&now, block_size, ms, jb->log, jb->count);
+            if (!between) {
+                CHECK(memcmp(&now, &h0, sizeof now) == 0);
+                size_t bound = bad_at < jb->count ? bad_at : jb->count;
+                if (!pretend) CHECKF(want == bound, "op %ld: %zu valid pairs, want %zu", op, want, bound);
+                if (pretend && want < bound) over_slots++;
+            }
+            region_pool_stats_t s0 = stats(p);
+            size_t got = region_pool_record_head(p, h0.chunk, h0.gen, jb->log, jb->count);
+            CHECKF(got == want, "op %ld: recorded %zu of %zu pairs, want %zu (bad at %zu)", op, got, jb->count, want,
+                   bad_at);
+            if (got < jb->count) bad++;
+            for (size_t i = 0; i < got; i++) {
+                region_pool_ref_t r = jb_ref(jb, i);
+                uint64_t pat = mix(++patctr);
+                pat_fill(r.ptr, r.size, pat);
+                CHECK_HELPER(r_add(st, &r, jb->unaligned[i] ? 1 : REGION_POOL_ALIGNMENT, 0, pat, ms));
+            }
+            bumped += (long)got;
+            region_pool_stats_t s1 = stats(p);
+            CHECKF(s1.allocations == st->n && s1.used == st->used, "op %ld: %zu allocations of %zu bytes, shadow %zu of %zu",
+                   op, s1.allocations, s1.used, st->n, st->used);
+            CHECK(s1.reserved == s0.reserved && s1.failed_allocations == s0.failed_allocations);
+            if (got) {
+                region_pool_head_t h1;
+                CHECK(region_pool_head(p, &h1) == REGION_POOL_OK && h1.chunk == h0.chunk && h1.gen == h0.gen);
+                for (size_t i = got; i < jb->count; i++)
+                    if (jb->log[2 * i] >= h1.last)
+                        CHECK_EQ(region_pool_state_at(p, h0.chunk, jb->log[2 * i], h0.gen, NULL), REGION_POOL_ERR_FOREIGN);
+            }
+            if (miss != SIZE_MAX && !between) { /* what did not fit the lease goes native */
+                natives++;
+                CHECK_HELPER(rb_native(p, st, &g, &patctr, miss, miss_unaligned));
+            }
+        } else if (kind < 500 && st->n < RMAXLIVE) { /* native palloc / pnalloc / alloc_ref, small or large */
+            natives++;
+            CHECK_HELPER(rb_native(p, st, &g, &patctr, rand_size(&g, ms), below(&g, 3) == 0));
+        } else if (kind < 950 && st->n) { /* free a few, by handle or by pointer */
+            for (size_t k = 1 + below(&g, 6); k > 0 && st->n; k--) {
+                size_t i = below(&g, st->n);
+                rlive_t l = st->live[i];
+                CHECKF(pat_ok(l.r.ptr, l.r.size, l.pat), "op %ld: contents damaged before free", op);
+                int rc = below(&g, 2) ? region_pool_free(p, l.r.ptr) : region_pool_free_at(p, l.r.chunk, l.r.offset, l.r.gen);
+                CHECKF(rc == REGION_POOL_OK, "op %ld: free (%u, %zu) = %d", op, l.r.chunk, l.r.offset, rc);
+                r_remove(st, i, 1);
+                frees++;
+                if (!l.large && st->chunk_live[l.r.chunk] == 0) { /* its block's last: rewound */
+                    region_pool_chunk_info_t ci;
+                    CHECK(region_pool_chunk_info(p, l.r.chunk, &ci) == REGION_POOL_OK);
+                    CHECKF(ci.live == 0 && ci.used == 0 && ci.gen != l.r.gen, "op %ld: block %u not rewound", op,
+                           l.r.chunk);
+                    region_pool_head_t h;
+                    CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.chunk == l.r.chunk && h.gen == ci.gen);
+                    rewinds++;
+                }
+            }
+        } else if (st->nfreed) { /* a rejected free: double (same epoch) or stale (earlier epoch) */
+            size_t k = below(&g, st->nfreed < RFREED ? st->nfreed : RFREED);
+            rfreed_t f = st->freed[k];
+            region_pool_stats_t before = stats(p);
+            int rc = region_pool_free_at(p, f.r.chunk, f.r.offset, f.r.gen);
+            int want = f.epoch == st->epoch ? REGION_POOL_ERR_DOUBLE_FREE : REGION_POOL_ERR_STALE;
+            CHECKF(rc == want, "op %ld: rejected free = %d, want %d", op, rc, want);
+            region_pool_stats_t after = stats(p);
+            CHECK(same_stats(&before, &after));
+            rejected++;
+        }
+        if (op % 1000 == 0) CHECK_HELPER(r_verify(p, st, t));
+    }
+    CHECK_HELPER(r_verify(p, st, t));
+    fprintf(stderr,
+            "# random bumps: seed %" PRIu64 ", block %zu, %ld ops: %ld leases, %ld bumped, %ld cut short "
+            "(%ld past the slots, %ld after a native call), %ld native, %ld frees, %ld rewinds, %ld resets, %ld "
+            "rejected, %ld without a head\n",
+            seed, block_size, ops, batches, bumped, bad, over_slots, stale, natives, frees, rewinds, resets, rejected,
+            no_head);
+    if (ops >= 50000)
+        CHECK(bumped > ops && bad > 100 && over_slots > 10 && stale > 100 && rewinds > 10 && resets > 10 &&
+              rejected > 1000);
+    CHECK(destroy_ok(p, t));
+}
+
+/* Three pools (max_small = block size with 16 slots a block; page-sized blocks; larger ones),
+ * g_ops / 2 ops each (100,000 by default). */
+static void random_bumps_against_shadow(void)
+{
+    static const size_t blocks[] = {256, 4096, 16384};
+    for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random_bumps(g_seed + 100 + i, blocks[i], g_ops / 2);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) g_seed = strtoull(argv[1], NULL, 0);
@@ -1777,5 +2610,10 @@ int main(int argc, char **argv)
     TU_RUN(parked_pool_brings_its_chunks_back);
     TU_RUN(pool_reuses_its_large_chunks);
     TU_RUN(parked_pool_outlives_its_thread);
+    TU_RUN(head_reports_the_open_block);
+    TU_RUN(bumped_allocations_behave_like_native_ones);
+    TU_RUN(record_head_takes_the_longest_valid_prefix);
+    TU_RUN(bumps_interleave_with_native_calls);
+    TU_RUN(random_bumps_against_shadow);
     return tu_finish("region_pool");
 }

@@ -144,6 +144,28 @@ const JS_REQUEST_ALLOCATORS = [
     create: async () => ({ begin() {}, alloc: (n) => Buffer.allocUnsafe(n), end() {} }),
   },
   {
+    // the floor of any allocator that returns a view per allocation: a plain Uint8Array over
+    // one fixed ArrayBuffer, bumped 8-aligned, rewound at the end of the request; no
+    // bookkeeping, no Buffer prototype, nothing a free or a reset could check
+    name: 'Uint8Array view (floor)',
+    available: () => null,
+    create: async () => {
+      const arena = new ArrayBuffer(1 << 20);
+      let top = 0;
+      return {
+        begin() {},
+        alloc(n) {
+          const view = new Uint8Array(arena, top, n);
+          top = (top + n + 7) & ~7;
+          return view;
+        },
+        end() {
+          top = 0;
+        },
+      };
+    },
+  },
+  {
     // a pool per request: new RegionPool at the start, destroy() at the end
     name: 'RegionPool',
     available: () => distExport('RegionPool'),

@@ -8,7 +8,10 @@
  * / realloc / free by pointer or by handle, misuse (double, stale, interior,
  * foreign, wild and made-up handles), cleanups (which may allocate, add
  * cleanups and try a reset or destroy from inside), reset, destroy and
- * re-create. Every allocation is checked against the shadow model
+ * re-create, and external bumping (region_pool_head, then a log of bumped
+ * pairs, valid or not, recorded with region_pool_record_head under the head's
+ * lease, an older lease or a wrong one: exactly the longest valid prefix must
+ * be recorded, and those become allocations like any other). Every allocation is checked against the shadow model
  * (fuzz_common.h); after every op region_pool_check must pass and the stats
  * must match the model. A rejected call must change nothing.
  */
@@ -42,6 +45,8 @@ typedef struct state {
     cleanup_t cleanups[MAX_CLEANUPS];
     unsigned ncleanups; /* registered since the last reset/destroy */
     unsigned char foreign[64];
+    region_pool_head_t lease; /* a head kept from an earlier op (a stale lease), if have_lease */
+    int have_lease;
 } state_t;
 
 static void *src_map(void *ctx, size_t bytes, size_t align) { return fz_map(&((source_t *)ctx)->maps, bytes, align); }
@@ -204,6 +209,147 @@ static void misuse_handle(state_t *st, uint32_t chunk, size_t offset, uint64_t g
                 how % 3, rc);
     region_pool_get_stats(st->p, &after);
     if (!same_stats(&before, &after)) FZ_FAIL("a rejected handle changed the stats");
+}
+
+/* ---- external bumping ------------------------------------------------------------------- */
+
+#define MAX_PAIRS 64
+
+/* The contract of region_pool_record_head, written out: how many pairs of log the head h
+ * takes (each at or after the bump offset, small, ending within the block, within slots). */
+static size_t expect_prefix(const region_pool_head_t *h, size_t bs, size_t ms, const uint32_t *log, size_t n)
+{
+    size_t last = h->last, i = 0;
+    for (; i < n; i++) {
+        size_t off = log[2 * i], size = log[2 * i + 1], need = size ? size : 1;
+        if (i >= h->slots || size > ms || off < last || off > bs || need > bs - off) break;
+        last = off + need;
+    }
+    return i;
+}
+
+/* Take the head (the binding's lease), bump a log of pairs into it as the binding's
+ * JavaScript does (or breaking the rules) and record it under this lease, an older one or a
+ * wrong one. Exactly the pairs the contract allows are recorded; they are allocations like
+ * palloc's from then on (shadow, state_at, frees); nothing else changes. */
+static void do_record(state_t *st, fz_in_t *in)
+{
+    region_pool_t *p = st->p;
+    const size_t bs = region_pool_block_size(p), ms = region_pool_max_small(p);
+    uint8_t how = fz_u8(in);
+    region_pool_head_t h = {0}, use = {0};
+    int hrc = region_pool_head(p, &h);
+    if (hrc == REGION_POOL_OK) {
+        region_pool_chunk_info_t info;
+        if (region_pool_chunk_info(p, h.chunk, &info) != REGION_POOL_OK || info.kind != REGION_POOL_CHUNK_BLOCK ||
+            info.base != h.base || info.gen != h.gen || info.used != h.last || h.last > bs)
+            FZ_FAIL("head (%u, gen %llu, last %zu) is not that block's", h.chunk, (unsigned long long)h.gen, h.last);
+        if (h.slots > bs) FZ_FAIL("head with %zu slots in a %zu-byte block", h.slots, bs);
+    } else if (hrc != REGION_POOL_ERR_INVALID) {
+        FZ_FAIL("region_pool_head: %d", hrc);
+    }
+    switch (how & 3) {
+    case 2: /* an older lease (any number of calls ago, maybe before a rewind or a reset) */
+        use = st->have_lease ? st->lease : h;
+        break;
+    case 3: /* a wrong one: another chunk or generation */
+        use = h;
+        if (how & 8)
+            use.chunk = (how & 16) ? use.chunk + 1 + fz_u8(in) % 4u : REGION_POOL_NO_CHUNK;
+        else
+            use.gen = (how & 16) ? use.gen + 1 + fz_u8(in) : use.gen - 1;
+        break;
+    default: /* the head, as the protocol has it */
+        use = h;
+        break;
+    }
+    if ((how & 4) && hrc == REGION_POOL_OK) {
+        st->lease = h;
+        st->have_lease = 1;
+    }
+    /* the log: mostly what palloc/pnalloc would do from the lease's bump offset */
+    uint32_t log[2 * MAX_PAIRS];
+    size_t align[MAX_PAIRS];
+    size_t n = fz_u8(in) % (MAX_PAIRS + 1u), bump = use.last;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k = fz_u8(in);
+        size_t off = bump, size;
+        align[i] = 1;
+        switch (k & 7) {
+        case 0: /* palloc */
+            off = (bump + REGION_POOL_ALIGNMENT - 1) & ~(size_t)(REGION_POOL_ALIGNMENT - 1);
+            align[i] = REGION_POOL_ALIGNMENT;
+            /* fall through */
+        case 1: /* pnalloc */
+        case 2: /* after a gap */
+            if ((k & 7) == 2) off += fz_u8(in) % 64u;
+            size = (k & 0x80) ? fz_u16(in) % (ms + 2) : fz_u8(in) % 24u;
+            break;
+        case 3: /* below the bump offset */
+            off = bump - 1 - fz_u8(in) % 16u;
+            size = fz_u8(in) % 16u;
+            break;
+        case 4: /* overlapping the previous pair */
+            off = i ? log[2 * (i - 1)] + fz_u8(in) % (log[2 * i - 1] ? log[2 * i - 1] : 1u) : bump - 1;
+            size = fz_u8(in) % 16u;
+            break;
+        case 5: /* near the block's end */
+            off = bs - fz_u8(in) % 16u;
+            size = fz_u8(in) % 32u;
+            break;
+        case 6: /* anything */
+            off = fz_u32(in);
+            size = fz_u32(in);
+            break;
+        default: /* not small */
+            size = ms + 1 + fz_u16(in);
+            break;
+        }
+        log[2 * i] = (uint32_t)off;
+        log[2 * i + 1] = (uint32_t)size;
+        bump = (size_t)log[2 * i] + (log[2 * i + 1] ? log[2 * i + 1] : 1);
+    }
+    size_t want = 0;
+    if (hrc == REGION_POOL_OK && use.chunk == h.chunk && use.gen == h.gen) want = expect_prefix(&h, bs, ms, log, n);
+    region_pool_stats_t before, after;
+    region_pool_get_stats(p, &before);
+    size_t got = region_pool_record_head(p, use.chunk, use.gen, log, n);
+    if (got != want)
+        FZ_FAIL("record_head: %zu of %zu pairs recorded, the contract says %zu (head %u gen %llu last %zu slots %zu)",
+                got, n, want, h.chunk, (unsigned long long)h.gen, h.last, h.slots);
+    region_pool_get_stats(p, &after);
+    region_pool_head_t h2 = {0};
+    int hrc2 = region_pool_head(p, &h2);
+    if (hrc2 != hrc) FZ_FAIL("record_head changed whether a block is open");
+    if (!got) {
+        if (!same_stats(&before, &after) || after.peak_used != before.peak_used)
+            FZ_FAIL("record_head recorded nothing but changed the stats");
+        if (hrc == REGION_POOL_OK &&
+            (h2.chunk != h.chunk || h2.gen != h.gen || h2.last != h.last || h2.slots != h.slots || h2.base != h.base))
+            FZ_FAIL("record_head recorded nothing but changed the head");
+    }
+    if (hrc != REGION_POOL_OK) return;
+    size_t bytes = 0, end = h.last;
+    for (size_t i = 0; i < got; i++) {
+        bytes += log[2 * i + 1];
+        end = (size_t)log[2 * i] + (log[2 * i + 1] ? log[2 * i + 1] : 1);
+    }
+    if (after.allocations != before.allocations + got || after.used != before.used + bytes ||
+        after.available != before.available - (end - h.last) ||
+        after.wasted != before.wasted + (end - h.last) - bytes || after.reserved != before.reserved ||
+        after.blocks != before.blocks || after.large_blocks != before.large_blocks ||
+        after.failed_allocations != before.failed_allocations || after.spare_blocks != before.spare_blocks)
+        FZ_FAIL("stats after recording %zu pairs (%zu bytes, bump %zu -> %zu) are off", got, bytes, h.last, end);
+    if (h2.chunk != h.chunk || h2.gen != h.gen || h2.base != h.base || h2.last != end || h2.slots != h.slots - got)
+        FZ_FAIL("head after recording %zu pairs: last %zu slots %zu, want %zu %zu", got, h2.last, h2.slots, end,
+                h.slots - got);
+    for (size_t i = got; i < n; i++) /* what was not recorded is no allocation */
+        if (log[2 * i] >= end && region_pool_state_at(p, h.chunk, log[2 * i], h.gen, NULL) != REGION_POOL_ERR_FOREIGN)
+            FZ_FAIL("unrecorded pair %zu at %u is not foreign", i, log[2 * i]);
+    for (size_t i = 0; i < got; i++) {
+        region_pool_ref_t r = {(unsigned char *)h.base + log[2 * i], h.chunk, log[2 * i], h.gen, log[2 * i + 1]};
+        took(st, &r, r.size, align[i], 0, fz_u8(in));
+    }
 }
 
 /* ---- cleanups, reset, destroy ----------------------------------------------------------- */
@@ -451,7 +597,12 @@ static void run(state_t *st, fz_in_t *in)
             if (!same_stats(&a, &b) || a.cleanups != b.cleanups) FZ_FAIL("a refused on_cleanup changed the pool");
             break;
         }
-        default: /* every live allocation is live */
+        default:
+            if (!(op & 0x10)) { /* 0x0f, 0x2f, ...: external bumping */
+                do_record(st, in);
+                break;
+            }
+            /* 0x1f, 0x3f, ...: every live allocation is live */
             for (int i = 0; i < FZ_SLOTS; i++) {
                 const fz_block_t *b = &st->s.b[i];
                 size_t size = SIZE_MAX;

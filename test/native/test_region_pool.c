@@ -1813,6 +1813,11 @@ static size_t expect_prefix(const region_pool_head_t *h, size_t bs, size_t ms, c
     return i;
 }
 
+static int same_head(const region_pool_head_t *a, const region_pool_head_t *b)
+{
+    return a->base == b->base && a->chunk == b->chunk && a->gen == b->gen && a->last == b->last && a->slots == b->slots;
+}
+
 /* Record n pairs under (chunk, gen) and want exactly `want` recorded: the head's bump offset,
  * its slots and the stats move by those and nothing else; the pairs after them are no
  * allocations. */
@@ -1829,7 +1834,7 @@ static int record_expect(region_pool_t *p, uint32_t chunk, uint64_t gen, const u
     if (want == 0) {
         HCHECK(same_stats(&s0, &s1));
         HCHECK(region_pool_head(p, &h1) == hrc);
-        HCHECK(hrc != REGION_POOL_OK || memcmp(&h0, &h1, sizeof h0) == 0);
+        HCHECK(hrc != REGION_POOL_OK || same_head(&h0, &h1));
         return 1;
     }
     HCHECK(hrc == REGION_POOL_OK && chunk == h0.chunk && gen == h0.gen);
@@ -1964,7 +1969,7 @@ static void head_reports_the_open_block(void)
     CHECK(region_pool_free(p, b) == REGION_POOL_OK);
     CHECK(region_pool_free(p, L) == REGION_POOL_OK);
     CHECK_EQ(region_pool_head(p, &h2), REGION_POOL_OK);
-    CHECK(memcmp(&h, &h2, sizeof h) == 0);
+    CHECK(same_head(&h, &h2));
     /* reset: every block is a spare, none open */
     CHECK(region_pool_reset(p) == REGION_POOL_OK);
     CHECK_EQ(region_pool_head(p, &h2), REGION_POOL_ERR_INVALID);
@@ -2079,8 +2084,8 @@ static void bumped_allocations_behave_like_native_ones(void)
     CHECK_EQ(region_pool_free_at(B, jb->h.chunk, jb->bump, jb->h.gen), REGION_POOL_ERR_FOREIGN);
     CHECK_HELPER(same_pictures(A, B));
     /* free in a mixed order, by handle and by pointer; double frees refused the same way */
-    static const size_t order[] = {5, 0, N - 1, 2, 7, 1, 12, 3, 4, 6, 8, 9, 10, 11};
-    CHECK_EQU(sizeof order / sizeof order[0], N + 1);
+    static const size_t order[] = {5, 0, N - 1, 2, 7, 1, 3, 4, 6, 8, 9, 10, 11};
+    CHECK_EQU(sizeof order / sizeof order[0], N);
     for (size_t k = 0; k < N; k++) {
         size_t i = order[k];
         CHECK(live[i]);
@@ -2216,7 +2221,7 @@ static void record_head_takes_the_longest_valid_prefix(void)
     const uint64_t g2 = h.gen;
     CHECK(region_pool_free(p, first) == REGION_POOL_OK);
     CHECK(region_pool_free(p, y) == REGION_POOL_OK);
-    for (uint32_t i = 0; i < 69; i++)
+    for (uint32_t i = 0; i < 70; i++)
         if (i != 63) CHECK_EQ(region_pool_free_at(p, c2, 1 + i, g2), REGION_POOL_OK);
     CHECK(region_pool_head(p, &h) == REGION_POOL_OK && h.chunk == c2 && h.gen != g2 && h.last == 0);
     CHECK_EQU(stats(p).allocations, 0);
@@ -2363,7 +2368,7 @@ static void bumps_interleave_with_native_calls(void)
         if (r[i].chunk == c0 && r[i].size != SIZE_MAX)
             CHECKF(region_pool_free_at(p, c0, r[i].offset, r[i].gen) == REGION_POOL_OK, "free of %zu", i);
     CHECK(take_head(p, jb));
-    CHECK(jb->h.chunk == c0 && jb->h.gen != g0 && jb->h.last == 0 && jb->h.slots == 128 - 0);
+    CHECK(jb->h.chunk == c0 && jb->h.gen != g0 && jb->h.last == 0 && jb->h.slots == 64);
     CHECK_EQ(jb_bump(jb, 7, 1), 0);
     CHECK_EQ(jb_bump(jb, 9, 0), 8);
     CHECK_HELPER(record_expect(p, c0, jb->h.gen, jb->log, jb->count, 2));
@@ -2453,7 +2458,7 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
             if (pretend) jb->h.slots = JB_MAX; /* log past the slots, as no lease would */
             for (size_t i = 0; i < want_n; i++) {
                 uint64_t x = next(&g);
-                size_t size = x % 7 == 0 ? ms - (size_t)(x >> 8) % 3 : rand_size(&g, ms);
+                size_t size = pretend ? (size_t)(x >> 8) % 4 : x % 7 == 0 ? ms - (size_t)(x >> 8) % 3 : rand_size(&g, ms);
                 int un = (x >> 4) % 3 == 0;
                 if (size > ms) size = ms;
                 if (i == bad_at) {
@@ -2486,7 +2491,7 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
             if (region_pool_head(p, &now) == REGION_POOL_OK && now.chunk == h0.chunk && now.gen == h0.gen)
                 want = expect_prefix(&now, block_size, ms, jb->log, jb->count);
             if (!between) {
-                CHECK(memcmp(&now, &h0, sizeof now) == 0);
+                CHECK(same_head(&now, &h0));
                 size_t bound = bad_at < jb->count ? bad_at : jb->count;
                 if (!pretend) CHECKF(want == bound, "op %ld: %zu valid pairs, want %zu", op, want, bound);
                 if (pretend && want < bound) over_slots++;
@@ -2522,7 +2527,9 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
             natives++;
             CHECK_HELPER(rb_native(p, st, &g, &patctr, rand_size(&g, ms), below(&g, 3) == 0));
         } else if (kind < 950 && st->n) { /* free a few, by handle or by pointer */
-            for (size_t k = 1 + below(&g, 6); k > 0 && st->n; k--) {
+            /* around a live count that moves between 32 and 1632 over the run */
+            size_t target = 32 + (size_t)((op >> 12) % 5) * 400;
+            for (size_t k = st->n > target ? 1 + below(&g, 8) : below(&g, 2); k > 0 && st->n; k--) {
                 size_t i = below(&g, st->n);
                 rlive_t l = st->live[i];
                 CHECKF(pat_ok(l.r.ptr, l.r.size, l.pat), "op %ld: contents damaged before free", op);
@@ -2560,9 +2567,10 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
             "rejected, %ld without a head\n",
             seed, block_size, ops, batches, bumped, bad, over_slots, stale, natives, frees, rewinds, resets, rejected,
             no_head);
-    if (ops >= 50000)
-        CHECK(bumped > ops && bad > 100 && over_slots > 10 && stale > 100 && rewinds > 10 && resets > 10 &&
-              rejected > 1000);
+    if (ops >= 50000) {
+        CHECK(bumped > ops / 8 && bad > 100 && stale > 100 && rewinds > 10 && resets > 10 && rejected > 1000);
+        if (block_size == 256) CHECK(over_slots > 10); /* 16 slots a block */
+    }
     CHECK(destroy_ok(p, t));
 }
 

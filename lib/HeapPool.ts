@@ -20,7 +20,7 @@ import type { Completion, DestroyOptions } from './core/lifetime.js';
 import * as liveBits from './core/liveBits.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner } from './core/PoolBuffer.js';
-import { inspectPool, ownedBy } from './core/inspect.js';
+import { PoolToken, inspectPool } from './core/inspect.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import type { SharedPool } from './SharedPool.js';
 import { addSharedChild, deleteSharedChild, recordSharedChunk, segmentOf } from './shared/sharedParent.js';
@@ -125,7 +125,7 @@ export class HeapPool {
   readonly #handle: number;
   /** Keeps the native state alive for as long as this pool is reachable. */
   readonly #owner: object;
-  readonly #token = ownedBy('HeapPool', {});
+  readonly #token = new PoolToken('HeapPool');
   /** The pool the chunks come from; referenced so that it lives as long as this one. */
   readonly #parent: HeapPool | undefined;
   /** The SharedPool whose segment lends the chunks (this pool's parent or an ancestor's), and its mapping. */

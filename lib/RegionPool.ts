@@ -19,7 +19,7 @@ import {
 import type { Completion, DestroyOptions } from './core/lifetime.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
-import { inspectPool, ownedBy } from './core/inspect.js';
+import { PoolToken, inspectPool } from './core/inspect.js';
 import { Status } from './core/status.js';
 import type { NativeBlock, RegionBlock, RegionPoolOptions, RegionPoolStats } from './types.js';
 
@@ -43,6 +43,7 @@ const scratch = native.scratch;
 const nativeAlloc = native.alloc;
 const nativeRealloc = native.realloc;
 const nativeFree = native.free;
+const nativeChunkBuffer = native.chunkBuffer;
 const {
   minBlock: MIN_BLOCK,
   maxBlock: MAX_BLOCK,
@@ -95,7 +96,7 @@ export class RegionPool {
   /** Keeps the native state alive for as long as this pool is reachable. */
   #owner: object;
   /** The owner token of the current native pool's views. */
-  #token = ownedBy('RegionPool', {});
+  #token = new PoolToken('RegionPool');
   /** safeReuse: frees waiting for their view to be garbage (keys: chunk * 2**32 + offset; tag: generation). */
   readonly #deferred: DeferredFrees | null;
   /** Live chunks by chunk id, as the C pool numbers them (undefined: none). */
@@ -272,7 +273,7 @@ export class RegionPool {
       const [handle, owner] = RegionPool.#create(this.#blockSize);
       if (lessee === this) lessee = null;
       native.destroy(this.#handle, false);
-      [this.#handle, this.#owner, this.#token] = [handle, owner, ownedBy('RegionPool', {})];
+      [this.#handle, this.#owner, this.#token] = [handle, owner, new PoolToken('RegionPool')];
       this.#chunks.length = 0;
       this.#deferred.clear();
       this.#nativeHandle = undefined;
@@ -546,9 +547,11 @@ export class RegionPool {
 
   /** Records a chunk the last call made, with its ArrayBuffer. */
   #recordChunk(id: number): Chunk {
-    const made = native.chunkBuffer(this.#handle, id);
-    if (made === undefined) throw errors.fromStatus(Status.INVALID, 0, 'region');
-    const chunk: Chunk = { id, buffer: made[0], large: made[1], pool: this.#token };
+    scratch[0] = this.#handle;
+    scratch[1] = id;
+    const buffer = nativeChunkBuffer();
+    if (buffer === undefined) throw errors.fromStatus(Status.INVALID, 0, 'region');
+    const chunk: Chunk = { id, buffer, large: scratch[0] === 1, pool: this.#token };
     this.#chunks[id] = chunk;
     return chunk;
   }

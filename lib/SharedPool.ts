@@ -17,7 +17,7 @@ import { binding, decodeSystemFailure } from './core/native.js';
 import type { ShmAttached, ShmStats } from './core/native.js';
 import { madeHandle } from './core/nativeHandle.js';
 import { makeView, viewOffset, viewOwner, viewTag } from './core/PoolBuffer.js';
-import { inspectPool, ownedBy } from './core/inspect.js';
+import { PoolToken, inspectPool } from './core/inspect.js';
 import type { PoolBuffer } from './core/PoolBuffer.js';
 import {
   sizeError,
@@ -121,7 +121,7 @@ export class SharedPool {
   readonly #fd: number;
   readonly #name: string | null;
   /** The owner token of this mapping's views. */
-  readonly #token = ownedBy('SharedPool', {});
+  readonly #token = new PoolToken('SharedPool');
   #closed = false;
   #unlinked = false;
   /** Whether this pool holds the user lock (relocking would deadlock). */

@@ -11,7 +11,17 @@ export type PoolKind = 'TlsfPool' | 'RegionPool' | 'HeapPool' | 'SharedPool';
 
 const kinds = new WeakMap<object, PoolKind>();
 
-/** Registers `owner` (a view owner, or the token a pool's chunks carry as `pool`) as `kind`'s; returns it. */
+/**
+ * A pool's owner token: the object its chunk records carry as `pool` (a view of
+ * another pool, or of this pool's older native pool, lacks it). Unique per pool,
+ * and it names the pool's kind itself: no WeakMap entry per pool (a
+ * `new RegionPool()` per request would pay ≈ 0.4 µs for one).
+ */
+export class PoolToken {
+  constructor(readonly kind: PoolKind) {}
+}
+
+/** Registers `owner` (a view owner that is no PoolToken: a TLSF region) as `kind`'s; returns it. */
 export function ownedBy<T extends object>(kind: PoolKind, owner: T): T {
   kinds.set(owner, kind);
   return owner;
@@ -21,7 +31,10 @@ export function ownedBy<T extends object>(kind: PoolKind, owner: T): T {
 export function viewKind(view: Uint8Array): PoolKind | undefined {
   const owner = viewOwner(view);
   if (typeof owner !== 'object' || owner === null) return undefined;
-  return kinds.get(owner) ?? kinds.get((owner as { pool?: object }).pool ?? owner);
+  if (owner instanceof PoolToken) return owner.kind;
+  const pool = (owner as { pool?: object }).pool;
+  if (pool instanceof PoolToken) return pool.kind;
+  return kinds.get(owner);
 }
 
 type InspectFn = typeof inspect;

@@ -129,8 +129,12 @@ export interface RegionConstants {
 export interface RegionBinding {
   /** [handle, owner, maxSmall] where owner keeps the native state alive, or a negative status. */
   create(blockSize: number): [number, object, number] | number;
-  /** [the chunk's external ArrayBuffer, whether it is a large block]; once per chunk incarnation. */
-  chunkBuffer(handle: number, chunk: number): [ArrayBuffer, boolean] | undefined;
+  /**
+   * scratch = [handle, chunk] -> the chunk's external ArrayBuffer (made once per chunk
+   * incarnation) with scratch[0] = 1 for a large block, 0 for a block; undefined
+   * and a negative status in scratch[0] for no live chunk.
+   */
+  chunkBuffer(): ArrayBuffer | undefined;
   /**
    * scratch = [handle, size, flags, align] -> scratch = [chunk, offset, gen, created] or [negative status],
    * then scratch[4..6] = [chunk, gen, new] of the head block leased to JavaScript (chunk -1: none).

@@ -13,6 +13,7 @@
 //   alloc():   scratch = [handle, size, flags, align]       -> [chunk, offset, gen, created]
 //   realloc(): scratch = [handle, chunk, offset, gen, size] -> [chunk, offset, gen, created]
 //   free():    scratch = [handle, chunk, offset, gen]       -> [status, kept]
+//   chunkBuffer(): scratch = [handle, chunk] -> [1 large / 0 block / negative status], returns the ArrayBuffer
 // (kept: 1 when the chunk is a large block kept for reuse, region_pool_keep_large)
 // On failure scratch[0] is a negative region_pool_status. `created` is 1 when
 // the call made the returned chunk (JavaScript then fetches its ArrayBuffer).
@@ -329,10 +330,28 @@ napi_value Free(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The ArrayBuffer of live chunk `id` (made once per chunk incarnation), or
+// undefined; scratch[0] = 1 for a large block, 0 for a block, or a negative
+// status. A hot call: a request that makes fresh chunks fetches each one's.
+napi_value ChunkBuffer(napi_env env, napi_callback_info info) {
+  double* s;
+  RegionState* state = HotStateOf(env, info, &s);
+  region_pool_chunk_info_t chunk;
+  napi_value buffer;
+  if (state == nullptr || !IsChunk(s[1]) ||
+      region_pool_chunk_info(state->pool, static_cast<uint32_t>(s[1]), &chunk) != REGION_POOL_OK ||
+      RegionChunkBuffer(env, state, static_cast<uint32_t>(s[1]), &buffer) != napi_ok) {
+    s[0] = REGION_POOL_ERR_INVALID;
+    return nullptr;
+  }
+  s[0] = chunk.kind == REGION_POOL_CHUNK_LARGE ? 1 : 0;
+  return buffer;
+}
+
 }  // namespace
 
 napi_status InitRegionFast(napi_env env, napi_value region, PoolTable* table, napi_value scratch) {
-  static const HotCall calls[] = {{"alloc", Alloc}, {"realloc", Realloc}, {"free", Free}};
+  static const HotCall calls[] = {{"alloc", Alloc}, {"realloc", Realloc}, {"free", Free}, {"chunkBuffer", ChunkBuffer}};
   return DefineHotCalls(env, region, table, scratch, calls);
 }
 
@@ -353,23 +372,6 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
   result.Set(uint32_t{0}, Number(info, handle));
   result.Set(uint32_t{1}, Napi::Value(info.Env(), owner));
   result.Set(uint32_t{2}, Number(info, static_cast<double>(region_pool_max_small(state->pool))));
-  return result;
-}
-
-// chunkBuffer(handle, chunk) -> [ArrayBuffer, isLarge] for a live chunk, else undefined.
-Napi::Value ChunkBuffer(const Napi::CallbackInfo& info) {
-  RegionState* state = StateOf<RegionState>(info);
-  double id = info[1].As<Napi::Number>().DoubleValue();
-  region_pool_chunk_info_t chunk;
-  napi_value buffer;
-  if (state == nullptr || !(id >= 0 && id < REGION_POOL_NO_CHUNK) ||
-      region_pool_chunk_info(state->pool, static_cast<uint32_t>(id), &chunk) != REGION_POOL_OK ||
-      RegionChunkBuffer(info.Env(), state, static_cast<uint32_t>(id), &buffer) != napi_ok) {
-    return info.Env().Undefined();
-  }
-  Napi::Array result = Napi::Array::New(info.Env(), 2);
-  result.Set(uint32_t{0}, Napi::Value(info.Env(), buffer));
-  result.Set(uint32_t{1}, Napi::Boolean::New(info.Env(), chunk.kind == REGION_POOL_CHUNK_LARGE));
   return result;
 }
 
@@ -459,7 +461,6 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
 void InitRegion(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value scratch) {
   static const FlatCall calls[] = {
       {"create", Create},
-      {"chunkBuffer", ChunkBuffer},
       {"reset", Reset},
       {"stats", Stats},
       {"check", Check},

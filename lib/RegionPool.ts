@@ -75,6 +75,8 @@ interface Chunk {
   readonly id: number;
   readonly buffer: ArrayBuffer;
   readonly large: boolean;
+  /** Where the chunk starts in `buffer` (0, or its place in the pool's arena: region_state.hh). */
+  readonly base: number;
   /** The pool's token: a view whose owner lacks it is another pool's, or no pool's. */
   readonly pool: object;
 }
@@ -110,6 +112,7 @@ export class RegionPool {
   /** The leased block (while this pool is the lessee): its record, ArrayBuffer and generation. */
   #leaseChunk: Chunk | undefined;
   #leaseBuffer: ArrayBuffer = EMPTY;
+  #leaseBase = 0;
   #leaseGen = 0;
 
   constructor(options: RegionPoolOptions = {}) {
@@ -182,7 +185,7 @@ export class RegionPool {
     let chunk = this.#chunks[id];
     // An addon may have made the chunk (unknown here) or released the one recorded.
     if (chunk === undefined || !binding.isChunkBuffer(this.#handle, id, chunk.buffer)) chunk = this.#recordChunk(id);
-    return makeView(chunk.buffer, offset, length, chunk, gen);
+    return makeView(chunk.buffer, chunk.base + offset, length, chunk, gen);
   }
 
   /** `size` bytes, 8-aligned (ngx_palloc). */
@@ -197,7 +200,7 @@ export class RegionPool {
         lease[LOG + 2 * n + 1] = size;
         lease[COUNT] = n + 1;
         lease[BUMP] = end;
-        return makeView(this.#leaseBuffer, offset, size, this.#leaseChunk, this.#leaseGen);
+        return makeView(this.#leaseBuffer, this.#leaseBase + offset, size, this.#leaseChunk, this.#leaseGen);
       }
     }
     return this.#allocate(size, 0, 0, true)!;
@@ -236,7 +239,7 @@ export class RegionPool {
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_LENGTH) throw sizeError(size, 'size', 0, MAX_LENGTH);
     scratch[0] = this.#handle;
     scratch[1] = chunk.id;
-    scratch[2] = viewOffset(buf);
+    scratch[2] = viewOffset(buf) - chunk.base;
     scratch[3] = viewTag(buf);
     scratch[4] = size;
     nativeRealloc();
@@ -252,7 +255,7 @@ export class RegionPool {
   free(buf: Buffer): void {
     if (this.#destroyed) throw errors.destroyed();
     const chunk = this.#chunkOf(buf);
-    const status = this.#freeAt(chunk.id, viewOffset(buf), viewTag(buf));
+    const status = this.#freeAt(chunk.id, viewOffset(buf) - chunk.base, viewTag(buf));
     if (status !== Status.OK) throw errors.fromStatus(status, 0, 'region');
   }
 
@@ -473,6 +476,7 @@ export class RegionPool {
       if (leased === undefined || (leaseNew !== 0 && leased !== chunk)) leased = this.#recordChunk(leaseId);
       this.#leaseChunk = leased;
       this.#leaseBuffer = leased.buffer;
+      this.#leaseBase = leased.base;
       this.#leaseGen = leaseGen;
       lessee = this;
     }
@@ -480,7 +484,7 @@ export class RegionPool {
       if (id === Status.NOMEM && !throwing) return null;
       throw errors.fromStatus(id, size, 'region');
     }
-    return makeView(chunk.buffer, offset, size, chunk, gen);
+    return makeView(chunk.buffer, chunk.base + offset, size, chunk, gen);
   }
 
   /**
@@ -498,7 +502,7 @@ export class RegionPool {
     lease[LOG + 2 * n + 1] = size;
     lease[COUNT] = n + 1;
     lease[BUMP] = end;
-    return makeView(this.#leaseBuffer, offset, size, this.#leaseChunk, this.#leaseGen);
+    return makeView(this.#leaseBuffer, this.#leaseBase + offset, size, this.#leaseChunk, this.#leaseGen);
   }
 
   /** The view of `length` bytes an allocating native call left in the scratch array, or its error. */
@@ -512,16 +516,17 @@ export class RegionPool {
     const gen = scratch[2]!;
     let chunk = this.#chunks[id];
     if (chunk === undefined || scratch[3] !== 0) chunk = this.#recordChunk(id);
-    return makeView(chunk.buffer, offset, length, chunk, gen);
+    return makeView(chunk.buffer, chunk.base + offset, length, chunk, gen);
   }
 
   /** free() of a safeReuse pool (see overrideFree): the allocation is freed once `buf` is garbage. */
   #freeDeferred(buf: Buffer): void {
     this.#live();
     const chunk = this.#chunkOf(buf);
-    const key = chunk.id * 2 ** 32 + viewOffset(buf);
+    const offset = viewOffset(buf) - chunk.base;
+    const key = chunk.id * 2 ** 32 + offset;
     if (this.#deferred!.has(key)) throw errors.doubleFree();
-    const found = native.blockAt(this.#handle, chunk.id, viewOffset(buf));
+    const found = native.blockAt(this.#handle, chunk.id, offset);
     if (typeof found === 'number' || found[0] !== viewTag(buf)) throw errors.fromStatus(Status.STALE, 0, 'region');
     this.#deferred!.defer(buf, key, found[1], viewTag(buf));
   }
@@ -551,7 +556,7 @@ export class RegionPool {
     scratch[1] = id;
     const buffer = nativeChunkBuffer();
     if (buffer === undefined) throw errors.fromStatus(Status.INVALID, 0, 'region');
-    const chunk: Chunk = { id, buffer, large: scratch[0] === 1, pool: this.#token };
+    const chunk: Chunk = { id, buffer, large: scratch[0] === 1, base: scratch[1]!, pool: this.#token };
     this.#chunks[id] = chunk;
     return chunk;
   }

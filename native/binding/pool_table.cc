@@ -11,12 +11,21 @@ namespace {
 
 constexpr size_t kScratchSlots = 8;
 
-// The finalizer hint of a chunk ArrayBuffer: whose chunk it was.
+// The finalizer hint of a chunk ArrayBuffer: whose chunk it was (kShared: a
+// buffer several chunks share).
 struct ChunkBufferLink {
   PoolState* state;
   size_t id;
   BufferEntry* entry;
 };
+constexpr size_t kShared = SIZE_MAX;
+
+// The live buffer behind a weak reference, or nullptr.
+napi_value Deref(napi_env env, napi_ref ref) {
+  napi_value value = nullptr;
+  if (ref == nullptr || napi_get_reference_value(env, ref, &value) != napi_ok) return nullptr;
+  return value;
+}
 
 // Drops the table's weak reference to a chunk's ArrayBuffer (the buffer lives on).
 void Forget(napi_env env, ChunkBufferRef* chunk) {
@@ -72,6 +81,40 @@ napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, vo
   state->refs++;  // released by the ArrayBuffer's finalizer, whatever happens later
   state->chunks[id].entry = entry;
   return napi_create_reference(env, *result, 0, &state->chunks[id].ref);
+}
+
+napi_status PoolTable::SharedChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
+                                         BufferEntry** shared, napi_value* result) {
+  if (state->destroyed) return napi_invalid_arg;
+  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
+  ChunkBufferRef& chunk = state->chunks[id];
+  if (chunk.entry != nullptr && chunk.entry == *shared && (*result = Deref(env, chunk.ref)) != nullptr) return napi_ok;
+  Forget(env, &chunk);
+  napi_value buffer = nullptr;
+  for (const ChunkBufferRef& other : state->chunks) {  // another chunk's reference to the live one
+    if (*shared != nullptr && other.entry == *shared && (buffer = Deref(env, other.ref)) != nullptr) break;
+  }
+  if (buffer == nullptr) {
+    BufferEntry* entry = RegisterBuffer(base, bytes);
+    ChunkBufferLink* link = entry != nullptr ? new (std::nothrow) ChunkBufferLink{state, kShared, entry} : nullptr;
+    if (link == nullptr) {
+      if (entry != nullptr) UnregisterBuffer(entry);
+      return napi_generic_failure;
+    }
+    napi_status status = napi_create_external_arraybuffer(env, base, bytes, FinalizeChunkBuffer, link, &buffer);
+    if (status != napi_ok) {
+      UnregisterBuffer(entry);
+      delete link;
+      return status;
+    }
+    state->refs++;  // released by the ArrayBuffer's finalizer
+    *shared = entry;
+  }
+  napi_status status = napi_create_reference(env, buffer, 0, &chunk.ref);
+  if (status != napi_ok) return status;
+  chunk.entry = *shared;
+  *result = buffer;
+  return napi_ok;
 }
 
 void PoolTable::LetGoChunk(napi_env env, PoolState* state, size_t id) {
@@ -143,7 +186,12 @@ void PoolTable::Unref(napi_env env, void* data, void*) {
 void PoolTable::FinalizeChunkBuffer(napi_env env, void*, void* hint) {
   ChunkBufferLink* link = static_cast<ChunkBufferLink*>(hint);
   PoolState* state = link->state;
-  if (link->id < state->chunks.size() && state->chunks[link->id].entry == link->entry) {
+  if (link->id == kShared) {
+    for (ChunkBufferRef& chunk : state->chunks) {
+      if (chunk.entry == link->entry) Forget(env, &chunk);
+    }
+    state->ForgetSharedBuffer(link->entry);
+  } else if (link->id < state->chunks.size() && state->chunks[link->id].entry == link->entry) {
     Forget(env, &state->chunks[link->id]);
   }
   UnregisterBuffer(link->entry);

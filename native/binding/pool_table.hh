@@ -49,6 +49,9 @@ struct PoolState {
   virtual ~PoolState() = default;
   // Frees all C memory of the pool; called once, by PoolTable::Destroy.
   virtual void FreeMemory(napi_env env) = 0;
+  // A buffer several of its chunks share (PoolTable::SharedChunkBuffer) was
+  // finalized: `entry` is gone. Default: nothing to forget.
+  virtual void ForgetSharedBuffer(BufferEntry* entry) { (void)entry; }
 
   const PoolKind kind;
   PoolTable* table = nullptr;
@@ -99,6 +102,12 @@ class PoolTable {
   // (takes a reference, dropped by its finalizer) and keeps a weak reference to
   // it; the same buffer again while it lives.
   napi_status ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes, napi_value* result);
+  // The same for a chunk that lies at `offset` of a buffer several chunks of
+  // the state share, over [base, base + bytes): the live one of *shared (its
+  // registration; set when this makes one), else a new one. Unsafe destroy
+  // detaches it with the first of its chunks (every view of it is the state's).
+  napi_status SharedChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
+                                BufferEntry** shared, napi_value* result);
   // Forgets chunk `id`'s ArrayBuffer (the chunk is going; the buffer lives on
   // and holds its memory) or, during an unsafe destroy, detaches it. Call it
   // before the chunk's memory is released. No-op when it has none.

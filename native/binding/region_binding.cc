@@ -13,7 +13,7 @@
 //   alloc():   scratch = [handle, size, flags, align]       -> [chunk, offset, gen, created]
 //   realloc(): scratch = [handle, chunk, offset, gen, size] -> [chunk, offset, gen, created]
 //   free():    scratch = [handle, chunk, offset, gen]       -> [status, kept]
-//   chunkBuffer(): scratch = [handle, chunk] -> [1 large / 0 block / negative status], returns the ArrayBuffer
+//   chunkBuffer(): scratch = [handle, chunk] -> [1 large / 0 block / negative status, offset], returns the ArrayBuffer
 // (kept: 1 when the chunk is a large block kept for reuse, region_pool_keep_large)
 // On failure scratch[0] is a negative region_pool_status. `created` is 1 when
 // the call made the returned chunk (JavaScript then fetches its ArrayBuffer).
@@ -330,21 +330,24 @@ napi_value Free(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// The ArrayBuffer of live chunk `id` (made once per chunk incarnation), or
-// undefined; scratch[0] = 1 for a large block, 0 for a block, or a negative
-// status. A hot call: a request that makes fresh chunks fetches each one's.
+// The ArrayBuffer of live chunk `id` (made once per chunk incarnation; the
+// pool's arena's for a carved chunk), or undefined; scratch[0] = 1 for a large
+// block, 0 for a block, or a negative status; scratch[1] = the chunk's offset in
+// the buffer. A hot call: a request that makes fresh chunks fetches each one's.
 napi_value ChunkBuffer(napi_env env, napi_callback_info info) {
   double* s;
   RegionState* state = HotStateOf(env, info, &s);
   region_pool_chunk_info_t chunk;
   napi_value buffer;
+  size_t offset = 0;
   if (state == nullptr || !IsChunk(s[1]) ||
       region_pool_chunk_info(state->pool, static_cast<uint32_t>(s[1]), &chunk) != REGION_POOL_OK ||
-      RegionChunkBuffer(env, state, static_cast<uint32_t>(s[1]), &buffer) != napi_ok) {
+      RegionChunkBuffer(env, state, static_cast<uint32_t>(s[1]), &buffer, &offset) != napi_ok) {
     s[0] = REGION_POOL_ERR_INVALID;
     return nullptr;
   }
   s[0] = chunk.kind == REGION_POOL_CHUNK_LARGE ? 1 : 0;
+  s[1] = static_cast<double>(offset);
   return buffer;
 }
 

@@ -339,6 +339,56 @@ describe('kept large blocks', () => {
   });
 });
 
+describe("the arena (a pool's first chunks share one ArrayBuffer)", () => {
+  test("blocks and large blocks up to 32 KiB share the pool's buffer; larger ones and other pools' do not", () => {
+    using pool = new RegionPool();
+    using other = new RegionPool();
+    const small = pool.alloc(100);
+    const large = pool.alloc(8192);
+    const second = pool.alloc(4000);
+    const big = pool.alloc(40_000);
+    expect(large.buffer).toBe(small.buffer);
+    expect(second.buffer).toBe(small.buffer);
+    expect(big.buffer).not.toBe(small.buffer);
+    expect(big.byteOffset).toBe(0);
+    expect(other.alloc(100).buffer).not.toBe(small.buffer);
+    // the views do not overlap, and writing one leaves the others alone
+    small.fill(1);
+    large.fill(2);
+    second.fill(3);
+    expect(small.every((b) => b === 1) && large.every((b) => b === 2) && second.every((b) => b === 3)).toBe(true);
+    expect(large.byteOffset % 4096).toBe(0);
+    // past the arena's 64 KiB, chunks get buffers of their own
+    const more = Array.from({ length: 6 }, () => pool.alloc(16_000));
+    expect(more.some((view) => view.buffer !== small.buffer)).toBe(true);
+    pool.check();
+  });
+
+  test('free, realloc and viewOf find allocations by their place in the chunk, not in the buffer', () => {
+    using pool = new RegionPool({ blockSize: 1024 });
+    const views = [pool.alloc(10), pool.alloc(5000), pool.alloc(20), pool.alloc(6000)];
+    expect(new Set(views.map((view) => view.buffer)).size).toBe(1);
+    const moved = pool.realloc(views[2]!, 2000);
+    expect(moved.length).toBe(2000);
+    for (const view of [views[0]!, views[1]!, moved, views[3]!]) pool.free(view);
+    expect(pool.stats()).toMatchObject({ allocations: 0, used: 0 });
+    pool.check();
+  });
+
+  test('destroy holds the arena while a view reaches it; unsafeDetachViews detaches it', () => {
+    const pool = new RegionPool();
+    const view = pool.alloc(100).fill(7);
+    pool.destroy();
+    expect(pool.stats()).toMatchObject({ destroyed: true, heldChunks: 1, heldBytes: 65536 });
+    expect(view.every((b) => b === 7)).toBe(true);
+    const unsafe = new RegionPool();
+    const views = [unsafe.alloc(100), unsafe.alloc(8000), unsafe.alloc(50_000)];
+    unsafe.destroy({ unsafeDetachViews: true });
+    expect(views.map((v) => v.byteLength)).toEqual([0, 0, 0]);
+    expect(unsafe.stats()).toMatchObject({ heldBytes: 0, heldChunks: 0 });
+  });
+});
+
 describe('cleanups', () => {
   test('run LIFO exactly once on reset, including ones added while running', () => {
     using pool = new RegionPool();

@@ -1059,7 +1059,7 @@ static uint32_t take_kept(region_pool_t *p, size_t bytes, size_t align)
         chunk_t *c = &p->chunks[p->kept[i]];
         if (c->bytes != bytes || ((uintptr_t)c->base & (align - 1))) continue;
         uint32_t id = p->kept[i];
-        p->kept[i] = p->kept[--p->nkept];
+        memmove(&p->kept[i], &p->kept[i + 1], (size_t)(--p->nkept - i) * sizeof p->kept[0]); /* oldest first */
         p->kept_bytes -= bytes;
         c->kind = K_LARGE;
         c->gen = p->next_gen++;
@@ -1068,12 +1068,22 @@ static uint32_t take_kept(region_pool_t *p, size_t bytes, size_t align)
     return NONE;
 }
 
-/* 1 when the released large block `id` is kept (room under keep_max): it stays
- * registered and mapped, with no notification. */
+static void unmap_chunk(region_pool_t *p, uint32_t id);
+
+/* 1 when the released large block `id` is kept: it stays registered and mapped,
+ * with no notification, as the newest kept block; the oldest kept blocks are
+ * released to make room under keep_max and REGION_POOL_KEEP_MAX_BYTES (so
+ * blocks of a size nobody asks for again do not keep the list full). */
 static int keep_chunk(region_pool_t *p, uint32_t id)
 {
     chunk_t *c = &p->chunks[id];
-    if (p->nkept >= p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES - p->kept_bytes) return 0;
+    if (!p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES) return 0;
+    while (p->nkept >= p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES - p->kept_bytes) {
+        uint32_t oldest = p->kept[0];
+        memmove(&p->kept[0], &p->kept[1], (size_t)--p->nkept * sizeof p->kept[0]);
+        p->kept_bytes -= p->chunks[oldest].bytes;
+        unmap_chunk(p, oldest);
+    }
     c->kind = K_KEPT;
     c->size = 0;
     p->kept[p->nkept++] = id;

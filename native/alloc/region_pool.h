@@ -232,11 +232,13 @@ int region_pool_reset(region_pool_t *p);
  * REGION_POOL_KEEP_MAX, REGION_POOL_KEEP_MAX_BYTES in all) large blocks released
  * by free, a moving realloc or reset keep their id, memory and mapping (no
  * on_chunk, no unmap), and the next large request of the same chunk size and
- * alignment gets one back under a new generation (no on_chunk either). A kept
- * chunk is no allocation: every handle of it is freed (double free) or stale,
- * chunk_info and walk skip it, reserved counts it; destroy releases it like a
- * large block. count 0 (the default) keeps none from now on (kept ones stay
- * until taken or destroy). REGION_POOL_OK, or _INVALID (NULL). */
+ * alignment gets one back under a new generation (no on_chunk either), the
+ * newest kept first. A block kept when the limits are reached releases the
+ * oldest kept ones (on_chunk, unmap) to make room. A kept chunk is no
+ * allocation: every handle of it is freed (double free) or stale, chunk_info
+ * and walk skip it, reserved counts it; destroy releases it like a large
+ * block. count 0 (the default) keeps none from now on (kept ones stay until
+ * taken or destroy). REGION_POOL_OK, or _INVALID (NULL). */
 int region_pool_keep_large(region_pool_t *p, unsigned count);
 /* Add a handler; REGION_POOL_OK, REGION_POOL_ERR_INVALID (fn NULL) or _NOMEM. */
 int region_pool_on_cleanup(region_pool_t *p, region_pool_cleanup_fn fn, void *data);
@@ -319,7 +321,8 @@ int region_pool_realloc(region_pool_t *p, void *ptr, size_t size, void **out);
 
 /* Where a pointer lies: REGION_POOL_OK with out->chunk, ->offset, ->ptr and ->gen
  * (the chunk's current generation; ->size is 0) for any address inside a block
- * or at the start of a large block; REGION_POOL_ERR_FOREIGN otherwise. O(1). */
+ * or at the start of a large block (a kept one too: its handle is then a
+ * freed one); REGION_POOL_ERR_FOREIGN otherwise. O(1). */
 int region_pool_locate(const region_pool_t *p, const void *ptr, region_pool_ref_t *out);
 /* REGION_POOL_OK and *out, or REGION_POOL_ERR_INVALID for an id with no live chunk. */
 int region_pool_chunk_info(const region_pool_t *p, uint32_t id, region_pool_chunk_info_t *out);

@@ -51,36 +51,41 @@ int32_t PoolTable::Add(PoolState* state) {
   return handle;
 }
 
-napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
-                                   napi_value* result) {
-  if (state->destroyed) return napi_invalid_arg;
-  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
-  if (state->chunks[id].entry != nullptr) {
-    // Made once per chunk: the same buffer again while it lives (a region pool's
-    // large block kept for reuse, whose record JavaScript dropped); a new one
-    // when it was collected and its finalizer has not run yet.
-    napi_value existing = nullptr;
-    if (napi_get_reference_value(env, state->chunks[id].ref, &existing) == napi_ok && existing != nullptr) {
-      *result = existing;
-      return napi_ok;
-    }
-    Forget(env, &state->chunks[id]);
-  }
-  BufferEntry* entry = RegisterBuffer(base, bytes);
-  ChunkBufferLink* link = entry != nullptr ? new (std::nothrow) ChunkBufferLink{state, id, entry} : nullptr;
+// A registered external ArrayBuffer over [base, base + bytes) whose finalizer
+// drops a reference on `state` (taken here) and names chunk `id` (or kShared).
+napi_status PoolTable::NewChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
+                                      BufferEntry** entry, napi_value* result) {
+  *entry = RegisterBuffer(base, bytes);
+  ChunkBufferLink* link = *entry != nullptr ? new (std::nothrow) ChunkBufferLink{state, id, *entry} : nullptr;
   if (link == nullptr) {
-    if (entry != nullptr) UnregisterBuffer(entry);
+    if (*entry != nullptr) UnregisterBuffer(*entry);
     return napi_generic_failure;
   }
   napi_status status = napi_create_external_arraybuffer(env, base, bytes, FinalizeChunkBuffer, link, result);
   if (status != napi_ok) {
-    UnregisterBuffer(entry);
+    UnregisterBuffer(*entry);
     delete link;
     return status;
   }
   state->refs++;  // released by the ArrayBuffer's finalizer, whatever happens later
-  state->chunks[id].entry = entry;
-  return napi_create_reference(env, *result, 0, &state->chunks[id].ref);
+  return napi_ok;
+}
+
+napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
+                                   napi_value* result) {
+  if (state->destroyed) return napi_invalid_arg;
+  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
+  ChunkBufferRef& chunk = state->chunks[id];
+  // Made once per chunk: the same buffer again while it lives (a region pool's
+  // large block kept for reuse, whose record JavaScript dropped); a new one
+  // when it was collected and its finalizer has not run yet.
+  if (chunk.entry != nullptr && (*result = Deref(env, chunk.ref)) != nullptr) return napi_ok;
+  Forget(env, &chunk);
+  BufferEntry* entry;
+  napi_status status = NewChunkBuffer(env, state, id, base, bytes, &entry, result);
+  if (status != napi_ok) return status;
+  chunk.entry = entry;
+  return napi_create_reference(env, *result, 0, &chunk.ref);
 }
 
 napi_status PoolTable::SharedChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
@@ -95,19 +100,9 @@ napi_status PoolTable::SharedChunkBuffer(napi_env env, PoolState* state, size_t 
     if (*shared != nullptr && other.entry == *shared && (buffer = Deref(env, other.ref)) != nullptr) break;
   }
   if (buffer == nullptr) {
-    BufferEntry* entry = RegisterBuffer(base, bytes);
-    ChunkBufferLink* link = entry != nullptr ? new (std::nothrow) ChunkBufferLink{state, kShared, entry} : nullptr;
-    if (link == nullptr) {
-      if (entry != nullptr) UnregisterBuffer(entry);
-      return napi_generic_failure;
-    }
-    napi_status status = napi_create_external_arraybuffer(env, base, bytes, FinalizeChunkBuffer, link, &buffer);
-    if (status != napi_ok) {
-      UnregisterBuffer(entry);
-      delete link;
-      return status;
-    }
-    state->refs++;  // released by the ArrayBuffer's finalizer
+    BufferEntry* entry;
+    napi_status status = NewChunkBuffer(env, state, kShared, base, bytes, &entry, &buffer);
+    if (status != napi_ok) return status;
     *shared = entry;
   }
   napi_status status = napi_create_reference(env, buffer, 0, &chunk.ref);

@@ -160,6 +160,8 @@ class PoolTable {
  private:
   static void Unref(napi_env env, void* data, void* hint);
   static void FinalizeChunkBuffer(napi_env env, void* data, void* hint);
+  napi_status NewChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes, BufferEntry** entry,
+                             napi_value* result);
   void DetachChunk(napi_env env, PoolState* state, size_t id);
   void ReleaseState(napi_env env, PoolState* state);
   void Unref();

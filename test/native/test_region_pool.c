@@ -16,7 +16,7 @@
 
 /* ---- tracking memory ------------------------------------------------------- */
 
-#define MAXEV 1024
+#define MAXEV 16384
 #define MAXMAP 8192
 typedef struct ev {
     char kind; /* 'm' map, 'c' created, 'r' released, 'u' unmap */
@@ -1158,6 +1158,747 @@ static void locate_round_trip(void)
     CHECK(destroy_ok(p, t));
 }
 
+/* ---- kept large blocks (region_pool_keep_large) ----------------------------------------- */
+
+/* Events of kind k logged since `from` (for base b only, unless b is NULL). */
+static size_t events_since(const tracker_t *t, size_t from, char k, const void *b)
+{
+    size_t n = 0;
+    for (size_t i = from; i < t->nev; i++) n += t->ev[i].kind == k && (!b || t->ev[i].base == b);
+    return n;
+}
+/* The events logged since `from` are exactly: chunk bases[0] released then unmapped,
+ * bases[1] released then unmapped, ... (n of them, in that order). */
+static int released_exactly(const tracker_t *t, size_t from, void *const *bases, size_t n)
+{
+    HCHECKF(t->nev == from + 2 * n, "%zu events, want %zu (%zu chunks released and unmapped)", t->nev - from, 2 * n,
+            n);
+    for (size_t i = 0; i < n; i++) {
+        const ev_t *r = &t->ev[from + 2 * i], *u = r + 1;
+        HCHECKF(r->kind == 'r' && r->base == bases[i] && u->kind == 'u' && u->base == bases[i],
+                "events %zu, %zu: %c %p, %c %p; want released and unmapped %p (#%zu of %zu)", from + 2 * i,
+                from + 2 * i + 1, r->kind, r->base, u->kind, u->base, bases[i], i, n);
+    }
+    return 1;
+}
+#define RELEASED(t, from, ...)                                                                                         \
+    released_exactly(t, from, (void *const[]){__VA_ARGS__}, sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
+/* How many chunks are kept, and their bytes (from the tracker's maps). 0 when a
+ * kept id has no live mapping created under that id. */
+static int kept_totals(const region_pool_t *p, const tracker_t *t, size_t *n, size_t *bytes)
+{
+    *n = *bytes = 0;
+    for (uint32_t id = 0; id < region_pool_chunk_limit(p); id++) {
+        if (!region_pool_chunk_kept(p, id)) continue;
+        const mapping_t *m = NULL;
+        for (size_t i = 0; i < t->nmap && !m; i++)
+            if (t->map[i].created && !t->map[i].released && t->map[i].id == id) m = &t->map[i];
+        HCHECKF(m, "kept chunk %u has no live mapping", id);
+        region_pool_chunk_info_t ci;
+        HCHECKF(region_pool_chunk_info(p, id, &ci) == REGION_POOL_ERR_INVALID, "chunk_info of kept chunk %u", id);
+        ++*n;
+        *bytes += m->bytes;
+    }
+    return 1;
+}
+/* The base of kept chunk id (from the tracker), or NULL. */
+static void *kept_base(const region_pool_t *p, const tracker_t *t, uint32_t id)
+{
+    if (!region_pool_chunk_kept(p, id)) return NULL;
+    for (size_t i = 0; i < t->nmap; i++)
+        if (t->map[i].created && !t->map[i].released && t->map[i].id == id) return t->map[i].base;
+    return NULL;
+}
+/* Whether a walk reports anything in chunk id; how many USED entries it reports. */
+typedef struct walk_probe {
+    uint32_t id;
+    size_t seen, used;
+} walk_probe_t;
+static int probe_walk(const region_pool_block_info_t *b, void *user)
+{
+    walk_probe_t *w = user;
+    w->seen += b->chunk == w->id;
+    w->used += b->state == REGION_POOL_BLOCK_USED;
+    return 0;
+}
+static size_t count_kept(const region_pool_t *p)
+{
+    size_t n = 0;
+    for (uint32_t id = 0; id < region_pool_chunk_limit(p); id++) n += region_pool_chunk_kept(p, id) != 0;
+    return n;
+}
+
+/* Without region_pool_keep_large (or after keep_large(p, 0)) a released large
+ * block is notified and unmapped at once, as always. */
+static void keep_off_releases_large_at_once(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK_EQ(region_pool_keep_large(NULL, 4), REGION_POOL_ERR_INVALID);
+    CHECK_EQ(region_pool_chunk_kept(NULL, 0), 0);
+    CHECK_EQ(region_pool_chunk_kept(p, 0), 0); /* no chunk yet */
+    region_pool_ref_t s, L, L2, M;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &s) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &L) == REGION_POOL_OK);
+    size_t nev = t->nev;
+    CHECK(region_pool_free_at(p, L.chunk, 0, L.gen) == REGION_POOL_OK);
+    CHECK_EQU(t->nev, nev + 2);
+    CHECK(t->ev[nev].kind == 'r' && t->ev[nev].base == L.ptr && t->ev[nev + 1].kind == 'u');
+    CHECK(!region_pool_chunk_kept(p, L.chunk) && !region_pool_chunk_kept(p, s.chunk));
+    CHECK(!region_pool_chunk_kept(p, 99) && !region_pool_chunk_kept(p, REGION_POOL_NO_CHUNK));
+    CHECK_EQU(stats(p).reserved, 1024);
+    CHECK_EQ(region_pool_free(p, L.ptr), REGION_POOL_ERR_FOREIGN); /* unmapped */
+    /* the same request maps a new chunk (the id is reused, a new generation) */
+    size_t maps = t->maps;
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &L2) == REGION_POOL_OK);
+    CHECK_EQU(t->maps, maps + 1);
+    CHECK(L2.chunk == L.chunk && L2.gen != L.gen);
+    /* on, then off again: nothing kept */
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    CHECK(region_pool_keep_large(p, 0) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 9000, 0, 0, &M) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free(p, L2.ptr) == REGION_POOL_OK);
+    CHECK_EQU(events_since(t, nev, 'r', L2.ptr) + events_since(t, nev, 'u', L2.ptr), 2);
+    CHECK(!region_pool_chunk_kept(p, L2.chunk));
+    /* reset releases every large block */
+    nev = t->nev;
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK_EQU(t->nev, nev + 2);
+    CHECK(t->ev[nev].kind == 'r' && t->ev[nev].base == M.ptr && t->ev[nev + 1].kind == 'u');
+    CHECK_EQU(count_kept(p), 0);
+    CHECK_EQU(stats(p).reserved, 1024);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* keep_large on: a freed large block stays mapped, registered and counted in
+ * reserved, but is no allocation (refused by handle and by pointer, skipped by
+ * chunk_info and walk); the next large request of its bytes and alignment gets
+ * it back under a new generation, without a map or a notification. */
+static void kept_large_block_comes_back(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    region_pool_ref_t s, L, L2, n;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &s) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &L) == REGION_POOL_OK);
+    memset(L.ptr, 0xAB, 5000);
+    region_pool_stats_t before = stats(p);
+    size_t nev = t->nev, maps = t->maps;
+    CHECK(region_pool_free_at(p, L.chunk, 0, L.gen) == REGION_POOL_OK);
+    CHECK_EQU(t->nev, nev); /* no released notification, no unmap */
+    CHECK(region_pool_chunk_kept(p, L.chunk));
+    CHECK(!region_pool_chunk_kept(p, s.chunk));
+    region_pool_stats_t a = stats(p);
+    CHECK_EQU(a.reserved, before.reserved);
+    CHECK_EQU(a.allocations, before.allocations - 1);
+    CHECK_EQU(a.used, before.used - 5000);
+    CHECK_EQU(a.large_blocks, 0);
+    CHECK_EQU(a.large_bytes, 0);
+    CHECK_EQU(a.blocks, before.blocks);
+    CHECK_EQU(a.reserved, a.blocks * 1024 + a.large_bytes + 5000);
+    CHECK(check_ok(p));
+    size_t kn, kb;
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 1 && kb == 5000);
+    region_pool_chunk_info_t ci;
+    CHECK_EQ(region_pool_chunk_info(p, L.chunk, &ci), REGION_POOL_ERR_INVALID);
+    walk_probe_t w = {L.chunk, 0, 0};
+    CHECK(region_pool_walk(p, probe_walk, &w) == REGION_POOL_OK);
+    CHECK_EQU(w.seen, 0);
+    CHECK_EQU(w.used, 1); /* the small one */
+    CHECK_EQU(region_pool_chunk_limit(p), 2);
+    /* every handle and pointer of it is refused, changing nothing */
+    void *np = NULL;
+    size_t sz;
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, L.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_state_at(p, L.chunk, 0, L.gen, &sz), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_realloc_at(p, L.chunk, 0, L.gen, 10, &n), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_realloc_at(p, L.chunk, 0, L.gen, 50000, &n), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free(p, L.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_realloc(p, L.ptr, 10, &np), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 8, L.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 4096, L.gen), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)L.ptr + 8), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free(p, (unsigned char *)L.ptr + 4096), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, s.gen), REGION_POOL_ERR_DOUBLE_FREE); /* another generation */
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, L.gen + 1000), REGION_POOL_ERR_FOREIGN); /* never handed out */
+    CHECK(np == NULL);
+    region_pool_stats_t b = stats(p);
+    CHECK(same_stats(&a, &b));
+    CHECK_EQU(t->nev, nev);
+    CHECK(check_ok(p));
+    /* the same request: the same id and memory under a new generation, no map, no notification */
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &L2) == REGION_POOL_OK);
+    CHECK(L2.chunk == L.chunk && L2.ptr == L.ptr && L2.offset == 0 && L2.size == 5000);
+    CHECK(L2.gen > L.gen);
+    CHECK_EQU(t->nev, nev);
+    CHECK_EQU(t->maps, maps);
+    CHECK(!region_pool_chunk_kept(p, L.chunk));
+    CHECK(region_pool_chunk_info(p, L2.chunk, &ci) == REGION_POOL_OK);
+    CHECK(ci.kind == REGION_POOL_CHUNK_LARGE && ci.base == L.ptr && ci.bytes == 5000 && ci.gen == L2.gen &&
+          ci.live == 1 && ci.used == 5000);
+    b = stats(p);
+    CHECK_EQU(b.allocations, before.allocations);
+    CHECK_EQU(b.used, before.used);
+    CHECK_EQU(b.large_blocks, 1);
+    CHECK_EQU(b.large_bytes, 5000);
+    CHECK_EQU(b.reserved, before.reserved);
+    CHECK_EQ(region_pool_free_at(p, L.chunk, 0, L.gen), REGION_POOL_ERR_DOUBLE_FREE); /* the old one stays freed */
+    CHECK_EQ(region_pool_state_at(p, L2.chunk, 0, L2.gen, &sz), REGION_POOL_OK);
+    CHECK_EQU(sz, 5000);
+    region_pool_ref_t l;
+    CHECK(region_pool_locate(p, L.ptr, &l) == REGION_POOL_OK && l.chunk == L2.chunk && l.gen == L2.gen);
+    w = (walk_probe_t){L.chunk, 0, 0};
+    CHECK(region_pool_walk(p, probe_walk, &w) == REGION_POOL_OK && w.seen == 1 && w.used == 2);
+    CHECK(check_ok(p));
+    /* nothing kept now: the pointer API's next one of that size is a fresh chunk */
+    void *P = region_pool_palloc(p, 5000);
+    CHECK(P && P != L.ptr);
+    CHECK_EQU(t->maps, maps + 1);
+    CHECK(t->ev[t->nev - 1].kind == 'c' && t->ev[t->nev - 1].base == P);
+
+    /* other sizes get fresh chunks; the kept one waits for its own */
+    CHECK(region_pool_free_at(p, L2.chunk, 0, L2.gen) == REGION_POOL_OK);
+    CHECK(region_pool_chunk_kept(p, L.chunk));
+    nev = t->nev;
+    region_pool_ref_t A, B;
+    CHECK(region_pool_alloc_ref(p, 5001, 0, 0, &A) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 4999, 0, REGION_POOL_ZERO, &B) == REGION_POOL_OK);
+    CHECK(A.chunk != L.chunk && B.chunk != L.chunk && A.ptr != L.ptr && B.ptr != L.ptr);
+    CHECK_EQU(events_since(t, nev, 'm', NULL), 2);
+    CHECK_EQU(events_since(t, nev, 'c', NULL), 2);
+    CHECK(region_pool_chunk_kept(p, L.chunk));
+    /* a memalign needing more alignment than the kept base has: a fresh chunk so aligned */
+    size_t low = (size_t)((uintptr_t)L.ptr & (0 - (uintptr_t)L.ptr)); /* the base's alignment */
+    CHECK(low >= 4096);
+    size_t more = low * 2;
+    nev = t->nev;
+    void *M = region_pool_memalign(p, more, 5000);
+    CHECK(M && M != L.ptr && (uintptr_t)M % more == 0);
+    CHECK_EQU(events_since(t, nev, 'c', M), 1);
+    CHECK(region_pool_chunk_kept(p, L.chunk));
+    /* a memalign the base satisfies takes it (any alignment up to the page) */
+    nev = t->nev;
+    void *m16 = region_pool_memalign(p, 16, 5000);
+    CHECK(m16 == L.ptr);
+    CHECK_EQU(t->nev, nev);
+    CHECK(!region_pool_chunk_kept(p, L.chunk));
+    CHECK(region_pool_free(p, m16) == REGION_POOL_OK);
+    void *mlow = region_pool_memalign(p, low, 5000);
+    CHECK(mlow == L.ptr);
+    CHECK_EQU(t->nev, nev);
+    /* newest first: both kept chunks fit a plain request, the memalign's (newer) serves it */
+    CHECK(region_pool_free(p, mlow) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, M) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 2);
+    void *x = region_pool_palloc(p, 5000);
+    CHECK(x == M);
+    void *y = region_pool_palloc(p, 5000);
+    CHECK(y == L.ptr);
+    CHECK_EQU(t->nev, nev);
+    CHECK_EQU(count_kept(p), 0);
+    CHECK(check_ok(p));
+    /* calloc from a kept chunk is zeroed, by pointer and by handle */
+    memset(y, 0xCD, 5000);
+    CHECK(region_pool_free(p, y) == REGION_POOL_OK);
+    unsigned char *z = region_pool_calloc(p, 1, 5000);
+    CHECK(z == L.ptr);
+    for (size_t i = 0; i < 5000; i++) CHECK(z[i] == 0);
+    memset(z, 0xEF, 5000);
+    CHECK(region_pool_free(p, z) == REGION_POOL_OK);
+    region_pool_ref_t C;
+    CHECK(region_pool_calloc_ref(p, 1000, 5, &C) == REGION_POOL_OK);
+    CHECK(C.ptr == L.ptr && C.chunk == L.chunk);
+    for (size_t i = 0; i < 5000; i++) CHECK(((unsigned char *)C.ptr)[i] == 0);
+    CHECK_EQU(t->nev, nev);
+    /* the provider is not asked at all: a refusing provider does not matter */
+    CHECK(region_pool_free_at(p, C.chunk, 0, C.gen) == REGION_POOL_OK);
+    t->fail_in = 1;
+    CHECK(region_pool_palloc(p, 5000) == L.ptr);
+    CHECK(region_pool_palloc(p, 5000) == NULL); /* that one has to map, and the provider refuses */
+    t->fail_in = 0;
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* At most REGION_POOL_KEEP_MAX blocks (a larger count is clamped) and
+ * REGION_POOL_KEEP_MAX_BYTES in all are kept, oldest first: a released block
+ * kept when either limit is reached releases the oldest kept ones (released
+ * then unmapped, oldest first) until it has room, and is kept as the newest. A
+ * block larger than the byte limit on its own is never kept and releases
+ * nothing. keep_large(p, 0) keeps nothing new and releases nothing (the kept
+ * ones still serve); a count lowered below the kept ones changes nothing until
+ * the next block is kept, which releases the oldest down to room for it. */
+static void kept_large_blocks_within_limits(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    region_pool_ref_t r[6], n[6];
+    for (int i = 0; i < 6; i++) CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &r[i]) == REGION_POOL_OK);
+    size_t nev = t->nev;
+    for (int i = 0; i < 4; i++) CHECK(region_pool_free_at(p, r[i].chunk, 0, r[i].gen) == REGION_POOL_OK);
+    CHECK(released_exactly(t, nev, NULL, 0)); /* four kept, nothing released */
+    CHECK_EQU(count_kept(p), 4);
+    /* the 5th and the 6th are kept as the newest, each releasing the oldest kept one */
+    CHECK(region_pool_free_at(p, r[4].chunk, 0, r[4].gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, r[0].ptr));
+    CHECK_EQ(t->ev[nev].id, r[0].chunk);
+    CHECK(!region_pool_chunk_kept(p, r[0].chunk) && region_pool_chunk_kept(p, r[4].chunk));
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, r[5].chunk, 0, r[5].gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, r[1].ptr));
+    for (int i = 0; i < 6; i++) CHECK_EQ(region_pool_chunk_kept(p, r[i].chunk), i >= 2);
+    CHECK_EQ(region_pool_free(p, r[0].ptr), REGION_POOL_ERR_FOREIGN);     /* released: unmapped */
+    CHECK_EQ(region_pool_free(p, r[2].ptr), REGION_POOL_ERR_DOUBLE_FREE); /* kept */
+    CHECK_EQU(stats(p).reserved, 4 * 5000);
+    CHECK_EQU(stats(p).allocations, 0);
+    CHECK(check_ok(p));
+    /* six requests: the four kept come back newest first, two are mapped */
+    nev = t->nev;
+    for (int i = 0; i < 6; i++) CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &n[i]) == REGION_POOL_OK);
+    for (int i = 0; i < 4; i++)
+        CHECKF(n[i].chunk == r[5 - i].chunk && n[i].ptr == r[5 - i].ptr && n[i].gen > r[5 - i].gen,
+               "request %d got chunk %u, want r[%d]'s %u", i, n[i].chunk, 5 - i, r[5 - i].chunk);
+    CHECK_EQU(t->nev, nev + 4);
+    CHECK_EQU(events_since(t, nev, 'm', NULL), 2);
+    CHECK_EQU(events_since(t, nev, 'c', NULL), 2);
+    CHECK_EQU(count_kept(p), 0);
+    /* freed in order: n[0..3] kept, then n[4] and n[5] release n[0] and n[1] (the oldest) */
+    nev = t->nev;
+    for (int i = 0; i < 6; i++) CHECK(region_pool_free_at(p, n[i].chunk, 0, n[i].gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, n[0].ptr, n[1].ptr));
+    for (int i = 0; i < 6; i++) CHECK_EQ(region_pool_chunk_kept(p, n[i].chunk), i >= 2);
+    CHECK(check_ok(p));
+
+    /* keep_large(p, 0): nothing new is kept, nothing kept is released; the kept ones still serve */
+    CHECK(region_pool_keep_large(p, 0) == REGION_POOL_OK);
+    region_pool_ref_t o;
+    CHECK(region_pool_alloc_ref(p, 7000, 0, 0, &o) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, o.chunk, 0, o.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, o.ptr));
+    CHECK_EQU(count_kept(p), 4);
+    nev = t->nev;
+    region_pool_ref_t k;
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &k) == REGION_POOL_OK);
+    CHECK(k.chunk == n[5].chunk && k.ptr == n[5].ptr); /* the newest */
+    CHECK_EQU(t->nev, nev);
+    CHECK_EQU(count_kept(p), 3);
+    CHECK(region_pool_free_at(p, k.chunk, 0, k.gen) == REGION_POOL_OK); /* not kept again */
+    CHECK(RELEASED(t, nev, k.ptr));
+    CHECK_EQU(count_kept(p), 3);
+    for (int i = 2; i < 5; i++) CHECK(region_pool_chunk_kept(p, n[i].chunk));
+    /* lowered to 2 with 3 kept: nothing until a block is kept, which releases the two
+     * oldest (room for itself under 2); the next releases the one left */
+    CHECK(region_pool_keep_large(p, 2) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 3);
+    region_pool_ref_t q[3];
+    for (int i = 0; i < 3; i++) CHECK(region_pool_alloc_ref(p, 6000, 0, 0, &q[i]) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 3); /* no kept block fits 6000 */
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, q[0].chunk, 0, q[0].gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, n[2].ptr, n[3].ptr));
+    CHECK(region_pool_chunk_kept(p, n[4].chunk) && region_pool_chunk_kept(p, q[0].chunk));
+    CHECK_EQU(count_kept(p), 2);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, q[1].chunk, 0, q[1].gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, n[4].ptr));
+    CHECK(region_pool_chunk_kept(p, q[0].chunk) && region_pool_chunk_kept(p, q[1].chunk));
+    /* lowered to 1: the next one kept releases both */
+    CHECK(region_pool_keep_large(p, 1) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, q[2].chunk, 0, q[2].gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, q[0].ptr, q[1].ptr));
+    CHECK(region_pool_chunk_kept(p, q[2].chunk));
+    CHECK_EQU(count_kept(p), 1);
+    CHECK_EQU(stats(p).reserved, 6000);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+
+    /* a count above REGION_POOL_KEEP_MAX is clamped to it: the newest four stay */
+    for (unsigned want = 5; want <= 1000; want += 995) {
+        t = new_tracker();
+        p = new_pool_with(t, 1024, 4096);
+        CHECK(region_pool_keep_large(p, want) == REGION_POOL_OK);
+        for (int i = 0; i < 6; i++) CHECK(region_pool_alloc_ref(p, 6000, 0, 0, &r[i]) == REGION_POOL_OK);
+        nev = t->nev;
+        for (int i = 0; i < 6; i++) CHECK(region_pool_free_at(p, r[i].chunk, 0, r[i].gen) == REGION_POOL_OK);
+        CHECK(RELEASED(t, nev, r[0].ptr, r[1].ptr));
+        for (int i = 0; i < 6; i++) CHECK_EQ(region_pool_chunk_kept(p, r[i].chunk), i >= 2);
+        CHECK_EQU(count_kept(p), REGION_POOL_KEEP_MAX);
+        CHECK_EQU(t->nmap, REGION_POOL_KEEP_MAX);
+        CHECK(destroy_ok(p, t));
+    }
+
+    /* bytes (REGION_POOL_KEEP_MAX_BYTES = 262,144), under the count: a block whose bytes do
+     * not fit with the kept ones' releases as many of the oldest as it needs */
+    t = new_tracker();
+    p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    const size_t max = REGION_POOL_KEEP_MAX_BYTES;
+    region_pool_ref_t A[3], D, E, E2, huge, whole, S;
+    size_t kn, kb;
+    for (int i = 0; i < 3; i++) CHECK(region_pool_alloc_ref(p, 50000, 0, 0, &A[i]) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 200000, 0, 0, &D) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, max - 250000, 0, 0, &E) == REGION_POOL_OK);      /* 12,144 */
+    CHECK(region_pool_alloc_ref(p, max - 250000 + 1, 0, 0, &E2) == REGION_POOL_OK); /* 12,145 */
+    nev = t->nev;
+    for (int i = 0; i < 3; i++) CHECK(region_pool_free_at(p, A[i].chunk, 0, A[i].gen) == REGION_POOL_OK);
+    CHECK(released_exactly(t, nev, NULL, 0));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 3 && kb == 150000);
+    /* 200,000 more: A[0] and A[1] go (150,000 + 200,000 and 100,000 + 200,000 do not fit) */
+    CHECK(region_pool_free_at(p, D.chunk, 0, D.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, A[0].ptr, A[1].ptr));
+    CHECK(region_pool_chunk_kept(p, A[2].chunk) && region_pool_chunk_kept(p, D.chunk));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 2 && kb == 250000);
+    /* exactly the room left (12,144): kept, nothing released, the limit reached exactly */
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, E.chunk, 0, E.gen) == REGION_POOL_OK);
+    CHECK(released_exactly(t, nev, NULL, 0));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 3 && kb == max);
+    CHECK(check_ok(p));
+    /* taken back, then one byte more than the room: the oldest (A[2]) goes */
+    region_pool_ref_t E1;
+    CHECK(region_pool_alloc_ref(p, max - 250000, 0, 0, &E1) == REGION_POOL_OK && E1.ptr == E.ptr);
+    CHECK_EQU(t->nev, nev);
+    CHECK(region_pool_free_at(p, E2.chunk, 0, E2.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, A[2].ptr));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 2 && kb == 200000 + max - 250000 + 1);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, E1.chunk, 0, E1.gen) == REGION_POOL_OK); /* fits: kept too */
+    CHECK(released_exactly(t, nev, NULL, 0));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 3 && kb == 200000 + 2 * (max - 250000) + 1);
+    /* a block above the byte limit is never kept and releases nothing */
+    CHECK(region_pool_alloc_ref(p, max + 1, 0, 0, &huge) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, huge.chunk, 0, huge.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, huge.ptr));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 3 && kb == 200000 + 2 * (max - 250000) + 1);
+    /* one of exactly the limit is kept alone: every kept one goes, oldest first */
+    CHECK(region_pool_alloc_ref(p, max, 0, 0, &whole) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, whole.chunk, 0, whole.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, D.ptr, E2.ptr, E.ptr));
+    CHECK(region_pool_chunk_kept(p, whole.chunk));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 1 && kb == max);
+    /* then any other releases it (no byte left) */
+    CHECK(region_pool_alloc_ref(p, 2000, 0, 0, &S) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, S.chunk, 0, S.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, whole.ptr));
+    CHECK(region_pool_chunk_kept(p, S.chunk));
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 1 && kb == 2000);
+    CHECK_EQU(stats(p).reserved, 2000);
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* A large request takes the newest kept block that fits it (its bytes, its
+ * alignment), passing over newer ones that do not; taking one from anywhere in
+ * the list keeps the others' order, so the oldest is still released first. */
+static void kept_large_blocks_taken_newest_first(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    region_pool_ref_t a, b, c, d, x, y;
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &a) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 6000, 0, 0, &b) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &c) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 6000, 0, 0, &d) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, a.chunk, 0, a.gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, b.chunk, 0, b.gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, c.chunk, 0, c.gen) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, d.chunk, 0, d.gen) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 4); /* a b c d, oldest first */
+    size_t nev = t->nev;
+    void *got[4];
+    got[0] = region_pool_palloc(p, 5000); /* c: d is newer but 6000 */
+    got[1] = region_pool_palloc(p, 5000); /* a */
+    got[2] = region_pool_palloc(p, 6000); /* d */
+    CHECK(got[0] == c.ptr && got[1] == a.ptr && got[2] == d.ptr);
+    CHECK_EQU(t->nev, nev);
+    CHECK_EQU(count_kept(p), 1); /* b */
+    CHECK(region_pool_free(p, got[1]) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, got[0]) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, got[2]) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 4); /* b a c d */
+    /* the newest 6000 (d), then the oldest kept block (b, at the head of the list) */
+    CHECK(region_pool_palloc(p, 6000) == d.ptr);
+    got[3] = region_pool_palloc(p, 6000);
+    CHECK(got[3] == b.ptr);
+    CHECK_EQU(t->nev, nev);
+    CHECK_EQU(count_kept(p), 2); /* a c: still oldest first */
+    /* under a count of 2 the next kept block releases a (the oldest), not c */
+    CHECK(region_pool_keep_large(p, 2) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 7000, 0, 0, &x) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_free_at(p, x.chunk, 0, x.gen) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, a.ptr));
+    CHECK(region_pool_chunk_kept(p, c.chunk) && region_pool_chunk_kept(p, x.chunk));
+    /* c x: freeing b's block now releases c */
+    nev = t->nev;
+    CHECK(region_pool_free(p, got[3]) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, c.ptr));
+    CHECK(region_pool_chunk_kept(p, x.chunk) && region_pool_chunk_kept(p, b.chunk));
+    CHECK(check_ok(p));
+
+    /* alignment: a 64 KiB memalign takes the newest kept block of its bytes whose base is so aligned */
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    void *m = region_pool_memalign(p, 65536, 9000), *plain = region_pool_palloc(p, 9000);
+    CHECK(m && plain && (uintptr_t)m % 65536 == 0);
+    CHECK(region_pool_free(p, m) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, plain) == REGION_POOL_OK); /* x b m plain */
+    nev = t->nev;
+    void *m2 = region_pool_memalign(p, 65536, 9000);
+    CHECK(m2 == ((uintptr_t)plain % 65536 == 0 ? plain : m));
+    CHECK(region_pool_palloc(p, 9000) == (m2 == m ? plain : m)); /* the other one */
+    CHECK_EQU(t->nev, nev);
+    /* a plain request takes the newest of its bytes whatever its alignment */
+    CHECK(region_pool_alloc_ref(p, 9000, 0, 0, &y) == REGION_POOL_OK);
+    CHECK(region_pool_free(p, m2) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, y.chunk, 0, y.gen) == REGION_POOL_OK); /* b m2 y */
+    CHECK(region_pool_palloc(p, 9000) == y.ptr && region_pool_palloc(p, 9000) == m2);
+    CHECK_EQU(count_kept(p), 2); /* x b */
+    CHECK(check_ok(p));
+    CHECK(destroy_ok(p, t));
+}
+
+/* reset releases the large blocks lowest id first, each one kept as the newest
+ * (the oldest kept ones making room) or released, and makes every handle from
+ * before stale; a moving realloc keeps the block it leaves (after the new one
+ * was taken), with the same eviction. */
+static void reset_and_realloc_keep_large_blocks(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 2) == REGION_POOL_OK);
+    region_pool_ref_t s, L[3], n;
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &s) == REGION_POOL_OK);
+    for (int i = 0; i < 3; i++) CHECK(region_pool_alloc_ref(p, 6000 + 1000 * (size_t)i, 0, 0, &L[i]) == REGION_POOL_OK);
+    for (int i = 0; i < 3; i++) CHECK_EQ(L[i].chunk, i + 1);
+    size_t nev = t->nev;
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    /* L0 and L1 kept, then L2 kept as the newest, releasing L0 (the oldest) */
+    CHECK(RELEASED(t, nev, L[0].ptr));
+    CHECK_EQ(t->ev[nev].id, L[0].chunk);
+    CHECK(!region_pool_chunk_kept(p, L[0].chunk));
+    CHECK(region_pool_chunk_kept(p, L[1].chunk) && region_pool_chunk_kept(p, L[2].chunk));
+    region_pool_stats_t st = stats(p);
+    CHECK_EQU(st.allocations, 0);
+    CHECK_EQU(st.used, 0);
+    CHECK_EQU(st.large_blocks, 0);
+    CHECK_EQU(st.reserved, 1024 + 7000 + 8000);
+    CHECK(check_ok(p));
+    /* handles and pointers from before the reset: stale (the kept ones too) */
+    CHECK_EQ(region_pool_free_at(p, L[0].chunk, 0, L[0].gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_state_at(p, L[1].chunk, 0, L[1].gen, NULL), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_realloc_at(p, L[1].chunk, 0, L[1].gen, 10, &n), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free_at(p, L[2].chunk, 0, L[2].gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free_at(p, s.chunk, s.offset, s.gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free(p, L[1].ptr), REGION_POOL_ERR_STALE); /* still registered, its generation is old */
+    CHECK_EQ(region_pool_free(p, L[2].ptr), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_free(p, L[0].ptr), REGION_POOL_ERR_FOREIGN); /* released: unmapped */
+    CHECK_EQ(region_pool_free(p, (unsigned char *)L[1].ptr + 16), REGION_POOL_ERR_FOREIGN);
+    CHECK_EQU(stats(p).allocations, 0);
+    CHECK(check_ok(p));
+    /* they come back by size, under generations of after the reset */
+    region_pool_ref_t K1, K2;
+    nev = t->nev;
+    CHECK(region_pool_alloc_ref(p, 7000, 0, 0, &K1) == REGION_POOL_OK);
+    CHECK(K1.chunk == L[1].chunk && K1.ptr == L[1].ptr && K1.gen > L[1].gen);
+    CHECK(region_pool_alloc_ref(p, 8000, 0, 0, &K2) == REGION_POOL_OK);
+    CHECK(K2.chunk == L[2].chunk && K2.ptr == L[2].ptr);
+    CHECK_EQU(t->nev, nev);
+    CHECK_EQU(count_kept(p), 0);
+    CHECK_EQ(region_pool_free_at(p, L[1].chunk, 0, L[1].gen), REGION_POOL_ERR_STALE);
+    CHECK_EQ(region_pool_state_at(p, K1.chunk, 0, K1.gen, NULL), REGION_POOL_OK);
+    /* freed after the reset: a double free now, by handle and by pointer */
+    CHECK(region_pool_free_at(p, K1.chunk, 0, K1.gen) == REGION_POOL_OK);
+    CHECK_EQ(region_pool_free_at(p, K1.chunk, 0, K1.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free(p, K1.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free_at(p, L[1].chunk, 0, L[1].gen), REGION_POOL_ERR_STALE);
+    CHECK(check_ok(p));
+    /* a second reset: K2 kept after K1, nothing released (2 now) */
+    nev = t->nev;
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK(released_exactly(t, nev, NULL, 0));
+    CHECK_EQU(count_kept(p), 2);
+    CHECK_EQ(region_pool_free(p, K1.ptr), REGION_POOL_ERR_STALE);
+    CHECK(check_ok(p));
+    /* a reset with more large blocks than room: each released in id order is kept as the
+     * newest, so the two of the highest ids stay */
+    region_pool_ref_t M[3];
+    for (int i = 0; i < 3; i++) CHECK(region_pool_alloc_ref(p, 20000 + (size_t)i, 0, 0, &M[i]) == REGION_POOL_OK);
+    CHECK(M[0].chunk < M[1].chunk && M[1].chunk < M[2].chunk); /* ids 1 (L0's, reused), 4, 5 */
+    nev = t->nev;
+    CHECK(region_pool_reset(p) == REGION_POOL_OK);
+    CHECK(RELEASED(t, nev, K1.ptr, K2.ptr, M[0].ptr));
+    CHECK(region_pool_chunk_kept(p, M[1].chunk) && region_pool_chunk_kept(p, M[2].chunk));
+    CHECK_EQU(count_kept(p), 2);
+    CHECK(check_ok(p));
+
+    /* a moving realloc keeps the chunk it leaves */
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    region_pool_ref_t R, N;
+    CHECK(region_pool_alloc_ref(p, 5000, 0, 0, &R) == REGION_POOL_OK);
+    for (size_t i = 0; i < 5000; i++) ((unsigned char *)R.ptr)[i] = (unsigned char)(i * 7);
+    nev = t->nev;
+    CHECK(region_pool_realloc_at(p, R.chunk, 0, R.gen, 9000, &N) == REGION_POOL_OK);
+    CHECK(N.chunk != R.chunk && N.ptr != R.ptr);
+    for (size_t i = 0; i < 5000; i++) CHECK(((unsigned char *)N.ptr)[i] == (unsigned char)(i * 7));
+    CHECK_EQU(t->nev, nev + 2); /* the new chunk's map and created; nothing released */
+    CHECK(t->ev[nev].kind == 'm' && t->ev[nev + 1].kind == 'c' && t->ev[nev + 1].base == N.ptr);
+    CHECK(region_pool_chunk_kept(p, R.chunk));
+    CHECK_EQ(region_pool_free_at(p, R.chunk, 0, R.gen), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQ(region_pool_free(p, R.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK_EQU(stats(p).large_blocks, 1);
+    CHECK_EQU(count_kept(p), 3); /* M1 M2 R */
+    CHECK(check_ok(p));
+    /* a small allocation grown to that size moves into the kept chunk */
+    region_pool_ref_t q, Q;
+    CHECK(region_pool_alloc_ref(p, 200, 0, 0, &q) == REGION_POOL_OK);
+    memset(q.ptr, 0x3C, 200);
+    nev = t->nev;
+    CHECK(region_pool_realloc_at(p, q.chunk, q.offset, q.gen, 5000, &Q) == REGION_POOL_OK);
+    CHECK(Q.chunk == R.chunk && Q.ptr == R.ptr && Q.gen > R.gen);
+    for (size_t i = 0; i < 200; i++) CHECK(((unsigned char *)Q.ptr)[i] == 0x3C);
+    CHECK_EQU(t->nev, nev);
+    CHECK(!region_pool_chunk_kept(p, R.chunk));
+    /* by pointer: growing N moves it, N's chunk is kept (M1 M2 N) */
+    void *g = NULL;
+    CHECK(region_pool_realloc(p, N.ptr, 20000, &g) == REGION_POOL_OK && g != N.ptr);
+    CHECK(region_pool_chunk_kept(p, N.chunk));
+    CHECK_EQ(region_pool_free(p, N.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+    /* memalign's alignment survives a move out of (and back into) kept chunks */
+    void *m = region_pool_memalign(p, 65536, 3000), *m2 = NULL;
+    CHECK(m && (uintptr_t)m % 65536 == 0);
+    uint32_t mid = ref_of(p, m).chunk;
+    CHECK(region_pool_realloc(p, m, 9000, &m2) == REGION_POOL_OK); /* N's kept chunk only if 64 KiB-aligned */
+    CHECK((uintptr_t)m2 % 65536 == 0);
+    int took_n = m2 == N.ptr;
+    CHECK_EQ(took_n, (uintptr_t)N.ptr % 65536 == 0);
+    CHECK(region_pool_chunk_kept(p, mid));
+    CHECK_EQU(count_kept(p), took_n ? 3 : 4); /* M1 M2 (N) m */
+    /* take M1's and M2's chunks back */
+    CHECK(region_pool_palloc(p, 20001) == M[1].ptr && region_pool_palloc(p, 20002) == M[2].ptr);
+    CHECK_EQU(count_kept(p), took_n ? 1 : 2);
+    /* shrunk in place, then freed: the chunk keeps its mapped size and serves that size */
+    region_pool_ref_t X, X2, Y, Z;
+    CHECK(region_pool_alloc_ref(p, 12000, 0, 0, &X) == REGION_POOL_OK);
+    CHECK(region_pool_realloc_at(p, X.chunk, 0, X.gen, 100, &X2) == REGION_POOL_OK && X2.ptr == X.ptr);
+    CHECK(region_pool_free_at(p, X2.chunk, 0, X2.gen) == REGION_POOL_OK);
+    CHECK(region_pool_chunk_kept(p, X.chunk));
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &Y) == REGION_POOL_OK && Y.chunk != X.chunk); /* small */
+    CHECK(region_pool_alloc_ref(p, 12000, 0, 0, &Y) == REGION_POOL_OK && Y.ptr == X.ptr);
+    CHECK(check_ok(p));
+    /* under a count of 1, the block a moving realloc leaves releases every older kept one,
+     * after the new chunk was mapped */
+    CHECK(region_pool_keep_large(p, 1) == REGION_POOL_OK);
+    nev = t->nev;
+    CHECK(region_pool_realloc_at(p, Y.chunk, 0, Y.gen, 30000, &Z) == REGION_POOL_OK && Z.ptr != Y.ptr);
+    CHECK(t->ev[nev].kind == 'm' && t->ev[nev + 1].kind == 'c' && t->ev[nev + 1].base == Z.ptr);
+    if (took_n)
+        CHECK(RELEASED(t, nev + 2, m));
+    else
+        CHECK(RELEASED(t, nev + 2, N.ptr, m));
+    CHECK(region_pool_chunk_kept(p, Y.chunk));
+    CHECK_EQU(count_kept(p), 1);
+    size_t kn, kb;
+    CHECK(kept_totals(p, t, &kn, &kb) && kn == 1 && kb == 12000);
+    region_pool_stats_t sa = stats(p);
+    CHECK_EQU(sa.reserved, sa.blocks * 1024 + sa.large_bytes + kb);
+    CHECK_EQU(t->nmap, sa.blocks + sa.large_blocks + kn);
+    CHECK(destroy_ok(p, t));
+}
+
+/* destroy releases kept chunks like large blocks: notified then unmapped with a
+ * provider; with the default memory, stashed or freed (no leak). */
+static void destroy_releases_kept_large_blocks(void)
+{
+    tracker_t *t = new_tracker();
+    region_pool_t *p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    region_pool_ref_t s, L[3];
+    CHECK(region_pool_alloc_ref(p, 100, 0, 0, &s) == REGION_POOL_OK);
+    for (int i = 0; i < 3; i++) CHECK(region_pool_alloc_ref(p, 5000 * (size_t)(i + 1), 0, 0, &L[i]) == REGION_POOL_OK);
+    for (int i = 0; i < 3; i++) CHECK(region_pool_free_at(p, L[i].chunk, 0, L[i].gen) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 3);
+    size_t nev = t->nev;
+    CHECK(destroy_ok(p, t));
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQU(events_since(t, nev, 'r', L[i].ptr), 1);
+        CHECK_EQU(events_since(t, nev, 'u', L[i].ptr), 1);
+    }
+    CHECK_EQU(t->nev, nev + 8);
+    /* kept, taken and kept again, then reset: destroy still balances */
+    t = new_tracker();
+    p = new_pool_with(t, 1024, 4096);
+    CHECK(region_pool_keep_large(p, 3) == REGION_POOL_OK);
+    for (int round = 0; round < 5; round++) {
+        void *a = region_pool_palloc(p, 8000), *b = region_pool_memalign(p, 8192, 3000);
+        CHECK(a && b && region_pool_palloc(p, 50));
+        if (round % 2) CHECK(region_pool_free(p, a) == REGION_POOL_OK);
+        CHECK(region_pool_reset(p) == REGION_POOL_OK);
+        CHECK(check_ok(p));
+    }
+    CHECK_EQU(count_kept(p), 2);
+    CHECK_EQU(t->maps, 3); /* a block and the two large chunks, once */
+    CHECK(destroy_ok(p, t));
+
+    /* the default memory (posix_memalign behind the stash and cache): nothing leaks */
+    region_pool_trim_cache();
+    region_pool_options_t o = {4096, 4096, NULL};
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK(region_pool_keep_large(p, 3) == REGION_POOL_OK);
+    region_pool_ref_t D[4], E, D0;
+    for (int i = 0; i < 4; i++) CHECK(region_pool_alloc_ref(p, 10000 * (size_t)(i + 1), 0, 0, &D[i]) == REGION_POOL_OK);
+    CHECK(region_pool_palloc(p, 10) != NULL);
+    for (int i = 0; i < 4; i++) CHECK(region_pool_free_at(p, D[i].chunk, 0, D[i].gen) == REGION_POOL_OK);
+    /* D[3] kept as the newest released D[0], the oldest */
+    for (int i = 0; i < 4; i++) CHECK_EQ(region_pool_chunk_kept(p, D[i].chunk), i >= 1);
+    region_pool_stats_t st = stats(p);
+    CHECK_EQU(st.reserved, 4096 + 20000 + 30000 + 40000);
+    CHECK_EQ(region_pool_free(p, D[0].ptr), REGION_POOL_ERR_FOREIGN); /* released (to the pool's stash) */
+    CHECK_EQ(region_pool_free(p, D[1].ptr), REGION_POOL_ERR_DOUBLE_FREE);
+    CHECK(region_pool_alloc_ref(p, 20000, 0, 0, &E) == REGION_POOL_OK);
+    CHECK(E.chunk == D[1].chunk && E.ptr == D[1].ptr && E.gen > D[1].gen);
+    CHECK(region_pool_reset(p) == REGION_POOL_OK); /* E kept again, as the newest */
+    CHECK_EQU(count_kept(p), 3);
+    /* D[0]'s memory went to the stash: the next request of its size gets it as a new chunk */
+    CHECK(region_pool_alloc_ref(p, 10000, 0, 0, &D0) == REGION_POOL_OK);
+    CHECK(D0.ptr == D[0].ptr && !region_pool_chunk_kept(p, D0.chunk));
+    CHECK_EQU(count_kept(p), 3);
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    /* a new pool (maybe the parked one) keeps nothing until asked */
+    CHECK(region_pool_create(&o, &p) == REGION_POOL_OK);
+    CHECK_EQU(stats(p).reserved, 0);
+    region_pool_ref_t F;
+    CHECK(region_pool_alloc_ref(p, 20000, 0, 0, &F) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, F.chunk, 0, F.gen) == REGION_POOL_OK);
+    CHECK(!region_pool_chunk_kept(p, F.chunk));
+    CHECK_EQU(stats(p).reserved, 0);
+    CHECK(region_pool_keep_large(p, 1) == REGION_POOL_OK);
+    CHECK(region_pool_alloc_ref(p, 20000, 0, 0, &F) == REGION_POOL_OK);
+    CHECK(region_pool_free_at(p, F.chunk, 0, F.gen) == REGION_POOL_OK);
+    CHECK(region_pool_chunk_kept(p, F.chunk));
+    CHECK(check_ok(p));
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    /* a pool whose only chunk is kept: destroy stashes it, parked with the pool; trim frees both */
+    CHECK(region_pool_create(NULL, &p) == REGION_POOL_OK);
+    CHECK(region_pool_keep_large(p, 4) == REGION_POOL_OK);
+    void *big = region_pool_palloc(p, 200000);
+    CHECK(big && region_pool_free(p, big) == REGION_POOL_OK);
+    CHECK_EQU(count_kept(p), 1);
+    CHECK(region_pool_destroy(p) == REGION_POOL_OK);
+    CHECK(region_pool_trim_cache() > 0);
+    CHECK_EQU(region_pool_trim_cache(), 0);
+}
+
 /* ---- seeded random test with a shadow model ------------------------------------------- */
 
 static uint64_t g_seed = 1;
@@ -1195,6 +1936,8 @@ typedef struct rlive {
     uint64_t pat;
     size_t align; /* required alignment of the address */
     int large;
+    size_t bytes;  /* a large block's chunk bytes (kept by an in-place shrink) */
+    size_t malign; /* a large block's memalign alignment, 0: plain (a moving realloc asks it again) */
 } rlive_t;
 typedef struct rfreed {
     region_pool_ref_t r;
@@ -1207,7 +1950,24 @@ typedef struct rstate {
     size_t nfreed;
     long epoch; /* resets so far */
     size_t used, used_small, nlarge;
+    unsigned keep; /* the highest keep_large count set */
     size_t chunk_live[1 << 14]; /* live small allocations per block id */
+    /* the kept large blocks as the pool must have them, oldest first (region_pool_keep_large) */
+    unsigned keep_now; /* the count now, clamped to REGION_POOL_KEEP_MAX */
+    struct {
+        uint32_t id;
+        void *base;
+        size_t bytes;
+    } kept[REGION_POOL_KEEP_MAX];
+    size_t nkept, kept_bytes;
+    /* the chunks the current op must release (notify, then unmap), in order */
+    struct {
+        uint32_t id;
+        void *base;
+    } want[2 * RMAXLIVE];
+    size_t nwant;
+    long evicted, taken; /* oldest kept blocks released to make room; kept blocks taken */
+    long evicted_many, too_big; /* releases that released several oldest; blocks over the byte limit released */
 } rstate_t;
 
 static size_t rand_size(rng_t *g, size_t max_small)
@@ -1219,12 +1979,26 @@ static size_t rand_size(rng_t *g, size_t max_small)
     return (size_t)(x >> 8) % (x % 3 == 0 ? max_small + 1 : 300);
 }
 
-static int r_add(rstate_t *st, const region_pool_ref_t *r, size_t align, int large, uint64_t pat, size_t max_small)
+/* With keep_large on, large requests repeat a few sizes, so kept chunks get taken back (newest
+ * first) as well as pushed out (oldest first, by the count and by the bytes); now and then one
+ * at the byte limit, or a byte either side (never kept: 262,145). */
+static size_t keep_size(rng_t *g, size_t max_small, int memalign)
+{
+    static const size_t more[] = {1, 4096, 20000, 65536};
+    if (memalign && below(g, 3) == 0) return below(g, 2) ? 100 % (max_small + 1) : 8;
+    if (below(g, 64) == 0) return REGION_POOL_KEEP_MAX_BYTES - 1 + below(g, 3); /* the byte limit, -1, +1 */
+    return max_small + more[below(g, 4)];
+}
+
+/* bytes, malign: a large block's chunk bytes and memalign alignment (0 for a small one) */
+static int r_add(rstate_t *st, const region_pool_ref_t *r, size_t align, int large, uint64_t pat, size_t max_small,
+                 size_t bytes, size_t malign)
 {
     HCHECK(st->n < RMAXLIVE);
     HCHECKF(((uintptr_t)r->ptr & (align - 1)) == 0, "%p not %zu-aligned", r->ptr, align);
     HCHECK(large || r->size <= max_small);
-    st->live[st->n++] = (rlive_t){*r, pat, align, large};
+    HCHECK(!large || bytes >= (r->size ? r->size : 1));
+    st->live[st->n++] = (rlive_t){*r, pat, align, large, large ? bytes : 0, large ? malign : 0};
     st->used += r->size;
     if (large) st->nlarge++;
     else {
@@ -1247,6 +2021,130 @@ static void r_remove(rstate_t *st, size_t i, int record)
     st->live[i] = st->live[--st->n];
 }
 
+/* ---- the kept large blocks' model (region_pool_keep_large) ---- */
+
+static void r_set_keep(rstate_t *st, unsigned count)
+{
+    st->keep_now = count < REGION_POOL_KEEP_MAX ? count : REGION_POOL_KEEP_MAX;
+    if (count > st->keep) st->keep = count;
+}
+
+/* The kept block a large request (size, memalign alignment malign, 0: plain) must take: the
+ * newest one of its bytes whose base has max(malign, page) alignment; -1 when none fits (a
+ * new chunk is mapped). */
+static int r_fit(const region_pool_t *p, const rstate_t *st, size_t size, size_t malign)
+{
+    size_t page = region_pool_page_size(p), align = malign > page ? malign : page, bytes = size ? size : 1;
+    for (size_t i = st->nkept; i-- > 0;)
+        if (st->kept[i].bytes == bytes && (uintptr_t)st->kept[i].base % align == 0) return (int)i;
+    return -1;
+}
+
+/* A large request served as r: by kept block k (r_fit's before the call) under a newer
+ * generation with no map and no notification, or (k < 0) by a chunk mapped and created by
+ * this call. maps, created: the tracker's counts before the call. */
+static int r_served(region_pool_t *p, rstate_t *st, const tracker_t *t, const region_pool_ref_t *r, int k, size_t maps,
+                    size_t created)
+{
+    HCHECK(!region_pool_chunk_kept(p, r->chunk));
+    if (k < 0) {
+        HCHECKF(t->maps == maps + 1 && t->created == created + 1, "large block %u (%zu bytes): %zu maps, %zu created",
+                r->chunk, r->size, t->maps - maps, t->created - created);
+        return 1;
+    }
+    HCHECKF(r->chunk == st->kept[k].id && r->ptr == st->kept[k].base && r->offset == 0,
+            "large request (%zu bytes) got chunk %u at %p, want kept #%d of %zu: chunk %u at %p", r->size, r->chunk,
+            r->ptr, k, st->nkept, st->kept[k].id, st->kept[k].base);
+    HCHECKF(t->maps == maps && t->created == created, "kept chunk %u taken with %zu maps, %zu created", r->chunk,
+            t->maps - maps, t->created - created);
+    st->kept_bytes -= st->kept[k].bytes;
+    memmove(&st->kept[k], &st->kept[k + 1], (st->nkept - (size_t)k - 1) * sizeof st->kept[0]);
+    st->nkept--;
+    st->taken++;
+    return 1;
+}
+
+static void r_want(rstate_t *st, uint32_t id, void *base)
+{
+    if (st->nwant < sizeof st->want / sizeof st->want[0]) {
+        st->want[st->nwant].id = id;
+        st->want[st->nwant].base = base;
+    }
+    st->nwant++;
+}
+
+/* Large block l was released (free, moving realloc, reset). Not kept (released: notified,
+ * unmapped) when the count is 0 or its bytes exceed REGION_POOL_KEEP_MAX_BYTES on their own;
+ * else the oldest kept blocks are released, oldest first, while the count is reached or its
+ * bytes do not fit with theirs, and it is kept as the newest. */
+static void r_release(rstate_t *st, const rlive_t *l)
+{
+    const size_t max = REGION_POOL_KEEP_MAX_BYTES;
+    if (!st->keep_now || l->bytes > max) {
+        r_want(st, l->r.chunk, l->r.ptr);
+        st->too_big += st->keep_now != 0;
+        return;
+    }
+    st->evicted_many += st->nkept >= 2 && l->bytes > max - st->kept_bytes + st->kept[0].bytes;
+    while (st->nkept >= st->keep_now || l->bytes > max - st->kept_bytes) {
+        r_want(st, st->kept[0].id, st->kept[0].base);
+        st->kept_bytes -= st->kept[0].bytes;
+        memmove(&st->kept[0], &st->kept[1], --st->nkept * sizeof st->kept[0]);
+        st->evicted++;
+    }
+    st->kept[st->nkept].id = l->r.chunk;
+    st->kept[st->nkept].base = l->r.ptr;
+    st->kept[st->nkept].bytes = l->bytes;
+    st->nkept++;
+    st->kept_bytes += l->bytes;
+}
+
+/* A reset released every live large block, lowest id first. */
+static void r_release_all(rstate_t *st)
+{
+    for (uint32_t last = 0, first = 1;; first = 0) {
+        size_t lo = SIZE_MAX;
+        for (size_t i = 0; i < st->n; i++)
+            if (st->live[i].large && (first || st->live[i].r.chunk > last) &&
+                (lo == SIZE_MAX || st->live[i].r.chunk < st->live[lo].r.chunk))
+                lo = i;
+        if (lo == SIZE_MAX) return;
+        last = st->live[lo].r.chunk;
+        r_release(st, &st->live[lo]);
+    }
+}
+
+/* The op just done released exactly the chunks expected (each notified, then unmapped,
+ * in order) and the model's kept blocks are kept (located at their bases); then a new op. */
+static int r_op_done(const region_pool_t *p, rstate_t *st, tracker_t *t)
+{
+    HCHECKF(t->nev < MAXEV, "event log full");
+    HCHECK(st->nwant <= sizeof st->want / sizeof st->want[0]);
+    size_t w = 0;
+    for (size_t i = 0; i < t->nev; i++) {
+        const ev_t *e = &t->ev[i];
+        if (e->kind != 'r' && e->kind != 'u') continue;
+        size_t j = w / 2;
+        HCHECKF(j < st->nwant, "%c of chunk %u at %p: not a release the model expects (%zu expected)", e->kind, e->id,
+                e->base, st->nwant);
+        HCHECKF(e->base == st->want[j].base && e->kind == (w % 2 ? 'u' : 'r') &&
+                    (e->kind == 'u' || e->id == st->want[j].id),
+                "%c of chunk %u at %p; want %s of chunk %u at %p (#%zu of %zu)", e->kind, e->id, e->base,
+                w % 2 ? "unmap" : "released", st->want[j].id, st->want[j].base, j, st->nwant);
+        w++;
+    }
+    HCHECKF(w == 2 * st->nwant, "%zu release/unmap events, want %zu", w, 2 * st->nwant);
+    for (size_t i = 0; i < st->nkept; i++) {
+        region_pool_ref_t l;
+        HCHECKF(region_pool_chunk_kept(p, st->kept[i].id) &&
+                    region_pool_locate(p, st->kept[i].base, &l) == REGION_POOL_OK && l.chunk == st->kept[i].id,
+                "chunk %u at %p not kept (#%zu of %zu)", st->kept[i].id, st->kept[i].base, i, st->nkept);
+    }
+    t->nev = 0;
+    st->nwant = 0;
+    return 1;
+}
+
 static int r_verify(region_pool_t *p, const rstate_t *st, tracker_t *t)
 {
     HCHECK(check_ok(p));
@@ -1257,8 +2155,18 @@ static int r_verify(region_pool_t *p, const rstate_t *st, tracker_t *t)
     HCHECK(s.large_blocks == st->nlarge);
     HCHECK(s.peak_used >= s.used);
     HCHECK(block_identity(p, st->used_small));
-    HCHECK(s.reserved == s.blocks * region_pool_block_size(p) + s.large_bytes);
-    HCHECK(t->nmap == s.blocks + s.large_blocks);
+    /* kept large blocks (region_pool_keep_large) are mapped and reserved, but no allocation */
+    size_t kept = 0, kept_bytes = 0;
+    HCHECK(kept_totals(p, t, &kept, &kept_bytes));
+    HCHECKF(kept == st->nkept && kept_bytes == st->kept_bytes, "%zu chunks (%zu bytes) kept, model %zu (%zu bytes)",
+            kept, kept_bytes, st->nkept, st->kept_bytes);
+    HCHECK(kept <= (st->keep < REGION_POOL_KEEP_MAX ? st->keep : REGION_POOL_KEEP_MAX) &&
+           kept_bytes <= REGION_POOL_KEEP_MAX_BYTES);
+    HCHECKF(s.reserved == s.blocks * region_pool_block_size(p) + s.large_bytes + kept_bytes,
+            "reserved %zu != blocks %zu + large %zu + kept %zu", s.reserved, s.blocks * region_pool_block_size(p),
+            s.large_bytes, kept_bytes);
+    HCHECKF(t->nmap == s.blocks + s.large_blocks + kept, "%zu mapped, %zu blocks + %zu large + %zu kept", t->nmap,
+            s.blocks, s.large_blocks, kept);
     for (size_t i = 0; i < st->n; i++) {
         const rlive_t *l = &st->live[i];
         HCHECKF(pat_ok(l->r.ptr, l->r.size, l->pat), "contents of live allocation %zu damaged", i);
@@ -1268,23 +2176,35 @@ static int r_verify(region_pool_t *p, const rstate_t *st, tracker_t *t)
     return 1;
 }
 
-static void run_random(uint64_t seed, size_t block_size)
+/* keep: 0, or the region_pool_keep_large count of the run (changed now and then to 0..5). */
+static void run_random(uint64_t seed, size_t block_size, unsigned keep)
 {
     tracker_t *t = new_tracker();
     region_pool_t *p = new_pool_with(t, block_size, 0);
     CHECK(p);
     const size_t ms = region_pool_max_small(p);
     rstate_t *st = tu_alloc(sizeof *st);
+    r_set_keep(st, keep);
+    if (keep) CHECK(region_pool_keep_large(p, keep) == REGION_POOL_OK);
     rng_t g = {seed};
     uint64_t patctr = seed << 20;
     uint32_t expect_recycled = REGION_POOL_NO_CHUNK;
-    long rejected = 0, recycled_checked = 0, resets = 0, injected = 0;
+    long rejected = 0, recycled_checked = 0, resets = 0, injected = 0, reused = 0, kept_frees = 0, kept_refused = 0,
+         keep_changes = 0;
     for (long op = 1; op <= g_ops; op++) {
+        CHECKF(r_op_done(p, st, t), "op %ld", op - 1); /* the previous op's releases, the kept blocks */
+        if (keep && below(&g, 3000) == 0) { /* lower or raise the count; nothing happens until a block is kept */
+            unsigned k = (unsigned)below(&g, 6);
+            CHECK(region_pool_keep_large(p, k) == REGION_POOL_OK);
+            r_set_keep(st, k);
+            keep_changes++;
+        }
         uint64_t x = next(&g);
         unsigned kind = (unsigned)(x % 1000);
         uint32_t recycled = REGION_POOL_NO_CHUNK;
         if (kind < 2 && op > 1000) { /* reset */
             CHECK(region_pool_reset(p) == REGION_POOL_OK);
+            r_release_all(st);
             for (size_t i = 0; i < st->n; i++)
                 st->freed[st->nfreed++ % RFREED] = (rfreed_t){st->live[i].r, st->epoch};
             st->n = 0;
@@ -1294,7 +2214,7 @@ static void run_random(uint64_t seed, size_t block_size)
             resets++;
         } else if (kind < 480 && st->n < RMAXLIVE) { /* allocate */
             region_pool_ref_t r;
-            size_t size = rand_size(&g, ms), align = REGION_POOL_ALIGNMENT;
+            size_t size = rand_size(&g, ms), align = REGION_POOL_ALIGNMENT, malign = 0;
             unsigned flags = 0, v = (unsigned)below(&g, 20);
             int large = size > ms;
             if (v < 6) {
@@ -1304,11 +2224,17 @@ static void run_random(uint64_t seed, size_t block_size)
                 flags = REGION_POOL_ZERO;
             } else if (v == 8) {
                 flags = REGION_POOL_MEMALIGN;
-                align = (size_t)1 << below(&g, 17);
+                align = malign = (size_t)1 << below(&g, 17);
                 large = 1;
             }
+            if (keep && (large || below(&g, 12) == 0)) { /* more large requests, all of a few sizes */
+                size = keep_size(&g, ms, (flags & REGION_POOL_MEMALIGN) != 0);
+                large = size > ms || (flags & REGION_POOL_MEMALIGN);
+            }
+            int fit = large ? r_fit(p, st, size, malign) : -1; /* the kept block it must take */
             int armed = below(&g, 100) == 0; /* the provider refuses now and then */
             t->fail_in = armed;
+            size_t created = t->created, maps = t->maps;
             int rc;
             if ((flags & ~REGION_POOL_UNALIGNED) == 0 && below(&g, 2) == 0) {
                 /* the pointer entry points (palloc/pnalloc's fast path), named by locate */
@@ -1321,6 +2247,7 @@ static void run_random(uint64_t seed, size_t block_size)
             int refused = armed && t->fail_in == 0;
             t->fail_in = 0;
             if (rc == REGION_POOL_ERR_NOMEM && refused) {
+                CHECKF(fit < 0, "op %ld: a large request a kept block fits failed to map", op);
                 injected++;
                 continue;
             }
@@ -1331,6 +2258,11 @@ static void run_random(uint64_t seed, size_t block_size)
             region_pool_chunk_info_t ci;
             CHECK(region_pool_chunk_info(p, r.chunk, &ci) == REGION_POOL_OK);
             CHECK_EQ(ci.kind, large ? REGION_POOL_CHUNK_LARGE : REGION_POOL_CHUNK_BLOCK);
+            if (large) { /* the newest kept block that fits came back (no map, no notification), or a new one */
+                CHECK(ci.bytes == (size ? size : 1));
+                CHECKF(r_served(p, st, t, &r, fit, maps, created), "op %ld", op);
+                reused += fit >= 0;
+            }
             if (!large && expect_recycled != REGION_POOL_NO_CHUNK) { /* the rewound block serves it, at its start */
                 CHECKF(r.chunk == expect_recycled && r.offset == 0, "op %ld: recycled block %u not used (got %u+%zu)", op,
                        expect_recycled, r.chunk, r.offset);
@@ -1339,7 +2271,7 @@ static void run_random(uint64_t seed, size_t block_size)
             if (flags & REGION_POOL_MEMALIGN) align = align > 4096 ? align : 4096;
             uint64_t pat = mix(++patctr);
             pat_fill(r.ptr, size, pat);
-            CHECK_HELPER(r_add(st, &r, align, large, pat, ms));
+            CHECK_HELPER(r_add(st, &r, align, large, pat, ms, ci.bytes, malign));
         } else if (kind < 850 && st->n) { /* free, by handle or by pointer */
             size_t i = below(&g, st->n);
             rlive_t l = st->live[i];
@@ -1347,18 +2279,31 @@ static void run_random(uint64_t seed, size_t block_size)
             int rc = (x >> 32) & 1 ? region_pool_free(p, l.r.ptr) : region_pool_free_at(p, l.r.chunk, l.r.offset, l.r.gen);
             CHECKF(rc == REGION_POOL_OK, "op %ld: free = %d", op, rc);
             r_remove(st, i, 1);
+            if (l.large) r_release(st, &l);
             if (!l.large && st->chunk_live[l.r.chunk] == 0) recycled = l.r.chunk;
+            if (l.large && region_pool_chunk_kept(p, l.r.chunk)) { /* kept: refused by pointer and handle */
+                CHECK(st->keep && st->nkept && st->kept[st->nkept - 1].id == l.r.chunk);
+                CHECK_EQ(region_pool_free(p, l.r.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+                CHECK_EQ(region_pool_state_at(p, l.r.chunk, 0, l.r.gen, NULL), REGION_POOL_ERR_DOUBLE_FREE);
+                kept_frees++;
+            }
         } else if (kind < 970 && st->n) { /* realloc */
             size_t i = below(&g, st->n);
             rlive_t l = st->live[i];
             size_t size = rand_size(&g, ms);
+            if (keep && size > ms) size = keep_size(&g, ms, 0);
             region_pool_ref_t n;
+            /* a move to a large block: growing a large one (same memalign alignment), or a small one past max_small */
+            int to_large = l.large ? size > l.bytes : size > ms;
+            int fit = to_large ? r_fit(p, st, size, l.malign) : -1;
             int armed = below(&g, 50) == 0;
             t->fail_in = armed;
+            size_t created = t->created, maps = t->maps;
             int rc = region_pool_realloc_at(p, l.r.chunk, l.r.offset, l.r.gen, size, &n);
             int refused = armed && t->fail_in == 0;
             t->fail_in = 0;
             if (rc == REGION_POOL_ERR_NOMEM && refused) {
+                CHECKF(fit < 0, "op %ld: a realloc a kept block fits failed to map", op);
                 injected++;
                 CHECK(pat_ok(l.r.ptr, l.r.size, l.pat)); /* old block intact */
                 CHECK(region_pool_state_at(p, l.r.chunk, l.r.offset, l.r.gen, NULL) == REGION_POOL_OK);
@@ -1374,11 +2319,26 @@ static void run_random(uint64_t seed, size_t block_size)
             int large = ci.kind == REGION_POOL_CHUNK_LARGE;
             size_t align = l.large ? l.align : REGION_POOL_ALIGNMENT;
             if (!moved) align = l.align;
+            /* a large block moves exactly when it grows past its chunk, and stays large */
+            CHECKF((moved && large) == to_large && (!l.large || moved == to_large) && (moved || large == l.large),
+                   "op %ld: realloc (%s %zu -> %zu) moved %d to a %s block", op, l.large ? "large" : "small", l.r.size,
+                   size, moved, large ? "large" : "small");
+            if (to_large) {
+                CHECK(ci.bytes == (size ? size : 1));
+                CHECKF(r_served(p, st, t, &n, fit, maps, created), "op %ld", op);
+                reused += fit >= 0;
+            }
             r_remove(st, i, moved);
+            if (moved && l.large) r_release(st, &l); /* after the new one was taken, as the pool does */
             if (moved) CHECK(region_pool_state_at(p, l.r.chunk, l.r.offset, l.r.gen, NULL) != REGION_POOL_OK);
+            if (moved && l.large && region_pool_chunk_kept(p, l.r.chunk)) {
+                CHECK(st->keep && st->nkept && st->kept[st->nkept - 1].id == l.r.chunk);
+                kept_frees++;
+            }
             uint64_t pat = mix(++patctr);
             pat_fill(n.ptr, size, pat);
-            CHECK_HELPER(r_add(st, &n, align, large, pat, ms));
+            if (!moved && large) CHECK_EQU(ci.bytes, l.bytes); /* shrunk in place: the chunk keeps its bytes */
+            CHECK_HELPER(r_add(st, &n, align, large, pat, ms, ci.bytes, l.malign));
             if (moved && !l.large && st->chunk_live[l.r.chunk] == 0) recycled = l.r.chunk;
         } else if (st->nfreed) { /* a rejected free: double (same epoch) or stale (earlier epoch) */
             size_t k = below(&g, st->nfreed < RFREED ? st->nfreed : RFREED);
@@ -1388,6 +2348,11 @@ static void run_random(uint64_t seed, size_t block_size)
             int want = f.epoch == st->epoch ? REGION_POOL_ERR_DOUBLE_FREE : REGION_POOL_ERR_STALE;
             CHECKF(rc == want, "op %ld: rejected free = %d, want %d", op, rc, want);
             CHECK(rc == region_pool_realloc_at(p, f.r.chunk, f.r.offset, f.r.gen, 5, &(region_pool_ref_t){0}));
+            if (f.epoch == st->epoch && f.r.offset == 0 && kept_base(p, t, f.r.chunk) == f.r.ptr) {
+                /* freed into the kept list since (this epoch): its pointer is a double free too */
+                CHECK_EQ(region_pool_free(p, f.r.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+                kept_refused++;
+            }
             region_pool_stats_t after = stats(p);
             CHECK(same_stats(&before, &after));
             rejected++;
@@ -1395,19 +2360,33 @@ static void run_random(uint64_t seed, size_t block_size)
         expect_recycled = recycled;
         if (op % 1000 == 0) CHECK_HELPER(r_verify(p, st, t));
     }
+    CHECKF(r_op_done(p, st, t), "op %ld", g_ops);
     CHECK_HELPER(r_verify(p, st, t));
-    fprintf(stderr, "# random: seed %" PRIu64 ", block %zu, %ld ops, %ld resets, %ld rejected frees, %ld recycles seen, %ld refused maps, %zu blocks\n",
-            seed, block_size, g_ops, resets, rejected, recycled_checked, injected, stats(p).blocks);
+    fprintf(stderr,
+            "# random: seed %" PRIu64 ", block %zu, keep %u, %ld ops, %ld resets, %ld rejected frees, %ld recycles "
+            "seen, %ld refused maps, %zu blocks",
+            seed, block_size, keep, g_ops, resets, rejected, recycled_checked, injected, stats(p).blocks);
+    if (keep)
+        fprintf(stderr,
+                ", %ld kept frees, %ld kept chunks taken back, %ld oldest released for room (%ld times more than one "
+                "for the bytes), %ld over the byte limit released, %ld kept pointers refused, %ld keep changes",
+                kept_frees, reused, st->evicted, st->evicted_many, st->too_big, kept_refused, keep_changes);
+    fputc('\n', stderr);
     if (g_ops >= 100000) CHECK(resets > 10 && rejected > 1000 && recycled_checked > 10 && injected > 5);
+    if (keep && g_ops >= 100000)
+        CHECK(kept_frees > 20 && reused > 20 && st->evicted > 20 && st->evicted_many > 5 && st->too_big > 5);
     CHECK(destroy_ok(p, t));
 }
 
 /* Three pools: max_small = block size (256), a page-sized block, and blocks
- * larger than a page (max_small = page - 1). */
+ * larger than a page (max_small = page - 1); then the same with keep_large on
+ * (counts 1..5, other seeds). */
 static void random_ops_against_shadow(void)
 {
     static const size_t blocks[] = {256, 4096, 16384};
-    for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random(g_seed + i, blocks[i]);
+    for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random(g_seed + i, blocks[i], 0);
+    for (size_t i = 0; i < 3 && !tu_case_failed; i++)
+        run_random(g_seed + 3 + i, blocks[i], 1 + (unsigned)((g_seed + 3 + i) % 5));
 }
 
 /* The default provider keeps freed chunks (and the pool's side tables) for the
@@ -2381,11 +3360,14 @@ static void bumps_interleave_with_native_calls(void)
 
 /* ---- seeded random test: recorded bumps and native calls against the shadow ------------------- */
 
-static int rb_native(region_pool_t *p, rstate_t *st, rng_t *g, uint64_t *patctr, size_t size, int unaligned)
+static int rb_native(region_pool_t *p, rstate_t *st, const tracker_t *t, rng_t *g, uint64_t *patctr, size_t size,
+                     int unaligned)
 {
     const size_t ms = region_pool_max_small(p);
     region_pool_ref_t r;
     int rc;
+    int fit = size > ms ? r_fit(p, st, size, 0) : -1;
+    size_t maps = t->maps, created = t->created;
     if (size <= ms && below(g, 2)) {
         void *q = unaligned ? region_pool_pnalloc(p, size) : region_pool_palloc(p, size);
         rc = q ? region_pool_locate(p, q, &r) : REGION_POOL_ERR_NOMEM;
@@ -2394,9 +3376,10 @@ static int rb_native(region_pool_t *p, rstate_t *st, rng_t *g, uint64_t *patctr,
         rc = region_pool_alloc_ref(p, size, 0, unaligned ? REGION_POOL_UNALIGNED : 0, &r);
     }
     HCHECKF(rc == REGION_POOL_OK, "native alloc(%zu) = %d", size, rc);
+    if (size > ms) HCHECK(r_served(p, st, t, &r, fit, maps, created));
     uint64_t pat = mix(++*patctr);
     pat_fill(r.ptr, size, pat);
-    return r_add(st, &r, unaligned || size > ms ? 1 : REGION_POOL_ALIGNMENT, size > ms, pat, ms);
+    return r_add(st, &r, unaligned || size > ms ? 1 : REGION_POOL_ALIGNMENT, size > ms, pat, ms, size, 0);
 }
 
 /* A pair that no pool may record at this point of the log (the lease's bump offset is jb->bump). */
@@ -2420,22 +3403,27 @@ static void jb_bad(bumper_t *jb, rng_t *g, size_t ms)
     }
 }
 
-static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
+static void run_random_bumps(uint64_t seed, size_t block_size, long ops, unsigned keep)
 {
     tracker_t *t = new_tracker();
     region_pool_t *p = new_pool_with(t, block_size, 0);
     CHECK(p);
     const size_t ms = region_pool_max_small(p);
     rstate_t *st = tu_alloc(sizeof *st);
+    r_set_keep(st, keep);
+    if (keep) CHECK(region_pool_keep_large(p, keep) == REGION_POOL_OK);
+    long kept_frees = 0;
     bumper_t *jb = tu_alloc(sizeof *jb);
     rng_t g = {seed ^ 0xb0a7b0a7ull};
     uint64_t patctr = seed << 24;
     long batches = 0, bumped = 0, bad = 0, over_slots = 0, stale = 0, natives = 0, frees = 0, rewinds = 0, resets = 0,
          rejected = 0, no_head = 0;
     for (long op = 1; op <= ops; op++) {
+        CHECKF(r_op_done(p, st, t), "op %ld", op - 1); /* the previous op's releases, the kept blocks */
         unsigned kind = (unsigned)below(&g, 1000);
         if (kind < 2 && op > 1000) { /* reset */
             CHECK(region_pool_reset(p) == REGION_POOL_OK);
+            r_release_all(st);
             for (size_t i = 0; i < st->n; i++) st->freed[st->nfreed++ % RFREED] = (rfreed_t){st->live[i].r, st->epoch};
             st->n = 0;
             st->used = st->used_small = st->nlarge = 0;
@@ -2447,7 +3435,7 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
         } else if (kind < 350 && st->n + 64 < RMAXLIVE) { /* a lease: bump a batch, record it */
             if (!take_head(p, jb)) { /* nothing open: the request goes native */
                 no_head++;
-                CHECK_HELPER(rb_native(p, st, &g, &patctr, below(&g, ms + 1), (int)below(&g, 2)));
+                CHECK_HELPER(rb_native(p, st, t, &g, &patctr, below(&g, ms + 1), (int)below(&g, 2)));
                 continue;
             }
             batches++;
@@ -2482,8 +3470,9 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
                     rlive_t l = st->live[i];
                     CHECK(region_pool_free_at(p, l.r.chunk, l.r.offset, l.r.gen) == REGION_POOL_OK);
                     r_remove(st, i, 1);
+                    if (l.large) r_release(st, &l);
                 } else {
-                    CHECK_HELPER(rb_native(p, st, &g, &patctr, below(&g, 64), (int)below(&g, 2)));
+                    CHECK_HELPER(rb_native(p, st, t, &g, &patctr, below(&g, 64), (int)below(&g, 2)));
                 }
             }
             region_pool_head_t now;
@@ -2505,7 +3494,7 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
                 region_pool_ref_t r = jb_ref(jb, i);
                 uint64_t pat = mix(++patctr);
                 pat_fill(r.ptr, r.size, pat);
-                CHECK_HELPER(r_add(st, &r, jb->unaligned[i] ? 1 : REGION_POOL_ALIGNMENT, 0, pat, ms));
+                CHECK_HELPER(r_add(st, &r, jb->unaligned[i] ? 1 : REGION_POOL_ALIGNMENT, 0, pat, ms, 0, 0));
             }
             bumped += (long)got;
             region_pool_stats_t s1 = stats(p);
@@ -2521,11 +3510,13 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
             }
             if (miss != SIZE_MAX && !between) { /* what did not fit the lease goes native */
                 natives++;
-                CHECK_HELPER(rb_native(p, st, &g, &patctr, miss, miss_unaligned));
+                CHECK_HELPER(rb_native(p, st, t, &g, &patctr, miss, miss_unaligned));
             }
         } else if (kind < 500 && st->n < RMAXLIVE) { /* native palloc / pnalloc / alloc_ref, small or large */
             natives++;
-            CHECK_HELPER(rb_native(p, st, &g, &patctr, rand_size(&g, ms), below(&g, 3) == 0));
+            size_t size = rand_size(&g, ms);
+            if (keep && (size > ms || below(&g, 12) == 0)) size = keep_size(&g, ms, 0);
+            CHECK_HELPER(rb_native(p, st, t, &g, &patctr, size, below(&g, 3) == 0));
         } else if (kind < 950 && st->n) { /* free a few, by handle or by pointer */
             /* around a live count that moves between 32 and 1632 over the run */
             size_t target = 32 + (size_t)((op >> 12) % 5) * 400;
@@ -2536,7 +3527,13 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
                 int rc = below(&g, 2) ? region_pool_free(p, l.r.ptr) : region_pool_free_at(p, l.r.chunk, l.r.offset, l.r.gen);
                 CHECKF(rc == REGION_POOL_OK, "op %ld: free (%u, %zu) = %d", op, l.r.chunk, l.r.offset, rc);
                 r_remove(st, i, 1);
+                if (l.large) r_release(st, &l);
                 frees++;
+                if (l.large && region_pool_chunk_kept(p, l.r.chunk)) {
+                    CHECK(keep && st->nkept && st->kept[st->nkept - 1].id == l.r.chunk);
+                    CHECK_EQ(region_pool_free(p, l.r.ptr), REGION_POOL_ERR_DOUBLE_FREE);
+                    kept_frees++;
+                }
                 if (!l.large && st->chunk_live[l.r.chunk] == 0) { /* its block's last: rewound */
                     region_pool_chunk_info_t ci;
                     CHECK(region_pool_chunk_info(p, l.r.chunk, &ci) == REGION_POOL_OK);
@@ -2560,13 +3557,15 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
         }
         if (op % 1000 == 0) CHECK_HELPER(r_verify(p, st, t));
     }
+    CHECKF(r_op_done(p, st, t), "op %ld", ops);
     CHECK_HELPER(r_verify(p, st, t));
     fprintf(stderr,
             "# random bumps: seed %" PRIu64 ", block %zu, %ld ops: %ld leases, %ld bumped, %ld cut short "
             "(%ld past the slots, %ld after a native call), %ld native, %ld frees, %ld rewinds, %ld resets, %ld "
-            "rejected, %ld without a head\n",
+            "rejected, %ld without a head, keep %u: %ld kept frees, %ld taken back, %ld oldest released for room\n",
             seed, block_size, ops, batches, bumped, bad, over_slots, stale, natives, frees, rewinds, resets, rejected,
-            no_head);
+            no_head, keep, kept_frees, st->taken, st->evicted);
+    if (keep && ops >= 50000) CHECK(kept_frees > 10);
     if (ops >= 50000) {
         CHECK(bumped > ops / 8 && bad > 100 && stale > 100 && rewinds > 10 && resets > 10 && rejected > 1000);
         if (block_size == 256) CHECK(over_slots > 10); /* 16 slots a block */
@@ -2575,11 +3574,13 @@ static void run_random_bumps(uint64_t seed, size_t block_size, long ops)
 }
 
 /* Three pools (max_small = block size with 16 slots a block; page-sized blocks; larger ones),
- * g_ops / 2 ops each (100,000 by default). */
+ * g_ops / 2 ops each (100,000 by default); then the same with keep_large on (counts 1..5). */
 static void random_bumps_against_shadow(void)
 {
     static const size_t blocks[] = {256, 4096, 16384};
-    for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random_bumps(g_seed + 100 + i, blocks[i], g_ops / 2);
+    for (size_t i = 0; i < 3 && !tu_case_failed; i++) run_random_bumps(g_seed + 100 + i, blocks[i], g_ops / 2, 0);
+    for (size_t i = 0; i < 3 && !tu_case_failed; i++)
+        run_random_bumps(g_seed + 103 + i, blocks[i], g_ops / 2, 1 + (unsigned)((g_seed + 103 + i) % 5));
 }
 
 int main(int argc, char **argv)
@@ -2610,6 +3611,12 @@ int main(int argc, char **argv)
     TU_RUN(reset_releases_large_and_rewinds);
     TU_RUN(notifications_in_order);
     TU_RUN(locate_round_trip);
+    TU_RUN(keep_off_releases_large_at_once);
+    TU_RUN(kept_large_block_comes_back);
+    TU_RUN(kept_large_blocks_within_limits);
+    TU_RUN(kept_large_blocks_taken_newest_first);
+    TU_RUN(reset_and_realloc_keep_large_blocks);
+    TU_RUN(destroy_releases_kept_large_blocks);
     TU_RUN(random_ops_against_shadow);
     TU_RUN(default_provider_recycles_chunks);
     TU_RUN(default_provider_caches_blocks_with_tables);

@@ -131,8 +131,9 @@ export interface RegionBinding {
   create(blockSize: number): [number, object, number] | number;
   /**
    * scratch = [handle, chunk] -> the chunk's external ArrayBuffer (made once per chunk
-   * incarnation) with scratch[0] = 1 for a large block, 0 for a block; undefined
-   * and a negative status in scratch[0] for no live chunk.
+   * incarnation; the pool's arena's for a carved chunk) with scratch[0] = 1 for a large
+   * block, 0 for a block, and scratch[1] = where the chunk starts in it; undefined and a
+   * negative status in scratch[0] for no live chunk.
    */
   chunkBuffer(): ArrayBuffer | undefined;
   /**
@@ -142,7 +143,7 @@ export interface RegionBinding {
   alloc(): void;
   /** scratch = [handle, chunk, offset, gen, size] -> as alloc. */
   realloc(): void;
-  /** scratch = [handle, chunk, offset, gen] -> scratch[0] = status. */
+  /** scratch = [handle, chunk, offset, gen] -> scratch[0] = status, scratch[1] = 1 when the chunk is kept for reuse. */
   free(): void;
   /** The environment's scratch array (the same one as tlsf.scratch). */
   readonly scratch: Float64Array;
@@ -151,7 +152,10 @@ export interface RegionBinding {
    * the lease bumps while count < slots and offset + max(size, 1) <= lim (0: revoked).
    */
   readonly lease: Int32Array;
-  /** Status; releases large blocks (held while views reach them) and rewinds every block. */
+  /**
+   * Status; releases large blocks (held while views reach them) but the few kept for
+   * reuse, whose ids it leaves in scratch = [count, id, ...], and rewinds every block.
+   */
   reset(handle: number): number;
   /** The pool's nativeHandle external (once per pool). */
   nativeHandle(handle: number): object | undefined;

@@ -87,8 +87,9 @@ interface Chunk {
  * can be freed one by one (a block whose allocations are all freed is rewound
  * and reused), or all at once by reset(). Cleanup callbacks run at reset() and
  * destroy(). Allocations are Buffer views of the chunk's external ArrayBuffer
- * (the pool's first chunks share one: its arena, docs/region.md); each remembers its (chunk, offset, generation) handle, so a view from before
- * a reset is told apart from a newer allocation at the same place.
+ * (the pool's first chunks share one: its arena, docs/region.md); each
+ * remembers its (chunk, offset, generation) handle, so a view from before a
+ * reset is told apart from a newer allocation at the same place.
  * destroy() frees every chunk no view can reach; the others stay mapped,
  * untouched, until their views are garbage (docs/lifetime.md).
  */

@@ -96,8 +96,10 @@ napi_status PoolTable::SharedChunkBuffer(napi_env env, PoolState* state, size_t 
   if (chunk.entry != nullptr && chunk.entry == *shared && (*result = Deref(env, chunk.ref)) != nullptr) return napi_ok;
   Forget(env, &chunk);
   napi_value buffer = nullptr;
-  for (const ChunkBufferRef& other : state->chunks) {  // another chunk's reference to the live one
-    if (*shared != nullptr && other.entry == *shared && (buffer = Deref(env, other.ref)) != nullptr) break;
+  if (*shared != nullptr) {
+    for (const ChunkBufferRef& other : state->chunks) {  // another chunk's reference to the live one
+      if (other.entry == *shared && (buffer = Deref(env, other.ref)) != nullptr) break;
+    }
   }
   if (buffer == nullptr) {
     BufferEntry* entry;

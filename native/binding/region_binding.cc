@@ -53,6 +53,10 @@ constexpr int kLeaseCount = 0, kLeaseBump = 1, kLeaseLim = 2, kLeaseSlots = 3, k
 constexpr uint32_t kLeaseLogCap = 1024;
 constexpr size_t kLeaseInts = kLeaseLog + 2 * kLeaseLogCap;
 
+// Whether JavaScript has no ArrayBuffer for chunk `id`'s current incarnation yet
+// (a chunk made since, by this call or by an addon through nativeHandle).
+bool NeedsBuffer(const RegionState* s, uint32_t id) { return id >= s->chunks.size() || s->chunks[id].entry == nullptr; }
+
 void Revoke(PoolTable::RegionLease& lease) {
   lease.ctl[kLeaseCount] = 0;
   lease.ctl[kLeaseLim] = 0;
@@ -114,7 +118,7 @@ void Grant(RegionState* s, double* out) {
   Offer(lease, h, region_pool_block_size(s->pool));
   out[0] = h.chunk;
   out[1] = static_cast<double>(h.gen);
-  out[2] = h.chunk >= s->chunks.size() || s->chunks[h.chunk].entry == nullptr ? 1 : 0;
+  out[2] = NeedsBuffer(s, h.chunk) ? 1 : 0;
 }
 
 // Syncs before a call on a region pool and refreshes the lease after it.
@@ -269,11 +273,8 @@ void Report(RegionState* state, double* s, int status, const region_pool_ref_t& 
     s[0] = ref.chunk;
     s[1] = static_cast<double>(ref.offset);
     s[2] = static_cast<double>(ref.gen);
-    // New to JavaScript: made by this call, or by an addon through nativeHandle
-    // since (no ArrayBuffer for this incarnation of the chunk yet).
-    s[3] = state->created == ref.chunk || ref.chunk >= state->chunks.size() || state->chunks[ref.chunk].entry == nullptr
-               ? 1
-               : 0;
+    // New to JavaScript: made by this call, or by an addon through nativeHandle since.
+    s[3] = state->created == ref.chunk || NeedsBuffer(state, ref.chunk) ? 1 : 0;
   }
   state->created = REGION_POOL_NO_CHUNK;
 }
@@ -341,8 +342,7 @@ napi_value ChunkBuffer(napi_env env, napi_callback_info info) {
   napi_value buffer;
   size_t offset = 0;
   if (state == nullptr || !IsChunk(s[1]) ||
-      region_pool_chunk_info(state->pool, static_cast<uint32_t>(s[1]), &chunk) != REGION_POOL_OK ||
-      RegionChunkBuffer(env, state, static_cast<uint32_t>(s[1]), &buffer, &offset) != napi_ok) {
+      RegionChunkBuffer(env, state, static_cast<uint32_t>(s[1]), &buffer, &offset, &chunk) != napi_ok) {
     s[0] = REGION_POOL_ERR_INVALID;
     return nullptr;
   }

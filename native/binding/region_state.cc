@@ -74,15 +74,15 @@ int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size) {
   return table->Add(state);
 }
 
-napi_status RegionChunkBuffer(napi_env env, RegionState* state, uint32_t id, napi_value* result, size_t* offset) {
-  region_pool_chunk_info_t info;
-  if (region_pool_chunk_info(state->pool, id, &info) != REGION_POOL_OK) return napi_invalid_arg;
-  if (state->arena.Holds(info.base)) {
-    *offset = static_cast<size_t>(static_cast<char*>(info.base) - state->arena.base);
+napi_status RegionChunkBuffer(napi_env env, RegionState* state, uint32_t id, napi_value* result, size_t* offset,
+                              region_pool_chunk_info_t* info) {
+  if (region_pool_chunk_info(state->pool, id, info) != REGION_POOL_OK) return napi_invalid_arg;
+  if (state->arena.Holds(info->base)) {
+    *offset = static_cast<size_t>(static_cast<char*>(info->base) - state->arena.base);
     return state->table->SharedChunkBuffer(env, state, id, state->arena.base, kArenaBytes, &state->arena.entry, result);
   }
   *offset = 0;
-  return state->table->ChunkBuffer(env, state, id, info.base, info.bytes, result);
+  return state->table->ChunkBuffer(env, state, id, info->base, info->bytes, result);
 }
 
 }  // namespace mempools

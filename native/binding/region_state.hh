@@ -58,8 +58,9 @@ int32_t CreateRegion(PoolTable* table, napi_env env, size_t block_size);
 // Takes JavaScript's bump lease from `state` if it holds it (region_binding.cc).
 void RevokeRegionLease(RegionState* state);
 // The ArrayBuffer of live chunk `id` (made once per chunk incarnation; the
-// arena's for a carved chunk) and the chunk's offset in it.
-napi_status RegionChunkBuffer(napi_env env, RegionState* state, uint32_t id, napi_value* result, size_t* offset);
+// arena's for a carved chunk), the chunk's offset in it and the chunk's info.
+napi_status RegionChunkBuffer(napi_env env, RegionState* state, uint32_t id, napi_value* result, size_t* offset,
+                              region_pool_chunk_info_t* info);
 
 }  // namespace mempools
 

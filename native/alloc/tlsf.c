@@ -114,14 +114,14 @@ typedef struct region {
 } region_t;
 
 /* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
- * sl_bitmap[fl] != 0; bit sl of sl_bitmap[fl] exactly when heads[fl][sl] != 0;
+ * sl_bitmap[fl] != 0; bit sl of sl_bitmap[fl] exactly when heads[fl * SL_COUNT + sl] != 0;
  * every free block is in the list its size maps to; the counters equal what a
  * walk of the regions finds. */
 struct tlsf {
     uint64_t magic;
     uint64_t fl_bitmap;
     uint32_t sl_bitmap[FL_COUNT];
-    uint64_t heads[FL_COUNT][SL_COUNT];
+    uint64_t heads[FL_COUNT * SL_COUNT]; /* list (fl, sl) at fl * SL_COUNT + sl */
     region_t regions[TLSF_MAX_REGIONS];
     uint32_t region_count;
     uint32_t region_hwm;  /* slots >= hwm are unused */
@@ -168,24 +168,31 @@ typedef struct rview {
 
 /* ---- size classes -------------------------------------------------------- */
 
-/* The list a free block of `size` belongs to. */
-HOT void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
+/* The list a free block of `size` belongs to, as one index fl * SL_COUNT + sl:
+ * below SMALL_BLOCK the lists are 8 bytes apart; above, list sl of first
+ * level fl = f - (FL_SHIFT - 1) (f the highest set bit) holds sizes whose
+ * SL_LOG2 bits below bit f are sl. */
+HOT unsigned class_of(uint64_t size)
 {
-    if (size < SMALL_BLOCK) {
-        *fl = 0;
-        *sl = (unsigned)(size >> ALIGN_LOG2);
-    } else {
-        unsigned f = find_last_set64(size);
-        *sl = (unsigned)(size >> (f - SL_LOG2)) ^ SL_COUNT;
-        *fl = f - (FL_SHIFT - 1);
-    }
+    if (size < SMALL_BLOCK) return (unsigned)(size >> ALIGN_LOG2);
+    unsigned f = find_last_set64(size);
+    return ((f - FL_SHIFT) << SL_LOG2) + (unsigned)(size >> (f - SL_LOG2)); /* the top bit adds SL_COUNT */
 }
 
-/* The first list whose every block is >= size (good fit). */
+HOT void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
+{
+    unsigned c = class_of(size);
+    *fl = c >> SL_LOG2;
+    *sl = c & (SL_COUNT - 1);
+}
+
+/* The first list whose every block is >= size (good fit): the list after
+ * size - 1's (a small size's own list holds that size alone). */
 HOT void map_search(uint64_t size, unsigned *fl, unsigned *sl)
 {
-    if (size >= SMALL_BLOCK) size += ((uint64_t)1 << (find_last_set64(size) - SL_LOG2)) - 1;
-    map_insert(size, fl, sl);
+    unsigned c = size < SMALL_BLOCK ? (unsigned)(size >> ALIGN_LOG2) : class_of(size - 1) + 1;
+    *fl = c >> SL_LOG2;
+    *sl = c & (SL_COUNT - 1);
 }
 
 /* Usable size for a request, or 0 when the request is too large. */
@@ -220,18 +227,23 @@ static inline unsigned hint_slot(const tlsf_t *t) { return t->region_hint & (TLS
 _Static_assert((TLSF_MAX_REGIONS & (TLSF_MAX_REGIONS - 1)) == 0, "hint_slot masks");
 _Static_assert(TLSF_MAX_REQUEST + HEADER + OVERHEAD <= AREA_MASK, "slot_area keeps every valid area");
 
-static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
+/* The view of slot index (< TLSF_MAX_REGIONS), whatever its area. */
+static inline void fill_view(tlsf_t *t, unsigned index, rview_t *v)
 {
-    if (index >= TLSF_MAX_REGIONS) return 0;
     region_t *r = &t->regions[index];
-    uint64_t area = slot_area(r);
-    if (area < TLSF_REGION_MIN) return 0; /* unused (0) or damaged */
     v->index = index;
     v->rel = slot_rel(r);
     v->base = (uintptr_t)t + (uintptr_t)v->rel;
     v->bits = slot_bits(t, r);
-    v->area = area;
+    v->area = slot_area(r);
     v->region = r;
+}
+
+static inline int view_region(tlsf_t *t, unsigned index, rview_t *v)
+{
+    if (index >= TLSF_MAX_REGIONS || slot_area(&t->regions[index]) < TLSF_REGION_MIN)
+        return 0; /* unused (0) or damaged */
+    fill_view(t, index, v);
     return 1;
 }
 
@@ -283,6 +295,15 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
  * 504 bytes, in a few instructions, from a 64-bit window of the bitmap at i. */
 HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n <= 56) {
+        /* One unaligned load: byte i / 8 holds bits (i & ~7) .. (i & ~7) + 7, so the
+         * window has bits i .. i + 56; its 8 bytes end in the bitmap or the summary. */
+        uint64_t w;
+        memcpy(&w, (const unsigned char *)bits + (i >> 3), sizeof w);
+        return ((w >> (i & 7)) & (((uint64_t)2 << n) - 1)) == (((uint64_t)1 << n) | 1);
+    }
+#endif
     /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
     uint64_t wi = i >> 6, shift = i & 63;
     uint64_t window = (bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift));
@@ -401,13 +422,12 @@ static int fail_corrupted(tlsf_t *t)
 /* Push the free block b (link `link`, its size already written) on its list. */
 HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
 {
-    unsigned fl, sl;
-    map_insert(block_size(b), &fl, &sl);
-    if (fl >= FL_COUNT) { /* the size was rewritten under us (a peer, in shared memory) */
+    unsigned c = class_of(block_size(b));
+    if (c >= FL_COUNT * SL_COUNT) { /* the size was rewritten under us (a peer, in shared memory) */
         fail_corrupted(t);
         return;
     }
-    uint64_t head = t->heads[fl][sl];
+    uint64_t head = t->heads[c];
     block_t *hb = head ? checked_link_block(t, v, head) : NULL;
     if (head && !hb) {
         fail_corrupted(t); /* the damaged list is dropped, never followed */
@@ -416,9 +436,9 @@ HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
     b->next_free = head;
     b->prev_free = 0;
     if (hb) hb->prev_free = link;
-    t->heads[fl][sl] = link;
-    t->sl_bitmap[fl] |= (uint32_t)1 << sl;
-    t->fl_bitmap |= (uint64_t)1 << fl;
+    t->heads[c] = link;
+    t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
+    t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
 }
 
 /* Unlink the free block b from its list, validating its links first. */
@@ -432,14 +452,11 @@ HOT int remove_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
         if (!pb || (pb->size_flags & (F_FREE | F_CACHED)) != F_FREE || pb->next_free != link) return fail_corrupted(t);
         pb->next_free = next;
     } else {
-        unsigned fl, sl;
-        map_insert(block_size(b), &fl, &sl);
-        if (fl >= FL_COUNT || t->heads[fl][sl] != link) return fail_corrupted(t);
-        t->heads[fl][sl] = next;
-        if (!next) {
-            t->sl_bitmap[fl] &= ~((uint32_t)1 << sl);
-            if (!t->sl_bitmap[fl]) t->fl_bitmap &= ~((uint64_t)1 << fl);
-        }
+        unsigned c = class_of(block_size(b));
+        if (c >= FL_COUNT * SL_COUNT || t->heads[c] != link) return fail_corrupted(t);
+        t->heads[c] = next;
+        if (!next && !(t->sl_bitmap[c >> SL_LOG2] &= ~((uint32_t)1 << (c & (SL_COUNT - 1)))))
+            t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
     }
     if (nb) nb->prev_free = prev;
     return 1;
@@ -450,7 +467,7 @@ static uint64_t probe_own_class(tlsf_t *t, uint64_t size)
 {
     unsigned fl, sl;
     map_insert(size, &fl, &sl);
-    uint64_t link = t->heads[fl][sl];
+    uint64_t link = t->heads[fl * SL_COUNT + sl];
     if (link && !link_is_sane(t, link, F_FREE)) return (uint64_t)fail_corrupted(t);
     for (int probes = 0; link && probes < FALLBACK_PROBES; probes++) {
         const block_t *b = link_block(t, link);
@@ -478,7 +495,7 @@ HOT uint64_t find_free(tlsf_t *t, uint64_t size)
                 slmap = t->sl_bitmap[fl];
             }
         }
-        if (slmap) return t->heads[fl][find_first_set64(slmap)];
+        if (slmap) return t->heads[fl * SL_COUNT + find_first_set64(slmap)];
     }
     return probe_own_class(t, size);
 }
@@ -600,9 +617,7 @@ HOT unsigned cache_class(uint64_t size)
 {
     /* Below 2 * SMALL_BLOCK the lists are 8 bytes apart: list index = size / 8. */
     if (size < 2 * SMALL_BLOCK) return (unsigned)(size >> ALIGN_LOG2);
-    unsigned fl, sl;
-    map_insert(size, &fl, &sl);
-    return fl * SL_COUNT + sl;
+    return class_of(size);
 }
 
 /* With the cache on, a request is served at the lower bound of the first class
@@ -1061,7 +1076,7 @@ HOT int park_small(tlsf_t *t, const void *ptr)
     /* The start bitmap must say the same as the size word (the general path
      * reports one an overflow rewrote); the last block before the sentinel
      * takes the general path too. */
-    if ((flags & (F_FREE | F_CACHED)) || size > TLSF_CACHE_MAX || size < MIN_BLOCK || u + size + OVERHEAD >= area)
+    if ((flags & (F_FREE | F_CACHED)) || size - MIN_BLOCK > TLSF_CACHE_MAX - MIN_BLOCK || u + size + OVERHEAD >= area)
         return 1;
     if (size >= 2 * SMALL_BLOCK - 8) return PARK_LARGE;
     if (!small_extent_matches(slot_bits(t, r), u >> ALIGN_LOG2, (size >> ALIGN_LOG2) + 1)) return 1;
@@ -1106,6 +1121,146 @@ HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
     return take_parked(t, c, b, flags, bsize, base + (uintptr_t)h);
 }
 
+/* ---- the quick paths (front cache off) ---------------------------------------
+ * The commonest calls of pure TLSF written out so that they need few
+ * registers: a malloc served from the head of the first list that fits, and a
+ * free of a block in the hint's region. They read what the
+ * general paths read and check it the same way; a case they do not cover
+ * (another region, a longer extent, an empty list, anything that fails a
+ * check) returns to the general path before a byte is written, and that path
+ * does the work or reports the damage. */
+
+/* Take the rest of the free block at h (`bsize` bytes, just unlinked, its
+ * successor's prev_size and F_PREV_FREE still its own) off as a free block,
+ * and hand out its first `keep` bytes, marked used (with `prev_flag`). The
+ * remainder's header is written before b shrinks, so the chain is whole at
+ * every store. */
+SLOW void *split_and_hand_out(tlsf_t *t, uint64_t h, uint64_t keep, uint64_t bsize, uint64_t prev_flag)
+{
+    rview_t v;
+    fill_view(t, hint_slot(t), &v); /* the region malloc_quick checked b in */
+    block_t *b = block_at(&v, h);
+    uint64_t rh = h + keep + OVERHEAD, rsize = bsize - keep - OVERHEAD;
+    block_t *rest = block_at(&v, rh);
+    rest->size_flags = rsize | F_FREE;
+    atomic_signal_fence(memory_order_seq_cst);
+    b->size_flags = keep | prev_flag;
+    mark_start(&v, start_index(rh));
+    block_at(&v, rh + rsize + OVERHEAD)->prev_size = rsize; /* its F_PREV_FREE stays set */
+    t->free_bytes += rsize;
+    insert_free(t, &v, make_link(&v, rh), rest);
+    return (void *)(v.base + (uintptr_t)h + HEADER);
+}
+
+/* tlsf_malloc from the head of the first list whose blocks all fit
+ * (take_block's checks: the start bit, F_FREE, the boundary tag, the head's
+ * back link 0, the next link a free block of the region): the user pointer,
+ * or NULL when the general path must run (nothing written). */
+HOT void *malloc_quick(tlsf_t *t, size_t request)
+{
+    if (request > TLSF_MAX_REQUEST || t->corrupted) return NULL;
+    uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
+    unsigned fl, sl;
+    map_search(size, &fl, &sl);
+    uint32_t slmap = t->sl_bitmap[fl] & (~(uint32_t)0 << sl);
+    if (!slmap) {
+        uint64_t flmap = t->fl_bitmap & FL_MASK & (~(uint64_t)0 << (fl + 1));
+        if (!flmap) return NULL;
+        fl = find_first_set64(flmap);
+        slmap = t->sl_bitmap[fl];
+        if (!slmap) return NULL;
+    }
+    unsigned c = fl * SL_COUNT + find_first_set64(slmap); /* the list */
+    uint64_t *list = &t->heads[c], link = *list;
+    const region_t *r = &t->regions[hint_slot(t)];
+    uint64_t rel = slot_rel(r), area = slot_area(r), h = link - rel;
+    if (!link || (h & 7) || h >= area || area - h < LINK_ROOM) return NULL;
+    uintptr_t base = (uintptr_t)t + (uintptr_t)rel;
+    block_t *b = (block_t *)(base + (uintptr_t)h);
+    uint64_t bsize = block_size(b);
+    if (!test_bit(slot_bits(t, r), start_index(h)) || !(b->size_flags & F_FREE) || bsize < size ||
+        h + bsize + OVERHEAD + HEADER > area)
+        return NULL;
+    block_t *next = (block_t *)(base + (uintptr_t)(h + bsize + OVERHEAD));
+    uint64_t nlink = b->next_free, nh = nlink - rel;
+    if (!(next->size_flags & F_PREV_FREE) || next->prev_size != bsize || b->prev_free) return NULL;
+    block_t *nb = (block_t *)(base + (uintptr_t)nh);
+    if (nlink && ((nh & 7) || nh > area - LINK_ROOM || (nb->size_flags & (F_FREE | F_CACHED)) != F_FREE)) return NULL;
+
+    if (nlink) {
+        nb->prev_free = 0;
+    } else if (!(t->sl_bitmap[c >> SL_LOG2] &= ~((uint32_t)1 << (c & (SL_COUNT - 1))))) {
+        t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
+    }
+    *list = nlink;
+    t->free_bytes -= bsize;
+    uint64_t keep = bsize - size < SPLIT_MIN ? bsize : size;
+    t->allocations++;
+    t->used += keep;
+    if (t->used > t->peak_used) t->peak_used = t->used;
+    if (keep != bsize) return split_and_hand_out(t, h, keep, bsize, b->size_flags & F_PREV_FREE);
+    b->size_flags = bsize | (b->size_flags & F_PREV_FREE);
+    next->size_flags &= ~F_PREV_FREE;
+    return (void *)(base + (uintptr_t)h + HEADER);
+}
+
+/* merge_free for the live block at h of the hint's region, validate_own's
+ * checks passed. */
+SLOW int merge_free_in_hint(tlsf_t *t, uint64_t h)
+{
+    rview_t v;
+    fill_view(t, hint_slot(t), &v); /* the region free_plain checked the block in */
+    return merge_free(t, &v, h);
+}
+
+/* tlsf_malloc and tlsf_free with the cache off: the quick path, else the general one. */
+SLOW void *malloc_plain(tlsf_t *t, size_t request)
+{
+    void *p = malloc_quick(t, request);
+    return p ? p : allocate_plain(t, request);
+}
+
+/* A live block of the hint's region, not the last (free_block's checks:
+ * offset, start bitmap extent, flags): pushed on its list when neither
+ * neighbour is free (the next block's flags, the list head a link of the
+ * region), else merged by merge_free. Anything else: free_general. */
+SLOW int free_plain(tlsf_t *t, void *ptr)
+{
+    const region_t *r = &t->regions[hint_slot(t)];
+    uint64_t rel = slot_rel(r), area = slot_area(r);
+    uintptr_t base = (uintptr_t)t + (uintptr_t)rel;
+    uint64_t h = (uint64_t)((uintptr_t)ptr - base) - HEADER;
+    if ((h & 7) || h >= area || area - h <= 2 * HEADER || t->corrupted) return free_general(t, ptr);
+    block_t *b = (block_t *)(base + (uintptr_t)h);
+    uint64_t size = block_size(b), nh = h + size + OVERHEAD;
+    /* The next header lies before the sentinel: area > nh + 16 >= 48 = LINK_ROOM. */
+    if ((b->size_flags & (F_FREE | F_CACHED)) || size < MIN_BLOCK || nh + HEADER >= area) return free_general(t, ptr);
+    const uint64_t *bits = slot_bits(t, r);
+    uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
+    if (n <= 63 ? !small_extent_matches(bits, i, n) : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
+        return free_general(t, ptr);
+    block_t *next = (block_t *)(base + (uintptr_t)nh);
+    if ((next->size_flags & (F_FREE | F_PREV_FREE)) || (b->size_flags & F_PREV_FREE)) return merge_free_in_hint(t, h);
+    unsigned c = class_of(size); /* its list */
+    uint64_t *list = &t->heads[c], head = *list, hh = head - rel;
+    if (head && ((hh & 7) || hh > area - LINK_ROOM)) return free_general(t, ptr);
+
+    t->used -= size;
+    t->allocations--;
+    b->size_flags = size | F_FREE;
+    next->prev_size = size;
+    next->size_flags |= F_PREV_FREE;
+    t->free_bytes += size;
+    uint64_t link = rel + h;
+    b->next_free = head;
+    b->prev_free = 0;
+    if (head) ((block_t *)(base + (uintptr_t)hh))->prev_free = link;
+    *list = link;
+    t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
+    t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
+    return TLSF_OK;
+}
+
 void *tlsf_malloc(tlsf_t *t, size_t request)
 {
     if (t->cache_gate) {
@@ -1117,8 +1272,9 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
         if (size && size <= TLSF_CACHE_MAX && t->cache[c]) return pop_large(t, c, size, t->cache[c]);
+        return allocate_plain(t, request);
     }
-    return allocate_plain(t, request);
+    return malloc_plain(t, request);
 }
 
 void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
@@ -1158,8 +1314,9 @@ int tlsf_free(tlsf_t *t, void *ptr)
         int rc = park_small(t, ptr);
         if (rc == TLSF_OK) return TLSF_OK;
         if (rc == PARK_LARGE) return park_large(t, ptr);
+        return free_general(t, ptr);
     }
-    return free_general(t, ptr);
+    return free_plain(t, ptr);
 }
 
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)
@@ -1338,7 +1495,7 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
     if (!t->fl_bitmap) return;
     unsigned fl = find_last_set64(t->fl_bitmap);
     if (fl >= FL_COUNT || !t->sl_bitmap[fl]) return;
-    uint64_t link = t->heads[fl][find_last_set64(t->sl_bitmap[fl])];
+    uint64_t link = t->heads[fl * SL_COUNT + find_last_set64(t->sl_bitmap[fl])];
     /* Bounded by the number of free blocks the pool can hold; the back links
      * must chain (head first), so a damaged list cannot cycle. */
     for (uint64_t steps = 0, prev = 0; link && steps <= t->area / SPLIT_MIN; steps++) {
@@ -1429,7 +1586,7 @@ static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
         if (!!(t->fl_bitmap & ((uint64_t)1 << fl)) != !!t->sl_bitmap[fl])
             return "first-level bitmap disagrees with second level";
         for (unsigned sl = 0; sl < SL_COUNT; sl++) {
-            uint64_t link = t->heads[fl][sl], prev = 0;
+            uint64_t link = t->heads[fl * SL_COUNT + sl], prev = 0;
             if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link)
                 return "second-level bitmap disagrees with a list head";
             while (link) {

@@ -116,7 +116,8 @@ enum shm_pool_status {
     SHM_POOL_TIMED_OUT = POOL_TIMED_OUT              /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 6u   /* 6: a heap pool's lent chunks are flagged (only unmap_chunk returns them) */
+#define SHM_POOL_VERSION                                                                                               \
+    7u /* 7: a corrupted TLSF control structure has its own gate value (6: a heap pool's lent chunks are flagged) */
 #define SHM_POOL_ROOTS 64     /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63   /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255 /* bytes of a segment name, its leading '/' included */

@@ -88,6 +88,7 @@ enum {
  * h + LINK_ROOM <= area. */
 #define LINK_ROOM ((uint64_t)(HEADER + MIN_BLOCK + OVERHEAD))
 #define TLSF_MAGIC ((uint64_t)0x544c5346706f6f6cULL) /* "TLSFpool" */
+#define GATE_CORRUPTED 0x80000000u                   /* cache_gate of a corrupted pool (> any depth) */
 
 _Static_assert(FL_COUNT <= 64, "first-level bitmap is 64 bits");
 _Static_assert(SL_COUNT <= 32, "second-level bitmaps are 32 bits");
@@ -141,8 +142,10 @@ struct tlsf {
     uint64_t cached_bytes;
     uint64_t cache_budget;
     int corrupted;
-    /* cache_depth while not corrupted, else 0: the one word the fast paths test
-     * (a peer that rewrites it only sends calls down paths that check everything). */
+    /* 0 for a sound pool with the cache off (the quick paths), cache_depth for
+     * one with the cache on, GATE_CORRUPTED once corrupted: the one word
+     * tlsf_malloc and tlsf_free test (a peer that rewrites it only sends calls
+     * down paths that check everything they read). */
     uint32_t cache_gate;
 };
 
@@ -295,19 +298,24 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
  * 504 bytes, in a few instructions, from a 64-bit window of the bitmap at i. */
 HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
 {
+    uint64_t window;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n <= 56) {
         /* One unaligned load: byte i / 8 holds bits (i & ~7) .. (i & ~7) + 7, so the
          * window has bits i .. i + 56; its 8 bytes end in the bitmap or the summary. */
-        uint64_t w;
-        memcpy(&w, (const unsigned char *)bits + (i >> 3), sizeof w);
-        return ((w >> (i & 7)) & (((uint64_t)2 << n) - 1)) == (((uint64_t)1 << n) | 1);
-    }
+        memcpy(&window, (const unsigned char *)bits + (i >> 3), sizeof window);
+        window >>= i & 7;
+    } else
 #endif
-    /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
-    uint64_t wi = i >> 6, shift = i & 63;
-    uint64_t window = (bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift));
-    return (window & 1) && find_first_set64((window >> 1) | ((uint64_t)1 << 63)) == n - 1;
+    {
+        /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
+        uint64_t wi = i >> 6, shift = i & 63;
+        window = (bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift));
+    }
+    /* Bit 0 set and the lowest set bit above it n: flipping bit 0 leaves that
+     * bit the lowest (a clear bit 0 becomes the lowest, and n >= 1). */
+    uint64_t y = window ^ 1;
+    return (y & (~y + 1)) == (uint64_t)1 << n;
 }
 
 #define NO_START UINT64_MAX             /* first_start_after: no block starts after i */
@@ -413,7 +421,7 @@ HOT block_t *checked_link_block(tlsf_t *t, const rview_t *v, uint64_t link)
 static int fail_corrupted(tlsf_t *t)
 {
     t->corrupted = 1;
-    t->cache_gate = 0;
+    t->cache_gate = GATE_CORRUPTED;
     return 0;
 }
 
@@ -1138,7 +1146,7 @@ HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
 SLOW void *split_and_hand_out(tlsf_t *t, uint64_t h, uint64_t keep, uint64_t bsize, uint64_t prev_flag)
 {
     rview_t v;
-    fill_view(t, hint_slot(t), &v); /* the region malloc_quick checked b in */
+    fill_view(t, hint_slot(t), &v); /* the region malloc_plain checked b in */
     block_t *b = block_at(&v, h);
     uint64_t rh = h + keep + OVERHEAD, rsize = bsize - keep - OVERHEAD;
     block_t *rest = block_at(&v, rh);
@@ -1154,45 +1162,46 @@ SLOW void *split_and_hand_out(tlsf_t *t, uint64_t h, uint64_t keep, uint64_t bsi
 
 /* tlsf_malloc from the head of the first list whose blocks all fit
  * (take_block's checks: the start bit, F_FREE, the boundary tag, the head's
- * back link 0, the next link a free block of the region): the user pointer,
- * or NULL when the general path must run (nothing written). */
-HOT void *malloc_quick(tlsf_t *t, size_t request)
+ * back link 0, the next link a free block of the region); any other case
+ * goes to the general path before a byte is written. */
+SLOW void *malloc_plain(tlsf_t *t, size_t request)
 {
-    if (request > TLSF_MAX_REQUEST || t->corrupted) return NULL;
+    if (request > TLSF_MAX_REQUEST) return allocate_plain(t, request);
+    /* From here the general path gets the adjusted size: it adjusts it to itself. */
     uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
     unsigned fl, sl;
     map_search(size, &fl, &sl);
     uint32_t slmap = t->sl_bitmap[fl] & (~(uint32_t)0 << sl);
     if (!slmap) {
         uint64_t flmap = t->fl_bitmap & FL_MASK & (~(uint64_t)0 << (fl + 1));
-        if (!flmap) return NULL;
+        if (!flmap) return allocate_plain(t, size);
         fl = find_first_set64(flmap);
         slmap = t->sl_bitmap[fl];
-        if (!slmap) return NULL;
+        if (!slmap) return allocate_plain(t, size);
     }
     unsigned c = fl * SL_COUNT + find_first_set64(slmap); /* the list */
-    uint64_t *list = &t->heads[c], link = *list;
+    uint64_t link = t->heads[c];
     const region_t *r = &t->regions[hint_slot(t)];
     uint64_t rel = slot_rel(r), area = slot_area(r), h = link - rel;
-    if (!link || (h & 7) || h >= area || area - h < LINK_ROOM) return NULL;
-    uintptr_t base = (uintptr_t)t + (uintptr_t)rel;
-    block_t *b = (block_t *)(base + (uintptr_t)h);
+    if (!link || (h & 7) || h >= area || area - h < LINK_ROOM) return allocate_plain(t, size);
+    block_t *b = link_block(t, link);
     uint64_t bsize = block_size(b);
     if (!test_bit(slot_bits(t, r), start_index(h)) || !(b->size_flags & F_FREE) || bsize < size ||
         h + bsize + OVERHEAD + HEADER > area)
-        return NULL;
-    block_t *next = (block_t *)(base + (uintptr_t)(h + bsize + OVERHEAD));
+        return allocate_plain(t, size);
+    block_t *next = link_block(t, link + bsize + OVERHEAD);
     uint64_t nlink = b->next_free, nh = nlink - rel;
-    if (!(next->size_flags & F_PREV_FREE) || next->prev_size != bsize || b->prev_free) return NULL;
-    block_t *nb = (block_t *)(base + (uintptr_t)nh);
-    if (nlink && ((nh & 7) || nh > area - LINK_ROOM || (nb->size_flags & (F_FREE | F_CACHED)) != F_FREE)) return NULL;
+    if (!(next->size_flags & F_PREV_FREE) || next->prev_size != bsize || b->prev_free) return allocate_plain(t, size);
+    if (nlink &&
+        ((nh & 7) || nh > area - LINK_ROOM || (link_block(t, nlink)->size_flags & (F_FREE | F_CACHED)) != F_FREE))
+        return allocate_plain(t, size);
 
     if (nlink) {
-        nb->prev_free = 0;
+        link_block(t, nlink)->prev_free = 0;
     } else if (!(t->sl_bitmap[c >> SL_LOG2] &= ~((uint32_t)1 << (c & (SL_COUNT - 1))))) {
         t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
     }
-    *list = nlink;
+    t->heads[c] = nlink;
     t->free_bytes -= bsize;
     uint64_t keep = bsize - size < SPLIT_MIN ? bsize : size;
     t->allocations++;
@@ -1201,7 +1210,7 @@ HOT void *malloc_quick(tlsf_t *t, size_t request)
     if (keep != bsize) return split_and_hand_out(t, h, keep, bsize, b->size_flags & F_PREV_FREE);
     b->size_flags = bsize | (b->size_flags & F_PREV_FREE);
     next->size_flags &= ~F_PREV_FREE;
-    return (void *)(base + (uintptr_t)h + HEADER);
+    return (void *)((uintptr_t)b + HEADER);
 }
 
 /* merge_free for the live block at h of the hint's region, validate_own's
@@ -1213,13 +1222,6 @@ SLOW int merge_free_in_hint(tlsf_t *t, uint64_t h)
     return merge_free(t, &v, h);
 }
 
-/* tlsf_malloc and tlsf_free with the cache off: the quick path, else the general one. */
-SLOW void *malloc_plain(tlsf_t *t, size_t request)
-{
-    void *p = malloc_quick(t, request);
-    return p ? p : allocate_plain(t, request);
-}
-
 /* A live block of the hint's region, not the last (free_block's checks:
  * offset, start bitmap extent, flags): pushed on its list when neither
  * neighbour is free (the next block's flags, the list head a link of the
@@ -1228,10 +1230,9 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
 {
     const region_t *r = &t->regions[hint_slot(t)];
     uint64_t rel = slot_rel(r), area = slot_area(r);
-    uintptr_t base = (uintptr_t)t + (uintptr_t)rel;
-    uint64_t h = (uint64_t)((uintptr_t)ptr - base) - HEADER;
-    if ((h & 7) || h >= area || area - h <= 2 * HEADER || t->corrupted) return free_general(t, ptr);
-    block_t *b = (block_t *)(base + (uintptr_t)h);
+    uint64_t link = (uint64_t)((uintptr_t)ptr - (uintptr_t)t) - HEADER, h = link - rel;
+    if ((h & 7) || h >= area || area - h <= 2 * HEADER) return free_general(t, ptr);
+    block_t *b = link_block(t, link);
     uint64_t size = block_size(b), nh = h + size + OVERHEAD;
     /* The next header lies before the sentinel: area > nh + 16 >= 48 = LINK_ROOM. */
     if ((b->size_flags & (F_FREE | F_CACHED)) || size < MIN_BLOCK || nh + HEADER >= area) return free_general(t, ptr);
@@ -1239,10 +1240,10 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     if (n <= 63 ? !small_extent_matches(bits, i, n) : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
         return free_general(t, ptr);
-    block_t *next = (block_t *)(base + (uintptr_t)nh);
+    block_t *next = link_block(t, link + size + OVERHEAD);
     if ((next->size_flags & (F_FREE | F_PREV_FREE)) || (b->size_flags & F_PREV_FREE)) return merge_free_in_hint(t, h);
     unsigned c = class_of(size); /* its list */
-    uint64_t *list = &t->heads[c], head = *list, hh = head - rel;
+    uint64_t head = t->heads[c], hh = head - rel;
     if (head && ((hh & 7) || hh > area - LINK_ROOM)) return free_general(t, ptr);
 
     t->used -= size;
@@ -1251,11 +1252,10 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
     next->prev_size = size;
     next->size_flags |= F_PREV_FREE;
     t->free_bytes += size;
-    uint64_t link = rel + h;
     b->next_free = head;
     b->prev_free = 0;
-    if (head) ((block_t *)(base + (uintptr_t)hh))->prev_free = link;
-    *list = link;
+    if (head) link_block(t, head)->prev_free = link;
+    t->heads[c] = link;
     t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
     t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
     return TLSF_OK;
@@ -1263,7 +1263,9 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
 
 void *tlsf_malloc(tlsf_t *t, size_t request)
 {
-    if (t->cache_gate) {
+    uint32_t gate = t->cache_gate;
+    if (!gate) return malloc_plain(t, request);
+    if (gate < GATE_CORRUPTED) {
         if (request < 2 * SMALL_BLOCK) {
             uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
             uint64_t link = size < 2 * SMALL_BLOCK ? t->cache[size >> ALIGN_LOG2] : 0;
@@ -1272,9 +1274,8 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
         if (size && size <= TLSF_CACHE_MAX && t->cache[c]) return pop_large(t, c, size, t->cache[c]);
-        return allocate_plain(t, request);
     }
-    return malloc_plain(t, request);
+    return allocate_plain(t, request);
 }
 
 void *tlsf_calloc(tlsf_t *t, size_t count, size_t size)
@@ -1310,13 +1311,14 @@ SLOW int free_general(tlsf_t *t, void *ptr)
 int tlsf_free(tlsf_t *t, void *ptr)
 {
     if (!ptr) return TLSF_OK;
-    if (t->cache_gate) {
+    uint32_t gate = t->cache_gate;
+    if (!gate) return free_plain(t, ptr);
+    if (gate < GATE_CORRUPTED) {
         int rc = park_small(t, ptr);
         if (rc == TLSF_OK) return TLSF_OK;
         if (rc == PARK_LARGE) return park_large(t, ptr);
-        return free_general(t, ptr);
     }
-    return free_plain(t, ptr);
+    return free_general(t, ptr);
 }
 
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)
@@ -1392,7 +1394,7 @@ int tlsf_set_cache(tlsf_t *t, unsigned depth)
         if (rc != TLSF_OK) return rc;
     }
     t->cache_depth = depth;
-    t->cache_gate = t->corrupted ? 0 : depth;
+    t->cache_gate = t->corrupted ? GATE_CORRUPTED : depth;
     return TLSF_OK;
 }
 

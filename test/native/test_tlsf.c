@@ -1076,6 +1076,33 @@ static void free_double(void) {
     CHECK_HELPER(expect_free_rejected(&P, g, TLSF_ERR_DOUBLE_FREE, TLSF_ERR_DOUBLE_FREE));
 }
 
+/* The freed block merged into a free neighbour keeps its old header bytes
+ * (saying live, its old size) inside the merged block: freeing it again must
+ * be refused by its start bit, for every extent check (within one bitmap word,
+ * two words, and through the summary), merged backwards and forwards. */
+static void free_double_after_merge_any_size(void) {
+    static const size_t sizes[] = {24, 200, 496, 504, 600, 4000, 40000, 70000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (int forwards = 0; forwards < 2; forwards++) {
+            pool_t P;
+            CHECK_HELPER(new_pool(&P, 1 << 20));
+            void *g = tlsf_malloc(P.t, sizes[i]), *p = tlsf_malloc(P.t, sizes[i]),
+                 *h = tlsf_malloc(P.t, sizes[i]), *k = tlsf_malloc(P.t, sizes[i]);
+            CHECK(g && p && h && k);
+            /* backwards: p first, then h merges into it; forwards: h first, then p absorbs it */
+            void *first = forwards ? h : p, *second = forwards ? p : h;
+            CHECK_EQ(tlsf_free(P.t, first), TLSF_OK);
+            CHECK_EQ(tlsf_free(P.t, second), TLSF_OK);
+            CHECK_HELPER(expect_free_rejected(&P, h, TLSF_ERR_FOREIGN, TLSF_ERR_FOREIGN));
+            CHECK_HELPER(expect_free_rejected(&P, p, TLSF_ERR_DOUBLE_FREE, TLSF_ERR_DOUBLE_FREE));
+            CHECK_EQU(tlsf_usable_size(P.t, h), 0);
+            CHECK_EQ(tlsf_free(P.t, g), TLSF_OK);
+            CHECK_EQ(tlsf_free(P.t, k), TLSF_OK);
+            CHECK_HELPER(is_pristine(&P));
+        }
+    }
+}
+
 static void free_interior_pointer(void) {
     pool_t P;
     CHECK_HELPER(new_pool(&P, 65536));
@@ -1554,6 +1581,55 @@ static void corrupt_free_list_link(void) {
     }
 }
 
+/* Free-list damage an allocation meets at a list head: each must leave the
+ * damaged block unhanded-out, the pool marked corrupted, and live blocks
+ * untouched (what tlsf_malloc's quick path checks before it unlinks a head). */
+static void malloc_refuses_damaged_list_head(void) {
+    for (int kase = 0; kase < 3; kase++) {
+        six_t S;
+        CHECK_HELPER(setup_six(&S, 0));
+        CHECK_EQ(tlsf_free(S.P.t, S.b), TLSF_OK);
+        CHECK_EQ(tlsf_free(S.P.t, S.d), TLSF_OK); /* list 96: d (head), then b */
+        unsigned char *fake = S.c + 16;           /* a block a user could fake inside c */
+        if (kase == 0) {
+            /* the head's back link is not 0 */
+            wr64(S.d + 8, make_link(&S.P, 0, off_of(&S.P, S.b, NULL)));
+        } else if (kase == 1) {
+            /* the head's next block no longer says free (an overflow of a rewrote b's header) */
+            wr64(size_word(S.b), 96);
+        } else {
+            /* the head's next link names a block faked in c's bytes: header, then
+             * (once d is handed out) its boundary tag in d's bytes; no start bit */
+            wr64(fake + 8, 96 | TLSF_BLOCK_FREE);
+            wr64(fake + 16, 0);
+            wr64(fake + 24, 0);
+            wr64(S.d, make_link(&S.P, 0, off_of(&S.P, S.c, NULL) + 32));
+            unsigned char *d = tlsf_malloc(S.P.t, 96);
+            CHECK(d == S.d);
+            wr64(d + 16, 96);                 /* the fake's next header: prev_size */
+            wr64(d + 24, TLSF_BLOCK_PREV_FREE); /* and its previous-free flag */
+        }
+        unsigned char *p = tlsf_malloc(S.P.t, 96);
+        CHECK(p == NULL);
+        CHECK(tlsf_is_corrupted(S.P.t));
+        for (size_t i = 0; i < 96; i++)
+            if (kase != 2 || i < 16 || i >= 48) CHECK(S.c[i] == 0x43 && S.a[i] == 0x43 && S.e[i] == 0x43);
+        CHECK_EQ(tlsf_free(S.P.t, S.a), TLSF_ERR_CORRUPTED);
+    }
+}
+
+/* A free whose next block's header says its predecessor is free while the
+ * block being freed is live: reported as corrupted, nothing merged. */
+static void free_refuses_damaged_next_header(void) {
+    six_t S;
+    CHECK_HELPER(setup_six(&S, 0));
+    uint64_t orig = rd64(size_word(S.d));
+    wr64(size_word(S.d), orig | TLSF_BLOCK_PREV_FREE); /* d's header: "c is free" */
+    CHECK_EQ(tlsf_free(S.P.t, S.c), TLSF_ERR_CORRUPTED);
+    CHECK(tlsf_is_corrupted(S.P.t));
+    CHECK_EQU(rd64(size_word(S.c)), 96); /* c still live, its size unchanged */
+}
+
 static void corrupt_overflow_into_next_header(void) {
     six_t S;
     CHECK_HELPER(setup_six(&S, 0));
@@ -1768,6 +1844,7 @@ int main(void) {
     TU_RUN(realloc_failure_leaves_block_intact);
     TU_RUN(realloc_rejects_foreign_and_freed);
     TU_RUN(free_double);
+    TU_RUN(free_double_after_merge_any_size);
     TU_RUN(free_interior_pointer);
     TU_RUN(free_pointer_of_other_pool);
     TU_RUN(free_pointer_outside_any_region);
@@ -1780,6 +1857,8 @@ int main(void) {
     TU_RUN(corrupt_free_block_size);
     TU_RUN(corrupt_free_list_link);
     TU_RUN(corrupt_overflow_into_next_header);
+    TU_RUN(malloc_refuses_damaged_list_head);
+    TU_RUN(free_refuses_damaged_next_header);
     TU_RUN(corrupt_flipped_free_bit);
     TU_RUN(corrupt_link_then_malloc_fails_safely);
     TU_RUN(corrupt_neighbour_link_then_free);

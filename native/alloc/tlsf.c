@@ -1130,13 +1130,14 @@ HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
 }
 
 /* ---- the quick paths (front cache off) ---------------------------------------
- * The commonest calls of pure TLSF written out so that they need few
- * registers: a malloc served from the head of the first list that fits, and a
- * free of a block in the hint's region. They read what the
- * general paths read and check it the same way; a case they do not cover
- * (another region, a longer extent, an empty list, anything that fails a
- * check) returns to the general path before a byte is written, and that path
- * does the work or reports the damage. */
+ * The commonest calls of pure TLSF, written out so that they keep few values
+ * live: a malloc served from the head of the first list that fits, and a free
+ * of a block in the hint's region. tlsf_malloc and tlsf_free take them while
+ * cache_gate is 0 (a sound pool, cache off). They read what the general paths
+ * read and check it the same way; a case they do not cover (another region, the
+ * last block, an empty list, anything that fails a check) goes to the general
+ * path before a byte is written, and that path does the work or reports the
+ * damage. A merge goes to the general merge code. */
 
 /* Take the rest of the free block at h (`bsize` bytes, just unlinked, its
  * successor's prev_size and F_PREV_FREE still its own) off as a free block,

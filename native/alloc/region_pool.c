@@ -1051,6 +1051,16 @@ static int alloc_small(region_pool_t *p, size_t size, int unaligned, region_pool
 
 /* ---- large blocks ------------------------------------------------------------------- */
 
+/* Take entry i off the kept list (the others keep their oldest-first order):
+ * its chunk id. */
+static uint32_t unlist_kept(region_pool_t *p, uint32_t i)
+{
+    uint32_t id = p->kept[i];
+    memmove(&p->kept[i], &p->kept[i + 1], (size_t)(--p->nkept - i) * sizeof p->kept[0]);
+    p->kept_bytes -= p->chunks[id].bytes;
+    return id;
+}
+
 /* A kept large block of `bytes` at `align`, made a large block again under a new
  * generation (newest kept first), or NONE. */
 static uint32_t take_kept(region_pool_t *p, size_t bytes, size_t align)
@@ -1058,9 +1068,7 @@ static uint32_t take_kept(region_pool_t *p, size_t bytes, size_t align)
     for (uint32_t i = p->nkept; i-- > 0;) {
         chunk_t *c = &p->chunks[p->kept[i]];
         if (c->bytes != bytes || ((uintptr_t)c->base & (align - 1))) continue;
-        uint32_t id = p->kept[i];
-        memmove(&p->kept[i], &p->kept[i + 1], (size_t)(--p->nkept - i) * sizeof p->kept[0]); /* oldest first */
-        p->kept_bytes -= bytes;
+        uint32_t id = unlist_kept(p, i);
         c->kind = K_LARGE;
         c->gen = p->next_gen++;
         return id;
@@ -1078,12 +1086,8 @@ static int keep_chunk(region_pool_t *p, uint32_t id)
 {
     chunk_t *c = &p->chunks[id];
     if (!p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES) return 0;
-    while (p->nkept >= p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES - p->kept_bytes) {
-        uint32_t oldest = p->kept[0];
-        memmove(&p->kept[0], &p->kept[1], (size_t)--p->nkept * sizeof p->kept[0]);
-        p->kept_bytes -= p->chunks[oldest].bytes;
-        unmap_chunk(p, oldest);
-    }
+    while (p->nkept >= p->keep_max || c->bytes > REGION_POOL_KEEP_MAX_BYTES - p->kept_bytes)
+        unmap_chunk(p, unlist_kept(p, 0)); /* the oldest */
     c->kind = K_KEPT;
     c->size = 0;
     p->kept[p->nkept++] = id;

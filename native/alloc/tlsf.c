@@ -1143,7 +1143,9 @@ HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
  * successor's prev_size and F_PREV_FREE still its own) off as a free block,
  * and hand out its first `keep` bytes, marked used (with `prev_flag`). The
  * remainder's header is written before b shrinks, so the chain is whole at
- * every store. */
+ * every store. This is trim_block's split with the values malloc_plain has
+ * already read, b marked used in the same store that shrinks it (trim_block
+ * and a second store measured 6.5 more instructions a pair on W2). */
 SLOW void *split_and_hand_out(tlsf_t *t, uint64_t h, uint64_t keep, uint64_t bsize, uint64_t prev_flag)
 {
     rview_t v;

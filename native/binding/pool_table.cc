@@ -33,6 +33,13 @@ void Forget(napi_env env, ChunkBufferRef* chunk) {
   *chunk = ChunkBufferRef{};
 }
 
+// Chunk `id`'s slot in the state's table (grown to hold it), or nullptr once destroyed.
+ChunkBufferRef* SlotOf(PoolState* state, size_t id) {
+  if (state->destroyed) return nullptr;
+  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
+  return &state->chunks[id];
+}
+
 }  // namespace
 
 int32_t PoolTable::Add(PoolState* state) {
@@ -73,9 +80,9 @@ napi_status PoolTable::NewChunkBuffer(napi_env env, PoolState* state, size_t id,
 
 napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
                                    napi_value* result) {
-  if (state->destroyed) return napi_invalid_arg;
-  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
-  ChunkBufferRef& chunk = state->chunks[id];
+  ChunkBufferRef* slot = SlotOf(state, id);
+  if (slot == nullptr) return napi_invalid_arg;
+  ChunkBufferRef& chunk = *slot;
   // Made once per chunk: the same buffer again while it lives (a region pool's
   // large block kept for reuse, whose record JavaScript dropped); a new one
   // when it was collected and its finalizer has not run yet.
@@ -90,9 +97,9 @@ napi_status PoolTable::ChunkBuffer(napi_env env, PoolState* state, size_t id, vo
 
 napi_status PoolTable::SharedChunkBuffer(napi_env env, PoolState* state, size_t id, void* base, size_t bytes,
                                          BufferEntry** shared, napi_value* result) {
-  if (state->destroyed) return napi_invalid_arg;
-  if (id >= state->chunks.size()) state->chunks.resize(id + 1);
-  ChunkBufferRef& chunk = state->chunks[id];
+  ChunkBufferRef* slot = SlotOf(state, id);
+  if (slot == nullptr) return napi_invalid_arg;
+  ChunkBufferRef& chunk = *slot;
   if (chunk.entry != nullptr && chunk.entry == *shared && (*result = Deref(env, chunk.ref)) != nullptr) return napi_ok;
   Forget(env, &chunk);
   napi_value buffer = nullptr;

@@ -236,14 +236,16 @@ __attribute__((noinline, noipa)) void bench_timed_latency(void **slots, const ui
 
 /* ---- workloads ------------------------------------------------------------- */
 
-/* Bytes this process has resident (/proc/self/statm), 0 where unknown. */
+/* Anonymous bytes this process has resident (/proc/self/statm: resident minus
+ * shared, i.e. without the file-backed pages such as code that a first call
+ * faults in), 0 where unknown. */
 static uint64_t resident_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long long size = 0, resident = 0;
+    unsigned long long size = 0, resident = 0, shared = 0;
     if (!f) return 0;
-    int n = fscanf(f, "%llu %llu", &size, &resident);
+    int n = fscanf(f, "%llu %llu %llu", &size, &resident, &shared);
     fclose(f);
-    return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+    return n == 3 && resident >= shared ? (uint64_t)(resident - shared) * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
 /* Requested bytes the slots hold after the timed pairs (the trace replayed). */
@@ -257,8 +259,8 @@ static uint64_t live_bytes_after(const trace_t *t) {
     return sum;
 }
 
-/* W1/W2. With `resident`, also the growth of the process's resident memory from
- * before the allocator's init to after the timed pairs, per requested live byte
+/* W1/W2. With `resident`, also the growth of the process's anonymous resident
+ * memory from before the allocator's init to after the timed pairs, per requested live byte
  * (the bench's own arrays are allocated before the first reading). */
 static void run_pairs(const char *name, size_t live, size_t ops, uint64_t seed, int logu, size_t region,
                       int resident) {
@@ -272,9 +274,10 @@ static void run_pairs(const char *name, size_t live, size_t ops, uint64_t seed, 
     uint64_t t0 = now_ns();
     bench_timed_pairs(slots, t.slot, t.size, ops);
     uint64_t t1 = now_ns();
+    uint64_t rss1 = resident ? resident_bytes() : 0; /* before stdout's buffer is made */
     emit(name, "ns/pair", ops ? (double)(t1 - t0) / (double)ops : 0.0, (long long)ops);
     if (resident) {
-        uint64_t rss1 = resident_bytes(), bytes = live_bytes_after(&t);
+        uint64_t bytes = live_bytes_after(&t);
         emit(name, "resident/live", bytes && rss1 > rss0 ? (double)(rss1 - rss0) / (double)bytes : 0.0,
              (long long)ops);
     }

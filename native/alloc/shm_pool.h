@@ -117,7 +117,7 @@ enum shm_pool_status {
 };
 
 #define SHM_POOL_VERSION                                                                                               \
-    7u /* 7: a corrupted TLSF control structure has its own gate value (6: a heap pool's lent chunks are flagged) */
+    8u /* 8: the TLSF cache's lists end the control structure (7: a corrupted one has its own gate value) */
 #define SHM_POOL_ROOTS 64     /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63   /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255 /* bytes of a segment name, its leading '/' included */

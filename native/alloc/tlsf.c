@@ -133,11 +133,6 @@ struct tlsf {
     uint64_t free_bytes;
     uint64_t allocations;
     uint64_t failed;
-    /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
-     * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
-     * cache_count[c] <= cache_depth; cached_bytes <= cache_budget = area / 4. */
-    uint64_t cache[CACHE_CLASSES];
-    uint32_t cache_count[CACHE_CLASSES];
     uint32_t cache_depth;
     uint64_t cached_bytes;
     uint64_t cache_budget;
@@ -147,6 +142,14 @@ struct tlsf {
      * tlsf_malloc and tlsf_free test (a peer that rewrites it only sends calls
      * down paths that check everything they read). */
     uint32_t cache_gate;
+    /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
+     * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
+     * cache_count[c] <= cache_depth; cached_bytes <= cache_budget = area / 4.
+     * Last, and read only while cache_depth > 0: tlsf_set_cache zeroes them when
+     * it turns the cache on, so a pool that never uses it never touches their
+     * 12 KiB (memory follows use). */
+    uint64_t cache[CACHE_CLASSES];
+    uint32_t cache_count[CACHE_CLASSES];
 };
 
 /* A region resolved to this process's addresses, for the duration of one call. */
@@ -862,7 +865,7 @@ tlsf_t *tlsf_create(void *mem, size_t bytes)
 {
     if (!mem || ((uintptr_t)mem & 7) || bytes < sizeof(struct tlsf)) return NULL;
     tlsf_t *t = (tlsf_t *)mem;
-    memset(t, 0, sizeof *t);
+    memset(t, 0, offsetof(struct tlsf, cache)); /* the cache's lists: tlsf_set_cache */
     t->magic = TLSF_MAGIC;
     return t;
 }
@@ -1371,6 +1374,7 @@ int tlsf_set_tag(tlsf_t *t, int region, size_t offset, int tagged)
 /* Merge every parked block back, as if it were freed now with no cache. */
 static int flush_cache(tlsf_t *t)
 {
+    if (!t->cache_depth) return TLSF_OK; /* nothing parked; the lists may never have been zeroed */
     for (unsigned c = 0; c < CACHE_CLASSES; c++) {
         while (t->cache[c]) {
             rview_t v;
@@ -1395,6 +1399,10 @@ int tlsf_set_cache(tlsf_t *t, unsigned depth)
     if (depth < t->cache_depth) {
         int rc = tlsf_flush_cache(t);
         if (rc != TLSF_OK) return rc;
+    }
+    if (depth && !t->cache_depth) { /* turned on: nothing is parked */
+        memset(t->cache, 0, sizeof t->cache);
+        memset(t->cache_count, 0, sizeof t->cache_count);
     }
     t->cache_depth = depth;
     t->cache_gate = t->corrupted ? GATE_CORRUPTED : depth;
@@ -1614,7 +1622,7 @@ static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
 static const char *check_cache(const tlsf_t *t, const walk_totals_t *sum)
 {
     uint64_t listed = 0, bytes = 0;
-    for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+    for (unsigned c = 0; t->cache_depth && c < CACHE_CLASSES; c++) {
         uint64_t count = 0;
         for (uint64_t link = t->cache[c]; link; count++) {
             if (!link_is_sane(t, link, F_CACHED)) return "cache link points at no cached block";

@@ -64,6 +64,15 @@ int MapRegion(size_t area, RegionMemory* out, SysCall* failed) {
   return 0;
 }
 
+void* MapPages(size_t bytes) {
+  void* p = mmap(nullptr, RoundUp(bytes, PageSize()), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void UnmapPages(void* p, size_t bytes) {
+  if (p != nullptr) munmap(p, RoundUp(bytes, PageSize()));
+}
+
 size_t ResidentBytes(const void* p, size_t bytes) {
   if (p == nullptr || bytes == 0) return 0;
   const size_t page = PageSize();

@@ -47,6 +47,12 @@ int MapRegion(size_t area, RegionMemory* out, SysCall* failed);
 // For a region no ArrayBuffer was made of (a failed add).
 void UnmapRegion(RegionMemory* mem);
 
+// `bytes` of fresh zero pages from the OS (mmap), nullptr when it fails: only
+// the pages written become resident (a TLSF control structure whose front
+// cache stays off never writes its last 12 KiB). UnmapPages returns them.
+void* MapPages(size_t bytes);
+void UnmapPages(void* p, size_t bytes);
+
 // Bytes of [p, p + bytes) resident in RAM, by whole pages (mincore; 0 where it
 // fails). O(bytes / page size).
 size_t ResidentBytes(const void* p, size_t bytes);

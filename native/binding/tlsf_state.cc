@@ -35,7 +35,7 @@ void TlsfState::FreePinnedMemory() {
   for (int id = 0; id < TLSF_MAX_REGIONS; id++) {
     if (present[id]) DropRegionMemory(this, id);
   }
-  free(control);
+  UnmapPages(control, tlsf_control_size());
   control = nullptr;
   tlsf = nullptr;
 }
@@ -44,10 +44,10 @@ int32_t CreateTlsf(PoolTable* table, bool thread_safe) {
   TlsfState* state = new (std::nothrow) TlsfState();
   if (state == nullptr) return -1;
   if (thread_safe) state->lock->Enable();
-  state->control = malloc(tlsf_control_size());
+  state->control = MapPages(tlsf_control_size());
   state->tlsf = state->control != nullptr ? tlsf_create(state->control, tlsf_control_size()) : nullptr;
   if (state->tlsf == nullptr) {
-    free(state->control);
+    UnmapPages(state->control, tlsf_control_size());
     delete state;
     return -1;
   }

@@ -26,7 +26,7 @@ struct TlsfState : KindState<PoolKind::kTlsf> {
   // FreeMemory for a state whose chunk ArrayBuffers were let go of already (no N-API; any thread).
   void FreePinnedMemory();
 
-  void* control = nullptr;  // tlsf_control_size() bytes, malloc'd
+  void* control = nullptr;  // tlsf_control_size() bytes of fresh pages (MapPages)
   tlsf_t* tlsf = nullptr;   // nullptr once destroyed
   RegionMemory regions[TLSF_MAX_REGIONS];
   bool present[TLSF_MAX_REGIONS] = {};

@@ -1819,6 +1819,43 @@ static void cache_parked_blocks(void) {
     CHECK_HELPER(is_pristine(&P));
 }
 
+/* A pool whose cache stays off never writes or reads the cache's lists (the
+ * control's last 12 KiB stay as the caller left them, so they stay out of
+ * resident memory); turning the cache on zeroes them first. */
+static void cache_lists_untouched_while_off(void) {
+    size_t n = tlsf_control_size(), lists = (size_t)12 << 10;
+    CHECK(n > lists);
+    unsigned char *m = tu_aligned(16, n);
+    memset(m, 0xA5, n);
+    pool_t P;
+    memset(&P, 0, sizeof P);
+    P.t = tlsf_create(m, n);
+    CHECK(P.t != NULL);
+    CHECK_EQ(add_region(&P, 1u << 20), 0);
+    void *a[64];
+    for (int i = 0; i < 64; i++) CHECK((a[i] = tlsf_malloc(P.t, (size_t)(i * 37 % 600) + 1)) != NULL);
+    for (int i = 0; i < 64; i += 2) CHECK_EQ(tlsf_free(P.t, a[i]), TLSF_OK);
+    CHECK_EQ(tlsf_flush_cache(P.t), TLSF_OK);
+    CHECK_HELPER(check_ok(&P));
+    CHECK_HELPER(do_walk(&P));
+    tlsf_stats_t s;
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.cached, 0);
+    CHECK_EQU(s.allocations, 32);
+    int untouched = 1;
+    for (size_t i = n - lists; i < n; i++) untouched &= m[i] == 0xA5;
+    CHECKF(untouched, "the cache's lists were written with the cache off");
+    CHECK_EQ(tlsf_set_cache(P.t, 8), TLSF_OK); /* turned on over garbage: zeroed first */
+    for (int i = 1; i < 64; i += 2) CHECK_EQ(tlsf_free(P.t, a[i]), TLSF_OK);
+    tlsf_get_stats(P.t, &s);
+    CHECK(s.cached > 0);
+    CHECK_HELPER(check_ok(&P));
+    for (int i = 0; i < 64; i++) CHECK((a[i] = tlsf_malloc(P.t, (size_t)(i * 37 % 600) + 1)) != NULL);
+    for (int i = 0; i < 64; i++) CHECK_EQ(tlsf_free(P.t, a[i]), TLSF_OK);
+    CHECK_EQ(tlsf_set_cache(P.t, 0), TLSF_OK);
+    CHECK_HELPER(is_pristine(&P));
+}
+
 int main(void) {
     TU_RUN(create_rejects_bad_control);
     TU_RUN(region_rejects_bad_arguments);
@@ -1866,6 +1903,7 @@ int main(void) {
     TU_RUN(corrupt_size_with_free_bit_then_free);
     TU_RUN(corrupt_overflow_then_free_neighbour);
     TU_RUN(cache_parked_blocks);
+    TU_RUN(cache_lists_untouched_while_off);
     TU_RUN(zeroed_region_serves_like_any);
     return tu_finish("tlsf");
 }

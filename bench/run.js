@@ -668,6 +668,43 @@ async function runJSShared() {
   }
 }
 
+// Where SharedPool's no-cache contention time goes, below JavaScript: bench/c/contention.c
+// (the segment's C allocator driven by 1, 2 and 4 processes: alloc/free pairs, the allocator
+// lock alone, one contended cache line, and pairs on a segment per process). It prints its own
+// table (medians, speedup over one process); logged here, not charted.
+async function runCContention() {
+  const out = path.join(BIN, 'shm-contention');
+  fs.mkdirSync(BIN, { recursive: true });
+  const alloc = fs
+    .readdirSync(path.join(ROOT, 'native', 'alloc'))
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => path.join(ROOT, 'native', 'alloc', f));
+  const b = await run(process.env.CC || 'cc', [
+    '-O2',
+    '-std=c11',
+    '-D_GNU_SOURCE',
+    '-Wall',
+    '-I',
+    path.join(ROOT, 'native', 'alloc'),
+    path.join(BENCH, 'c', 'contention.c'),
+    ...alloc,
+    '-o',
+    out,
+  ]);
+  if (!b.ok) {
+    fail(`C contention: build failed: ${firstLine(b.stderr)}`);
+    return;
+  }
+  const args = ['--table', '--runs', String(QUICK ? 1 : 3), '--ops', String(QUICK ? 20_000 : 1_000_000)];
+  const r = await run(out, args, { timeout: 600_000 });
+  if (!r.ok) {
+    fail(`C contention: ${firstLine(r.stderr) || r.err?.message}`);
+    return;
+  }
+  log('SharedPool contention below JavaScript (bench/c/contention.c, no cache, ns/op aggregate):');
+  for (const l of r.stdout.trim().split('\n')) log(`  ${l}`);
+}
+
 // ---------------------------------------------------------------- results
 function buildRows() {
   const rows = [];
@@ -861,7 +898,7 @@ const plannedJS = () =>
     JS_REQUEST_WORKLOADS.length * JS_REQUEST_ALLOCATORS.length +
     JS_REUSE_WORKLOADS.length * REUSE_ALLOCATORS.length);
 const plannedResults = () => RUNS * ADDON_RESULTS.length * RESULT_WAYS.length;
-const plannedShared = () => RUNS * SHARED_WORKLOADS.reduce((n, w) => n + w.allocators.length, 0);
+const plannedShared = () => RUNS * SHARED_WORKLOADS.reduce((n, w) => n + w.allocators.length, 0) + 2;
 
 async function main() {
   const t0 = Date.now();
@@ -904,6 +941,7 @@ async function main() {
   if (SUITE === 'all' || SUITE === 'js' || SUITE === 'shared') {
     progress.phase('SharedPool');
     await runJSShared();
+    await runCContention();
   }
   progress.finish();
 

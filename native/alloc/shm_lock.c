@@ -155,10 +155,11 @@ int shm_lock_release(uint32_t *word) { return shm_lock_release_as(word, shm_lock
 
 int shm_lock_release_as(uint32_t *word, uint32_t self)
 {
-    uint32_t v = __atomic_load_n(word, __ATOMIC_RELAXED);
-    do {
+    /* Expect the word to name us alone: one read-modify-write of the line a
+     * spinning waiter keeps pulling away (a load first would fetch it twice). */
+    uint32_t v = self;
+    while (!__atomic_compare_exchange_n(word, &v, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
         if ((v & ~SHM_LOCK_WAITERS) != self) return SHM_LOCK_NOT_HOLDER;
-    } while (!__atomic_compare_exchange_n(word, &v, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
     if (v & SHM_LOCK_WAITERS) syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
     return SHM_LOCK_OK;
 }

@@ -117,31 +117,34 @@ typedef struct region {
 /* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
  * sl_bitmap[fl] != 0; bit sl of sl_bitmap[fl] exactly when heads[fl * SL_COUNT + sl] != 0;
  * every free block is in the list its size maps to; the counters equal what a
- * walk of the regions finds. */
+ * walk of the regions finds. The words every malloc and free reads or writes
+ * (but the list head) share its first 64 bytes: where processes share it (a
+ * SharedPool, control 64-aligned), each call moves one line of it between
+ * cores, not four. */
 struct tlsf {
     uint64_t magic;
     uint64_t fl_bitmap;
-    uint32_t sl_bitmap[FL_COUNT];
+    uint64_t used;
+    uint64_t peak_used;
+    uint64_t free_bytes;
+    uint64_t allocations;
+    /* 0 for a sound pool with the cache off (the quick paths), cache_depth for
+     * one with the cache on, GATE_CORRUPTED once corrupted: the one word
+     * tlsf_malloc and tlsf_free test (a peer that rewrites it only sends calls
+     * down paths that check everything they read). */
+    uint32_t cache_gate;
+    int corrupted;
+    uint32_t sl_bitmap[FL_COUNT];        /* [0] and [1] (blocks below 512 bytes) in the first 64 bytes */
     uint64_t heads[FL_COUNT * SL_COUNT]; /* list (fl, sl) at fl * SL_COUNT + sl */
     region_t regions[TLSF_MAX_REGIONS];
     uint32_t region_count;
     uint32_t region_hwm;  /* slots >= hwm are unused */
     uint32_t region_hint; /* the region the last pointer lookup found (< TLSF_MAX_REGIONS) */
     uint64_t area;
-    uint64_t used;
-    uint64_t peak_used;
-    uint64_t free_bytes;
-    uint64_t allocations;
     uint64_t failed;
     uint32_t cache_depth;
     uint64_t cached_bytes;
     uint64_t cache_budget;
-    int corrupted;
-    /* 0 for a sound pool with the cache off (the quick paths), cache_depth for
-     * one with the cache on, GATE_CORRUPTED once corrupted: the one word
-     * tlsf_malloc and tlsf_free test (a peer that rewrites it only sends calls
-     * down paths that check everything they read). */
-    uint32_t cache_gate;
     /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
      * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
      * cache_count[c] <= cache_depth; cached_bytes <= cache_budget = area / 4.
@@ -231,6 +234,7 @@ static inline unsigned slot_limit(const tlsf_t *t)
 static inline unsigned hint_slot(const tlsf_t *t) { return t->region_hint & (TLSF_MAX_REGIONS - 1); }
 
 _Static_assert((TLSF_MAX_REGIONS & (TLSF_MAX_REGIONS - 1)) == 0, "hint_slot masks");
+_Static_assert(offsetof(struct tlsf, sl_bitmap) + 2 * sizeof(uint32_t) <= 64, "the hot words share one line");
 _Static_assert(TLSF_MAX_REQUEST + HEADER + OVERHEAD <= AREA_MASK, "slot_area keeps every valid area");
 
 /* The view of slot index (< TLSF_MAX_REGIONS), whatever its area. */

@@ -76,6 +76,12 @@ static void test_lock_acquire_release(void)
     CHECK_EQ(shm_lock_release(&w), SHM_LOCK_OK);
     CHECK_EQU(w, 0u);
     CHECK_EQ(shm_lock_release(&w), SHM_LOCK_NOT_HOLDER);
+    w = shm_lock_self() | SHM_LOCK_WAITERS; /* held, somebody may sleep on it: released (and woken) */
+    CHECK_EQ(shm_lock_release(&w), SHM_LOCK_OK);
+    CHECK_EQU(w, 0u);
+    w = 1234 | SHM_LOCK_WAITERS; /* another holder's, with waiters: untouched */
+    CHECK_EQ(shm_lock_release(&w), SHM_LOCK_NOT_HOLDER);
+    CHECK_EQU(w, 1234u | SHM_LOCK_WAITERS);
     w = 0xdeadbeefu;
     CHECK_EQ(shm_lock_acquire(&w, 10), SHM_LOCK_DAMAGED);
     CHECK_EQU(w, 0xdeadbeefu); /* left alone */

@@ -11,7 +11,10 @@
 #if defined(__GNUC__) || defined(__clang__)
 
 /* Index of the highest set bit; x != 0. */
-static inline unsigned find_last_set64(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+static inline unsigned find_last_set64(uint64_t x)
+{
+    return 63u ^ (unsigned)__builtin_clzll(x);
+} /* = 63 - clz: one bsr */
 /* Index of the lowest set bit; x != 0. */
 static inline unsigned find_first_set64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
 static inline unsigned count_bits64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }

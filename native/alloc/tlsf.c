@@ -112,6 +112,7 @@ typedef struct region {
     uint64_t base_off;
     uint64_t bitmap_off;
     uint64_t area;
+    uint64_t unused; /* a slot is 32 bytes: the hint is its masked byte offset (hint_region) */
 } region_t;
 
 /* The control structure. Invariants: bit fl of fl_bitmap is set exactly when
@@ -139,7 +140,7 @@ struct tlsf {
     region_t regions[TLSF_MAX_REGIONS];
     uint32_t region_count;
     uint32_t region_hwm;  /* slots >= hwm are unused */
-    uint32_t region_hint; /* the region the last pointer lookup found (< TLSF_MAX_REGIONS) */
+    uint32_t region_hint; /* the slot the last pointer lookup found, as its byte offset in regions */
     uint64_t area;
     uint64_t failed;
     uint32_t cache_depth;
@@ -181,11 +182,16 @@ typedef struct rview {
  * below SMALL_BLOCK the lists are 8 bytes apart; above, list sl of first
  * level fl = f - (FL_SHIFT - 1) (f the highest set bit) holds sizes whose
  * SL_LOG2 bits below bit f are sl. */
+HOT unsigned class_of_large(uint64_t size) /* size >= SMALL_BLOCK - 1 */
+{
+    unsigned f = find_last_set64(size);
+    /* The top bit adds SL_COUNT; for SMALL_BLOCK - 1, (f - FL_SHIFT) wraps to
+     * -1 and the sum is its small list, (SMALL_BLOCK - 1) >> ALIGN_LOG2. */
+    return ((f - FL_SHIFT) << SL_LOG2) + (unsigned)(size >> (f - SL_LOG2));
+}
 HOT unsigned class_of(uint64_t size)
 {
-    if (size < SMALL_BLOCK) return (unsigned)(size >> ALIGN_LOG2);
-    unsigned f = find_last_set64(size);
-    return ((f - FL_SHIFT) << SL_LOG2) + (unsigned)(size >> (f - SL_LOG2)); /* the top bit adds SL_COUNT */
+    return size < SMALL_BLOCK ? (unsigned)(size >> ALIGN_LOG2) : class_of_large(size);
 }
 
 HOT void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
@@ -199,7 +205,7 @@ HOT void map_insert(uint64_t size, unsigned *fl, unsigned *sl)
  * size - 1's (a small size's own list holds that size alone). */
 HOT void map_search(uint64_t size, unsigned *fl, unsigned *sl)
 {
-    unsigned c = size < SMALL_BLOCK ? (unsigned)(size >> ALIGN_LOG2) : class_of(size - 1) + 1;
+    unsigned c = size < SMALL_BLOCK ? (unsigned)(size >> ALIGN_LOG2) : class_of_large(size - 1) + 1;
     *fl = c >> SL_LOG2;
     *sl = c & (SL_COUNT - 1);
 }
@@ -231,9 +237,18 @@ static inline unsigned slot_limit(const tlsf_t *t)
     return t->region_hwm < TLSF_MAX_REGIONS ? t->region_hwm : TLSF_MAX_REGIONS;
 }
 /* The region the last lookup found (a damaged hint still names a slot). */
-static inline unsigned hint_slot(const tlsf_t *t) { return t->region_hint & (TLSF_MAX_REGIONS - 1); }
+#define HINT_MASK ((uint32_t)((TLSF_MAX_REGIONS - 1) * sizeof(region_t)))
+static inline unsigned hint_slot(const tlsf_t *t) { return (t->region_hint & HINT_MASK) / sizeof(region_t); }
+/* The hint's slot, from its byte offset: one mask, no multiply (the quick paths). */
+static inline region_t *hint_region(const tlsf_t *t)
+{
+    return (region_t *)((uintptr_t)t->regions + (t->region_hint & HINT_MASK));
+}
+static inline uint32_t hint_of(unsigned slot) { return (uint32_t)(slot * sizeof(region_t)); }
 
-_Static_assert((TLSF_MAX_REGIONS & (TLSF_MAX_REGIONS - 1)) == 0, "hint_slot masks");
+_Static_assert((TLSF_MAX_REGIONS & (TLSF_MAX_REGIONS - 1)) == 0 && sizeof(region_t) == 32, "hint_slot masks");
+_Static_assert(((SMALL_BLOCK - 1) >> ALIGN_LOG2) == SL_COUNT - 1,
+               "class_of_large(SMALL_BLOCK - 1) is the last small list");
 _Static_assert(offsetof(struct tlsf, sl_bitmap) + 2 * sizeof(uint32_t) <= 64, "the hot words share one line");
 _Static_assert(TLSF_MAX_REQUEST + HEADER + OVERHEAD <= AREA_MASK, "slot_area keeps every valid area");
 
@@ -305,23 +320,23 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
  * 504 bytes, in a few instructions, from a 64-bit window of the bitmap at i. */
 HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
 {
-    uint64_t window;
+    /* Bit 0 of the window (bits from i up) set and the lowest set bit above it
+     * n: flipping bit 0 leaves that bit the lowest (a clear bit 0 becomes the
+     * lowest, and n >= 1). */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (n <= 56) {
         /* One unaligned load: byte i / 8 holds bits (i & ~7) .. (i & ~7) + 7, so the
-         * window has bits i .. i + 56; its 8 bytes end in the bitmap or the summary. */
+         * window has bits i .. i + 56; its 8 bytes end in the bitmap or the summary.
+         * Bit 63 (above any n here) keeps the count defined. */
+        uint64_t window;
         memcpy(&window, (const unsigned char *)bits + (i >> 3), sizeof window);
         window >>= i & 7;
-    } else
-#endif
-    {
-        /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
-        uint64_t wi = i >> 6, shift = i & 63;
-        window = (bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift));
+        return find_first_set64((window ^ 1) | (uint64_t)1 << 63) == n;
     }
-    /* Bit 0 set and the lowest set bit above it n: flipping bit 0 leaves that
-     * bit the lowest (a clear bit 0 becomes the lowest, and n >= 1). */
-    uint64_t y = window ^ 1;
+#endif
+    /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
+    uint64_t wi = i >> 6, shift = i & 63;
+    uint64_t y = ((bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift))) ^ 1;
     return (y & (~y + 1)) == (uint64_t)1 << n;
 }
 
@@ -739,7 +754,7 @@ HOT int find_region(tlsf_t *t, const void *ptr, rview_t *v)
     for (unsigned i = 0, n = slot_limit(t); i < n; i++) {
         const region_t *r = &t->regions[i];
         if (p - slot_base(t, r) < slot_area(r)) { /* area 0 never matches */
-            t->region_hint = i;
+            t->region_hint = hint_of(i);
             return view_region(t, i, v);
         }
     }
@@ -895,7 +910,10 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
         tlsf_region_max_alloc(area) == 0)
         return TLSF_ERR_INVALID;
     uintptr_t lo = (uintptr_t)mem;
-    if (lo + area < lo || (uintptr_t)t - lo < area) return TLSF_ERR_INVALID; /* links are never 0 */
+    /* Links are never 0 (the control is outside every region), and no region
+     * ends in the last page of the address space (free(NULL) fails the quick
+     * paths' offset checks). */
+    if (lo + area < lo || lo + area > UINTPTR_MAX - 4096 || (uintptr_t)t - lo < area) return TLSF_ERR_INVALID;
     int slot = -1;
     for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
         region_t *r = &t->regions[i];
@@ -1041,7 +1059,7 @@ SLOW void *pop_small_elsewhere(tlsf_t *t, uint64_t size)
  * damaged (the pool is then marked corrupted). */
 HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
 {
-    region_t *r = &t->regions[hint_slot(t)];
+    region_t *r = hint_region(t);
     uint64_t area = slot_area(r), h = link - slot_rel(r);
     /* The head is the control structure's: check it before reading the block
      * (one outside the hint's region goes the general way). */
@@ -1082,7 +1100,7 @@ HOT int park_checked(tlsf_t *t, region_t *r, block_t *b, uint64_t h, uint64_t fl
  * path (which also produces every error). */
 HOT int park_small(tlsf_t *t, const void *ptr)
 {
-    region_t *r = &t->regions[hint_slot(t)];
+    region_t *r = hint_region(t);
     uintptr_t base = slot_base(t, r);
     uint64_t u = (uint64_t)((uintptr_t)ptr - base), area = slot_area(r);
     if (u >= area || (u & 7) || u < HEADER) return 1;
@@ -1105,7 +1123,7 @@ SLOW int free_general(tlsf_t *t, void *ptr);
  * park it, or free it the general way. */
 SLOW int park_large(tlsf_t *t, void *ptr)
 {
-    region_t *r = &t->regions[hint_slot(t)];
+    region_t *r = hint_region(t);
     const uint64_t *bits = slot_bits(t, r);
     uint64_t u = (uint64_t)((uintptr_t)ptr - slot_base(t, r)), i = u >> ALIGN_LOG2, area = slot_area(r);
     block_t *b = (block_t *)((uintptr_t)ptr - HEADER);
@@ -1122,7 +1140,7 @@ SLOW int park_large(tlsf_t *t, void *ptr)
  * link `link`) like pop_small, its header checked against its park_copy. */
 HOT void *pop_large(tlsf_t *t, unsigned c, uint64_t size, uint64_t link)
 {
-    region_t *r = &t->regions[hint_slot(t)];
+    region_t *r = hint_region(t);
     uint64_t area = slot_area(r), h = link - slot_rel(r);
     if ((h & 7) || h >= area || area - h < size + OVERHEAD + HEADER) return unpark_and_hand_out(t, c, size);
     uintptr_t base = slot_base(t, r);
@@ -1191,9 +1209,10 @@ SLOW void *malloc_plain(tlsf_t *t, size_t request)
     }
     unsigned c = fl * SL_COUNT + find_first_set64(slmap); /* the list */
     uint64_t link = t->heads[c];
-    const region_t *r = &t->regions[hint_slot(t)];
+    const region_t *r = hint_region(t);
     uint64_t rel = slot_rel(r), area = slot_area(r), h = link - rel;
-    if (!link || (h & 7) || h >= area || area - h < LINK_ROOM) return allocate_plain(t, size);
+    /* A link of 0 (an empty list the bitmaps call full) names the control, which no region holds. */
+    if ((h & 7) || h >= area || area - h < LINK_ROOM) return allocate_plain(t, size);
     block_t *b = link_block(t, link);
     uint64_t bsize = block_size(b);
     if (!test_bit(slot_bits(t, r), start_index(h)) || !(b->size_flags & F_FREE) || bsize < size ||
@@ -1238,14 +1257,15 @@ SLOW int merge_free_in_hint(tlsf_t *t, uint64_t h)
  * region), else merged by merge_free. Anything else: free_general. */
 SLOW int free_plain(tlsf_t *t, void *ptr)
 {
-    const region_t *r = &t->regions[hint_slot(t)];
+    const region_t *r = hint_region(t);
     uint64_t rel = slot_rel(r), area = slot_area(r);
     uint64_t link = (uint64_t)((uintptr_t)ptr - (uintptr_t)t) - HEADER, h = link - rel;
     if ((h & 7) || h >= area || area - h <= 2 * HEADER) return free_general(t, ptr);
     block_t *b = link_block(t, link);
     uint64_t size = block_size(b), nh = h + size + OVERHEAD;
-    /* The next header lies before the sentinel: area > nh + 16 >= 48 = LINK_ROOM. */
-    if ((b->size_flags & (F_FREE | F_CACHED)) || size < MIN_BLOCK || nh + HEADER >= area) return free_general(t, ptr);
+    /* The next header lies before the sentinel: area > nh + 16 >= 48 = LINK_ROOM. A
+     * size below MIN_BLOCK fails the extent check: no two blocks start closer. */
+    if ((b->size_flags & (F_FREE | F_CACHED)) || nh + HEADER >= area) return free_general(t, ptr);
     const uint64_t *bits = slot_bits(t, r);
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     if (n <= 63 ? !small_extent_matches(bits, i, n) : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
@@ -1314,13 +1334,13 @@ void *tlsf_memalign(tlsf_t *t, size_t align, size_t size)
 SLOW int free_general(tlsf_t *t, void *ptr)
 {
     rview_t v;
+    if (!ptr) return TLSF_OK; /* free(NULL) fails the quick paths' offset checks: no region ends at 2^64 */
     if (!find_region(t, ptr, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
     return free_block(t, &v, (uint64_t)((uintptr_t)ptr - v.base));
 }
 
 int tlsf_free(tlsf_t *t, void *ptr)
 {
-    if (!ptr) return TLSF_OK;
     uint32_t gate = t->cache_gate;
     if (!gate) return free_plain(t, ptr);
     if (gate < GATE_CORRUPTED) {
@@ -1671,7 +1691,7 @@ int tlsf_check(const tlsf_t *t, const char **why)
     if (!reason && (area != t->area || regions != t->region_count))
         reason = "region statistics disagree with the region table";
     if (!reason && t->peak_used < t->used) reason = "peak below current use";
-    if (!reason && (t->region_hint >= TLSF_MAX_REGIONS || t->cache_depth > TLSF_CACHE_DEPTH_MAX))
+    if (!reason && ((t->region_hint & ~HINT_MASK) || t->cache_depth > TLSF_CACHE_DEPTH_MAX))
         reason = "region hint or cache depth out of range";
     if (why) *why = reason;
     return reason ? TLSF_ERR_CORRUPTED : TLSF_OK;
@@ -1726,7 +1746,7 @@ static int control_in_span(tlsf_t *t, size_t span)
 /* The region table passed: keep the hint below the high-water mark (the fast paths use its slot). */
 static int keep_hint_in_use(tlsf_t *t)
 {
-    if (t->region_hint >= slot_limit(t)) t->region_hint = 0;
+    if ((t->region_hint & ~HINT_MASK) || hint_slot(t) >= slot_limit(t)) t->region_hint = 0;
     return TLSF_OK;
 }
 

@@ -1520,6 +1520,30 @@ static void corrupt_used_block_size(void) {
     CHECK_HELPER(validate(&S.P));
 }
 
+/* A live block whose size word an overflow shrank, to every length the
+ * extent checks read in one window (1..63 granules and past them): free
+ * refuses it as corrupted, the cache off (the quick path) and on (parking),
+ * and no byte of the block after it changes. */
+static void free_refuses_shrunk_size_every_window(void) {
+    for (unsigned depth = 0; depth <= 16; depth += 16) {
+        for (uint64_t size = 24; size < 600; size += 8) {
+            pool_t P;
+            CHECK_HELPER(new_pool(&P, 65536));
+            CHECK_EQ(tlsf_set_cache(P.t, depth), TLSF_OK);
+            void *x = tlsf_malloc(P.t, 600), *y = tlsf_malloc(P.t, 64);
+            CHECK(x && y);
+            fill(x, 600, 0); /* no stale header inside x to trip over */
+            fill(y, 64, 0x5a);
+            uint64_t orig = rd64(size_word(x));
+            wr64(size_word(x), (orig & ~(uint64_t)0x01fffffffffffff8ull) | size);
+            int rc = tlsf_free(P.t, x);
+            CHECKF(rc == TLSF_ERR_CORRUPTED, "cache %u, size word %llu of a 600-byte block: free = %d", depth,
+                   (unsigned long long)size, rc);
+            CHECK(verify(y, 64, 0x5a));
+        }
+    }
+}
+
 static void corrupt_free_block_size(void) {
     six_t S;
     CHECK_HELPER(setup_six(&S, 0));
@@ -1904,6 +1928,7 @@ int main(void) {
     TU_RUN(corrupt_overflow_then_free_neighbour);
     TU_RUN(cache_parked_blocks);
     TU_RUN(cache_lists_untouched_while_off);
+    TU_RUN(free_refuses_shrunk_size_every_window);
     TU_RUN(zeroed_region_serves_like_any);
     return tu_finish("tlsf");
 }

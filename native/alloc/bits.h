@@ -10,13 +10,11 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 
-/* Index of the highest set bit; x != 0. */
-static inline unsigned find_last_set64(uint64_t x)
-{
-    return 63u ^ (unsigned)__builtin_clzll(x);
-} /* = 63 - clz: one bsr */
+/* Index of the highest set bit; x != 0. (63 ^ clz is 63 - clz, which compiles to one bsr.) */
+static inline unsigned find_last_set64(uint64_t x) { return 63u ^ (unsigned)__builtin_clzll(x); }
 /* Index of the lowest set bit; x != 0. */
 static inline unsigned find_first_set64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
+static inline unsigned find_first_set32(uint32_t x) { return (unsigned)__builtin_ctz(x); }
 static inline unsigned count_bits64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
 
 #else /* portable loops */
@@ -28,6 +26,7 @@ static inline unsigned find_last_set64(uint64_t x)
     return n;
 }
 static inline unsigned find_first_set64(uint64_t x) { return find_last_set64(x & (~x + 1)); }
+static inline unsigned find_first_set32(uint32_t x) { return find_first_set64(x); }
 static inline unsigned count_bits64(uint64_t x)
 {
     unsigned n = 0;

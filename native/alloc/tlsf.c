@@ -91,6 +91,8 @@ enum {
 #define GATE_CORRUPTED 0x80000000u                   /* cache_gate of a corrupted pool (> any depth) */
 
 _Static_assert(FL_COUNT <= 64, "first-level bitmap is 64 bits");
+_Static_assert((FL_MAX - 1 - FL_SHIFT) * SL_COUNT + 2 * SL_COUNT - 1 < FL_COUNT * SL_COUNT,
+               "every size below 1 << FL_MAX has a list");
 _Static_assert(SL_COUNT <= 32, "second-level bitmaps are 32 bits");
 _Static_assert(TLSF_MAX_REQUEST <= ((uint64_t)1 << (FL_MAX - 1)), "rounded requests stay below 1 << FL_MAX");
 
@@ -331,7 +333,7 @@ HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
         uint64_t window;
         memcpy(&window, (const unsigned char *)bits + (i >> 3), sizeof window);
         window >>= i & 7;
-        return find_first_set64((window ^ 1) | (uint64_t)1 << 63) == n;
+        return find_first_set64((window ^ 1) | (uint64_t)1 << 63) == (unsigned)n;
     }
 #endif
     /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
@@ -449,14 +451,13 @@ static int fail_corrupted(tlsf_t *t)
 
 /* ---- free lists ---------------------------------------------------------- */
 
-/* Push the free block b (link `link`, its size already written) on its list. */
-HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
+/* Push the free block b (link `link`) of `size`, the size the caller wrote
+ * into its header, on its list. (Every size a caller computes is below a
+ * region's area, so below 1 << FL_MAX: its list exists. Not read back from the
+ * header, which a peer may rewrite meanwhile in shared memory.) */
+HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b, uint64_t size)
 {
-    unsigned c = class_of(block_size(b));
-    if (c >= FL_COUNT * SL_COUNT) { /* the size was rewritten under us (a peer, in shared memory) */
-        fail_corrupted(t);
-        return;
-    }
+    unsigned c = class_of(size);
     uint64_t head = t->heads[c];
     block_t *hb = head ? checked_link_block(t, v, head) : NULL;
     if (head && !hb) {
@@ -525,7 +526,7 @@ HOT uint64_t find_free(tlsf_t *t, uint64_t size)
                 slmap = t->sl_bitmap[fl];
             }
         }
-        if (slmap) return t->heads[fl * SL_COUNT + find_first_set64(slmap)];
+        if (slmap) return t->heads[fl * SL_COUNT + find_first_set32(slmap)];
     }
     return probe_own_class(t, size);
 }
@@ -567,7 +568,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep, int m
     after->prev_size = rsize;
     after->size_flags |= F_PREV_FREE;
     t->free_bytes += rsize;
-    insert_free(t, v, make_link(v, rh), r);
+    insert_free(t, v, make_link(v, rh), r, rsize);
     return 1;
 }
 
@@ -616,7 +617,7 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
             atomic_signal_fence(memory_order_seq_cst);
             b->size_flags = lsize | F_FREE | (b->size_flags & F_PREV_FREE);
             t->free_bytes += lsize;
-            insert_free(t, &v, link, b);
+            insert_free(t, &v, link, b, lsize);
             h += gap;
             bsize -= gap;
             b = a;
@@ -836,7 +837,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     next->prev_size = size;
     next->size_flags |= F_PREV_FREE;
     t->free_bytes += size;
-    insert_free(t, v, make_link(v, h), b);
+    insert_free(t, v, make_link(v, h), b, size);
     return TLSF_OK;
 }
 
@@ -944,7 +945,7 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
     sentinel->prev_size = size;
     sentinel->size_flags = F_PREV_FREE;
 
-    insert_free(t, &v, make_link(&v, 0), first);
+    insert_free(t, &v, make_link(&v, 0), first, size);
     t->region_count++;
     t->area += area;
     t->cache_budget = t->area / 4;
@@ -1184,7 +1185,7 @@ SLOW void *split_and_hand_out(tlsf_t *t, uint64_t h, uint64_t keep, uint64_t bsi
     mark_start(&v, start_index(rh));
     block_at(&v, rh + rsize + OVERHEAD)->prev_size = rsize; /* its F_PREV_FREE stays set */
     t->free_bytes += rsize;
-    insert_free(t, &v, make_link(&v, rh), rest);
+    insert_free(t, &v, make_link(&v, rh), rest, rsize);
     return (void *)(v.base + (uintptr_t)h + HEADER);
 }
 
@@ -1207,7 +1208,7 @@ SLOW void *malloc_plain(tlsf_t *t, size_t request)
         slmap = t->sl_bitmap[fl];
         if (!slmap) return allocate_plain(t, size);
     }
-    unsigned c = fl * SL_COUNT + find_first_set64(slmap); /* the list */
+    unsigned c = fl * SL_COUNT + find_first_set32(slmap); /* the list */
     uint64_t link = t->heads[c];
     const region_t *r = hint_region(t);
     uint64_t rel = slot_rel(r), area = slot_area(r), h = link - rel;
@@ -1795,7 +1796,7 @@ static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t
     next->prev_size = run_size;
     next->size_flags |= F_PREV_FREE;
     t->free_bytes += run_size;
-    insert_free(t, v, make_link(v, run_h), b);
+    insert_free(t, v, make_link(v, run_h), b, run_size);
 }
 
 /* Rebuild one region from its physical chain (see tlsf_repair). 0 when the

@@ -129,7 +129,7 @@ struct tlsf {
     uint64_t fl_bitmap;
     uint64_t used;
     uint64_t peak_used;
-    uint64_t free_bytes;
+    uint64_t blocks; /* in every region, free, used or parked, sentinels not counted: free_of */
     uint64_t allocations;
     /* 0 for a sound pool with the cache off (the quick paths), cache_depth for
      * one with the cache on, GATE_CORRUPTED once corrupted: the one word
@@ -449,6 +449,17 @@ static int fail_corrupted(tlsf_t *t)
     return 0;
 }
 
+/* Bytes in free blocks: what the blocks of every region leave beside their
+ * headers, less the used and parked bytes (a region of area A holds blocks
+ * whose sizes plus OVERHEAD each add up to A - HEADER). 0 where the counters
+ * disagree (damaged). Keeping the block count instead of a free-bytes counter
+ * leaves the counter out of every malloc and free that neither splits nor merges. */
+static uint64_t free_of(const tlsf_t *t)
+{
+    uint64_t fixed = (uint64_t)t->region_count * HEADER + t->blocks * OVERHEAD, taken = t->used + t->cached_bytes;
+    return t->area >= fixed && t->area - fixed >= taken ? t->area - fixed - taken : 0;
+}
+
 /* ---- free lists ---------------------------------------------------------- */
 
 /* Push the free block b (link `link`) of `size`, the size the caller wrote
@@ -554,7 +565,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep, int m
             return fail_corrupted(t);
         unmark_start(v, start_index(nh));
         rsize += block_size(next) + OVERHEAD;
-        t->free_bytes -= block_size(next);
+        t->blocks--;
     }
     /* The remainder's header (inside b) is written before b shrinks, so the
      * physical chain is intact at every store: a process killed here leaves a
@@ -567,7 +578,7 @@ HOT int trim_block(tlsf_t *t, const rview_t *v, uint64_t h, uint64_t keep, int m
     block_t *after = block_at(v, rh + rsize + OVERHEAD);
     after->prev_size = rsize;
     after->size_flags |= F_PREV_FREE;
-    t->free_bytes += rsize;
+    t->blocks++;
     insert_free(t, v, make_link(v, rh), r, rsize);
     return 1;
 }
@@ -597,7 +608,6 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
         fail_corrupted(t);
         return NULL;
     }
-    t->free_bytes -= bsize;
 
     if (align_log2 > ALIGN_LOG2) {
         /* Split off a leading free block so the user pointer lands aligned. */
@@ -616,7 +626,7 @@ HOT void *take_block(tlsf_t *t, uint64_t link, uint64_t size, unsigned align_log
             a->size_flags = (bsize - gap) | F_FREE | F_PREV_FREE;
             atomic_signal_fence(memory_order_seq_cst);
             b->size_flags = lsize | F_FREE | (b->size_flags & F_PREV_FREE);
-            t->free_bytes += lsize;
+            t->blocks++;
             insert_free(t, &v, link, b, lsize);
             h += gap;
             bsize -= gap;
@@ -819,7 +829,7 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
         block_t *prev = block_at(v, ph);
         if (!remove_free(t, v, make_link(v, ph), prev)) return TLSF_ERR_CORRUPTED;
         unmark_start(v, start_index(h));
-        t->free_bytes -= block_size(prev);
+        t->blocks--;
         size += block_size(prev) + OVERHEAD;
         h = ph;
         b = prev;
@@ -829,14 +839,13 @@ HOT int release_block(tlsf_t *t, const rview_t *v, uint64_t h)
     if (next->size_flags & F_FREE) {
         if (!remove_free(t, v, make_link(v, nh), next)) return TLSF_ERR_CORRUPTED;
         unmark_start(v, start_index(nh));
-        t->free_bytes -= block_size(next);
+        t->blocks--;
         size += block_size(next) + OVERHEAD;
         next = block_at(v, h + size + OVERHEAD);
     }
     b->size_flags = size | F_FREE;
     next->prev_size = size;
     next->size_flags |= F_PREV_FREE;
-    t->free_bytes += size;
     insert_free(t, v, make_link(v, h), b, size);
     return TLSF_OK;
 }
@@ -949,7 +958,7 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
     t->region_count++;
     t->area += area;
     t->cache_budget = t->area / 4;
-    t->free_bytes += size;
+    t->blocks++;
     return slot;
 }
 
@@ -998,7 +1007,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
     if (!remove_free(t, &v, make_link(&v, 0), first)) return TLSF_ERR_CORRUPTED;
     t->area -= v.area;
     t->cache_budget = t->area / 4;
-    t->free_bytes -= size;
+    t->blocks--;
     t->region_count--;
     memset(v.region, 0, sizeof *v.region);
     t->region_hwm = slot_limit(t);
@@ -1184,7 +1193,7 @@ SLOW void *split_and_hand_out(tlsf_t *t, uint64_t h, uint64_t keep, uint64_t bsi
     b->size_flags = keep | prev_flag;
     mark_start(&v, start_index(rh));
     block_at(&v, rh + rsize + OVERHEAD)->prev_size = rsize; /* its F_PREV_FREE stays set */
-    t->free_bytes += rsize;
+    t->blocks++;
     insert_free(t, &v, make_link(&v, rh), rest, rsize);
     return (void *)(v.base + (uintptr_t)h + HEADER);
 }
@@ -1232,7 +1241,6 @@ SLOW void *malloc_plain(tlsf_t *t, size_t request)
         t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
     }
     t->heads[c] = nlink;
-    t->free_bytes -= bsize;
     uint64_t keep = bsize - size < SPLIT_MIN ? bsize : size;
     t->allocations++;
     t->used += keep;
@@ -1282,7 +1290,6 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
     b->size_flags = size | F_FREE;
     next->prev_size = size;
     next->size_flags |= F_PREV_FREE;
-    t->free_bytes += size;
     b->next_free = head;
     b->prev_free = 0;
     if (head) link_block(t, head)->prev_free = link;
@@ -1459,7 +1466,7 @@ int tlsf_realloc(tlsf_t *t, void *ptr, size_t request, void **out)
         /* Grow in place by absorbing the free successor. */
         if (!remove_free(t, &v, make_link(&v, nh), next)) return TLSF_ERR_CORRUPTED;
         unmark_start(&v, start_index(nh));
-        t->free_bytes -= block_size(next);
+        t->blocks--;
         b->size_flags += block_size(next) + OVERHEAD;
         block_at(&v, h + block_size(b) + OVERHEAD)->size_flags &= ~F_PREV_FREE;
     }
@@ -1524,7 +1531,7 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
     out->area = (size_t)t->area;
     out->used = (size_t)t->used;
     out->peak_used = (size_t)t->peak_used;
-    out->free = (size_t)(t->free_bytes + t->cached_bytes);
+    out->free = (size_t)(free_of(t) + t->cached_bytes);
     out->cached = (size_t)t->cached_bytes;
     out->allocations = (size_t)t->allocations;
     out->failed_allocations = (size_t)t->failed;
@@ -1688,7 +1695,8 @@ int tlsf_check(const tlsf_t *t, const char **why)
     if (!reason) reason = check_cache(t, &sum);
     if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations))
         reason = "used-bytes statistics disagree with the walk";
-    if (!reason && sum.free != t->free_bytes) reason = "free-bytes statistics disagree with the walk";
+    if (!reason && (sum.used_blocks + sum.free_blocks + sum.cached_blocks != t->blocks || sum.free != free_of(t)))
+        reason = "block-count statistics disagree with the walk";
     if (!reason && (area != t->area || regions != t->region_count))
         reason = "region statistics disagree with the region table";
     if (!reason && t->peak_used < t->used) reason = "peak below current use";
@@ -1795,7 +1803,7 @@ static void close_free_run(tlsf_t *t, const rview_t *v, uint64_t run_h, uint64_t
     block_t *next = block_at(v, nh);
     next->prev_size = run_size;
     next->size_flags |= F_PREV_FREE;
-    t->free_bytes += run_size;
+    t->blocks++;
     insert_free(t, v, make_link(v, run_h), b, run_size);
 }
 
@@ -1836,6 +1844,7 @@ static int repair_region(tlsf_t *t, unsigned ri)
             }
             mark_start(&v, start_index(h));
             t->allocations++;
+            t->blocks++;
             t->used += size;
         }
         h = nh;
@@ -1865,7 +1874,7 @@ int tlsf_repair(tlsf_t *t, size_t span)
     t->region_hint = 0;
     t->area = 0;
     t->used = 0;
-    t->free_bytes = 0;
+    t->blocks = 0;
     t->allocations = 0;
     for (unsigned i = 0; i < TLSF_MAX_REGIONS; i++) {
         if (!t->regions[i].area) continue;

@@ -477,10 +477,13 @@ HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b, uin
     }
     b->next_free = head;
     b->prev_free = 0;
-    if (hb) hb->prev_free = link;
     t->heads[c] = link;
-    t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
-    t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
+    if (hb) {
+        hb->prev_free = link; /* the list was not empty: its bits are set already */
+    } else {
+        t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
+        t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
+    }
 }
 
 /* Unlink the free block b from its list, validating its links first. */
@@ -1292,10 +1295,13 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
     next->size_flags |= F_PREV_FREE;
     b->next_free = head;
     b->prev_free = 0;
-    if (head) link_block(t, head)->prev_free = link;
     t->heads[c] = link;
-    t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
-    t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
+    if (head) {
+        link_block(t, head)->prev_free = link; /* a listed head: its bits are set already */
+    } else {
+        t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
+        t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
+    }
     return TLSF_OK;
 }
 

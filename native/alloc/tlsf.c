@@ -295,8 +295,9 @@ static inline uint64_t *summary_of(const rview_t *v) { return v->bits + start_wo
 /* Record that a block starts (or no longer starts) at start bit i, keeping the summary right. */
 static inline void mark_start(const rview_t *v, uint64_t i)
 {
-    set_bit(v->bits, i);
-    set_bit(summary_of(v), i >> 6);
+    uint64_t word = v->bits[i >> 6];
+    v->bits[i >> 6] = word | (uint64_t)1 << (i & 63);
+    if (!word) set_bit(summary_of(v), i >> 6); /* else its summary bit is set already */
 }
 static inline void unmark_start(const rview_t *v, uint64_t i)
 {

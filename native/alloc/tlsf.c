@@ -1264,30 +1264,35 @@ SLOW int merge_free_in_hint(tlsf_t *t, uint64_t h)
     return merge_free(t, &v, h);
 }
 
+SLOW int free_tagged_general(tlsf_t *t, void *ptr);
+#define FREE_FALLBACK(t, ptr, tagged) ((tagged) ? free_tagged_general(t, ptr) : free_general(t, ptr))
 /* A live block of the hint's region, not the last (free_block's checks:
- * offset, start bitmap extent, flags): pushed on its list when neither
- * neighbour is free (the next block's flags, the list head a link of the
- * region), else merged by merge_free. Anything else: free_general. */
-SLOW int free_plain(tlsf_t *t, void *ptr)
+ * offset, start bitmap extent, flags; with `tagged`, the tag): pushed on its
+ * list when neither neighbour is free (the next block's flags, the list head a
+ * link of the region), else merged by merge_free. Anything else: the general
+ * path (free_general, or for `tagged` free_tagged_general), which also makes
+ * every error. */
+HOT int free_quick(tlsf_t *t, void *ptr, int tagged)
 {
     const region_t *r = hint_region(t);
     uint64_t rel = slot_rel(r), area = slot_area(r);
     uint64_t link = (uint64_t)((uintptr_t)ptr - (uintptr_t)t) - HEADER, h = link - rel;
-    if ((h & 7) || h >= area || area - h <= 2 * HEADER) return free_general(t, ptr);
+    if ((h & 7) || h >= area || area - h <= 2 * HEADER) return FREE_FALLBACK(t, ptr, tagged);
     block_t *b = link_block(t, link);
     uint64_t size = block_size(b), nh = h + size + OVERHEAD;
     /* The next header lies before the sentinel: area > nh + 16 >= 48 = LINK_ROOM. A
      * size below MIN_BLOCK fails the extent check: no two blocks start closer. */
-    if ((b->size_flags & (F_FREE | F_CACHED)) || nh + HEADER >= area) return free_general(t, ptr);
+    if ((b->size_flags & (F_FREE | F_CACHED)) || nh + HEADER >= area || (tagged && !(b->size_flags & F_TAG)))
+        return FREE_FALLBACK(t, ptr, tagged);
     const uint64_t *bits = slot_bits(t, r);
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     if (n <= 63 ? !small_extent_matches(bits, i, n) : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
-        return free_general(t, ptr);
+        return FREE_FALLBACK(t, ptr, tagged);
     block_t *next = link_block(t, link + size + OVERHEAD);
     if ((next->size_flags & (F_FREE | F_PREV_FREE)) || (b->size_flags & F_PREV_FREE)) return merge_free_in_hint(t, h);
     unsigned c = class_of(size); /* its list */
     uint64_t head = t->heads[c], hh = head - rel;
-    if (head && ((hh & 7) || hh > area - LINK_ROOM)) return free_general(t, ptr);
+    if (head && ((hh & 7) || hh > area - LINK_ROOM)) return FREE_FALLBACK(t, ptr, tagged);
 
     t->used -= size;
     t->allocations--;
@@ -1305,6 +1310,9 @@ SLOW int free_plain(tlsf_t *t, void *ptr)
     }
     return TLSF_OK;
 }
+#undef FREE_FALLBACK
+SLOW int free_plain(tlsf_t *t, void *ptr) { return free_quick(t, ptr, 0); }
+SLOW int free_plain_tagged(tlsf_t *t, void *ptr) { return free_quick(t, ptr, 1); }
 
 void *tlsf_malloc(tlsf_t *t, size_t request)
 {
@@ -1380,12 +1388,17 @@ void *tlsf_malloc_tagged(tlsf_t *t, size_t size)
     return p;
 }
 
-int tlsf_free_tagged(tlsf_t *t, void *ptr)
+/* tlsf_free_tagged without the quick path. */
+SLOW int free_tagged_general(tlsf_t *t, void *ptr)
 {
     rview_t v;
     if (!ptr) return TLSF_ERR_FOREIGN;
     if (!find_region(t, ptr, &v)) return t->corrupted ? TLSF_ERR_CORRUPTED : TLSF_ERR_FOREIGN;
     return free_block_if(t, &v, (uint64_t)((uintptr_t)ptr - v.base), 1);
+}
+int tlsf_free_tagged(tlsf_t *t, void *ptr)
+{
+    return t->cache_gate ? free_tagged_general(t, ptr) : free_plain_tagged(t, ptr);
 }
 
 int tlsf_tagged(const tlsf_t *t, int region, size_t offset)

@@ -850,6 +850,34 @@ static void realloc_grow_in_place(void) {
     CHECK_HELPER(is_pristine(&P));
 }
 
+/* tlsf_free_tagged on the quick path (cache off: a push, a merge with a free
+ * neighbour, each refusing an untagged block first) and with the cache on. */
+static void tags_quick_and_cached_frees(void) {
+    pool_t P;
+    CHECK_HELPER(new_pool(&P, 65536));
+    void *t1 = tlsf_malloc_tagged(P.t, 100), *t2 = tlsf_malloc_tagged(P.t, 200), *u = tlsf_malloc(P.t, 100);
+    void *t3 = tlsf_malloc_tagged(P.t, 300), *guard = tlsf_malloc(P.t, 16);
+    CHECK(t1 && t2 && u && t3 && guard);
+    CHECK_EQ(tlsf_free_tagged(P.t, u), TLSF_ERR_FOREIGN); /* untagged, neighbours live: stays */
+    CHECK_EQ(tlsf_free_tagged(P.t, t1), TLSF_OK);         /* pushed */
+    CHECK_EQ(tlsf_free_tagged(P.t, t2), TLSF_OK);         /* merged with t1 */
+    CHECK_EQ(tlsf_free_tagged(P.t, u), TLSF_ERR_FOREIGN); /* untagged, a free neighbour: stays */
+    CHECK_EQ(tlsf_free_tagged(P.t, t1), TLSF_ERR_DOUBLE_FREE);
+    CHECK_EQ(tlsf_free_tagged(P.t, t2), TLSF_ERR_FOREIGN); /* merged away: no block starts there */
+    CHECK_HELPER(validate(&P));
+    tlsf_stats_t s;
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.allocations, 3);
+    CHECK_EQ(tlsf_set_cache(P.t, 8), TLSF_OK);
+    CHECK_EQ(tlsf_free_tagged(P.t, u), TLSF_ERR_FOREIGN);
+    CHECK_EQ(tlsf_free_tagged(P.t, t3), TLSF_OK); /* the cache's way */
+    CHECK_EQ(tlsf_free_tagged(P.t, t3), TLSF_ERR_DOUBLE_FREE);
+    CHECK_EQ(tlsf_set_cache(P.t, 0), TLSF_OK);
+    CHECK_EQ(tlsf_free(P.t, u), TLSF_OK);
+    CHECK_EQ(tlsf_free(P.t, guard), TLSF_OK);
+    CHECK_HELPER(is_pristine(&P));
+}
+
 /* Tags: tlsf_malloc_tagged marks a block, tlsf_free_tagged frees only tagged
  * blocks, an in-place realloc keeps the tag, every free clears it, and the
  * tag never shows in the usable size or in check(). */
@@ -1929,6 +1957,7 @@ int main(void) {
     TU_RUN(cache_parked_blocks);
     TU_RUN(cache_lists_untouched_while_off);
     TU_RUN(free_refuses_shrunk_size_every_window);
+    TU_RUN(tags_quick_and_cached_frees);
     TU_RUN(zeroed_region_serves_like_any);
     return tu_finish("tlsf");
 }

@@ -71,7 +71,7 @@ static uint64_t rng_next(uint64_t *s) {
 }
 
 /* The window workload on p: `ops` x (free a random slot, alloc 64 B into it). */
-static int run_pairs(shm_pool_t *p, unsigned id, size_t ops, uint64_t *checksum) {
+static int run_pairs(shm_pool_t *p, unsigned id, size_t ops) {
     uint64_t slot[WINDOW], seed = 42 + id;
     for (unsigned i = 0; i < WINDOW; i++) {
         void *ptr;
@@ -83,7 +83,6 @@ static int run_pairs(shm_pool_t *p, unsigned id, size_t ops, uint64_t *checksum)
         if (shm_pool_free_at(p, slot[s]) != SHM_POOL_OK) return 0;
         if (shm_pool_alloc(p, 64, &slot[s], &ptr) != SHM_POOL_OK) return 0;
         *(volatile char *)ptr = (char)i;
-        *checksum += slot[s];
     }
     for (unsigned i = 0; i < WINDOW; i++)
         if (shm_pool_free_at(p, slot[i]) != SHM_POOL_OK) return 0;
@@ -106,7 +105,6 @@ static void child(board_t *bd, const char *mode, unsigned id, unsigned procs, si
         bd->failed[id] = 1;
         _exit(1);
     }
-    uint64_t checksum = 0;
     atomic_fetch_add(&bd->ready, 1);
     while (atomic_load(&bd->ready) < procs || !atomic_load(&bd->go)) { /* spin: all start together */
     }
@@ -118,12 +116,12 @@ static void child(board_t *bd, const char *mode, unsigned id, unsigned procs, si
     else if (!strcmp(mode, "lock"))
         ok = run_lock(p, ops);
     else
-        ok = run_pairs(p, id, ops, &checksum);
+        ok = run_pairs(p, id, ops);
     bd->cpu[id] = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
     bd->end[id] = clock_ns(CLOCK_MONOTONIC);
     bd->failed[id] = !ok;
     if (p) shm_pool_close(p);
-    _exit(ok && checksum != 1 ? 0 : 1);
+    _exit(ok ? 0 : 1);
 }
 
 typedef struct result {

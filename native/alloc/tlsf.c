@@ -91,8 +91,6 @@ enum {
 #define GATE_CORRUPTED 0x80000000u                   /* cache_gate of a corrupted pool (> any depth) */
 
 _Static_assert(FL_COUNT <= 64, "first-level bitmap is 64 bits");
-_Static_assert((FL_MAX - 1 - FL_SHIFT) * SL_COUNT + 2 * SL_COUNT - 1 < FL_COUNT * SL_COUNT,
-               "every size below 1 << FL_MAX has a list");
 _Static_assert(SL_COUNT <= 32, "second-level bitmaps are 32 bits");
 _Static_assert(TLSF_MAX_REQUEST <= ((uint64_t)1 << (FL_MAX - 1)), "rounded requests stay below 1 << FL_MAX");
 
@@ -464,12 +462,16 @@ static uint64_t free_of(const tlsf_t *t)
 /* ---- free lists ---------------------------------------------------------- */
 
 /* Push the free block b (link `link`) of `size`, the size the caller wrote
- * into its header, on its list. (Every size a caller computes is below a
- * region's area, so below 1 << FL_MAX: its list exists. Not read back from the
- * header, which a peer may rewrite meanwhile in shared memory.) */
+ * into its header, on its list. (A size that maps past the last list came
+ * from header words a peer rewrote between their check and their use, in
+ * shared memory: the pool is corrupted, nothing is written.) */
 HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b, uint64_t size)
 {
     unsigned c = class_of(size);
+    if (c >= FL_COUNT * SL_COUNT) {
+        fail_corrupted(t);
+        return;
+    }
     uint64_t head = t->heads[c];
     block_t *hb = head ? checked_link_block(t, v, head) : NULL;
     if (head && !hb) {

@@ -461,6 +461,32 @@ static uint64_t free_of(const tlsf_t *t)
 
 /* ---- free lists ---------------------------------------------------------- */
 
+/* List c has a head now / is empty now: its bits in the two bitmaps. */
+HOT void mark_list(tlsf_t *t, unsigned c)
+{
+    t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
+    t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
+}
+HOT void unmark_list(tlsf_t *t, unsigned c)
+{
+    if (!(t->sl_bitmap[c >> SL_LOG2] &= ~((uint32_t)1 << (c & (SL_COUNT - 1)))))
+        t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
+}
+
+/* Make b (link `link`) the head of list c, whose head was `head` (0: empty;
+ * else a checked link of a free block). A list that had a head has its bits
+ * set already (the bitmaps' invariant), so only an empty one marks them. */
+HOT void push_free(tlsf_t *t, unsigned c, uint64_t link, block_t *b, uint64_t head)
+{
+    b->next_free = head;
+    b->prev_free = 0;
+    t->heads[c] = link;
+    if (head)
+        link_block(t, head)->prev_free = link;
+    else
+        mark_list(t, c);
+}
+
 /* Push the free block b (link `link`) of `size`, the size the caller wrote
  * into its header, on its list. (A size that maps past the last list came
  * from header words a peer rewrote between their check and their use, in
@@ -473,20 +499,11 @@ HOT void insert_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b, uin
         return;
     }
     uint64_t head = t->heads[c];
-    block_t *hb = head ? checked_link_block(t, v, head) : NULL;
-    if (head && !hb) {
+    if (head && !checked_link_block(t, v, head)) {
         fail_corrupted(t); /* the damaged list is dropped, never followed */
         head = 0;
     }
-    b->next_free = head;
-    b->prev_free = 0;
-    t->heads[c] = link;
-    if (hb) {
-        hb->prev_free = link; /* the list was not empty: its bits are set already */
-    } else {
-        t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
-        t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
-    }
+    push_free(t, c, link, b, head);
 }
 
 /* Unlink the free block b from its list, validating its links first. */
@@ -503,8 +520,7 @@ HOT int remove_free(tlsf_t *t, const rview_t *v, uint64_t link, block_t *b)
         unsigned c = class_of(block_size(b));
         if (c >= FL_COUNT * SL_COUNT || t->heads[c] != link) return fail_corrupted(t);
         t->heads[c] = next;
-        if (!next && !(t->sl_bitmap[c >> SL_LOG2] &= ~((uint32_t)1 << (c & (SL_COUNT - 1)))))
-            t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
+        if (!next) unmark_list(t, c);
     }
     if (nb) nb->prev_free = prev;
     return 1;
@@ -1241,11 +1257,10 @@ SLOW void *malloc_plain(tlsf_t *t, size_t request)
         ((nh & 7) || nh > area - LINK_ROOM || (link_block(t, nlink)->size_flags & (F_FREE | F_CACHED)) != F_FREE))
         return allocate_plain(t, size);
 
-    if (nlink) {
+    if (nlink)
         link_block(t, nlink)->prev_free = 0;
-    } else if (!(t->sl_bitmap[c >> SL_LOG2] &= ~((uint32_t)1 << (c & (SL_COUNT - 1))))) {
-        t->fl_bitmap &= ~((uint64_t)1 << (c >> SL_LOG2));
-    }
+    else
+        unmark_list(t, c);
     t->heads[c] = nlink;
     uint64_t keep = bsize - size < SPLIT_MIN ? bsize : size;
     t->allocations++;
@@ -1267,7 +1282,11 @@ SLOW int merge_free_in_hint(tlsf_t *t, uint64_t h)
 }
 
 SLOW int free_tagged_general(tlsf_t *t, void *ptr);
-#define FREE_FALLBACK(t, ptr, tagged) ((tagged) ? free_tagged_general(t, ptr) : free_general(t, ptr))
+/* Where free_quick hands a case it does not take. */
+HOT int free_fallback(tlsf_t *t, void *ptr, int tagged)
+{
+    return tagged ? free_tagged_general(t, ptr) : free_general(t, ptr);
+}
 /* A live block of the hint's region, not the last (free_block's checks:
  * offset, start bitmap extent, flags; with `tagged`, the tag): pushed on its
  * list when neither neighbour is free (the next block's flags, the list head a
@@ -1279,40 +1298,31 @@ HOT int free_quick(tlsf_t *t, void *ptr, int tagged)
     const region_t *r = hint_region(t);
     uint64_t rel = slot_rel(r), area = slot_area(r);
     uint64_t link = (uint64_t)((uintptr_t)ptr - (uintptr_t)t) - HEADER, h = link - rel;
-    if ((h & 7) || h >= area || area - h <= 2 * HEADER) return FREE_FALLBACK(t, ptr, tagged);
+    if ((h & 7) || h >= area || area - h <= 2 * HEADER) return free_fallback(t, ptr, tagged);
     block_t *b = link_block(t, link);
     uint64_t size = block_size(b), nh = h + size + OVERHEAD;
     /* The next header lies before the sentinel: area > nh + 16 >= 48 = LINK_ROOM. A
      * size below MIN_BLOCK fails the extent check: no two blocks start closer. */
     if ((b->size_flags & (F_FREE | F_CACHED)) || nh + HEADER >= area || (tagged && !(b->size_flags & F_TAG)))
-        return FREE_FALLBACK(t, ptr, tagged);
+        return free_fallback(t, ptr, tagged);
     const uint64_t *bits = slot_bits(t, r);
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     if (n <= 63 ? !small_extent_matches(bits, i, n) : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
-        return FREE_FALLBACK(t, ptr, tagged);
+        return free_fallback(t, ptr, tagged);
     block_t *next = link_block(t, link + size + OVERHEAD);
     if ((next->size_flags & (F_FREE | F_PREV_FREE)) || (b->size_flags & F_PREV_FREE)) return merge_free_in_hint(t, h);
     unsigned c = class_of(size); /* its list */
     uint64_t head = t->heads[c], hh = head - rel;
-    if (head && ((hh & 7) || hh > area - LINK_ROOM)) return FREE_FALLBACK(t, ptr, tagged);
+    if (head && ((hh & 7) || hh > area - LINK_ROOM)) return free_fallback(t, ptr, tagged);
 
     t->used -= size;
     t->allocations--;
     b->size_flags = size | F_FREE;
     next->prev_size = size;
     next->size_flags |= F_PREV_FREE;
-    b->next_free = head;
-    b->prev_free = 0;
-    t->heads[c] = link;
-    if (head) {
-        link_block(t, head)->prev_free = link; /* a listed head: its bits are set already */
-    } else {
-        t->sl_bitmap[c >> SL_LOG2] |= (uint32_t)1 << (c & (SL_COUNT - 1));
-        t->fl_bitmap |= (uint64_t)1 << (c >> SL_LOG2);
-    }
+    push_free(t, c, link, b, head);
     return TLSF_OK;
 }
-#undef FREE_FALLBACK
 SLOW int free_plain(tlsf_t *t, void *ptr) { return free_quick(t, ptr, 0); }
 SLOW int free_plain_tagged(tlsf_t *t, void *ptr) { return free_quick(t, ptr, 1); }
 

@@ -315,30 +315,53 @@ static inline int size_in_range(const rview_t *v, uint64_t h, uint64_t size)
     return size >= MIN_BLOCK && size <= v->area && h + size + OVERHEAD <= v->area - HEADER;
 }
 
+/* The longest extent, in start bits, small_extent_matches checks: two windows
+ * of 56 bits and 57 where unaligned loads read them (little-endian), else the
+ * 63 bits a two-word window leaves room for. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WINDOW_LOADS 1
+#define SMALL_EXTENT_MAX 112u
+#else
+#define SMALL_EXTENT_MAX 63u
+#endif
+
+#ifdef WINDOW_LOADS
+/* The 8 bytes of the start bitmap from byte `byte` on, as one word (bit 0 =
+ * bit 8 * byte): one unaligned load. Every caller keeps them inside the bitmap
+ * and the summary that follows it. */
+HOT uint64_t window_at(const uint64_t *bits, uint64_t byte)
+{
+    uint64_t window;
+    memcpy(&window, (const unsigned char *)bits + byte, sizeof window);
+    return window;
+}
+#endif
+
 /* Does the start bitmap say that a block starts at bit i and the next one n
- * bits later (1 <= n <= 63, bit i + n inside the bitmap): bit i set, then
- * n - 1 clear bits, then a set one? What extent_matches does for a block below
- * 504 bytes, in a few instructions, from a 64-bit window of the bitmap at i. */
+ * bits later (1 <= n <= SMALL_EXTENT_MAX, bit i + n inside the bitmap): bit i
+ * set, then n - 1 clear bits, then a set one? What extent_matches does for a
+ * block below 8 * SMALL_EXTENT_MAX bytes, in a few instructions. */
 HOT int small_extent_matches(const uint64_t *bits, uint64_t i, uint64_t n)
 {
-    /* Bit 0 of the window (bits from i up) set and the lowest set bit above it
-     * n: flipping bit 0 leaves that bit the lowest (a clear bit 0 becomes the
-     * lowest, and n >= 1). */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (n <= 56) {
-        /* One unaligned load: byte i / 8 holds bits (i & ~7) .. (i & ~7) + 7, so the
-         * window has bits i .. i + 56; its 8 bytes end in the bitmap or the summary.
-         * Bit 63 (above any n here) keeps the count defined. */
-        uint64_t window;
-        memcpy(&window, (const unsigned char *)bits + (i >> 3), sizeof window);
-        window >>= i & 7;
-        return find_first_set64((window ^ 1) | (uint64_t)1 << 63) == (unsigned)n;
-    }
-#endif
+    /* Bit 0 of a window from i set and the lowest set bit above it n: flipping
+     * bit 0 leaves that bit the lowest (a clear bit 0 becomes the lowest, and
+     * n >= 1). */
+#ifdef WINDOW_LOADS
+    /* The window from byte i / 8, shifted by i % 8: bits i .. i + 56. Bit 63
+     * (above any bit read here) keeps the count defined. */
+    const uint64_t top = (uint64_t)1 << 63;
+    uint64_t byte = i >> 3, shift = i & 7, window = window_at(bits, byte) >> shift;
+    if (n <= 56) return find_first_set64((window ^ 1) | top) == (unsigned)n;
+    /* Bits i .. i + 55 must be bit i alone (the shift by 8 drops the rest), and
+     * the next start is the lowest set bit of the 57 from i + 56 (7 bytes on). */
+    if (window << 8 != (uint64_t)1 << 8) return 0;
+    return find_first_set64((window_at(bits, byte + 7) >> shift) | top) == (unsigned)(n - 56);
+#else
     /* Word wi + 1 exists: bit i + n lies in the bitmap, and the summary follows it. */
     uint64_t wi = i >> 6, shift = i & 63;
     uint64_t y = ((bits[wi] >> shift) | ((bits[wi + 1] << 1) << (63 - shift))) ^ 1;
     return (y & (~y + 1)) == (uint64_t)1 << n;
+#endif
 }
 
 #define NO_START UINT64_MAX             /* first_start_after: no block starts after i */
@@ -374,7 +397,7 @@ SLOW int long_extent_matches(const uint64_t *bits, uint64_t area, uint64_t i, ui
 HOT int extent_matches(const rview_t *v, uint64_t h, uint64_t size)
 {
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
-    if (n <= 63 && h + size + OVERHEAD != v->area - HEADER) return small_extent_matches(v->bits, i, n);
+    if (n <= SMALL_EXTENT_MAX && h + size + OVERHEAD != v->area - HEADER) return small_extent_matches(v->bits, i, n);
     return long_extent_matches(v->bits, v->area, i, i + n);
 }
 
@@ -695,7 +718,7 @@ HOT uint64_t round_to_class(uint64_t size)
 /* Take the newest parked block of class c, which must hold at least `size`
  * bytes, off its list (F_CACHED cleared): its region and header offset, or 0
  * on corruption. Size 0 (flush_cache, which then matches the block's extent
- * with the start bitmap) skips the park_copy check: park_small makes none. */
+ * with the start bitmap) skips the park_copy check: park_free makes none. */
 HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t *hout)
 {
     uint64_t link = t->cache[c], h;
@@ -710,7 +733,7 @@ HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t 
     t->cache[c] = next;
     t->cache_count[c]--;
     t->cached_bytes -= bsize;
-    b->size_flags &= ~F_CACHED;
+    b->size_flags &= SIZE_MASK | F_PREV_FREE; /* F_CACHED off, no tag or alignment */
     *hout = h;
     return 1;
 }
@@ -1048,7 +1071,7 @@ int tlsf_region_info(const tlsf_t *t, int region, tlsf_region_info_t *out)
     return TLSF_OK;
 }
 
-/* ---- the small-block fast paths (front cache on, sizes below 512) ----------
+/* ---- the cache's fast paths (front cache on) ---------------------------------
  * Below 2 * SMALL_BLOCK every list holds one exact size, so a parked block's
  * size word must equal its class's size with F_CACHED set: one comparison
  * checks size and flags together. These do what unpark_block/hand_out and
@@ -1065,12 +1088,12 @@ SLOW void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
 /* Take the checked parked block b of class c (`size` bytes, size_flags `flags`, its
  * header at `header`) off its list and hand it out. Its next link is checked
  * when it is popped in turn. */
-HOT void *take_parked(tlsf_t *t, unsigned c, block_t *b, uint64_t flags, uint64_t size, uintptr_t header)
+HOT void *take_parked(tlsf_t *t, size_t c, block_t *b, uint64_t flags, uint64_t size, uintptr_t header)
 {
     t->cache[c] = b->next_free;
     t->cache_count[c]--;
     t->cached_bytes -= size;
-    b->size_flags = flags & ~F_CACHED;
+    b->size_flags = size | (flags & F_PREV_FREE); /* F_CACHED off, no tag or alignment */
     t->allocations++;
     t->used += size;
     if (t->used > t->peak_used) t->peak_used = t->used;
@@ -1095,28 +1118,27 @@ HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
     uint64_t area = slot_area(r), h = link - slot_rel(r);
     /* The head is the control structure's: check it before reading the block
      * (one outside the hint's region goes the general way). */
-    if ((h & 7) || h >= area || area - h < size + OVERHEAD + HEADER) return pop_small_elsewhere(t, size);
+    if ((h & 7) || h >= area || h + size + OVERHEAD + HEADER > area) return pop_small_elsewhere(t, size);
     uintptr_t base = slot_base(t, r);
     block_t *b = (block_t *)(base + (uintptr_t)h);
     uint64_t flags = b->size_flags;
     /* Below 512 bytes a class holds one size: a rewritten size word cannot match.
      * The next link is checked when it is popped in turn. */
-    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != (size | F_CACHED)) {
+    if ((flags & (SIZE_MASK | F_FREE | F_CACHED)) != size + F_CACHED) { /* size is 8-aligned */
         fail_corrupted(t);
         return NULL;
     }
-    return take_parked(t, (unsigned)(size >> ALIGN_LOG2), b, flags, size, base + (uintptr_t)h);
+    return take_parked(t, size >> ALIGN_LOG2, b, flags, size, base + (uintptr_t)h);
 }
 
-/* Park the live block b (header offset h in the hint region r, its extent
- * matched) on the list of class c if the class has room: TLSF_OK, else 1. */
-HOT int park_checked(tlsf_t *t, region_t *r, block_t *b, uint64_t h, uint64_t flags, unsigned c)
+/* Park the live block b (link `link`, its extent matched, flags `flags`, size
+ * `size`) on the list of class c if the class has room: TLSF_OK, else 1. */
+HOT int park_checked(tlsf_t *t, uint64_t link, block_t *b, uint64_t flags, uint64_t size, size_t c)
 {
-    uint64_t size = flags & SIZE_MASK;
     if (t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget) return 1;
-    b->size_flags = (flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
-    b->next_free = t->cache[c];    /* below 504 bytes no park_copy: pop_small checks the exact size */
-    t->cache[c] = slot_rel(r) + h; /* its link */
+    b->size_flags = flags | F_CACHED; /* its tag and alignment bits go when it is taken */
+    b->next_free = t->cache[c];       /* below 504 bytes no park_copy: pop_small checks the exact size */
+    t->cache[c] = link;
     t->cache_count[c]++;
     t->cached_bytes += size;
     t->used -= size;
@@ -1124,47 +1146,54 @@ HOT int park_checked(tlsf_t *t, region_t *r, block_t *b, uint64_t h, uint64_t fl
     return TLSF_OK;
 }
 
-#define PARK_LARGE 2 /* park_small: a candidate of 504 bytes or more, for park_large */
-
-/* Park ptr if it is a live block below 504 bytes in the hint region and its
- * class has room: TLSF_OK; PARK_LARGE for a block the cache may take whose
- * extent needs the long check; otherwise 1, and the caller takes the general
- * path (which also produces every error). */
-HOT int park_small(tlsf_t *t, const void *ptr)
-{
-    region_t *r = hint_region(t);
-    uintptr_t base = slot_base(t, r);
-    uint64_t u = (uint64_t)((uintptr_t)ptr - base), area = slot_area(r);
-    if (u >= area || (u & 7) || u < HEADER) return 1;
-    block_t *b = (block_t *)(base + (uintptr_t)u - HEADER);
-    uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
-    /* The start bitmap must say the same as the size word (the general path
-     * reports one an overflow rewrote); the last block before the sentinel
-     * takes the general path too. */
-    if ((flags & (F_FREE | F_CACHED)) || size - MIN_BLOCK > TLSF_CACHE_MAX - MIN_BLOCK || u + size + OVERHEAD >= area)
-        return 1;
-    if (size >= 2 * SMALL_BLOCK - 8) return PARK_LARGE;
-    if (!small_extent_matches(slot_bits(t, r), u >> ALIGN_LOG2, (size >> ALIGN_LOG2) + 1)) return 1;
-    return park_checked(t, r, b, u - HEADER, flags, (unsigned)(size >> ALIGN_LOG2));
-}
+/* x rotated right by k (0 < k < 64): one instruction. */
+static inline uint64_t rotate_right(uint64_t x, unsigned k) { return (x >> k) | (x << (64 - k)); }
 
 SLOW int free_general(tlsf_t *t, void *ptr);
 
-/* park_small's PARK_LARGE (ptr a block of 504 bytes or more in the hint
- * region, its offsets and flags checked there): the long extent check, then
- * park it, or free it the general way. */
-SLOW int park_large(tlsf_t *t, void *ptr)
+/* park_free for a block of 504 bytes or more (ptr, link `link`, header offset
+ * h in the hint region r, flags `flags`: a live block that ends before the
+ * last), which the cache may take: its extent checked with the start bitmap,
+ * then parked with a park_copy (its class holds more than one size), or freed
+ * the general way. */
+SLOW int park_large(tlsf_t *t, void *ptr, const region_t *r, uint64_t link, uint64_t h, uint64_t flags)
 {
-    region_t *r = hint_region(t);
     const uint64_t *bits = slot_bits(t, r);
-    uint64_t u = (uint64_t)((uintptr_t)ptr - slot_base(t, r)), i = u >> ALIGN_LOG2, area = slot_area(r);
-    block_t *b = (block_t *)((uintptr_t)ptr - HEADER);
-    uint64_t flags = b->size_flags, size = flags & SIZE_MASK;
-    if (test_bit(bits, i) && long_extent_matches(bits, area, i, i + (size >> ALIGN_LOG2) + 1) &&
-        park_checked(t, r, b, u - HEADER, flags, cache_class(size)) == TLSF_OK) {
+    uint64_t size = flags & SIZE_MASK, i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
+    block_t *b = link_block(t, link);
+    if ((n <= SMALL_EXTENT_MAX ? small_extent_matches(bits, i, n)
+                               : test_bit(bits, i) && long_extent_matches(bits, slot_area(r), i, i + n)) &&
+        park_checked(t, link, b, flags, size, cache_class(size)) == TLSF_OK) {
         b->prev_free = park_copy(b->size_flags); /* unpark_block and pop_large check it */
         return TLSF_OK;
     }
+    return free_general(t, ptr);
+}
+
+/* tlsf_free with the cache on: park ptr if it is a live block in the hint
+ * region, not the last, and its class has room; else the general path (which
+ * also produces every error). Below 504 bytes the whole check is here. */
+HOT int park_free(tlsf_t *t, void *ptr)
+{
+    const region_t *r = hint_region(t);
+    uint64_t area = slot_area(r);
+    uint64_t link = (uint64_t)((uintptr_t)ptr - (uintptr_t)t) - HEADER, h = link - slot_rel(r);
+    if (h >= area || (h & 7)) return free_general(t, ptr);
+    block_t *b = link_block(t, link);
+    uint64_t flags = b->size_flags, size = flags & (SIZE_MASK | F_FREE | F_CACHED);
+    /* (size - MIN_BLOCK) / 8 for a live block, and above any size for a free or
+     * parked one (its flag bits rotate to the top): flags and size in one test. */
+    uint64_t k = rotate_right(size - MIN_BLOCK, ALIGN_LOG2);
+    /* The start bitmap must say the same as the size word (the general path
+     * reports one an overflow rewrote); the last block before the sentinel
+     * takes the general path too. */
+    if (k > (TLSF_CACHE_MAX - MIN_BLOCK) >> ALIGN_LOG2 || h + size + OVERHEAD + HEADER >= area)
+        return free_general(t, ptr);
+    if (k >= (2 * SMALL_BLOCK - 8 - MIN_BLOCK) >> ALIGN_LOG2) return park_large(t, ptr, r, link, h, flags);
+    /* k + 4 is the block's extent in start bits, k + 3 its class (size / 8). */
+    if (small_extent_matches(slot_bits(t, r), start_index(h), k + 4) &&
+        park_checked(t, link, link_block(t, link), flags, (k + 3) << ALIGN_LOG2, k + 3) == TLSF_OK)
+        return TLSF_OK;
     return free_general(t, ptr);
 }
 
@@ -1307,7 +1336,8 @@ HOT int free_quick(tlsf_t *t, void *ptr, int tagged)
         return free_fallback(t, ptr, tagged);
     const uint64_t *bits = slot_bits(t, r);
     uint64_t i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
-    if (n <= 63 ? !small_extent_matches(bits, i, n) : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
+    if (n <= SMALL_EXTENT_MAX ? !small_extent_matches(bits, i, n)
+                              : !test_bit(bits, i) || first_start_after(bits, area, i) != i + n)
         return free_fallback(t, ptr, tagged);
     block_t *next = link_block(t, link + size + OVERHEAD);
     if ((next->size_flags & (F_FREE | F_PREV_FREE)) || (b->size_flags & F_PREV_FREE)) return merge_free_in_hint(t, h);
@@ -1331,10 +1361,13 @@ void *tlsf_malloc(tlsf_t *t, size_t request)
     uint32_t gate = t->cache_gate;
     if (!gate) return malloc_plain(t, request);
     if (gate < GATE_CORRUPTED) {
-        if (request < 2 * SMALL_BLOCK) {
-            uint64_t size = request <= MIN_BLOCK ? MIN_BLOCK : ((uint64_t)request + 7) & ~(uint64_t)7;
-            uint64_t link = size < 2 * SMALL_BLOCK ? t->cache[size >> ALIGN_LOG2] : 0;
-            return link ? pop_small(t, size, link) : allocate_plain(t, request);
+        if (request <= 2 * SMALL_BLOCK - 8) {
+            /* The class of the adjusted size, which holds that size alone (so
+             * rounding to it changes nothing, and malloc_plain serves a miss). */
+            size_t c = ((size_t)request + 7) >> ALIGN_LOG2;
+            c = c < (MIN_BLOCK >> ALIGN_LOG2) ? (MIN_BLOCK >> ALIGN_LOG2) : c;
+            uint64_t size = (uint64_t)c << ALIGN_LOG2, link = t->cache[c];
+            return link ? pop_small(t, size, link) : malloc_plain(t, request);
         }
         uint64_t size = serve_size(t, request);
         unsigned c = cache_class(size);
@@ -1378,12 +1411,7 @@ int tlsf_free(tlsf_t *t, void *ptr)
 {
     uint32_t gate = t->cache_gate;
     if (!gate) return free_plain(t, ptr);
-    if (gate < GATE_CORRUPTED) {
-        int rc = park_small(t, ptr);
-        if (rc == TLSF_OK) return TLSF_OK;
-        if (rc == PARK_LARGE) return park_large(t, ptr);
-    }
-    return free_general(t, ptr);
+    return gate < GATE_CORRUPTED ? park_free(t, ptr) : free_general(t, ptr);
 }
 
 int tlsf_free_at(tlsf_t *t, int region, size_t offset)

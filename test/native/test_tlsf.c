@@ -1553,21 +1553,44 @@ static void corrupt_used_block_size(void) {
  * refuses it as corrupted, the cache off (the quick path) and on (parking),
  * and no byte of the block after it changes. */
 static void free_refuses_shrunk_size_every_window(void) {
+    /* Lengths 4 .. 124 start bits: one window, two (57 .. 112) and the long check. */
     for (unsigned depth = 0; depth <= 16; depth += 16) {
-        for (uint64_t size = 24; size < 600; size += 8) {
+        for (uint64_t size = 24; size < 1000; size += 8) {
             pool_t P;
             CHECK_HELPER(new_pool(&P, 65536));
             CHECK_EQ(tlsf_set_cache(P.t, depth), TLSF_OK);
-            void *x = tlsf_malloc(P.t, 600), *y = tlsf_malloc(P.t, 64);
+            void *x = tlsf_malloc(P.t, 1000), *y = tlsf_malloc(P.t, 64);
             CHECK(x && y);
-            fill(x, 600, 0); /* no stale header inside x to trip over */
+            fill(x, 1000, 0); /* no stale header inside x to trip over */
             fill(y, 64, 0x5a);
             uint64_t orig = rd64(size_word(x));
             wr64(size_word(x), (orig & ~(uint64_t)0x01fffffffffffff8ull) | size);
             int rc = tlsf_free(P.t, x);
-            CHECKF(rc == TLSF_ERR_CORRUPTED, "cache %u, size word %llu of a 600-byte block: free = %d", depth,
+            CHECKF(rc == TLSF_ERR_CORRUPTED, "cache %u, size word %llu of a 1000-byte block: free = %d", depth,
                    (unsigned long long)size, rc);
             CHECK(verify(y, 64, 0x5a));
+        }
+    }
+}
+
+/* A size word grown over the next block (y), to end where the block after it
+ * (z) starts: the start bitmap has y's bit in between, at every place in the
+ * one-window and two-window checks, so free refuses it and y is untouched. */
+static void free_refuses_grown_size_every_window(void) {
+    for (unsigned depth = 0; depth <= 16; depth += 16) {
+        for (uint64_t size = 24; size < 880; size += 8) {
+            pool_t P;
+            CHECK_HELPER(new_pool(&P, 65536));
+            CHECK_EQ(tlsf_set_cache(P.t, depth), TLSF_OK);
+            void *x = tlsf_malloc(P.t, size), *y = tlsf_malloc(P.t, 24), *z = tlsf_malloc(P.t, 64);
+            CHECK(x && y && z);
+            fill(y, 24, 0x5a);
+            uint64_t orig = rd64(size_word(x)); /* size, or with the cache on its class's lower bound */
+            wr64(size_word(x), orig + 24 + 8); /* x, y's header and y */
+            int rc = tlsf_free(P.t, x);
+            CHECKF(rc == TLSF_ERR_CORRUPTED, "cache %u, %llu-byte block grown over the next: free = %d", depth,
+                   (unsigned long long)size, rc);
+            CHECK(verify(y, 24, 0x5a));
         }
     }
 }
@@ -1957,6 +1980,7 @@ int main(void) {
     TU_RUN(cache_parked_blocks);
     TU_RUN(cache_lists_untouched_while_off);
     TU_RUN(free_refuses_shrunk_size_every_window);
+    TU_RUN(free_refuses_grown_size_every_window);
     TU_RUN(tags_quick_and_cached_frees);
     TU_RUN(zeroed_region_serves_like_any);
     return tu_finish("tlsf");

@@ -638,7 +638,7 @@ export class TlsfPool {
     const buffer: RegionBuffer = native.regionBuffer(this.#handle, id)!;
     buffer[kRegion] = id;
     const live = new Int32Array(Math.ceil(area / 256));
-    this.#regions[id] = ownedBy('TlsfPool', { id, buffer, live, words: new Uint32Array(buffer, 0, area >>> 2) });
+    this.#regions[id] = ownedBy('TlsfPool', { id, buffer, live, words: new Uint32Array(buffer, 0, area / 4) }); // area <= 2^32: not >>> 2
     this.#reserved += area;
     return id;
   }

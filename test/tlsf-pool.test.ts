@@ -434,6 +434,21 @@ describe('walk, check, stats', () => {
     expect(resident).toBeLessThanOrEqual(1.25 * usable);
   });
 
+  test('a 4 GiB region (offsets up to 2^32) accounts its blocks: used, peakUsed, realloc, free', () => {
+    using pool = new TlsfPool({ size: 4 * 1024 * MiB });
+    const a = pool.alloc(100);
+    const b = pool.alloc(20_000);
+    const usable = pool.usableSize(a) + pool.usableSize(b);
+    expect(pool.stats().used).toBe(usable);
+    const c = pool.realloc(a, 300);
+    expect(pool.stats().used).toBe(pool.usableSize(b) + pool.usableSize(c));
+    pool.free(b);
+    pool.free(c);
+    expect(pool.stats()).toMatchObject({ used: 0, allocations: 0 });
+    expect(pool.stats().peakUsed).toBeGreaterThanOrEqual(usable);
+    expect(() => pool.check()).not.toThrow();
+  });
+
   test('check passes on a healthy pool', () => {
     using pool = new TlsfPool({ size: 64 * KiB });
     pool.alloc(10);

@@ -79,7 +79,8 @@ static const char *bench_version(void) {
 #elif defined(ALLOC_TLSF)
 /* ------------------------------------------------------------------- TLSF */
 /* native/tlsf.c is compiled into the binary. One region of region_bytes from
- * mmap (not prefaulted, as a user of the library would get it), bitmap from calloc. */
+ * mmap (not prefaulted, as a user of the library would get it), bitmap from calloc,
+ * the control structure from mmap with tlsf_create_zeroed (as TlsfPool makes it). */
 #include <sys/mman.h>
 #include "tlsf.h"
 #ifdef BENCH_TLSF_CACHE
@@ -94,12 +95,12 @@ static void *bench_tlsf_ctl, *bench_tlsf_area, *bench_tlsf_bitmap;
 static size_t bench_tlsf_bytes;
 static int bench_init(size_t region_bytes) {
     bench_tlsf_bytes = region_bytes;
-    bench_tlsf_ctl = malloc(tlsf_control_size()); /* tlsf_create zeroes what it uses */
+    bench_tlsf_ctl = mmap(NULL, tlsf_control_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     bench_tlsf_bitmap = calloc(1, tlsf_bitmap_size(region_bytes));
     bench_tlsf_area = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (!bench_tlsf_ctl || !bench_tlsf_bitmap || bench_tlsf_area == MAP_FAILED) return -1;
-    bench_tlsf = tlsf_create(bench_tlsf_ctl, tlsf_control_size());
+    if (bench_tlsf_ctl == MAP_FAILED || !bench_tlsf_bitmap || bench_tlsf_area == MAP_FAILED) return -1;
+    bench_tlsf = tlsf_create_zeroed(bench_tlsf_ctl, tlsf_control_size());
     if (!bench_tlsf) return -1;
     if (tlsf_add_region_zeroed(bench_tlsf, bench_tlsf_area, region_bytes, bench_tlsf_bitmap) < 0) return -1;
 #ifdef BENCH_TLSF_CACHE
@@ -110,7 +111,7 @@ static int bench_init(size_t region_bytes) {
 static void bench_fini(void) {
     munmap(bench_tlsf_area, bench_tlsf_bytes);
     free(bench_tlsf_bitmap);
-    free(bench_tlsf_ctl);
+    munmap(bench_tlsf_ctl, tlsf_control_size());
     bench_tlsf = NULL;
 }
 static inline void *bench_alloc(size_t n) { return tlsf_malloc(bench_tlsf, n); }

@@ -116,7 +116,7 @@ enum shm_pool_status {
     SHM_POOL_TIMED_OUT = POOL_TIMED_OUT              /* wait: the timeout expired */
 };
 
-#define SHM_POOL_VERSION 11u  /* 11: the TLSF control counts blocks, not free bytes (10: region slots are 32 bytes) */
+#define SHM_POOL_VERSION 12u  /* 12: the TLSF region table before its lists (11: it counts blocks, not free bytes) */
 #define SHM_POOL_ROOTS 64     /* entries in the roots directory */
 #define SHM_POOL_KEY_MAX 63   /* bytes of a root key (plus the NUL) */
 #define SHM_POOL_NAME_MAX 255 /* bytes of a segment name, its leading '/' included */

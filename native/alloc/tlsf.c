@@ -135,17 +135,19 @@ struct tlsf {
      * down paths that check everything they read). */
     uint32_t cache_gate;
     int corrupted;
-    uint32_t sl_bitmap[FL_COUNT];        /* [0] and [1] (blocks below 512 bytes) in the first 64 bytes */
-    uint64_t heads[FL_COUNT * SL_COUNT]; /* list (fl, sl) at fl * SL_COUNT + sl */
-    region_t regions[TLSF_MAX_REGIONS];
+    uint32_t sl_bitmap[FL_COUNT]; /* [0] and [1] (blocks below 512 bytes) in the first 64 bytes */
     uint32_t region_count;
     uint32_t region_hwm;  /* slots >= hwm are unused */
     uint32_t region_hint; /* the slot the last pointer lookup found, as its byte offset in regions */
+    uint32_t cache_depth;
     uint64_t area;
     uint64_t failed;
-    uint32_t cache_depth;
     uint64_t cached_bytes;
     uint64_t cache_budget;
+    /* The region table before the lists: a pool that uses the small lists and
+     * one large one touches two pages of its control structure. */
+    region_t regions[TLSF_MAX_REGIONS];
+    uint64_t heads[FL_COUNT * SL_COUNT]; /* list (fl, sl) at fl * SL_COUNT + sl */
     /* Front cache: cache[fl * SL_COUNT + sl] heads a LIFO (linked through
      * next_free) of F_CACHED blocks whose sizes map to list (fl, sl);
      * cache_count[c] <= cache_depth; cached_bytes <= cache_budget = area / 4.
@@ -935,14 +937,18 @@ HOT int free_block(tlsf_t *t, const rview_t *v, uint64_t u) { return free_block_
 
 size_t tlsf_control_size(void) { return sizeof(struct tlsf); }
 
-tlsf_t *tlsf_create(void *mem, size_t bytes)
+/* tlsf_create and tlsf_create_zeroed: `zeroed` says the memory is all zero already. */
+static tlsf_t *create(void *mem, size_t bytes, int zeroed)
 {
     if (!mem || ((uintptr_t)mem & 7) || bytes < sizeof(struct tlsf)) return NULL;
     tlsf_t *t = (tlsf_t *)mem;
-    memset(t, 0, offsetof(struct tlsf, cache)); /* the cache's lists: tlsf_set_cache */
+    if (!zeroed) memset(t, 0, offsetof(struct tlsf, cache)); /* the cache's lists: tlsf_set_cache */
     t->magic = TLSF_MAGIC;
     return t;
 }
+
+tlsf_t *tlsf_create(void *mem, size_t bytes) { return create(mem, bytes, 0); }
+tlsf_t *tlsf_create_zeroed(void *mem, size_t bytes) { return create(mem, bytes, 1); }
 
 size_t tlsf_bitmap_size(size_t area)
 {

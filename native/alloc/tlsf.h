@@ -116,6 +116,10 @@ size_t tlsf_control_size(void);
 /* Initialise a pool in caller memory (>= tlsf_control_size() bytes, 8-aligned).
  * Returns NULL if mem is NULL, misaligned or bytes too small. */
 tlsf_t *tlsf_create(void *mem, size_t bytes);
+/* tlsf_create for memory that is all zero already (fresh pages from mmap): it
+ * writes only the pool's magic word, so the pages of lists no block uses stay
+ * untouched (and out of resident memory). */
+tlsf_t *tlsf_create_zeroed(void *mem, size_t bytes);
 
 /* ---- front cache (optional, off by default) -------------------------------
  * With a depth > 0, a freed block of usable size <= TLSF_CACHE_MAX is parked on

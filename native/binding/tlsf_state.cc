@@ -45,7 +45,8 @@ int32_t CreateTlsf(PoolTable* table, bool thread_safe) {
   if (state == nullptr) return -1;
   if (thread_safe) state->lock->Enable();
   state->control = MapPages(tlsf_control_size());
-  state->tlsf = state->control != nullptr ? tlsf_create(state->control, tlsf_control_size()) : nullptr;
+  // Fresh pages are zero: only the pages of the lists blocks use become resident.
+  state->tlsf = state->control != nullptr ? tlsf_create_zeroed(state->control, tlsf_control_size()) : nullptr;
   if (state->tlsf == nullptr) {
     UnmapPages(state->control, tlsf_control_size());
     delete state;

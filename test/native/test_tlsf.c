@@ -13,6 +13,7 @@
 #include "test_util.h"
 
 #include <stdbool.h>
+#include <sys/mman.h>
 
 /* ---- fixtures ------------------------------------------------------------ */
 
@@ -1931,8 +1932,53 @@ static void cache_lists_untouched_while_off(void) {
     CHECK_HELPER(is_pristine(&P));
 }
 
+/* Resident pages of [p, p + bytes) (p page-aligned). */
+static size_t resident_pages(void *p, size_t bytes) {
+    size_t pages = (bytes + 4095) / 4096, n = 0;
+    unsigned char vec[64];
+    if (pages > sizeof vec || mincore(p, pages * 4096, vec) != 0) return (size_t)-1;
+    for (size_t i = 0; i < pages; i++) n += vec[i] & 1;
+    return n;
+}
+
+/* A control structure from fresh pages, made with tlsf_create_zeroed: it works
+ * as any, and a pool that uses the small lists and one large one (its region's
+ * remainder) has touched two pages of it: the hot words, the region table and
+ * the small lists share the first. */
+static void zeroed_control_touches_two_pages(void) {
+    size_t n = tlsf_control_size(), area = (size_t)64 << 20;
+    CHECK(tlsf_create_zeroed(NULL, n) == NULL);
+    unsigned char *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = mmap(NULL, area, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(m != MAP_FAILED && mem != MAP_FAILED);
+    CHECK(tlsf_create_zeroed(m + 4, n) == NULL);
+    CHECK(tlsf_create_zeroed(m, n - 1) == NULL);
+    CHECK_EQU(resident_pages(m, n), 0);
+    tlsf_t *t = tlsf_create_zeroed(m, n);
+    CHECK(t != NULL);
+    void *bitmap = calloc(1, tlsf_bitmap_size(area));
+    CHECK(bitmap != NULL);
+    CHECK_EQ(tlsf_add_region_zeroed(t, mem, area, bitmap), 0);
+    void *a[1000];
+    for (int i = 0; i < 1000; i++) CHECK((a[i] = tlsf_malloc(t, 16 + (size_t)(i * 7919 % 497))) != NULL);
+    for (int i = 0; i < 1000; i += 3) CHECK_EQ(tlsf_free(t, a[i]), TLSF_OK);
+    size_t touched = resident_pages(m, n); /* before tlsf_check, which reads every list */
+    CHECKF(touched <= 2, "%zu pages of the control structure resident", touched);
+    CHECK_EQ(tlsf_check(t, NULL), TLSF_OK);
+    for (int i = 1; i < 1000; i++)
+        if (i % 3) CHECK_EQ(tlsf_free(t, a[i]), TLSF_OK);
+    tlsf_stats_t s;
+    tlsf_get_stats(t, &s);
+    CHECK_EQU(s.allocations, 0);
+    CHECK_EQ(tlsf_check(t, NULL), TLSF_OK);
+    free(bitmap);
+    munmap(mem, area);
+    munmap(m, n);
+}
+
 int main(void) {
     TU_RUN(create_rejects_bad_control);
+    TU_RUN(zeroed_control_touches_two_pages);
     TU_RUN(region_rejects_bad_arguments);
     TU_RUN(region_table_full_and_lowest_free_slot);
     TU_RUN(region_remove_bad_id);

@@ -62,10 +62,15 @@ enum {
     FL_SHIFT = SL_LOG2 + ALIGN_LOG2, /* sizes below 1 << FL_SHIFT are "small" */
     FL_MAX = 40,                     /* every block size is below 1 << FL_MAX */
     FL_COUNT = FL_MAX - FL_SHIFT + 1,
-    HEADER = 16,                        /* header bytes before a user pointer */
-    OVERHEAD = 8,                       /* bytes a used block costs beyond its size */
-    FALLBACK_PROBES = 8,                /* see find_free() */
-    CACHE_CLASSES = FL_COUNT * SL_COUNT /* one LIFO per size class of the free lists */
+    HEADER = 16,                         /* header bytes before a user pointer */
+    OVERHEAD = 8,                        /* bytes a used block costs beyond its size */
+    FALLBACK_PROBES = 8,                 /* see find_free() */
+    CACHE_CLASSES = FL_COUNT * SL_COUNT, /* one LIFO per size class of the free lists */
+    /* Classes below this (sizes up to 504) hold one size each: class c is 8c bytes */
+    SMALL_CACHE_CLASSES = (2 * (1 << FL_SHIFT)) >> ALIGN_LOG2,
+    MIN_CLASS = TLSF_MIN_BLOCK >> ALIGN_LOG2,
+    /* Bytes of one block of every small class, 24 + 32 + ... + 504 */
+    SMALL_CLASS_BYTES = 8 * ((SMALL_CACHE_CLASSES * (SMALL_CACHE_CLASSES - 1) - MIN_CLASS * (MIN_CLASS - 1)) / 2)
 };
 
 #define SMALL_BLOCK ((uint64_t)1 << FL_SHIFT)
@@ -125,6 +130,8 @@ typedef struct region {
 struct tlsf {
     uint64_t magic;
     uint64_t fl_bitmap;
+    /* Bytes and count of the blocks taken from the free lists: live blocks and
+     * parked ones (a park or a pop leaves them be; stats subtract the cache's). */
     uint64_t used;
     uint64_t peak_used;
     uint64_t blocks; /* in every region, free, used or parked, sentinels not counted: free_of */
@@ -144,6 +151,12 @@ struct tlsf {
     uint64_t failed;
     uint64_t cached_bytes;
     uint64_t cache_budget;
+    /* park_free parks a block of a small class (below SMALL_CACHE_CLASSES) while
+     * its class holds fewer than small_depth, with no byte count to check: so
+     * every other park keeps small_reserve = small_depth * SMALL_CLASS_BYTES of
+     * the budget for it (set_budget). */
+    uint32_t small_depth;
+    uint64_t small_reserve;
     /* The region table before the lists: a pool that uses the small lists and
      * one large one touches two pages of its control structure. */
     region_t regions[TLSF_MAX_REGIONS];
@@ -473,6 +486,18 @@ static int fail_corrupted(tlsf_t *t)
     return 0;
 }
 
+/* The cache's budget, a quarter of the area, and the share of it park_free's
+ * small path may take without counting bytes: half at most, as a depth for
+ * every small class (0 for a pool too small to give each one block). After
+ * any change of the area or the depth. */
+static void set_budget(tlsf_t *t)
+{
+    uint64_t budget = t->area / 4, depth = (budget / 2) / SMALL_CLASS_BYTES;
+    t->cache_budget = budget;
+    t->small_depth = depth < t->cache_depth ? (uint32_t)depth : t->cache_depth;
+    t->small_reserve = (uint64_t)t->small_depth * SMALL_CLASS_BYTES;
+}
+
 /* Bytes in free blocks: what the blocks of every region leave beside their
  * headers, less the used and parked bytes (a region of area A holds blocks
  * whose sizes plus OVERHEAD each add up to A - HEADER). 0 where the counters
@@ -480,7 +505,7 @@ static int fail_corrupted(tlsf_t *t)
  * leaves the counter out of every malloc and free that neither splits nor merges. */
 static uint64_t free_of(const tlsf_t *t)
 {
-    uint64_t fixed = (uint64_t)t->region_count * HEADER + t->blocks * OVERHEAD, taken = t->used + t->cached_bytes;
+    uint64_t fixed = (uint64_t)t->region_count * HEADER + t->blocks * OVERHEAD, taken = t->used;
     return t->area >= fixed && t->area - fixed >= taken ? t->area - fixed - taken : 0;
 }
 
@@ -740,11 +765,12 @@ HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t 
     return 1;
 }
 
-/* May a freed block of `size` be parked rather than merged? */
+/* May a freed block of `size` be parked rather than merged (but by park_free's
+ * small path, which has a share of the budget of its own: small_reserve)? */
 HOT int cache_accepts(const tlsf_t *t, uint64_t size)
 {
     return t->cache_depth && size <= TLSF_CACHE_MAX && t->cache_count[cache_class(size)] < t->cache_depth &&
-           t->cached_bytes + size <= t->cache_budget;
+           t->cached_bytes + size <= t->cache_budget && t->cache_budget - t->cached_bytes - size >= t->small_reserve;
 }
 
 /* Park the validated live block at h on the list of its class. */
@@ -756,9 +782,7 @@ HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_
     b->prev_free = park_copy(b->size_flags);
     t->cache[c] = make_link(v, h);
     t->cache_count[c]++;
-    t->cached_bytes += size;
-    t->used -= size;
-    t->allocations--;
+    t->cached_bytes += size; /* still counted in used and allocations */
 }
 
 static int flush_cache(tlsf_t *t);
@@ -1008,7 +1032,7 @@ static int add_region(tlsf_t *t, void *mem, size_t area, void *bitmap, int zeroe
     insert_free(t, &v, make_link(&v, 0), first, size);
     t->region_count++;
     t->area += area;
-    t->cache_budget = t->area / 4;
+    set_budget(t);
     t->blocks++;
     return slot;
 }
@@ -1057,7 +1081,7 @@ int tlsf_remove_region(tlsf_t *t, int region)
     if (first->size_flags != (size | F_FREE) || !test_bit(v.bits, start_index(0))) return TLSF_ERR_CORRUPTED;
     if (!remove_free(t, &v, make_link(&v, 0), first)) return TLSF_ERR_CORRUPTED;
     t->area -= v.area;
-    t->cache_budget = t->area / 4;
+    set_budget(t);
     t->blocks--;
     t->region_count--;
     memset(v.region, 0, sizeof *v.region);
@@ -1088,7 +1112,7 @@ SLOW void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
 {
     rview_t v;
     uint64_t h;
-    return unpark_block(t, c, size, &v, &h) ? hand_out(t, &v, h, block_size(block_at(&v, h))) : NULL;
+    return unpark_block(t, c, size, &v, &h) ? (void *)(v.base + (uintptr_t)h + HEADER) : NULL;
 }
 
 /* Take the checked parked block b of class c (`size` bytes, size_flags `flags`, its
@@ -1100,10 +1124,7 @@ HOT void *take_parked(tlsf_t *t, size_t c, block_t *b, uint64_t flags, uint64_t 
     t->cache_count[c]--;
     t->cached_bytes -= size;
     b->size_flags = size | (flags & F_PREV_FREE); /* F_CACHED off, no tag or alignment */
-    t->allocations++;
-    t->used += size;
-    if (t->used > t->peak_used) t->peak_used = t->used;
-    return (void *)(header + HEADER);
+    return (void *)(header + HEADER);             /* used and allocations counted it parked */
 }
 
 /* pop_small for a block outside the hint's region (which has no park_copy). */
@@ -1113,7 +1134,7 @@ SLOW void *pop_small_elsewhere(tlsf_t *t, uint64_t size)
     uint64_t h;
     if (!unpark_block(t, (unsigned)(size >> ALIGN_LOG2), 0, &v, &h)) return NULL;
     if (block_size(block_at(&v, h)) != size) return (void *)(uintptr_t)fail_corrupted(t);
-    return hand_out(t, &v, h, size);
+    return (void *)(v.base + (uintptr_t)h + HEADER);
 }
 
 /* Pop the newest parked block of exact size `size` (< 512); NULL when it is
@@ -1138,18 +1159,14 @@ HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
 }
 
 /* Park the live block b (link `link`, its extent matched, flags `flags`, size
- * `size`) on the list of class c if the class has room: TLSF_OK, else 1. */
-HOT int park_checked(tlsf_t *t, uint64_t link, block_t *b, uint64_t flags, uint64_t size, size_t c)
+ * `size`) on the list of class c, which has room for it. */
+HOT void park_push(tlsf_t *t, uint64_t link, block_t *b, uint64_t flags, uint64_t size, size_t c)
 {
-    if (t->cache_count[c] >= t->cache_depth || t->cached_bytes + size > t->cache_budget) return 1;
     b->size_flags = flags | F_CACHED; /* its tag and alignment bits go when it is taken */
     b->next_free = t->cache[c];       /* below 504 bytes no park_copy: pop_small checks the exact size */
     t->cache[c] = link;
     t->cache_count[c]++;
-    t->cached_bytes += size;
-    t->used -= size;
-    t->allocations--;
-    return TLSF_OK;
+    t->cached_bytes += size; /* still counted in used and allocations */
 }
 
 /* x rotated right by k (0 < k < 64): one instruction. */
@@ -1157,19 +1174,21 @@ static inline uint64_t rotate_right(uint64_t x, unsigned k) { return (x >> k) | 
 
 SLOW int free_general(tlsf_t *t, void *ptr);
 
-/* park_free for a block of 504 bytes or more (ptr, link `link`, header offset
- * h in the hint region r, flags `flags`: a live block that ends before the
- * last), which the cache may take: its extent checked with the start bitmap,
- * then parked with a park_copy (its class holds more than one size), or freed
- * the general way. */
+/* park_free for a block of 512 bytes or more, or free or parked (ptr, link
+ * `link`, header offset h < area in the hint region r, flags `flags`): a live
+ * block that ends before the last and that the cache may take has its extent
+ * checked with the start bitmap and is parked with a park_copy (its class holds
+ * more than one size); anything else is freed the general way. */
 SLOW int park_large(tlsf_t *t, void *ptr, const region_t *r, uint64_t link, uint64_t h, uint64_t flags)
 {
     const uint64_t *bits = slot_bits(t, r);
     uint64_t size = flags & SIZE_MASK, i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     block_t *b = link_block(t, link);
-    if ((n <= SMALL_EXTENT_MAX ? small_extent_matches(bits, i, n)
+    if (!(flags & (F_FREE | F_CACHED)) && size <= TLSF_CACHE_MAX && h + size + OVERHEAD + HEADER < slot_area(r) &&
+        (n <= SMALL_EXTENT_MAX ? small_extent_matches(bits, i, n)
                                : test_bit(bits, i) && long_extent_matches(bits, slot_area(r), i, i + n)) &&
-        park_checked(t, link, b, flags, size, cache_class(size)) == TLSF_OK) {
+        cache_accepts(t, size)) {
+        park_push(t, link, b, flags, size, cache_class(size));
         b->prev_free = park_copy(b->size_flags); /* unpark_block and pop_large check it */
         return TLSF_OK;
     }
@@ -1178,7 +1197,7 @@ SLOW int park_large(tlsf_t *t, void *ptr, const region_t *r, uint64_t link, uint
 
 /* tlsf_free with the cache on: park ptr if it is a live block in the hint
  * region, not the last, and its class has room; else the general path (which
- * also produces every error). Below 504 bytes the whole check is here. */
+ * also produces every error). Up to 504 bytes the whole check is here. */
 HOT int park_free(tlsf_t *t, void *ptr)
 {
     const region_t *r = hint_region(t);
@@ -1190,17 +1209,18 @@ HOT int park_free(tlsf_t *t, void *ptr)
     /* (size - MIN_BLOCK) / 8 for a live block, and above any size for a free or
      * parked one (its flag bits rotate to the top): flags and size in one test. */
     uint64_t k = rotate_right(size - MIN_BLOCK, ALIGN_LOG2);
+    if (k >= (2 * SMALL_BLOCK - MIN_BLOCK) >> ALIGN_LOG2) return park_large(t, ptr, r, link, h, flags);
     /* The start bitmap must say the same as the size word (the general path
      * reports one an overflow rewrote); the last block before the sentinel
      * takes the general path too. */
-    if (k > (TLSF_CACHE_MAX - MIN_BLOCK) >> ALIGN_LOG2 || h + size + OVERHEAD + HEADER >= area)
+    if (h + size + OVERHEAD + HEADER >= area) return free_general(t, ptr);
+    /* k + 4 is the block's extent in start bits, k + 3 its class (size / 8). Up
+     * to small_depth blocks of that class, its bytes are within small_reserve;
+     * beyond, cache_accepts decides on the general path. */
+    if (!small_extent_matches(slot_bits(t, r), start_index(h), k + 4) || t->cache_count[k + 3] >= t->small_depth)
         return free_general(t, ptr);
-    if (k >= (2 * SMALL_BLOCK - 8 - MIN_BLOCK) >> ALIGN_LOG2) return park_large(t, ptr, r, link, h, flags);
-    /* k + 4 is the block's extent in start bits, k + 3 its class (size / 8). */
-    if (small_extent_matches(slot_bits(t, r), start_index(h), k + 4) &&
-        park_checked(t, link, link_block(t, link), flags, (k + 3) << ALIGN_LOG2, k + 3) == TLSF_OK)
-        return TLSF_OK;
-    return free_general(t, ptr);
+    park_push(t, link, link_block(t, link), flags, (k + 3) << ALIGN_LOG2, k + 3);
+    return TLSF_OK;
 }
 
 /* Take the newest parked block of class c (>= 504 bytes, at least `size`, at
@@ -1480,9 +1500,7 @@ static int flush_cache(tlsf_t *t)
             if (!unpark_block(t, c, 0, &v, &h)) return TLSF_ERR_CORRUPTED;
             int rc = validate_live(&v, h + HEADER, &h);
             if (rc != TLSF_OK) return fail_corrupted(t), TLSF_ERR_CORRUPTED;
-            t->allocations++;
-            t->used += block_size(block_at(&v, h));
-            rc = release_block(t, &v, h);
+            rc = release_block(t, &v, h); /* counted in used and allocations while parked */
             if (rc != TLSF_OK) return rc;
         }
     }
@@ -1503,6 +1521,7 @@ int tlsf_set_cache(tlsf_t *t, unsigned depth)
         memset(t->cache_count, 0, sizeof t->cache_count);
     }
     t->cache_depth = depth;
+    set_budget(t);
     t->cache_gate = t->corrupted ? GATE_CORRUPTED : depth;
     return TLSF_OK;
 }
@@ -1588,18 +1607,28 @@ void *tlsf_pointer(const tlsf_t *t, int region, size_t offset)
 
 int tlsf_is_corrupted(const tlsf_t *t) { return t->corrupted; }
 
-size_t tlsf_used_bytes(const tlsf_t *t) { return (size_t)t->used; }
+/* used and allocations count parked blocks too (see struct tlsf): the live part. */
+static uint64_t live_bytes(const tlsf_t *t) { return t->used >= t->cached_bytes ? t->used - t->cached_bytes : 0; }
+/* O(size classes) with the cache on: the count of parked blocks is kept per class only. */
+static uint64_t live_blocks(const tlsf_t *t)
+{
+    uint64_t parked = 0;
+    for (unsigned c = 0; t->cache_depth && c < CACHE_CLASSES; c++) parked += t->cache_count[c];
+    return t->allocations >= parked ? t->allocations - parked : 0;
+}
+
+size_t tlsf_used_bytes(const tlsf_t *t) { return (size_t)live_bytes(t); }
 
 /* ---- inspection ---------------------------------------------------------- */
 
 void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out)
 {
     out->area = (size_t)t->area;
-    out->used = (size_t)t->used;
+    out->used = (size_t)live_bytes(t);
     out->peak_used = (size_t)t->peak_used;
     out->free = (size_t)(free_of(t) + t->cached_bytes);
     out->cached = (size_t)t->cached_bytes;
-    out->allocations = (size_t)t->allocations;
+    out->allocations = (size_t)live_blocks(t);
     out->failed_allocations = (size_t)t->failed;
     out->regions = t->region_count;
     out->largest_free = 0;
@@ -1735,6 +1764,9 @@ static const char *check_cache(const tlsf_t *t, const walk_totals_t *sum)
     if (listed != sum->cached_blocks) return "a cached block is missing from the cache lists";
     if (bytes != t->cached_bytes || sum->cached != bytes) return "cached-bytes statistics disagree with the walk";
     if (bytes > t->cache_budget || t->cache_budget != t->area / 4) return "cache holds more than its budget";
+    if (t->small_depth > t->cache_depth || t->small_reserve != (uint64_t)t->small_depth * SMALL_CLASS_BYTES ||
+        t->small_reserve > t->cache_budget / 2)
+        return "cache's small-class share out of its budget";
     return NULL;
 }
 
@@ -1759,7 +1791,7 @@ int tlsf_check(const tlsf_t *t, const char **why)
     }
     if (!reason) reason = check_free_lists(t, sum.free_blocks);
     if (!reason) reason = check_cache(t, &sum);
-    if (!reason && (sum.used != t->used || sum.used_blocks != t->allocations))
+    if (!reason && (sum.used + sum.cached != t->used || sum.used_blocks + sum.cached_blocks != t->allocations))
         reason = "used-bytes statistics disagree with the walk";
     if (!reason && (sum.used_blocks + sum.free_blocks + sum.cached_blocks != t->blocks || sum.free != free_of(t)))
         reason = "block-count statistics disagree with the walk";
@@ -1948,7 +1980,7 @@ int tlsf_repair(tlsf_t *t, size_t span)
         t->region_hwm = i + 1;
         t->area += t->regions[i].area;
     }
-    t->cache_budget = t->area / 4;
+    set_budget(t);
     for (unsigned i = 0; i < t->region_hwm; i++) {
         if (t->regions[i].area && !repair_region(t, i)) {
             fail_corrupted(t);

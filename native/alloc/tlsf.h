@@ -70,11 +70,11 @@ enum tlsf_status {
 typedef struct tlsf_stats {
     size_t area;               /* bytes of all regions' areas */
     size_t used;               /* usable bytes of live blocks */
-    size_t peak_used;          /* high-water mark of used; never decreases */
+    size_t peak_used;          /* high-water mark of used, blocks parked by the cache counted; never decreases */
     size_t free;               /* usable bytes of free blocks, cached ones included */
     size_t cached;             /* usable bytes of blocks parked in the front cache */
     size_t largest_free;       /* usable size of the largest free block */
-    size_t allocations;        /* live blocks */
+    size_t allocations;        /* live blocks (with the cache on, O(size classes) to count) */
     size_t failed_allocations; /* malloc/memalign/calloc/realloc that found no room */
     size_t regions;            /* regions currently added */
 } tlsf_stats_t;
@@ -130,8 +130,12 @@ tlsf_t *tlsf_create_zeroed(void *mem, size_t bytes);
  * the cache on, requests of 256 bytes or more are rounded up to their class's
  * lower bound (at most 1/32 = 3.1 % more), so blocks cycle within a class.
  * A parked block still counts as freed: freeing it again is a double free, and
- * stats and walk report it free. Parked blocks are merged back (flushed) when
- * an allocation finds no room, when a region is removed, when the depth is
+ * stats and walk report it free, but it stays taken from the free lists, so
+ * peak_used counts it (a park and a pop leave the pool's used-bytes counter
+ * as it is). Blocks of up to 504 bytes are parked on a quick path, up to a
+ * depth per class that keeps them within half the budget; every other park
+ * leaves that half to them. Parked blocks are merged back (flushed) when an
+ * allocation finds no room, when a region is removed, when the depth is
  * lowered, and by tlsf_flush_cache. Depth 0 (the default) is pure TLSF: every
  * free merges with its free neighbours at once. memalign never uses the cache. */
 #define TLSF_CACHE_MAX ((size_t)256 * 1024)

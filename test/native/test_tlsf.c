@@ -1895,6 +1895,77 @@ static void cache_parked_blocks(void) {
     CHECK_HELPER(is_pristine(&P));
 }
 
+/* With the cache on, used and allocations count live blocks only, cached the
+ * parked bytes, and peak_used the most bytes ever taken from the free lists
+ * (parked blocks stay taken: a park or a pop leaves it be). The cache keeps
+ * to its budget (a quarter of the area) whichever path parks: a class takes
+ * more than the small path's depth when the budget has room, and no more once
+ * it has not. */
+static void cache_counts_and_budget(void) {
+    pool_t P;
+    CHECK_HELPER(new_pool(&P, 1u << 20)); /* budget 256 KiB: small classes 8 deep on the quick path */
+    CHECK_EQ(tlsf_set_cache(P.t, 64), TLSF_OK);
+    enum { N = 64 };
+    void *a[N];
+    for (int i = 0; i < N; i++) CHECK((a[i] = tlsf_malloc(P.t, 40)) != NULL);
+    tlsf_stats_t s;
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.used, N * 40);
+    CHECK_EQU(s.peak_used, N * 40);
+    for (int i = 0; i < N / 2; i++) CHECK_EQ(tlsf_free(P.t, a[i]), TLSF_OK);
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.cached, N / 2 * 40); /* 32 parked in one class: 8 on the quick path, 24 on the general one */
+    CHECK_EQU(s.used, N / 2 * 40);
+    CHECK_EQU(s.allocations, N / 2);
+    CHECK_EQU(s.peak_used, N * 40);
+    CHECK_HELPER(check_ok(&P));
+    void *c[N / 2]; /* from the lists while 32 blocks are parked: the peak counts those */
+    for (int i = 0; i < N / 2; i++) CHECK((c[i] = tlsf_malloc(P.t, 48)) != NULL);
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.used, N / 2 * (40 + 48));
+    CHECK_EQU(s.peak_used, N * 40 + N / 2 * 48);
+    for (int i = 0; i < N / 2; i++) CHECK_EQ(tlsf_free(P.t, c[i]), TLSF_OK);
+    void *popped = tlsf_malloc(P.t, 48);
+    CHECK(popped == c[N / 2 - 1]); /* the newest parked block of its class */
+    tlsf_stats_t t1;
+    tlsf_get_stats(P.t, &t1);
+    CHECK_EQU(t1.cached, N / 2 * (40 + 48) - 48);
+    CHECK_EQU(t1.used, N / 2 * 40 + 48);
+    CHECK_EQU(t1.allocations, N / 2 + 1);
+    CHECK_EQU(t1.peak_used, N * 40 + N / 2 * 48);
+    CHECK_HELPER(check_ok(&P));
+    CHECK_EQ(tlsf_free(P.t, popped), TLSF_OK);
+    CHECK_EQ(tlsf_flush_cache(P.t), TLSF_OK);
+    for (int i = 0; i < N / 2; i++) CHECK((a[i] = tlsf_malloc(P.t, 40)) != NULL);
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.cached, 0);
+    CHECK_EQU(s.used, N * 40);
+    CHECK_EQU(s.allocations, N);
+    for (int i = 0; i < N; i++) CHECK_EQ(tlsf_free(P.t, a[i]), TLSF_OK);
+    tlsf_get_stats(P.t, &s);
+    CHECK_EQU(s.used, 0);
+    CHECK_EQU(s.allocations, 0);
+    CHECK_HELPER(check_ok(&P));
+    CHECK_EQ(tlsf_flush_cache(P.t), TLSF_OK);
+    CHECK_HELPER(is_pristine(&P));
+    /* Large blocks parked first (the general path), then 24 of every small
+     * class (8 on the quick path, the rest on the general one), more than the
+     * budget in all: what is parked stays within it. */
+    static void *b[60 + 61 * 24];
+    size_t n = 0;
+    for (int k = 0; k < 60; k++) CHECK((b[n++] = tlsf_malloc(P.t, 5000)) != NULL);
+    for (int k = 0; k < 24; k++)
+        for (size_t size = 24; size <= 504; size += 8) CHECK((b[n++] = tlsf_malloc(P.t, size)) != NULL);
+    for (size_t i = 0; i < n; i++) CHECK_EQ(tlsf_free(P.t, b[i]), TLSF_OK);
+    tlsf_get_stats(P.t, &s);
+    CHECKF(s.cached > 0 && s.cached <= s.area / 4, "%zu bytes parked, budget %zu", s.cached, s.area / 4);
+    CHECK_EQU(s.used, 0);
+    CHECK_EQU(s.allocations, 0);
+    CHECK_HELPER(check_ok(&P));
+    CHECK_EQ(tlsf_set_cache(P.t, 0), TLSF_OK);
+    CHECK_HELPER(is_pristine(&P));
+}
+
 /* A pool whose cache stays off never writes or reads the cache's lists (the
  * control's last 12 KiB stay as the caller left them, so they stay out of
  * resident memory); turning the cache on zeroes them first. */
@@ -2024,6 +2095,7 @@ int main(void) {
     TU_RUN(corrupt_size_with_free_bit_then_free);
     TU_RUN(corrupt_overflow_then_free_neighbour);
     TU_RUN(cache_parked_blocks);
+    TU_RUN(cache_counts_and_budget);
     TU_RUN(cache_lists_untouched_while_off);
     TU_RUN(free_refuses_shrunk_size_every_window);
     TU_RUN(free_refuses_grown_size_every_window);

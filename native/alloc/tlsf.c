@@ -1174,25 +1174,26 @@ static inline uint64_t rotate_right(uint64_t x, unsigned k) { return (x >> k) | 
 
 SLOW int free_general(tlsf_t *t, void *ptr);
 
-/* park_free for a block of 512 bytes or more, or free or parked (ptr, link
- * `link`, header offset h < area in the hint region r, flags `flags`): a live
- * block that ends before the last and that the cache may take has its extent
- * checked with the start bitmap and is parked with a park_copy (its class holds
- * more than one size); anything else is freed the general way. */
-SLOW int park_large(tlsf_t *t, void *ptr, const region_t *r, uint64_t link, uint64_t h, uint64_t flags)
+/* park_free for a block of 512 bytes or more, or a free or parked one (link
+ * `link`, header offset h < area in the hint region r, whose area park_free
+ * read as `area`, flags `flags`): a live block that ends before the last and
+ * that the cache may take has its extent checked with the start bitmap and is
+ * parked with a park_copy (its class holds more than one size); anything else
+ * is freed the general way. */
+SLOW int park_large(tlsf_t *t, const region_t *r, uint64_t area, uint64_t link, uint64_t h, uint64_t flags)
 {
     const uint64_t *bits = slot_bits(t, r);
     uint64_t size = flags & SIZE_MASK, i = start_index(h), n = (size >> ALIGN_LOG2) + 1;
     block_t *b = link_block(t, link);
-    if (!(flags & (F_FREE | F_CACHED)) && size <= TLSF_CACHE_MAX && h + size + OVERHEAD + HEADER < slot_area(r) &&
+    if (!(flags & (F_FREE | F_CACHED)) && size <= TLSF_CACHE_MAX && h + size + OVERHEAD + HEADER < area &&
         (n <= SMALL_EXTENT_MAX ? small_extent_matches(bits, i, n)
-                               : test_bit(bits, i) && long_extent_matches(bits, slot_area(r), i, i + n)) &&
+                               : test_bit(bits, i) && long_extent_matches(bits, area, i, i + n)) &&
         cache_accepts(t, size)) {
         park_push(t, link, b, flags, size, cache_class(size));
         b->prev_free = park_copy(b->size_flags); /* unpark_block and pop_large check it */
         return TLSF_OK;
     }
-    return free_general(t, ptr);
+    return free_general(t, (void *)((uintptr_t)t + link + HEADER));
 }
 
 /* tlsf_free with the cache on: park ptr if it is a live block in the hint
@@ -1209,7 +1210,7 @@ HOT int park_free(tlsf_t *t, void *ptr)
     /* (size - MIN_BLOCK) / 8 for a live block, and above any size for a free or
      * parked one (its flag bits rotate to the top): flags and size in one test. */
     uint64_t k = rotate_right(size - MIN_BLOCK, ALIGN_LOG2);
-    if (k >= (2 * SMALL_BLOCK - MIN_BLOCK) >> ALIGN_LOG2) return park_large(t, ptr, r, link, h, flags);
+    if (k >= (2 * SMALL_BLOCK - MIN_BLOCK) >> ALIGN_LOG2) return park_large(t, r, area, link, h, flags);
     /* The start bitmap must say the same as the size word (the general path
      * reports one an overflow rewrote); the last block before the sentinel
      * takes the general path too. */

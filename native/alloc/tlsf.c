@@ -742,6 +742,28 @@ HOT uint64_t round_to_class(uint64_t size)
     return (size + mask) & ~mask;
 }
 
+/* The two list operations of the front cache, which every path that parks or
+ * takes a block goes through. Push the live block b (link `link`, flags
+ * `flags`, size `size`, its extent matched) on the list of class c, which has
+ * room for it; its tag and alignment bits stay until it is taken. */
+HOT void park_push(tlsf_t *t, uint64_t link, block_t *b, uint64_t flags, uint64_t size, size_t c)
+{
+    b->size_flags = flags | F_CACHED;
+    b->next_free = t->cache[c];
+    t->cache[c] = link;
+    t->cache_count[c]++;
+    t->cached_bytes += size; /* still counted in used and allocations */
+}
+/* Pop the checked head b of class c (`size` bytes, size_flags `flags`), its next
+ * link `next`: F_CACHED, tag and alignment off. */
+HOT void pop_parked(tlsf_t *t, size_t c, block_t *b, uint64_t next, uint64_t flags, uint64_t size)
+{
+    t->cache[c] = next;
+    t->cache_count[c]--;
+    t->cached_bytes -= size;
+    b->size_flags = size | (flags & F_PREV_FREE);
+}
+
 /* Take the newest parked block of class c, which must hold at least `size`
  * bytes, off its list (F_CACHED cleared): its region and header offset, or 0
  * on corruption. Size 0 (flush_cache, which then matches the block's extent
@@ -757,10 +779,7 @@ HOT int unpark_block(tlsf_t *t, unsigned c, uint64_t size, rview_t *v, uint64_t 
     if ((b->size_flags & (F_FREE | F_CACHED)) != F_CACHED || (size && b->prev_free != park_copy(b->size_flags)) ||
         bsize < size || !size_in_range(v, h, bsize))
         return fail_corrupted(t);
-    t->cache[c] = next;
-    t->cache_count[c]--;
-    t->cached_bytes -= bsize;
-    b->size_flags &= SIZE_MASK | F_PREV_FREE; /* F_CACHED off, no tag or alignment */
+    pop_parked(t, c, b, next, b->size_flags, bsize);
     *hout = h;
     return 1;
 }
@@ -773,16 +792,12 @@ HOT int cache_accepts(const tlsf_t *t, uint64_t size)
            t->cached_bytes + size <= t->cache_budget && t->cache_budget - t->cached_bytes - size >= t->small_reserve;
 }
 
-/* Park the validated live block at h on the list of its class. */
-HOT void park_block(tlsf_t *t, const rview_t *v, uint64_t h, block_t *b, uint64_t size)
+/* Park the validated live block b (link `link`, `size` bytes) on the list of
+ * its class, with the park_copy unpark_block and pop_large check. */
+HOT void park_block(tlsf_t *t, uint64_t link, block_t *b, uint64_t size)
 {
-    unsigned c = cache_class(size);
-    b->size_flags = (b->size_flags & (SIZE_MASK | F_PREV_FREE)) | F_CACHED;
-    b->next_free = t->cache[c];
+    park_push(t, link, b, b->size_flags, size, cache_class(size));
     b->prev_free = park_copy(b->size_flags);
-    t->cache[c] = make_link(v, h);
-    t->cache_count[c]++;
-    t->cached_bytes += size; /* still counted in used and allocations */
 }
 
 static int flush_cache(tlsf_t *t);
@@ -949,7 +964,7 @@ HOT int free_block_if(tlsf_t *t, const rview_t *v, uint64_t u, int tagged)
     if (tagged && !(b->size_flags & F_TAG)) return TLSF_ERR_FOREIGN;
     uint64_t size = block_size(b);
     if (cache_accepts(t, size)) {
-        park_block(t, v, h, b, size); /* touches no neighbour: nothing more to check */
+        park_block(t, make_link(v, h), b, size); /* touches no neighbour: nothing more to check */
         return TLSF_OK;
     }
     return merge_free(t, v, h);
@@ -1120,11 +1135,8 @@ SLOW void *unpark_and_hand_out(tlsf_t *t, unsigned c, uint64_t size)
  * when it is popped in turn. */
 HOT void *take_parked(tlsf_t *t, size_t c, block_t *b, uint64_t flags, uint64_t size, uintptr_t header)
 {
-    t->cache[c] = b->next_free;
-    t->cache_count[c]--;
-    t->cached_bytes -= size;
-    b->size_flags = size | (flags & F_PREV_FREE); /* F_CACHED off, no tag or alignment */
-    return (void *)(header + HEADER);             /* used and allocations counted it parked */
+    pop_parked(t, c, b, b->next_free, flags, size);
+    return (void *)(header + HEADER); /* used and allocations counted it parked */
 }
 
 /* pop_small for a block outside the hint's region (which has no park_copy). */
@@ -1158,17 +1170,6 @@ HOT void *pop_small(tlsf_t *t, uint64_t size, uint64_t link)
     return take_parked(t, size >> ALIGN_LOG2, b, flags, size, base + (uintptr_t)h);
 }
 
-/* Park the live block b (link `link`, its extent matched, flags `flags`, size
- * `size`) on the list of class c, which has room for it. */
-HOT void park_push(tlsf_t *t, uint64_t link, block_t *b, uint64_t flags, uint64_t size, size_t c)
-{
-    b->size_flags = flags | F_CACHED; /* its tag and alignment bits go when it is taken */
-    b->next_free = t->cache[c];       /* below 504 bytes no park_copy: pop_small checks the exact size */
-    t->cache[c] = link;
-    t->cache_count[c]++;
-    t->cached_bytes += size; /* still counted in used and allocations */
-}
-
 /* x rotated right by k (0 < k < 64): one instruction. */
 static inline uint64_t rotate_right(uint64_t x, unsigned k) { return (x >> k) | (x << (64 - k)); }
 
@@ -1189,8 +1190,7 @@ SLOW int park_large(tlsf_t *t, const region_t *r, uint64_t area, uint64_t link, 
         (n <= SMALL_EXTENT_MAX ? small_extent_matches(bits, i, n)
                                : test_bit(bits, i) && long_extent_matches(bits, area, i, i + n)) &&
         cache_accepts(t, size)) {
-        park_push(t, link, b, flags, size, cache_class(size));
-        b->prev_free = park_copy(b->size_flags); /* unpark_block and pop_large check it */
+        park_block(t, link, b, size);
         return TLSF_OK;
     }
     return free_general(t, (void *)((uintptr_t)t + link + HEADER));
@@ -1220,6 +1220,7 @@ HOT int park_free(tlsf_t *t, void *ptr)
      * beyond, cache_accepts decides on the general path. */
     if (!small_extent_matches(slot_bits(t, r), start_index(h), k + 4) || t->cache_count[k + 3] >= t->small_depth)
         return free_general(t, ptr);
+    /* No park_copy: below 512 bytes pop_small checks the exact size. */
     park_push(t, link, link_block(t, link), flags, (k + 3) << ALIGN_LOG2, k + 3);
     return TLSF_OK;
 }

@@ -563,6 +563,9 @@ async function runJS() {
         ];
         const res = await jsSample(a, w, args, failed);
         if (res) addSample('js', w.name, 'ns/op', a.name, res.ns_per_op);
+        // mixed sizes: what a pool holds per live byte (its free-list cache's decay shows here)
+        if (res && w.sizes && res.held_per_live !== undefined)
+          addSample('js', w.name, 'held/live', a.name, res.held_per_live);
       }
     }
   }

@@ -136,7 +136,10 @@ export class HeapPool {
   readonly #self = new WeakRef<HeapPool>(this);
   /** Chunks by chunk id, as the C pool numbers them (an entry may be a released chunk's). */
   readonly #chunks: (Chunk | undefined)[] = [];
-  readonly #cache = new FreeListCache(CACHED_SIZES);
+  readonly #cache = new FreeListCache(CACHED_SIZES, 256, {
+    release: (view) => this.#giveBack(view),
+    liveBytes: () => this.#used,
+  });
   #destroyed = false;
   /** Failures the C pool counted for first attempts that a retry then served. */
   #retriedFailures = 0;
@@ -595,10 +598,13 @@ export class HeapPool {
 
   /** Gives every cached block back to the C pool. */
   #drainCache(): void {
-    this.#cache.drain((view) => {
-      const status = freeNative(this.#handle, (viewOwner(view) as Chunk).id, viewOffset(view));
-      if (status !== Status.OK) throw errors.fromStatus(status, 0, 'heap');
-    });
+    this.#cache.drain((view) => this.#giveBack(view));
+  }
+
+  /** Gives a block the cache held back to the C pool (a drain or the cache's decay). */
+  #giveBack(view: PoolBuffer): void {
+    const status = freeNative(this.#handle, (viewOwner(view) as Chunk).id, viewOffset(view));
+    if (status !== Status.OK) throw errors.fromStatus(status, 0, 'heap');
   }
 
   #addChild(child: HeapPool): void {

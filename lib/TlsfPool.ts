@@ -113,7 +113,10 @@ export class TlsfPool {
   readonly #owner: object;
   /** Regions by region id (undefined: no such region). */
   readonly #regions: (Region | undefined)[] = [];
-  readonly #cache = new FreeListCache();
+  readonly #cache = new FreeListCache(CLASS_SIZE, 256, {
+    release: (view) => this.#giveBack(view),
+    liveBytes: () => this.#used,
+  });
   /** The region #liveOffsetOf found (saves allocating a pair on every free). */
   #found: Region = NO_REGION;
   /** safeReuse: frees waiting for their view to be garbage (keys: region * REGION_FACTOR + offset). */
@@ -585,10 +588,13 @@ export class TlsfPool {
 
   /** Gives every cached block back to the allocator. */
   #drainCache(): void {
-    this.#cache.drain((view) => {
-      const status = freeNative(this.#handle, (viewOwner(view) as Region).id, viewOffset(view));
-      if (status !== Status.OK) throw errors.fromStatus(status);
-    });
+    this.#cache.drain((view) => this.#giveBack(view));
+  }
+
+  /** Gives a block the cache held back to the allocator (a drain or the cache's decay). */
+  #giveBack(view: PoolBuffer): void {
+    const status = freeNative(this.#handle, (viewOwner(view) as Region).id, viewOffset(view));
+    if (status !== Status.OK) throw errors.fromStatus(status);
   }
 
   /**

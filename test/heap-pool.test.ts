@@ -237,6 +237,28 @@ describe('capacity', () => {
     expect(pool.stats().failedAllocations).toBe(0);
     pool.check();
   });
+
+  test('blocks an idle class holds go back to the C pool as other classes churn (decay)', () => {
+    using pool = new HeapPool();
+    // 96 blocks of 1 KiB (two chunks: 64 + 32) and 32 of 2 KiB; the 1 KiB ones freed
+    // from the top, so the cache holds the second chunk's 32 (oldest) and 32 of the first
+    const kib = Array.from({ length: 96 }, () => pool.alloc(1024));
+    const two = Array.from({ length: 32 }, () => pool.alloc(2048));
+    for (const view of kib.reverse()) pool.free(view);
+    for (const view of two) pool.free(view);
+    expect(pool.stats()).toMatchObject({ classChunks: 3, spareChunks: 0 });
+    let busy = pool.alloc(64);
+    const first = busy;
+    for (let i = 0; i < 4 * 1024; i++) {
+      pool.free(busy);
+      busy = pool.alloc(64);
+    }
+    expect(busy).toBe(first); // the busy class keeps its block
+    // the 48 oldest 1 KiB blocks went back: the second chunk is empty, kept as the spare
+    expect(pool.stats()).toMatchObject({ classChunks: 4, spareChunks: 1 });
+    pool.check();
+    pool.free(busy);
+  });
 });
 
 describe('parents and children', () => {

@@ -82,6 +82,29 @@ describe('free-list cache', () => {
     pool.check();
   });
 
+  test('blocks an idle class holds go back to the allocator as other classes churn (decay)', () => {
+    using pool = new TlsfPool({ size: 1 << 20 });
+    // 64 KiB of each of four classes, freed from the top down: the cache holds
+    // 256 KiB, each class's oldest blocks highest, the free rest of the region above
+    const views: Buffer[] = [];
+    for (const size of [1024, 1280, 1536, 1792]) for (let n = 0; n < 65536 / size; n++) views.push(pool.alloc(size));
+    for (const view of views.reverse()) pool.free(view);
+    const cut = pool.stats().largestFree;
+    // one block of 64 B freed and allocated again and again: its class keeps its block
+    let busy = pool.alloc(64);
+    const first = busy;
+    for (let i = 0; i < 4 * 1024; i++) {
+      pool.free(busy);
+      busy = pool.alloc(64);
+    }
+    expect(busy).toBe(first);
+    // three quarters of each idle class went back, oldest first: the top class's
+    // (27 blocks of 1792 bytes) merged with the free rest of the region
+    expect(pool.stats().largestFree).toBe(cut + 27 * (1792 + 8));
+    pool.check();
+    pool.free(busy);
+  });
+
   test('a view rebuilt over the same bytes frees the block; a sub-view does not', () => {
     using pool = new TlsfPool({ size: 1 << 16 });
     const a = pool.alloc(64);

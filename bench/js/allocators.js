@@ -4,6 +4,8 @@
 //   create(size, window) -> Promise<{ alloc(n): Uint8Array, free: ((view) => void) | null }>
 //            `free` is null for garbage-collected allocators (the slot is just overwritten);
 //            for pools the workload frees the slot's view before allocating its replacement.
+//            Optional `held()`: bytes of memory the allocator holds, for the mixed-size rows'
+//            "held/live" figure (TlsfPool: stats().resident; HeapPool: stats().reserved).
 //   available() -> string | null   null when usable, else why it is skipped
 // To add an allocator, add one entry here; bench/run.js picks it up.
 const path = require('node:path');
@@ -50,7 +52,7 @@ const JS_ALLOCATORS = [
     create: async (size, window) => {
       const { TlsfPool } = require(DIST);
       const pool = new TlsfPool({ size: poolBytes(size, window) });
-      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b), held: () => pool.stats().resident };
     },
   },
   {
@@ -69,7 +71,7 @@ const JS_ALLOCATORS = [
     create: async () => {
       const { HeapPool } = require(DIST);
       const pool = new HeapPool(); // unbounded: chunks come from the system as the window needs
-      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b) };
+      return { alloc: (n) => pool.alloc(n), free: (b) => pool.free(b), held: () => pool.stats().reserved };
     },
   },
   {

@@ -3,7 +3,9 @@
 // allocators and sizes). Usage:
 //   node bench/js/worker.js --alloc NAME --size BYTES --window N --ops N [--warmup N]
 //                           [--warmup-ms MS] [--min-ms MS] [--seed S] [--sizes w1|w2]
-// Prints one JSON line: { alloc, size, window, ops, ns_per_op }.
+// Prints one JSON line: { alloc, size, window, ops, ns_per_op }, and for an allocator
+// with held() (allocators.js) held_per_live: the bytes it holds after the timed ops
+// per byte the live blocks asked for.
 //
 // Workload: a window of `window` live blocks is filled (untimed), `warmup` ops run
 // untimed (repeated until `warmup-ms` have passed), then `ops` timed ops (repeated until
@@ -75,7 +77,7 @@ async function main() {
   const seed = Number(a.seed ?? 12345);
   const entry = JS_ALLOCATORS.find((x) => x.name === a.alloc);
   if (!entry) throw new Error(`unknown JS allocator ${a.alloc}`);
-  const { alloc, free } = await entry.create(size, window);
+  const { alloc, free, held } = await entry.create(size, window);
 
   const mixed = a.sizes === 'w1' || a.sizes === 'w2';
   const run = mixed ? (free ? runFreeMixed : runDropMixed) : free ? runFree : runDrop;
@@ -107,10 +109,17 @@ async function main() {
     passes++;
     t1 = process.hrtime.bigint();
   } while (t1 - t0 < minNs && passes < 1000);
+  let heldPerLive;
+  if (held) {
+    let live = 0;
+    for (let i = 0; i < window; i++) live += slots[i].length;
+    heldPerLive = held() / live;
+  }
   if (free) for (let i = 0; i < window; i++) free(slots[i]);
   const timed = ops * passes;
   const ns = Number(t1 - t0) / timed;
-  process.stdout.write(JSON.stringify({ alloc: entry.name, size, window, ops: timed, ns_per_op: ns }) + '\n');
+  const line = { alloc: entry.name, size, window, ops: timed, ns_per_op: ns, held_per_live: heldPerLive };
+  process.stdout.write(JSON.stringify(line) + '\n');
 }
 
 main().catch((e) => {

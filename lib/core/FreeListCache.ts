@@ -9,11 +9,35 @@
 // allocation that found no room).
 // The class list is the pool's: TlsfPool uses sizeClasses.ts, HeapPool the C
 // heap pool's own classes.
+//
+// Decay (a cache given a CacheDecay): under mixed sizes each class's count is
+// a random walk that drifts up to its depth, so a cache that only fills comes
+// to hold far more than the live data (W1 sizes at 1 k live: 0.63x the live
+// bytes cached, the pool 1.8x them resident). So, as jemalloc's thread cache
+// does, every TRIM_INTERVAL pushes each class gives back three quarters of its
+// low-water mark (the fewest blocks it held since the last trim: blocks no
+// allocation needed in that time), oldest first. A class in steady use keeps
+// what its allocations take; an idle one empties in a few intervals. A cache
+// within a quarter of the live bytes (or TRIM_FLOOR) is left whole: parked
+// blocks reused in place fragment the allocator less than blocks given back
+// (W2 sizes: 1.14x resident either way; trimming every time made it 1.40x).
 import type { PoolBuffer } from './PoolBuffer.js';
 import { CLASS_SIZE } from './sizeClasses.js';
 
 /** Blocks a class may hold: about 64 KiB worth, at least 4, at most 256. */
 const depthOf = (size: number): number => Math.min(256, Math.max(4, Math.floor(65536 / size)));
+/** Pushes between two trims of a decaying cache. */
+export const TRIM_INTERVAL = 1024;
+/** Bytes a decaying cache may hold whatever the live bytes. */
+export const TRIM_FLOOR = 65536;
+
+/** Where a decaying cache's trimmed blocks go, and what it is measured against. */
+export interface CacheDecay {
+  /** Gives a block back to the allocator (may throw: the pool is corrupted). */
+  release(view: PoolBuffer): void;
+  /** The pool's live bytes (its blocks in use, the cache's not counted). */
+  liveBytes(): number;
+}
 
 export class FreeListCache {
   /** Per class, the most blocks kept. */
@@ -21,6 +45,10 @@ export class FreeListCache {
   /** Per class, the views of cached blocks, newest last, and their usable sizes. */
   readonly #views: PoolBuffer[][];
   readonly #sizes: number[][];
+  /** Per class, the fewest blocks held since the last trim. */
+  readonly #low: Int32Array;
+  readonly #decay: CacheDecay | null;
+  #untilTrim = TRIM_INTERVAL;
   #bytes = 0;
   #blocks = 0;
   /** Usable size of the block the last pop() returned. */
@@ -28,10 +56,13 @@ export class FreeListCache {
 
   /**
    * `classSizes`: the size of each class the pool's blocks are pushed under (ascending);
-   * `maxDepth`: the most blocks any class keeps.
+   * `maxDepth`: the most blocks any class keeps; `decay`: null for a cache that
+   * keeps what it holds until drained.
    */
-  constructor(classSizes: ArrayLike<number> = CLASS_SIZE, maxDepth = 256) {
+  constructor(classSizes: ArrayLike<number> = CLASS_SIZE, maxDepth = 256, decay: CacheDecay | null = null) {
     this.#depth = Int32Array.from(classSizes, (size) => Math.min(maxDepth, depthOf(size)));
+    this.#low = new Int32Array(this.#depth.length);
+    this.#decay = decay;
     this.#views = Array.from(this.#depth, () => []);
     this.#sizes = Array.from(this.#depth, () => []);
   }
@@ -53,18 +84,44 @@ export class FreeListCache {
     this.popped = this.#sizes[c]!.pop()!;
     this.#bytes -= this.popped;
     this.#blocks--;
+    if (views.length <= this.#low[c]!) this.#low[c] = views.length - 1;
     return views.pop();
   }
 
-  /** Keeps the view of a freed block of class c and usable size `size`; false when the class is full. */
+  /**
+   * Keeps the view of a freed block of class c and usable size `size`; false when
+   * the class is full. A decaying cache trims first every TRIM_INTERVAL pushes:
+   * when a release throws, the block is not kept.
+   */
   push(c: number, view: PoolBuffer, size: number): boolean {
     const views = this.#views[c]!;
     if (views.length >= this.#depth[c]!) return false;
+    if (this.#decay !== null && --this.#untilTrim === 0) this.#trim(this.#decay);
     views.push(view);
     this.#sizes[c]!.push(size);
     this.#bytes += size;
     this.#blocks++;
     return true;
+  }
+
+  /**
+   * Starts the next interval; a cache over max(TRIM_FLOOR, live bytes / 4)
+   * first gives back three quarters (rounded up) of each class's low-water
+   * mark, oldest first. Each block leaves the lists before `release` sees it,
+   * so a release that throws (a corrupted pool) leaves the counts right.
+   */
+  #trim(decay: CacheDecay): void {
+    this.#untilTrim = TRIM_INTERVAL;
+    const over = this.#bytes > Math.max(TRIM_FLOOR, decay.liveBytes() / 4);
+    for (let c = 0; c < this.#views.length; c++) {
+      const views = this.#views[c]!;
+      const low = this.#low[c]!;
+      const gone = over && low > 0 ? views.splice(0, low - (low >> 2)) : [];
+      for (const size of this.#sizes[c]!.splice(0, gone.length)) this.#bytes -= size;
+      this.#blocks -= gone.length;
+      this.#low[c] = views.length;
+      for (const view of gone) decay.release(view);
+    }
   }
 
   /** Empties the cache, passing every view to `release`, oldest first per class. */
@@ -73,6 +130,7 @@ export class FreeListCache {
       for (const view of this.#views[c]!) release(view);
       this.#views[c]!.length = 0;
       this.#sizes[c]!.length = 0;
+      this.#low[c] = 0;
     }
     this.#bytes = 0;
     this.#blocks = 0;

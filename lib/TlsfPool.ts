@@ -68,6 +68,13 @@ const {
 /** Largest region area: what the allocator accepts, and offsets stay below 2**32. */
 const MAX_AREA = Math.min(native.constants.maxRequest + 24, 2 ** 32);
 const PAGE = 4096;
+/**
+ * Automatic trim (see #freedLarge): blocks of TRIM_BLOCK bytes or more count,
+ * and the pool trims once those freed since the last trim, less those
+ * allocated, pass max(TRIM_AFTER, its live bytes): the end of a spike.
+ */
+const TRIM_BLOCK = 65536;
+const TRIM_AFTER = 8 * 1024 * 1024;
 const kRegion = Symbol('mempools.tlsf.region');
 
 /** A region ArrayBuffer tagged with its region id (checked against the pool's own table). */
@@ -133,6 +140,8 @@ export class TlsfPool {
   #allocations = 0;
   /** The nativeHandle external, once asked for. */
   #nativeHandle: object | undefined;
+  /** Bytes of large blocks (TRIM_BLOCK or more) freed since the last trim, less those allocated. */
+  #freedSinceTrim = 0;
 
   constructor(options: TlsfPoolOptions) {
     validateObject(options, 'options');
@@ -251,6 +260,38 @@ export class TlsfPool {
     const status = freeNative(this.#handle, region.id, offset);
     if (status !== Status.OK) throw errors.fromStatus(status);
     this.#forget(region, offset, size);
+    if (size >= TRIM_BLOCK) this.#freedLarge(size);
+  }
+
+  /**
+   * Gives the memory of free blocks back to the OS: the whole pages inside every
+   * free block (after the cached blocks go back to the allocator) stop counting
+   * as resident and read as zero until used again. Returns the bytes given back.
+   * O(blocks), and a system call per free block of a page or more. A pool also
+   * trims by itself when a spike of large blocks ends (docs/api.md).
+   */
+  trim(): number {
+    this.#live();
+    this.#drainCache();
+    return this.#trimNative();
+  }
+
+  #trimNative(): number {
+    this.#freedSinceTrim = 0;
+    const released = native.trim(this.#handle);
+    if (released < 0) throw errors.fromStatus(released);
+    return released;
+  }
+
+  /**
+   * free() of a block of `size` >= TRIM_BLOCK bytes: trims once the large blocks
+   * freed since the last trim, less those allocated, pass max(TRIM_AFTER, the
+   * live bytes), so the pages a spike of large buffers touched go back to the
+   * OS while steady churn (frees and allocations in balance) never trims.
+   */
+  #freedLarge(size: number): void {
+    this.#freedSinceTrim += size;
+    if (this.#freedSinceTrim > Math.max(TRIM_AFTER, this.#used)) this.#trimNative();
   }
 
   /** Usable bytes of a live allocation (>= its length). */
@@ -452,6 +493,7 @@ export class TlsfPool {
     if (this.#destroyed) throw errors.destroyed();
     if (!Number.isSafeInteger(size) || size < 0) throw sizeError(size, 'size');
     if (size > CACHE_MAX) {
+      if (size >= TRIM_BLOCK) this.#freedSinceTrim = Math.max(0, this.#freedSinceTrim - size);
       const result = allocNative(this.#handle, size);
       if (result >= 0) return this.#handOut(result, size);
       return this.#retry(result, size, size, () => allocNative(this.#handle, size), throwing);

@@ -434,6 +434,70 @@ describe('walk, check, stats', () => {
     expect(resident).toBeLessThanOrEqual(1.25 * usable);
   });
 
+  test('walk() reads the start bitmap only where blocks start: resident stays as it was', () => {
+    using pool = new TlsfPool({ size: 4 * 1024 * MiB });
+    const views = Array.from({ length: 100 }, () => pool.alloc(200));
+    const before = pool.stats().resident;
+    expect([...pool.walk()]).toHaveLength(101);
+    expect(pool.stats().resident).toBeLessThanOrEqual(before + 4 * KiB); // a full read: 64 MiB of bitmap
+    for (const view of views) pool.free(view);
+  });
+
+  test('trim() gives the pages of free memory back; live blocks keep their bytes', () => {
+    using pool = new TlsfPool({ size: 512 * MiB });
+    const small: Buffer[] = [];
+    for (let i = 0; i < 1000; i++) small.push(pool.alloc(16 + ((i * 7919) % 497)).fill(i & 255));
+    const start = pool.stats().resident;
+    // 6 MiB of large blocks (below the automatic trim's 8 MiB) and 4,000 small ones, written and freed
+    const large = Array.from({ length: 6 }, () => pool.alloc(MiB).fill(1));
+    const more = Array.from({ length: 4000 }, () => pool.alloc(1000).fill(2));
+    for (const view of [...large, ...more]) pool.free(view);
+    const spiked = pool.stats().resident;
+    expect(spiked).toBeGreaterThan(start + 9 * MiB);
+    const released = pool.trim();
+    const after = pool.stats().resident;
+    expect(released).toBeGreaterThan(9 * MiB);
+    expect(spiked - after).toBeGreaterThanOrEqual(released - 64 * KiB); // give or take the cache's blocks
+    expect(after).toBeLessThan(start + 128 * KiB);
+    for (let i = 0; i < small.length; i++) expect(small[i]!.every((byte) => byte === (i & 255))).toBe(true);
+    // the memory works as before: allocated again, written, checked
+    const again = pool.alloc(5 * MiB).fill(3);
+    expect(pool.calloc(1, MiB).every((byte) => byte === 0)).toBe(true);
+    expect(again.every((byte) => byte === 3)).toBe(true);
+    expect(pool.trim()).toBeLessThan(64 * KiB); // nothing more to give
+    // (check() reads the whole start bitmap, which mincore then counts resident: last)
+    pool.check();
+  });
+
+  test('the end of a spike of large blocks trims by itself; steady churn of them does not', () => {
+    using pool = new TlsfPool({ size: 256 * MiB });
+    const live = Array.from({ length: 4 }, () => pool.alloc(MiB).fill(1));
+    for (let i = 0; i < 200; i++) {
+      pool.free(live[i % 4]!);
+      live[i % 4] = pool.alloc(MiB);
+      // the block freed just before, its bytes as they were: no trim zeroed them
+      expect(live[i % 4]![MiB / 2]).toBe(1);
+      live[i % 4]!.fill(1);
+    }
+    const steady = pool.stats().resident;
+    expect(steady).toBeGreaterThan(4 * MiB);
+    const spike = Array.from({ length: 32 }, () => pool.alloc(MiB).fill(2));
+    expect(pool.stats().resident).toBeGreaterThan(steady + 31 * MiB);
+    for (const view of spike) pool.free(view);
+    // freed past max(8 MiB, the live bytes): trimmed, every few MiB as they went
+    expect(pool.stats().resident).toBeLessThan(steady + 9 * MiB);
+    for (const view of live) expect(view.every((byte) => byte === 1)).toBe(true);
+    pool.check();
+  });
+
+  test('trim() on a destroyed pool is ERR_POOL_DESTROYED; a thread-safe pool trims too', () => {
+    const pool = new TlsfPool({ size: 16 * MiB, threadSafe: true });
+    pool.free(pool.alloc(4 * MiB).fill(1));
+    expect(pool.trim()).toBeGreaterThanOrEqual(4 * MiB - 8 * KiB);
+    pool.destroy();
+    expectCode(() => pool.trim(), 'ERR_POOL_DESTROYED');
+  });
+
   test('a 4 GiB region (offsets up to 2^32) accounts its blocks: used, peakUsed, realloc, free', () => {
     using pool = new TlsfPool({ size: 4 * 1024 * MiB });
     const a = pool.alloc(100);

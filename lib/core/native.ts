@@ -105,6 +105,8 @@ export interface TlsfBinding {
   adopt(handle: number, region: number, offset: number): number;
   /** [region, offset, size, used] quadruples in address order, or a negative status. */
   walk(handle: number): Float64Array | number;
+  /** Gives the whole pages inside free blocks back to the OS: the bytes, or a negative status. */
+  trim(handle: number): number;
   /** null, or why the heap is corrupted. */
   check(handle: number): string | null;
   /** Destroys; memory views reach is held until they are garbage (detach, unsafe: detach them, free now). */

@@ -266,6 +266,9 @@ _Static_assert(((SMALL_BLOCK - 1) >> ALIGN_LOG2) == SL_COUNT - 1,
                "class_of_large(SMALL_BLOCK - 1) is the last small list");
 _Static_assert(offsetof(struct tlsf, sl_bitmap) + 2 * sizeof(uint32_t) <= 64, "the hot words share one line");
 _Static_assert(TLSF_MAX_REQUEST + HEADER + OVERHEAD <= AREA_MASK, "slot_area keeps every valid area");
+_Static_assert(offsetof(block_t, prev_free) + sizeof(uint64_t) - HEADER == TLSF_FREE_LINK_BYTES &&
+                   sizeof(((block_t *)0)->prev_size) == TLSF_FREE_TAG_BYTES && OVERHEAD == TLSF_FREE_TAG_BYTES,
+               "a free block's links are its first user bytes, its tag (the next prev_size) its last");
 
 /* The view of slot index (< TLSF_MAX_REGIONS), whatever its area. */
 static inline void fill_view(tlsf_t *t, unsigned index, rview_t *v)
@@ -1657,8 +1660,12 @@ typedef struct walk_totals {
 
 /* Walk one region's physical chain, bounds-checking every step; `walker` sees
  * every block. Returns why the chain is broken, or NULL when it is intact. */
+/* The physical chain of region ri, each block checked and passed to walker.
+ * With `whole` (tlsf_check), also the start bitmap and its summary against the
+ * chain, which reads all of them: O(area / 512), where a walk is O(blocks) and
+ * reads only the bitmap words of block starts (memory follows use). */
 static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker, void *user, walk_totals_t *sum,
-                               int *stopped)
+                               int *stopped, int whole)
 {
     rview_t v;
     if (!view_region((tlsf_t *)t, ri, &v)) return "region slot is empty";
@@ -1701,13 +1708,14 @@ static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker,
     if (block_size(s) != 0 || (s->size_flags & F_FREE)) return "sentinel damaged";
     if (!!(s->size_flags & F_PREV_FREE) != !!prev_free) return "sentinel's previous-free flag is wrong";
     if (prev_free && s->prev_size != prev_size) return "sentinel's prev_size is wrong";
+    sum->blocks += blocks;
+    if (!whole) return NULL;
     uint64_t words = start_words(v.area), bits = 0;
     for (uint64_t i = 0; i < words; i++) bits += count_bits64(v.bits[i]);
     if (bits != blocks) return "start bitmap has bits that start no block";
     for (uint64_t w = 0; w < (words + 63) / 64 * 64; w++)
         if (test_bit(summary_of(&v), w) != (w < words && v.bits[w] != 0))
             return "start bitmap summary disagrees with it";
-    sum->blocks += blocks;
     return NULL;
 }
 
@@ -1716,7 +1724,30 @@ int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user)
     walk_totals_t sum = {0};
     int stopped = 0;
     for (unsigned i = 0, n = slot_limit(t); i < n && !stopped; i++)
-        if (t->regions[i].area && walk_region(t, i, walker, user, &sum, &stopped)) return TLSF_ERR_CORRUPTED;
+        if (t->regions[i].area && walk_region(t, i, walker, user, &sum, &stopped, 0)) return TLSF_ERR_CORRUPTED;
+    return TLSF_OK;
+}
+
+int tlsf_walk_free(const tlsf_t *t, tlsf_walker walker, void *user)
+{
+    uint64_t budget = t->blocks; /* a list longer than the block count has a cycle */
+    for (unsigned c = 0; c < FL_COUNT * SL_COUNT; c++) {
+        for (uint64_t link = t->heads[c], back = 0; link;) {
+            rview_t v;
+            uint64_t h;
+            if (budget-- == 0 || !view_link((tlsf_t *)t, link, &v, &h) || !test_bit(v.bits, start_index(h)))
+                return TLSF_ERR_CORRUPTED;
+            const block_t *b = block_at(&v, h);
+            uint64_t size = block_size(b), next = b->next_free;
+            if ((b->size_flags & (F_FREE | F_CACHED)) != F_FREE || b->prev_free != back ||
+                !free_tag_matches(&v, h, size) || class_of(size) != c)
+                return TLSF_ERR_CORRUPTED;
+            tlsf_block_info_t info = {(int)v.index, (size_t)(h + HEADER), (size_t)size, 0};
+            if (walker(&info, user)) return TLSF_OK;
+            back = link;
+            link = next;
+        }
+    }
     return TLSF_OK;
 }
 
@@ -1787,7 +1818,7 @@ int tlsf_check(const tlsf_t *t, const char **why)
         else if (tlsf_region_max_alloc((size_t)r->area) == 0 || ((r->base_off | r->bitmap_off) & 7))
             reason = "region slot damaged";
         else
-            reason = walk_region(t, i, NULL, NULL, &sum, &stopped);
+            reason = walk_region(t, i, NULL, NULL, &sum, &stopped, 1);
         area += t->regions[i].area;
         regions++;
     }

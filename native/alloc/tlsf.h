@@ -109,6 +109,12 @@ typedef int (*tlsf_walker)(const tlsf_block_info_t *block, void *user);
 #define TLSF_BLOCK_FLAGS 7u       /* every flag bit */
 #define TLSF_BLOCK_TAG_SHIFT 57   /* bit 57: the tag of a live block */
 #define TLSF_BLOCK_ALIGN_SHIFT 58 /* bits 58..63: log2 of a memalign alignment */
+/* A free block's first TLSF_FREE_LINK_BYTES user bytes hold its list links and
+ * its last TLSF_FREE_TAG_BYTES its boundary tag (the next header's prev_size);
+ * the allocator never reads the bytes in between, so an embedder may give their
+ * whole pages back to the OS (the Node binding's trim: they read as zero after). */
+#define TLSF_FREE_LINK_BYTES 16u
+#define TLSF_FREE_TAG_BYTES 8u
 
 /* ---- pool ---------------------------------------------------------------- */
 
@@ -226,6 +232,13 @@ void tlsf_get_stats(const tlsf_t *t, tlsf_stats_t *out);
 /* Every block of every region in address order (regions in id order). Bounds-checked:
  * returns TLSF_ERR_CORRUPTED instead of following a broken chain, TLSF_OK otherwise. */
 int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user);
+/* Every free block (not parked ones), list by list, newest first in each: O(free
+ * blocks), reading no start bitmap word but those of the blocks. Each block is
+ * checked (its start bit, flags, back link, boundary tag and list) before the
+ * walker sees it: TLSF_ERR_CORRUPTED where one fails or a list is longer than
+ * the pool's block count (a cycle). The walker may change a block's bytes but
+ * its first TLSF_FREE_LINK_BYTES and its last TLSF_FREE_TAG_BYTES. */
+int tlsf_walk_free(const tlsf_t *t, tlsf_walker walker, void *user);
 /* Full invariant check: physical chains, sentinels, start bitmaps, free lists against
  * the bitmaps, no two adjacent free blocks, stats against the walk. Every read is
  * bounds-checked. Returns TLSF_OK or TLSF_ERR_CORRUPTED with *why (if why != NULL)

@@ -89,6 +89,15 @@ size_t ResidentBytes(const void* p, size_t bytes) {
   return resident;
 }
 
+size_t ReleasePages(void* p, size_t bytes) {
+  const size_t page = PageSize();
+  const uintptr_t lo = RoundUp(reinterpret_cast<uintptr_t>(p), page);
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(page - 1);
+  if (hi <= lo) return 0;
+  const size_t resident = ResidentBytes(reinterpret_cast<void*>(lo), hi - lo);
+  return madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) == 0 ? resident : 0;
+}
+
 size_t RegionResident(const RegionMemory& mem) {
   return ResidentBytes(mem.base, mem.mapped) + ResidentBytes(mem.bitmap, tlsf_bitmap_size(mem.area));
 }

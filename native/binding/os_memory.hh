@@ -57,6 +57,12 @@ void UnmapPages(void* p, size_t bytes);
 // fails). O(bytes / page size).
 size_t ResidentBytes(const void* p, size_t bytes);
 
+// Gives the whole pages inside [p, p + bytes) of a private anonymous mapping back
+// to the OS (madvise MADV_DONTNEED: they read as zero and take no RAM until
+// written again). The bytes of them that were resident (0 where madvise fails).
+// O(bytes / page size).
+size_t ReleasePages(void* p, size_t bytes);
+
 // ResidentBytes of a region: its area and its start bitmap.
 size_t RegionResident(const RegionMemory& mem);
 // Frees the bitmap and returns the area to the OS once no chunk ArrayBuffer

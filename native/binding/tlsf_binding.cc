@@ -416,6 +416,43 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   return DoublesArray(info.Env(), blocks);
 }
 
+// trim() -> bytes given back to the OS (resident before), or a negative tlsf_status.
+// For every free block: the whole pages of its bytes but its links and its boundary
+// tag (TLSF_FREE_LINK_BYTES, TLSF_FREE_TAG_BYTES), and the whole
+// pages of its region's start bitmap that only its interior maps to (all zero: no
+// block starts inside a free block). O(free blocks + their pages): tlsf_walk_free.
+struct TrimWalk {
+  tlsf_t* t;
+  const TlsfState* state;
+  double released;
+};
+
+int TrimBlock(const tlsf_block_info_t* block, void* user) {
+  TrimWalk* walk = static_cast<TrimWalk*>(user);
+  constexpr size_t kKept = TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES;
+  if (block->used || block->size <= kKept) return 0;
+  auto* p = static_cast<unsigned char*>(tlsf_pointer(walk->t, block->region, block->offset));
+  if (p == nullptr) return 0;
+  walk->released += static_cast<double>(ReleasePages(p + TLSF_FREE_LINK_BYTES, block->size - kKept));
+  // Start bits of user offsets offset + 8 .. the next block's (offset + size + 8) - 8 are 0:
+  // the bitmap bytes from ceil((offset + 8) / 64) below floor((offset + size + 8) / 64).
+  const RegionMemory& mem = walk->state->regions[block->region];
+  const size_t first = (block->offset + 8 + 63) / 64, end = (block->offset + block->size + 8) / 64;
+  if (mem.bitmap != nullptr && end > first)
+    walk->released += static_cast<double>(ReleasePages(static_cast<unsigned char*>(mem.bitmap) + first, end - first));
+  return 0;
+}
+
+Napi::Value Trim(const Napi::CallbackInfo& info) {
+  std::unique_lock<PoolLock> guard;
+  tlsf_t* t = AllocatorOf(info, &guard);
+  if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
+  TrimWalk walk{t, StateOf<TlsfState>(info), 0};
+  int status = tlsf_walk_free(t, TrimBlock, &walk);
+  if (status != TLSF_OK) return Status(info, status);
+  return Napi::Number::New(info.Env(), walk.released);
+}
+
 // check() -> null when every invariant holds, else the allocator's description.
 Napi::Value Check(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
@@ -448,6 +485,7 @@ void InitTlsf(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value 
       {"usableSize", UsableSize},
       {"blockState", BlockState},
       {"stats", Stats},
+      {"trim", Trim},
       {"walk", Walk},
       {"check", Check},
       {"destroy", Destroy},

@@ -233,6 +233,25 @@ static int count_used(const tlsf_block_info_t *b, void *user)
     return 0;
 }
 
+/* tlsf_walk_free's walker as the Node binding's trim uses it: a free block's
+ * bytes but its links and boundary tag read as zero afterwards. */
+typedef struct zero_walk {
+    tlsf_t *t;
+    size_t blocks;
+    int write;
+} zero_walk_t;
+static int zero_free(const tlsf_block_info_t *b, void *user)
+{
+    zero_walk_t *z = user;
+    z->blocks++;
+    if (b->used) FZ_FAIL("walk_free: a used block");
+    unsigned char *p = tlsf_pointer(z->t, b->region, b->offset);
+    if (!p) FZ_FAIL("walk_free: a block outside every region");
+    if (z->write && b->size > TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES)
+        memset(p + TLSF_FREE_LINK_BYTES, 0, b->size - TLSF_FREE_LINK_BYTES - TLSF_FREE_TAG_BYTES);
+    return 0;
+}
+
 /* Does any live block lie in region index i? */
 static int region_live(const state_t *st, int id)
 {
@@ -382,7 +401,10 @@ static void run(state_t *st, fz_in_t *in)
             if (tlsf_free_at(st->t, id, 8) == TLSF_OK) FZ_FAIL("free_at(%d) accepted", id);
             break;
         }
-        default: { /* walk: the used blocks are exactly the live ones */
+        default: { /* walk: the used blocks are exactly the live ones; the free ones zeroed as a trim does */
+            zero_walk_t z = {st->t, 0, !st->damaged};
+            int zrc = tlsf_walk_free(st->t, zero_free, &z);
+            if (!st->damaged && zrc != TLSF_OK) FZ_FAIL("walk_free failed");
             size_t used = 0;
             int rc = tlsf_walk(st->t, count_used, &used);
             if (st->damaged) break;

@@ -2006,7 +2006,7 @@ static void cache_lists_untouched_while_off(void) {
 /* Resident pages of [p, p + bytes) (p page-aligned). */
 static size_t resident_pages(void *p, size_t bytes) {
     size_t pages = (bytes + 4095) / 4096, n = 0;
-    unsigned char vec[64];
+    static unsigned char vec[1024];
     if (pages > sizeof vec || mincore(p, pages * 4096, vec) != 0) return (size_t)-1;
     for (size_t i = 0; i < pages; i++) n += vec[i] & 1;
     return n;
@@ -2047,8 +2047,128 @@ static void zeroed_control_touches_two_pages(void) {
     munmap(m, n);
 }
 
+/* ---- tlsf_walk_free -------------------------------------------------------- */
+
+static int by_place(const void *a, const void *b) {
+    const tlsf_block_info_t *x = a, *y = b;
+    if (x->region != y->region) return x->region < y->region ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* A pool of two regions with free blocks of many sizes; its live blocks in a. */
+static void make_holes(pool_t *P, void **a, int n) {
+    uint64_t x = 12345;
+    for (int i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        CHECK((a[i] = tlsf_malloc(P->t, 16 + (size_t)(x >> 33) % 3000)) != NULL);
+    }
+    for (int i = 0; i < n; i += 2 + i % 3) {
+        CHECK_EQ(tlsf_free(P->t, a[i]), TLSF_OK);
+        a[i] = NULL;
+    }
+}
+
+/* tlsf_walk_free reports exactly the blocks tlsf_walk reports free, each once;
+ * a walker may write a free block's bytes but its links and its tag, and stop. */
+static void walk_free_lists_every_free_block(void) {
+    pool_t P;
+    CHECK_HELPER(new_pool(&P, 256 * 1024));
+    CHECK_EQ(add_region(&P, 512 * 1024), 1);
+    void *a[300];
+    make_holes(&P, a, 300);
+    CHECK_HELPER(do_walk(&P));
+    static tlsf_block_info_t want[MAXB];
+    size_t nw = 0;
+    for (size_t i = 0; i < WB.n; i++)
+        if (!WB.b[i].used) want[nw++] = WB.b[i];
+    CHECK(nw > 50);
+    WB.n = 0;
+    CHECK_EQ(tlsf_walk_free(P.t, collect_cb, &WB), TLSF_OK);
+    CHECK_EQU(WB.n, nw);
+    qsort(want, nw, sizeof want[0], by_place);
+    qsort(WB.b, WB.n, sizeof WB.b[0], by_place);
+    for (size_t i = 0; i < nw; i++) {
+        CHECK_EQ(WB.b[i].region, want[i].region);
+        CHECK_EQU(WB.b[i].offset, want[i].offset);
+        CHECK_EQU(WB.b[i].size, want[i].size);
+        CHECK_EQ(WB.b[i].used, 0);
+    }
+    for (size_t i = 0; i < nw; i++) {
+        unsigned char *u = tlsf_pointer(P.t, WB.b[i].region, WB.b[i].offset);
+        size_t keep = TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES;
+        if (WB.b[i].size > keep) memset(u + TLSF_FREE_LINK_BYTES, 0xa5, WB.b[i].size - keep);
+    }
+    CHECK_HELPER(check_ok(&P));
+    int cnt = 0;
+    CHECK_EQ(tlsf_walk_free(P.t, stop_after_3, &cnt), TLSF_OK);
+    CHECK_EQ(cnt, 3);
+    for (int i = 0; i < 300; i++)
+        if (a[i]) CHECK_EQ(tlsf_free(P.t, a[i]), TLSF_OK);
+    CHECK_HELPER(is_pristine(&P));
+}
+
+/* A damaged free block or list is reported, never followed: a cycle, a back
+ * link, flags, a size word, a link out of every region. */
+static void walk_free_detects_damage(void) {
+    pool_t P;
+    CHECK_HELPER(new_pool(&P, 256 * 1024));
+    void *a[100];
+    make_holes(&P, a, 100);
+    WB.n = 0;
+    CHECK_EQ(tlsf_walk_free(P.t, collect_cb, &WB), TLSF_OK);
+    CHECK(WB.n > 10);
+    unsigned char *u = tlsf_pointer(P.t, WB.b[0].region, WB.b[0].offset);
+    uint64_t self = make_link(&P, WB.b[0].region, WB.b[0].offset);
+    struct {
+        unsigned char *at;
+        uint64_t value;
+        const char *what;
+    } damage[] = {
+        {u, self, "next link to itself (a cycle)"},
+        {u + 8, self, "back link of a head"},
+        {u - 8, rd64(u - 8) & ~(uint64_t)TLSF_BLOCK_FREE, "free flag cleared"},
+        {u - 8, rd64(u - 8) + 64, "size word grown"},
+        {u, (uint64_t)1 << 40, "next link outside every region"},
+    };
+    for (size_t d = 0; d < sizeof damage / sizeof damage[0]; d++) {
+        uint64_t orig = rd64(damage[d].at);
+        wr64(damage[d].at, damage[d].value);
+        size_t n = 0;
+        CHECKF(tlsf_walk_free(P.t, count_cb, &n) == TLSF_ERR_CORRUPTED, "%s: not reported", damage[d].what);
+        wr64(damage[d].at, orig);
+        CHECK_EQ(tlsf_walk_free(P.t, count_cb, &n), TLSF_OK);
+    }
+    CHECK_HELPER(check_ok(&P));
+}
+
+/* A walk reads the start bitmap only where blocks start: a fresh bitmap of a
+ * 64 MiB region stays a few pages (tlsf_check reads it all). */
+static void walks_read_little_of_the_bitmap(void) {
+    size_t area = (size_t)64 << 20, bytes = tlsf_bitmap_size(area);
+    tlsf_t *t = new_control();
+    CHECK(t != NULL);
+    void *mem = mmap(NULL, area, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *bm = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(mem != MAP_FAILED && bm != MAP_FAILED);
+    CHECK_EQ(tlsf_add_region_zeroed(t, mem, area, bm), 0);
+    void *a[100];
+    for (int i = 0; i < 100; i++) CHECK((a[i] = tlsf_malloc(t, 100)) != NULL);
+    for (int i = 0; i < 100; i += 2) CHECK_EQ(tlsf_free(t, a[i]), TLSF_OK);
+    size_t n = 0;
+    CHECK_EQ(tlsf_walk(t, count_cb, &n), TLSF_OK);
+    CHECK_EQ(tlsf_walk_free(t, count_cb, &n), TLSF_OK);
+    size_t touched = resident_pages(bm, bytes);
+    CHECKF(touched <= 3, "%zu pages of the start bitmap resident after the walks", touched);
+    CHECK_EQ(tlsf_check(t, NULL), TLSF_OK);
+    munmap(bm, bytes);
+    munmap(mem, area);
+}
+
 int main(void) {
     TU_RUN(create_rejects_bad_control);
+    TU_RUN(walk_free_lists_every_free_block);
+    TU_RUN(walk_free_detects_damage);
+    TU_RUN(walks_read_little_of_the_bitmap);
     TU_RUN(zeroed_control_touches_two_pages);
     TU_RUN(region_rejects_bad_arguments);
     TU_RUN(region_table_full_and_lowest_free_slot);

@@ -257,6 +257,15 @@ export class TlsfPool {
       this.#forget(region, offset, size);
       return;
     }
+    this.#freeNow(region, offset, size);
+  }
+
+  /**
+   * free()'s native part, kept out of free() so that V8 inlines free() into the
+   * caller's loop (as HeapPool's #freeNow): the block goes back to the allocator,
+   * and a large one counts towards the automatic trim.
+   */
+  #freeNow(region: Region, offset: number, size: number): void {
     const status = freeNative(this.#handle, region.id, offset);
     if (status !== Status.OK) throw errors.fromStatus(status);
     this.#forget(region, offset, size);
@@ -266,9 +275,10 @@ export class TlsfPool {
   /**
    * Gives the memory of free blocks back to the OS: the whole pages inside every
    * free block (after the cached blocks go back to the allocator) stop counting
-   * as resident and read as zero until used again. Returns the bytes given back.
-   * O(blocks), and a system call per free block of a page or more. A pool also
-   * trims by itself when a spike of large blocks ends (docs/api.md).
+   * as resident and read as zero until used again. Returns the bytes of them that
+   * were resident. O(free blocks + the pages they span), two system calls per free
+   * block of a page or more. A pool also trims by itself when a spike of large
+   * blocks ends (docs/api.md).
    */
   trim(): number {
     this.#live();

@@ -1,10 +1,11 @@
-// FreeListCache's decay (lib/core/FreeListCache.ts): every TRIM_INTERVAL pushes a
-// cache over max(TRIM_FLOOR, live bytes / 4) gives back three quarters of each
-// class's low-water mark, oldest first. Plain objects stand in for the views:
+// FreeListCache's decay (lib/core/FreeListCache.ts): every TRIM_INTERVAL pushes
+// onto a class already holding TRIM_DEPTH blocks, a cache over max(TRIM_FLOOR,
+// live bytes / 4) gives back three quarters of each class's low-water mark,
+// oldest first. Plain objects stand in for the views:
 // the cache only keeps them.
 import { describe, expect, test } from 'vitest';
 
-import { FreeListCache, TRIM_FLOOR, TRIM_INTERVAL } from '../lib/core/FreeListCache.js';
+import { FreeListCache, TRIM_DEPTH, TRIM_FLOOR, TRIM_INTERVAL } from '../lib/core/FreeListCache.js';
 import type { PoolBuffer } from '../lib/core/PoolBuffer.js';
 
 // Depths (about 64 KiB a class): 256, 64 and 32 blocks.
@@ -21,12 +22,17 @@ function decaying(liveBytes = 0, release?: (v: PoolBuffer) => void) {
   return { cache, released };
 }
 
-/** `n` pushes and pops of one block of class 0: its count goes 0, 1, 0, ... */
+/** The blocks of class 0 in use: TRIM_DEPTH + 1, all freed and taken again at once. */
+const BUSY = Array.from({ length: TRIM_DEPTH + 1 }, (_, i) => view(`busy${i}`));
+
+/**
+ * `n` rounds of class 0's work: its TRIM_DEPTH + 1 blocks pushed, then popped (one
+ * push a round finds TRIM_DEPTH blocks there: the decay's clock; its low-water mark 0).
+ */
 function churn(cache: FreeListCache, n: number): void {
-  const v = view('churn');
   for (let i = 0; i < n; i++) {
-    cache.push(0, v, 64);
-    cache.pop(0);
+    for (const v of BUSY) cache.push(0, v, 64);
+    for (let k = 0; k < BUSY.length; k++) cache.pop(0);
   }
 }
 
@@ -43,7 +49,7 @@ describe('FreeListCache decay', () => {
   test('an idle class gives back 3/4 of its low-water mark each interval, oldest first', () => {
     const { cache, released } = decaying();
     const [one, two] = fillIdle(cache);
-    churn(cache, TRIM_INTERVAL - 96); // the first trim: the low-water marks are still 0
+    churn(cache, TRIM_INTERVAL - 88); // the first trim (the fill counted 60 + 28 pushes): low-water marks 0
     expect(released).toHaveLength(0);
     churn(cache, TRIM_INTERVAL); // low-water 64 and 32: 48 and 24 go
     expect(released).toEqual([...one!.slice(0, 48), ...two!.slice(0, 24)]);
@@ -57,13 +63,24 @@ describe('FreeListCache decay', () => {
   test('a class in steady use keeps its blocks', () => {
     const { cache, released } = decaying();
     fillIdle(cache);
-    const busy = view('busy');
-    for (let i = 0; i < 4 * TRIM_INTERVAL; i++) {
-      cache.push(0, busy, 64);
-      expect(cache.pop(0)).toBe(busy);
-    }
+    churn(cache, 4 * TRIM_INTERVAL);
     expect(released).toHaveLength(72);
-    expect(released.includes(busy)).toBe(false);
+    expect(released.some((v) => BUSY.includes(v))).toBe(false);
+    for (const v of BUSY) cache.push(0, v, 64);
+    expect(cache.pop(0)).toBe(BUSY[TRIM_DEPTH]);
+  });
+
+  test('pushes onto a class of fewer than TRIM_DEPTH blocks do not count', () => {
+    const { cache, released } = decaying();
+    fillIdle(cache);
+    const one = view('one');
+    for (let i = 0; i < 4 * TRIM_INTERVAL; i++) {
+      cache.push(0, one, 64);
+      cache.pop(0);
+    }
+    expect(released).toHaveLength(0);
+    churn(cache, 2 * TRIM_INTERVAL);
+    expect(released).toHaveLength(72);
   });
 
   test('a cache within a quarter of the live bytes is left whole', () => {
@@ -81,11 +98,11 @@ describe('FreeListCache decay', () => {
       if (++calls === 2) throw new Error('corrupted');
     });
     fillIdle(cache);
-    churn(cache, TRIM_INTERVAL - 96);
+    churn(cache, TRIM_INTERVAL - 88);
     expect(() => churn(cache, TRIM_INTERVAL)).toThrow('corrupted'); // in class 1's releases
-    // the push that trimmed did not keep its block; class 2 was not reached
-    expect(cache.blocks).toBe(16 + 32);
-    expect(cache.bytes).toBe(16 * 1024 + 32 * 2048);
+    // the push that trimmed kept nothing (class 0 held its TRIM_DEPTH busy blocks); class 2 was not reached
+    expect(cache.blocks).toBe(TRIM_DEPTH + 16 + 32);
+    expect(cache.bytes).toBe(TRIM_DEPTH * 64 + 16 * 1024 + 32 * 2048);
     let n = 0;
     while (cache.pop(1) !== undefined) n++;
     expect(n).toBe(16);

@@ -14,20 +14,27 @@
 // a random walk that drifts up to its depth, so a cache that only fills comes
 // to hold far more than the live data (W1 sizes at 1 k live: 0.63x the live
 // bytes cached, the pool 1.8x them resident). So, as jemalloc's thread cache
-// does, every TRIM_INTERVAL pushes each class gives back three quarters of its
-// low-water mark (the fewest blocks it held since the last trim: blocks no
-// allocation needed in that time), oldest first. A class in steady use keeps
-// what its allocations take; an idle one empties in a few intervals. A cache
-// within a quarter of the live bytes (or TRIM_FLOOR) is left whole: parked
-// blocks reused in place fragment the allocator less than blocks given back
-// (W2 sizes: 1.14x resident either way; trimming every time made it 1.40x).
+// does, each class gives back three quarters of its low-water mark (the fewest
+// blocks it held since the last trim: blocks no allocation needed in that
+// time), oldest first, every TRIM_INTERVAL pushes onto a class that already
+// holds TRIM_DEPTH blocks or more. Pushes onto a class holding fewer are the
+// cache's steady work (a free and an alloc of the same class) and count
+// nothing: a counter on every push measured 2-3 ns (5 %) more on a 64 B
+// alloc/free, and a clock of native allocations (misses) ran too slowly to
+// decay anything once the cache held enough. A class in steady use keeps what
+// its allocations take; an idle one empties in a few intervals. A cache within
+// a quarter of the live bytes (or TRIM_FLOOR) is left whole: parked blocks
+// reused in place fragment the allocator less than blocks given back (W2
+// sizes: 1.14x resident either way; trimming every time made it 1.40x).
 import type { PoolBuffer } from './PoolBuffer.js';
 import { CLASS_SIZE } from './sizeClasses.js';
 
 /** Blocks a class may hold: about 64 KiB worth, at least 4, at most 256. */
 const depthOf = (size: number): number => Math.min(256, Math.max(4, Math.floor(65536 / size)));
-/** Pushes between two trims of a decaying cache. */
+/** Counted pushes between two trims of a decaying cache. */
 export const TRIM_INTERVAL = 1024;
+/** A push counts towards the next trim when its class holds this many blocks already. */
+export const TRIM_DEPTH = 4;
 /** Bytes a decaying cache may hold whatever the live bytes. */
 export const TRIM_FLOOR = 65536;
 
@@ -48,9 +55,9 @@ export class FreeListCache {
   /** Per class, the fewest blocks held since the last trim. */
   readonly #low: Int32Array;
   readonly #decay: CacheDecay | null;
-  #untilTrim = TRIM_INTERVAL;
+  /** Counted pushes until the next trim; a cache without decay starts it at 0, which never comes back. */
+  #untilTrim: number;
   #bytes = 0;
-  #blocks = 0;
   /** Usable size of the block the last pop() returned. */
   popped = 0;
 
@@ -63,6 +70,7 @@ export class FreeListCache {
     this.#depth = Int32Array.from(classSizes, (size) => Math.min(maxDepth, depthOf(size)));
     this.#low = new Int32Array(this.#depth.length);
     this.#decay = decay;
+    this.#untilTrim = decay === null ? 0 : TRIM_INTERVAL;
     this.#views = Array.from(this.#depth, () => []);
     this.#sizes = Array.from(this.#depth, () => []);
   }
@@ -72,9 +80,12 @@ export class FreeListCache {
     return this.#bytes;
   }
 
-  /** Blocks held. */
+  /** Blocks held: O(classes), counted when asked (a counter would lengthen push and pop past
+   *  what V8 inlines into a pool's alloc/free loop: see HeapPool's free). */
   get blocks(): number {
-    return this.#blocks;
+    let blocks = 0;
+    for (const views of this.#views) blocks += views.length;
+    return blocks;
   }
 
   /** The view of the newest block of class c (its usable size in `popped`), or undefined. */
@@ -83,24 +94,24 @@ export class FreeListCache {
     if (views.length === 0) return undefined;
     this.popped = this.#sizes[c]!.pop()!;
     this.#bytes -= this.popped;
-    this.#blocks--;
     if (views.length <= this.#low[c]!) this.#low[c] = views.length - 1;
     return views.pop();
   }
 
   /**
    * Keeps the view of a freed block of class c and usable size `size`; false when
-   * the class is full. A decaying cache trims first every TRIM_INTERVAL pushes:
-   * when a release throws, the block is not kept.
+   * the class is full. A decaying cache trims first every TRIM_INTERVAL pushes
+   * onto a class of TRIM_DEPTH blocks or more: when a release throws, the block
+   * is not kept.
    */
   push(c: number, view: PoolBuffer, size: number): boolean {
     const views = this.#views[c]!;
-    if (views.length >= this.#depth[c]!) return false;
-    if (this.#decay !== null && --this.#untilTrim === 0) this.#trim(this.#decay);
+    const n = views.length;
+    if (n >= this.#depth[c]!) return false;
+    if (n >= TRIM_DEPTH && --this.#untilTrim === 0) this.#trim();
     views.push(view);
     this.#sizes[c]!.push(size);
     this.#bytes += size;
-    this.#blocks++;
     return true;
   }
 
@@ -110,7 +121,8 @@ export class FreeListCache {
    * mark, oldest first. Each block leaves the lists before `release` sees it,
    * so a release that throws (a corrupted pool) leaves the counts right.
    */
-  #trim(decay: CacheDecay): void {
+  #trim(): void {
+    const decay = this.#decay!;
     this.#untilTrim = TRIM_INTERVAL;
     const over = this.#bytes > Math.max(TRIM_FLOOR, decay.liveBytes() / 4);
     for (let c = 0; c < this.#views.length; c++) {
@@ -118,7 +130,6 @@ export class FreeListCache {
       const low = this.#low[c]!;
       const gone = over && low > 0 ? views.splice(0, low - (low >> 2)) : [];
       for (const size of this.#sizes[c]!.splice(0, gone.length)) this.#bytes -= size;
-      this.#blocks -= gone.length;
       this.#low[c] = views.length;
       for (const view of gone) decay.release(view);
     }
@@ -133,6 +144,5 @@ export class FreeListCache {
       this.#low[c] = 0;
     }
     this.#bytes = 0;
-    this.#blocks = 0;
   }
 }

@@ -1728,20 +1728,36 @@ int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user)
     return TLSF_OK;
 }
 
+/* One step of a walk along list c: the block `link` names, whose list
+ * predecessor is `back` (0 for the head), checked before anything follows it
+ * (a live region's block start, free, in list c, its back link), with
+ * *budget blocks left before the walk has seen more than the pool holds (a
+ * cycle). NULL and its view and header offset, or what is wrong. */
+static const char *listed_block(const tlsf_t *t, unsigned c, uint64_t link, uint64_t back, uint64_t *budget, rview_t *v,
+                                uint64_t *h)
+{
+    if (*budget == 0) return "free lists hold more blocks than the regions (a cycle?)";
+    --*budget;
+    if (!view_link((tlsf_t *)t, link, v, h) || !test_bit(v->bits, start_index(*h)) ||
+        (block_at(v, *h)->size_flags & (F_FREE | F_CACHED)) != F_FREE)
+        return "free-list link points at no free block";
+    const block_t *b = block_at(v, *h);
+    if (class_of(block_size(b)) != c) return "free block in the wrong list";
+    if (b->prev_free != back) return "free-list back link is wrong";
+    return NULL;
+}
+
 int tlsf_walk_free(const tlsf_t *t, tlsf_walker walker, void *user)
 {
-    uint64_t budget = t->blocks; /* a list longer than the block count has a cycle */
+    uint64_t budget = t->blocks;
     for (unsigned c = 0; c < FL_COUNT * SL_COUNT; c++) {
         for (uint64_t link = t->heads[c], back = 0; link;) {
             rview_t v;
             uint64_t h;
-            if (budget-- == 0 || !view_link((tlsf_t *)t, link, &v, &h) || !test_bit(v.bits, start_index(h)))
-                return TLSF_ERR_CORRUPTED;
+            if (listed_block(t, c, link, back, &budget, &v, &h)) return TLSF_ERR_CORRUPTED;
             const block_t *b = block_at(&v, h);
             uint64_t size = block_size(b), next = b->next_free;
-            if ((b->size_flags & (F_FREE | F_CACHED)) != F_FREE || b->prev_free != back ||
-                !free_tag_matches(&v, h, size) || class_of(size) != c)
-                return TLSF_ERR_CORRUPTED;
+            if (!free_tag_matches(&v, h, size)) return TLSF_ERR_CORRUPTED; /* the walker may write up to the tag */
             tlsf_block_info_t info = {(int)v.index, (size_t)(h + HEADER), (size_t)size, 0};
             if (walker(&info, user)) return TLSF_OK;
             back = link;
@@ -1753,29 +1769,27 @@ int tlsf_walk_free(const tlsf_t *t, tlsf_walker walker, void *user)
 
 static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)
 {
-    uint64_t listed = 0;
+    uint64_t budget = free_blocks;
     if (t->fl_bitmap >> FL_COUNT) return "first-level bitmap has bits beyond the last list";
     for (unsigned fl = 0; fl < FL_COUNT; fl++) {
         if (!!(t->fl_bitmap & ((uint64_t)1 << fl)) != !!t->sl_bitmap[fl])
             return "first-level bitmap disagrees with second level";
         for (unsigned sl = 0; sl < SL_COUNT; sl++) {
-            uint64_t link = t->heads[fl * SL_COUNT + sl], prev = 0;
+            unsigned c = fl * SL_COUNT + sl;
+            uint64_t link = t->heads[c], back = 0;
             if (!!(t->sl_bitmap[fl] & ((uint32_t)1 << sl)) != !!link)
                 return "second-level bitmap disagrees with a list head";
             while (link) {
-                if (!link_is_sane(t, link, F_FREE)) return "free-list link points at no free block";
-                const block_t *b = link_block(t, link);
-                unsigned bfl, bsl;
-                map_insert(block_size(b), &bfl, &bsl);
-                if (bfl != fl || bsl != sl) return "free block in the wrong list";
-                if (b->prev_free != prev) return "free-list back link is wrong";
-                if (++listed > free_blocks) return "free lists hold more blocks than the regions (a cycle?)";
-                prev = link;
-                link = b->next_free;
+                rview_t v;
+                uint64_t h;
+                const char *why = listed_block(t, c, link, back, &budget, &v, &h);
+                if (why) return why;
+                back = link;
+                link = block_at(&v, h)->next_free;
             }
         }
     }
-    if (listed != free_blocks) return "a free block is missing from the free lists";
+    if (budget) return "a free block is missing from the free lists";
     return NULL;
 }
 

@@ -24,3 +24,20 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A size class in steady use: `rounds` times, frees every block of `blocks` and
+ * allocates as many of the same lengths again. The last round's blocks.
+ */
+export function churnBlocks(
+  pool: { alloc(size: number): Buffer; free(buf: Buffer): void },
+  blocks: Buffer[],
+  rounds: number,
+): Buffer[] {
+  let busy = blocks;
+  for (let i = 0; i < rounds; i++) {
+    for (const view of busy) pool.free(view);
+    busy = busy.map((view) => pool.alloc(view.length));
+  }
+  return busy;
+}

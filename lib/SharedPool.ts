@@ -544,6 +544,23 @@ export class SharedPool {
   }
 
   /**
+   * Gives the pages of the area's free blocks back to the system, for every process at
+   * once (the segment's backing store: they read as zero afterwards, and cost memory
+   * again when an allocation writes them), but each free block's first 16 and last 8
+   * bytes, and the pages of the start bitmap that only free blocks map to. Blocks parked
+   * in this process's cache go back first (flushCache()); live blocks, other processes'
+   * parked blocks and chunks lent to HeapPools are not touched. Returns the bytes of
+   * those pages that were resident. O(free blocks + their pages), under the allocator lock.
+   */
+  trim(): number {
+    this.#live();
+    this.#flush();
+    const released = native.trim(this.#handle);
+    if (released < 0) throw this.#fail(released, 'trim');
+    return released;
+  }
+
+  /**
    * An SVG picture of the area (docs/api.md#heap-maps): one row, blocks used, free, lent
    * to a HeapPool or parked in a process's cache; block headers are overhead.
    */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeFileSync, writeSync } from 'node:fs';
 
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
@@ -197,9 +197,26 @@ describe('single process', () => {
       () => pool.getRoot('k'),
       () => pool.at(0, 1),
       () => pool.unlink(),
+      () => pool.trim(),
     ]) {
       expectCode(call, 'ERR_POOL_DESTROYED', PoolError);
     }
+  });
+
+  test('trim() gives the pages of free blocks back to the segment; live blocks keep their bytes', () => {
+    using pool = SharedPool.create({ size: 16 * MiB });
+    const bufs = Array.from({ length: 8 }, (_, i) => pool.alloc(MiB).fill(0x50 + i));
+    const allocated = (): number => fstatSync(pool.fd).blocks * 512; // the memfd's pages
+    const before = allocated();
+    for (const b of bufs.slice(1, 7)) pool.free(b); // one free block of 6 MiB
+    expect(pool.trim()).toBeGreaterThanOrEqual(6 * MiB - 8 * 1024);
+    expect(allocated()).toBeLessThanOrEqual(before - 6 * MiB + 8 * 1024);
+    expect(bufs[0]!.every((x) => x === 0x50) && bufs[7]!.every((x) => x === 0x57)).toBe(true);
+    expect(pool.trim()).toBe(0);
+    pool.check();
+    const again = pool.alloc(4 * MiB);
+    expect(again[2 * MiB]).toBe(0); // a trimmed page reads zero
+    pool.free(again);
   });
 
   test('roots: set/get/delete, replace, full directory', () => {

@@ -314,6 +314,9 @@ export interface ShmBinding {
   /** [area offset, size, state (0 free, 1 used, 2 lent, 3 parked, 4 park list), owner pid] quads
    *  under the allocator lock (shm_pool_walk), or a negative code. */
   walk(handle: number): Float64Array | number;
+  /** Bytes of the free blocks' pages given back to the segment's backing store (resident
+   *  before; the addons' parked blocks go back first: shm_pool_trim), or a negative code. */
+  trim(handle: number): number;
   /** A private copy of a named segment read without attaching (shm_pool_snapshot), or a negative code. */
   snapshot(name: string, tries: number): ShmSnapshot | { readonly corrupted: string } | number;
   /** Unmaps and closes the descriptor once no view reaches the mapping (detach, unsafe: detach them, unmap now). */

@@ -1738,6 +1738,62 @@ int shm_pool_walk(shm_pool_t *p, shm_pool_walker walker, void *user)
     return rc;
 }
 
+/* ---- trim ----------------------------------------------------------------------- */
+
+typedef struct trim_ctx {
+    const shm_pool_t *p;
+    size_t page;
+    size_t released;
+} trim_ctx_t;
+
+/* Punch the whole pages of [from, to) out of the segment's file (every process
+ * then reads them as zero; the mapping maps the file from offset 0): the bytes
+ * of them that were resident. A hole punch, not madvise(MADV_REMOVE), so that
+ * an emulator that ignores madvise (qemu-user) still gives them back. */
+static size_t remove_pages(const trim_ctx_t *c, unsigned char *from, unsigned char *to)
+{
+    uintptr_t lo = round_up((uintptr_t)from, c->page), hi = (uintptr_t)to & ~(uintptr_t)(c->page - 1);
+    if (hi <= lo) return 0;
+    size_t len = hi - lo, resident = 0;
+    unsigned char vec[64];
+    for (size_t done = 0; done < len;) { /* resident pages (mincore), 64 at a time */
+        size_t n = (len - done) / c->page < sizeof vec ? (len - done) / c->page : sizeof vec;
+        if (mincore((void *)(lo + done), n * c->page, vec) != 0) break;
+        for (size_t i = 0; i < n; i++) resident += (vec[i] & 1) * c->page;
+        done += n * c->page;
+    }
+    off_t at = (off_t)(lo - (uintptr_t)c->p->base);
+    return fallocate(c->p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, (off_t)len) == 0 ? resident : 0;
+}
+
+/* tlsf_walk_free's walker: a free block's pages but its links and boundary tag,
+ * and the start-bitmap bytes only its interior maps to (all zero). */
+static int trim_free_block(const tlsf_block_info_t *b, void *user)
+{
+    trim_ctx_t *c = user;
+    unsigned char *area = c->p->base + c->p->area_offset, *bits = c->p->base + c->p->bitmap_offset;
+    if (b->size <= TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES) return 0;
+    c->released +=
+        remove_pages(c, area + b->offset + TLSF_FREE_LINK_BYTES, area + b->offset + b->size - TLSF_FREE_TAG_BYTES);
+    /* Start bits of user offsets offset + 8 .. offset + size: bytes (offset + 8 + 63) / 64 on, below (offset + size + 8) / 64. */
+    uint64_t first = (b->offset + 8 + 63) / 64, end = (b->offset + b->size + 8) / 64;
+    if (end > first) c->released += remove_pages(c, bits + first, bits + end);
+    return 0;
+}
+
+int shm_pool_trim(shm_pool_t *p, size_t *released)
+{
+    if (!p) return SHM_POOL_ERR_INVALID;
+    long page = sysconf(_SC_PAGESIZE);
+    trim_ctx_t c = {p, page > 0 ? (size_t)page : 4096, 0};
+    int rc = lock_allocator(p);
+    if (rc != SHM_POOL_OK) return rc;
+    rc = tlsf_walk_free(p->t, trim_free_block, &c) == TLSF_OK ? SHM_POOL_OK : SHM_POOL_ERR_CORRUPTED;
+    unlock_allocator(p);
+    if (released) *released = c.released;
+    return rc;
+}
+
 struct shm_pool_snapshot {
     shm_pool_t p;   /* over `copy`: never locked, never written but by tlsf_check_regions's flag */
     int regions_ok; /* the copy's region table names the header's area and bitmap */

@@ -381,6 +381,18 @@ typedef int (*shm_pool_walker)(const shm_pool_block_info_t *block, void *user);
 /* SHM_POOL_OK, _INVALID, _CORRUPTED (broken chain), _TIMEOUT, _SYSTEM (ENOMEM). */
 int shm_pool_walk(shm_pool_t *p, shm_pool_walker walker, void *user);
 
+/* ---- memory ------------------------------------------------------------------ */
+
+/* Under the allocator lock, give the pages of every free block of the area back
+ * to the segment's backing store (a hole punched in its file, fallocate
+ * FALLOC_FL_PUNCH_HOLE: for every process at once; they read as zero
+ * afterwards), but each block's links and boundary tag (TLSF_FREE_LINK_BYTES,
+ * TLSF_FREE_TAG_BYTES), and the start-bitmap pages only free blocks map to. Live, lent and parked blocks are not touched. *released
+ * (if not NULL): the bytes of those pages that were resident before (0 where
+ * the backing store cannot punch holes). O(free blocks + their pages).
+ * SHM_POOL_OK, _INVALID, _CORRUPTED, _TIMEOUT. */
+int shm_pool_trim(shm_pool_t *p, size_t *released);
+
 typedef struct shm_pool_snapshot shm_pool_snapshot_t;
 typedef struct shm_pool_snapshot_info {
     shm_pool_info_t peek;     /* what shm_pool_peek reports, from the copy */

@@ -419,6 +419,17 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
   return DoublesArray(info.Env(), blocks);
 }
 
+// trim(handle) -> bytes of free blocks' pages given back to the segment's backing store
+// (resident before), or a code (shm_pool_trim). The addons' parked blocks go back first.
+Napi::Value Trim(const Napi::CallbackInfo& info) {
+  ShmState* state = StateOf<ShmState>(info);
+  if (state == nullptr) return Number(info, SHM_POOL_ERR_INVALID);
+  shm_cache_drain(state->cache.load(std::memory_order_relaxed), nullptr);
+  size_t released = 0;
+  int status = shm_pool_trim(state->pool, &released);
+  return Number(info, status == SHM_POOL_OK ? AsDouble(released) : Code(status));
+}
+
 // snapshot(name, tries) -> a private copy of a named segment, read without attaching
 // (shm_pool_snapshot): { info fields, stats (or a code), check (null or why), blocks
 // (Float64Array as walk, or a code), roots: [key, offset] pairs }; or a code, or
@@ -588,6 +599,7 @@ void InitShm(Napi::Env env, Napi::Object exports, PoolTable* table, napi_value s
       {"stats", Stats},
       {"check", Check},
       {"walk", Walk},
+      {"trim", Trim},
       {"snapshot", Snapshot},
       {"close", Close},
       {"nativeHandle", ShmNativeHandle},

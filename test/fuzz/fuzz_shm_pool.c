@@ -387,11 +387,13 @@ static void op(state_t *st, fz_in_t *in, int allow_peer)
         if (rc == SHM_POOL_OK) took(st, k, off, (2 + stacks + (size_t)stacks * depth) * 4, 0, KIND_PARK, 0);
         break;
     }
-    case 9: { /* reclaim, stats, notify, a zero-timeout wait */
+    case 9: { /* reclaim, trim, notify, a zero-timeout wait */
         size_t chunks = 0;
         int rc = shm_pool_reclaim(h, &chunks);
         if (!known_status(rc)) FZ_FAIL("reclaim: status %d", rc);
         if (st->strict && chunks) FZ_FAIL("reclaim freed %zu chunks of a live process", chunks);
+        rc = shm_pool_trim(h, NULL);
+        if (!known_status(rc)) FZ_FAIL("trim: status %d", rc);
         uint64_t off = st->area_off + (fz_u16(in) & ~3u);
         int woken = 0;
         rc = shm_pool_notify(h, off, -1, &woken);

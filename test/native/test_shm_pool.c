@@ -1184,6 +1184,52 @@ static void test_tlsf_repair_direct(void)
     CHECK(tlsf_malloc(t, 8) == NULL);
 }
 
+/* shm_pool_trim gives the pages of free blocks back to the segment's backing store
+ * (the memfd's allocated blocks shrink), keeps the bytes of live blocks, gives
+ * nothing the second time, and the pool serves from the trimmed memory as before
+ * (its pages read as zero). */
+static void test_trim(void)
+{
+    shm_pool_t *p = anon_pool(16 * MIB);
+    CHECK(p);
+    uint64_t off[8];
+    void *ptr[8];
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(shm_pool_alloc(p, MIB, &off[i], &ptr[i]), SHM_POOL_OK);
+        memset(ptr[i], 0x50 + i, MIB);
+    }
+    struct stat before, after;
+    CHECK_EQ(fstat(shm_pool_fd(p), &before), 0);
+    for (int i = 1; i < 7; i++) CHECK_EQ(shm_pool_free_at(p, off[i]), SHM_POOL_OK); /* one free block of 6 MiB */
+    size_t released = 0;
+    CHECK_EQ(shm_pool_trim(p, &released), SHM_POOL_OK);
+    CHECKF(released >= 6 * MIB - 8192, "released %zu", released);
+    CHECK_EQ(fstat(shm_pool_fd(p), &after), 0);
+    CHECKF((uint64_t)after.st_blocks * 512 + 6 * MIB - 8192 <= (uint64_t)before.st_blocks * 512,
+           "allocated %lld -> %lld bytes", (long long)before.st_blocks * 512, (long long)after.st_blocks * 512);
+    for (size_t k = 0; k < MIB; k += 4093) {
+        CHECK_EQ(((unsigned char *)ptr[0])[k], 0x50);
+        CHECK_EQ(((unsigned char *)ptr[7])[k], 0x57);
+    }
+    CHECK_EQ(shm_pool_trim(p, &released), SHM_POOL_OK);
+    CHECK_EQU(released, 0);
+    /* check() reads the whole start bitmap, which on shared memory allocates its
+     * pages: a trim gives back those only free blocks map to. */
+    const char *why = NULL;
+    CHECKF(shm_pool_check(p, &why) == SHM_POOL_OK, "check: %s", why ? why : "?");
+    CHECK_EQ(shm_pool_trim(p, &released), SHM_POOL_OK);
+    CHECK(released <= tlsf_bitmap_size(16 * MIB));
+    uint64_t o;
+    void *q;
+    CHECK_EQ(shm_pool_alloc(p, 4 * MIB, &o, &q), SHM_POOL_OK);
+    CHECK_EQ(((unsigned char *)q)[2 * MIB], 0); /* a page trimmed: zero, not 0x52..0x55 */
+    memset(q, 1, 4 * MIB);
+    CHECK_EQ(shm_pool_free_at(p, o), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_check(p, NULL), SHM_POOL_OK);
+    CHECK_EQ(shm_pool_trim(NULL, &released), SHM_POOL_ERR_INVALID);
+    shm_pool_close(p);
+}
+
 int main(void)
 {
     (void)tu_alloc; /* the harness's other allocation helper is unused here */
@@ -1212,5 +1258,6 @@ int main(void)
     TU_RUN(test_park_kill_between_stores);
     TU_RUN(test_park_sweep_on_attach_and_exhaustion);
     TU_RUN(test_park_damaged_records);
+    TU_RUN(test_trim);
     return tu_finish("shm_pool");
 }

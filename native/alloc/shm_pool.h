@@ -387,10 +387,11 @@ int shm_pool_walk(shm_pool_t *p, shm_pool_walker walker, void *user);
  * to the segment's backing store (a hole punched in its file, fallocate
  * FALLOC_FL_PUNCH_HOLE: for every process at once; they read as zero
  * afterwards), but each block's links and boundary tag (TLSF_FREE_LINK_BYTES,
- * TLSF_FREE_TAG_BYTES), and the start-bitmap pages only free blocks map to. Live, lent and parked blocks are not touched. *released
- * (if not NULL): the bytes of those pages that were resident before (0 where
- * the backing store cannot punch holes). O(free blocks + their pages).
- * SHM_POOL_OK, _INVALID, _CORRUPTED, _TIMEOUT. */
+ * TLSF_FREE_TAG_BYTES), and the start-bitmap pages only free blocks map to.
+ * Live, lent and parked blocks are not touched. *released (if not NULL): the
+ * bytes of those pages that were resident before (0 where the backing store
+ * cannot punch holes). O(free blocks + their pages). SHM_POOL_OK, _INVALID,
+ * _CORRUPTED, _TIMEOUT. */
 int shm_pool_trim(shm_pool_t *p, size_t *released);
 
 typedef struct shm_pool_snapshot shm_pool_snapshot_t;

@@ -1766,18 +1766,17 @@ static size_t remove_pages(const trim_ctx_t *c, unsigned char *from, unsigned ch
     return fallocate(c->p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, (off_t)len) == 0 ? resident : 0;
 }
 
-/* tlsf_walk_free's walker: a free block's pages but its links and boundary tag,
- * and the start-bitmap bytes only its interior maps to (all zero). */
+/* tlsf_walk_free's walker: the pages of what the allocator never reads of a
+ * free block (tlsf_free_spare: its bytes but its links and boundary tag, and
+ * the start-bitmap bytes only they map to). */
 static int trim_free_block(const tlsf_block_info_t *b, void *user)
 {
     trim_ctx_t *c = user;
     unsigned char *area = c->p->base + c->p->area_offset, *bits = c->p->base + c->p->bitmap_offset;
-    if (b->size <= TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES) return 0;
-    c->released +=
-        remove_pages(c, area + b->offset + TLSF_FREE_LINK_BYTES, area + b->offset + b->size - TLSF_FREE_TAG_BYTES);
-    /* Start bits of user offsets offset + 8 .. offset + size: bytes (offset + 8 + 63) / 64 on, below (offset + size + 8) / 64. */
-    uint64_t first = (b->offset + 8 + 63) / 64, end = (b->offset + b->size + 8) / 64;
-    if (end > first) c->released += remove_pages(c, bits + first, bits + end);
+    tlsf_spare_t s;
+    tlsf_free_spare(b, &s);
+    c->released += remove_pages(c, area + s.from, area + s.to);
+    c->released += remove_pages(c, bits + s.bitmap_from, bits + s.bitmap_to);
     return 0;
 }
 

@@ -1658,12 +1658,11 @@ typedef struct walk_totals {
     uint64_t used, free, cached, used_blocks, free_blocks, cached_blocks, blocks;
 } walk_totals_t;
 
-/* Walk one region's physical chain, bounds-checking every step; `walker` sees
- * every block. Returns why the chain is broken, or NULL when it is intact. */
-/* The physical chain of region ri, each block checked and passed to walker.
- * With `whole` (tlsf_check), also the start bitmap and its summary against the
- * chain, which reads all of them: O(area / 512), where a walk is O(blocks) and
- * reads only the bitmap words of block starts (memory follows use). */
+/* The physical chain of region ri, each block bounds-checked and passed to
+ * walker: why the chain is broken, or NULL when it is intact. With `whole`
+ * (tlsf_check), also the start bitmap and its summary against the chain, which
+ * reads all of them: O(area / 512), where a walk is O(blocks) and reads only
+ * the bitmap words of block starts (memory follows use). */
 static const char *walk_region(const tlsf_t *t, unsigned ri, tlsf_walker walker, void *user, walk_totals_t *sum,
                                int *stopped, int whole)
 {
@@ -1765,6 +1764,21 @@ int tlsf_walk_free(const tlsf_t *t, tlsf_walker walker, void *user)
         }
     }
     return TLSF_OK;
+}
+
+void tlsf_free_spare(const tlsf_block_info_t *block, tlsf_spare_t *out)
+{
+    size_t u = block->offset, size = block->size;
+    int spare = size > TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES;
+    out->from = u + TLSF_FREE_LINK_BYTES;
+    out->to = spare ? u + size - TLSF_FREE_TAG_BYTES : out->from;
+    /* Start bits of user offsets u + 8 .. u + size are 0 (the next block's is
+     * u + size + 8): bit v / 8 for user offset v, so bytes ceil((u + 8) / 64) on,
+     * below floor((u + size + 8) / 64). */
+    const size_t per_byte = (size_t)8 << ALIGN_LOG2;
+    out->bitmap_from = (u + ((size_t)1 << ALIGN_LOG2) + per_byte - 1) / per_byte;
+    size_t end = (u + size + ((size_t)1 << ALIGN_LOG2)) / per_byte;
+    out->bitmap_to = end > out->bitmap_from ? end : out->bitmap_from;
 }
 
 static const char *check_free_lists(const tlsf_t *t, uint64_t free_blocks)

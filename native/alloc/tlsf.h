@@ -239,6 +239,17 @@ int tlsf_walk(const tlsf_t *t, tlsf_walker walker, void *user);
  * the pool's block count (a cycle). The walker may change a block's bytes but
  * its first TLSF_FREE_LINK_BYTES and its last TLSF_FREE_TAG_BYTES. */
 int tlsf_walk_free(const tlsf_t *t, tlsf_walker walker, void *user);
+/* What of a free block tlsf_walk_free reported the allocator never reads, so an
+ * embedder may give its whole pages back to the OS: [from, to), user offsets in
+ * its region (its bytes between its links and its boundary tag), and
+ * [bitmap_from, bitmap_to), byte offsets in the region's bitmap memory (the
+ * start-bitmap bytes only those bytes map to: all zero). An empty range has
+ * to == from. */
+typedef struct tlsf_spare {
+    size_t from, to;
+    size_t bitmap_from, bitmap_to;
+} tlsf_spare_t;
+void tlsf_free_spare(const tlsf_block_info_t *block, tlsf_spare_t *out);
 /* Full invariant check: physical chains, sentinels, start bitmaps, free lists against
  * the bitmaps, no two adjacent free blocks, stats against the walk. Every read is
  * bounds-checked. Returns TLSF_OK or TLSF_ERR_CORRUPTED with *why (if why != NULL)

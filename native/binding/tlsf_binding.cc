@@ -417,29 +417,24 @@ Napi::Value Walk(const Napi::CallbackInfo& info) {
 }
 
 // trim() -> bytes given back to the OS (resident before), or a negative tlsf_status.
-// For every free block: the whole pages of its bytes but its links and its boundary
-// tag (TLSF_FREE_LINK_BYTES, TLSF_FREE_TAG_BYTES), and the whole
-// pages of its region's start bitmap that only its interior maps to (all zero: no
-// block starts inside a free block). O(free blocks + their pages): tlsf_walk_free.
+// For every free block, the whole pages of what the allocator never reads of it
+// (tlsf_free_spare: its bytes but its links and boundary tag, and the start-bitmap
+// bytes only they map to). O(free blocks + their pages): tlsf_walk_free.
 struct TrimWalk {
-  tlsf_t* t;
   const TlsfState* state;
   double released;
 };
 
 int TrimBlock(const tlsf_block_info_t* block, void* user) {
   TrimWalk* walk = static_cast<TrimWalk*>(user);
-  constexpr size_t kKept = TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES;
-  if (block->used || block->size <= kKept) return 0;
-  auto* p = static_cast<unsigned char*>(tlsf_pointer(walk->t, block->region, block->offset));
-  if (p == nullptr) return 0;
-  walk->released += static_cast<double>(ReleasePages(p + TLSF_FREE_LINK_BYTES, block->size - kKept));
-  // Start bits of user offsets offset + 8 .. the next block's (offset + size + 8) - 8 are 0:
-  // the bitmap bytes from ceil((offset + 8) / 64) below floor((offset + size + 8) / 64).
   const RegionMemory& mem = walk->state->regions[block->region];
-  const size_t first = (block->offset + 8 + 63) / 64, end = (block->offset + block->size + 8) / 64;
-  if (mem.bitmap != nullptr && end > first)
-    walk->released += static_cast<double>(ReleasePages(static_cast<unsigned char*>(mem.bitmap) + first, end - first));
+  if (mem.base == nullptr || mem.bitmap == nullptr) return 0;
+  tlsf_spare_t spare;
+  tlsf_free_spare(block, &spare);
+  auto* area = static_cast<unsigned char*>(mem.base);
+  auto* bitmap = static_cast<unsigned char*>(mem.bitmap);
+  walk->released += static_cast<double>(ReleasePages(area + spare.from, spare.to - spare.from));
+  walk->released += static_cast<double>(ReleasePages(bitmap + spare.bitmap_from, spare.bitmap_to - spare.bitmap_from));
   return 0;
 }
 
@@ -447,7 +442,7 @@ Napi::Value Trim(const Napi::CallbackInfo& info) {
   std::unique_lock<PoolLock> guard;
   tlsf_t* t = AllocatorOf(info, &guard);
   if (t == nullptr) return Status(info, TLSF_ERR_INVALID);
-  TrimWalk walk{t, StateOf<TlsfState>(info), 0};
+  TrimWalk walk{StateOf<TlsfState>(info), 0};
   int status = tlsf_walk_free(t, TrimBlock, &walk);
   if (status != TLSF_OK) return Status(info, status);
   return Napi::Number::New(info.Env(), walk.released);

@@ -247,8 +247,9 @@ static int zero_free(const tlsf_block_info_t *b, void *user)
     if (b->used) FZ_FAIL("walk_free: a used block");
     unsigned char *p = tlsf_pointer(z->t, b->region, b->offset);
     if (!p) FZ_FAIL("walk_free: a block outside every region");
-    if (z->write && b->size > TLSF_FREE_LINK_BYTES + TLSF_FREE_TAG_BYTES)
-        memset(p + TLSF_FREE_LINK_BYTES, 0, b->size - TLSF_FREE_LINK_BYTES - TLSF_FREE_TAG_BYTES);
+    tlsf_spare_t spare; /* what a trim gives back (the bitmap part is zero already) */
+    tlsf_free_spare(b, &spare);
+    if (z->write) memset(p - b->offset + spare.from, 0, spare.to - spare.from);
     return 0;
 }
 
